@@ -1,0 +1,159 @@
+"""Labelled (response, gold, correct) cases for testing and benchmarking verifiers.
+
+Two sources: hand-written tricky cases (one per convention the verifier claims to handle, true and false),
+and rewrites of real gold answers into equivalent and non-equivalent forms, embedded in whole model-style
+responses. Used by the test suite and by `scripts/bench_verifier.py`; users can score their own verifier
+with them too.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    response: str
+    gold: str
+    correct: bool
+    kind: str
+
+
+def _c(kind: str, answer: str, gold: str, correct: bool, wrap: str = "boxed") -> Case:
+    response = {
+        "boxed": f"Let's solve it step by step.\nSo the final answer is $\\boxed{{{answer}}}$.",
+        "hash": f"We add the parts.\n#### {answer}",
+        "answer_is": f"Working through it carefully, the answer is {answer}.",
+        "raw": answer,
+    }[wrap]
+    return Case(response, gold, correct, kind)
+
+
+def tricky_cases() -> list[Case]:
+    """Hand-written cases, each naming the convention it exercises; true and false for every kind."""
+    T, F = True, False
+    return [
+        # numbers, fractions, decimals
+        _c("number", "72", "72", T), _c("number", "73", "72", F),
+        _c("number", "72.0", "72", T), _c("number", "72.5", "72", F),
+        _c("number", "-3", "-3", T), _c("number", "3", "-3", F),
+        _c("thousands", "1,234", "1234", T), _c("thousands", "1,235", "1234", F),
+        _c("thousands", "12{,}000", "12000", T),
+        _c("fraction", "\\frac{1}{2}", "0.5", T), _c("fraction", "\\frac{1}{3}", "0.33", F),
+        _c("fraction", "\\dfrac{3}{4}", "\\frac34", T), _c("fraction", "\\tfrac{6}{8}", "\\frac{3}{4}", T),
+        _c("fraction", "3/4", "\\frac{3}{4}", T), _c("fraction", "4/3", "\\frac{3}{4}", F),
+        _c("fraction", "-\\frac{2}{5}", "\\frac{-2}{5}", T), _c("fraction", "\\frac{2}{5}", "-\\frac{2}{5}", F),
+        _c("mixed", "2\\frac{1}{2}", "\\frac{5}{2}", T), _c("mixed", "2\\frac{1}{2}", "1", F),
+        _c("decimal", "0.1", "\\frac{1}{10}", T), _c("decimal", "0.10000001", "\\frac{1}{10}", F),
+        # percentages, units, dollars, degrees
+        _c("percent", "25\\%", "25", T), _c("percent", "25\\%", "0.25", T), _c("percent", "26\\%", "25", F),
+        _c("units", "5 \\text{ cm}", "5", T), _c("units", "6 \\text{ cm}", "5", F),
+        _c("units", "18 dollars", "18", T, "answer_is"), _c("units", "\\$18", "18", T),
+        _c("units", "\\$18.00", "18", T), _c("units", "\\$19", "18", F),
+        _c("degrees", "90^\\circ", "90", T), _c("degrees", "90^{\\circ}", "90^\\circ", T),
+        _c("degrees", "45^\\circ", "90", F),
+        # spacing and LaTeX noise
+        _c("latex_noise", "\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})", T),
+        _c("latex_noise", "\\!\\!12", "12", T), _c("latex_noise", "\\displaystyle\\frac{1}{2}", "\\frac12", T),
+        _c("latex_noise", "\\left(3, \\frac{\\pi}{3}\\right)", "(3,\\frac{\\pi}{2})", F),
+        # symbolic
+        _c("radical", "\\sqrt{8}", "2\\sqrt{2}", T), _c("radical", "\\sqrt{8}", "3\\sqrt{2}", F),
+        _c("radical", "\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}", T),
+        _c("radical", "\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt{2}}{2}", T),
+        _c("radical", "\\sqrt[3]{27}", "3", T), _c("radical", "\\sqrt[3]{28}", "3", F),
+        _c("pi", "2\\pi", "\\pi \\cdot 2", T), _c("pi", "\\frac{\\pi}{2}", "\\frac{\\pi}{3}", F),
+        _c("power", "2^{10}", "1024", T), _c("power", "2^{11}", "1024", F),
+        _c("power", "x^2+2x+1", "(x+1)^2", T), _c("power", "x^2+2x+2", "(x+1)^2", F),
+        _c("expression", "2x + 3", "3 + 2x", T), _c("expression", "2x + 4", "3 + 2x", F),
+        _c("expression", "\\frac{x+1}{2}", "\\frac{1}{2}x + \\frac{1}{2}", T),
+        _c("expression", "6-2\\sqrt{5}", "-2\\sqrt{5}+6", T), _c("expression", "6+2\\sqrt{5}", "6-2\\sqrt5", F),
+        _c("trig", "\\sin^2 x + \\cos^2 x", "1", T), _c("trig", "\\sin x", "\\cos x", F),
+        _c("log", "\\log_2 8", "3", T), _c("log", "\\log_2 16", "3", F),
+        _c("factorial", "5!", "120", T), _c("factorial", "6!", "120", F),
+        _c("binomial", "\\binom{5}{2}", "10", T), _c("binomial", "\\binom{5}{3}", "11", F),
+        _c("complex", "3+4i", "4i+3", T), _c("complex", "3-4i", "3+4i", F),
+        # structures
+        _c("tuple", "(1, 2)", "(1,2)", T), _c("tuple", "(2, 1)", "(1,2)", F),
+        _c("interval", "[1, 2)", "[1,2)", T), _c("interval", "[1, 2]", "[1,2)", F),
+        _c("interval", "(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)", T),
+        _c("interval", "(-\\infty, 2] \\cup (3, \\infty)", "(-\\infty,2)\\cup(3,\\infty)", F),
+        _c("set", "\\{1, 2, 3\\}", "\\{3,2,1\\}", T), _c("set", "\\{1, 2\\}", "\\{1,2,3\\}", F),
+        _c("set", "3, 1, 2", "1,2,3", T), _c("set", "1, 2, 4", "1,2,3", F),
+        _c("plus_minus", "1 \\pm \\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}", T),
+        _c("plus_minus", "1 \\pm \\sqrt{3}", "1+\\sqrt{2}, 1-\\sqrt{2}", F),
+        _c("matrix", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", T),
+        _c("matrix", "\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", F),
+        _c("equation", "y = 2x + 3", "y=3+2x", T), _c("equation", "y = 2x + 4", "y=3+2x", F),
+        _c("equation", "x = 5", "5", T), _c("equation", "x = 6", "5", F),
+        _c("infinity", "\\infty", "\\infty", T), _c("infinity", "-\\infty", "\\infty", F),
+        # text and choices
+        _c("text", "\\text{Evelyn}", "\\text{Evelyn}", T), _c("text", "\\text{Bob}", "\\text{Evelyn}", F),
+        _c("text", "\\text{(B)}", "B", T), _c("text", "(C)", "B", F),
+        # gold in dataset formats
+        _c("gold_format", "7", "$7$", T), _c("gold_format", "\\frac{1}{4}", "\\boxed{\\frac14}", T),
+        _c("gold_format", "15", "He has 3*5=15 apples.\n#### 15", T),
+        _c("gold_format", "16", "He has 3*5=15 apples.\n#### 15", F),
+        # extraction conventions
+        _c("extract_hash", "42", "42", T, "hash"), _c("extract_hash", "41", "42", F, "hash"),
+        _c("extract_answer_is", "42", "42", T, "answer_is"), _c("extract_answer_is", "43", "42", F, "answer_is"),
+        Case("First 3 + 4 = 7, then 7 * 6 = 42 cookies in total.", "42", True, "extract_last_number"),
+        Case("First 3 + 4 = 7, then 7 * 6 = 43 cookies in total.", "42", False, "extract_last_number"),
+        Case("We get \\boxed{3} at first, but correcting it: \\boxed{\\frac{7}{2}}", "3.5", True, "extract_last_box"),
+        Case("We get \\boxed{3.5} at first, but correcting it: \\boxed{3}", "3.5", False, "extract_last_box"),
+        Case("\\boxed{\\frac{\\sqrt{\\frac{1}{4}}}{1}}", "\\frac12", True, "extract_nested"),
+        Case("I don't know.", "5", False, "no_answer"),
+    ]
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _bump_digit(s: str, rng: random.Random) -> str:
+    """Change one digit: the result is a different value for all but pathological answers."""
+    unit = re.search(r"\\(?:text|mbox)", s)  # digits inside units (cm^2) are not the answer's value
+    spots = [m.start() for m in _DIGIT.finditer(s, 0, unit.start() if unit else len(s))]
+    if not spots:
+        return s + "+1"
+    i = rng.choice(spots)
+    d = int(s[i])
+    return s[:i] + str((d + rng.randint(1, 8)) % 10 if d != 0 else rng.randint(1, 9)) + s[i + 1 :]
+
+
+def _equivalent_forms(gold: str, rng: random.Random) -> list[str]:
+    forms = [gold.replace(" ", "")]
+    value = None
+    if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+|-?\d+(?:\.\d+)?|-?\d+/\d+", gold.strip()):
+        value = Fraction(gold.replace(",", ""))
+    if value is not None:
+        if value.denominator == 1:
+            n = value.numerator
+            forms += [f"{n}.0", f"\\frac{{{2 * n}}}{{2}}", f"{n:,}" if abs(n) >= 1000 else f"{n}.00"]
+        else:
+            forms += [f"\\frac{{{value.numerator}}}{{{value.denominator}}}",
+                      f"\\dfrac{{{2 * value.numerator}}}{{{2 * value.denominator}}}"]
+    else:
+        spaced = re.sub(r"([+\-=,])", r" \1 ", gold)
+        forms += [spaced, gold.replace("\\frac", "\\dfrac")]
+        if gold.startswith("(") and gold.endswith(")"):
+            forms.append("\\left" + gold[:-1] + "\\right)")
+    return list(dict.fromkeys(forms))
+
+
+def rewritten_cases(golds: list[str], seed: int = 0, source: str = "") -> list[Case]:
+    """For each gold answer: its equivalent rewrites (correct) and digit-changed ones (wrong), in whole
+    responses using the three answer conventions."""
+    rng = random.Random(seed)
+    cases: list[Case] = []
+    for gold in golds:
+        numeric = re.fullmatch(r"-?[\d,]+(?:\.\d+)?", gold.strip()) is not None
+        wraps = ["boxed", "hash", "answer_is"] if numeric else ["boxed"]
+        for form in _equivalent_forms(gold, rng):
+            cases.append(_c(f"{source}rewrite_equal", form, gold, True, rng.choice(wraps)))
+        for _ in range(2):
+            wrong = _bump_digit(gold, rng)
+            if wrong != gold:
+                cases.append(_c(f"{source}rewrite_wrong", wrong, gold, False, rng.choice(wraps)))
+    return cases

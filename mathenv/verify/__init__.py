@@ -5,7 +5,7 @@ Public and stable (trainers, integrations and users call it directly):
 """
 
 from mathenv.verify.extract import extract_answer, gold_answer
-from mathenv.verify.grader import DEFAULT_TIMEOUT, REASONS, Verdict, score, score_batch
+from mathenv.verify.grader import DEFAULT_TIMEOUT, REASONS, Verdict, clear_caches, score, score_batch
 from mathenv.verify.latex import ParseError, parse
 from mathenv.verify.normalize import normalize
 
@@ -14,6 +14,7 @@ __all__ = [
     "REASONS",
     "ParseError",
     "Verdict",
+    "clear_caches",
     "extract_answer",
     "gold_answer",
     "normalize",

@@ -10,7 +10,6 @@ Order of work for one (response, gold) pair:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -309,6 +308,16 @@ def _cheap(extracted: str, gold: str) -> str | None:
     return None
 
 
+def clear_caches() -> None:
+    """Forget every memoised parse and comparison (benchmarks use it to time cold scoring)."""
+    from mathenv.verify.latex import parse as _parse
+    from mathenv.verify.normalize import normalize as _normalize
+    from mathenv.verify.normalize import to_number as _to_number
+
+    for fn in (_compare_cached, _parse, _normalize, _to_number):
+        fn.cache_clear()
+
+
 def score(response: str, gold: str, *, last_number: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
     """Score a model's whole output against a dataset's gold answer. Never raises for string inputs.
 
@@ -359,19 +368,18 @@ def score_batch(
     *,
     last_number: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
-    processes: int | None = None,
+    processes: int = 1,
 ) -> list[Verdict]:
     """Score many (response, gold) pairs in one call, in order.
 
-    `processes=None` uses one process below 4096 pairs (the cheap path and the caches make a single
-    process fast) and up to 4 worker processes above; pass an int to choose.
+    One process by default: the cheap path and the caches score tens of thousands of pairs a second,
+    and a worker pool costs seconds to start. `processes=k` spreads large batches over k worker
+    processes (kept alive between calls); it pays off for big batches of sympy-heavy (MATH) answers.
     """
     if len(responses) != len(golds):
         raise ValueError(f"score_batch got {len(responses)} responses but {len(golds)} gold answers; "
                          "pass one gold answer per response")
     n = len(responses)
-    if processes is None:
-        processes = 1 if n < 4096 else min(4, os.cpu_count() or 1)
     if processes <= 1 or n < 2 * processes:
         return _score_chunk((list(responses), list(golds), last_number, timeout))
     size = -(-n // (processes * 4))

@@ -1,27 +1,173 @@
+"""MathReasoning-v0: registration, env_checker, reset/step contracts, seeding, multi-turn, batch path."""
+
 import warnings
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import mathenv  # noqa: F401
+import mathenv
+from mathenv import MathReasoningEnv, Question
+
+
+@pytest.fixture
+def env():
+    e = gym.make("MathReasoning-v0", num_questions=100)
+    yield e
+    e.close()
 
 
 def test_registered_and_env_checker_clean():
     env = gym.make("MathReasoning-v0")
     with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any Gymnasium warning fails the test
+        check_env(env.unwrapped)
+    assert env.spec.id == mathenv.ENV_ID
+
+
+def test_env_checker_clean_on_math500(data_dir):
+    env = gym.make("MathReasoning-v0", dataset="math500", split="test",
+                   data_path=str(data_dir / "math" / "math500_test.jsonl"))
+    with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
 
 
-def test_reset_seed_determinism_and_options():
-    env = gym.make("MathReasoning-v0")
-    obs1, info1 = env.reset(seed=7)
-    obs2, info2 = env.reset(seed=7)
-    assert obs1 == obs2 and info1["question_id"] == info2["question_id"]
-    obs, info = env.reset(options={"question_id": 3})
-    assert info["question_id"] == 3 and info["question"] in obs
-    _, reward, terminated, truncated, step_info = env.step(f"\\boxed{{{info['answer']}}}")
-    assert reward == 1.0 and terminated and not truncated and step_info["reason"] == "correct"
+def test_reset_returns_prompt_and_info(env):
+    obs, info = env.reset(seed=0)
+    assert isinstance(obs, str) and obs in env.observation_space
+    assert info["question"] in obs and "\\boxed{}" in obs
+    for key in ("question_id", "question", "answer", "difficulty", "level", "source", "uid", "prefix"):
+        assert key in info
+    q = env.unwrapped.questions[info["question_id"]]
+    assert (info["answer"], info["difficulty"], info["source"]) == (q.answer, q.difficulty, "arithmetic")
+
+
+def test_seeding_is_deterministic_and_uniform(env):
+    first = [env.reset(seed=11)[1]["question_id"]] + [env.reset()[1]["question_id"] for _ in range(20)]
+    again = [env.reset(seed=11)[1]["question_id"]] + [env.reset()[1]["question_id"] for _ in range(20)]
+    assert first == again
+    other = [env.reset(seed=12)[1]["question_id"]] + [env.reset()[1]["question_id"] for _ in range(20)]
+    assert other != first
+    counts = np.bincount([env.reset()[1]["question_id"] for _ in range(5000)], minlength=100)
+    expected = 5000 / 100
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 148.2  # chi-square critical value, 99 degrees of freedom, p = 0.001
+
+
+def test_question_id_option(env):
+    obs, info = env.reset(options={"question_id": 42})
+    assert info["question_id"] == 42 and info["question"] == env.unwrapped.questions[42].question
+    with pytest.raises(ValueError, match=r"question_id must be an int in \[0, 100\)"):
+        env.reset(options={"question_id": 100})
     with pytest.raises(ValueError, match="unknown reset option"):
         env.reset(options={"questionid": 1})
+
+
+def test_step_rewards_and_reasons(env):
+    _, info = env.reset(options={"question_id": 5})
+    obs, reward, terminated, truncated, step_info = env.step(f"Thus \\boxed{{{info['answer']}}}.")
+    assert (reward, terminated, truncated, step_info["correct"], step_info["reason"]) == (1.0, True, False, True, "correct")
+    assert obs == "" and step_info["extracted"] == info["answer"]
+    env.reset(options={"question_id": 5})
+    _, reward, _, _, step_info = env.step(f"\\boxed{{{int(info['answer']) + 1}}}")
+    assert (reward, step_info["reason"]) == (0.0, "wrong")
+    env.reset(options={"question_id": 5})
+    _, reward, _, _, step_info = env.step("I cannot say.")
+    assert (reward, step_info["reason"]) == (0.0, "no_answer")
+
+
+def test_step_before_reset_and_after_end_raise(env):
+    with pytest.raises(RuntimeError, match="reset"):
+        env.unwrapped.step("1")
+    env.reset(seed=0)
+    env.step("1")
+    with pytest.raises(RuntimeError, match="reset"):
+        env.unwrapped.step("1")
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match="str"):
+        env.unwrapped.step(5)
+
+
+def test_format_penalty():
+    env = gym.make("MathReasoning-v0", num_questions=10, format_penalty=0.5, last_number_fallback=False)
+    env.reset(options={"question_id": 0})
+    _, reward, _, _, info = env.step("it is 3")
+    assert (reward, info["reason"]) == (-0.5, "no_answer")
+    with pytest.raises(ValueError, match="format_penalty"):
+        MathReasoningEnv(num_questions=10, format_penalty=-1)
+
+
+def test_prefix_is_scored_with_the_action(env):
+    _, info = env.reset(options={"question_id": 3, "prefix": "Step 1: think.\nSo the answer is \\boxed{"})
+    assert info["prefix"].startswith("Step 1")
+    _, reward, _, _, step_info = env.step(f"{info['answer']}}}.")
+    assert reward == 1.0 and step_info["extracted"] == info["answer"]
+    # a fresh reset without prefix forgets it
+    _, info = env.reset(options={"question_id": 3})
+    assert info["prefix"] == ""
+
+
+def test_multi_turn_feedback_then_success():
+    env = gym.make("MathReasoning-v0", num_questions=10, max_turns=3)
+    _, info = env.reset(options={"question_id": 1})
+    obs, reward, terminated, _, step_info = env.step("\\boxed{-1}")
+    assert not terminated and reward == 0.0 and "not correct" in obs and "-1" in obs and step_info["turn"] == 1
+    obs, reward, terminated, _, step_info = env.step(f"\\boxed{{{info['answer']}}}")
+    assert terminated and reward == 1.0 and step_info["turn"] == 2
+
+
+def test_multi_turn_runs_out_of_turns():
+    env = gym.make("MathReasoning-v0", num_questions=10, max_turns=2)
+    env.reset(options={"question_id": 1})
+    assert env.step("\\boxed{-1}")[2] is False
+    assert env.step("\\boxed{-1}")[2] is True
+
+
+def test_batch_score_matches_step(env):
+    qs = env.unwrapped.questions
+    ids = list(range(0, 100, 3))
+    completions = [f"\\boxed{{{qs[i].answer}}}" if i % 2 else "\\boxed{-7}" for i in ids]
+    rewards, verdicts = env.unwrapped.score(ids, completions)
+    stepped = []
+    for i, c in zip(ids, completions, strict=True):
+        env.reset(options={"question_id": i})
+        stepped.append(env.step(c)[1])
+    assert rewards.dtype == np.float32 and rewards.tolist() == stepped
+    assert [v.correct for v in verdicts] == [bool(r) for r in stepped]
+    prefixed, _ = env.unwrapped.score(ids, [c[7:] for c in completions], prefixes=[c[:7] for c in completions])
+    assert prefixed.tolist() == stepped
+    with pytest.raises(ValueError, match="question ids"):
+        env.unwrapped.score([1000], ["1"])
+    with pytest.raises(ValueError, match="completions"):
+        env.unwrapped.score([1, 2], ["1"])
+
+
+def test_custom_question_pool_and_render():
+    pool = [Question(uid="q0", question="What is 2 + 2?", answer="4", source="mine")]
+    env = MathReasoningEnv(questions=pool, render_mode="ansi")
+    env.reset(seed=0)
+    env.step("\\boxed{4}")
+    text = env.render()
+    assert "What is 2 + 2?" in text and "correct" in text and "reward 1.0" in text
+    with pytest.raises(ValueError, match="empty"):
+        MathReasoningEnv(questions=[])
+    with pytest.raises(ValueError, match="render_mode"):
+        MathReasoningEnv(questions=pool, render_mode="rgb_array")
+
+
+def test_gym_make_selects_datasets(data_dir):
+    env = gym.make("MathReasoning-v0", dataset="gsm8k", split="test",
+                   data_path=str(data_dir / "gsm8k" / "test.jsonl"))
+    _, info = env.reset(seed=0)
+    assert info["source"] == "gsm8k" and env.unwrapped.num_questions == 1319
+
+
+def test_vector_env():
+    envs = gym.make_vec("MathReasoning-v0", num_envs=3, vectorization_mode="sync", num_questions=50)
+    obs, infos = envs.reset(seed=0)
+    assert len(obs) == 3 and all(isinstance(o, str) for o in obs)
+    answers = [f"\\boxed{{{a}}}" for a in infos["answer"]]
+    _, rewards, terminated, _, _ = envs.step(answers)
+    assert rewards.tolist() == [1.0, 1.0, 1.0] and terminated.all()

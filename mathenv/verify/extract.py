@@ -12,15 +12,15 @@ import re
 MAX_RESPONSE_CHARS = 20_000  # only the tail is searched: answers come last, and this bounds the work
 MAX_ANSWER_CHARS = 1_000
 
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
-_BRACE = re.compile(r"[{}]")
-_HASHES = re.compile(r"####\s*([^\n]*)")
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*", re.A)
+_BRACE = re.compile(r"[{}]", re.A)
+_HASHES = re.compile(r"####\s*([^\n]*)", re.A)
 _ANSWER_IS = re.compile(
     r"(?:final\s+answer|answer)\s*(?:is\s*:?|:|=)\s*([^\n]*)",
-    re.I,
+    re.I | re.A,
 )
-_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+")
-_SENTENCE_END = re.compile(r"\.(?:\s|$)")
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+", re.A)
+_SENTENCE_END = re.compile(r"\.(?:\s|$)", re.A)
 
 
 def _braced(text: str, open_at: int) -> str | None:

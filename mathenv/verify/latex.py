@@ -35,7 +35,7 @@ _TOKEN = re.compile(
   | (?P<uni>[π∞√×÷·−])
   | (?P<space>\s+)
     """,
-    re.X,
+    re.X | re.A,
 )
 
 _UNICODE = {"π": ("cmd", "\\pi"), "∞": ("cmd", "\\infty"), "√": ("cmd", "\\sqrt"), "×": ("op", "*"),

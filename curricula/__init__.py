@@ -1,0 +1,62 @@
+"""Curricula: which question the next episode opens, learned from the rewards it earns.
+
+    cur = curricula.make("learnability", num_questions=len(pool), seed=0, preset="fast")
+    env = curricula.CurriculumWrapper(gym.make("MathReasoning-v0"), "learnability", preset="fast")
+
+Every curriculum works without Gymnasium through the batch protocol in `curricula.base` (`sample`,
+`probe_requests`, `update`, `diagnostics`, `state_dict`); see docs/curricula.md. (`curricula.learnability`
+is the module of the two learnability curricula; the score p(1 - p) itself is `curricula.base.learnability`.)
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from curricula.base import Curriculum
+from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
+from curricula.learnability import PRESETS, Learnability, LearnabilityFilter
+from curricula.prioritized import Prioritized
+from curricula.uniform import Uniform
+from curricula.zero_variance import ZeroVarianceFilter
+
+CURRICULA: dict[str, type[Curriculum]] = {
+    cls.name: cls for cls in (Uniform, Learnability, LearnabilityFilter, Prioritized, EasyToHard, ZeroVarianceFilter)
+}
+
+
+def make(name: str, num_questions: int, seed: int = 0, **options: Any) -> Curriculum:
+    """Build the curriculum `name` over a pool of `num_questions` questions (ids 0..num_questions-1)."""
+    if name not in CURRICULA:
+        raise ValueError(f"unknown curriculum {name!r}; choose one of {sorted(CURRICULA)}")
+    cls = CURRICULA[name]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_questions", "seed")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{name} has no option(s) {unknown}; its options are {accepted}")
+    return cls(num_questions, seed, **options)
+
+
+def __getattr__(attr: str) -> Any:
+    # the wrapper needs Gymnasium; the curricula themselves do not
+    if attr == "CurriculumWrapper":
+        from curricula.wrapper import CurriculumWrapper
+
+        return CurriculumWrapper
+    raise AttributeError(f"module 'curricula' has no attribute {attr!r}")
+
+
+__all__ = [
+    "CURRICULA",
+    "PRESETS",
+    "Curriculum",
+    "CurriculumWrapper",
+    "EasyToHard",
+    "Learnability",
+    "LearnabilityFilter",
+    "Prioritized",
+    "Uniform",
+    "ZeroVarianceFilter",
+    "difficulty_from_questions",
+    "make",
+]

@@ -1,0 +1,326 @@
+"""The batch protocol every curriculum follows, and the per-question statistics they all share.
+
+A curriculum never runs the policy. The trainer asks it which questions to attempt, attempts them, and
+reports the rewards back; the curriculum answers which of those attempts to train on. One call per batch:
+
+    probe = cur.probe_requests()          # ids needing `cur.probe_attempts` attempts each (usually empty)
+    if probe.size:
+        cur.update(probe, rewards_LxN, phase="probe")
+    ids = cur.sample()                    # ids to attempt this iteration (filters return extra candidates)
+    keep = cur.update(ids, rewards_nxG)   # bool mask over ids: the groups to train on; ends the iteration
+
+An *iteration* is one `update(..., phase="train")` call, i.e. one training batch; the learnability buffer's
+refresh period T counts these. Statistics live in numpy arrays sized to the pool (16 bytes per question,
+plus 4 for the uniform epoch order), never in per-question Python objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+PHASES = ("train", "probe")
+P_BINS = 10
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def learnability(p: np.ndarray | float) -> np.ndarray | float:
+    """p(1 - p): the variance of a Bernoulli(p) reward, zero when every attempt agrees (the paper's score)."""
+    return p * (1.0 - p)
+
+
+def _p_bins(p: np.ndarray) -> np.ndarray:
+    return np.minimum((p * P_BINS).astype(np.int64), P_BINS - 1)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+class Curriculum:
+    """Shared statistics (attempts, successes, last seen, latest p) and the batch protocol.
+
+    Subclasses decide only how to choose: `sample`, and optionally `probe_requests`, `_keep` (which attempted
+    groups to train on) and `_after_update` (e.g. rebuild a buffer). Everything that changes a choice lives in
+    `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
+    """
+
+    name: ClassVar[str] = "base"
+    #: attempts per question a training group needs (filters score a question from its own group: 2).
+    min_attempts: ClassVar[int] = 1
+    _state_keys: ClassVar[tuple[str, ...]] = ()
+    _base_state: ClassVar[tuple[str, ...]] = (
+        "attempts", "successes", "last_seen", "p", "iteration", "_order", "_order_pos", "_p_hist", "_seen",
+        "_learnability_sum", "_counts", "_batch",
+    )
+
+    def __init__(self, num_questions: int, seed: int = 0, *, batch_size: int = 64,
+                 solved_threshold: float = 0.5) -> None:
+        if not isinstance(num_questions, (int, np.integer)) or num_questions < 1:
+            raise ValueError(f"num_questions must be a positive int (the pool size), got {num_questions!r}")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size (N_l, questions per training batch) must be a positive int, got {batch_size!r}")
+        if num_questions < batch_size:
+            raise ValueError(f"the pool of {num_questions} questions is smaller than a batch of {batch_size}: "
+                             f"lower batch_size or use a larger pool")
+        self.num_questions = int(num_questions)
+        self.batch_size = int(batch_size)
+        self.solved_threshold = float(solved_threshold)
+        self.initial_seed = seed
+        self.config: dict[str, Any] = {"batch_size": self.batch_size, "solved_threshold": self.solved_threshold}
+        self.rng = np.random.default_rng(seed)
+        n = self.num_questions
+        self.attempts = np.zeros(n, dtype=np.int32)
+        self.successes = np.zeros(n, dtype=np.int32)
+        self.last_seen = np.full(n, -1, dtype=np.int32)  # iteration of the question's latest attempts
+        self.p = np.full(n, np.nan, dtype=np.float32)  # share solved in the question's latest group of attempts
+        self.iteration = 0
+        self._order: np.ndarray | None = None  # uniform epoch order, built on first use
+        self._order_pos = 0
+        self._p_hist = np.zeros(P_BINS, dtype=np.int64)
+        self._seen = 0
+        self._learnability_sum = 0.0
+        self._counts = {"train": 0, "probe": 0, "discarded": 0}
+        self._batch = {"frac_all_solved": math.nan, "frac_none_solved": math.nan, "learnability": math.nan,
+                       "accuracy": math.nan, "kept_fraction": math.nan}
+
+    # ---- the protocol -------------------------------------------------------------------------------
+
+    @property
+    def probe_attempts(self) -> int:
+        """Attempts each probe question needs (L); 0 for curricula that never probe."""
+        return 0
+
+    def probe_requests(self) -> np.ndarray:
+        """Question ids to attempt `probe_attempts` times each before the next `sample`; empty when none due.
+
+        Returns the same ids until their results arrive through `update(..., phase="probe")`.
+        """
+        return EMPTY.copy()
+
+    def sample(self, n: int | None = None) -> np.ndarray:
+        """Question ids to attempt for the next training batch of `n` (default `batch_size`) questions."""
+        raise NotImplementedError
+
+    def update(self, question_ids: Any, rewards: Any, phase: str = "train") -> np.ndarray:
+        """Record attempts and return a bool mask over `question_ids`: which groups to train on.
+
+        `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
+        never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"train"` update
+        ends one iteration; a `"probe"` update answers `probe_requests()` and does not.
+        """
+        ids, solved, tried = self._rows(question_ids, rewards, phase)
+        self._check(ids, phase)  # before any statistic changes, so a rejected update leaves no trace
+        self._record(ids, solved, tried, phase)
+        keep = self._keep(ids, solved, tried, phase)
+        attempted = int(tried.sum())
+        if phase == "probe":
+            self._counts["probe"] += attempted
+        else:
+            self._counts["train"] += attempted
+            self._counts["discarded"] += int(tried[~keep].sum())
+            self._batch_stats(solved, tried, keep)
+        self._after_update(ids, solved, tried, phase)
+        if phase == "train":
+            self.iteration += 1
+        return keep
+
+    def seed(self, seed: int | None) -> None:
+        """Restart the random stream from `seed`, dropping draws made but not yet answered (the epoch order,
+        pending probes), so the next choices depend only on `seed` and the statistics recorded so far."""
+        self.rng = np.random.default_rng(seed)
+        self._order = None
+        self._order_pos = 0
+        self._restart()
+
+    def question_info(self, question_id: int) -> dict[str, Any]:
+        """The curriculum's view of one question, as CurriculumWrapper puts it in `info`."""
+        question_id = int(question_id)
+        p = float(self.p[question_id])
+        return {"curriculum_p": p, "curriculum_learnability": p * (1.0 - p),
+                "curriculum_attempts": int(self.attempts[question_id]),
+                "curriculum_in_buffer": self._in_buffer(question_id),
+                "curriculum_sampling_prob": self._sampling_prob(question_id),
+                "curriculum_iteration": self.iteration}
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
+
+        Batch metrics describe the groups of the latest training batch that were kept for training.
+        """
+        b = self._batch
+        size, age, buffer_l = self._buffer_stats()
+        c = self._counts
+        return {
+            "curriculum/iteration": self.iteration,
+            "curriculum/frac_all_solved": b["frac_all_solved"],
+            "curriculum/frac_none_solved": b["frac_none_solved"],
+            "curriculum/batch_learnability": b["learnability"],
+            "curriculum/batch_accuracy": b["accuracy"],
+            "curriculum/kept_fraction": b["kept_fraction"],
+            "curriculum/pool_learnability": self._learnability_sum / self._seen if self._seen else math.nan,
+            "curriculum/frac_seen": self._seen / self.num_questions,
+            "curriculum/buffer_size": size,
+            "curriculum/buffer_age": age,
+            "curriculum/buffer_learnability": buffer_l,
+            "curriculum/p_hist": self._p_hist.copy(),
+            "curriculum/train_attempts": c["train"],
+            "curriculum/probe_attempts": c["probe"],
+            "curriculum/discarded_attempts": c["discarded"],
+            "curriculum/total_attempts": c["train"] + c["probe"],
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that affects future choices (statistics, buffer, RNG), copied."""
+        state = {"name": self.name, "num_questions": self.num_questions, "config": dict(self.config),
+                 "rng": copy.deepcopy(self.rng.bit_generator.state)}
+        for key in self._base_state + self._state_keys:
+            state[key] = copy.deepcopy(getattr(self, key))
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` output; the curriculum must have been built with the same options."""
+        if state.get("name") != self.name or state.get("num_questions") != self.num_questions:
+            raise ValueError(f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
+                             f"this curriculum is {self.name!r} over {self.num_questions}")
+        saved = state.get("config", {})
+        diff = sorted(k for k in set(saved) | set(self.config)
+                      if k not in saved or k not in self.config or not _same(saved[k], self.config[k]))
+        if diff:
+            raise ValueError(f"state was saved with different options {diff}; build the curriculum with "
+                             f"the options it was saved with")
+        for key in self._base_state + self._state_keys:
+            setattr(self, key, copy.deepcopy(state[key]))
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self._on_load()
+
+    # ---- hooks for subclasses -----------------------------------------------------------------------
+
+    def _check(self, ids: np.ndarray, phase: str) -> None:
+        """Reject an update that does not answer what was asked (raise ValueError); default: accept all."""
+
+    def _keep(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
+        """Which groups to train on. Default: every attempted training group, no probe."""
+        if phase == "probe":
+            return np.zeros(len(ids), dtype=bool)
+        return tried > 0
+
+    def _after_update(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
+        pass
+
+    def _restart(self) -> None:
+        pass
+
+    def _on_load(self) -> None:
+        pass
+
+    def _in_buffer(self, question_id: int) -> bool:
+        return False
+
+    def _sampling_prob(self, question_id: int) -> float:
+        """Probability that one draw of a batch picks this question."""
+        return 1.0 / self.num_questions
+
+    def _buffer_stats(self) -> tuple[int, int, float]:
+        """(buffer size, iterations since it was built, its mean learnability); (0, 0, nan) without one."""
+        return 0, 0, math.nan
+
+    # ---- shared machinery ---------------------------------------------------------------------------
+
+    def _require(self, ok: bool, message: str) -> None:
+        """Fail at construction with a message that says what to change."""
+        if not ok:
+            raise ValueError(f"{self.name}: {message}")
+
+    def _draw_uniform(self, n: int) -> np.ndarray:
+        """Uniform draws without replacement within an epoch: every question once per pass, seeded order."""
+        out = []
+        while n > 0:
+            if self._order is None or self._order_pos == self.num_questions:
+                dtype = np.int32 if self.num_questions < 2**31 else np.int64
+                self._order = self.rng.permutation(self.num_questions).astype(dtype)
+                self._order_pos = 0
+            take = min(n, self.num_questions - self._order_pos)
+            out.append(self._order[self._order_pos:self._order_pos + take])
+            self._order_pos += take
+            n -= take
+        return np.concatenate(out).astype(np.int64) if out else EMPTY.copy()
+
+    def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        ids = np.asarray(question_ids)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(f"question_ids must be a 1-D array of ints, got shape {ids.shape} dtype {ids.dtype}")
+        ids = ids.astype(np.int64, copy=False)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
+            raise ValueError(f"question ids must lie in [0, {self.num_questions})")
+        r = np.asarray(rewards, dtype=np.float64)
+        if r.ndim == 1:
+            r = r[:, None]
+        if r.ndim != 2 or r.shape[0] != ids.size:
+            raise ValueError(f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}")
+        if phase == "train" and r.shape[1] < self.min_attempts:
+            raise ValueError(f"{self.name} scores each question from its own group of attempts: pass rewards of "
+                             f"shape (n, G) with G >= {self.min_attempts}, got {r.shape}")
+        tried = (~np.isnan(r)).sum(axis=1)
+        solved = (r >= self.solved_threshold).sum(axis=1)  # NaN compares False
+        return ids, solved, tried
+
+    def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
+        """Add attempts to the per-question arrays; p becomes the share solved in this update's attempts."""
+        has = tried > 0
+        if not has.any():
+            return
+        uniq, inv = np.unique(ids[has], return_inverse=True)
+        a = np.bincount(inv, weights=tried[has]).astype(np.int64)
+        s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+        new_p = (s / a).astype(np.float32)
+        old_p = self.p[uniq]
+        was_seen = ~np.isnan(old_p)
+        # incremental histogram and pool learnability, so diagnostics never scan the pool
+        np.subtract.at(self._p_hist, _p_bins(old_p[was_seen]), 1)
+        np.add.at(self._p_hist, _p_bins(new_p), 1)
+        self._learnability_sum += float(learnability(new_p.astype(np.float64)).sum()
+                                        - learnability(old_p[was_seen].astype(np.float64)).sum())
+        self._seen += int((~was_seen).sum())
+        self.p[uniq] = new_p
+        self.attempts[uniq] += a.astype(np.int32)
+        self.successes[uniq] += s.astype(np.int32)
+        self.last_seen[uniq] = self.iteration
+
+    def _batch_stats(self, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
+        rows = keep & (tried > 0)
+        attempted = int((tried > 0).sum())
+        if not rows.any():
+            self._batch = dict.fromkeys(self._batch, math.nan)
+            self._batch["kept_fraction"] = 0.0 if attempted else math.nan
+            return
+        share = solved[rows] / tried[rows]
+        self._batch = {"frac_all_solved": float(np.mean(share == 1.0)),
+                       "frac_none_solved": float(np.mean(share == 0.0)),
+                       "learnability": float(np.mean(learnability(share))),
+                       "accuracy": float(solved[rows].sum() / tried[rows].sum()),
+                       "kept_fraction": float(rows.sum() / attempted)}
+
+    def _warn_once(self, key: str, message: str) -> None:
+        warned = self.__dict__.setdefault("_warned", set())
+        if key not in warned:
+            warned.add(key)
+            warnings.warn(message, stacklevel=3)
+
+    def _n(self, n: int | None) -> int:
+        n = self.batch_size if n is None else n
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"sample(n) needs a non-negative int, got {n!r}")
+        return int(n)
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if not isinstance(v, np.ndarray))
+        return f"{type(self).__name__}(num_questions={self.num_questions}, {opts})"

@@ -1,0 +1,91 @@
+"""A fixed schedule over difficulty: start on the easiest questions, widen to the whole pool."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from curricula.base import Curriculum
+
+
+def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:
+    """Per-question difficulty: the dataset's labels (MATH levels, arithmetic levels), else the length of
+    the worked solution (GSM8K); raises ValueError when the pool has neither."""
+    labels = [q.difficulty for q in questions]
+    if all(d is not None for d in labels):
+        return np.asarray(labels, dtype=np.float64)
+    solutions = [q.solution for q in questions]
+    if all(solutions):
+        return np.fromiter((len(s) for s in solutions), dtype=np.float64, count=len(solutions))
+    missing = sum(d is None and not s for d, s in zip(labels, solutions, strict=True))
+    raise ValueError(f"easy_to_hard needs a difficulty per question, but {missing} of {len(questions)} questions "
+                     f"have neither a difficulty label nor a worked solution; pass difficulty=[...] yourself or "
+                     f"choose another curriculum")
+
+
+class EasyToHard(Curriculum):
+    """Linear pacing (Hacohen & Weinshall 2019): at iteration t the easiest
+    min(1, start + (1 - start) * t / ramp_iterations) share of the pool is open, sampled uniformly.
+
+    Ties within a difficulty level are broken in a seeded random order, so the frontier moves smoothly.
+    """
+
+    name = "easy_to_hard"
+    _state_keys = ("order", "rank")
+
+    def __init__(self, num_questions: int, seed: int = 0, *, difficulty: Sequence[float] | np.ndarray | None = None,
+                 start: float = 0.1, ramp_iterations: int = 500, batch_size: int = 64,
+                 solved_threshold: float = 0.5) -> None:
+        super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
+        self._require(difficulty is not None,
+                      "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
+                      "CurriculumWrapper(env, 'easy_to_hard') reads them from the env's questions")
+        d = np.asarray(difficulty, dtype=np.float64)
+        self._require(d.shape == (self.num_questions,),
+                      f"difficulty has shape {d.shape}; pass one number per question ({self.num_questions})")
+        self._require(bool(np.isfinite(d).all()), "difficulty holds NaN or inf; label every question")
+        self._require(0.0 < start <= 1.0, f"start (share of the pool open at first) must lie in (0, 1], got {start!r}")
+        self._require(isinstance(ramp_iterations, int) and ramp_iterations >= 1,
+                      f"ramp_iterations must be an int >= 1, got {ramp_iterations!r}")
+        self.start, self.ramp_iterations = float(start), ramp_iterations
+        self.config.update(start=self.start, ramp_iterations=ramp_iterations, difficulty=d)
+        self._difficulty = d
+        self._restart()
+
+    def _restart(self):
+        # the seeded tie-break order is part of the random stream: seed(s) redraws it as make(seed=s) would
+        dtype = np.int32 if self.num_questions < 2**31 else np.int64
+        self.order = np.lexsort((self.rng.random(self.num_questions), self._difficulty)).astype(dtype)  # easiest first
+        self.rank = np.empty_like(self.order)
+        self.rank[self.order] = np.arange(self.num_questions, dtype=dtype)
+
+    def frontier(self) -> float:
+        """Share of the pool open at the current iteration."""
+        return min(1.0, self.start + (1.0 - self.start) * self.iteration / self.ramp_iterations)
+
+    def open_count(self) -> int:
+        """How many of the easiest questions are open (at least a batch)."""
+        cached = self.__dict__.get("_open")
+        if cached is None or cached[0] != self.iteration:  # question_info asks every episode: once per iteration
+            cached = self._open = (self.iteration, max(self.batch_size, math.ceil(self.frontier() * self.num_questions)))
+        return cached[1]
+
+    def sample(self, n: int | None = None) -> np.ndarray:
+        n, m = self._n(n), self.open_count()
+        return self.order[self.rng.choice(m, n, replace=n > m)].astype(np.int64)
+
+    def _in_buffer(self, question_id: int) -> bool:
+        return bool(self.rank[question_id] < self.open_count())
+
+    def _sampling_prob(self, question_id: int) -> float:
+        m = self.open_count()
+        return 1.0 / m if self.rank[question_id] < m else 0.0
+
+    def diagnostics(self) -> dict[str, Any]:
+        out = super().diagnostics()
+        out["curriculum/frontier"] = self.frontier()
+        out["curriculum/frontier_difficulty"] = float(self._difficulty[self.order[self.open_count() - 1]])
+        return out

@@ -1,0 +1,272 @@
+"""CurriculumWrapper: the curriculum chooses the question each `reset()` opens and learns from its rewards.
+
+Two ways to use it, both over the same curriculum object:
+
+Gymnasium, one episode at a time (any trainer that only knows `reset`/`step`):
+
+    env = CurriculumWrapper(gym.make("MathReasoning-v0"), "learnability", preset="fast",
+                            attempts_per_question=8)
+    obs, info = env.reset(seed=0)        # info["curriculum_phase"]: "probe", "train" or "explicit"
+
+  Each id the curriculum hands out is opened `attempts_per_question` (G) times in a row (a probe id
+  `curriculum.probe_attempts` times); once every episode of the batch has finished, the (n, G) episode
+  returns go to the curriculum in one `update` call, and the info of the call that finished the batch
+  carries them as `info["curriculum_report"]` (with the keep mask a filter curriculum decides).
+
+Batch trainers (one call per batch, no episodes):
+
+    phase, ids, attempts = env.next_request()             # ("probe", ids, L) when a probe is due
+    completions = generate(ids, attempts or G)            # n lists of G strings
+    rewards, keep, verdicts = env.report(ids, completions, phase)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from curricula.base import Curriculum
+
+
+class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Let `curriculum` choose the question of every `reset()` that does not name one.
+
+    Args:
+        env: a MathReasoning-v0 env (possibly wrapped); its pool defines the question ids.
+        curriculum: a `Curriculum` over `env.unwrapped.num_questions` questions, or a name for
+            `curricula.make` (then `options` are its options, `seed` included; `easy_to_hard` reads its
+            difficulty from the env's questions unless `difficulty=` is given).
+        attempts_per_question: G, how many episodes in a row open each training id; default 1, or 2 for the
+            filter curricula (`curriculum.min_attempts`), which score a question from its own group.
+
+    Rules:
+        - `reset()` without `question_id`/`prefix` serves pending probe requests first (phase "probe"),
+          then training samples (phase "train"); `info` carries `curriculum_phase`, the row and attempt
+          of the episode in its batch, and the curriculum's view of the question (`question_info`).
+        - `reset(options={"question_id": i})` or with a `"prefix"` (Monte-Carlo rollouts from a partial
+          solution, as VinePPO does) passes straight through and is not reported (phase "explicit").
+        - An episode's reward is its return (sum of step rewards) once it terminates or is truncated; a
+          curriculum episode abandoned by a reset before it finished counts as NaN (never finished).
+        - `reset(seed=s)` calls `curriculum.seed(s)` and discards the batch being served (its finished
+          episodes are not reported), so seeded resets are reproducible.
+    """
+
+    def __init__(self, env: gym.Env, curriculum: Curriculum | str, *, attempts_per_question: int | None = None,
+                 **options: Any) -> None:
+        base = env.unwrapped
+        num_questions = getattr(base, "num_questions", None)
+        if num_questions is None:
+            raise ValueError("CurriculumWrapper needs an env with a question pool (env.unwrapped.num_questions), "
+                             "such as MathReasoning-v0")
+        if isinstance(curriculum, str):
+            from curricula import CURRICULA, make
+            from curricula.easy_to_hard import difficulty_from_questions
+
+            if curriculum not in CURRICULA:
+                raise ValueError(f"unknown curriculum {curriculum!r}; choose one of {sorted(CURRICULA)}")
+            if curriculum == "easy_to_hard" and options.get("difficulty") is None:
+                options["difficulty"] = difficulty_from_questions(base.questions)
+            recorded: dict[str, Any] = {"curriculum": curriculum, **options}
+            curriculum = make(curriculum, num_questions, **options)
+        elif isinstance(curriculum, Curriculum):
+            if options:
+                raise ValueError(f"options {sorted(options)} configure a curriculum built by name; this one is "
+                                 f"already built ({curriculum!r}): set them when you build it")
+            if curriculum.num_questions != num_questions:
+                raise ValueError(f"the curriculum covers {curriculum.num_questions} questions but the env's pool "
+                                 f"holds {num_questions}: build it with num_questions={num_questions}")
+            from curricula import CURRICULA
+
+            if CURRICULA.get(curriculum.name) is type(curriculum):
+                # a fresh copy of the same configuration, so `env.spec` can rebuild this wrapper
+                recorded = {"curriculum": curriculum.name, "seed": curriculum.initial_seed, **curriculum.config}
+            else:
+                recorded = {"curriculum": curriculum}
+        else:
+            raise TypeError(f"curriculum must be a Curriculum or the name of one, got {type(curriculum).__name__}")
+        G = max(1, curriculum.min_attempts) if attempts_per_question is None else attempts_per_question
+        if not isinstance(G, (int, np.integer)) or isinstance(G, bool) or G < 1:
+            raise ValueError(f"attempts_per_question (G) must be an int >= 1, got {G!r}")
+        if G < curriculum.min_attempts:
+            raise ValueError(f"{curriculum.name} scores each question from its own group of attempts: pass "
+                             f"attempts_per_question >= {curriculum.min_attempts}, got {G}")
+        gym.utils.RecordConstructorArgs.__init__(self, attempts_per_question=int(G), **recorded)
+        gym.Wrapper.__init__(self, env)
+        self.curriculum: Curriculum = curriculum
+        self.attempts_per_question = int(G)
+        self.last_report: dict[str, Any] | None = None
+        self._clear_batch()
+        self._current = -1  # flat slot (row * attempts + attempt) of the curriculum episode in progress
+        self._return = 0.0
+        self._phase: str | None = None  # phase of the episode in progress (None before the first reset)
+        self._counts = {"explicit": 0, "abandoned": 0}
+
+    # ---- Gymnasium -----------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        options = {} if options is None else dict(options)
+        report = None
+        if seed is not None:
+            self._clear_batch()
+            self._current = -1
+            self.curriculum.seed(seed)
+        elif self._current >= 0:
+            report = self._abandon()
+        if options.get("question_id") is not None or options.get("prefix"):
+            obs, info = self.env.reset(seed=seed, options=options)
+            self._phase = "explicit"
+            self._counts["explicit"] += 1
+            qid = info.get("question_id", options.get("question_id"))
+            info["curriculum_phase"] = "explicit"
+            if qid is not None:
+                info.update(self.curriculum.question_info(int(qid)))
+        else:
+            if self._ids is None:
+                self._next_batch()
+            row, attempt = divmod(self._next_slot, self._attempts)
+            qid = self._id_list[row]
+            options["question_id"] = qid
+            obs, info = self.env.reset(seed=seed, options=options)
+            self._current, self._return = self._next_slot, 0.0
+            self._next_slot += 1
+            self._phase = self._batch_phase
+            info["curriculum_phase"] = self._batch_phase
+            info["curriculum_row"], info["curriculum_attempt"] = row, attempt
+            info.update(self.curriculum.question_info(qid))
+        if report is not None:
+            info["curriculum_report"] = report
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["curriculum_phase"] = self._phase
+        if self._current >= 0:
+            self._return += float(reward)
+            if terminated or truncated:
+                self._returns[self._current] = self._return
+                self._current = -1
+                report = self._maybe_report()
+                if report is not None:
+                    info["curriculum_report"] = report
+        return obs, reward, terminated, truncated, info
+
+    # ---- batch trainers ------------------------------------------------------------------------------
+
+    def next_request(self, n: int | None = None) -> tuple[str, np.ndarray, int | None]:
+        """What to attempt next: ("probe", ids, L) when the curriculum wants a probe (attempt each id L times
+        and `report(..., phase="probe")`), else ("train", curriculum.sample(n), None)."""
+        probe = self.curriculum.probe_requests()
+        if probe.size:
+            return "probe", probe, self.curriculum.probe_attempts
+        return "train", self.curriculum.sample(n), None
+
+    def report(self, question_ids: Any, completions: Sequence[Sequence[str]] | None = None, phase: str = "train",
+               *, rewards: Any = None) -> tuple[np.ndarray, np.ndarray, list]:
+        """Score and report one batch: `completions[i]` holds the attempts at `question_ids[i]`.
+
+        All completions are scored in one `env.unwrapped.score` call; rows shorter than the longest are
+        padded with NaN (attempts that never finished). Pass `rewards=` (shape (n,) or (n, G)) instead of
+        completions to report rewards you computed yourself. Returns (rewards (n, G) float32, keep mask
+        over the n ids from `curriculum.update`, the flat list of verdicts, row-major; empty for rewards=).
+        """
+        ids = np.asarray(question_ids)
+        if ids.ndim != 1:
+            raise ValueError(f"question_ids must be 1-D, got shape {ids.shape}")
+        if (completions is None) == (rewards is None):
+            raise ValueError("pass exactly one of completions (n lists of G strings) or rewards= ((n, G) array)")
+        verdicts: list = []
+        if rewards is not None:
+            r = np.asarray(rewards, dtype=np.float32)
+            r = r[:, None] if r.ndim == 1 else r
+            if r.ndim != 2 or r.shape[0] != ids.size:
+                raise ValueError(f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}")
+        else:
+            if len(completions) != ids.size:
+                raise ValueError(f"got {ids.size} question ids but {len(completions)} rows of completions")
+            rows = [[c] if isinstance(c, str) else list(c) for c in completions]
+            lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+            G = int(lengths.max()) if lengths.size else 0
+            flat = [c for row in rows for c in row]
+            scores, verdicts = self.env.unwrapped.score(np.repeat(ids, lengths), flat)
+            r = np.full((ids.size, max(G, 1)), np.nan, dtype=np.float32)
+            if G:
+                r[np.arange(G)[None, :] < lengths[:, None]] = scores
+        keep = self.curriculum.update(ids, r, phase)
+        return r, keep, verdicts
+
+    # ---- state and diagnostics -----------------------------------------------------------------------
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The curriculum's diagnostics plus the wrapper's episode counts."""
+        out = self.curriculum.diagnostics()
+        out["curriculum/explicit_episodes"] = self._counts["explicit"]
+        out["curriculum/abandoned_episodes"] = self._counts["abandoned"]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """The curriculum's state and the batch being served. An episode in progress is not saved: after
+        `load_state_dict` it counts as abandoned (NaN), and the next `reset` opens the batch's next slot."""
+        batch = None
+        if self._ids is not None:
+            batch = {"phase": self._batch_phase, "ids": self._ids.copy(), "attempts": self._attempts,
+                     "rewards": self._reward_array(), "next_slot": self._next_slot}
+        return {"curriculum": self.curriculum.state_dict(), "batch": batch, "counts": dict(self._counts),
+                "attempts_per_question": self.attempts_per_question}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("attempts_per_question") != self.attempts_per_question:
+            raise ValueError(f"state was saved with attempts_per_question={state.get('attempts_per_question')}, "
+                             f"this wrapper has {self.attempts_per_question}")
+        self.curriculum.load_state_dict(state["curriculum"])
+        self._clear_batch()
+        batch = state["batch"]
+        if batch is not None:
+            self._batch_phase, self._attempts = batch["phase"], int(batch["attempts"])
+            self._ids, self._id_list = batch["ids"].copy(), batch["ids"].tolist()
+            self._returns = np.asarray(batch["rewards"], dtype=float).ravel().tolist()
+            self._next_slot = int(batch["next_slot"])
+        self._counts = dict(state["counts"])
+        self._current, self._phase = -1, None
+
+    # ---- internals -----------------------------------------------------------------------------------
+
+    def _clear_batch(self) -> None:
+        self._batch_phase = "train"
+        self._ids: np.ndarray | None = None
+        self._id_list: list[int] = []
+        self._attempts = self.attempts_per_question
+        self._returns: list[float] = []  # episode returns of the batch, row-major; NaN until an episode ends
+        self._next_slot = 0
+
+    def _next_batch(self) -> None:
+        phase, ids, attempts = self.next_request()
+        if ids.size == 0:
+            raise RuntimeError(f"{self.curriculum.name} returned no question to attempt; sample() must not be empty")
+        self._batch_phase, self._ids, self._id_list = phase, ids, ids.tolist()
+        self._attempts = attempts or self.attempts_per_question
+        self._returns = [math.nan] * (ids.size * self._attempts)
+        self._next_slot = 0
+
+    def _reward_array(self) -> np.ndarray:
+        return np.array(self._returns, dtype=np.float32).reshape(-1, self._attempts)
+
+    def _abandon(self) -> dict[str, Any] | None:
+        """The curriculum episode in progress ends unfinished (NaN); report the batch if that completes it."""
+        if self._current < 0:
+            return None
+        self._counts["abandoned"] += 1
+        self._current = -1
+        return self._maybe_report()
+
+    def _maybe_report(self) -> dict[str, Any] | None:
+        if self._ids is None or self._current >= 0 or self._next_slot < len(self._returns):
+            return None
+        ids, rewards, phase = self._ids, self._reward_array(), self._batch_phase
+        self._clear_batch()
+        keep = self.curriculum.update(ids, rewards, phase)
+        self.last_report = {"phase": phase, "question_ids": ids, "rewards": rewards, "keep": keep}
+        return self.last_report

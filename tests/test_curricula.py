@@ -1,0 +1,472 @@
+"""Curricula through the batch protocol, driven by a simulated learner with known success probabilities.
+
+The learner is a real policy for a curriculum's purpose: attempt i at question q succeeds with probability
+p[q], so which questions a curriculum picks, and what it estimates, can be checked against the truth.
+"""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import curricula
+from curricula import CURRICULA, difficulty_from_questions, make
+from mathenv import Question
+
+NAMES = sorted(CURRICULA)
+CHI2_DF19_P999 = 43.82  # 0.999 quantile of chi-square with 19 degrees of freedom
+
+
+class Learner:
+    """A policy whose per-question success probabilities are known and fixed."""
+
+    def __init__(self, p, seed=0):
+        self.p = np.asarray(p, dtype=np.float64)
+        self.rng = np.random.default_rng(seed)
+
+    def attempt(self, ids, attempts):
+        return (self.rng.random((len(ids), attempts)) < self.p[np.asarray(ids)][:, None]).astype(np.float32)
+
+
+def drive(cur, learner, iterations, G=8):
+    """Run the batch protocol: answer probes, sample, attempt, update. Returns what happened, in order."""
+    log = []
+    for _ in range(iterations):
+        probe = cur.probe_requests()
+        if probe.size:
+            keep = cur.update(probe, learner.attempt(probe, cur.probe_attempts), phase="probe")
+            log.append(("probe", probe.tolist(), keep.tolist()))
+        ids = cur.sample()
+        keep = cur.update(ids, learner.attempt(ids, G))
+        log.append(("train", ids.tolist(), keep.tolist()))
+    return log
+
+
+def three_way_pool(n, seed=0):
+    """p = 0, 0.5 and 1 in equal shares, shuffled."""
+    return np.random.default_rng(seed).permutation(np.repeat([0.0, 0.5, 1.0], n // 3 + 1)[:n])
+
+
+def options(name, n, **extra):
+    """Small but valid options for each curriculum over a pool of n questions."""
+    base = {"batch_size": 16}
+    if name == "learnability":
+        base.update(refresh_every=5, num_candidates=100, buffer_size=32, probe_attempts=4)
+    if name == "easy_to_hard":
+        base.update(difficulty=np.arange(n) % 7, ramp_iterations=20)
+    if name == "prioritized":
+        base.update(buffer_size=64)
+    base.update(extra)
+    return base
+
+
+def comparable(diag):
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else "nan" if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in diag.items()}
+
+
+# ---- construction --------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:learnability. sample.. before the first buffer")
+def test_make_builds_every_curriculum_by_name():
+    assert set(NAMES) == {"uniform", "learnability", "learnability_filter", "prioritized", "easy_to_hard",
+                          "zero_variance_filter"}
+    for name in NAMES:
+        cur = make(name, 500, seed=3, **options(name, 500))
+        assert cur.name == name and cur.num_questions == 500 and repr(cur).startswith(type(cur).__name__)
+        ids = cur.sample()
+        assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 500
+    assert make("learnability", 5000, preset="fast").buffer_size == 64
+    rec = make("learnability", 5000)
+    assert (rec.refresh_every, rec.num_candidates, rec.buffer_size, rec.probe_attempts, rec.batch_size,
+            rec.rho, rec.train_on_probes) == (50, 1280, 256, 8, 64, 0.5, False)
+    vf = make("learnability", 5000, preset="very_fast")
+    assert (vf.refresh_every, vf.num_candidates, vf.buffer_size) == (5, 128, 64)
+
+
+NO_LABELS = [Question(uid=str(i), question=f"q{i}", answer="1", source="x") for i in range(100)]
+
+BAD = [
+    ("learnability", 5000, {"buffer_size": 300, "num_candidates": 200}, r"buffer_size K=300 exceeds num_candidates N=200.*lower K or raise N"),
+    ("learnability", 5000, {"rho": 1.5}, r"rho .* must lie in \[0, 1\], got 1.5"),
+    ("learnability", 5000, {"rho": -0.1}, r"rho .* must lie in \[0, 1\], got -0.1"),
+    ("learnability", 5000, {"preset": "turbo"}, r"unknown preset 'turbo'; choose one of \['fast', 'recommended', 'very_fast'\]"),
+    ("learnability", 1000, {}, r"num_candidates N=1280 exceeds the pool of 1000 questions.*very_fast"),
+    ("learnability", 5000, {"probe_attempts": 1}, r"probe_attempts \(L\) must be an int >= 2"),
+    ("learnability", 5000, {"refresh_every": 0}, r"refresh_every \(T\) must be an int >= 1"),
+    ("learnability", 5000, {"buffer_size": 20}, r"32 buffer questions per batch exceed the buffer of K=20"),
+    ("learnability_filter", 200, {}, r"ratio \* batch_size = 256 candidates exceed the pool of 200"),
+    ("learnability_filter", 5000, {"ratio": 0.5}, r"ratio .* must be >= 1"),
+    ("prioritized", 5000, {"temperature": 0}, r"temperature must be > 0"),
+    ("prioritized", 5000, {"fresh_share": 2}, r"fresh_share must lie in \[0, 1\]"),
+    ("prioritized", 5000, {"score": "regret"}, r"unknown score 'regret'"),
+    ("easy_to_hard", 500, {}, r"needs difficulty=\[one number per question\]"),
+    ("easy_to_hard", 500, {"difficulty": [1, 2, 3]}, r"difficulty has shape \(3,\); pass one number per question \(500\)"),
+    ("easy_to_hard", 500, {"difficulty": np.full(500, np.nan)}, r"NaN or inf"),
+    ("zero_variance_filter", 5000, {"max_oversample": 0.5}, r"max_oversample must be >= 1"),
+    ("uniform", 0, {}, r"num_questions must be a positive int"),
+    ("nonsense", 5000, {}, r"unknown curriculum 'nonsense'; choose one of \['easy_to_hard'"),
+    ("uniform", 5000, {"rho": 0.5}, r"uniform has no option\(s\) \['rho'\]; its options are"),
+] + [
+    (name, 50, options(name, 50, batch_size=64), r"pool of 50 questions is smaller than a batch of 64.*lower batch_size")
+    for name in NAMES
+]
+
+
+@pytest.mark.parametrize(("name", "n", "kwargs", "match"), BAD, ids=[f"{b[0]}-{b[3][:30]}" for b in BAD])
+def test_bad_configurations_raise_with_what_to_change(name, n, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make(name, n, **kwargs)
+
+
+def test_easy_to_hard_without_difficulty_labels_raises():
+    with pytest.raises(ValueError, match="100 of 100 questions have neither a difficulty label nor a worked solution"):
+        difficulty_from_questions(NO_LABELS)
+    labelled = [Question(uid="a", question="q", answer="1", source="x", difficulty=3),
+                Question(uid="b", question="q", answer="1", source="x", difficulty=1)]
+    assert difficulty_from_questions(labelled).tolist() == [3.0, 1.0]
+    gsm8k_like = [Question(uid="a", question="q", answer="1", source="x", solution="short"),
+                  Question(uid="b", question="q", answer="1", source="x", solution="a longer one")]
+    assert difficulty_from_questions(gsm8k_like).tolist() == [5.0, 12.0]
+
+
+def test_update_rejects_malformed_reports():
+    cur = make("uniform", 100, batch_size=8)
+    ids = cur.sample()
+    with pytest.raises(ValueError, match="rewards must have shape"):
+        cur.update(ids, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"question ids must lie in \[0, 100\)"):
+        cur.update([100], [1.0])
+    with pytest.raises(ValueError, match="phase must be one of"):
+        cur.update(ids, np.zeros(8), phase="eval")
+    with pytest.raises(ValueError, match=r"1-D array of ints"):
+        cur.update([0.5], [1.0])
+    filt = make("learnability_filter", 100, batch_size=8)
+    with pytest.raises(ValueError, match=r"G >= 2"):
+        filt.update(filt.sample(), np.zeros(32))
+    assert cur.iteration == 0 and cur.attempts.sum() == 0  # nothing recorded by rejected updates
+
+
+def test_nan_rewards_count_as_never_finished():
+    cur = make("uniform", 100, batch_size=2)
+    cur.update([3, 4], np.array([[1.0, np.nan, 0.0], [np.nan, np.nan, np.nan]]))
+    assert cur.attempts[3] == 2 and cur.successes[3] == 1 and cur.p[3] == 0.5
+    assert cur.attempts[4] == 0 and np.isnan(cur.p[4])
+    assert cur.diagnostics()["curriculum/train_attempts"] == 2
+
+
+# ---- uniform -----------------------------------------------------------------------------------------
+
+
+def test_uniform_is_without_replacement_per_epoch_and_uniform():
+    n, epochs = 20, 2000
+    cur = make("uniform", n, seed=0, batch_size=7)
+    draws = np.concatenate([cur.sample(7) for _ in range(math.ceil(n * epochs / 7))])[: n * epochs]
+    per_epoch = draws.reshape(epochs, n)
+    assert (np.sort(per_epoch, axis=1) == np.arange(n)).all()  # every question exactly once per epoch
+
+    def chi2(counts):
+        expected = counts.sum() / counts.size
+        return float(((counts - expected) ** 2 / expected).sum())
+
+    # which question comes first in an epoch, and where question 0 sits, are both uniform over 20 outcomes
+    assert chi2(np.bincount(per_epoch[:, 0], minlength=n)) < CHI2_DF19_P999
+    assert chi2(np.bincount(np.argmax(per_epoch == 0, axis=1), minlength=n)) < CHI2_DF19_P999
+    # and the test has power: a sampler that favours low ids fails it
+    biased = np.random.default_rng(0).choice(n, epochs, p=np.linspace(1, 2, n) / np.linspace(1, 2, n).sum())
+    assert chi2(np.bincount(biased, minlength=n)) > CHI2_DF19_P999
+
+
+def test_uniform_is_seeded():
+    a, b, c = (make("uniform", 1000, seed=s) for s in (1, 1, 2))
+    assert a.sample().tolist() == b.sample().tolist() != c.sample().tolist()
+
+
+# ---- learnability (buffer) ---------------------------------------------------------------------------
+
+
+def test_learnability_buffer_holds_p_near_half_not_zero_or_one():
+    p = three_way_pool(1200)
+    cur = make("learnability", 1200, seed=0, refresh_every=5, num_candidates=600, buffer_size=64)
+    learner = Learner(p, seed=1)
+    drive(cur, learner, 1)
+    assert cur.buffer.size == 64 and len(set(cur.buffer.tolist())) == 64
+    assert (p[cur.buffer] == 0.5).all()  # never a question always or never solved
+    d = cur.diagnostics()
+    assert d["curriculum/buffer_size"] == 64 and d["curriculum/buffer_learnability"] > 0.15
+    # half of every batch comes from the buffer, without replacement (the uniform half may add more)
+    for _ in range(20):
+        ids = cur.sample()
+        assert len(set(ids[np.isin(ids, cur.buffer)].tolist())) >= 32
+        cur.update(ids, learner.attempt(ids, 8))
+    assert cur.diagnostics()["curriculum/batch_learnability"] > 0.1
+
+
+def test_learnability_buffer_concentrates_on_the_middle_of_a_graded_pool():
+    p = np.linspace(0, 1, 2000)
+    cur = make("learnability", 2000, seed=0)  # the paper's recommended setting
+    drive(cur, Learner(p, seed=0), 1)
+    assert cur.buffer.size == 256
+    assert np.abs(p[cur.buffer] - 0.5).mean() < 0.15 < np.abs(p - 0.5).mean()
+    assert p[cur.buffer].min() > 0.05 and p[cur.buffer].max() < 0.95
+
+
+def test_learnability_refreshes_every_T_iterations_with_N_candidates_L_attempts():
+    T, N, K, L = 5, 100, 32, 4
+    cur = make("learnability", 500, seed=0, refresh_every=T, num_candidates=N, buffer_size=K, probe_attempts=L,
+               batch_size=16)
+    learner = Learner(three_way_pool(500), seed=0)
+    probes_at = []
+    for it in range(23):
+        probe = cur.probe_requests()
+        if probe.size:
+            assert probe.size == N and len(set(probe.tolist())) == N
+            assert cur.probe_requests().tolist() == probe.tolist()  # same request until answered
+            assert cur.probe_attempts == L
+            probes_at.append(it)
+            cur.update(probe, learner.attempt(probe, L), phase="probe")
+            assert cur.diagnostics()["curriculum/buffer_age"] == 0
+        assert cur.probe_requests().size == 0
+        ids = cur.sample()
+        cur.update(ids, learner.attempt(ids, 8))
+    assert probes_at == [0, 5, 10, 15, 20]
+    d = cur.diagnostics()
+    assert d["curriculum/probe_attempts"] == 5 * N * L
+    assert d["curriculum/train_attempts"] == 23 * 16 * 8
+    assert d["curriculum/total_attempts"] == 5 * N * L + 23 * 16 * 8
+    assert d["curriculum/buffer_age"] == 3 and d["curriculum/iteration"] == 23
+
+
+def test_learnability_rejects_unrequested_probes_without_recording_them():
+    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32)
+    with pytest.raises(ValueError, match="no probe was requested"):
+        cur.update([1, 2], np.ones((2, 8)), phase="probe")
+    probe = cur.probe_requests()
+    stranger = int(np.setdiff1d(np.arange(500), probe)[0])
+    with pytest.raises(ValueError, match="did not ask for"):
+        cur.update([stranger], np.ones((1, 8)), phase="probe")
+    assert cur.attempts.sum() == 0 and cur.diagnostics()["curriculum/probe_attempts"] == 0
+
+
+@pytest.mark.parametrize("train_on_probes", [False, True])
+def test_probe_attempts_count_whether_or_not_trained_on(train_on_probes):
+    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32,
+               train_on_probes=train_on_probes)
+    probe = cur.probe_requests()
+    keep = cur.update(probe, Learner(three_way_pool(500)).attempt(probe, 8), phase="probe")
+    assert keep.tolist() == [train_on_probes] * 100
+    assert cur.diagnostics()["curriculum/probe_attempts"] == 800 and cur.iteration == 0
+
+
+def test_learnability_sample_before_any_probe_warns_and_is_uniform():
+    cur = make("learnability", 2000)
+    with pytest.warns(UserWarning, match="serve probe_requests"):
+        ids = cur.sample()
+    assert ids.size == 64 and cur.buffer.size == 0
+
+
+# ---- the other curricula -----------------------------------------------------------------------------
+
+
+def test_learnability_filter_keeps_the_highest_p_times_one_minus_p():
+    cur = make("learnability_filter", 1000, seed=0, batch_size=8)  # ratio 4: 32 candidates, keep 8
+    ids = cur.sample()
+    assert ids.size == 32
+    solved = np.arange(32) % 9  # 0..8 of 8 attempts solved
+    rewards = (np.arange(8)[None, :] < solved[:, None]).astype(np.float32)
+    keep = cur.update(ids, rewards)
+    score = (solved / 8) * (1 - solved / 8)
+    assert keep.sum() == 8
+    assert score[keep].min() >= score[~keep].max()
+    assert (solved[keep] == 4).sum() == 4  # every candidate at p = 0.5 is kept
+    d = cur.diagnostics()
+    assert d["curriculum/kept_fraction"] == 0.25 and d["curriculum/discarded_attempts"] == 24 * 8
+    assert d["curriculum/frac_all_solved"] == 0 and d["curriculum/frac_none_solved"] == 0
+
+
+def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
+    cur = make("zero_variance_filter", 1000, seed=0, batch_size=8)
+    ids = cur.sample()
+    assert ids.size == 8  # nothing learned yet: no oversampling
+    rewards = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1],
+                        [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, np.nan]], dtype=np.float32)
+    keep = cur.update(ids, rewards)
+    assert keep.tolist() == [False, False, True, True, False, False, False, True]
+    assert cur.diagnostics()["curriculum/frac_all_solved"] == 0.0
+    bigger = cur.sample()  # 3 of 8 informative: it now draws more candidates, up to max_oversample
+    assert 8 < bigger.size <= 24
+    rewards = np.tile([1.0, 0.0], (bigger.size, 1))  # every group informative: keep at most 8
+    assert cur.update(bigger, rewards).sum() == 8
+
+
+def test_prioritized_replays_high_learnability_questions():
+    p = three_way_pool(3000)
+    cur = make("prioritized", 3000, seed=0)
+    learner = Learner(p, seed=0)
+    drive(cur, learner, 30)
+    probs = cur.replay_probs()
+    assert probs.sum() == pytest.approx(1.0)
+    assert probs[p[cur.buffer] == 0.5].sum() > 0.7  # a third of the buffer
+    ids = np.concatenate([cur.sample() for _ in range(30)])
+    assert (p[ids] == 0.5).mean() > 0.45  # a uniform sampler gets a third
+    assert cur.question_info(int(cur.buffer[0]))["curriculum_in_buffer"] is True
+
+
+def test_prioritized_buffer_keeps_the_K_best_by_score_then_recency():
+    p = np.random.default_rng(0).choice([0.0, 0.25, 0.5, 0.75, 1.0], 3000)
+    cur = make("prioritized", 3000, seed=0, buffer_size=200, batch_size=32)
+    learner = Learner(p, seed=0)
+    for _ in range(60):
+        before = cur.buffer.copy()
+        ids = cur.sample()
+        rewards = learner.attempt(ids, 4)
+        rewards[:3, 1:] = np.nan  # some groups with fewer finished attempts
+        cur.update(ids, rewards)
+        # the reference: re-rank the union of the old buffer and the questions just attempted
+        merged = np.union1d(before, ids)
+        score = cur.p[merged] * (1.0 - cur.p[merged])
+        expected = merged[np.lexsort((-cur.last_seen[merged], -score))][:200]
+        assert cur.buffer.tolist() == expected.tolist()
+        assert set(np.flatnonzero(cur._member).tolist()) == set(cur.buffer.tolist())
+
+
+def test_prioritized_failure_score_replays_unsolved_questions():
+    p = three_way_pool(3000)
+    cur = make("prioritized", 3000, seed=0, score="failure")
+    drive(cur, Learner(p, seed=0), 30)
+    assert cur.replay_probs()[p[cur.buffer] == 0.0].sum() > 0.7
+
+
+def test_easy_to_hard_opens_the_easy_questions_first():
+    difficulty = np.repeat(np.arange(1, 11), 100)  # 1000 questions, levels 1..10
+    cur = make("easy_to_hard", 1000, seed=0, difficulty=difficulty, start=0.1, ramp_iterations=18, batch_size=16)
+    learner = Learner(np.full(1000, 0.5))
+    hardest = []
+    for it in range(25):
+        ids = cur.sample()
+        frontier = min(1.0, 0.1 + 0.9 * it / 18)
+        assert cur.frontier() == pytest.approx(frontier)
+        assert (difficulty[ids] <= math.ceil(frontier * 10 - 1e-9)).all()
+        hardest.append(int(difficulty[ids].max()))
+        cur.update(ids, learner.attempt(ids, 2))
+    assert hardest[0] == 1 and max(hardest[:3]) == 2 and hardest[-1] == 10
+    assert cur.question_info(int(np.argmax(difficulty == 1)))["curriculum_in_buffer"] is True
+    assert cur.diagnostics()["curriculum/frontier"] == 1.0
+
+
+# ---- state, seeding, diagnostics, memory -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_round_trip_resumes_exactly(name):
+    n = 600
+    p = three_way_pool(n, seed=2)
+    first = make(name, n, seed=0, **options(name, n))
+    drive(first, Learner(p, seed=1), 7)
+    first.probe_requests()  # a save while a probe is pending must resume it too
+    state = pickle.loads(pickle.dumps(first.state_dict()))
+    resumed = make(name, n, seed=99, **options(name, n))  # another seed: everything must come from the state
+    resumed.load_state_dict(state)
+    a = drive(first, Learner(p, seed=5), 12)
+    b = drive(resumed, Learner(p, seed=5), 12)
+    assert a == b
+    assert comparable(first.diagnostics()) == comparable(resumed.diagnostics())
+    if name == "learnability":
+        assert sum(kind == "probe" for kind, *_ in a) >= 2  # the resumed stretch refreshed the buffer
+    other = make(name, n, seed=0, **options(name, n, batch_size=8))
+    with pytest.raises(ValueError, match="different options"):
+        other.load_state_dict(state)
+    with pytest.raises(ValueError, match="this curriculum is"):
+        make("uniform", n + 1).load_state_dict(state)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seed_restarts_the_random_stream(name):
+    n = 600
+    reseeded = make(name, n, seed=0, **options(name, n))
+    drive(reseeded, Learner(np.full(n, 0.5)), 0)
+    reseeded.seed(7)
+    fresh = make(name, n, seed=7, **options(name, n))
+    assert drive(reseeded, Learner(three_way_pool(n)), 6) == drive(fresh, Learner(three_way_pool(n)), 6)
+
+
+KEYS = {"curriculum/iteration", "curriculum/frac_all_solved", "curriculum/frac_none_solved",
+        "curriculum/batch_learnability", "curriculum/batch_accuracy", "curriculum/kept_fraction",
+        "curriculum/pool_learnability", "curriculum/frac_seen", "curriculum/buffer_size", "curriculum/buffer_age",
+        "curriculum/buffer_learnability", "curriculum/p_hist", "curriculum/train_attempts",
+        "curriculum/probe_attempts", "curriculum/discarded_attempts", "curriculum/total_attempts"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_diagnostics_keys_are_stable_and_values_sensible(name):
+    n = 600
+    p = three_way_pool(n)
+    cur = make(name, n, seed=0, **options(name, n))
+    extra = {"curriculum/frontier", "curriculum/frontier_difficulty"} if name == "easy_to_hard" else set()
+    before = cur.diagnostics()
+    assert set(before) == KEYS | extra
+    assert math.isnan(before["curriculum/frac_all_solved"]) and before["curriculum/total_attempts"] == 0
+    for _ in range(8):
+        drive(cur, Learner(p), 1)
+        d = cur.diagnostics()
+        assert set(d) == KEYS | extra
+        assert 0 <= d["curriculum/frac_all_solved"] + d["curriculum/frac_none_solved"] <= 1
+        assert 0 <= d["curriculum/batch_learnability"] <= 0.25 and 0 <= d["curriculum/batch_accuracy"] <= 1
+        seen = cur.attempts > 0
+        assert d["curriculum/p_hist"].sum() == seen.sum() and d["curriculum/frac_seen"] == seen.mean()
+        assert d["curriculum/pool_learnability"] == pytest.approx(np.mean(cur.p[seen] * (1 - cur.p[seen])), abs=1e-6)
+        assert d["curriculum/total_attempts"] == d["curriculum/train_attempts"] + d["curriculum/probe_attempts"]
+        assert d["curriculum/total_attempts"] == cur.attempts.sum()
+        assert d["curriculum/iteration"] == cur.iteration
+
+
+def test_learnability_trains_on_more_learnable_batches_than_uniform():
+    p = three_way_pool(3000)
+    mean_batch_l = {}
+    for name in ("uniform", "learnability", "learnability_filter"):
+        cur = make(name, 3000, seed=0, **({"preset": "fast"} if name == "learnability" else {}))
+        values = []
+        for _ in range(20):
+            drive(cur, Learner(p, seed=len(values)), 1)
+            values.append(cur.diagnostics()["curriculum/batch_learnability"])
+        mean_batch_l[name] = np.mean(values)
+    # uniform: a third of the groups at p = 0.5, p(1-p) ~ 0.22 there -> ~0.07
+    assert mean_batch_l["uniform"] < 0.1
+    assert mean_batch_l["learnability"] > 1.5 * mean_batch_l["uniform"]
+    assert mean_batch_l["learnability_filter"] > 2.5 * mean_batch_l["uniform"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_statistics_cost_a_few_bytes_per_question(name):
+    n = 100_000
+    kw = options(name, n, batch_size=64)
+    cur = make(name, n, seed=0, **kw)
+    drive(cur, Learner(np.full(n, 0.5)), 3)
+    nbytes, seen = 0, set()
+    stack = [cur.__dict__]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            nbytes += obj.nbytes
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+    assert nbytes / n <= 40  # 16 bytes of statistics, 4 of epoch order; easy_to_hard adds order and labels
+
+
+def test_question_info_reports_the_curriculum_view():
+    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32, batch_size=16)
+    drive(cur, Learner(three_way_pool(500)), 1)
+    q = int(cur.buffer[0])
+    info = cur.question_info(q)
+    assert set(info) == {"curriculum_p", "curriculum_learnability", "curriculum_attempts", "curriculum_in_buffer",
+                         "curriculum_sampling_prob", "curriculum_iteration"}
+    assert info["curriculum_in_buffer"] is True and info["curriculum_learnability"] > 0
+    assert info["curriculum_sampling_prob"] == pytest.approx(0.5 / 500 + 0.5 / 32)
+    outside = int(np.setdiff1d(np.arange(500), cur.buffer)[0])
+    assert cur.question_info(outside)["curriculum_sampling_prob"] == pytest.approx(0.5 / 500)
+    assert curricula.base.learnability(0.5) == 0.25

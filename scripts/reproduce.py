@@ -1,0 +1,291 @@
+"""Reproduce the paper's comparison: learnability vs uniform sampling, at equal steps and at equal compute.
+
+    python scripts/reproduce.py --testbed          # tiny warm-started policy, every cell x 3 seeds (~30 min)
+    python scripts/reproduce.py                    # the real SmolLM2-135M-Instruct on arithmetic, one seed
+    python scripts/reproduce.py --dataset gsm8k --data-path ../shared/data/gsm8k/train.jsonl \\
+        --eval-data-path ../shared/data/gsm8k/test.jsonl
+    python scripts/reproduce.py --device cuda --steps 200 --questions-per-step 64   # on a GPU
+
+Each (algorithm, curriculum, seed) is one training run under `--runs` (finished runs are reused, cut ones
+resumed). `uniform_cm` is the compute-matched uniform baseline: it spends what learnability spends on probe
+attempts on more questions per step, so both generate the same number of attempts per step. The script
+writes a table (mean and 95% interval over seeds: held-out pass@1 at the final step and at fixed compute
+budgets, the share of trained questions with zero advantage) to docs/results.md and curves to docs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+RESULTS = ROOT / "docs" / "results.md"
+T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # t quantiles by df
+
+
+def learnability_options(questions_per_step: int, pool: int) -> dict[str, Any]:
+    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5), N and K scaled with the batch when
+    it is smaller than the paper's 64 questions, so the buffer holds a few batches' worth as in the paper."""
+    scale = min(1.0, questions_per_step / 64)
+    n = min(pool, max(2 * questions_per_step, round(128 * scale * 2)))
+    k = max(questions_per_step, round(64 * scale))
+    return {"refresh_every": 5, "num_candidates": n, "buffer_size": min(k, n), "probe_attempts": 8, "rho": 0.5}
+
+
+def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One dict of config overrides per run."""
+    out = []
+    n, G = args.questions_per_step, args.attempts
+    learn = learnability_options(n, args.num_questions)
+    probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
+    n_matched = round(n + probe_per_step / G)  # uniform_cm: same attempts per step as learnability
+    for algo in args.algos:
+        for curriculum in args.curricula:
+            for seed in range(args.seeds if algo != "vineppo" else min(args.seeds, args.vineppo_seeds)):
+                over: dict[str, Any] = {"algo": algo, "seed": seed, "curriculum": curriculum}
+                if curriculum == "learnability":
+                    over["curriculum_options"] = learn
+                elif curriculum == "learnability_filter":
+                    over["curriculum_options"] = {"ratio": 4}
+                elif curriculum == "uniform_cm":
+                    over.update(curriculum="uniform", questions_per_step=n_matched)
+                over["name"] = f"{algo}-{curriculum}-s{seed}"
+                out.append(over)
+    return out
+
+
+def base_config(args: argparse.Namespace) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "dataset": args.dataset, "data_path": args.data_path, "eval_data_path": args.eval_data_path,
+        "levels": args.levels, "num_questions": args.num_questions, "steps": args.steps,
+        "questions_per_step": args.questions_per_step, "attempts_per_question": args.attempts,
+        "max_new_tokens": args.max_new_tokens, "learning_rate": args.learning_rate, "kl_coef": args.kl_coef,
+        "eval_every": args.eval_every, "eval_questions": args.eval_questions, "checkpoint_every": args.eval_every,
+        "micro_batch_size": args.micro_batch_size, "generation_batch_size": args.generation_batch_size,
+        "device": args.device, "progress": False, "tensorboard": False, "temperature": 1.0,
+    }
+    if args.algos and "vineppo" in args.algos:
+        c["vine_rollouts"] = args.vine_rollouts
+    return c
+
+
+def run_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Train one cell (in a worker process); reuse a finished run, resume a cut one."""
+    import torch
+
+    torch.set_num_threads(job.pop("threads"))
+    from agents.trainer import Trainer, algorithm_classes
+
+    out = Path(job["out"])
+    metrics = out / "metrics.jsonl"
+    if metrics.exists():
+        steps = [json.loads(x).get("step", 0) for x in metrics.read_text().splitlines() if x.strip()]
+        if steps and max(steps) >= job["steps"]:
+            return {"name": job["name"], "out": str(out), "reused": True}
+        job["resume"] = True
+    name = job.pop("name")
+    cls = algorithm_classes(job["algo"])[0]
+    fields = {f for f in cls.__dataclass_fields__}
+    config = cls(**{k: v for k, v in job.items() if k in fields})
+    start = time.perf_counter()
+    Trainer(config).train()
+    return {"name": name, "out": str(out), "seconds": time.perf_counter() - start}
+
+
+def ci(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of a 95% t interval (nan when one value)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan
+    if v.size == 1:
+        return float(v[0]), math.nan
+    return float(v.mean()), float(T975[min(v.size - 1, 9)] * v.std(ddof=1) / math.sqrt(v.size))
+
+
+def fmt(mean: float, half: float, pct: bool = True) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    m = 100 * mean if pct else mean
+    if not math.isfinite(half):
+        return f"{m:.1f}"
+    return f"{m:.1f} ± {100 * half if pct else half:.1f}"
+
+
+def at_budget(records: list[dict], budget: float) -> float | None:
+    """Held-out pass@1 interpolated at `budget` attempts generated (None when the run did not get there)."""
+    pts = [(r.get("compute/attempts_total", 0), r["eval/pass@1"]) for r in records if r.get("eval/pass@1") is not None]
+    pts = [(0.0 if i == 0 else x, y) for i, (x, y) in enumerate(pts)]
+    if not pts or pts[-1][0] < budget:
+        return None
+    xs, ys = zip(*pts, strict=True)
+    return float(np.interp(budget, xs, ys))
+
+
+def summarise(runs: list[dict[str, Any]], budgets: list[float]) -> tuple[str, dict]:
+    """Markdown table over cells, and the raw numbers."""
+    groups: dict[str, list[list[dict]]] = {}
+    for r in runs:
+        key = re.sub(r"-s\d+$", "", r["name"])
+        recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        groups.setdefault(key, []).append(recs)
+    headers = ["algorithm / curriculum", "seeds", "pass@1 at step 0 (%)", "final pass@1 (equal steps)"]
+    headers += [f"pass@1 at {b:,.0f} attempts (equal compute)" for b in budgets]
+    headers += ["train reward, last 5 steps", "zero-advantage share of trained groups", "attempts per step"]
+    rows, raw = [], {}
+    for key, seeds in groups.items():
+        first = [s[0].get("eval/pass@1") for s in seeds]
+        final = [s[-1].get("eval/pass@1") for s in seeds]
+        per_budget = [[at_budget(s, b) for s in seeds] for b in budgets]
+        reward = [float(np.mean([r["train/reward"] for r in s[-5:] if "train/reward" in r])) for s in seeds]
+        zero = [float(np.mean([r.get("curriculum/frac_all_solved", 0) + r.get("curriculum/frac_none_solved", 0)
+                               for r in s[1:] if r.get("curriculum/frac_all_solved") is not None])) for s in seeds]
+        per_step = [s[-1]["compute/attempts_total"] / s[-1]["step"] for s in seeds]
+        raw[key] = {"first": first, "final": final, "budgets": per_budget, "reward": reward, "zero": zero}
+        rows.append([key.replace("-", " / ", 1), len(seeds), fmt(*ci(first)), fmt(*ci(final))]
+                    + [fmt(*ci([x for x in b if x is not None])) + ("" if all(x is not None for x in b) else " (some runs short)")
+                       for b in per_budget]
+                    + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
+    from _benchtable import markdown_table
+
+    return markdown_table(headers, rows), raw
+
+
+def write_results(section: str, body: str) -> None:
+    from _benchtable import write_section
+
+    header = ("# Results: learnability vs uniform\n\nEach section is written by `scripts/reproduce.py` with the "
+              "command named in it; rerun the command to refresh it.\n")
+    if not RESULTS.exists():
+        RESULTS.write_text(header)
+    write_section(section, body, doc=RESULTS)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--testbed", action="store_true", help="the tiny warm-started policy (multi-seed)")
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--dataset", default="arithmetic")
+    ap.add_argument("--data-path", default=None)
+    ap.add_argument("--eval-data-path", default=None)
+    ap.add_argument("--levels", type=int, nargs="*", default=None)
+    ap.add_argument("--algos", nargs="+", default=None)
+    ap.add_argument("--curricula", nargs="+", default=None)
+    ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--vineppo-seeds", type=int, default=None, help="VinePPO costs more: fewer seeds")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--questions-per-step", type=int, default=None)
+    ap.add_argument("--attempts", type=int, default=8)
+    ap.add_argument("--num-questions", type=int, default=None)
+    ap.add_argument("--max-new-tokens", type=int, default=None)
+    ap.add_argument("--learning-rate", type=float, default=None)
+    ap.add_argument("--kl-coef", type=float, default=0.0)
+    ap.add_argument("--vine-rollouts", type=int, default=4)
+    ap.add_argument("--eval-every", type=int, default=None)
+    ap.add_argument("--eval-questions", type=int, default=None)
+    ap.add_argument("--micro-batch-size", type=int, default=None)
+    ap.add_argument("--generation-batch-size", type=int, default=None)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--workers", type=int, default=None, help="runs in parallel (testbed: 2, one per core)")
+    ap.add_argument("--runs", type=Path, default=None, help="where run folders go")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    testbed = args.testbed
+    defaults = dict(  # the testbed: many cheap updates; the real model: what fits in about an hour here
+        algos=["grpo", "ppo", "vineppo"] if testbed else ["grpo"],
+        curricula=["uniform", "learnability", "learnability_filter", "uniform_cm"] if testbed
+        else ["uniform", "learnability"],
+        seeds=3 if testbed else 1, vineppo_seeds=2 if testbed else 1, steps=60 if testbed else 12,
+        questions_per_step=16 if testbed else 8, num_questions=2000 if testbed else 1000,
+        max_new_tokens=64 if testbed else 96, learning_rate=3e-4 if testbed else 2e-6,
+        eval_every=10 if testbed else 4, eval_questions=200 if testbed else 64,
+        micro_batch_size=64 if testbed else 8, generation_batch_size=128 if testbed else 32,
+        workers=2 if testbed else 1, runs=Path("runs/reproduce") / ("testbed" if testbed else args.dataset))
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if testbed:
+        from agents.testbed import WARM_START_LEVELS, warm_start
+
+        print("warm start (cached after the first run) ...", flush=True)
+        model = str(warm_start())
+        if args.levels is None:
+            args.levels = list(WARM_START_LEVELS)
+    else:
+        model = args.model
+        if args.levels is None and args.dataset == "arithmetic":
+            args.levels = [1, 2, 3]
+    base = base_config(args)
+    jobs = []
+    for cell in cells(args):
+        job = {**base, **cell, "model": model, "out": str(args.runs / cell["name"]),
+               "threads": max(1, 2 // args.workers) if args.device in (None, "cpu") else 1}
+        jobs.append(job)
+    print(f"{len(jobs)} runs x {args.steps} steps, {args.workers} at a time, into {args.runs}", flush=True)
+    start = time.perf_counter()
+    results = []
+    if args.workers > 1:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            for i, r in enumerate(pool.imap_unordered(run_one, jobs), 1):
+                results.append(r)
+                print(f"[{i}/{len(jobs)}] {_done(r)}", flush=True)
+    else:
+        for i, job in enumerate(jobs, 1):
+            r = run_one(dict(job))
+            results.append(r)
+            print(f"[{i}/{len(jobs)}] {_done(r)}", flush=True)
+    wall = time.perf_counter() - start
+    results.sort(key=lambda r: r["name"])
+    # compute budgets: what the cheapest cell reached by its last step, and half of it
+    last = []
+    for r in results:
+        recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        last.append(recs[-1]["compute/attempts_total"])
+    budgets = [float(math.floor(min(last) / 2)), float(min(last))]
+    table, raw = summarise(results, budgets)
+    from plot import plot
+
+    tag = "testbed" if testbed else f"{args.dataset}-{Path(model).name}"
+    pngs = []
+    for algo in args.algos:
+        runs = [Path(r["out"]) for r in results if r["name"].startswith(algo + "-")]
+        for x in ("step", "compute"):
+            png = ROOT / "docs" / f"results_{tag}_{algo}_{x}.png"
+            plot(runs, png, x=x, smooth=3, title=f"{tag}: {algo}, mean and min-max over seeds")
+            pngs.append(png)
+    command = "python scripts/reproduce.py " + " ".join(sys.argv[1:])
+    from _benchtable import machine_line
+
+    settings = {k: v for k, v in asdict_safe(base).items() if v is not None}
+    body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
+            f"{machine_line()}; {len(jobs)} runs took {wall / 60:.1f} min of wall time ({args.workers} at a "
+            f"time).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
+            f"learnability: `{json.dumps(learnability_options(args.questions_per_step, args.num_questions))}`.\n\n"
+            f"{table}\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
+    print(body)
+    (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=2))
+    if not args.no_write:
+        write_results(f"reproduce-{tag}", body)
+
+
+def _done(r: dict[str, Any]) -> str:
+    return f"{r['name']} " + ("reused" if r.get("reused") else f"{r['seconds']:.0f}s")
+
+
+def asdict_safe(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""The curriculum batch protocol as a stream of fixed-size prompt batches, for trainers that own the loop.
+
+Framework trainers (verl, TRL) draw a batch of B prompts per step from a data loader, attempt each prompt G
+times, and train on all of it. `BatchSchedule` sits between such a loader and a curriculum:
+
+    schedule = BatchSchedule(curriculum, batch_size=B, group_size=G)
+    ids, phase = schedule.next_batch()          # B question ids and "train" or "probe"
+    ...                                          # the trainer attempts each id G times
+    keep, phase = schedule.feedback(ids, rewards)  # rewards (B, G): one row per prompt, any row order
+
+Probe requests (learnability's N candidates x L attempts) are served as ordinary batches marked "probe",
+before the next training batch: each candidate fills ceil(L / G) prompt slots, and the last probe batch is
+padded by cycling through the candidates again (a few get extra attempts). The probe results are handed to
+the curriculum in one `update(..., phase="probe")` once every probe batch has come back, as the protocol
+wants. Every issued batch must come back exactly once, in issue order; `feedback` checks that the question
+ids match the batch it answers, so a mapping error (dataset row vs. question id) fails loudly.
+
+A loader that draws ahead (prefetch) asks for batch s+1 before batch s's rewards arrive: the schedule then
+serves training batches from the curriculum's current state (for learnability, the previous buffer) and the
+probe results land one batch late. Draw-ahead is counted in `lagged_batches`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from curricula.base import Curriculum
+
+PHASES = ("train", "probe")
+
+
+class BatchSchedule:
+    """Fixed-size batches of question ids from a curriculum, and the way back for their rewards."""
+
+    def __init__(self, curriculum: Curriculum, batch_size: int, group_size: int) -> None:
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size (prompts per trainer batch) must be a positive int, got {batch_size!r}")
+        if not isinstance(group_size, (int, np.integer)) or group_size < 1:
+            raise ValueError(f"group_size (attempts per prompt) must be a positive int, got {group_size!r}")
+        need = getattr(curriculum, "min_attempts", 1)
+        if group_size < need:
+            raise ValueError(f"{curriculum.name} scores each question from its own group of attempts and needs "
+                             f"at least {need} per prompt; the trainer makes {group_size} (raise rollout.n / "
+                             f"num_generations)")
+        self.curriculum = curriculum
+        self.batch_size = int(batch_size)
+        self.group_size = int(group_size)
+        self.lagged_batches = 0
+        self._issued: deque[tuple[np.ndarray, str]] = deque()  # issued, rewards not yet back
+        self._replay: deque[tuple[np.ndarray, str]] = deque()  # issued before a restart: served again first
+        self._probe_ids: np.ndarray | None = None  # the probe request being served
+        self._probe_batches: list[np.ndarray] = []  # its batches not yet issued
+        self._probe_open = 0  # its batches issued, results not yet back
+        self._probe_results: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, rewards) of those back
+        self._check_size()
+
+    # ---- the way out --------------------------------------------------------------------------------
+
+    def next_batch(self) -> tuple[np.ndarray, str]:
+        """The next batch of `batch_size` question ids and its phase ("train" or "probe")."""
+        if self._replay:
+            ids, phase = self._replay.popleft()
+        else:
+            ids, phase = self._draw()
+        self._issued.append((ids, phase))
+        return ids.copy(), phase
+
+    def _draw(self) -> tuple[np.ndarray, str]:
+        cur = self.curriculum
+        if self._probe_ids is None:
+            request = np.asarray(cur.probe_requests(), dtype=np.int64)
+            if request.size:
+                self._probe_ids = request
+                self._probe_batches = self._probe_chunks(request)
+                self._probe_results = []
+                self._probe_open = 0
+        if self._probe_batches:
+            self._probe_open += 1
+            return self._probe_batches.pop(0), "probe"
+        if self._probe_ids is not None:  # every probe batch is out, results not all back: drawing ahead
+            self.lagged_batches += 1
+        ids = np.asarray(cur.sample(), dtype=np.int64)
+        if ids.size != self.batch_size:
+            raise ValueError(self._size_message(ids.size))
+        return ids, "train"
+
+    def _probe_chunks(self, request: np.ndarray) -> list[np.ndarray]:
+        copies = max(1, math.ceil(self.curriculum.probe_attempts / self.group_size))
+        slots = np.tile(request, copies)
+        slots = np.resize(slots, math.ceil(slots.size / self.batch_size) * self.batch_size)  # pad cyclically
+        return [c.astype(np.int64) for c in np.split(slots, slots.size // self.batch_size)]
+
+    # ---- the way back -------------------------------------------------------------------------------
+
+    def feedback(self, question_ids: Any, rewards: Any) -> tuple[np.ndarray, str]:
+        """Rewards for the oldest issued batch: `question_ids` (m,) one per prompt group, `rewards` (m, G)
+        (NaN for a missing attempt). Rows may come in any order. Returns (keep, phase): `keep` is a bool mask
+        over the given rows, the groups the trainer should train on.
+        """
+        if not self._issued:
+            raise ValueError("feedback for a batch this schedule never issued (or one already answered); "
+                             "every batch must be reported exactly once")
+        ids = np.asarray(question_ids, dtype=np.int64).reshape(-1)
+        r = np.asarray(rewards, dtype=np.float64)
+        if r.ndim == 1:
+            r = r[:, None]
+        if r.shape[0] != ids.size:
+            raise ValueError(f"got {ids.size} question ids but rewards of shape {r.shape}")
+        issued, phase = self._issued[0]
+        if ids.size != issued.size or not np.array_equal(np.sort(ids), np.sort(issued)):
+            raise ValueError(
+                f"the rewards are for questions {np.sort(ids)[:8].tolist()}... but the oldest open {phase} batch "
+                f"holds {np.sort(issued)[:8].tolist()}...: the ids read from the trainer's batch are not the "
+                f"dataset row numbers the sampler drew (a filtered or reordered dataset?), or a batch was "
+                f"skipped. Give each row its own row number (curricula.integrations.verl.CurriculumDataset) ")
+        self._issued.popleft()
+        # line the rows up with the issue order (stable for repeated ids), so choices never depend on the
+        # order the trainer shuffled its rows into
+        perm = np.empty(ids.size, dtype=np.int64)
+        perm[np.argsort(issued, kind="stable")] = np.argsort(ids, kind="stable")
+        rows = r[perm]
+        keep_issued = self._report(issued, rows, phase)
+        keep = np.empty(ids.size, dtype=bool)
+        keep[perm] = keep_issued
+        return keep, phase
+
+    def _report(self, ids: np.ndarray, rows: np.ndarray, phase: str) -> np.ndarray:
+        cur = self.curriculum
+        if phase == "train":
+            return np.asarray(cur.update(ids, rows, phase="train"), dtype=bool)
+        self._probe_results.append((ids, rows))
+        self._probe_open -= 1
+        if not self._probe_batches and self._probe_open == 0:
+            cands, attempts = self._merge_probe_results()
+            cur.update(cands, attempts, phase="probe")
+            self._probe_ids = None
+            self._probe_results = []
+        return np.full(ids.size, bool(getattr(cur, "train_on_probes", False)))
+
+    def _merge_probe_results(self) -> tuple[np.ndarray, np.ndarray]:
+        """One row per candidate: all its attempts from every probe batch, NaN-padded to equal length."""
+        request = self._probe_ids
+        per: dict[int, list[np.ndarray]] = {int(q): [] for q in request}
+        for ids, rows in self._probe_results:
+            for q, row in zip(ids.tolist(), rows, strict=True):
+                per.setdefault(q, []).append(row[~np.isnan(row)])
+        cands = np.array(list(per), dtype=np.int64)
+        attempts = [np.concatenate(v) if v else np.zeros(0) for v in per.values()]
+        width = max(1, max(a.size for a in attempts))
+        out = np.full((cands.size, width), np.nan)
+        for i, a in enumerate(attempts):
+            out[i, : a.size] = a
+        return cands, out
+
+    # ---- state --------------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Batches issued whose rewards have not come back."""
+        return len(self._issued)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The curriculum's state plus the schedule's own: probe batches in flight and batches issued but not
+        answered (served again first after `load_state_dict`, so a restart loses no batch)."""
+        return copy.deepcopy({
+            "curriculum": self.curriculum.state_dict(),
+            "batch_size": self.batch_size, "group_size": self.group_size,
+            "lagged_batches": self.lagged_batches,
+            "unanswered": list(self._replay) + list(self._issued),
+            "probe_ids": self._probe_ids, "probe_batches": self._probe_batches,
+            "probe_open": self._probe_open, "probe_results": self._probe_results,
+        })
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if (state["batch_size"], state["group_size"]) != (self.batch_size, self.group_size):
+            raise ValueError(f"state was saved for batches of {state['batch_size']} prompts x "
+                             f"{state['group_size']} attempts; this schedule makes {self.batch_size} x "
+                             f"{self.group_size}")
+        state = copy.deepcopy(state)
+        self.curriculum.load_state_dict(state["curriculum"])
+        self.lagged_batches = state["lagged_batches"]
+        self._issued = deque()
+        self._replay = deque(state["unanswered"])
+        self._probe_ids = state["probe_ids"]
+        self._probe_batches = state["probe_batches"]
+        self._probe_open = state["probe_open"]  # counts unanswered probe batches, replayed ones included
+        self._probe_results = state["probe_results"]
+
+    # ---- sizes --------------------------------------------------------------------------------------
+
+    def _check_size(self) -> None:
+        """Fail at construction when the curriculum's batch cannot fill the trainer's batch exactly."""
+        cur = self.curriculum
+        name = cur.name
+        expected = {"learnability_filter": lambda: math.ceil(cur.ratio * cur.batch_size)}.get(
+            name, lambda: None if name == "zero_variance_filter" else cur.batch_size)()
+        if name == "zero_variance_filter":
+            if cur.oversample is None:
+                raise ValueError("zero_variance_filter draws an adaptive number of candidates per batch, but a "
+                                 "trainer's batch has a fixed size: build it with oversample=B/batch_size "
+                                 f"(e.g. oversample={self.batch_size / cur.batch_size:g})")
+            expected = math.ceil(cur.oversample * cur.batch_size)
+        if expected != self.batch_size:
+            raise ValueError(self._size_message(expected))
+
+    def _size_message(self, got: int) -> str:
+        cur = self.curriculum
+        hint = {"learnability_filter": "batch_size = B / ratio",
+                "zero_variance_filter": "oversample = B / batch_size"}.get(cur.name, "batch_size = B")
+        return (f"{cur.name}.sample() gives {got} questions but the trainer's batch holds B={self.batch_size} "
+                f"prompts: build the curriculum with {hint}")

@@ -1,0 +1,144 @@
+"""curricula.integrations.trl against the installed trl: a real GRPOTrainer on CPU with a tiny random model.
+
+The model is a 1-layer Llama with a byte-level tokenizer built here (no hub). Its completions are noise, so
+the curriculum learns from a simulated learner's reward (success rate known per question) while our
+verifier scores the same completions as a second, zero-weight reward function.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("trl") is None,
+                                reason="trl not installed: pip install -e '.[trl]' 'torch==2.13.0'")
+
+P_BY_MOD3 = (0.0, 0.5, 1.0)  # the simulated learner: success probability by question id % 3
+POOL, B, G = 48, 4, 4  # questions, prompts per generation batch, num_generations
+
+
+def known_learner(prompts, completions, question_id, trainer_state, **kwargs):
+    rng = np.random.default_rng([trainer_state.global_step, 3])  # same rewards at the same step on resume
+    p = np.array([P_BY_MOD3[q % 3] for q in question_id])
+    return (rng.random(len(p)) < p).astype(float).tolist()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # a 1-layer 16-wide model: thread start-up dominates every op (about 7x slower with 2 threads here)
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    vocab.update({"<pad>": len(vocab), "<eos>": len(vocab) + 1})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
+
+    def model():
+        import torch
+
+        torch.manual_seed(0)
+        cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                          pad_token_id=vocab["<pad>"], eos_token_id=vocab["<eos>"], bos_token_id=None)
+        return LlamaForCausalLM(cfg)
+
+    return tokenizer, model
+
+
+def make_trainer(tiny, out_dir, max_steps, **curriculum_options):
+    from trl import GRPOConfig
+
+    import curricula
+    from curricula.integrations.trl import CurriculumGRPOTrainer, grpo_dataset, mathenv_reward
+    from mathenv import load_questions
+
+    tokenizer, model = tiny
+    data = grpo_dataset(load_questions("arithmetic", num_questions=POOL, seed=1), instruction="", conversational=False)
+    opts = dict(refresh_every=3, num_candidates=8, buffer_size=4, probe_attempts=4, batch_size=B)
+    opts.update(curriculum_options)
+    cur = curricula.make("learnability", POOL, seed=0, **opts)
+    args = GRPOConfig(output_dir=str(out_dir), per_device_train_batch_size=8, steps_per_generation=2,
+                      num_generations=G, max_completion_length=6, max_steps=max_steps, learning_rate=1e-3,
+                      save_strategy="steps", save_steps=4, logging_steps=1, report_to="none", use_cpu=True,
+                      seed=0, disable_tqdm=True, dataloader_num_workers=0, reward_weights=[1.0, 0.0])
+    trainer = CurriculumGRPOTrainer(model=model(), args=args, processing_class=tokenizer, train_dataset=data,
+                                    reward_funcs=[known_learner, mathenv_reward], curriculum=cur)
+    seen = []  # every generation batch the curriculum heard about: (phase, question ids, rewards)
+    feedback = trainer.curriculum_schedule.feedback
+
+    def spy(ids, rewards):
+        keep, phase = feedback(ids, rewards)
+        seen.append((phase, np.asarray(ids).tolist(), np.asarray(rewards).tolist()))
+        return keep, phase
+
+    trainer.curriculum_schedule.feedback = spy
+    return trainer, seen
+
+
+def test_grpo_trainer_feeds_the_curriculum_every_reward_and_follows_it(tiny, tmp_path):
+    trainer, seen = make_trainer(tiny, tmp_path, max_steps=20)
+    trainer.train()
+    cur = trainer.curriculum
+    # 20 steps x 8 completions = 10 generation batches of 4 prompts x 4 completions, all reported
+    assert [phase for phase, _, _ in seen] == ["probe", "probe", "train", "train", "train"] * 2
+    assert cur.attempts.sum() == 10 * B * G and np.isfinite(np.asarray([r for *_, r in seen])).all()
+    assert cur.diagnostics()["curriculum/probe_attempts"] == 4 * B * G
+    # the buffer holds questions the learner solves half the time; training batches favour them
+    positive = cur.buffer[cur.buffer_learnability > 0]
+    assert positive.size and all(q % 3 == 1 for q in positive)
+    train_ids = np.concatenate([ids for phase, ids, _ in seen if phase == "train"])
+    assert np.mean(train_ids % 3 == 1) > 0.5  # uniform would give 1/3
+    logged = [h for h in trainer.state.log_history if "curriculum/probe_batch" in h]
+    assert logged and "curriculum/buffer_size" in logged[-1]
+
+    # resume from checkpoint-8 (a generation-batch boundary): the same batches as straight through
+    assert (tmp_path / "checkpoint-8" / "curriculum.pt").exists()
+    resumed, seen2 = make_trainer(tiny, tmp_path, max_steps=20)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-8"))
+    assert [(p, ids) for p, ids, _ in seen2] == [(p, ids) for p, ids, _ in seen[4:]]
+    assert np.array_equal(resumed.curriculum.attempts, cur.attempts)
+
+
+def test_probe_rows_get_zero_advantage(tiny, tmp_path):
+    trainer, seen = make_trainer(tiny, tmp_path, max_steps=2)
+    out = {}
+    generate = trainer._generate_and_score_completions
+
+    def spy(inputs):
+        out["batch"] = generate(inputs)
+        return out["batch"]
+
+    trainer._generate_and_score_completions = spy
+    trainer.train()
+    phase, _, rewards = seen[0]
+    assert phase == "probe" and np.ptp(rewards, axis=1).any()  # GRPO alone would give non-zero advantages
+    assert float(out["batch"]["advantages"].abs().sum()) == 0.0
+
+
+def test_verifier_reward_on_text_and_conversational_completions():
+    from curricula.integrations.trl import grpo_dataset, make_mathenv_reward, mathenv_reward
+    from mathenv import Question
+
+    completions = ["so the answer is \\boxed{72}", [{"role": "assistant", "content": "48 + 24 = 72\n#### 72"}],
+                   [{"role": "assistant", "content": [{"type": "text", "text": "I think 71."}]}], "no idea"]
+    assert mathenv_reward(prompts=[""] * 4, completions=completions, answer=["72"] * 4) == [1.0, 1.0, 0.0, 0.0]
+    strict = make_mathenv_reward("gold", format_penalty=0.5, last_number=False)
+    assert strict.__name__ == "mathenv_correct"
+    assert strict(prompts=[""] * 2, completions=["I think 72", "#### 72"], gold=["72", "72"]) == [-0.5, 1.0]
+    with pytest.raises(KeyError, match="gold"):
+        strict(prompts=[""], completions=["1"], answer=["1"])
+    data = grpo_dataset([Question("q0", "What is 2+2?", "4", "t"), Question("q1", "And 3+3?", "6", "t")])
+    assert data[1]["question_id"] == 1 and data[1]["prompt"][0]["role"] == "user" and data[1]["answer"] == "6"

@@ -1,0 +1,328 @@
+"""curricula.integrations.verl against the installed verl 0.9.1.
+
+The trainer is verl's real RayPPOTrainer (through our subclass): its own config (Hydra compose of
+ppo_trainer.yaml), dataset (RLHFDataset over a parquet file we write), StatefulDataLoader, `fit()` loop,
+GRPO advantages, checkpoint files and resume logic. Only what needs GPUs is replaced: the rollout (a
+simulated learner whose success rate per question is known, laid out as verl's agent loop lays out its
+output) and the actor update (recorded instead of run).
+"""
+
+import importlib.util
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("verl") is None,
+                       reason="verl not installed: pip install -e '.[verl]' 'torch==2.13.0'"),
+    # verl's own import- and construction-time notices on a CPU machine
+    pytest.mark.filterwarnings("ignore:.*engine is not available:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Ray state API is no longer experimental:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:.*RayPPOTrainer' is deprecated:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning"),
+    pytest.mark.filterwarnings("ignore:'set_vital' is deprecated:UserWarning"),
+]
+
+P_BY_MOD3 = (0.0, 0.5, 1.0)  # the simulated learner: success probability by question id % 3
+BATCH, N = 8, 4  # prompts per step, rollout.n
+POOL = 64
+LEARNABILITY = ["+curriculum.name=learnability", "+curriculum.num_candidates=16", "+curriculum.buffer_size=8",
+                "+curriculum.refresh_every=3", "+curriculum.probe_attempts=4"]
+
+
+@pytest.fixture(autouse=True)
+def verl_lock_files_in_tmp(monkeypatch, tmp_path):
+    """verl's checkpoint code leaves one lock file per folder in the temp dir: keep them in tmp_path."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+@pytest.fixture(scope="module")
+def parquet(tmp_path_factory, data_dir):
+    from curricula.integrations.verl import write_verl_parquet
+    from mathenv import load_questions
+
+    src = data_dir / "gsm8k" / "train.jsonl"
+    if not src.exists():
+        pytest.skip(f"{src} not found")
+    questions = load_questions("gsm8k", "train", data_path=src, num_questions=POOL)
+    return write_verl_parquet(questions, tmp_path_factory.mktemp("verl") / "train.parquet")
+
+
+def compose(parquet, ckpt_dir, *overrides):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from curricula.integrations.verl import verl_config_dir
+
+    base = ["trainer.use_v1=False", f"data.train_files={parquet}", f"data.val_files={parquet}",
+            f"data.train_batch_size={BATCH}", "data.dataloader_num_workers=0", "data.filter_overlong_prompts=False",
+            f"actor_rollout_ref.rollout.n={N}", "algorithm.adv_estimator=grpo",
+            "trainer.logger=[]", "trainer.val_before_train=False", "trainer.test_freq=-1",
+            "trainer.balance_batch=False", f"trainer.default_local_dir={ckpt_dir}", "trainer.save_freq=4",
+            "trainer.total_training_steps=10"]
+    with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
+        return hydra_compose("ppo_trainer", overrides=base + list(overrides))
+
+
+class FakeRollout:
+    """Stands in for verl's agent loop: responses, rewards at the last response token (`rm_scores`), and
+    the non-tensor fields the streaming reward path returns (the dataset's own columns are not among them)."""
+
+    def __init__(self):
+        self.calls = []  # (global step, question id of each prompt)
+
+    def generate_sequences(self, gen: "DataProto"):  # noqa: F821
+        import torch
+        from tensordict import TensorDict
+        from verl import DataProto
+
+        qids = np.array([x["curriculum_index"] for x in gen.non_tensor_batch["extra_info"]])
+        step = gen.meta_info["global_steps"]
+        self.calls.append((step, qids[::N].tolist()))
+        rng = np.random.default_rng([step, 11])  # same rewards for the same step in a resumed run
+        n, lp, lr = len(gen), 3, 5
+        solved = rng.random(n) < np.array([P_BY_MOD3[q % 3] for q in qids])
+        length = torch.from_numpy(rng.integers(1, lr + 1, n))
+        response_mask = (torch.arange(lr)[None, :] < length[:, None]).long()
+        rm_scores = torch.zeros(n, lr)
+        rm_scores[torch.arange(n), length - 1] = torch.from_numpy(solved.astype(np.float32))
+        batch = TensorDict({"prompts": torch.zeros(n, lp, dtype=torch.long), "responses": torch.zeros(n, lr, dtype=torch.long),
+                            "response_mask": response_mask, "input_ids": torch.zeros(n, lp + lr, dtype=torch.long),
+                            "attention_mask": torch.cat([torch.ones(n, lp, dtype=torch.long), response_mask], 1),
+                            "position_ids": torch.arange(lp + lr).repeat(n, 1), "rm_scores": rm_scores}, batch_size=n)
+        empty = np.empty(n, dtype=object)
+        empty[:] = [{} for _ in range(n)]
+        non_tensor = {"__num_turns__": np.full(n, 2, dtype=np.int32), "acc": solved.astype(np.float64),
+                      "multi_modal_inputs": empty}
+        return DataProto(batch=batch, non_tensor_batch=non_tensor,
+                         meta_info={"timing": {}, "reward_extra_keys": ["acc"]})
+
+
+def make_trainer(cfg):
+    import torch
+    from verl import DataProto
+    from verl.trainer.ppo.ray_trainer import Role
+    from verl.trainer.ppo.utils import create_rl_dataset
+
+    from curricula.integrations import verl as cv
+
+    dataset = create_rl_dataset(cfg.data.train_files, cfg.data, None, None, is_train=True)
+    train, sampler = cv.build(cfg, dataset)
+    trainer = cv.CurriculumRayPPOTrainer(cfg, tokenizer=None, role_worker_mapping={Role.ActorRollout: object},
+                                         resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1),
+                                         train_dataset=train, val_dataset=dataset, train_sampler=sampler)
+    trainer.async_rollout_manager = FakeRollout()
+    trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda step: None, sleep_replicas=lambda: None)
+    trainer.actor_rollout_wg = SimpleNamespace(save_checkpoint=lambda *a, **k: None,
+                                               load_checkpoint=lambda *a, **k: None)
+
+    def old_log_prob(batch):
+        shape = batch.batch["responses"].shape
+        return DataProto.from_dict({"old_log_probs": torch.zeros(shape), "entropys": torch.zeros(shape)}), 0.0
+
+    trainer._compute_old_log_prob = old_log_prob
+    return trainer
+
+
+@pytest.fixture
+def actor_updates(monkeypatch):
+    """verl's own actor update needs GPU workers: record the batches our subclass hands to it instead."""
+    from verl import DataProto
+    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
+
+    seen = []
+
+    def update(self, batch):
+        seen.append((self.global_steps, batch))
+        return DataProto.from_single_dict(data={}, meta_info={"metrics": {"actor/pg_loss": 0.0}})
+
+    monkeypatch.setattr(RayPPOTrainer, "_update_actor", update)
+    return seen
+
+
+def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, actor_updates):
+    import torch
+
+    cfg = compose(parquet, tmp_path, *LEARNABILITY)
+    trainer = make_trainer(cfg)
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    calls = trainer.async_rollout_manager.calls
+    phases = ["probe", "probe", "train", "train", "train", "probe", "probe", "train", "train", "train"]
+
+    # every response's reward reached the curriculum, probes as probes
+    assert [step for step, _ in calls] == list(range(1, 11))
+    diag = cur.diagnostics()
+    assert diag["curriculum/probe_attempts"] == 4 * BATCH * N and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    assert cur.attempts.sum() == 10 * BATCH * N
+    # probe steps are not trained on; training steps train on all 32 rows
+    assert [step for step, _ in actor_updates] == [s + 1 for s, p in enumerate(phases) if p == "train"]
+    assert all(len(batch) == BATCH * N for _, batch in actor_updates)
+    # the buffer holds the questions the learner solves half the time, and training batches favour them
+    positive = cur.buffer[cur.buffer_learnability > 0]
+    assert positive.size and all(q % 3 == 1 for q in positive)
+    train_ids = np.concatenate([ids for (step, ids), p in zip(calls, phases, strict=True) if p == "train"])
+    assert np.mean(train_ids % 3 == 1) > 0.5  # uniform would give 1/3
+
+    # checkpoints: verl's files plus curriculum.pt; data.pt carries the sampler state too
+    for step in (4, 8, 10):
+        assert (tmp_path / f"global_step_{step}" / "curriculum.pt").exists()
+    data_pt = torch.load(tmp_path / "global_step_4" / "data.pt", weights_only=False)
+    assert "curriculum" in repr(data_pt)[:100000]
+
+    # resume from step 4 (mid-epoch: data.pt is restored) and from step 8 (an epoch boundary of 8 batches:
+    # verl skips data.pt, curriculum.pt still restores the curriculum): the same choices as straight through
+    for step in (4, 8):
+        resumed = make_trainer(compose(parquet, tmp_path, *LEARNABILITY, "trainer.resume_mode=resume_path",
+                                       f"trainer.resume_from_path={tmp_path}/global_step_{step}",
+                                       f"trainer.default_local_dir={tmp_path}/resumed_{step}"))
+        resumed.fit()
+        assert resumed.async_rollout_manager.calls == calls[step:]
+        state, straight = resumed.curriculum_sampler.curriculum.state_dict(), cur.state_dict()
+        for key in ("attempts", "successes", "buffer", "iteration"):
+            assert np.array_equal(state[key], straight[key]), key
+
+
+def test_filter_curriculum_trains_on_the_groups_it_keeps(parquet, tmp_path, actor_updates):
+    # learnability_filter: draw 16 candidates (data.gen_batch_size), train on the 4 with the highest p(1-p)
+    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "data.train_batch_size=4", "trainer.save_freq=-1",
+                  "trainer.total_training_steps=3", "+curriculum.name=learnability_filter", "+curriculum.ratio=4")
+    trainer = make_trainer(cfg)
+    trainer.fit()
+    assert len(actor_updates) == 3
+    for _, batch in actor_updates:
+        assert len(batch) == 4 * N and len(set(batch.non_tensor_batch["uid"])) == 4
+        assert len(batch.meta_info["global_token_num"]) == 4 * N
+        scores = batch.batch["token_level_scores"].sum(-1).view(4, N)
+        mixed = (scores.min(1).values < 1) & (scores.max(1).values > 0)
+        assert mixed.all()  # 16 candidates, a third at p=0.5: at least 4 mixed groups (checked by seed)
+    assert trainer.curriculum_sampler.curriculum.diagnostics()["curriculum/train_attempts"] == 3 * 16 * N
+
+    # zero_variance_filter keeps a varying number of groups: all rows are trained on, dropped ones with
+    # advantage 0 (16 candidates, about 5 informative, fewer than the 8 a full training batch holds)
+    actor_updates.clear()
+    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "trainer.save_freq=-1", "trainer.total_training_steps=2",
+                  "+curriculum.name=zero_variance_filter", "+curriculum.oversample=2")
+    trainer = make_trainer(cfg)
+    with pytest.warns(UserWarning, match="advantages zeroed"):
+        trainer.fit()
+    for _, batch in actor_updates:
+        assert len(batch) == 16 * N
+        scores = batch.batch["token_level_scores"].sum(-1).view(16, N)
+        informative = (scores.min(1).values < 1) & (scores.max(1).values > 0)
+        moved = batch.batch["advantages"].abs().sum(-1).view(16, N).sum(1) > 0
+        assert informative.any() and informative.sum() < 8 and not moved[~informative].any()
+    batch = actor_updates[-1][1]
+    batch.batch["advantages"] = batch.batch["advantages"] * 0 + 1
+    keep = np.arange(len(batch)) % 3 == 0
+    out = trainer._curriculum_rows(batch, keep)
+    assert out.batch["advantages"][~keep].abs().sum() == 0 and (out.batch["advantages"][keep] == 1).all()
+    assert (batch.batch["advantages"] == 1).all()  # the trainer's own batch is left alone
+
+
+def test_batch_layout_rows_in_any_order_and_ids_from_extra_info(parquet, tmp_path):
+    import torch
+    from verl import DataProto
+
+    from curricula.integrations.verl import groups_from_batch
+
+    ids = np.repeat([5, 9, 5], N)  # the same question twice in one batch: two groups
+    uid = np.repeat(["a", "b", "c"], N).astype(object)
+    scores = torch.zeros(len(ids), 6)
+    scores[:, -1] = torch.arange(len(ids)) % 2
+    info = np.empty(len(ids), dtype=object)
+    info[:] = [{"curriculum_index": int(q), "index": 0} for q in ids]
+    batch = DataProto.from_dict({"token_level_scores": scores}, non_tensors={"uid": uid, "extra_info": info})
+    perm = np.random.default_rng(0).permutation(len(ids))
+    shuffled = batch.select_idxs(perm)
+    qids, rewards, group_of_row = groups_from_batch(shuffled)
+    assert sorted(qids.tolist()) == [5, 5, 9] and rewards.shape == (3, N)
+    assert np.array_equal(qids[group_of_row], ids[perm])
+    assert np.nansum(rewards) == float(scores.sum())
+
+
+def test_dataloader_workers_are_turned_off_and_sizes_checked(parquet, tmp_path):
+    cfg = compose(parquet, tmp_path, "data.dataloader_num_workers=2", "+curriculum.name=uniform")
+    with pytest.warns(UserWarning, match="dataloader_num_workers"):
+        trainer = make_trainer(cfg)
+    assert trainer.train_dataloader.num_workers == 0 and len(trainer.train_dataloader) == POOL // BATCH
+    with pytest.raises(ValueError, match="batch_size = B"):
+        make_trainer(compose(parquet, tmp_path, "+curriculum.name=uniform", "+curriculum.batch_size=4"))
+
+
+def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    cfg = compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://curricula.integrations.verl_reward",
+                  "reward.custom_reward_function.name=compute_score",
+                  "+reward.custom_reward_function.reward_kwargs.format_penalty=0.5")
+    fn = get_custom_reward_fn(cfg)
+    right = fn(data_source="mathenv/gsm8k", solution_str="48 + 24 = 72. #### 72", ground_truth="72", extra_info={})
+    assert right == {"score": 1.0, "acc": 1.0, "pred": "72"}
+    assert fn(data_source="x", solution_str="so \\boxed{71}", ground_truth="72")["score"] == 0.0
+    assert fn(data_source="x", solution_str="I do not know", ground_truth="72", extra_info=None)["score"] == -0.5
+
+
+def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
+    import datasets
+
+    from curricula.integrations import verl as cv
+
+    src = data_dir / "gsm8k"
+    assert cv.main(["prepare", "gsm8k", "--out", str(tmp_path), "--train-path", str(src / "train.jsonl"),
+                    "--test-path", str(src / "test.jsonl"), "--num-questions", "12"]) == 0
+    rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "train.parquet"))["train"]
+    assert len(rows) == 12 and rows[3]["extra_info"]["index"] == 3 and rows[0]["reward_model"]["ground_truth"] == "72"
+    cfg = compose(parquet, tmp_path)
+    with pytest.raises(SystemExit, match="curriculum"):
+        cv._hydra_main(cfg)
+    cfg.trainer.use_v1 = True
+    with pytest.raises(SystemExit, match="use_v1=False"):
+        cv._hydra_main(cfg)
+
+
+def test_legacy_sampler_interface(parquet):
+    from omegaconf import OmegaConf
+
+    from curricula.integrations import verl as cv
+
+    data = OmegaConf.create({"train_batch_size": BATCH, "curriculum": {"name": "uniform", "seed": 3, "rollout_n": N}})
+    sampler = cv.LegacyCurriculumSampler(list(range(POOL)), data)
+    assert len(sampler) == POOL and sampler.batch_size == BATCH and sampler.group_size == N
+    assert isinstance(sampler, cv.CurriculumSampler)
+    assert os.path.basename(cv.CHECKPOINT_FILE) == "curriculum.pt"
+
+
+def test_docs_command_composes_and_validates(tmp_path):
+    """docs/verl.md's multi-GPU command: every override exists in verl's config and passes its checks."""
+    import re
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    from curricula.integrations import verl as cv
+    from curricula.integrations.schedule import BatchSchedule
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
+    block = re.search(r"<!-- verl-command.*?-->\n```bash\n(.*?)```", doc, re.S).group(1)
+    words = block.replace("\\\n", " ").replace("$HOME", str(tmp_path)).split()
+    assert words[:3] == ["python", "-m", "curricula.integrations.verl"]
+    with initialize_config_dir(config_dir=cv.verl_config_dir(), version_base=None):
+        cfg = hydra_compose("ppo_trainer", overrides=words[3:])
+    validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    from omegaconf import OmegaConf
+
+    cur = cv.make_curriculum(OmegaConf.to_container(cfg.curriculum), 7473, cfg.data.train_batch_size)
+    assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == ("learnability", 1280, 256, 50)
+    BatchSchedule(cur, cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n)
+    with pytest.raises(SystemExit, match="use_v1"):  # the guard runs before anything starts
+        cfg.trainer.use_v1 = True
+        cv._hydra_main(cfg)

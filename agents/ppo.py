@@ -116,6 +116,7 @@ class PPO(Algorithm):
     def __init__(self, config: PPOConfig, trainer) -> None:
         super().__init__(config, trainer)
         self.critic = ValueModel(trainer.policy).to(trainer.device)
+        self.needs_old_logprobs = config.kl_coef > 0
 
     def modules(self) -> dict[str, nn.Module]:
         return {"critic": self.critic}

@@ -53,10 +53,10 @@ class TrainConfig:
     answer_field: str | None = None
     curriculum: str = "uniform"  # any name of curricula.make
     curriculum_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"preset": "fast"}
-    steps: int = 10  # training iterations
+    steps: int = 4  # training iterations
     questions_per_step: int = 8  # N_l: question groups per iteration
     attempts_per_question: int = 4  # G: attempts per question (the curriculum's per-question p comes from them)
-    max_new_tokens: int = 96
+    max_new_tokens: int = 64
     temperature: float = 1.0
     top_p: float = 1.0
     generation_backend: str = "hf"  # hf | vllm
@@ -69,9 +69,9 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     clip_coef: float = 0.2  # PPO ratio clip epsilon
     kl_coef: float = 1e-4  # weight of the KL penalty to the frozen reference policy (0: no reference model)
-    eval_every: int = 10  # greedy pass@1 on the held-out subset every N steps (0: only at the start and end)
-    eval_questions: int = 64  # size of the fixed held-out subset
-    checkpoint_every: int = 10
+    eval_every: int = 0  # greedy pass@1 on the held-out subset every N steps (0: only at the start and end)
+    eval_questions: int = 32  # size of the fixed held-out subset
+    checkpoint_every: int = 2
     keep_checkpoints: int = 2
     seed: int = 0
     device: str | None = None  # cuda when available, else cpu
@@ -106,6 +106,9 @@ class TrainConfig:
 
 class Algorithm:
     """What differs between PPO, VinePPO and GRPO: extra trainable modules, advantages, and the loss."""
+
+    #: the advantages need log pi_old before any update (PPO's KL reward)
+    needs_old_logprobs: bool = False
 
     def __init__(self, config: TrainConfig, trainer: Trainer) -> None:
         self.config, self.trainer = config, trainer
@@ -322,7 +325,11 @@ class Trainer:
         c = self.config
         t = rollouts.tensors
         t.update(pack(rollouts.queries, rollouts.responses, self.tokenizer.pad_token_id))
-        t["old_logprobs"] = batched_logprobs(self.policy, t, c.micro_batch_size, c.temperature)
+        # with one optimiser step per iteration pi_old is the policy itself: its log-probs come free from
+        # the training forward (detached), unless the algorithm needs them before the update
+        single_step = c.epochs == 1 and c.minibatches == 1 and not self.algorithm.needs_old_logprobs
+        if not single_step:
+            t["old_logprobs"] = batched_logprobs(self.policy, t, c.micro_batch_size, c.temperature)
         if self.reference is not None:
             t["ref_logprobs"] = batched_logprobs(self.reference, t, c.micro_batch_size, c.temperature)
         stats = self.algorithm.advantages(rollouts)
@@ -345,6 +352,8 @@ class Trainer:
                     mb = {k: v[:, :width] if v.dim() == 2 else v for k, v in mb.items()}
                     logprobs, entropy = token_logprobs(self.policy, mb["input_ids"], mb["attention_mask"],
                                                        c.temperature, with_entropy=True)
+                    if single_step:
+                        mb["old_logprobs"] = logprobs.detach()
                     loss, mstats = self.algorithm.loss(mb, logprobs, entropy)
                     # the algorithm's loss is a mean over this micro-batch's tokens; weight it by its share
                     # of the minibatch's tokens so accumulation gives the minibatch's token mean

@@ -25,3 +25,14 @@ def math500_rows() -> list[dict]:
 @pytest.fixture(scope="session")
 def gsm8k_test_rows() -> list[dict]:
     return _rows(DATA / "gsm8k" / "test.jsonl")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """The models in tests are tiny: one intra-op thread is faster than two fighting over two cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -153,3 +153,20 @@ def test_cli_layers_preset_file_and_flags(tmp_path):
     bad.write_text(json.dumps({"vine_rollouts": 3}))
     with pytest.raises(SystemExit, match="unknown config field"):
         build_config(["--algo", "grpo", "--config", str(bad)])
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ppo", "vineppo"])
+def test_reward_goes_up_on_a_task_a_random_model_rarely_solves(algo, tmp_path):
+    """Evidence that each algorithm learns: every answer is 7, which a random character model's last
+    number almost never is; 40 updates must lift the train reward well above where it started."""
+    path = tmp_path / "sevens.jsonl"
+    path.write_text("".join(json.dumps({"question": f"Write seven ({d}).", "answer": "7"}) + "\n" for d in range(100)))
+    cls = algorithm_classes(algo)[0]
+    config = cls(model="tiny", dataset=str(path), question_field="question", answer_field="answer", levels=None,
+                 questions_per_step=8, attempts_per_question=8, max_new_tokens=4, eval_questions=0, steps=40,
+                 learning_rate=1e-2, kl_coef=0.0, micro_batch_size=64, progress=False, tensorboard=False,
+                 checkpoint_every=0, out=str(tmp_path / "run"))
+    rewards = [r["train/reward"] for r in Trainer(config).train() if "train/reward" in r]
+    first, last = rewards[0], float(np.mean(rewards[-10:]))  # rewards[0]: attempts before any update
+    assert first < 0.15, first
+    assert last > 0.4 and last > 4 * max(first, 0.05), (first, last)

@@ -36,12 +36,11 @@ T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 
 
 def learnability_options(questions_per_step: int, pool: int) -> dict[str, Any]:
-    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5), N and K scaled with the batch when
-    it is smaller than the paper's 64 questions, so the buffer holds a few batches' worth as in the paper."""
-    scale = min(1.0, questions_per_step / 64)
-    n = min(pool, max(2 * questions_per_step, round(128 * scale * 2)))
-    k = max(questions_per_step, round(64 * scale))
-    return {"refresh_every": 5, "num_candidates": n, "buffer_size": min(k, n), "probe_attempts": 8, "rho": 0.5}
+    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5) at its batch of 64 questions. For the
+    smaller batches that fit a CPU, N = 4 x N_l candidates and K = N_l (at N_l = 64: N = 128, K = 64)."""
+    n = min(pool, 128 if questions_per_step >= 64 else 4 * questions_per_step)
+    k = min(n, max(questions_per_step, round(64 * min(1.0, questions_per_step / 64))))
+    return {"refresh_every": 5, "num_candidates": n, "buffer_size": k, "probe_attempts": 8, "rho": 0.5}
 
 
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -53,6 +52,10 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     n_matched = round(n + probe_per_step / G)  # uniform_cm: same attempts per step as learnability
     for algo in args.algos:
         for curriculum in args.curricula:
+            if curriculum == "uniform_cm" and algo != args.algos[0]:
+                continue  # the compute-matched baseline for the first algorithm only: it costs the most
+            if algo == "vineppo" and curriculum not in ("uniform", "learnability"):
+                continue  # VinePPO's Monte-Carlo rollouts cost several times more: the main contrast only
             for seed in range(args.seeds if algo != "vineppo" else min(args.seeds, args.vineppo_seeds)):
                 over: dict[str, Any] = {"algo": algo, "seed": seed, "curriculum": curriculum}
                 if curriculum == "learnability":
@@ -186,7 +189,7 @@ def main() -> None:
     ap.add_argument("--vineppo-seeds", type=int, default=None, help="VinePPO costs more: fewer seeds")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--questions-per-step", type=int, default=None)
-    ap.add_argument("--attempts", type=int, default=8)
+    ap.add_argument("--attempts", type=int, default=None)
     ap.add_argument("--num-questions", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--learning-rate", type=float, default=None)
@@ -199,6 +202,7 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--workers", type=int, default=None, help="runs in parallel (testbed: 2, one per core)")
     ap.add_argument("--runs", type=Path, default=None, help="where run folders go")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / workers)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     testbed = args.testbed
@@ -206,9 +210,9 @@ def main() -> None:
         algos=["grpo", "ppo", "vineppo"] if testbed else ["grpo"],
         curricula=["uniform", "learnability", "learnability_filter", "uniform_cm"] if testbed
         else ["uniform", "learnability"],
-        seeds=3 if testbed else 1, vineppo_seeds=2 if testbed else 1, steps=60 if testbed else 12,
+        seeds=3 if testbed else 1, attempts=8 if testbed else 4, vineppo_seeds=2 if testbed else 1, steps=60 if testbed else 8,
         questions_per_step=16 if testbed else 8, num_questions=2000 if testbed else 1000,
-        max_new_tokens=64 if testbed else 96, learning_rate=3e-4 if testbed else 2e-6,
+        max_new_tokens=64, learning_rate=3e-4 if testbed else 1e-5,
         eval_every=10 if testbed else 4, eval_questions=200 if testbed else 64,
         micro_batch_size=64 if testbed else 8, generation_batch_size=128 if testbed else 32,
         workers=2 if testbed else 1, runs=Path("runs/reproduce") / ("testbed" if testbed else args.dataset))
@@ -216,12 +220,13 @@ def main() -> None:
         if getattr(args, k) is None:
             setattr(args, k, v)
     if testbed:
-        from agents.testbed import WARM_START_LEVELS, warm_start
+        # the testbed policy: agents.testbed's default warm start (0.5M parameters, arithmetic levels 1-6)
+        from agents.testbed import WARM_START_DEFAULTS, warm_start
 
-        print("warm start (cached after the first run) ...", flush=True)
+        print(f"warm start {WARM_START_DEFAULTS} (cached after the first run) ...", flush=True)
         model = str(warm_start())
         if args.levels is None:
-            args.levels = list(WARM_START_LEVELS)
+            args.levels = list(WARM_START_DEFAULTS["levels"])
     else:
         model = args.model
         if args.levels is None and args.dataset == "arithmetic":
@@ -230,7 +235,7 @@ def main() -> None:
     jobs = []
     for cell in cells(args):
         job = {**base, **cell, "model": model, "out": str(args.runs / cell["name"]),
-               "threads": max(1, 2 // args.workers) if args.device in (None, "cpu") else 1}
+               "threads": args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)}
         jobs.append(job)
     print(f"{len(jobs)} runs x {args.steps} steps, {args.workers} at a time, into {args.runs}", flush=True)
     start = time.perf_counter()

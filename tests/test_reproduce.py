@@ -1,0 +1,52 @@
+"""The reproduction script's bookkeeping: cells, compute matching, intervals and equal-compute readings."""
+
+import argparse
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+import curricula
+
+spec = importlib.util.spec_from_file_location("reproduce", Path(__file__).resolve().parent.parent / "scripts" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(spec)
+sys.modules["reproduce"] = reproduce
+spec.loader.exec_module(reproduce)
+
+
+@pytest.mark.parametrize("n,pool", [(16, 2000), (8, 1000), (64, 7473), (4, 1000)])
+def test_learnability_options_build_a_valid_curriculum(n, pool):
+    opts = reproduce.learnability_options(n, pool)
+    cur = curricula.make("learnability", pool, batch_size=n, **opts)
+    assert cur.buffer_size >= n // 2 and cur.num_candidates <= pool
+    if n == 64:  # the paper's batch: its very_fast buffer exactly
+        assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (5, 128, 64)
+
+
+def test_cells_match_compute_and_limit_vineppo():
+    args = argparse.Namespace(algos=["grpo", "ppo", "vineppo"], curricula=["uniform", "learnability",
+                              "learnability_filter", "uniform_cm"], seeds=3, vineppo_seeds=2,
+                              questions_per_step=16, attempts=8, num_questions=2000)
+    cells = reproduce.cells(args)
+    names = [c["name"] for c in cells]
+    assert len(names) == len(set(names)) == 4 * 3 + 3 * 3 + 2 * 2
+    cm = next(c for c in cells if c["name"] == "grpo-uniform_cm-s0")
+    learn = reproduce.learnability_options(16, 2000)
+    probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
+    # the compute-matched uniform run attempts as many sequences per step as learnability's train + probe
+    assert cm["curriculum"] == "uniform"
+    assert abs(cm["questions_per_step"] * 8 - (16 * 8 + probe_per_step)) <= 8
+    assert not any(n.startswith("ppo-uniform_cm") or n.startswith("vineppo-learnability_filter") for n in names)
+
+
+def test_confidence_interval_and_budget_interpolation():
+    mean, half = reproduce.ci([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6) and half == pytest.approx(4.30 * 0.1 / math.sqrt(3))
+    assert math.isnan(reproduce.ci([0.4])[1])
+    records = [{"step": 0, "eval/pass@1": 0.2}, {"step": 5, "compute/attempts_total": 100, "train/reward": 0.1},
+               {"step": 10, "compute/attempts_total": 200, "eval/pass@1": 0.6}]
+    assert reproduce.at_budget(records, 100) == pytest.approx(0.4)
+    assert reproduce.at_budget(records, 300) is None  # the run never spent that much
+    assert reproduce.fmt(0.5, 0.05) == "50.0 ± 5.0" and reproduce.fmt(float("nan"), 0.1) == "–"

@@ -92,11 +92,9 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from agents.trainer import Trainer, algorithm_classes
 
     out = Path(job["out"])
-    metrics = out / "metrics.jsonl"
-    if metrics.exists():
-        steps = [json.loads(x).get("step", 0) for x in metrics.read_text().splitlines() if x.strip()]
-        if steps and max(steps) >= job["steps"]:
-            return {"name": job["name"], "out": str(out), "reused": True}
+    if _finished(out, job["steps"]):
+        return {"name": job["name"], "out": str(out), "reused": True}
+    if (out / "metrics.jsonl").exists():
         job["resume"] = True
     name = job.pop("name")
     cls = algorithm_classes(job["algo"])[0]
@@ -204,6 +202,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=None, help="where run folders go")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / workers)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--only-finished", action="store_true",
+                    help="train nothing: summarise the runs that already reached --steps, list the others")
     args = ap.parse_args()
     testbed = args.testbed
     defaults = dict(  # the testbed: many cheap updates; the real model: what fits in about an hour here
@@ -237,6 +237,11 @@ def main() -> None:
         job = {**base, **cell, "model": model, "out": str(args.runs / cell["name"]),
                "threads": args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)}
         jobs.append(job)
+    missing: list[str] = []
+    if args.only_finished:
+        done = [j for j in jobs if _finished(Path(j["out"]), args.steps)]
+        missing = [j["name"] for j in jobs if j not in done]
+        jobs = done
     print(f"{len(jobs)} runs x {args.steps} steps, {args.workers} at a time, into {args.runs}", flush=True)
     start = time.perf_counter()
     results = []
@@ -265,6 +270,8 @@ def main() -> None:
     pngs = []
     for algo in args.algos:
         runs = [Path(r["out"]) for r in results if r["name"].startswith(algo + "-")]
+        if not runs:
+            continue
         for x in ("step", "compute"):
             png = ROOT / "docs" / f"results_{tag}_{algo}_{x}.png"
             plot(runs, png, x=x, smooth=3, title=f"{tag}: {algo}, mean and min-max over seeds")
@@ -278,10 +285,19 @@ def main() -> None:
             f"time).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
             f"learnability: `{json.dumps(learnability_options(args.questions_per_step, args.num_questions))}`.\n\n"
             f"{table}\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
+    if missing:
+        body += f"\nNot run (out of time when this table was written): {', '.join(missing)}.\n"
     print(body)
     (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=2))
     if not args.no_write:
         write_results(f"reproduce-{tag}", body)
+
+
+def _finished(out: Path, steps: int) -> bool:
+    metrics = out / "metrics.jsonl"
+    if not metrics.exists():
+        return False
+    return any(json.loads(x).get("step", 0) >= steps for x in metrics.read_text().splitlines() if x.strip())
 
 
 def _done(r: dict[str, Any]) -> str:

@@ -139,6 +139,23 @@ class Curriculum:
         self._order_pos = 0
         self._restart()
 
+    def state_nbytes(self) -> int:
+        """Bytes of the numpy arrays this curriculum holds (dicts, lists and tuples followed, each array
+        once): what its per-question statistics cost in memory."""
+        total, seen, stack = 0, set(), [self.__dict__]
+        while stack:
+            x = stack.pop()
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            if isinstance(x, np.ndarray):
+                total += x.nbytes
+            elif isinstance(x, dict):
+                stack.extend(x.values())
+            elif isinstance(x, (list, tuple)):
+                stack.extend(v for v in x if isinstance(v, (np.ndarray, dict, list, tuple)))
+        return total
+
     def question_info(self, question_id: int) -> dict[str, Any]:
         """The curriculum's view of one question, as CurriculumWrapper puts it in `info`."""
         question_id = int(question_id)

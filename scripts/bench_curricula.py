@@ -61,23 +61,6 @@ class PassThrough(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def numpy_bytes(obj) -> int:
-    """Bytes of numpy arrays reachable from a curriculum's attributes (dicts followed, each array once)."""
-    total, seen, stack = 0, set(), [obj.__dict__]
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x, np.ndarray):
-            total += x.nbytes
-        elif isinstance(x, dict):
-            stack.extend(x.values())
-        elif isinstance(x, (list, tuple)):
-            stack.extend(v for v in x if isinstance(v, (np.ndarray, dict, list, tuple)))
-    return total
-
-
 class Policy:
     """Right with probability p[question] (p uniform in [0, 1] per question), decided ahead of time."""
 
@@ -185,7 +168,7 @@ def main() -> None:
             bare, wrapped_s = time_gym(env, wrapped, policy, args.episodes, args.seed)
             batch = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
             per_iter, per_question = time_batch(batch, policy, args.iterations, args.seed)
-            mem = numpy_bytes(batch.curriculum) / pool
+            mem = batch.curriculum.state_nbytes() / pool
             overhead = (wrapped_s - bare) * 1e6
             summary.setdefault(label, {})[pool] = overhead
             rows.append([label, f"{pool:,}", f"{bare * 1e6:.1f}", f"{wrapped_s * 1e6:.1f}", f"{overhead:.1f}",

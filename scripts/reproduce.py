@@ -134,13 +134,17 @@ def at_budget(records: list[dict], budget: float) -> float | None:
     return float(np.interp(budget, xs, ys))
 
 
-def summarise(runs: list[dict[str, Any]], budgets: list[float]) -> tuple[str, dict]:
-    """Markdown table over cells, and the raw numbers."""
+def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float]]:
+    """Markdown table over cells, the raw numbers, and the equal-compute budgets: what the cheapest run
+    reached by its last step, and half of it."""
     groups: dict[str, list[list[dict]]] = {}
+    last = []
     for r in runs:
         key = re.sub(r"-s\d+$", "", r["name"])
         recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
         groups.setdefault(key, []).append(recs)
+        last.append(recs[-1]["compute/attempts_total"])
+    budgets = [float(math.floor(min(last) / 2)), float(min(last))]
     headers = ["algorithm / curriculum", "seeds", "pass@1 at step 0 (%)", "final pass@1 (equal steps)"]
     headers += [f"pass@1 at {b:,.0f} attempts (equal compute)" for b in budgets]
     headers += ["train reward, last 5 steps", "zero-advantage share of trained groups", "attempts per step"]
@@ -160,7 +164,7 @@ def summarise(runs: list[dict[str, Any]], budgets: list[float]) -> tuple[str, di
                     + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
     from _benchtable import markdown_table
 
-    return markdown_table(headers, rows), raw
+    return markdown_table(headers, rows), raw, budgets
 
 
 def write_results(section: str, body: str) -> None:
@@ -257,13 +261,7 @@ def main() -> None:
             print(f"[{i}/{len(jobs)}] {_done(r)}", flush=True)
     wall = time.perf_counter() - start
     results.sort(key=lambda r: r["name"])
-    # compute budgets: what the cheapest cell reached by its last step, and half of it
-    last = []
-    for r in results:
-        recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        last.append(recs[-1]["compute/attempts_total"])
-    budgets = [float(math.floor(min(last) / 2)), float(min(last))]
-    table, raw = summarise(results, budgets)
+    table, raw, budgets = summarise(results)
     from plot import plot
 
     tag = "testbed" if testbed else f"{args.dataset}-{Path(model).name}"

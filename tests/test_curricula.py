@@ -444,18 +444,7 @@ def test_statistics_cost_a_few_bytes_per_question(name):
     kw = options(name, n, batch_size=64)
     cur = make(name, n, seed=0, **kw)
     drive(cur, Learner(np.full(n, 0.5)), 3)
-    nbytes, seen = 0, set()
-    stack = [cur.__dict__]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, np.ndarray):
-            nbytes += obj.nbytes
-        elif isinstance(obj, dict):
-            stack.extend(obj.values())
-    assert nbytes / n <= 40  # 16 bytes of statistics, 4 of epoch order; easy_to_hard adds order and labels
+    assert cur.state_nbytes() / n <= 40  # 16 bytes of statistics, 4 of epoch order; easy_to_hard adds order and labels
 
 
 def test_question_info_reports_the_curriculum_view():

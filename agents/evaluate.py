@@ -23,12 +23,15 @@ from agents.policy import load_policy, prompt_ids
 def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", data_path: str | None = None,
              levels: list[int] | None = None, num_questions: int | None = 200, k: int = 4,
              temperature: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
-             device: str | None = None) -> dict[str, Any]:
-    """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level."""
+             device: str | None = None, instruction: str | None = None) -> dict[str, Any]:
+    """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level.
+    `instruction` must match what the policy was trained with (None: the env's default)."""
     torch.manual_seed(seed)
     kwargs: dict[str, Any] = {"dataset": dataset, "split": split, "data_path": data_path}
     if levels is not None:
         kwargs["levels"] = levels
+    if instruction is not None:
+        kwargs["instruction"] = instruction
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
     ids = np.arange(env.num_questions)
     if num_questions is not None and num_questions < env.num_questions:
@@ -83,10 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None)
     ap.add_argument("--json", default=None, help="also write the result to this file")
+    ap.add_argument("--instruction", default=None, help="prompt text after each question, as in training "
+                                                         "(default: the env's; '' for none, as the testbed)")
     a = ap.parse_args(argv)
     result = evaluate(a.model, dataset=a.dataset, split=a.split, data_path=a.data_path, levels=a.levels,
                       num_questions=a.num_questions, k=a.k, temperature=a.temperature,
-                      max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, seed=a.seed, device=a.device)
+                      max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, seed=a.seed, device=a.device,
+                      instruction=a.instruction)
     print(f"| model | questions | pass@1 | mean@{a.k} | maj@{a.k} |\n|---|---|---|---|---|")
     print(f"| {a.model} | {result['questions']} | {result['pass@1']:.3f} | {result.get('mean@k', float('nan')):.3f} "
           f"| {result.get(f'maj@{a.k}', float('nan')):.3f} |")

@@ -10,8 +10,8 @@ questions to train on matters.
     path = warm_start()  # cached under ~/.cache/mathenv/testbed-<hash>; minutes the first time
     model = AutoModelForCausalLM.from_pretrained(path); tokenizer = AutoTokenizer.from_pretrained(path)
 
-The warm start trains on exactly what RL will see: the env's observation (question plus instruction) as the
-user turn of the tokenizer's chat template, then the worked solution and EOS, with the loss on the answer
+The warm start trains on exactly what RL will see: the env's observation (the bare question: the testbed passes
+`instruction=TESTBED_INSTRUCTION` to the env, see `warm_start_instruction`) as the user turn of the tokenizer's chat template, then the worked solution and EOS, with the loss on the answer
 tokens only.
 """
 
@@ -34,7 +34,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
 from mathenv.arithmetic import generate
-from mathenv.env import DEFAULT_INSTRUCTION, MathReasoningEnv
+from mathenv.env import MathReasoningEnv
 from mathenv.questions import Question
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -54,13 +54,18 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}A: {% endif %}"
 )
 
-#: Settings of the default warm start (see `warm_start`): 0.54M parameters, 3000 steps of 16 questions, about
-#: 5-9 minutes on 2 shared cores. Measured (50 held-out questions per level, 8 attempts at temperature 1):
-#: success 0.81 / 0.93 / 0.03 / 0.11 / 0.02 / 0.03 on levels 1-6; 50% of questions never solved, 19% always,
-#: 31% sometimes (most of those at p = 1/8). Sweeps: lr 1e-2 learned slower than 5e-3; batch 16 learned more
-#: per example than 32; 4 layers x 128 learned faster per step than 2 x 128 but at 1.8x the cost per step,
-#: so about the same per CPU second (single short runs, one seed: indicative only).
+#: Settings of the default warm start (see `warm_start`): 0.54M parameters, 3000 steps of 16 questions, the bare
+#: question as prompt; 255 s on one thread here. Measured (50 held-out questions per level, 8 attempts at
+#: temperature 1): success 0.64 / 0.38 / 0.04 / 0.06 / 0.02 / 0.03 on levels 1-6; 54% of questions never
+#: solved, 3% always, 43% sometimes (levels 1-2 almost all "sometimes"). The same recipe with the env's default
+#: instruction in the prompt took 498 s and ended bimodal (0.81 / 0.93 / 0.03 / 0.11 / 0.02 / 0.03; 31%
+#: sometimes, mostly at p = 1/8). Sweeps: lr 1e-2 learned slower than 5e-3; batch 16 learned more per example
+#: than 32; 4 layers x 128 learned faster per step than 2 x 128 but at 1.8x the cost per step, so about the same
+#: per CPU second (single short runs, one seed: indicative only).
 WARM_START_LEVELS = (1, 2, 3, 4, 5, 6)
+#: The testbed's prompt is the bare question: with one token per character the env's default instruction would
+#: be 72 of about 95 prompt tokens, carry nothing the policy needs, and roughly double every step's cost.
+TESTBED_INSTRUCTION = ""
 WARM_START_DEFAULTS: dict[str, Any] = {
     "levels": WARM_START_LEVELS,
     "steps": 3000,
@@ -73,6 +78,7 @@ WARM_START_DEFAULTS: dict[str, Any] = {
     "n_head": 4,
     "max_positions": 512,
     "seed": 0,
+    "instruction": TESTBED_INSTRUCTION,
 }
 _VERSION = 1  # bump when the training recipe changes, so old caches are not reused
 METADATA = "warm_start.json"
@@ -185,7 +191,7 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
                n_layer: int = WARM_START_DEFAULTS["n_layer"], d_model: int = WARM_START_DEFAULTS["d_model"],
                n_head: int = WARM_START_DEFAULTS["n_head"],
                max_positions: int = WARM_START_DEFAULTS["max_positions"],
-               instruction: str = DEFAULT_INSTRUCTION, threads: int | None = 2, progress: bool = True,
+               instruction: str = TESTBED_INSTRUCTION, threads: int | None = 2, progress: bool = True,
                ) -> Path:
     """Supervised warm start of the testbed policy on generated arithmetic; returns the saved model's folder.
 
@@ -294,6 +300,13 @@ def warm_start_info(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(path) / METADATA).read_text())
 
 
+def warm_start_instruction(path: str | os.PathLike) -> str:
+    """The prompt instruction a warm start trained with: RL and evaluation must use the same one."""
+    from mathenv.env import DEFAULT_INSTRUCTION
+
+    return warm_start_info(path)["settings"].get("instruction", DEFAULT_INSTRUCTION)
+
+
 # ------------------------------------------------------------------------------------------- evaluation
 
 
@@ -308,7 +321,7 @@ def _share(ps: np.ndarray) -> dict[str, float]:
 @torch.no_grad()
 def evaluate_levels(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, questions: Sequence[Question],
                     attempts: int = 8, temperature: float = 1.0, max_new_tokens: int = 96, *,
-                    batch_size: int = 256, instruction: str = DEFAULT_INSTRUCTION, seed: int = 0,
+                    batch_size: int = 256, instruction: str = TESTBED_INSTRUCTION, seed: int = 0,
                     progress: bool = False) -> dict[str, Any]:
     """Sample `attempts` answers per question and score them with the env's verifier.
 

@@ -51,6 +51,7 @@ class TrainConfig:
     num_questions: int | None = None  # cap on the training pool (None: the dataset's default)
     question_field: str | None = None  # column names when `dataset` is any other JSONL file or hub dataset
     answer_field: str | None = None
+    instruction: str | None = None  # text after each question in the prompt (None: the env's default; "": none)
     curriculum: str = "uniform"  # any name of curricula.make
     curriculum_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"preset": "fast"}
     steps: int = 4  # training iterations
@@ -62,6 +63,7 @@ class TrainConfig:
     generation_backend: str = "hf"  # hf | vllm
     generation_batch_size: int = 32
     learning_rate: float = 1e-5
+    warmup_steps: int = 0  # linear learning-rate warmup over this many iterations (Adam's first steps are noisy)
     weight_decay: float = 0.0
     epochs: int = 1  # passes over each iteration's rollouts
     minibatches: int = 1  # optimiser steps per epoch
@@ -92,6 +94,7 @@ class TrainConfig:
             (self.attempts_per_question >= 1, f"attempts_per_question must be >= 1, got {self.attempts_per_question}"),
             (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1, got {self.micro_batch_size}"),
             (self.minibatches >= 1 and self.epochs >= 1, "epochs and minibatches must be >= 1"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
             (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
@@ -211,6 +214,8 @@ class Trainer:
             params.append({"params": list(module.parameters()), "lr": getattr(c, "critic_learning_rate",
                                                                                 c.learning_rate)})
         self.optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
+        for group in self.optimizer.param_groups:
+            group["base_lr"] = group["lr"]
         self.step = 0
         self.counters = {"attempts_train": 0, "attempts_probe": 0, "attempts_vine": 0, "attempts_eval": 0,
                          "generated_tokens": 0, "trained_sequences": 0}
@@ -226,6 +231,8 @@ class Trainer:
                                   "question_field": c.question_field, "answer_field": c.answer_field}
         if c.levels is not None and c.dataset in ("arithmetic", "math"):
             kwargs["levels"] = c.levels
+        if c.instruction is not None:
+            kwargs["instruction"] = c.instruction
         if c.num_questions is not None and split == "train":
             kwargs["num_questions"] = c.num_questions
         return kwargs
@@ -334,6 +341,10 @@ class Trainer:
             t["ref_logprobs"] = batched_logprobs(self.reference, t, c.micro_batch_size, c.temperature)
         stats = self.algorithm.advantages(rollouts)
         B = len(rollouts)
+        warm = min(1.0, (self.step + 1) / c.warmup_steps) if c.warmup_steps else 1.0  # from the step count:
+        for group in self.optimizer.param_groups:  # nothing extra to checkpoint
+            group["lr"] = group["base_lr"] * warm
+        stats["policy/lr"] = self.optimizer.param_groups[0]["lr"]
         sums: dict[str, float] = {}
         count = 0
         grad_norms = []

@@ -74,10 +74,10 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": args.dataset, "data_path": args.data_path, "eval_data_path": args.eval_data_path,
         "levels": args.levels, "num_questions": args.num_questions, "steps": args.steps,
         "questions_per_step": args.questions_per_step, "attempts_per_question": args.attempts,
-        "max_new_tokens": args.max_new_tokens, "learning_rate": args.learning_rate, "kl_coef": args.kl_coef,
+        "max_new_tokens": args.max_new_tokens, "learning_rate": args.learning_rate, "warmup_steps": args.warmup_steps, "kl_coef": args.kl_coef,
         "eval_every": args.eval_every, "eval_questions": args.eval_questions, "checkpoint_every": args.eval_every,
         "micro_batch_size": args.micro_batch_size, "generation_batch_size": args.generation_batch_size,
-        "device": args.device, "progress": False, "tensorboard": False, "temperature": 1.0,
+        "instruction": args.instruction, "device": args.device, "progress": False, "tensorboard": False, "temperature": 1.0,
     }
     if args.algos and "vineppo" in args.algos:
         c["vine_rollouts"] = args.vine_rollouts
@@ -195,17 +195,22 @@ def main() -> None:
     ap.add_argument("--num-questions", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--learning-rate", type=float, default=None)
+    ap.add_argument("--warmup-steps", type=int, default=None)
     ap.add_argument("--kl-coef", type=float, default=0.0)
     ap.add_argument("--vine-rollouts", type=int, default=4)
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--eval-questions", type=int, default=None)
     ap.add_argument("--micro-batch-size", type=int, default=None)
     ap.add_argument("--generation-batch-size", type=int, default=None)
+    ap.add_argument("--instruction", default=None, help="prompt text after each question (default: the env's; "
+                                                         "the testbed: what its warm start used)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--workers", type=int, default=None, help="runs in parallel (testbed: 2, one per core)")
     ap.add_argument("--runs", type=Path, default=None, help="where run folders go")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / workers)")
-    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--tag", default=None, help="name of the docs/results.md section and plot files (default: "
+                                                 "testbed, or dataset-model): keeps a variant's table beside the main one")
+    ap.add_argument("--no-write", action="store_true", help="leave docs/ alone: table printed, plots into --runs")
     ap.add_argument("--only-finished", action="store_true",
                     help="train nothing: summarise the runs that already reached --steps, list the others")
     args = ap.parse_args()
@@ -214,9 +219,11 @@ def main() -> None:
         algos=["grpo", "ppo", "vineppo"] if testbed else ["grpo"],
         curricula=["uniform", "learnability", "learnability_filter", "uniform_cm"] if testbed
         else ["uniform", "learnability"],
-        seeds=3 if testbed else 1, attempts=8 if testbed else 4, vineppo_seeds=2 if testbed else 1, steps=60 if testbed else 8,
-        questions_per_step=16 if testbed else 8, num_questions=2000 if testbed else 1000,
-        max_new_tokens=64, learning_rate=3e-4 if testbed else 1e-5,
+        seeds=3 if testbed else 1, attempts=8 if testbed else 4, vineppo_seeds=3 if testbed else 1, steps=60 if testbed else 8,
+        # testbed pool: 300 questions, so 60 steps of 16 see each about 3 times, as the paper's runs see their
+        # datasets several times over (at 2,000, half the pool was never drawn and RL moved nothing measurably)
+        questions_per_step=16 if testbed else 8, num_questions=300 if testbed else 1000,
+        max_new_tokens=64, learning_rate=3e-4 if testbed else 1e-5, warmup_steps=0,
         eval_every=10 if testbed else 4, eval_questions=200 if testbed else 64,
         micro_batch_size=64 if testbed else 8, generation_batch_size=128 if testbed else 32,
         workers=2 if testbed else 1, runs=Path("runs/reproduce") / ("testbed" if testbed else args.dataset))
@@ -225,10 +232,12 @@ def main() -> None:
             setattr(args, k, v)
     if testbed:
         # the testbed policy: agents.testbed's default warm start (0.5M parameters, arithmetic levels 1-6)
-        from agents.testbed import WARM_START_DEFAULTS, warm_start
+        from agents.testbed import WARM_START_DEFAULTS, warm_start, warm_start_instruction
 
         print(f"warm start {WARM_START_DEFAULTS} (cached after the first run) ...", flush=True)
         model = str(warm_start())
+        if args.instruction is None:
+            args.instruction = warm_start_instruction(model)
         if args.levels is None:
             args.levels = list(WARM_START_DEFAULTS["levels"])
     else:
@@ -241,6 +250,11 @@ def main() -> None:
         job = {**base, **cell, "model": model, "out": str(args.runs / cell["name"]),
                "threads": args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)}
         jobs.append(job)
+    # longest first, so the last runs to finish are short ones (VinePPO's Monte-Carlo rollouts cost the most)
+    cost = {"vineppo": 3, "ppo": 2, "grpo": 1}
+    jobs.sort(key=lambda j: -(cost.get(j["algo"], 1) + (2 if j["curriculum"] == "learnability_filter" else 0)))
+    for job in jobs:  # before any training: a stale folder stops the whole call, not one worker
+        check_settings(Path(job["out"]), job)
     missing: list[str] = []
     if args.only_finished:
         done = [j for j in jobs if _finished(Path(j["out"]), args.steps)]
@@ -264,14 +278,14 @@ def main() -> None:
     table, raw, budgets = summarise(results)
     from plot import plot
 
-    tag = "testbed" if testbed else f"{args.dataset}-{Path(model).name}"
+    tag = args.tag or ("testbed" if testbed else f"{args.dataset}-{Path(model).name}")
     pngs = []
     for algo in args.algos:
         runs = [Path(r["out"]) for r in results if r["name"].startswith(algo + "-")]
         if not runs:
             continue
         for x in ("step", "compute"):
-            png = ROOT / "docs" / f"results_{tag}_{algo}_{x}.png"
+            png = (args.runs if args.no_write else ROOT / "docs") / f"results_{tag}_{algo}_{x}.png"
             plot(runs, png, x=x, smooth=3, title=f"{tag}: {algo}, mean and min-max over seeds")
             pngs.append(png)
     command = "python scripts/reproduce.py " + " ".join(sys.argv[1:])
@@ -289,6 +303,25 @@ def main() -> None:
     (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=2))
     if not args.no_write:
         write_results(f"reproduce-{tag}", body)
+
+
+#: config fields a run may change between calls and still be reused or resumed (more steps extend a run)
+_MAY_DIFFER = {"steps", "resume", "out", "threads", "progress", "tensorboard", "eval_every", "checkpoint_every",
+               "generation_batch_size", "micro_batch_size"}
+
+
+def check_settings(out: Path, job: dict[str, Any]) -> None:
+    """Refuse to reuse or resume a run folder trained with other settings (another warm start, learning rate,
+    curriculum, ...): its numbers would land in this table under the wrong label."""
+    saved_path = out / "config.json"
+    if not saved_path.exists():
+        return
+    saved = json.loads(saved_path.read_text())
+    differ = sorted(k for k, v in job.items() if k in saved and k not in _MAY_DIFFER and saved[k] != v)
+    if differ:
+        details = ", ".join(f"{k}: {saved[k]!r} there, {job[k]!r} now" for k in differ)
+        raise SystemExit(f"{out} holds a run with other settings ({details}). Pass --runs with a new folder, "
+                         f"or delete {out} to train it again.")
 
 
 def _finished(out: Path, steps: int) -> bool:

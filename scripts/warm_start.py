@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d-model", type=int, default=D["d_model"])
     ap.add_argument("--n-head", type=int, default=D["n_head"])
     ap.add_argument("--seed", type=int, default=D["seed"])
+    ap.add_argument("--instruction", default=D["instruction"], help="prompt text after each question "
+                                                                    "(default: none, the bare question)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--eval-per-level", type=int, default=50, help="held-out questions per level (0: no eval)")
     ap.add_argument("--eval-levels", help="levels to evaluate (default: the trained ones)")
@@ -47,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.testbed import evaluate_levels, format_table, warm_start, warm_start_info
+    from agents.testbed import (
+        evaluate_levels,
+        format_table,
+        warm_start,
+        warm_start_info,
+        warm_start_instruction,
+    )
     from mathenv.arithmetic import generate
 
     torch.set_num_threads(args.threads)
@@ -55,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     path = warm_start(args.out, levels=levels, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_layer=args.n_layer, d_model=args.d_model, n_head=args.n_head, seed=args.seed,
+                      instruction=args.instruction,
                       threads=args.threads, progress=not args.no_progress)
     info = warm_start_info(path)
     print(f"model: {path}\nparameters: {info['parameters']:,}  training wall time: {info['wall_seconds']:.0f} s  "
@@ -67,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(path)
     t1 = time.perf_counter()
     result = evaluate_levels(model, tokenizer, questions, attempts=args.attempts, temperature=args.temperature,
+                             instruction=warm_start_instruction(path),
                              progress=not args.no_progress)
     print(f"\nheld-out test split, {args.eval_per_level} questions per level, {args.attempts} attempts each, "
           f"temperature {args.temperature} ({time.perf_counter() - t1:.0f} s)\n")

@@ -114,6 +114,26 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
     assert [json.loads(x)["step"] for x in lines] == [0, 1, 2, 3, 4]  # no duplicated records
 
 
+def test_instruction_option_sets_the_prompt_of_training_and_held_out_questions(tmp_path):
+    from mathenv.env import DEFAULT_INSTRUCTION
+
+    bare = Trainer(tiny(tmp_path=tmp_path / "bare", instruction=""))
+    assert bare.pool.prompt(0) == bare.pool.questions[0].question
+    assert bare.eval_env.prompt(0) == bare.eval_env.questions[0].question
+    assert bare.decode(bare.prompt(0)).count(bare.pool.questions[0].question) == 1
+    default = Trainer(tiny(tmp_path=tmp_path / "default"))
+    assert default.pool.prompt(0).endswith(DEFAULT_INSTRUCTION)
+    assert len(default.prompt(0)) > len(bare.prompt(0))
+
+
+def test_warmup_ramps_the_learning_rate_and_resumes_on_the_ramp(tmp_path):
+    opts = dict(warmup_steps=4, steps=2, learning_rate=1e-3)
+    first = Trainer(tiny(tmp_path=tmp_path, **opts)).train()
+    assert [r["policy/lr"] for r in first[1:]] == pytest.approx([2.5e-4, 5e-4])
+    resumed = Trainer(tiny(tmp_path=tmp_path, **{**opts, "steps": 6, "resume": True})).train()
+    assert [r["policy/lr"] for r in resumed] == pytest.approx([7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
 def test_resume_without_checkpoint_starts_fresh(tmp_path):
     records = Trainer(tiny(tmp_path=tmp_path, resume=True, steps=1)).train()
     assert [r["step"] for r in records] == [0, 1]
@@ -126,6 +146,7 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
     ({"top_p": 1.5}, "top_p"),
     ({"questions_per_step": 0}, "questions_per_step"),
     ({"generation_backend": "tgi"}, "generation_backend"),
+    ({"warmup_steps": -1}, "warmup_steps"),
 ])
 def test_bad_configs_fail_before_loading_anything(bad, match):
     with pytest.raises(ValueError, match=match):

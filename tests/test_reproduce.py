@@ -50,3 +50,20 @@ def test_confidence_interval_and_budget_interpolation():
     assert reproduce.at_budget(records, 100) == pytest.approx(0.4)
     assert reproduce.at_budget(records, 300) is None  # the run never spent that much
     assert reproduce.fmt(0.5, 0.05) == "50.0 ± 5.0" and reproduce.fmt(float("nan"), 0.1) == "–"
+
+
+def test_a_run_folder_with_other_settings_is_refused_not_reused(tmp_path):
+    import json
+
+    out = tmp_path / "grpo-uniform-s0"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"model": "/cache/testbed-old", "learning_rate": 3e-4, "steps": 60,
+                                                  "curriculum": "uniform"}))
+    same = {"model": "/cache/testbed-old", "learning_rate": 3e-4, "steps": 100, "curriculum": "uniform",
+            "name": "grpo-uniform-s0", "threads": 1}
+    reproduce.check_settings(out, same)  # more steps extend the run: allowed
+    reproduce.check_settings(tmp_path / "fresh", same)  # nothing there yet: allowed
+    with pytest.raises(SystemExit, match=r"model: '/cache/testbed-old' there, '/cache/testbed-new' now.*--runs"):
+        reproduce.check_settings(out, {**same, "model": "/cache/testbed-new"})
+    with pytest.raises(SystemExit, match="learning_rate"):
+        reproduce.check_settings(out, {**same, "learning_rate": 1e-3})

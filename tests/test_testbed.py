@@ -16,6 +16,7 @@ from agents.testbed import (  # noqa: E402
     tiny_model,
     warm_start,
     warm_start_info,
+    warm_start_instruction,
 )
 from mathenv.arithmetic import generate  # noqa: E402
 from mathenv.env import MathReasoningEnv  # noqa: E402
@@ -112,6 +113,7 @@ def test_warm_start_trains_and_caches(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "cache" and path.name.startswith("testbed-")
     info = warm_start_info(path)
     assert info["loss_last"] < 0.7 * info["loss_first"]
+    assert warm_start_instruction(path) == "" == info["settings"]["instruction"]  # the bare question
     model = transformers.AutoModelForCausalLM.from_pretrained(path)
     tok = transformers.AutoTokenizer.from_pretrained(path)
     assert model.config.vocab_size == len(tok) and tok.chat_template

@@ -134,37 +134,52 @@ def at_budget(records: list[dict], budget: float) -> float | None:
     return float(np.interp(budget, xs, ys))
 
 
-def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float]]:
-    """Markdown table over cells, the raw numbers, and the equal-compute budgets: what the cheapest run
-    reached by its last step, and half of it."""
-    groups: dict[str, list[list[dict]]] = {}
-    last = []
+def _paired(a: dict[int, float | None], b: dict[int, float | None]) -> list[float]:
+    """a - b over the seeds both have: the same seed means the same initial policy and held-out subset, so
+    the difference removes the subset-to-subset spread that dominates each column's interval."""
+    return [a[k] - b[k] for k in sorted(a) if k in b and a[k] is not None and b[k] is not None]
+
+
+def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float]:
+    """Markdown table over cells, the raw numbers, the equal-compute budgets (what the cheapest run reached by
+    its last step, and half of it) and the runs' summed step time in seconds."""
+    groups: dict[str, dict[int, list[dict]]] = {}
+    last, seconds = [], 0.0
     for r in runs:
-        key = re.sub(r"-s\d+$", "", r["name"])
+        key, seed = re.match(r"(.*)-s(\d+)$", r["name"]).groups()
         recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        groups.setdefault(key, []).append(recs)
+        groups.setdefault(key, {})[int(seed)] = recs
         last.append(recs[-1]["compute/attempts_total"])
+        seconds += sum(x.get("time/step", 0.0) for x in recs)
     budgets = [float(math.floor(min(last) / 2)), float(min(last))]
-    headers = ["algorithm / curriculum", "seeds", "pass@1 at step 0 (%)", "final pass@1 (equal steps)"]
+    headers = ["algorithm / curriculum", "seeds", "pass@1 at step 0 (%)", "final pass@1 (equal steps)",
+               "final minus step 0 (same seed)", "final minus uniform's (same seed)"]
     headers += [f"pass@1 at {b:,.0f} attempts (equal compute)" for b in budgets]
     headers += ["train reward, last 5 steps", "zero-advantage share of trained groups", "attempts per step"]
     rows, raw = [], {}
-    for key, seeds in groups.items():
+    finals = {key: {k: s[-1].get("eval/pass@1") for k, s in seeds.items()} for key, seeds in groups.items()}
+    for key, by_seed in groups.items():
+        seeds = list(by_seed.values())
         first = [s[0].get("eval/pass@1") for s in seeds]
         final = [s[-1].get("eval/pass@1") for s in seeds]
+        gain = _paired(finals[key], {k: s[0].get("eval/pass@1") for k, s in by_seed.items()})
+        base = key.split("-", 1)[0] + "-uniform"
+        vs_uniform = _paired(finals[key], finals[base]) if base in finals and base != key else []
         per_budget = [[at_budget(s, b) for s in seeds] for b in budgets]
         reward = [float(np.mean([r["train/reward"] for r in s[-5:] if "train/reward" in r])) for s in seeds]
         zero = [float(np.mean([r.get("curriculum/frac_all_solved", 0) + r.get("curriculum/frac_none_solved", 0)
                                for r in s[1:] if r.get("curriculum/frac_all_solved") is not None])) for s in seeds]
         per_step = [s[-1]["compute/attempts_total"] / s[-1]["step"] for s in seeds]
-        raw[key] = {"first": first, "final": final, "budgets": per_budget, "reward": reward, "zero": zero}
-        rows.append([key.replace("-", " / ", 1), len(seeds), fmt(*ci(first)), fmt(*ci(final))]
+        raw[key] = {"first": first, "final": final, "gain": gain, "vs_uniform": vs_uniform, "budgets": per_budget,
+                    "reward": reward, "zero": zero}
+        rows.append([key.replace("-", " / ", 1), len(seeds), fmt(*ci(first)), fmt(*ci(final)), fmt(*ci(gain)),
+                     fmt(*ci(vs_uniform)) if vs_uniform else "(reference)" if base == key else "–"]
                     + [fmt(*ci([x for x in b if x is not None])) + ("" if all(x is not None for x in b) else " (some runs short)")
                        for b in per_budget]
                     + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
     from _benchtable import markdown_table
 
-    return markdown_table(headers, rows), raw, budgets
+    return markdown_table(headers, rows), raw, budgets, seconds
 
 
 def write_results(section: str, body: str) -> None:
@@ -275,7 +290,7 @@ def main() -> None:
             print(f"[{i}/{len(jobs)}] {_done(r)}", flush=True)
     wall = time.perf_counter() - start
     results.sort(key=lambda r: r["name"])
-    table, raw, budgets = summarise(results)
+    table, raw, budgets, step_seconds = summarise(results)
     from plot import plot
 
     tag = args.tag or ("testbed" if testbed else f"{args.dataset}-{Path(model).name}")
@@ -293,8 +308,8 @@ def main() -> None:
 
     settings = {k: v for k, v in asdict_safe(base).items() if v is not None}
     body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
-            f"{machine_line()}; {len(jobs)} runs took {wall / 60:.1f} min of wall time ({args.workers} at a "
-            f"time).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
+            f"{machine_line()}; {len(jobs)} runs; this call took {wall / 60:.1f} min of wall time ({args.workers} at a "
+            f"time; {step_seconds / 60:.1f} min of training steps summed over the runs, evaluations not counted).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
             f"learnability: `{json.dumps(learnability_options(args.questions_per_step, args.num_questions))}`.\n\n"
             f"{table}\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
     if missing:

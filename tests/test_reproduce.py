@@ -67,3 +67,27 @@ def test_a_run_folder_with_other_settings_is_refused_not_reused(tmp_path):
         reproduce.check_settings(out, {**same, "model": "/cache/testbed-new"})
     with pytest.raises(SystemExit, match="learning_rate"):
         reproduce.check_settings(out, {**same, "learning_rate": 1e-3})
+
+
+def test_summary_pairs_seeds_against_step_zero_and_uniform(tmp_path):
+    import json
+
+    runs = []
+    finals = {("uniform", 0): 0.30, ("uniform", 1): 0.50, ("learnability", 0): 0.40, ("learnability", 1): 0.55}
+    starts = {0: 0.25, 1: 0.45}  # each seed has its own held-out subset, so its own starting score
+    for (cur, seed), final in finals.items():
+        out = tmp_path / f"grpo-{cur}-s{seed}"
+        out.mkdir()
+        recs = [{"step": 0, "eval/pass@1": starts[seed]},
+                {"step": 1, "train/reward": 0.2, "compute/attempts_total": 100, "time/step": 2.0,
+                 "curriculum/frac_all_solved": 0.1, "curriculum/frac_none_solved": 0.3},
+                {"step": 2, "train/reward": 0.3, "compute/attempts_total": 200, "time/step": 2.0,
+                 "curriculum/frac_all_solved": 0.1, "curriculum/frac_none_solved": 0.3, "eval/pass@1": final}]
+        (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        runs.append({"name": out.name, "out": str(out)})
+    table, raw, budgets, seconds = reproduce.summarise(runs)
+    assert raw["grpo-learnability"]["vs_uniform"] == pytest.approx([0.10, 0.05])
+    assert raw["grpo-learnability"]["gain"] == pytest.approx([0.15, 0.10])
+    assert raw["grpo-uniform"]["vs_uniform"] == [] and "(reference)" in table
+    assert budgets == [100.0, 200.0] and seconds == pytest.approx(4 * 4.0)
+    assert raw["grpo-uniform"]["zero"] == pytest.approx([0.4, 0.4])

@@ -11,6 +11,10 @@ resumed). `uniform_cm` is the compute-matched uniform baseline: it spends what l
 attempts on more questions per step, so both generate the same number of attempts per step. The script
 writes a table (mean and 95% interval over seeds: held-out pass@1 at the final step and at fixed compute
 budgets, the share of trained questions with zero advantage) to docs/results.md and curves to docs/.
+`--reevaluate 2000` adds a second table: every final policy and the starting one scored on one common
+held-out set (the per-seed subsets logged during training are small and differ by seed).
+`--probe-attempts`, `--buffer-size`, `--num-candidates` change the learnability buffer, `--tag` keeps such a
+variant's table in its own section.
 """
 
 from __future__ import annotations
@@ -35,19 +39,29 @@ RESULTS = ROOT / "docs" / "results.md"
 T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # t quantiles by df
 
 
-def learnability_options(questions_per_step: int, pool: int) -> dict[str, Any]:
+def learnability_options(questions_per_step: int, pool: int, **override: int | None) -> dict[str, Any]:
     """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5) at its batch of 64 questions. For the
-    smaller batches that fit a CPU, N = 4 x N_l candidates and K = N_l (at N_l = 64: N = 128, K = 64)."""
+    smaller batches that fit a CPU, N = 4 x N_l candidates and K = N_l (at N_l = 64: N = 128, K = 64).
+    `override` (num_candidates, buffer_size, probe_attempts; None keeps the default) tests the buffer."""
     n = min(pool, 128 if questions_per_step >= 64 else 4 * questions_per_step)
     k = min(n, max(questions_per_step, round(64 * min(1.0, questions_per_step / 64))))
-    return {"refresh_every": 5, "num_candidates": n, "buffer_size": k, "probe_attempts": 8, "rho": 0.5}
+    options = {"refresh_every": 5, "num_candidates": n, "buffer_size": k, "probe_attempts": 8, "rho": 0.5}
+    options.update({key: v for key, v in override.items() if v is not None})
+    return options
+
+
+def _learn(args: argparse.Namespace) -> dict[str, Any]:
+    return learnability_options(args.questions_per_step, args.num_questions,
+                                num_candidates=getattr(args, "num_candidates", None),
+                                buffer_size=getattr(args, "buffer_size", None),
+                                probe_attempts=getattr(args, "probe_attempts", None))
 
 
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     """One dict of config overrides per run."""
     out = []
     n, G = args.questions_per_step, args.attempts
-    learn = learnability_options(n, args.num_questions)
+    learn = _learn(args)
     probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
     n_matched = round(n + probe_per_step / G)  # uniform_cm: same attempts per step as learnability
     for algo in args.algos:
@@ -182,6 +196,82 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
     return markdown_table(headers, rows), raw, budgets, seconds
 
 
+def reevaluate_one(job: dict[str, Any]) -> dict[str, Any]:
+    """Greedy pass@1 and sampled accuracy of one policy on the common held-out set (in a worker process);
+    cached next to the run, so a second call costs nothing."""
+    import torch
+
+    torch.set_num_threads(job.pop("threads"))
+    cache = Path(job.pop("cache"))
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("settings") == job:
+            return saved
+    from agents.evaluate import evaluate
+
+    result = {"settings": dict(job), **evaluate(**job)}
+    cache.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespace) -> tuple[str, dict]:
+    """Every run's final policy and the starting policy on one held-out set of `--reevaluate` questions, the
+    same for every run: the per-seed subsets the runs log (`eval_questions`) are small and differ by seed, so
+    their spread can hide a few points of real difference. Returns a markdown table and the raw numbers."""
+    common = dict(dataset=args.dataset, split="test", data_path=args.eval_data_path, levels=args.levels,
+                  num_questions=args.reevaluate, k=args.reevaluate_k, temperature=1.0,
+                  max_new_tokens=args.max_new_tokens, batch_size=args.generation_batch_size, seed=0,
+                  device=args.device, instruction=args.instruction)
+    threads = args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)
+    jobs = [{**common, "model": model, "threads": threads,
+             "cache": str(args.runs / f"reevaluate_start_{args.reevaluate}.json")}]
+    names = ["start"]
+    for r in results:
+        policy = Path(r["out"]) / "checkpoints" / f"step_{args.steps:06d}" / "policy"
+        if not policy.exists():
+            print(f"re-evaluation: {policy} is missing, {r['name']} left out", flush=True)
+            continue
+        jobs.append({**common, "model": str(policy), "threads": threads,
+                     "cache": str(Path(r["out"]) / f"reevaluate_{args.reevaluate}.json")})
+        names.append(r["name"])
+    print(f"re-evaluating {len(jobs)} policies on {args.reevaluate} common held-out questions ...", flush=True)
+    if args.workers > 1:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            scores = pool.map(reevaluate_one, jobs)
+    else:
+        scores = [reevaluate_one(j) for j in jobs]
+    by_name = dict(zip(names, scores, strict=True))
+    start = by_name.pop("start")
+    k = args.reevaluate_k
+    groups: dict[str, dict[int, dict]] = {}
+    for name, score in by_name.items():
+        key, seed = re.match(r"(.*)-s(\d+)$", name).groups()
+        groups.setdefault(key, {})[int(seed)] = score
+    headers = ["algorithm / curriculum", "seeds", "greedy pass@1 (%)", "minus the start's", "minus uniform's (same seed)"]
+    if k:
+        headers += [f"sampled accuracy, {k} per question (%)", "minus the start's", "minus uniform's (same seed)"]
+    rows: list[list[Any]] = [["start (every run's initial policy)", 1, fmt(start["pass@1"], math.nan), "", ""]
+                             + ([fmt(start["mean@k"], math.nan), "", ""] if k else [])]
+    raw: dict[str, Any] = {"start": {"pass@1": start["pass@1"], "mean@k": start.get("mean@k"),
+                                     "per_level": start.get("per_level")}}
+    for key, by_seed in sorted(groups.items()):
+        base = key.split("-", 1)[0] + "-uniform"
+        row: list[Any] = [key.replace("-", " / ", 1), len(by_seed)]
+        raw[key] = {}
+        for metric in ["pass@1"] + (["mean@k"] if k else []):
+            values = {s: v[metric] for s, v in by_seed.items()}
+            vs_uniform = (_paired(values, {s: v[metric] for s, v in groups[base].items()})
+                          if base in groups and base != key else [])
+            gain = [v - start[metric] for v in values.values()]
+            row += [fmt(*ci(list(values.values()))), fmt(*ci(gain)),
+                    fmt(*ci(vs_uniform)) if vs_uniform else "(reference)" if base == key else "–"]
+            raw[key][metric] = {"values": values, "vs_uniform": vs_uniform}
+        rows.append(row)
+    from _benchtable import markdown_table
+
+    return markdown_table(headers, rows), raw
+
+
 def write_results(section: str, body: str) -> None:
     from _benchtable import write_section
 
@@ -213,6 +303,9 @@ def main() -> None:
     ap.add_argument("--warmup-steps", type=int, default=None)
     ap.add_argument("--kl-coef", type=float, default=0.0)
     ap.add_argument("--vine-rollouts", type=int, default=4)
+    ap.add_argument("--num-candidates", type=int, default=None, help="learnability: questions probed per refresh")
+    ap.add_argument("--buffer-size", type=int, default=None, help="learnability: most learnable questions kept")
+    ap.add_argument("--probe-attempts", type=int, default=None, help="learnability: attempts estimating each p")
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--eval-questions", type=int, default=None)
     ap.add_argument("--micro-batch-size", type=int, default=None)
@@ -226,6 +319,11 @@ def main() -> None:
     ap.add_argument("--tag", default=None, help="name of the docs/results.md section and plot files (default: "
                                                  "testbed, or dataset-model): keeps a variant's table beside the main one")
     ap.add_argument("--no-write", action="store_true", help="leave docs/ alone: table printed, plots into --runs")
+    ap.add_argument("--reevaluate", type=int, default=0, metavar="N",
+                    help="also score every run's final policy and the starting policy on one held-out set of N "
+                         "questions, the same for all (cached in each run folder)")
+    ap.add_argument("--reevaluate-k", type=int, default=4, help="sampled answers per question in --reevaluate "
+                                                                  "(0: greedy only)")
     ap.add_argument("--only-finished", action="store_true",
                     help="train nothing: summarise the runs that already reached --steps, list the others")
     args = ap.parse_args()
@@ -310,12 +408,19 @@ def main() -> None:
     body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
             f"{machine_line()}; {len(jobs)} runs; this call took {wall / 60:.1f} min of wall time ({args.workers} at a "
             f"time; {step_seconds / 60:.1f} min of training steps summed over the runs, evaluations not counted).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
-            f"learnability: `{json.dumps(learnability_options(args.questions_per_step, args.num_questions))}`.\n\n"
+            f"learnability: `{json.dumps(_learn(args))}`.\n\n"
             f"{table}\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
+    if args.reevaluate:
+        table2, raw2 = reevaluate(results, model, args)
+        body += (f"\nRe-evaluated on one held-out set of {args.reevaluate} questions, the same for every run (seed 0; "
+                 f"greedy pass@1, and the accuracy of {args.reevaluate_k} sampled answers per question at temperature "
+                 f"1): the table above scores each seed on its own {args.eval_questions}-question subset.\n\n{table2}\n")
+    else:
+        raw2 = None
     if missing:
         body += f"\nNot run (out of time when this table was written): {', '.join(missing)}.\n"
     print(body)
-    (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=2))
+    (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw, "reevaluate": raw2}, indent=2))
     if not args.no_write:
         write_results(f"reproduce-{tag}", body)
 

@@ -91,3 +91,52 @@ def test_summary_pairs_seeds_against_step_zero_and_uniform(tmp_path):
     assert raw["grpo-uniform"]["vs_uniform"] == [] and "(reference)" in table
     assert budgets == [100.0, 200.0] and seconds == pytest.approx(4 * 4.0)
     assert raw["grpo-uniform"]["zero"] == pytest.approx([0.4, 0.4])
+
+
+def test_reevaluation_scores_every_final_policy_on_one_common_set_and_caches_it(tmp_path):
+    import json
+
+    from agents.policy import load_policy
+
+    results = []
+    for name, seed in [("grpo-uniform-s0", 1), ("grpo-learnability-s0", 2)]:
+        policy = tmp_path / name / "checkpoints" / "step_000002" / "policy"
+        model, tok = load_policy("tiny", device="cpu", seed=seed)  # two different random policies
+        model.save_pretrained(policy)
+        tok.save_pretrained(policy)
+        results.append({"name": name, "out": str(tmp_path / name)})
+    results.append({"name": "grpo-uniform-s1", "out": str(tmp_path / "grpo-uniform-s1")})  # no checkpoint: left out
+    args = argparse.Namespace(dataset="arithmetic", eval_data_path=None, levels=[1], reevaluate=6, reevaluate_k=2,
+                              max_new_tokens=4, generation_batch_size=8, device="cpu", instruction=None,
+                              threads=1, workers=1, runs=tmp_path, steps=2)
+    table, raw = reproduce.reevaluate(results, "tiny", args)
+    assert set(raw) == {"start", "grpo-uniform", "grpo-learnability"}
+    assert "start (every run's initial policy)" in table and "(reference)" in table
+    cache = tmp_path / "grpo-learnability-s0" / "reevaluate_6.json"
+    saved = json.loads(cache.read_text())
+    assert saved["questions"] == 6 and saved["settings"]["levels"] == [1]
+    uniform = raw["grpo-uniform"]["pass@1"]["values"][0]
+    # a second call reads the cache (here doctored) instead of generating again
+    saved["pass@1"] = 0.5
+    cache.write_text(json.dumps(saved))
+    _, raw = reproduce.reevaluate(results, "tiny", args)
+    assert raw["grpo-learnability"]["pass@1"]["vs_uniform"] == pytest.approx([0.5 - uniform])
+    # other settings (one sampled answer per question) are evaluated afresh, not read from the old cache
+    args.reevaluate_k = 1
+    _, raw = reproduce.reevaluate(results, "tiny", args)
+    assert json.loads(cache.read_text())["k"] == 1
+    assert raw["grpo-learnability"]["pass@1"]["values"][0] != 0.5
+
+
+def test_buffer_options_override_the_defaults_and_the_compute_match_follows():
+    args = argparse.Namespace(algos=["grpo"], curricula=["learnability", "uniform_cm"], seeds=1, vineppo_seeds=1,
+                              questions_per_step=16, attempts=8, num_questions=300, probe_attempts=16,
+                              buffer_size=48, num_candidates=None)
+    cells = {c["name"]: c for c in reproduce.cells(args)}
+    opts = cells["grpo-learnability-s0"]["curriculum_options"]
+    assert opts["probe_attempts"] == 16 and opts["buffer_size"] == 48
+    assert opts["num_candidates"] == reproduce.learnability_options(16, 300)["num_candidates"]  # kept
+    curricula.make("learnability", 300, batch_size=16, **opts)  # a valid curriculum
+    # twice the probe attempts per candidate: the compute-matched uniform baseline gets that many more questions
+    probe_per_step = opts["num_candidates"] * 16 / opts["refresh_every"]
+    assert abs(cells["grpo-uniform_cm-s0"]["questions_per_step"] * 8 - (16 * 8 + probe_per_step)) <= 8

@@ -1,6 +1,6 @@
 """Reproduce the paper's comparison: learnability vs uniform sampling, at equal steps and at equal compute.
 
-    python scripts/reproduce.py --testbed          # tiny warm-started policy, every cell x 3 seeds (~30 min)
+    python scripts/reproduce.py --testbed          # tiny warm-started policy, every cell x 3 seeds (37 min on 2 cores)
     python scripts/reproduce.py                    # the real SmolLM2-135M-Instruct on arithmetic, one seed
     python scripts/reproduce.py --dataset gsm8k --data-path ../shared/data/gsm8k/train.jsonl \\
         --eval-data-path ../shared/data/gsm8k/test.jsonl
@@ -211,7 +211,7 @@ def reevaluate_one(job: dict[str, Any]) -> dict[str, Any]:
 
     result = {"settings": dict(job), **evaluate(**job)}
     cache.write_text(json.dumps(result, indent=2))
-    return result
+    return json.loads(cache.read_text())  # as a later call reads it (level keys become strings)
 
 
 def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespace) -> tuple[str, dict]:
@@ -269,7 +269,21 @@ def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespa
         rows.append(row)
     from _benchtable import markdown_table
 
-    return markdown_table(headers, rows), raw
+    table = markdown_table(headers, rows)
+    levels = sorted(start.get("per_level") or {}, key=int)
+    if levels:  # where a change comes from: the frontier gaining, or what was solved being forgotten
+        level_rows: list[list[Any]] = [["start (greedy pass@1, %)", ""] + [fmt(start["per_level"][lv]["pass@1"], math.nan)
+                                                                          for lv in levels]]
+        for key, by_seed in sorted(groups.items()):
+            deltas = [[v["per_level"][lv]["pass@1"] - start["per_level"][lv]["pass@1"] for v in by_seed.values()]
+                      for lv in levels]
+            level_rows.append([key.replace("-", " / ", 1), len(by_seed)] + [fmt(*ci(d)) for d in deltas])
+            raw[key]["per_level_change"] = {lv: d for lv, d in zip(levels, deltas, strict=True)}
+        n = {lv: start["per_level"][lv]["questions"] for lv in levels}
+        table += ("\n\nGreedy pass@1 by difficulty level on the same set: the start's, then each cell's change from it "
+                  "(percentage points):\n\n" + markdown_table(
+                      ["algorithm / curriculum", "seeds"] + [f"level {lv} ({n[lv]} q)" for lv in levels], level_rows))
+    return table, raw
 
 
 def write_results(section: str, body: str) -> None:
@@ -406,15 +420,18 @@ def main() -> None:
 
     settings = {k: v for k, v in asdict_safe(base).items() if v is not None}
     body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
-            f"{machine_line()}; {len(jobs)} runs; this call took {wall / 60:.1f} min of wall time ({args.workers} at a "
-            f"time; {step_seconds / 60:.1f} min of training steps summed over the runs, evaluations not counted).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
+            f"{machine_line()}; {len(jobs)} runs; this call trained for {wall / 60:.1f} min of wall time (finished runs "
+            f"are reused, not retrained; {args.workers} at a time; {step_seconds / 60:.1f} min of training steps summed over the runs, evaluations not counted).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
             f"learnability: `{json.dumps(_learn(args))}`.\n\n"
             f"{table}\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
     if args.reevaluate:
+        t0 = time.perf_counter()
         table2, raw2 = reevaluate(results, model, args)
         body += (f"\nRe-evaluated on one held-out set of {args.reevaluate} questions, the same for every run (seed 0; "
                  f"greedy pass@1, and the accuracy of {args.reevaluate_k} sampled answers per question at temperature "
-                 f"1): the table above scores each seed on its own {args.eval_questions}-question subset.\n\n{table2}\n")
+                 f"1): the table above scores each seed on its own {args.eval_questions}-question subset. This took "
+                 f"{(time.perf_counter() - t0) / 60:.1f} min in this call (scores already cached in the run folders "
+                 f"are read, not recomputed).\n\n{table2}\n")
     else:
         raw2 = None
     if missing:

@@ -112,6 +112,8 @@ def test_reevaluation_scores_every_final_policy_on_one_common_set_and_caches_it(
     table, raw = reproduce.reevaluate(results, "tiny", args)
     assert set(raw) == {"start", "grpo-uniform", "grpo-learnability"}
     assert "start (every run's initial policy)" in table and "(reference)" in table
+    assert "level 1 (6 q)" in table  # the per-level change table
+    assert len(raw["grpo-learnability"]["per_level_change"]["1"]) == 1  # one seed's change at level 1
     cache = tmp_path / "grpo-learnability-s0" / "reevaluate_6.json"
     saved = json.loads(cache.read_text())
     assert saved["questions"] == 6 and saved["settings"]["levels"] == [1]

@@ -154,15 +154,35 @@ def _paired(a: dict[int, float | None], b: dict[int, float | None]) -> list[floa
     return [a[k] - b[k] for k in sorted(a) if k in b and a[k] is not None and b[k] is not None]
 
 
+def _threads(args: argparse.Namespace) -> int:
+    """Torch threads per worker process: the cores shared out on a CPU, one on a GPU."""
+    return args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)
+
+
+def _cell(name: str) -> tuple[str, int]:
+    """'grpo-learnability-s2' -> ('grpo-learnability', 2)."""
+    key, seed = re.match(r"(.*)-s(\d+)$", name).groups()
+    return key, int(seed)
+
+
+def _vs_uniform(key: str, by_key: dict[str, dict[int, float | None]]) -> tuple[list[float], str]:
+    """The cell's per-seed values minus its algorithm's uniform run of the same seed, and the table entry."""
+    base = key.split("-", 1)[0] + "-uniform"
+    if base == key:
+        return [], "(reference)"
+    diffs = _paired(by_key[key], by_key[base]) if base in by_key else []
+    return diffs, fmt(*ci(diffs)) if diffs else "–"
+
+
 def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float]:
     """Markdown table over cells, the raw numbers, the equal-compute budgets (what the cheapest run reached by
     its last step, and half of it) and the runs' summed step time in seconds."""
     groups: dict[str, dict[int, list[dict]]] = {}
     last, seconds = [], 0.0
     for r in runs:
-        key, seed = re.match(r"(.*)-s(\d+)$", r["name"]).groups()
+        key, seed = _cell(r["name"])
         recs = [json.loads(x) for x in (Path(r["out"]) / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        groups.setdefault(key, {})[int(seed)] = recs
+        groups.setdefault(key, {})[seed] = recs
         last.append(recs[-1]["compute/attempts_total"])
         seconds += sum(x.get("time/step", 0.0) for x in recs)
     budgets = [float(math.floor(min(last) / 2)), float(min(last))]
@@ -177,8 +197,7 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
         first = [s[0].get("eval/pass@1") for s in seeds]
         final = [s[-1].get("eval/pass@1") for s in seeds]
         gain = _paired(finals[key], {k: s[0].get("eval/pass@1") for k, s in by_seed.items()})
-        base = key.split("-", 1)[0] + "-uniform"
-        vs_uniform = _paired(finals[key], finals[base]) if base in finals and base != key else []
+        vs_uniform, vs_uniform_entry = _vs_uniform(key, finals)
         per_budget = [[at_budget(s, b) for s in seeds] for b in budgets]
         reward = [float(np.mean([r["train/reward"] for r in s[-5:] if "train/reward" in r])) for s in seeds]
         zero = [float(np.mean([r.get("curriculum/frac_all_solved", 0) + r.get("curriculum/frac_none_solved", 0)
@@ -187,7 +206,7 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
         raw[key] = {"first": first, "final": final, "gain": gain, "vs_uniform": vs_uniform, "budgets": per_budget,
                     "reward": reward, "zero": zero}
         rows.append([key.replace("-", " / ", 1), len(seeds), fmt(*ci(first)), fmt(*ci(final)), fmt(*ci(gain)),
-                     fmt(*ci(vs_uniform)) if vs_uniform else "(reference)" if base == key else "–"]
+                     vs_uniform_entry]
                     + [fmt(*ci([x for x in b if x is not None])) + ("" if all(x is not None for x in b) else " (some runs short)")
                        for b in per_budget]
                     + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
@@ -222,7 +241,7 @@ def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespa
                   num_questions=args.reevaluate, k=args.reevaluate_k, temperature=1.0,
                   max_new_tokens=args.max_new_tokens, batch_size=args.generation_batch_size, seed=0,
                   device=args.device, instruction=args.instruction)
-    threads = args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)
+    threads = _threads(args)
     jobs = [{**common, "model": model, "threads": threads,
              "cache": str(args.runs / f"reevaluate_start_{args.reevaluate}.json")}]
     names = ["start"]
@@ -245,8 +264,8 @@ def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespa
     k = args.reevaluate_k
     groups: dict[str, dict[int, dict]] = {}
     for name, score in by_name.items():
-        key, seed = re.match(r"(.*)-s(\d+)$", name).groups()
-        groups.setdefault(key, {})[int(seed)] = score
+        key, seed = _cell(name)
+        groups.setdefault(key, {})[seed] = score
     headers = ["algorithm / curriculum", "seeds", "greedy pass@1 (%)", "minus the start's", "minus uniform's (same seed)"]
     if k:
         headers += [f"sampled accuracy, {k} per question (%)", "minus the start's", "minus uniform's (same seed)"]
@@ -254,17 +273,16 @@ def reevaluate(results: list[dict[str, Any]], model: str, args: argparse.Namespa
                              + ([fmt(start["mean@k"], math.nan), "", ""] if k else [])]
     raw: dict[str, Any] = {"start": {"pass@1": start["pass@1"], "mean@k": start.get("mean@k"),
                                      "per_level": start.get("per_level")}}
+    metrics = ["pass@1"] + (["mean@k"] if k else [])
+    by_metric = {m: {key: {s: v[m] for s, v in by_seed.items()} for key, by_seed in groups.items()} for m in metrics}
     for key, by_seed in sorted(groups.items()):
-        base = key.split("-", 1)[0] + "-uniform"
         row: list[Any] = [key.replace("-", " / ", 1), len(by_seed)]
         raw[key] = {}
-        for metric in ["pass@1"] + (["mean@k"] if k else []):
-            values = {s: v[metric] for s, v in by_seed.items()}
-            vs_uniform = (_paired(values, {s: v[metric] for s, v in groups[base].items()})
-                          if base in groups and base != key else [])
+        for metric in metrics:
+            values = by_metric[metric][key]
+            vs_uniform, vs_uniform_entry = _vs_uniform(key, by_metric[metric])
             gain = [v - start[metric] for v in values.values()]
-            row += [fmt(*ci(list(values.values()))), fmt(*ci(gain)),
-                    fmt(*ci(vs_uniform)) if vs_uniform else "(reference)" if base == key else "–"]
+            row += [fmt(*ci(list(values.values()))), fmt(*ci(gain)), vs_uniform_entry]
             raw[key][metric] = {"values": values, "vs_uniform": vs_uniform}
         rows.append(row)
     from _benchtable import markdown_table
@@ -375,7 +393,7 @@ def main() -> None:
     jobs = []
     for cell in cells(args):
         job = {**base, **cell, "model": model, "out": str(args.runs / cell["name"]),
-               "threads": args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)}
+               "threads": _threads(args)}
         jobs.append(job)
     # longest first, so the last runs to finish are short ones (VinePPO's Monte-Carlo rollouts cost the most)
     cost = {"vineppo": 3, "ppo": 2, "grpo": 1}

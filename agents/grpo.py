@@ -50,5 +50,5 @@ class GRPO(Algorithm):
         t["advantages"] = torch.as_tensor(a, dtype=torch.float32)[:, None] * t["response_mask"]
         return {"policy/frac_zero_advantage_sequences": float(np.mean(np.abs(a) < 1e-8))}
 
-    def loss(self, mb, logprobs, entropy):
-        return critic_free_loss(self.config, mb, logprobs, entropy)
+    def loss(self, mb, logprobs, entropy, norm=None):
+        return critic_free_loss(self.config, mb, logprobs, entropy, norm)

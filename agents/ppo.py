@@ -39,7 +39,7 @@ class PPOConfig(TrainConfig):
     vf_coef: float = 0.5  # weight of the value loss
     value_clip: float = 0.2  # the critic's prediction moves at most this far from its old value
     whiten_advantages: bool = True
-    critic_learning_rate: float = 1e-5
+    critic_learning_rate: float | None = None  # None: the policy's learning_rate (as the reference trains both)
 
 
 class ValueModel(nn.Module):
@@ -78,17 +78,25 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
 
 
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                mask: torch.Tensor, clip_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """The clipped surrogate, a mean over response tokens (shared by all three algorithms)."""
+                mask: torch.Tensor, clip_coef: float, tokens: float | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped surrogate summed over response tokens and divided by `tokens` (default: this mask's count,
+    i.e. the token mean; the trainer passes its minibatch's count so micro-batches add up to the minibatch's
+    token mean). Shared by all three algorithms."""
     log_ratio = logprobs - old_logprobs
     ratio = torch.exp(log_ratio)
     pg_losses = -advantages * ratio
     pg_losses_clipped = -advantages * torch.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef)
-    loss = masked_mean(torch.max(pg_losses, pg_losses_clipped), mask)
+    n = float(mask.sum().clamp(min=1.0)) if tokens is None else max(float(tokens), 1.0)
+    loss = (torch.max(pg_losses, pg_losses_clipped) * mask).sum() / n
     with torch.no_grad():
         clip_frac = masked_mean(((ratio - 1.0).abs() > clip_coef).float(), mask)
         approx_kl = masked_mean((ratio - 1.0) - log_ratio, mask)  # k3 estimate of KL(pi_old || pi)
     return loss, {"policy/clip_frac": float(clip_frac), "policy/approx_kl": float(approx_kl)}
+
+
+#: per-token KL estimates above this are clipped in the loss (the VinePPO reference's kl_penalty_loss_clip_max)
+KL_CLIP = 10.0
 
 
 def kl_to_reference(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
@@ -97,16 +105,40 @@ def kl_to_reference(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch
     return torch.exp(d) - d - 1.0
 
 
+def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, aggregation: str,
+               tokens: float | None = None, sequences: float | None = None) -> torch.Tensor:
+    """The KL term of the loss, from per-token k3 clipped at KL_CLIP:
+
+        sequence_sum:  sum_i sum_t k3_it / (number of sequences)   (the VinePPO reference: KL of whole responses)
+        token_mean:    sum_i sum_t k3_it / (number of tokens)      (TRL's GRPO; about length times weaker)
+
+    `tokens` / `sequences` default to this batch's counts; the trainer passes its minibatch's."""
+    k3 = torch.clamp(kl_to_reference(logprobs, ref_logprobs), max=KL_CLIP) * mask
+    if aggregation == "sequence_sum":
+        n = float((mask.sum(1) > 0).sum().clamp(min=1)) if sequences is None else max(float(sequences), 1.0)
+    elif aggregation == "token_mean":
+        n = float(mask.sum().clamp(min=1.0)) if tokens is None else max(float(tokens), 1.0)
+    else:
+        raise ValueError(f"kl_aggregation must be sequence_sum or token_mean, got {aggregation!r}")
+    return k3.sum() / n
+
+
 def critic_free_loss(config: TrainConfig, mb: dict[str, torch.Tensor], logprobs: torch.Tensor,
-                     entropy: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of GRPO and VinePPO: the clipped surrogate plus kl_coef * k3(pi, pi_ref) inside the loss."""
+                     entropy: torch.Tensor | None, norm: dict[str, float] | None = None
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of GRPO and VinePPO: the clipped surrogate plus kl_coef * KL(pi || pi_ref) (see kl_penalty),
+    each normalised by the minibatch's token or sequence count in `norm`."""
+    norm = norm or {}
     mask = mb["response_mask"]
-    pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, config.clip_coef)
+    pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, config.clip_coef,
+                                 norm.get("tokens"))
     loss = pg_loss
     if "ref_logprobs" in mb:
-        kl = masked_mean(kl_to_reference(logprobs, mb["ref_logprobs"]), mask)
+        kl = kl_penalty(logprobs, mb["ref_logprobs"], mask, config.kl_aggregation, norm.get("tokens"),
+                        norm.get("sequences"))
         loss = loss + config.kl_coef * kl
-        stats["policy/kl"] = kl.item()
+        with torch.no_grad():
+            stats["policy/kl"] = float(masked_mean(kl_to_reference(logprobs, mb["ref_logprobs"]), mask))
     stats.update({"loss/policy": pg_loss.item(), "loss/total": loss.item(),
                   "policy/entropy": float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
     return loss, stats
@@ -143,14 +175,17 @@ class PPO(Algorithm):
         return {"policy/kl": float(masked_mean(kl, mask)), "value/mean": float(masked_mean(values, mask)),
                 "value/returns_mean": float(masked_mean(returns, mask))}
 
-    def loss(self, mb, logprobs, entropy):
+    def loss(self, mb, logprobs, entropy, norm=None):
         c = self.config
+        norm = norm or {}
         mask = mb["response_mask"]
-        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef)
+        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef,
+                                     norm.get("tokens"))
         values = self.critic(mb["input_ids"], mb["attention_mask"])
         values_clipped = mb["old_values"] + torch.clamp(values - mb["old_values"], -c.value_clip, c.value_clip)
         vf_losses = torch.max((values - mb["returns"]) ** 2, (values_clipped - mb["returns"]) ** 2)
-        vf_loss = 0.5 * masked_mean(vf_losses, mask)
+        tokens = norm.get("tokens") or float(mask.sum().clamp(min=1.0))
+        vf_loss = 0.5 * (vf_losses * mask).sum() / max(tokens, 1.0)
         loss = pg_loss + c.vf_coef * vf_loss
         stats.update({"loss/policy": pg_loss.item(), "loss/value": vf_loss.item(), "loss/total": loss.item(),
                       "policy/entropy": float(masked_mean(entropy, mask)) if entropy is not None else 0.0})

@@ -86,9 +86,11 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Zero mean, unit variance over the masked entries (advantage whitening)."""
+    """Zero mean, unit variance over the masked entries (advantage whitening; the sample variance, with n - 1,
+    as the VinePPO reference computes it)."""
     mean = masked_mean(x, mask)
-    var = masked_mean((x - mean) ** 2, mask)
+    n = mask.sum()
+    var = ((x - mean) ** 2 * mask).sum() / (n - 1).clamp(min=1.0)
     return (x - mean) * torch.rsqrt(var + eps) * mask
 
 

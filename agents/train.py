@@ -30,9 +30,12 @@ PRESETS: dict[str, dict[str, Any]] = {
             "micro_batch_size": 16, "minibatches": 4, "generation_batch_size": 256, "eval_questions": 500,
             "eval_every": 25, "checkpoint_every": 25, "curriculum": "learnability",
             "curriculum_options": {"preset": "fast"}},
+    # the VinePPO reference (configs/polIter_rho1bSft2_*): 512 episodes per iteration in 8 minibatches of 64, 2
+    # epochs, lr 1e-6 with 3% warmup then linear decay, temperature 0.6 with top_p 0.9, KL 1e-4 in the loss
     "paper": {"model": "rho-1b-gsm8k", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
-              "attempts_per_question": 8, "max_new_tokens": 1024, "temperature": 0.6, "learning_rate": 1e-6,
-              "steps": 1000, "micro_batch_size": 16, "minibatches": 4, "epochs": 2, "kl_coef": 1e-4,
+              "attempts_per_question": 8, "max_new_tokens": 1024, "temperature": 0.6, "top_p": 0.9,
+              "learning_rate": 1e-6, "warmup_ratio": 0.03, "lr_schedule": "linear",
+              "steps": 1000, "micro_batch_size": 16, "minibatches": 8, "epochs": 2, "kl_coef": 1e-4,
               "generation_batch_size": 512, "eval_questions": 1319, "eval_every": 50, "checkpoint_every": 50,
               "curriculum": "learnability", "curriculum_options": {"preset": "recommended"}},
 }

@@ -32,9 +32,12 @@ from tqdm.auto import tqdm
 
 import curricula
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
-from agents.generation import SamplingConfig, make_generator
+from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.policy import load_policy, parameter_count, prompt_ids, resolve
 from agents.rollout import Rollouts, batched_logprobs, pack, token_logprobs
+
+LR_SCHEDULES = ("constant", "linear", "cosine")
+KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 
 
 @dataclass
@@ -63,7 +66,9 @@ class TrainConfig:
     generation_backend: str = "hf"  # hf | vllm
     generation_batch_size: int = 32
     learning_rate: float = 1e-5
+    lr_schedule: str = "constant"  # constant | linear | cosine: after the warmup, stay or decay to 0 at the last step
     warmup_steps: int = 0  # linear learning-rate warmup over this many iterations (Adam's first steps are noisy)
+    warmup_ratio: float = 0.0  # the warmup as a share of `steps` (the reference VinePPO runs use 0.03)
     weight_decay: float = 0.0
     epochs: int = 1  # passes over each iteration's rollouts
     minibatches: int = 1  # optimiser steps per epoch
@@ -71,8 +76,14 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     clip_coef: float = 0.2  # PPO ratio clip epsilon
     kl_coef: float = 1e-4  # weight of the KL penalty to the frozen reference policy (0: no reference model)
+    kl_aggregation: str = "sequence_sum"  # KL in the loss: summed over a response's tokens, averaged over
+    # responses (the VinePPO reference), or token_mean (a mean over all response tokens, ~length times weaker)
+    truncated_reward: float | None = 0.0  # reward of a response cut at max_new_tokens before EOS (the
+    # reference's 0); None scores it like a finished one
     eval_every: int = 0  # greedy pass@1 on the held-out subset every N steps (0: only at the start and end)
     eval_questions: int = 32  # size of the fixed held-out subset
+    eval_samples: int = 1  # also sample this many answers per held-out question at the training temperature
+    # (what RL optimises; greedy pass@1 is always measured); 0: greedy only
     checkpoint_every: int = 2
     keep_checkpoints: int = 2
     seed: int = 0
@@ -95,6 +106,13 @@ class TrainConfig:
             (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1, got {self.micro_batch_size}"),
             (self.minibatches >= 1 and self.epochs >= 1, "epochs and minibatches must be >= 1"),
             (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}"),
+            (not (self.warmup_steps and self.warmup_ratio),
+             "set warmup_steps or warmup_ratio, not both"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"),
+            (self.kl_aggregation in KL_AGGREGATIONS,
+             f"kl_aggregation must be one of {KL_AGGREGATIONS}, got {self.kl_aggregation!r}"),
+            (self.eval_samples >= 0, f"eval_samples must be >= 0, got {self.eval_samples}"),
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
             (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
@@ -149,6 +167,21 @@ def algorithm_classes(name: str) -> tuple[type[TrainConfig], type[Algorithm]]:
 
         return GRPOConfig, GRPO
     raise ValueError(f"algo must be one of {ALGORITHMS}, got {name!r}")
+
+
+def lr_factor(config: TrainConfig, update: int, total: int) -> float:
+    """Multiplier of the base learning rate at optimiser update `update` (0-based) of `total`: linear warmup
+    over `warmup_steps` iterations (or `warmup_ratio` of all updates), then `lr_schedule`."""
+    per_step = config.epochs * config.minibatches
+    warmup = config.warmup_steps * per_step if config.warmup_steps else round(config.warmup_ratio * total)
+    if update < warmup:
+        return (update + 1) / warmup
+    if config.lr_schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = (update - warmup) / (total - warmup)  # 0 at the first update after warmup, < 1 at the last
+    if config.lr_schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _rng_state() -> dict[str, Any]:
@@ -207,12 +240,13 @@ class Trainer:
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
         self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
                                         source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed)
+        self.eos_ids = eos_ids(self.policy, self.tokenizer)
         self._prompts: dict[tuple[int, int], list[int]] = {}
         self.algorithm = algorithm_classes(c.algo)[1](c, self)
         params = [{"params": [p for p in self.policy.parameters() if p.requires_grad], "lr": c.learning_rate}]
         for module in self.algorithm.modules().values():
-            params.append({"params": list(module.parameters()), "lr": getattr(c, "critic_learning_rate",
-                                                                                c.learning_rate)})
+            params.append({"params": list(module.parameters()),
+                           "lr": getattr(c, "critic_learning_rate", None) or c.learning_rate})
         self.optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         for group in self.optimizer.param_groups:
             group["base_lr"] = group["lr"]
@@ -257,11 +291,19 @@ class Trainer:
             self.counters["generated_tokens"] += sum(len(r) for r in responses)
         return responses
 
-    def score(self, question_ids: list[int], completions: list[str], prefixes: list[str] | None = None
+    def truncated(self, response: list[int]) -> bool:
+        """The response hit max_new_tokens before the model ended it (no EOS at its end)."""
+        return not response or response[-1] not in self.eos_ids
+
+    def score(self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None
               ) -> np.ndarray:
-        """Rewards for completions (prefix + completion when VinePPO continues a partial solution)."""
+        """Rewards for generated responses through the env's batch path (prefix + completion when VinePPO
+        continues a partial solution); a truncated response gets `truncated_reward` unless that is None."""
         start = time.perf_counter()
-        rewards, _ = self.pool.score(question_ids, completions, prefixes=prefixes)
+        rewards, _ = self.pool.score(question_ids, [self.decode(r) for r in responses], prefixes=prefixes)
+        if self.config.truncated_reward is not None:
+            cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
+            rewards[cut] = self.config.truncated_reward
         self.timers["scoring"] += time.perf_counter() - start
         return rewards
 
@@ -274,10 +316,8 @@ class Trainer:
         queries = [self.prompt(q) for q in ids.tolist() for _ in range(attempts)]
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
         texts = [self.decode(r) for r in responses]
-        start = time.perf_counter()
-        nested = [texts[i * attempts:(i + 1) * attempts] for i in range(len(ids))]
-        rewards, keep, _ = self.env.report(ids, nested, phase=phase)
-        self.timers["scoring"] += time.perf_counter() - start
+        flat = self.score(np.repeat(ids, attempts).tolist(), responses)
+        rewards, keep, _ = self.env.report(ids, rewards=flat.reshape(len(ids), attempts), phase=phase)
         rollouts = Rollouts(question_ids=np.repeat(ids, attempts), group=np.repeat(np.arange(len(ids)), attempts),
                             queries=queries, responses=responses, texts=texts,
                             rewards=np.asarray(rewards, dtype=np.float32).reshape(-1))
@@ -323,6 +363,7 @@ class Trainer:
                  "train/frac_zero_advantage": float(np.mean(rewards.std(axis=1) == 0)),
                  "train/batch_learnability": float(np.mean(share * (1 - share))),
                  "train/response_tokens": float(np.mean([len(r) for r in rollouts.responses])),
+                 "train/frac_truncated": float(np.mean([self.truncated(r) for r in rollouts.responses])),
                  "train/questions_attempted": len(ids), "train/groups_kept": int(keep.sum())}
         parts = [p for p in parts if len(p)]
         return (self._concat(parts) if parts else None), stats
@@ -341,20 +382,22 @@ class Trainer:
             t["ref_logprobs"] = batched_logprobs(self.reference, t, c.micro_batch_size, c.temperature)
         stats = self.algorithm.advantages(rollouts)
         B = len(rollouts)
-        warm = min(1.0, (self.step + 1) / c.warmup_steps) if c.warmup_steps else 1.0  # from the step count:
-        for group in self.optimizer.param_groups:  # nothing extra to checkpoint
-            group["lr"] = group["base_lr"] * warm
-        stats["policy/lr"] = self.optimizer.param_groups[0]["lr"]
         sums: dict[str, float] = {}
         count = 0
         grad_norms = []
         self.policy.train()
-        for _ in range(c.epochs):
+        per_step = c.epochs * c.minibatches
+        for epoch in range(c.epochs):
             order = self.shuffle_rng.permutation(B)
-            for mb_rows in np.array_split(order, c.minibatches):
+            for k, mb_rows in enumerate(np.array_split(order, c.minibatches)):
                 if mb_rows.size == 0:
                     continue
-                tokens = float(t["response_mask"][mb_rows].sum())
+                factor = lr_factor(c, self.step * per_step + epoch * c.minibatches + k, c.steps * per_step)
+                for group in self.optimizer.param_groups:  # from the step count: nothing extra to checkpoint
+                    group["lr"] = group["base_lr"] * factor
+                # each micro-batch's loss is its share of the minibatch's: sums over its tokens (sequences)
+                # divided by the minibatch's token (sequence) count, so accumulation gives the minibatch loss
+                norm = {"tokens": float(t["response_mask"][mb_rows].sum()), "sequences": float(mb_rows.size)}
                 self.optimizer.zero_grad(set_to_none=True)
                 for s in range(0, mb_rows.size, c.micro_batch_size):
                     rows = torch.as_tensor(mb_rows[s:s + c.micro_batch_size])
@@ -365,30 +408,44 @@ class Trainer:
                                                        c.temperature, with_entropy=True)
                     if single_step:
                         mb["old_logprobs"] = logprobs.detach()
-                    loss, mstats = self.algorithm.loss(mb, logprobs, entropy)
-                    # the algorithm's loss is a mean over this micro-batch's tokens; weight it by its share
-                    # of the minibatch's tokens so accumulation gives the minibatch's token mean
-                    (loss * float(mb["response_mask"].sum()) / max(tokens, 1.0)).backward()
-                    for k, v in mstats.items():
-                        sums[k] = sums.get(k, 0.0) + v
+                    loss, mstats = self.algorithm.loss(mb, logprobs, entropy, norm)
+                    loss.backward()
+                    # loss terms are shares of the minibatch's loss: they add up; other metrics are averaged
+                    for key, v in mstats.items():
+                        sums[key] = sums.get(key, 0.0) + v
                     count += 1
                 params = [p for g in self.optimizer.param_groups for p in g["params"]]
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
                 self.optimizer.step()
                 grad_norms.append(float(grad_norm))
+        stats["policy/lr"] = self.optimizer.param_groups[0]["lr"]
         self.generator.sync(self.policy)
-        stats.update({k: v / max(count, 1) for k, v in sums.items()})
+        updates = max(len(grad_norms), 1)
+        stats.update({k: v / (updates if k.startswith("loss/") else max(count, 1)) for k, v in sums.items()})
         stats["policy/grad_norm"] = float(np.mean(grad_norms)) if grad_norms else math.nan
         self.counters["trained_sequences"] += B
         return stats
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Greedy pass@1 on the fixed held-out subset."""
+        """Greedy pass@1 on the fixed held-out subset, and the accuracy of `eval_samples` answers per question
+        sampled at the training temperature (what RL optimises), from a forked RNG so that evaluating never
+        changes the training run."""
+        c = self.config
         ids = self.eval_ids.tolist()
-        responses = self.generate([self.prompt(q, pool=1) for q in ids], "eval", greedy=True)
+        prompts = [self.prompt(q, pool=1) for q in ids]
+        responses = self.generate(prompts, "eval", greedy=True)
         rewards, _ = self.eval_env.score(ids, [self.decode(r) for r in responses])
-        return {"eval/pass@1": float(np.mean(rewards >= 0.5)), "eval/questions": len(ids)}
+        out = {"eval/pass@1": float(np.mean(rewards >= 0.5)), "eval/questions": len(ids)}
+        if c.eval_samples:
+            devices = [torch.device(self.device)] if str(self.device).startswith("cuda") else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(c.seed * 100_003 + self.step)
+                rep = [p for p in prompts for _ in range(c.eval_samples)]
+                sampled = self.generate(rep, "eval")
+            r, _ = self.eval_env.score(np.repeat(ids, c.eval_samples), [self.decode(x) for x in sampled])
+            out["eval/sampled_accuracy"] = float(np.mean(r >= 0.5))
+        return out
 
     # ---- logging and checkpoints ------------------------------------------------------------------------
 

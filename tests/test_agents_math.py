@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agents.grpo import group_advantages
-from agents.ppo import gae, kl_to_reference, policy_loss
+from agents.ppo import critic_free_loss, gae, kl_penalty, kl_to_reference, policy_loss
 from agents.rollout import last_response_index, masked_whiten, pack
 from agents.vineppo import step_advantages, step_boundaries
 
@@ -105,8 +105,8 @@ def test_masked_whiten():
     m = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
     w = masked_whiten(x, m)
     assert w[0, 3] == 0
-    assert float(w[0, :3].mean()) == pytest.approx(0.0, abs=1e-6)
-    assert float((w[0, :3] ** 2).mean()) == pytest.approx(1.0, rel=1e-4)
+    # by hand: mean 2, sample variance ((1-2)^2 + 0 + (3-2)^2) / (3 - 1) = 1, so the values are x - 2
+    assert w[0, :3].tolist() == pytest.approx([-1.0, 0.0, 1.0], rel=1e-6)
 
 
 def test_step_boundaries_split_at_line_breaks():
@@ -126,3 +126,68 @@ def test_step_advantages_are_value_differences():
     a = step_advantages([0, 3, 5], [0.25, 0.5, 1.0], 0.0, 7)
     assert a.tolist() == pytest.approx([0.25] * 3 + [0.5] * 2 + [-1.0] * 2)
     assert a.dtype == np.float32
+
+
+def test_kl_penalty_sums_over_tokens_and_averages_over_sequences():
+    # two responses: 3 tokens and 1 token; per-token k3 values by hand
+    logp = torch.tensor([[-1.0, -2.0, -0.5, 0.0], [-1.0, 0.0, 0.0, 0.0]])
+    ref = torch.tensor([[-1.5, -1.0, -0.5, 0.0], [-3.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1, 1, 0], [1, 0, 0, 0]])
+
+    def k3(lp, rf):
+        d = rf - lp
+        return math.exp(d) - d - 1
+
+    seq0 = k3(-1.0, -1.5) + k3(-2.0, -1.0) + k3(-0.5, -0.5)
+    seq1 = k3(-1.0, -3.0)
+    assert float(kl_penalty(logp, ref, mask, "sequence_sum")) == pytest.approx((seq0 + seq1) / 2, rel=1e-6)
+    assert float(kl_penalty(logp, ref, mask, "token_mean")) == pytest.approx((seq0 + seq1) / 4, rel=1e-6)
+    # a micro-batch's share of a larger minibatch: divided by the minibatch's counts, not its own
+    assert float(kl_penalty(logp, ref, mask, "sequence_sum", sequences=8)) == pytest.approx((seq0 + seq1) / 8)
+    # per-token estimates are clipped at 10, as in the reference
+    far = kl_penalty(torch.tensor([[-20.0]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]), "sequence_sum")
+    assert float(far) == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="kl_aggregation"):
+        kl_penalty(logp, ref, mask, "sum")
+
+
+def test_micro_batches_add_up_to_the_minibatch_loss():
+    """Accumulating micro-batch losses normalised by the minibatch's counts gives the whole minibatch's loss,
+    for the surrogate (token mean) and the KL (sequence mean) alike."""
+    from agents.grpo import GRPOConfig
+
+    torch.manual_seed(0)
+    B, W = 6, 5
+    logp = torch.randn(B, W)
+    mb = {"old_logprobs": logp + 0.1 * torch.randn(B, W), "advantages": torch.randn(B, W),
+          "ref_logprobs": logp + 0.2 * torch.randn(B, W),
+          "response_mask": (torch.rand(B, W) > 0.3).float()}
+    mb["response_mask"][:, 0] = 1.0
+    config = GRPOConfig(kl_coef=0.5)
+    norm = {"tokens": float(mb["response_mask"].sum()), "sequences": float(B)}
+    whole, _ = critic_free_loss(config, mb, logp, None, norm)
+    parts = sum(critic_free_loss(config, {k: v[rows] for k, v in mb.items()}, logp[rows], None, norm)[0]
+                for rows in (slice(0, 2), slice(2, 6)))
+    assert float(parts) == pytest.approx(float(whole), rel=1e-6)
+    # and the whole equals the formula: token-mean surrogate + kl_coef * per-sequence KL sum averaged
+    pg, _ = policy_loss(logp, mb["old_logprobs"], mb["advantages"], mb["response_mask"], config.clip_coef)
+    kl = (kl_to_reference(logp, mb["ref_logprobs"]) * mb["response_mask"]).sum(1).mean()
+    assert float(whole) == pytest.approx(float(pg + 0.5 * kl), rel=1e-6)
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    # 10 updates, warmup 2: (u + 1) / 2 for u < 2, then the schedule over the remaining 8
+    ("constant", [0.5, 1.0] + [1.0] * 8),
+    ("linear", [0.5, 1.0] + [1 - k / 8 for k in range(8)]),
+    ("cosine", [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]),
+])
+def test_learning_rate_schedule_by_hand(schedule, expected):
+    from agents.trainer import TrainConfig, lr_factor
+
+    by_steps = TrainConfig(lr_schedule=schedule, warmup_steps=2, steps=10)
+    assert [lr_factor(by_steps, u, 10) for u in range(10)] == pytest.approx(expected)
+    by_ratio = TrainConfig(lr_schedule=schedule, warmup_ratio=0.2, steps=10)
+    assert [lr_factor(by_ratio, u, 10) for u in range(10)] == pytest.approx(expected)
+    # two optimiser updates per iteration: warmup_steps counts iterations, so 2 iterations are 4 updates
+    two = TrainConfig(lr_schedule=schedule, warmup_steps=2, minibatches=2, steps=5)
+    assert [lr_factor(two, u, 10) for u in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])

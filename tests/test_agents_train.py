@@ -27,6 +27,7 @@ def tiny(cls=GRPOConfig, tmp_path=None, **kw) -> TrainConfig:
     base = dict(model="tiny", levels=[1], num_questions=200, questions_per_step=4, attempts_per_question=2,
                 max_new_tokens=6, eval_questions=4, eval_every=0, steps=2, learning_rate=1e-3, kl_coef=0.0,
                 micro_batch_size=4, progress=False, tensorboard=False, checkpoint_every=1,
+                truncated_reward=None,  # a random model rarely ends its answer: score what it wrote
                 out=str(tmp_path / "run") if tmp_path else "runs/test")
     base.update(kw)
     return cls(**base)
@@ -186,8 +187,53 @@ def test_reward_goes_up_on_a_task_a_random_model_rarely_solves(algo, tmp_path):
     config = cls(model="tiny", dataset=str(path), question_field="question", answer_field="answer", levels=None,
                  questions_per_step=8, attempts_per_question=8, max_new_tokens=4, eval_questions=0, steps=40,
                  learning_rate=1e-2, kl_coef=0.0, micro_batch_size=64, progress=False, tensorboard=False,
+                 truncated_reward=None,
                  checkpoint_every=0, out=str(tmp_path / "run"))
     rewards = [r["train/reward"] for r in Trainer(config).train() if "train/reward" in r]
     first, last = rewards[0], float(np.mean(rewards[-10:]))  # rewards[0]: attempts before any update
     assert first < 0.15, first
     assert last > 0.4 and last > 4 * max(first, 0.05), (first, last)
+
+
+def test_truncated_responses_get_the_truncation_reward(tmp_path):
+    """A response that never reached EOS earns `truncated_reward` (the reference's 0), even with a right
+    answer in it; None scores it like a finished one."""
+    trainer = Trainer(tiny(tmp_path=tmp_path, **digits_dataset(tmp_path), truncated_reward=0.0))
+    gold = trainer.pool.questions[0].answer
+    body = trainer.tokenizer(f"so {gold}", add_special_tokens=False)["input_ids"]
+    eos = trainer.tokenizer.eos_token_id
+    finished, cut = body + [eos], body
+    assert trainer.truncated(cut) and not trainer.truncated(finished)
+    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, 0.0]
+    trainer.config.truncated_reward = None
+    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, 1.0]
+    trainer.config.truncated_reward = -0.5
+    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, -0.5]
+
+
+def test_critic_learning_rate_follows_the_policy_unless_set(tmp_path):
+    tied = Trainer(tiny(PPOConfig, tmp_path / "a", learning_rate=3e-4))
+    assert [g["lr"] for g in tied.optimizer.param_groups] == [3e-4, 3e-4]
+    own = Trainer(tiny(PPOConfig, tmp_path / "b", learning_rate=3e-4, critic_learning_rate=1e-5))
+    assert [g["lr"] for g in own.optimizer.param_groups] == [3e-4, 1e-5]
+
+
+def test_reference_defaults_of_vineppo_and_the_paper_preset():
+    assert (VinePPOConfig.vine_rollouts, VinePPOConfig.whiten_advantages) == (9, True)
+    paper = build_config(["--preset", "paper", "--algo", "vineppo"])
+    assert (paper.warmup_ratio, paper.lr_schedule, paper.minibatches, paper.top_p, paper.epochs) == (
+        0.03, "linear", 8, 0.9, 2)
+    assert paper.kl_aggregation == "sequence_sum" and paper.truncated_reward == 0.0
+
+
+def test_sampled_evaluation_leaves_the_training_run_unchanged(tmp_path):
+    """Sampling held-out answers at the training temperature forks the RNG: the same seed trains the same
+    way with or without it."""
+    runs = {}
+    for samples in (0, 2):
+        config = tiny(tmp_path=tmp_path / f"e{samples}", **digits_dataset(tmp_path), eval_every=1, steps=2,
+                      eval_samples=samples)
+        runs[samples] = Trainer(config).train()
+    assert "eval/sampled_accuracy" in runs[2][-1] and "eval/sampled_accuracy" not in runs[0][-1]
+    for a, b in zip(runs[0][1:], runs[2][1:], strict=True):
+        assert a["train/reward"] == b["train/reward"] and a["loss/total"] == b["loss/total"]

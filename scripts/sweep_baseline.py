@@ -70,6 +70,8 @@ STAGES: dict[str, dict[str, dict[str, Any]]] = {
         "A7 1e-4 warmup+cosine, 16 q, fresh, KL 1e-3": {"learning_rate": 1e-4, "questions_per_step": 16,
                                                         "num_questions": FRESH, "kl_coef": 1e-3,
                                                         **WARMUP_COSINE},
+        "A8 1e-4 warmup+cosine, 16 q, fresh, 120 steps": {"learning_rate": 1e-4, "questions_per_step": 16,
+                                                          "num_questions": FRESH, "steps": 120, **WARMUP_COSINE},
     },
 }
 

@@ -2,9 +2,11 @@
 
     python -m agents.train --algo grpo --curriculum learnability --model tiny --steps 20 --out runs/demo
 
-The algorithms share everything but the step that turns rollouts into a loss: policy loading
-(`agents.policy`), generation backends (`agents.generation`), rollout tensors and log-probabilities
-(`agents.rollout`), and the training loop with logging and checkpoints (`agents.trainer`).
+The algorithms (`agents.ppo`, `agents.vineppo`, `agents.grpo`, registered in `agents.algorithms`) share
+everything but their advantages and loss: the config (`agents.config`), the losses (`agents.losses`), policy
+loading (`agents.policy`, `agents.tiny`), generation (`agents.generation`), rollout tensors and log-probs
+(`agents.rollout`), the loop (`agents.trainer`), checkpoints (`agents.checkpoint`), metric names
+(`agents.metrics`) and evaluation (`agents.evaluation`). docs/architecture.md maps the whole project.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ __all__ = ["ALGORITHMS", "TrainConfig", "train"]
 
 def __getattr__(attr: str) -> Any:
     # keep `import agents` light: torch and transformers load only when training is asked for
-    if attr in ("ALGORITHMS", "TrainConfig", "train"):
-        from agents import trainer
+    if attr == "ALGORITHMS":
+        from agents.algorithms import ALGORITHMS
 
-        return getattr(trainer, attr)
+        return ALGORITHMS
+    if attr == "TrainConfig":
+        from agents.config import TrainConfig
+
+        return TrainConfig
+    if attr == "train":
+        from agents.trainer import train
+
+        return train
     raise AttributeError(f"module 'agents' has no attribute {attr!r}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from typing import Any
 
 import gymnasium as gym
@@ -16,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 import mathenv  # noqa: F401
+from agents.evaluation import evaluate_policy
 from agents.generation import HFGenerator, SamplingConfig
 from agents.policy import load_policy, prompt_ids
 
@@ -24,8 +24,8 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
              levels: list[int] | None = None, num_questions: int | None = 200, k: int = 4,
              temperature: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
              device: str | None = None, instruction: str | None = None) -> dict[str, Any]:
-    """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level.
-    `instruction` must match what the policy was trained with (None: the env's default)."""
+    """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level
+    (agents.evaluation). `instruction` must match what the policy was trained with (None: the env's default)."""
     torch.manual_seed(seed)
     kwargs: dict[str, Any] = {"dataset": dataset, "split": split, "data_path": data_path}
     if levels is not None:
@@ -39,35 +39,18 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
     policy, tokenizer = load_policy(model, device=device, gradient_checkpointing=False)
     gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, 1.0, batch_size))
     prompts = [prompt_ids(tokenizer, env.prompt(int(q))) for q in ids]
+    bar = tqdm(total=len(ids) * (1 + k), desc="evaluate", leave=False, unit="answer")
 
-    def run(greedy: bool, repeat: int) -> tuple[np.ndarray, list]:
-        texts = []
-        for start in tqdm(range(0, len(prompts), batch_size), desc="greedy" if greedy else f"sample x{repeat}",
-                          leave=False):
-            chunk = [p for p in prompts[start:start + batch_size] for _ in range(repeat)]
-            texts += [tokenizer.decode(r, skip_special_tokens=True) for r in gen.generate(chunk, greedy=greedy)]
-        rewards, verdicts = env.score(np.repeat(ids, repeat), texts)
-        return rewards.reshape(len(ids), repeat), [verdicts[i * repeat:(i + 1) * repeat] for i in range(len(ids))]
+    def generate(chunk: list[list[int]], greedy: bool) -> list[list[int]]:
+        out = gen.generate(chunk, greedy=greedy)
+        bar.update(len(chunk))
+        return out
 
-    greedy, _ = run(True, 1)
-    result: dict[str, Any] = {"model": model, "dataset": dataset, "split": split, "questions": len(ids),
-                              "pass@1": float(greedy.mean())}
-    majority = np.zeros(len(ids))
-    if k > 0:
-        sampled, verdicts = run(False, k)
-        for i, vs in enumerate(verdicts):
-            votes = Counter(v.extracted for v in vs if v.extracted is not None)
-            if votes:
-                top = votes.most_common(1)[0][0]
-                majority[i] = float(next(v.correct for v in vs if v.extracted == top))
-        result.update({"mean@k": float(sampled.mean()), f"maj@{k}": float(majority.mean()), "k": k})
-    levels_of = np.array([env.questions[int(q)].difficulty if env.questions[int(q)].difficulty is not None else -1
-                          for q in ids])
-    if (levels_of >= 0).any():
-        result["per_level"] = {int(lv): {"questions": int((levels_of == lv).sum()),
-                                         "pass@1": float(greedy[levels_of == lv].mean())}
-                               for lv in sorted(set(levels_of.tolist())) if lv >= 0}
-    return result
+    result = evaluate_policy(generate, lambda r: tokenizer.decode(r, skip_special_tokens=True), env, ids, prompts,
+                             samples=k)
+    bar.close()
+    result.pop("p", None)
+    return {"model": model, "dataset": dataset, "split": split, **result}
 
 
 def main(argv: list[str] | None = None) -> None:

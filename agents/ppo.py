@@ -25,21 +25,25 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from agents.rollout import Rollouts, masked_mean, masked_whiten
-from agents.trainer import Algorithm, TrainConfig
+from agents import metrics as M
+from agents.base import Algorithm
+from agents.config import TrainConfig, option
+from agents.losses import policy_loss
+from agents.rollout import Rollouts, last_response_index, masked_mean, masked_whiten
 
 
 @dataclass
 class PPOConfig(TrainConfig):
     """PPO options on top of the shared ones."""
 
-    algo: str = "ppo"
-    gamma: float = 1.0  # discount over tokens
-    lam: float = 1.0  # GAE lambda
-    vf_coef: float = 0.5  # weight of the value loss
-    value_clip: float = 0.2  # the critic's prediction moves at most this far from its old value
-    whiten_advantages: bool = True
-    critic_learning_rate: float | None = None  # None: the policy's learning_rate (as the reference trains both)
+    algo: str = option("ppo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    gamma: float = option(1.0, "discount over tokens")
+    lam: float = option(1.0, "GAE lambda (1: Monte-Carlo return minus the value)")
+    vf_coef: float = option(0.5, "weight of the value loss")
+    value_clip: float = option(0.2, "the critic's prediction moves at most this far from its old value")
+    whiten_advantages: bool = option(True, "zero mean, unit variance over the batch's response tokens")
+    critic_learning_rate: float | None = option(None, "the critic's learning rate (None: the policy's, as the "
+                                                      "reference trains both)")
 
 
 class ValueModel(nn.Module):
@@ -77,77 +81,13 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     return advantages, returns
 
 
-def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                mask: torch.Tensor, clip_coef: float, tokens: float | None = None
-                ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The clipped surrogate summed over response tokens and divided by `tokens` (default: this mask's count,
-    i.e. the token mean; the trainer passes its minibatch's count so micro-batches add up to the minibatch's
-    token mean). Shared by all three algorithms."""
-    log_ratio = logprobs - old_logprobs
-    ratio = torch.exp(log_ratio)
-    pg_losses = -advantages * ratio
-    pg_losses_clipped = -advantages * torch.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef)
-    n = float(mask.sum().clamp(min=1.0)) if tokens is None else max(float(tokens), 1.0)
-    loss = (torch.max(pg_losses, pg_losses_clipped) * mask).sum() / n
-    with torch.no_grad():
-        clip_frac = masked_mean(((ratio - 1.0).abs() > clip_coef).float(), mask)
-        approx_kl = masked_mean((ratio - 1.0) - log_ratio, mask)  # k3 estimate of KL(pi_old || pi)
-    return loss, {"policy/clip_frac": float(clip_frac), "policy/approx_kl": float(approx_kl)}
-
-
-#: per-token KL estimates above this are clipped in the loss (the VinePPO reference's kl_penalty_loss_clip_max)
-KL_CLIP = 10.0
-
-
-def kl_to_reference(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 estimate of KL(pi || pi_ref): exp(ref - logp) - (ref - logp) - 1 >= 0."""
-    d = ref_logprobs - logprobs
-    return torch.exp(d) - d - 1.0
-
-
-def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, aggregation: str,
-               tokens: float | None = None, sequences: float | None = None) -> torch.Tensor:
-    """The KL term of the loss, from per-token k3 clipped at KL_CLIP:
-
-        sequence_sum:  sum_i sum_t k3_it / (number of sequences)   (the VinePPO reference: KL of whole responses)
-        token_mean:    sum_i sum_t k3_it / (number of tokens)      (TRL's GRPO; about length times weaker)
-
-    `tokens` / `sequences` default to this batch's counts; the trainer passes its minibatch's."""
-    k3 = torch.clamp(kl_to_reference(logprobs, ref_logprobs), max=KL_CLIP) * mask
-    if aggregation == "sequence_sum":
-        n = float((mask.sum(1) > 0).sum().clamp(min=1)) if sequences is None else max(float(sequences), 1.0)
-    elif aggregation == "token_mean":
-        n = float(mask.sum().clamp(min=1.0)) if tokens is None else max(float(tokens), 1.0)
-    else:
-        raise ValueError(f"kl_aggregation must be sequence_sum or token_mean, got {aggregation!r}")
-    return k3.sum() / n
-
-
-def critic_free_loss(config: TrainConfig, mb: dict[str, torch.Tensor], logprobs: torch.Tensor,
-                     entropy: torch.Tensor | None, norm: dict[str, float] | None = None
-                     ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of GRPO and VinePPO: the clipped surrogate plus kl_coef * KL(pi || pi_ref) (see kl_penalty),
-    each normalised by the minibatch's token or sequence count in `norm`."""
-    norm = norm or {}
-    mask = mb["response_mask"]
-    pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, config.clip_coef,
-                                 norm.get("tokens"))
-    loss = pg_loss
-    if "ref_logprobs" in mb:
-        kl = kl_penalty(logprobs, mb["ref_logprobs"], mask, config.kl_aggregation, norm.get("tokens"),
-                        norm.get("sequences"))
-        loss = loss + config.kl_coef * kl
-        with torch.no_grad():
-            stats["policy/kl"] = float(masked_mean(kl_to_reference(logprobs, mb["ref_logprobs"]), mask))
-    stats.update({"loss/policy": pg_loss.item(), "loss/total": loss.item(),
-                  "policy/entropy": float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
-    return loss, stats
-
-
 class PPO(Algorithm):
-    def __init__(self, config: PPOConfig, trainer) -> None:
-        super().__init__(config, trainer)
-        self.critic = ValueModel(trainer.policy).to(trainer.device)
+    name = "ppo"
+    config_class = PPOConfig
+
+    def __init__(self, config: PPOConfig, policy: nn.Module, tools) -> None:
+        super().__init__(config, policy, tools)
+        self.critic = ValueModel(policy).to(next(policy.parameters()).device)
         self.needs_old_logprobs = config.kl_coef > 0
 
     def modules(self) -> dict[str, nn.Module]:
@@ -157,23 +97,23 @@ class PPO(Algorithm):
     def advantages(self, rollouts: Rollouts) -> dict[str, float]:
         c, t = self.config, rollouts.tensors
         mask = t["response_mask"]
+        device = next(self.critic.parameters()).device
         values = []
         for s in range(0, mask.shape[0], c.micro_batch_size):
-            ids = t["input_ids"][s:s + c.micro_batch_size].to(self.trainer.device)
-            am = t["attention_mask"][s:s + c.micro_batch_size].to(self.trainer.device)
+            ids = t["input_ids"][s:s + c.micro_batch_size].to(device)
+            am = t["attention_mask"][s:s + c.micro_batch_size].to(device)
             values.append(self.critic(ids, am).cpu())
         values = torch.cat(values) * mask
         # per-token rewards: KL penalty on every response token, the verifier's reward on the last one
         kl = (t["old_logprobs"] - t["ref_logprobs"]) * mask if "ref_logprobs" in t else torch.zeros_like(mask)
         rewards = -c.kl_coef * kl
-        last = mask.cumsum(1).argmax(1)  # index of the final response token
-        rewards[torch.arange(mask.shape[0]), last] += torch.as_tensor(rollouts.rewards)
+        rewards[torch.arange(mask.shape[0]), last_response_index(mask)] += torch.as_tensor(rollouts.rewards)
         advantages, returns = gae(rewards, values, mask, c.gamma, c.lam)
         if c.whiten_advantages:
             advantages = masked_whiten(advantages, mask)
         t.update(advantages=advantages, returns=returns, old_values=values)
-        return {"policy/kl": float(masked_mean(kl, mask)), "value/mean": float(masked_mean(values, mask)),
-                "value/returns_mean": float(masked_mean(returns, mask))}
+        return {M.KL_REF_K1: float(masked_mean(kl, mask)), M.VALUE_MEAN: float(masked_mean(values, mask)),
+                M.VALUE_RETURNS: float(masked_mean(returns, mask))}
 
     def loss(self, mb, logprobs, entropy, norm=None):
         c = self.config
@@ -187,6 +127,6 @@ class PPO(Algorithm):
         tokens = norm.get("tokens") or float(mask.sum().clamp(min=1.0))
         vf_loss = 0.5 * (vf_losses * mask).sum() / max(tokens, 1.0)
         loss = pg_loss + c.vf_coef * vf_loss
-        stats.update({"loss/policy": pg_loss.item(), "loss/value": vf_loss.item(), "loss/total": loss.item(),
-                      "policy/entropy": float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
+        stats.update({M.LOSS_POLICY: pg_loss.item(), M.LOSS_VALUE: vf_loss.item(), M.LOSS_TOTAL: loss.item(),
+                      M.ENTROPY: float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
         return loss, stats

@@ -30,6 +30,23 @@ class Rollouts:
     def __len__(self) -> int:
         return len(self.responses)
 
+    def select(self, keep_groups: np.ndarray, group_offset: int = 0) -> Rollouts:
+        """The sequences of the kept groups (`keep_groups[g]` for group g), groups renumbered from
+        `group_offset` so that parts from several requests stay apart when concatenated."""
+        rows = np.flatnonzero(keep_groups[self.group])
+        return Rollouts(question_ids=self.question_ids[rows], group=self.group[rows] + group_offset,
+                        queries=[self.queries[i] for i in rows], responses=[self.responses[i] for i in rows],
+                        texts=[self.texts[i] for i in rows], rewards=self.rewards[rows])
+
+    @staticmethod
+    def concat(parts: list[Rollouts]) -> Rollouts:
+        return Rollouts(question_ids=np.concatenate([p.question_ids for p in parts]),
+                        group=np.concatenate([p.group for p in parts]),
+                        queries=[q for p in parts for q in p.queries],
+                        responses=[x for p in parts for x in p.responses],
+                        texts=[t for p in parts for t in p.texts],
+                        rewards=np.concatenate([p.rewards for p in parts]))
+
 
 def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """input_ids, attention_mask and response_mask on the (B, W) grid (right padding, so positions are

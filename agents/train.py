@@ -17,10 +17,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from agents.trainer import ALGORITHMS, TrainConfig, algorithm_classes
+from agents.algorithms import ALGORITHMS
+from agents.algorithms import get as get_algorithm
+from agents.config import TrainConfig
 
-#: named settings; `paper` is the paper's configuration (needs a GPU and the hub)
-PRESETS: dict[str, dict[str, Any]] = {
+#: named run settings for `--preset`; `paper` is the paper's configuration (needs a GPU and the hub)
+RUN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
     "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
              "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
@@ -46,9 +48,15 @@ def _flag(name: str) -> str:
 
 
 def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
+    algo = config_cls.__dataclass_fields__["algo"].default
     ap = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__,
+                                 epilog=f"Options above are for --algo {algo}; each algorithm's own options appear "
+                                        f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}).",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", choices=sorted(PRESETS), help="named setting applied before --config and flags")
+    ap.add_argument("--preset", choices=sorted(RUN_PRESETS),
+                    help="named setting applied before --config and flags: " + "; ".join(
+                        f"{k}: {', '.join(f'{f}={v}' for f, v in list(p.items())[:4])}..." if p else f"{k}: the defaults"
+                        for k, p in RUN_PRESETS.items()))
     ap.add_argument("--config", type=Path, help="JSON file of config fields")
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
@@ -59,21 +67,21 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             kind, optional = args[0], True
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"(default {default!r})"
+        help_text = f"{f.metadata.get('help', '')} (default {default!r})".strip()
+        choices = f.metadata.get("choices")
         if kind is bool:
             ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(kind) is list:
-            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None,
-                            help=help_text + "; pass the flag with no values for None")
+            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, help=help_text)
         elif kind is dict or typing.get_origin(kind) is dict:
-            ap.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text + " as JSON")
+            ap.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text)
         else:
             conv = kind if kind in (int, float, str) else str
             if optional:
                 ap.add_argument(_flag(f.name), type=lambda s, conv=conv: None if s.lower() == "none" else conv(s),
                                 default=None, help=help_text)
             else:
-                ap.add_argument(_flag(f.name), type=conv, default=None, help=help_text)
+                ap.add_argument(_flag(f.name), type=conv, default=None, choices=choices, help=help_text)
     return ap
 
 
@@ -87,17 +95,17 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     known, _ = pre.parse_known_args(argv)
     values: dict[str, Any] = {}
     if known.preset:
-        if known.preset not in PRESETS:
-            raise SystemExit(f"unknown preset {known.preset!r}; choose one of {sorted(PRESETS)}")
-        values.update(PRESETS[known.preset])
+        if known.preset not in RUN_PRESETS:
+            raise SystemExit(f"unknown preset {known.preset!r}; choose one of {sorted(RUN_PRESETS)}")
+        values.update(RUN_PRESETS[known.preset])
     if known.config:
         if not known.config.exists():
             raise SystemExit(f"config file {known.config} not found")
         values.update(json.loads(known.config.read_text()))
     algo = known.algo or values.get("algo") or TrainConfig.algo
     if algo not in ALGORITHMS:
-        raise SystemExit(f"--algo must be one of {ALGORITHMS}, got {algo!r}")
-    config_cls = algorithm_classes(algo)[0]
+        raise SystemExit(f"--algo must be one of {tuple(ALGORITHMS)}, got {algo!r}")
+    config_cls = get_algorithm(algo).config_class
     args = _parser(config_cls).parse_args(argv)
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - names)

@@ -23,19 +23,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.ppo import critic_free_loss
+from agents import metrics as M
+from agents.base import Algorithm
+from agents.config import TrainConfig, option
+from agents.losses import critic_free_loss
 from agents.rollout import Rollouts, masked_whiten
-from agents.trainer import Algorithm, TrainConfig
 
 
 @dataclass
 class VinePPOConfig(TrainConfig):
     """VinePPO options on top of the shared ones."""
 
-    algo: str = "vineppo"
-    vine_rollouts: int = 9  # K: Monte-Carlo completions per state (the reference's 9; fewer is cheaper, noisier)
-    max_steps: int = 8  # most reasoning steps per response that get their own value estimate
-    whiten_advantages: bool = True  # zero mean, unit variance over the batch's response tokens (the reference)
+    algo: str = option("vineppo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    vine_rollouts: int = option(9, "K: Monte-Carlo completions per state (the reference's 9; fewer is cheaper "
+                                   "and noisier)")
+    max_steps: int = option(8, "most reasoning steps per response that get their own value estimate")
+    whiten_advantages: bool = option(True, "zero mean, unit variance over the batch's response tokens (as the "
+                                           "reference)")
 
 
 def step_boundaries(token_texts: list[str], max_steps: int) -> list[int]:
@@ -60,10 +64,12 @@ def step_advantages(bounds: list[int], values: list[float], final_reward: float,
 
 
 class VinePPO(Algorithm):
+    name = "vineppo"
+    config_class = VinePPOConfig
+
     def advantages(self, rollouts: Rollouts) -> dict[str, float]:
-        c, tr = self.config, self.trainer
-        tok = tr.tokenizer
-        bounds = [step_boundaries(tok.batch_decode([[x] for x in r]), c.max_steps) for r in rollouts.responses]
+        c, tr = self.config, self.tools
+        bounds = [step_boundaries(tr.token_texts(r), c.max_steps) for r in rollouts.responses]
         # the states to value: one s_0 per question group, and every later boundary of every response
         states: list[tuple[int, int]] = []  # (sequence index, prefix length)
         first_of_group: dict[int, int] = {}
@@ -94,8 +100,8 @@ class VinePPO(Algorithm):
         if c.whiten_advantages:
             advantages = masked_whiten(advantages, t["response_mask"])
         t["advantages"] = advantages
-        return {"vine/states": len(states), "vine/steps_per_response": float(np.mean([len(b) for b in bounds])),
-                "vine/value_mean": float(np.mean(list(value.values())))}
+        return {M.VINE_STATES: len(states), M.VINE_STEPS: float(np.mean([len(b) for b in bounds])),
+                M.VINE_VALUE_MEAN: float(np.mean(list(value.values())))}
 
     def loss(self, mb, logprobs, entropy, norm=None):
         return critic_free_loss(self.config, mb, logprobs, entropy, norm)

@@ -3,19 +3,20 @@
     cur = curricula.make("learnability", num_questions=len(pool), seed=0, preset="fast")
     env = curricula.CurriculumWrapper(gym.make("MathReasoning-v0"), "learnability", preset="fast")
 
-Every curriculum works without Gymnasium through the batch protocol in `curricula.base` (`sample`,
-`probe_requests`, `update`, `diagnostics`, `state_dict`); see docs/curricula.md. (`curricula.learnability`
+Every curriculum works without Gymnasium through the protocol in `curricula.base` (`next_request`,
+`report`, `diagnostics`, `state_dict`); see docs/curricula.md. (`curricula.learnability`
 is the module of the two learnability curricula; the score p(1 - p) itself is `curricula.base.learnability`.)
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
-from curricula.base import Curriculum
+from curricula.base import Curriculum, Feedback, Request
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
-from curricula.learnability import PRESETS, Learnability, LearnabilityFilter
+from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter
 from curricula.prioritized import Prioritized
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
@@ -25,10 +26,22 @@ CURRICULA: dict[str, type[Curriculum]] = {
 }
 
 
-def make(name: str, num_questions: int, seed: int = 0, **options: Any) -> Curriculum:
-    """Build the curriculum `name` over a pool of `num_questions` questions (ids 0..num_questions-1)."""
+def make(name: str, num_questions: int | None = None, seed: int = 0, *, questions: Sequence[Any] | None = None,
+         **options: Any) -> Curriculum:
+    """Build the curriculum `name` over a pool of `num_questions` questions (ids 0..num_questions-1).
+
+    `questions` (the env's `Question` list) may stand for the pool: it gives `num_questions`, and
+    `easy_to_hard` its difficulty order when `difficulty=` is not passed."""
     if name not in CURRICULA:
         raise ValueError(f"unknown curriculum {name!r}; choose one of {sorted(CURRICULA)}")
+    if questions is not None:
+        if num_questions is not None and num_questions != len(questions):
+            raise ValueError(f"num_questions={num_questions} but {len(questions)} questions were given")
+        num_questions = len(questions)
+        if name == "easy_to_hard" and options.get("difficulty") is None:
+            options["difficulty"] = difficulty_from_questions(questions)
+    if num_questions is None:
+        raise ValueError("pass num_questions (the pool size) or questions (the pool)")
     cls = CURRICULA[name]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_questions", "seed")]
     unknown = sorted(set(options) - set(accepted))
@@ -48,13 +61,15 @@ def __getattr__(attr: str) -> Any:
 
 __all__ = [
     "CURRICULA",
-    "PRESETS",
+    "LEARNABILITY_PRESETS",
     "Curriculum",
     "CurriculumWrapper",
     "EasyToHard",
+    "Feedback",
     "Learnability",
     "LearnabilityFilter",
     "Prioritized",
+    "Request",
     "Uniform",
     "ZeroVarianceFilter",
     "difficulty_from_questions",

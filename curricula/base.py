@@ -1,17 +1,26 @@
-"""The batch protocol every curriculum follows, and the per-question statistics they all share.
+"""The protocol every curriculum follows, and the per-question statistics they all share.
 
-A curriculum never runs the policy. The trainer asks it which questions to attempt, attempts them, and
-reports the rewards back; the curriculum answers which of those attempts to train on. One call per batch:
+A curriculum never runs the policy. Whoever runs it (our trainer, CurriculumWrapper, verl, TRL) asks the
+curriculum what to attempt, attempts it, and reports the rewards back; the curriculum answers which groups
+of attempts to train on and whether the training batch is complete. The one loop, with one set of names:
 
-    probe = cur.probe_requests()          # ids needing `cur.probe_attempts` attempts each (usually empty)
-    if probe.size:
-        cur.update(probe, rewards_LxN, phase="probe")
-    ids = cur.sample()                    # ids to attempt this iteration (filters return extra candidates)
-    keep = cur.update(ids, rewards_nxG)   # bool mask over ids: the groups to train on; ends the iteration
+    while True:
+        req = cur.next_request()                 # Request(phase, question_ids, attempts)
+        rewards = attempt(req.question_ids, req.attempts or G)      # (n, attempts) array; NaN = unfinished
+        fb = cur.report(req.question_ids, rewards, req.phase)       # Feedback(keep, done, phase)
+        batch += groups where fb.keep
+        if fb.done:                              # the training batch is complete: learn from it
+            break
 
-An *iteration* is one `update(..., phase="train")` call, i.e. one training batch; the learnability buffer's
-refresh period T counts these. Statistics live in numpy arrays sized to the pool (16 bytes per question,
-plus 4 for the uniform epoch order), never in per-question Python objects.
+`next_request` is the one place that sequences probes and training batches: a curriculum that needs
+estimates first (learnability's buffer refresh) returns `phase="probe"` requests with `attempts=L`; else a
+`"train"` request of the questions to attempt (a filter returns extra candidates and keeps the best). An
+*iteration* is one training batch; it ends with the `report` whose feedback says `done` (the learnability
+buffer's refresh period T counts iterations). Statistics live in numpy arrays sized to the pool (16 bytes
+per question, plus 4 for the uniform epoch order), never in per-question Python objects.
+
+Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
+`probe_attempts`, `_keep`, `_after_update`, `_batch_done`.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,6 +36,26 @@ import numpy as np
 PHASES = ("train", "probe")
 P_BINS = 10
 EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to attempt next: each of `question_ids` `attempts` times (None: as many as the trainer's group
+    size G), then `report` the rewards with this `phase`."""
+
+    phase: str  # "probe" (estimates for the curriculum) or "train" (a training batch, or part of one)
+    question_ids: np.ndarray
+    attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The curriculum's answer to a `report`: which reported groups to train on, and whether the training
+    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch)."""
+
+    keep: np.ndarray  # bool, one per reported question id
+    done: bool
+    phase: str
 
 
 def learnability(p: np.ndarray | float) -> np.ndarray | float:
@@ -46,8 +76,8 @@ def _same(a: Any, b: Any) -> bool:
 class Curriculum:
     """Shared statistics (attempts, successes, last seen, latest p) and the batch protocol.
 
-    Subclasses decide only how to choose: `sample`, and optionally `probe_requests`, `_keep` (which attempted
-    groups to train on) and `_after_update` (e.g. rebuild a buffer). Everything that changes a choice lives in
+    Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
+    groups to train on), `_after_update` (e.g. rebuild a buffer) and `_batch_done`. Everything that changes a choice lives in
     `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
     """
 
@@ -92,31 +122,24 @@ class Curriculum:
 
     # ---- the protocol -------------------------------------------------------------------------------
 
-    @property
-    def probe_attempts(self) -> int:
-        """Attempts each probe question needs (L); 0 for curricula that never probe."""
-        return 0
+    def next_request(self, n: int | None = None, *, probe: bool = True) -> Request:
+        """What to attempt next: a probe when one is due (the same ids until their rewards are reported),
+        else the questions for a training batch of `n` (default `batch_size`) groups. `probe=False` asks for
+        a training batch even while a probe is out (a data loader that draws ahead of the rewards)."""
+        ids = self._probe_ids() if probe else EMPTY
+        if ids.size:
+            return Request("probe", ids, self.probe_attempts)
+        return Request("train", self._sample(n), None)
 
-    def probe_requests(self) -> np.ndarray:
-        """Question ids to attempt `probe_attempts` times each before the next `sample`; empty when none due.
-
-        Returns the same ids until their results arrive through `update(..., phase="probe")`.
-        """
-        return EMPTY.copy()
-
-    def sample(self, n: int | None = None) -> np.ndarray:
-        """Question ids to attempt for the next training batch of `n` (default `batch_size`) questions."""
-        raise NotImplementedError
-
-    def update(self, question_ids: Any, rewards: Any, phase: str = "train") -> np.ndarray:
-        """Record attempts and return a bool mask over `question_ids`: which groups to train on.
+    def report(self, question_ids: Any, rewards: Any, phase: str = "train") -> Feedback:
+        """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
-        never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"train"` update
-        ends one iteration; a `"probe"` update answers `probe_requests()` and does not.
+        never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
+        answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
         """
         ids, solved, tried = self._rows(question_ids, rewards, phase)
-        self._check(ids, phase)  # before any statistic changes, so a rejected update leaves no trace
+        self._check(ids, phase)  # before any statistic changes, so a rejected report leaves no trace
         self._record(ids, solved, tried, phase)
         keep = self._keep(ids, solved, tried, phase)
         attempted = int(tried.sum())
@@ -127,9 +150,15 @@ class Curriculum:
             self._counts["discarded"] += int(tried[~keep].sum())
             self._batch_stats(solved, tried, keep)
         self._after_update(ids, solved, tried, phase)
-        if phase == "train":
+        done = phase == "train" and self._batch_done()
+        if done:
             self.iteration += 1
-        return keep
+        return Feedback(keep, done, phase)
+
+    @property
+    def probe_attempts(self) -> int:
+        """Attempts each probe question needs (L); 0 for curricula that never probe."""
+        return 0
 
     def seed(self, seed: int | None) -> None:
         """Restart the random stream from `seed`, dropping draws made but not yet answered (the epoch order,
@@ -219,8 +248,21 @@ class Curriculum:
 
     # ---- hooks for subclasses -----------------------------------------------------------------------
 
+    def _probe_ids(self) -> np.ndarray:
+        """Question ids to probe `probe_attempts` times each before the next training batch; empty when none
+        is due. Returns the same ids until their results are reported with phase "probe"."""
+        return EMPTY.copy()
+
+    def _sample(self, n: int | None = None) -> np.ndarray:
+        """Question ids to attempt for a training batch of `n` (default `batch_size`) groups."""
+        raise NotImplementedError
+
+    def _batch_done(self) -> bool:
+        """After a "train" report: is the training batch complete? (Dynamic sampling draws again until full.)"""
+        return True
+
     def _check(self, ids: np.ndarray, phase: str) -> None:
-        """Reject an update that does not answer what was asked (raise ValueError); default: accept all."""
+        """Reject a report that does not answer what was asked (raise ValueError); default: accept all."""
 
     def _keep(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
         """Which groups to train on. Default: every attempted training group, no probe."""
@@ -291,7 +333,7 @@ class Curriculum:
         return ids, solved, tried
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
-        """Add attempts to the per-question arrays; p becomes the share solved in this update's attempts."""
+        """Add attempts to the per-question arrays; p becomes the share solved in this report's attempts."""
         has = tried > 0
         if not has.any():
             return
@@ -335,7 +377,7 @@ class Curriculum:
     def _n(self, n: int | None) -> int:
         n = self.batch_size if n is None else n
         if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"sample(n) needs a non-negative int, got {n!r}")
+            raise ValueError(f"next_request(n) needs a non-negative int, got {n!r}")
         return int(n)
 
     def __repr__(self) -> str:

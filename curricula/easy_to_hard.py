@@ -73,7 +73,7 @@ class EasyToHard(Curriculum):
             cached = self._open = (self.iteration, max(self.batch_size, math.ceil(self.frontier() * self.num_questions)))
         return cached[1]
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         n, m = self._n(n), self.open_count()
         return self.order[self.rng.choice(m, n, replace=n > m)].astype(np.int64)
 

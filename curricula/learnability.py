@@ -13,7 +13,7 @@ import numpy as np
 from curricula.base import EMPTY, Curriculum, learnability
 
 #: (T, N, K) of the paper's settings; L=8, N_l=64, rho=0.5 in all three.
-PRESETS = {
+LEARNABILITY_PRESETS = {
     "recommended": {"refresh_every": 50, "num_candidates": 1280, "buffer_size": 256},
     "fast": {"refresh_every": 10, "num_candidates": 256, "buffer_size": 64},
     "very_fast": {"refresh_every": 5, "num_candidates": 128, "buffer_size": 64},
@@ -36,11 +36,11 @@ class Learnability(Curriculum):
                  refresh_every: int | None = None, num_candidates: int | None = None,
                  buffer_size: int | None = None, probe_attempts: int = 8, batch_size: int = 64,
                  rho: float = 0.5, train_on_probes: bool = False, solved_threshold: float = 0.5) -> None:
-        if preset not in PRESETS:
-            raise ValueError(f"learnability: unknown preset {preset!r}; choose one of {sorted(PRESETS)} "
+        if preset not in LEARNABILITY_PRESETS:
+            raise ValueError(f"learnability: unknown preset {preset!r}; choose one of {sorted(LEARNABILITY_PRESETS)} "
                              f"or pass refresh_every, num_candidates and buffer_size yourself")
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        chosen = PRESETS[preset]
+        chosen = LEARNABILITY_PRESETS[preset]
         T = chosen["refresh_every"] if refresh_every is None else refresh_every
         N = chosen["num_candidates"] if num_candidates is None else num_candidates
         K = chosen["buffer_size"] if buffer_size is None else buffer_size
@@ -77,16 +77,16 @@ class Learnability(Curriculum):
     def refresh_due(self) -> bool:
         return self.last_refresh < 0 or self.iteration - self.last_refresh >= self.refresh_every
 
-    def probe_requests(self) -> np.ndarray:
+    def _probe_ids(self) -> np.ndarray:
         if self._pending.size == 0 and self.refresh_due():
             self._pending = self.rng.choice(self.num_questions, self.num_candidates, replace=False)
         return self._pending.copy()
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)
         if self.buffer.size == 0:
-            self._warn_once("no_buffer", "learnability: sample() before the first buffer was built, so this batch "
-                            "is uniform; serve probe_requests() first (CurriculumWrapper does it for you)")
+            self._warn_once("no_buffer", "learnability: a training batch before the first buffer was built, so it "
+                            "is uniform; report the probe request that next_request() returns first")
         n_buffer = min(round(self.rho * n), self.buffer.size)
         ids = np.concatenate([self.rng.choice(self.buffer, n_buffer, replace=False),
                               self._draw_uniform(n - n_buffer)])
@@ -102,10 +102,10 @@ class Learnability(Curriculum):
         if phase != "probe":
             return
         if self._pending.size == 0:
-            raise ValueError("learnability: got a probe update but no probe was requested; call "
-                             "probe_requests() and report those ids with phase='probe'")
+            raise ValueError("learnability: got a probe report but no probe was requested; report the ids of "
+                             "the probe request next_request() returned, with phase='probe'")
         if not np.isin(ids, self._pending).all():
-            raise ValueError("learnability: probe update holds ids that probe_requests() did not ask for")
+            raise ValueError("learnability: the probe report holds ids the probe request did not ask for")
 
     def _after_update(self, ids, solved, tried, phase):
         if phase != "probe":
@@ -163,7 +163,7 @@ class LearnabilityFilter(Curriculum):
         self.ratio = float(ratio)
         self.config.update(ratio=self.ratio)
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         return self._draw_uniform(math.ceil(self.ratio * self._n(n)))
 
     def _keep(self, ids, solved, tried, phase):

@@ -68,7 +68,7 @@ class Prioritized(Curriculum):
             self._replayable = int(np.count_nonzero(self._probs))
         return self._probs
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)
         probs = self.replay_probs()
         n_replay = min(n - round(self.fresh_share * n), self._replayable)

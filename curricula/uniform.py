@@ -12,5 +12,5 @@ class Uniform(Curriculum):
 
     name = "uniform"
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         return self._draw_uniform(self._n(n))

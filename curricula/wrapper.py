@@ -1,6 +1,7 @@
 """CurriculumWrapper: the curriculum chooses the question each `reset()` opens and learns from its rewards.
 
-Two ways to use it, both over the same curriculum object:
+Two ways to use it, both over the same curriculum object and its one protocol (`next_request` / `report`,
+see curricula.base):
 
 Gymnasium, one episode at a time (any trainer that only knows `reset`/`step`):
 
@@ -8,16 +9,16 @@ Gymnasium, one episode at a time (any trainer that only knows `reset`/`step`):
                             attempts_per_question=8)
     obs, info = env.reset(seed=0)        # info["curriculum_phase"]: "probe", "train" or "explicit"
 
-  Each id the curriculum hands out is opened `attempts_per_question` (G) times in a row (a probe id
-  `curriculum.probe_attempts` times); once every episode of the batch has finished, the (n, G) episode
-  returns go to the curriculum in one `update` call, and the info of the call that finished the batch
-  carries them as `info["curriculum_report"]` (with the keep mask a filter curriculum decides).
+  Each id of a request is opened `attempts_per_question` (G) times in a row (a probe id
+  `curriculum.probe_attempts` times); once every episode of the request has finished, the (n, G) episode
+  returns go to the curriculum in one `report`, and the info of the call that finished the request carries
+  the result as `info["curriculum_report"]` (with the keep mask a filter curriculum decides).
 
-Batch trainers (one call per batch, no episodes):
+Batch trainers (one call per request, no episodes):
 
-    phase, ids, attempts = env.next_request()             # ("probe", ids, L) when a probe is due
-    completions = generate(ids, attempts or G)            # n lists of G strings
-    rewards, keep, verdicts = env.report(ids, completions, phase)
+    req = env.next_request()                               # Request(phase, question_ids, attempts)
+    completions = generate(req.question_ids, req.attempts or G)   # n lists of G strings
+    rewards, feedback, verdicts = env.report(req.question_ids, completions, req.phase)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.base import Curriculum, Feedback, Request
 
 
 class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -63,15 +64,12 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError("CurriculumWrapper needs an env with a question pool (env.unwrapped.num_questions), "
                              "such as MathReasoning-v0")
         if isinstance(curriculum, str):
-            from curricula import CURRICULA, make
-            from curricula.easy_to_hard import difficulty_from_questions
+            from curricula import make
 
-            if curriculum not in CURRICULA:
-                raise ValueError(f"unknown curriculum {curriculum!r}; choose one of {sorted(CURRICULA)}")
-            if curriculum == "easy_to_hard" and options.get("difficulty") is None:
-                options["difficulty"] = difficulty_from_questions(base.questions)
             recorded: dict[str, Any] = {"curriculum": curriculum, **options}
-            curriculum = make(curriculum, num_questions, **options)
+            questions = getattr(base, "questions", None)
+            curriculum = make(curriculum, num_questions if questions is None else None, seed=options.pop("seed", 0),
+                              questions=questions, **options)
         elif isinstance(curriculum, Curriculum):
             if options:
                 raise ValueError(f"options {sorted(options)} configure a curriculum built by name; this one is "
@@ -156,22 +154,19 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     # ---- batch trainers ------------------------------------------------------------------------------
 
-    def next_request(self, n: int | None = None) -> tuple[str, np.ndarray, int | None]:
-        """What to attempt next: ("probe", ids, L) when the curriculum wants a probe (attempt each id L times
-        and `report(..., phase="probe")`), else ("train", curriculum.sample(n), None)."""
-        probe = self.curriculum.probe_requests()
-        if probe.size:
-            return "probe", probe, self.curriculum.probe_attempts
-        return "train", self.curriculum.sample(n), None
+    def next_request(self, n: int | None = None) -> Request:
+        """The curriculum's next request (see curricula.base): attempt each id `attempts or G` times and
+        `report` the completions (or rewards) with the request's phase."""
+        return self.curriculum.next_request(n)
 
     def report(self, question_ids: Any, completions: Sequence[Sequence[str]] | None = None, phase: str = "train",
-               *, rewards: Any = None) -> tuple[np.ndarray, np.ndarray, list]:
-        """Score and report one batch: `completions[i]` holds the attempts at `question_ids[i]`.
+               *, rewards: Any = None) -> tuple[np.ndarray, Feedback, list]:
+        """Score and report one request: `completions[i]` holds the attempts at `question_ids[i]`.
 
         All completions are scored in one `env.unwrapped.score` call; rows shorter than the longest are
         padded with NaN (attempts that never finished). Pass `rewards=` (shape (n,) or (n, G)) instead of
-        completions to report rewards you computed yourself. Returns (rewards (n, G) float32, keep mask
-        over the n ids from `curriculum.update`, the flat list of verdicts, row-major; empty for rewards=).
+        completions to report rewards you computed yourself. Returns (rewards (n, G) float32, the
+        curriculum's Feedback, the flat list of verdicts, row-major; empty for rewards=).
         """
         ids = np.asarray(question_ids)
         if ids.ndim != 1:
@@ -195,8 +190,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             r = np.full((ids.size, max(G, 1)), np.nan, dtype=np.float32)
             if G:
                 r[np.arange(G)[None, :] < lengths[:, None]] = scores
-        keep = self.curriculum.update(ids, r, phase)
-        return r, keep, verdicts
+        return r, self.curriculum.report(ids, r, phase), verdicts
 
     # ---- state and diagnostics -----------------------------------------------------------------------
 
@@ -243,11 +237,12 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._next_slot = 0
 
     def _next_batch(self) -> None:
-        phase, ids, attempts = self.next_request()
+        req = self.curriculum.next_request()
+        ids = req.question_ids
         if ids.size == 0:
-            raise RuntimeError(f"{self.curriculum.name} returned no question to attempt; sample() must not be empty")
-        self._batch_phase, self._ids, self._id_list = phase, ids, ids.tolist()
-        self._attempts = attempts or self.attempts_per_question
+            raise RuntimeError(f"{self.curriculum.name} returned no question to attempt; a request must not be empty")
+        self._batch_phase, self._ids, self._id_list = req.phase, ids, ids.tolist()
+        self._attempts = req.attempts or self.attempts_per_question
         self._returns = [math.nan] * (ids.size * self._attempts)
         self._next_slot = 0
 
@@ -267,6 +262,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             return None
         ids, rewards, phase = self._ids, self._reward_array(), self._batch_phase
         self._clear_batch()
-        keep = self.curriculum.update(ids, rewards, phase)
-        self.last_report = {"phase": phase, "question_ids": ids, "rewards": rewards, "keep": keep}
+        fb = self.curriculum.report(ids, rewards, phase)
+        self.last_report = {"phase": phase, "question_ids": ids, "rewards": rewards, "keep": fb.keep,
+                            "done": fb.done}
         return self.last_report

@@ -37,7 +37,7 @@ class ZeroVarianceFilter(Curriculum):
         self.informative_share = 1.0  # running share of groups whose attempts disagree
         self._target = 0  # groups wanted by the latest sample(n)
 
-    def sample(self, n: int | None = None) -> np.ndarray:
+    def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)
         factor = self.oversample or min(self.max_oversample, 1.0 / max(self.informative_share, 1e-9))
         self._target = n

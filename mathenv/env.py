@@ -20,9 +20,19 @@ import numpy as np
 
 from mathenv.datasets import load_questions
 from mathenv.questions import Question
+from mathenv.rewards import reward as to_reward
 from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def format_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) -> str:
+    """The text that opens a question: the question, then the instruction on its own line (None: the
+    default instruction; "": the bare question). The env, verl's parquet and TRL's dataset all use this."""
+    instruction = DEFAULT_INSTRUCTION if instruction is None else instruction
+    return f"{question}\n{instruction}" if instruction else question
+
+
 FEEDBACK = "Your answer {extracted} is not correct. Please check your reasoning and try again."
 _OPTIONS = ("question_id", "prefix")
 
@@ -104,9 +114,7 @@ class MathReasoningEnv(gym.Env[str, str]):
 
     def prompt(self, question_id: int) -> str:
         """The observation that opens question `question_id`."""
-        q = self.questions[question_id]
-        text = f"{q.question}\n{self.instruction}" if self.instruction else q.question
-        return text[: self.observation_space.max_length]
+        return format_prompt(self.questions[question_id].question, self.instruction)[: self.observation_space.max_length]
 
     def _question_info(self) -> dict[str, Any]:
         q = self._question
@@ -140,10 +148,6 @@ class MathReasoningEnv(gym.Env[str, str]):
         self._last = {"observation": obs}
         return obs, self._question_info()
 
-    def _reward(self, verdict: Verdict) -> float:
-        if verdict.correct:
-            return 1.0
-        return -self.format_penalty if verdict.reason in ("no_answer", "unparsable") else 0.0
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         """Score the answer; terminates unless multi-turn and wrong with turns left."""
@@ -155,7 +159,7 @@ class MathReasoningEnv(gym.Env[str, str]):
         verdict = score(completion, self._question.answer, last_number=self.last_number_fallback,
                         timeout=self.verifier_timeout)
         self._turn += 1
-        reward = self._reward(verdict)
+        reward = to_reward(verdict, self.format_penalty)
         terminated = verdict.correct or self._turn >= self.max_turns
         obs = "" if terminated else FEEDBACK.format(extracted=verdict.extracted or "(none found)")
         self._done = terminated
@@ -182,7 +186,7 @@ class MathReasoningEnv(gym.Env[str, str]):
         golds = [self._golds[i] for i in ids.tolist()]
         verdicts = score_batch(completions, golds, last_number=self.last_number_fallback,
                                timeout=self.verifier_timeout)
-        rewards = np.fromiter((self._reward(v) for v in verdicts), dtype=np.float32, count=len(verdicts))
+        rewards = np.fromiter((to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts))
         return rewards, verdicts
 
     def render_text(self) -> str:

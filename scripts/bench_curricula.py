@@ -121,7 +121,8 @@ def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, floa
     handed, elapsed, trained = 0, 0.0, 0
     while trained < iterations:
         t0 = time.perf_counter()
-        phase, ids, attempts = wrapped.next_request()
+        req = wrapped.next_request()
+        phase, ids, attempts = req.phase, req.question_ids, req.attempts
         elapsed += time.perf_counter() - t0
         rewards = policy.rewards(ids, attempts or GROUP, rng)  # the learner's time is not the curriculum's
         t0 = time.perf_counter()

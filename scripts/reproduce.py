@@ -103,7 +103,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(job.pop("threads"))
-    from agents.trainer import Trainer, algorithm_classes
+    from agents.algorithms import get as get_algorithm
+    from agents.trainer import Trainer
 
     out = Path(job["out"])
     if _finished(out, job["steps"]):
@@ -111,7 +112,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     if (out / "metrics.jsonl").exists():
         job["resume"] = True
     name = job.pop("name")
-    cls = algorithm_classes(job["algo"])[0]
+    cls = get_algorithm(job["algo"]).config_class
     fields = {f for f in cls.__dataclass_fields__}
     config = cls(**{k: v for k, v in job.items() if k in fields})
     start = time.perf_counter()
@@ -376,8 +377,8 @@ def main() -> None:
         if getattr(args, k) is None:
             setattr(args, k, v)
     if testbed:
-        # the testbed policy: agents.testbed's default warm start (0.5M parameters, arithmetic levels 1-6)
-        from agents.testbed import WARM_START_DEFAULTS, warm_start, warm_start_instruction
+        # the testbed policy: agents.warm_start's default (0.5M parameters, arithmetic levels 1-6)
+        from agents.warm_start import WARM_START_DEFAULTS, warm_start, warm_start_instruction
 
         print(f"warm start {WARM_START_DEFAULTS} (cached after the first run) ...", flush=True)
         model = str(warm_start())

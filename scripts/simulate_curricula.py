@@ -89,19 +89,13 @@ def run(name: str, options: dict, *, n: int, seed: int, budget: int, G: int) -> 
     xs, ys = [0], [learner.accuracy()]
     spent = 0
     while spent < budget:
-        probe = cur.probe_requests()
-        if probe.size:
-            rewards = learner.attempt(probe, cur.probe_attempts)
-            keep = cur.update(probe, rewards, phase="probe")
-            if keep.any():
-                learner.train(probe[keep], rewards[keep])
-            spent += rewards.size
-        else:
-            ids = cur.sample()
-            rewards = learner.attempt(ids, G)
-            keep = cur.update(ids, rewards)
+        req = cur.next_request()
+        ids = req.question_ids
+        rewards = learner.attempt(ids, req.attempts or G)
+        keep = cur.report(ids, rewards, req.phase).keep
+        if keep.any():
             learner.train(ids[keep], rewards[keep])
-            spent += rewards.size
+        spent += rewards.size
         xs.append(spent)
         ys.append(learner.accuracy())
     d = cur.diagnostics()

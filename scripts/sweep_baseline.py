@@ -194,7 +194,7 @@ def main() -> None:
     if args.stage not in STAGES:
         raise SystemExit(f"--stage must be one of {sorted(STAGES)}")
     algos = args.algos or (["grpo"] if args.stage == "A" else ["ppo", "vineppo"])
-    from agents.testbed import warm_start
+    from agents.warm_start import warm_start
 
     model = str(warm_start(threads=1))
     threads = max(1, 2 // args.workers)

@@ -23,7 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.testbed import WARM_START_DEFAULTS as D
+    from agents.warm_start import WARM_START_DEFAULTS as D
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="folder for the model (default: the cache, keyed by the settings)")
@@ -47,16 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.testbed import (
-        evaluate_levels,
-        format_table,
-        warm_start,
-        warm_start_info,
-        warm_start_instruction,
-    )
+    from agents.evaluation import evaluate_policy, format_table
+    from agents.generation import HFGenerator, SamplingConfig
+    from agents.policy import load_policy, prompt_ids
+    from agents.warm_start import warm_start, warm_start_info, warm_start_instruction
     from mathenv.arithmetic import generate
+    from mathenv.env import MathReasoningEnv
 
     torch.set_num_threads(args.threads)
     levels = [int(x) for x in args.levels.split(",")]
@@ -72,14 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     eval_levels = [int(x) for x in args.eval_levels.split(",")] if args.eval_levels else levels
     questions = generate(args.eval_per_level * len(eval_levels), seed=args.seed, levels=eval_levels, split="test")
-    model = AutoModelForCausalLM.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    policy, tokenizer = load_policy(str(path), device="cpu", gradient_checkpointing=False)
+    env = MathReasoningEnv(questions=questions, instruction=warm_start_instruction(path))
+    gen = HFGenerator(policy, tokenizer, SamplingConfig(96, args.temperature, 1.0, 256))
+    prompts = [prompt_ids(tokenizer, env.prompt(i)) for i in range(len(questions))]
     t1 = time.perf_counter()
-    result = evaluate_levels(model, tokenizer, questions, attempts=args.attempts, temperature=args.temperature,
-                             instruction=warm_start_instruction(path),
-                             progress=not args.no_progress)
-    print(f"\nheld-out test split, {args.eval_per_level} questions per level, {args.attempts} attempts each, "
-          f"temperature {args.temperature} ({time.perf_counter() - t1:.0f} s)\n")
+    result = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy),
+                             lambda r: tokenizer.decode(r, skip_special_tokens=True), env, range(len(questions)),
+                             prompts, samples=args.attempts, seed=args.seed)
+    print(f"\nheld-out test split, {args.eval_per_level} questions per level, greedy and {args.attempts} attempts "
+          f"each at temperature {args.temperature} ({time.perf_counter() - t1:.0f} s)\n")
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps({"model": str(path), "warm_start": {k: v for k, v in info.items()

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from agents.grpo import group_advantages
-from agents.ppo import critic_free_loss, gae, kl_penalty, kl_to_reference, policy_loss
+from agents.losses import critic_free_loss, kl_penalty, kl_to_reference, policy_loss
+from agents.ppo import gae
 from agents.rollout import last_response_index, masked_whiten, pack
 from agents.vineppo import step_advantages, step_boundaries
 
@@ -182,7 +183,8 @@ def test_micro_batches_add_up_to_the_minibatch_loss():
     ("cosine", [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]),
 ])
 def test_learning_rate_schedule_by_hand(schedule, expected):
-    from agents.trainer import TrainConfig, lr_factor
+    from agents.config import TrainConfig
+    from agents.trainer import lr_factor
 
     by_steps = TrainConfig(lr_schedule=schedule, warmup_steps=2, steps=10)
     assert [lr_factor(by_steps, u, 10) for u in range(10)] == pytest.approx(expected)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from agents.algorithms import get as get_algorithm
+from agents.config import TrainConfig
 from agents.grpo import GRPOConfig
 from agents.ppo import PPOConfig
 from agents.train import build_config
-from agents.trainer import TrainConfig, Trainer, algorithm_classes
+from agents.trainer import Trainer
 from agents.vineppo import VinePPOConfig
 
 STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved", "train/frac_none_solved",
@@ -56,7 +58,7 @@ def test_each_algorithm_trains_and_logs_stable_metrics(cls, tmp_path):
     assert STABLE <= set(lines[-1]), STABLE - set(lines[-1])
     assert lines[-1]["compute/attempts_train"] == 2 * 4 * 8
     assert min(x["train/frac_zero_advantage"] for x in lines[1:]) < 1  # there was something to learn from
-    assert "policy/kl" in lines[-1]
+    assert ("policy/kl_ref_k1" if cls is PPOConfig else "policy/kl_ref_k3") in lines[-1]  # the KL, named by estimator
     if cls is PPOConfig:
         assert "loss/value" in lines[-1]
     if cls is VinePPOConfig:
@@ -93,7 +95,7 @@ def _final_state(trainer):
 
 @pytest.mark.parametrize("algo", ["grpo", "ppo"])
 def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
-    cls = algorithm_classes(algo)[0]
+    cls = get_algorithm(algo).config_class
     opts = dict(curriculum="learnability", curriculum_options=LEARN, steps=4, temperature=1.0)
     full = Trainer(tiny(cls, tmp_path / "full", **opts))
     full_records = full.train()
@@ -119,11 +121,11 @@ def test_instruction_option_sets_the_prompt_of_training_and_held_out_questions(t
     from mathenv.env import DEFAULT_INSTRUCTION
 
     bare = Trainer(tiny(tmp_path=tmp_path / "bare", instruction=""))
-    assert bare.pool.prompt(0) == bare.pool.questions[0].question
+    assert bare.train_env.prompt(0) == bare.train_env.questions[0].question
     assert bare.eval_env.prompt(0) == bare.eval_env.questions[0].question
-    assert bare.decode(bare.prompt(0)).count(bare.pool.questions[0].question) == 1
+    assert bare.decode(bare.prompt(0)).count(bare.train_env.questions[0].question) == 1
     default = Trainer(tiny(tmp_path=tmp_path / "default"))
-    assert default.pool.prompt(0).endswith(DEFAULT_INSTRUCTION)
+    assert default.train_env.prompt(0).endswith(DEFAULT_INSTRUCTION)
     assert len(default.prompt(0)) > len(bare.prompt(0))
 
 
@@ -183,7 +185,7 @@ def test_reward_goes_up_on_a_task_a_random_model_rarely_solves(algo, tmp_path):
     number almost never is; 40 updates must lift the train reward well above where it started."""
     path = tmp_path / "sevens.jsonl"
     path.write_text("".join(json.dumps({"question": f"Write seven ({d}).", "answer": "7"}) + "\n" for d in range(100)))
-    cls = algorithm_classes(algo)[0]
+    cls = get_algorithm(algo).config_class
     config = cls(model="tiny", dataset=str(path), question_field="question", answer_field="answer", levels=None,
                  questions_per_step=8, attempts_per_question=8, max_new_tokens=4, eval_questions=0, steps=40,
                  learning_rate=1e-2, kl_coef=0.0, micro_batch_size=64, progress=False, tensorboard=False,
@@ -199,7 +201,7 @@ def test_truncated_responses_get_the_truncation_reward(tmp_path):
     """A response that never reached EOS earns `truncated_reward` (the reference's 0), even with a right
     answer in it; None scores it like a finished one."""
     trainer = Trainer(tiny(tmp_path=tmp_path, **digits_dataset(tmp_path), truncated_reward=0.0))
-    gold = trainer.pool.questions[0].answer
+    gold = trainer.train_env.questions[0].answer
     body = trainer.tokenizer(f"so {gold}", add_special_tokens=False)["input_ids"]
     eos = trainer.tokenizer.eos_token_id
     finished, cut = body + [eos], body
@@ -237,3 +239,36 @@ def test_sampled_evaluation_leaves_the_training_run_unchanged(tmp_path):
     assert "eval/sampled_accuracy" in runs[2][-1] and "eval/sampled_accuracy" not in runs[0][-1]
     for a, b in zip(runs[0][1:], runs[2][1:], strict=True):
         assert a["train/reward"] == b["train/reward"] and a["loss/total"] == b["loss/total"]
+
+
+def test_every_logged_metric_is_named_once_and_documented(tmp_path):
+    """metrics.jsonl holds only names from agents.metrics (or the curriculum's diagnostics), and
+    docs/agents.md documents every one of them."""
+    from pathlib import Path
+
+    from agents import metrics as M
+
+    logged = set()
+    for cls in (GRPOConfig, PPOConfig, VinePPOConfig):
+        extra = {"vine_rollouts": 2} if cls is VinePPOConfig else {}
+        config = tiny(cls, tmp_path / cls.__name__, kl_coef=0.01, steps=1, **digits_dataset(tmp_path), **extra)
+        for record in Trainer(config).train():
+            logged |= set(record)
+    unknown = {k for k in logged if k not in M.DESCRIPTIONS and not k.startswith("curriculum/")}
+    assert not unknown, unknown
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "agents.md").read_text()
+    assert all(f"`{name}`" in doc for name in M.DESCRIPTIONS), [n for n in M.DESCRIPTIONS if f"`{n}`" not in doc]
+
+
+def test_help_describes_every_option_and_its_allowed_values(capsys):
+    from agents.train import _parser
+
+    for algo in ("grpo", "ppo", "vineppo"):
+        from agents.algorithms import get
+
+        cls = get(algo).config_class
+        text = _parser(cls).format_help()
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
+        assert "{grpo,ppo,vineppo}" in text and "learnability_filter" in text and "--algo NAME --help" in text
+    assert "whiten" in _parser(VinePPOConfig).format_help() and "vine-rollouts" in _parser(VinePPOConfig).format_help()

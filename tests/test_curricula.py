@@ -30,16 +30,15 @@ class Learner:
 
 
 def drive(cur, learner, iterations, G=8):
-    """Run the batch protocol: answer probes, sample, attempt, update. Returns what happened, in order."""
+    """Run the protocol: answer each request until the batch is done. Returns what happened, in order."""
     log = []
     for _ in range(iterations):
-        probe = cur.probe_requests()
-        if probe.size:
-            keep = cur.update(probe, learner.attempt(probe, cur.probe_attempts), phase="probe")
-            log.append(("probe", probe.tolist(), keep.tolist()))
-        ids = cur.sample()
-        keep = cur.update(ids, learner.attempt(ids, G))
-        log.append(("train", ids.tolist(), keep.tolist()))
+        while True:
+            req = cur.next_request()
+            fb = cur.report(req.question_ids, learner.attempt(req.question_ids, req.attempts or G), req.phase)
+            log.append((req.phase, req.question_ids.tolist(), fb.keep.tolist()))
+            if fb.done:
+                break
     return log
 
 
@@ -69,14 +68,13 @@ def comparable(diag):
 # ---- construction --------------------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore:learnability. sample.. before the first buffer")
 def test_make_builds_every_curriculum_by_name():
     assert set(NAMES) == {"uniform", "learnability", "learnability_filter", "prioritized", "easy_to_hard",
                           "zero_variance_filter"}
     for name in NAMES:
         cur = make(name, 500, seed=3, **options(name, 500))
         assert cur.name == name and cur.num_questions == 500 and repr(cur).startswith(type(cur).__name__)
-        ids = cur.sample()
+        ids = cur.next_request().question_ids
         assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 500
     assert make("learnability", 5000, preset="fast").buffer_size == 64
     rec = make("learnability", 5000)
@@ -134,24 +132,24 @@ def test_easy_to_hard_without_difficulty_labels_raises():
 
 def test_update_rejects_malformed_reports():
     cur = make("uniform", 100, batch_size=8)
-    ids = cur.sample()
+    ids = cur.next_request().question_ids
     with pytest.raises(ValueError, match="rewards must have shape"):
-        cur.update(ids, np.zeros((3, 2)))
+        cur.report(ids, np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"question ids must lie in \[0, 100\)"):
-        cur.update([100], [1.0])
+        cur.report([100], [1.0])
     with pytest.raises(ValueError, match="phase must be one of"):
-        cur.update(ids, np.zeros(8), phase="eval")
+        cur.report(ids, np.zeros(8), phase="eval")
     with pytest.raises(ValueError, match=r"1-D array of ints"):
-        cur.update([0.5], [1.0])
+        cur.report([0.5], [1.0])
     filt = make("learnability_filter", 100, batch_size=8)
     with pytest.raises(ValueError, match=r"G >= 2"):
-        filt.update(filt.sample(), np.zeros(32))
+        filt.report(filt.next_request().question_ids, np.zeros(32))
     assert cur.iteration == 0 and cur.attempts.sum() == 0  # nothing recorded by rejected updates
 
 
 def test_nan_rewards_count_as_never_finished():
     cur = make("uniform", 100, batch_size=2)
-    cur.update([3, 4], np.array([[1.0, np.nan, 0.0], [np.nan, np.nan, np.nan]]))
+    cur.report([3, 4], np.array([[1.0, np.nan, 0.0], [np.nan, np.nan, np.nan]]))
     assert cur.attempts[3] == 2 and cur.successes[3] == 1 and cur.p[3] == 0.5
     assert cur.attempts[4] == 0 and np.isnan(cur.p[4])
     assert cur.diagnostics()["curriculum/train_attempts"] == 2
@@ -163,7 +161,7 @@ def test_nan_rewards_count_as_never_finished():
 def test_uniform_is_without_replacement_per_epoch_and_uniform():
     n, epochs = 20, 2000
     cur = make("uniform", n, seed=0, batch_size=7)
-    draws = np.concatenate([cur.sample(7) for _ in range(math.ceil(n * epochs / 7))])[: n * epochs]
+    draws = np.concatenate([cur.next_request(7).question_ids for _ in range(math.ceil(n * epochs / 7))])[: n * epochs]
     per_epoch = draws.reshape(epochs, n)
     assert (np.sort(per_epoch, axis=1) == np.arange(n)).all()  # every question exactly once per epoch
 
@@ -181,7 +179,7 @@ def test_uniform_is_without_replacement_per_epoch_and_uniform():
 
 def test_uniform_is_seeded():
     a, b, c = (make("uniform", 1000, seed=s) for s in (1, 1, 2))
-    assert a.sample().tolist() == b.sample().tolist() != c.sample().tolist()
+    assert a.next_request().question_ids.tolist() == b.next_request().question_ids.tolist() != c.next_request().question_ids.tolist()
 
 
 # ---- learnability (buffer) ---------------------------------------------------------------------------
@@ -198,9 +196,9 @@ def test_learnability_buffer_holds_p_near_half_not_zero_or_one():
     assert d["curriculum/buffer_size"] == 64 and d["curriculum/buffer_learnability"] > 0.15
     # half of every batch comes from the buffer, without replacement (the uniform half may add more)
     for _ in range(20):
-        ids = cur.sample()
+        ids = cur.next_request(probe=False).question_ids  # the same buffer throughout: no refresh
         assert len(set(ids[np.isin(ids, cur.buffer)].tolist())) >= 32
-        cur.update(ids, learner.attempt(ids, 8))
+        cur.report(ids, learner.attempt(ids, 8))
     assert cur.diagnostics()["curriculum/batch_learnability"] > 0.1
 
 
@@ -220,17 +218,19 @@ def test_learnability_refreshes_every_T_iterations_with_N_candidates_L_attempts(
     learner = Learner(three_way_pool(500), seed=0)
     probes_at = []
     for it in range(23):
-        probe = cur.probe_requests()
-        if probe.size:
+        req = cur.next_request()
+        if req.phase == "probe":
+            probe = req.question_ids
             assert probe.size == N and len(set(probe.tolist())) == N
-            assert cur.probe_requests().tolist() == probe.tolist()  # same request until answered
-            assert cur.probe_attempts == L
+            assert cur.next_request().question_ids.tolist() == probe.tolist()  # same request until answered
+            assert req.attempts == cur.probe_attempts == L
             probes_at.append(it)
-            cur.update(probe, learner.attempt(probe, L), phase="probe")
+            assert not cur.report(probe, learner.attempt(probe, L), phase="probe").done
             assert cur.diagnostics()["curriculum/buffer_age"] == 0
-        assert cur.probe_requests().size == 0
-        ids = cur.sample()
-        cur.update(ids, learner.attempt(ids, 8))
+            req = cur.next_request()
+        assert req.phase == "train"
+        ids = req.question_ids
+        assert cur.report(ids, learner.attempt(ids, 8)).done
     assert probes_at == [0, 5, 10, 15, 20]
     d = cur.diagnostics()
     assert d["curriculum/probe_attempts"] == 5 * N * L
@@ -242,11 +242,11 @@ def test_learnability_refreshes_every_T_iterations_with_N_candidates_L_attempts(
 def test_learnability_rejects_unrequested_probes_without_recording_them():
     cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32)
     with pytest.raises(ValueError, match="no probe was requested"):
-        cur.update([1, 2], np.ones((2, 8)), phase="probe")
-    probe = cur.probe_requests()
+        cur.report([1, 2], np.ones((2, 8)), phase="probe")
+    probe = cur.next_request().question_ids
     stranger = int(np.setdiff1d(np.arange(500), probe)[0])
     with pytest.raises(ValueError, match="did not ask for"):
-        cur.update([stranger], np.ones((1, 8)), phase="probe")
+        cur.report([stranger], np.ones((1, 8)), phase="probe")
     assert cur.attempts.sum() == 0 and cur.diagnostics()["curriculum/probe_attempts"] == 0
 
 
@@ -254,16 +254,16 @@ def test_learnability_rejects_unrequested_probes_without_recording_them():
 def test_probe_attempts_count_whether_or_not_trained_on(train_on_probes):
     cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32,
                train_on_probes=train_on_probes)
-    probe = cur.probe_requests()
-    keep = cur.update(probe, Learner(three_way_pool(500)).attempt(probe, 8), phase="probe")
+    probe = cur.next_request().question_ids
+    keep = cur.report(probe, Learner(three_way_pool(500)).attempt(probe, 8), phase="probe").keep
     assert keep.tolist() == [train_on_probes] * 100
     assert cur.diagnostics()["curriculum/probe_attempts"] == 800 and cur.iteration == 0
 
 
 def test_learnability_sample_before_any_probe_warns_and_is_uniform():
     cur = make("learnability", 2000)
-    with pytest.warns(UserWarning, match="serve probe_requests"):
-        ids = cur.sample()
+    with pytest.warns(UserWarning, match="before the first buffer was built"):
+        ids = cur.next_request(probe=False).question_ids
     assert ids.size == 64 and cur.buffer.size == 0
 
 
@@ -272,11 +272,11 @@ def test_learnability_sample_before_any_probe_warns_and_is_uniform():
 
 def test_learnability_filter_keeps_the_highest_p_times_one_minus_p():
     cur = make("learnability_filter", 1000, seed=0, batch_size=8)  # ratio 4: 32 candidates, keep 8
-    ids = cur.sample()
+    ids = cur.next_request().question_ids
     assert ids.size == 32
     solved = np.arange(32) % 9  # 0..8 of 8 attempts solved
     rewards = (np.arange(8)[None, :] < solved[:, None]).astype(np.float32)
-    keep = cur.update(ids, rewards)
+    keep = cur.report(ids, rewards).keep
     score = (solved / 8) * (1 - solved / 8)
     assert keep.sum() == 8
     assert score[keep].min() >= score[~keep].max()
@@ -288,17 +288,17 @@ def test_learnability_filter_keeps_the_highest_p_times_one_minus_p():
 
 def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
     cur = make("zero_variance_filter", 1000, seed=0, batch_size=8)
-    ids = cur.sample()
+    ids = cur.next_request().question_ids
     assert ids.size == 8  # nothing learned yet: no oversampling
     rewards = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1],
                         [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, np.nan]], dtype=np.float32)
-    keep = cur.update(ids, rewards)
+    keep = cur.report(ids, rewards).keep
     assert keep.tolist() == [False, False, True, True, False, False, False, True]
     assert cur.diagnostics()["curriculum/frac_all_solved"] == 0.0
-    bigger = cur.sample()  # 3 of 8 informative: it now draws more candidates, up to max_oversample
+    bigger = cur.next_request().question_ids  # 3 of 8 informative: it now draws more candidates, up to max_oversample
     assert 8 < bigger.size <= 24
     rewards = np.tile([1.0, 0.0], (bigger.size, 1))  # every group informative: keep at most 8
-    assert cur.update(bigger, rewards).sum() == 8
+    assert cur.report(bigger, rewards).keep.sum() == 8
 
 
 def test_prioritized_replays_high_learnability_questions():
@@ -309,7 +309,7 @@ def test_prioritized_replays_high_learnability_questions():
     probs = cur.replay_probs()
     assert probs.sum() == pytest.approx(1.0)
     assert probs[p[cur.buffer] == 0.5].sum() > 0.7  # a third of the buffer
-    ids = np.concatenate([cur.sample() for _ in range(30)])
+    ids = np.concatenate([cur.next_request().question_ids for _ in range(30)])
     assert (p[ids] == 0.5).mean() > 0.45  # a uniform sampler gets a third
     assert cur.question_info(int(cur.buffer[0]))["curriculum_in_buffer"] is True
 
@@ -320,10 +320,10 @@ def test_prioritized_buffer_keeps_the_K_best_by_score_then_recency():
     learner = Learner(p, seed=0)
     for _ in range(60):
         before = cur.buffer.copy()
-        ids = cur.sample()
+        ids = cur.next_request().question_ids
         rewards = learner.attempt(ids, 4)
         rewards[:3, 1:] = np.nan  # some groups with fewer finished attempts
-        cur.update(ids, rewards)
+        cur.report(ids, rewards)
         # the reference: re-rank the union of the old buffer and the questions just attempted
         merged = np.union1d(before, ids)
         score = cur.p[merged] * (1.0 - cur.p[merged])
@@ -345,12 +345,12 @@ def test_easy_to_hard_opens_the_easy_questions_first():
     learner = Learner(np.full(1000, 0.5))
     hardest = []
     for it in range(25):
-        ids = cur.sample()
+        ids = cur.next_request().question_ids
         frontier = min(1.0, 0.1 + 0.9 * it / 18)
         assert cur.frontier() == pytest.approx(frontier)
         assert (difficulty[ids] <= math.ceil(frontier * 10 - 1e-9)).all()
         hardest.append(int(difficulty[ids].max()))
-        cur.update(ids, learner.attempt(ids, 2))
+        cur.report(ids, learner.attempt(ids, 2))
     assert hardest[0] == 1 and max(hardest[:3]) == 2 and hardest[-1] == 10
     assert cur.question_info(int(np.argmax(difficulty == 1)))["curriculum_in_buffer"] is True
     assert cur.diagnostics()["curriculum/frontier"] == 1.0
@@ -365,7 +365,7 @@ def test_state_dict_round_trip_resumes_exactly(name):
     p = three_way_pool(n, seed=2)
     first = make(name, n, seed=0, **options(name, n))
     drive(first, Learner(p, seed=1), 7)
-    first.probe_requests()  # a save while a probe is pending must resume it too
+    first.next_request()  # a save while a request is pending (a probe, for learnability) must resume it too
     state = pickle.loads(pickle.dumps(first.state_dict()))
     resumed = make(name, n, seed=99, **options(name, n))  # another seed: everything must come from the state
     resumed.load_state_dict(state)

@@ -3,6 +3,7 @@ seeding and resume, on the real MathReasoning-v0 env with a simulated learner ch
 
 import pickle
 import warnings
+from dataclasses import astuple
 
 import gymnasium as gym
 import numpy as np
@@ -58,7 +59,7 @@ def test_env_checker_passes_on_wrapped_envs(name):
 def test_phases_probe_then_train_and_reports_one_update_per_batch():
     env = CurriculumWrapper(pool_env(), "learnability", attempts_per_question=2, **SMALL["learnability"])
     cur = env.curriculum
-    probe = cur.probe_requests()
+    probe = cur.next_request().question_ids
     infos = play(env, 30)  # 10 candidates x L=3
     assert [i["curriculum_phase"] for i in infos] == ["probe"] * 30
     assert [i["question_id"] for i in infos] == np.repeat(probe, 3).tolist()  # L attempts in a row
@@ -149,7 +150,7 @@ def test_reset_seed_seeds_the_curriculum():
     ids_b = [i["question_id"] for i in play(b, 12)]
     assert ids_a == ids_b
     fresh = make("uniform", 200, seed=7, batch_size=4)
-    expected = [int(q) for _ in range(4) for q in fresh.sample()]
+    expected = [int(q) for _ in range(4) for q in fresh.next_request().question_ids]
     assert a.reset(seed=7)[1]["question_id"] == expected[0]
     assert [a.reset()[1]["question_id"] for _ in range(15)] == expected[1:16]
     iteration = a.curriculum.iteration  # batches completed by abandoned episodes are reported
@@ -160,23 +161,25 @@ def test_reset_seed_seeds_the_curriculum():
 def test_next_request_and_report_score_one_batch_in_one_call():
     env = CurriculumWrapper(pool_env(), "learnability", **SMALL["learnability"])
     cur = env.curriculum
-    phase, ids, attempts = env.next_request()
+    phase, ids, attempts = astuple(env.next_request())
     assert phase == "probe" and ids.size == 10 and attempts == 3
-    assert env.next_request()[1].tolist() == ids.tolist()  # the same probe until it is reported
+    assert env.next_request().question_ids.tolist() == ids.tolist()  # the same probe until it is reported
     golds = [env.unwrapped.questions[i].answer for i in ids]
     completions = [[f"\\boxed{{{g}}}", "\\boxed{-1}", f"The answer is {g}."] for g in golds]
-    rewards, keep, verdicts = env.report(ids, completions, phase="probe")
+    rewards, fb, verdicts = env.report(ids, completions, phase="probe")
+    keep = fb.keep
     assert rewards.dtype == np.float32 and rewards.shape == (10, 3)
     assert rewards[:, 0].tolist() == [1.0] * 10 and rewards[:, 2].tolist() == [1.0] * 10
     assert len(verdicts) == 30 and verdicts[0].correct and keep.tolist() == [False] * 10
     assert cur.diagnostics()["curriculum/probe_attempts"] == 30 and cur.buffer.size == 4
-    phase, ids, attempts = env.next_request(6)
+    phase, ids, attempts = astuple(env.next_request(6))
     assert phase == "train" and ids.size == 6 and attempts is None
-    rewards, keep, verdicts = env.report(ids, rewards=np.tile([1.0, 0.0], (6, 1)))
+    rewards, fb, verdicts = env.report(ids, rewards=np.tile([1.0, 0.0], (6, 1)))
+    keep = fb.keep
     assert keep.all() and verdicts == [] and cur.iteration == 1 and rewards.shape == (6, 2)
     # ragged groups: missing attempts are NaN (never finished)
-    phase, ids, _ = env.next_request(2)
-    rewards, keep, _ = env.report(ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]])
+    phase, ids, _ = astuple(env.next_request(2))
+    rewards, _, _ = env.report(ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]])
     assert rewards.shape == (2, 2) and np.isnan(rewards[0, 1]) and not np.isnan(rewards[1]).any()
     with pytest.raises(ValueError, match="exactly one of completions"):
         env.report(ids)
@@ -186,10 +189,11 @@ def test_next_request_and_report_score_one_batch_in_one_call():
 
 def test_batch_filters_through_the_wrapper():
     env = CurriculumWrapper(pool_env(400), "learnability_filter", batch_size=8, attempts_per_question=4)
-    phase, ids, _ = env.next_request()
+    phase, ids, _ = astuple(env.next_request())
     assert phase == "train" and ids.size == 32
     solved = np.arange(32) % 5  # 0..4 of 4 attempts
-    rewards, keep, _ = env.report(ids, rewards=(np.arange(4)[None, :] < solved[:, None]).astype(float))
+    rewards, fb, _ = env.report(ids, rewards=(np.arange(4)[None, :] < solved[:, None]).astype(float))
+    keep = fb.keep
     assert keep.sum() == 8 and (solved[keep] == 2).sum() == min(8, (solved == 2).sum())
     zv = CurriculumWrapper(pool_env(400), "zero_variance_filter", batch_size=8)
     assert zv.attempts_per_question == 2  # a filter needs groups: the default G is 2

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import curricula
-from curricula.integrations.schedule import BatchSchedule
+from curricula.schedule import BatchSchedule
 
 P_BY_MOD3 = (0.0, 0.5, 1.0)  # simulated learner: success probability by question id % 3
 
@@ -26,10 +26,11 @@ def test_probe_batches_come_first_then_training_and_refresh_every_T():
     rng = np.random.default_rng(0)
     phases = []
     for _ in range(10):
-        ids, phase = s.next_batch()
+        req = s.next_request()
+        ids, phase = req.question_ids, req.phase
         assert ids.shape == (8,)
         phases.append(phase)
-        s.feedback(ids, attempt(ids, 4, rng))
+        s.report(ids, attempt(ids, 4, rng))
     # N=16 candidates x L=4 attempts = 2 batches of 8 prompts x 4; T=3 training batches between refreshes
     assert phases == ["probe", "probe", "train", "train", "train", "probe", "probe", "train", "train", "train"]
     assert cur.diagnostics()["curriculum/probe_attempts"] == 4 * 8 * 4
@@ -38,34 +39,35 @@ def test_probe_batches_come_first_then_training_and_refresh_every_T():
     assert positive.size and all(q % 3 == 1 for q in positive)
 
 
-@pytest.mark.filterwarnings("ignore:learnability. sample.. before")
+@pytest.mark.filterwarnings("ignore:learnability. a training batch before")
 def test_probe_fills_L_attempts_from_smaller_groups_and_pads_the_last_batch():
     cur = small_learnability(num_candidates=10, probe_attempts=5)
     s = BatchSchedule(cur, batch_size=8, group_size=2)  # ceil(5/2) = 3 slots per candidate: 30 -> 32 slots
     rng = np.random.default_rng(1)
-    request = cur.probe_requests()
+    request = cur.next_request().question_ids
     served = []
     for _ in range(4):
-        ids, phase = s.next_batch()
+        req = s.next_request()
+        ids, phase = req.question_ids, req.phase
         assert phase == "probe"
         served.append(ids)
-    assert s.next_batch()[1] == "train"  # drawn ahead: the probe results are not back yet
+    assert s.next_request().phase == "train"  # drawn ahead: the probe results are not back yet
     assert s.lagged_batches == 1
     counts = np.bincount(np.concatenate(served), minlength=60)
     assert set(np.flatnonzero(counts)) == set(request.tolist()) and counts[request].min() >= 3
     for ids in served:
-        s.feedback(ids[::-1], attempt(ids[::-1], 2, rng))  # any row order
+        s.report(ids[::-1], attempt(ids[::-1], 2, rng))  # any row order
     assert cur.last_refresh == cur.iteration and cur.attempts[request].min() >= 6
 
 
-def test_feedback_rejects_rewards_for_other_questions():
+def test_report_rejects_rewards_for_other_questions():
     s = BatchSchedule(curricula.make("uniform", 40, batch_size=4), batch_size=4, group_size=2)
-    ids, _ = s.next_batch()
+    ids = s.next_request().question_ids
     with pytest.raises(ValueError, match="row numbers"):
-        s.feedback((ids + 1) % 40, np.ones((4, 2)))
-    s.feedback(ids, np.ones((4, 2)))
+        s.report((ids + 1) % 40, np.ones((4, 2)))
+    s.report(ids, np.ones((4, 2)))
     with pytest.raises(ValueError, match="never issued"):
-        s.feedback(ids, np.ones((4, 2)))
+        s.report(ids, np.ones((4, 2)))
 
 
 def test_sizes_that_cannot_fill_the_trainer_batch_fail_at_construction():
@@ -82,16 +84,17 @@ def test_sizes_that_cannot_fill_the_trainer_batch_fail_at_construction():
 def test_filter_keep_mask_follows_the_rows_given():
     cur = curricula.make("learnability_filter", 60, seed=0, batch_size=4, ratio=2)
     s = BatchSchedule(cur, batch_size=8, group_size=4)
-    ids, _ = s.next_batch()
+    ids = s.next_request().question_ids
     rewards = attempt(ids, 4, np.random.default_rng(2))
     perm = np.random.default_rng(3).permutation(8)
-    keep, phase = s.feedback(ids[perm], rewards[perm])
+    fb = s.report(ids[perm], rewards[perm])
+    keep, phase = fb.keep, fb.phase
     assert phase == "train" and keep.sum() == 4
     mixed = (rewards[perm].min(1) < 1) & (rewards[perm].max(1) > 0)
     assert keep[mixed].sum() == min(4, mixed.sum())  # highest p(1-p) first
 
 
-@pytest.mark.filterwarnings("ignore:learnability. sample.. before")
+@pytest.mark.filterwarnings("ignore:learnability. a training batch before")
 def test_state_round_trip_replays_unanswered_batches():
     def run(steps, restart_at=None):
         s = BatchSchedule(small_learnability(), batch_size=8, group_size=4)
@@ -102,10 +105,11 @@ def test_state_round_trip_replays_unanswered_batches():
                 s = BatchSchedule(small_learnability(), batch_size=8, group_size=4)
                 s.load_state_dict(state)
                 pending = []  # the batch drawn ahead was lost with the trainer: it is served again
-            pending.append(s.next_batch())
+            req = s.next_request()
+            pending.append((req.question_ids, req.phase))
             if len(pending) == 2:  # a loader that draws one batch ahead
                 done, phase = pending.pop(0)
-                s.feedback(done, attempt(done, 4, np.random.default_rng([len(answered), 5])))
+                s.report(done, attempt(done, 4, np.random.default_rng([len(answered), 5])))
                 answered.append((phase, done.tolist()))
         return answered
 

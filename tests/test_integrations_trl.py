@@ -1,4 +1,4 @@
-"""curricula.integrations.trl against the installed trl: a real GRPOTrainer on CPU with a tiny random model.
+"""agents.trl_trainer and curricula.integrations.trl against the installed trl: a real GRPOTrainer on CPU with a tiny random model.
 
 The model is a 1-layer Llama with a byte-level tokenizer built here (no hub). Its completions are noise, so
 the curriculum learns from a simulated learner's reward (success rate known per question) while our
@@ -62,8 +62,10 @@ def make_trainer(tiny, out_dir, max_steps, **curriculum_options):
     from trl import GRPOConfig
 
     import curricula
-    from curricula.integrations.trl import CurriculumGRPOTrainer, grpo_dataset, mathenv_reward
+    from agents.trl_trainer import CurriculumGRPOTrainer
     from mathenv import load_questions
+    from mathenv.export import grpo_dataset
+    from mathenv.rewards import mathenv_reward
 
     tokenizer, model = tiny
     data = grpo_dataset(load_questions("arithmetic", num_questions=POOL, seed=1), instruction="", conversational=False)
@@ -77,14 +79,14 @@ def make_trainer(tiny, out_dir, max_steps, **curriculum_options):
     trainer = CurriculumGRPOTrainer(model=model(), args=args, processing_class=tokenizer, train_dataset=data,
                                     reward_funcs=[known_learner, mathenv_reward], curriculum=cur)
     seen = []  # every generation batch the curriculum heard about: (phase, question ids, rewards)
-    feedback = trainer.curriculum_schedule.feedback
+    report = trainer.curriculum_schedule.report
 
     def spy(ids, rewards):
-        keep, phase = feedback(ids, rewards)
-        seen.append((phase, np.asarray(ids).tolist(), np.asarray(rewards).tolist()))
-        return keep, phase
+        fb = report(ids, rewards)
+        seen.append((fb.phase, np.asarray(ids).tolist(), np.asarray(rewards).tolist()))
+        return fb
 
-    trainer.curriculum_schedule.feedback = spy
+    trainer.curriculum_schedule.report = spy
     return trainer, seen
 
 
@@ -129,8 +131,9 @@ def test_probe_rows_get_zero_advantage(tiny, tmp_path):
 
 
 def test_verifier_reward_on_text_and_conversational_completions():
-    from curricula.integrations.trl import grpo_dataset, make_mathenv_reward, mathenv_reward
     from mathenv import Question
+    from mathenv.export import grpo_dataset
+    from mathenv.rewards import make_mathenv_reward, mathenv_reward
 
     completions = ["so the answer is \\boxed{72}", [{"role": "assistant", "content": "48 + 24 = 72\n#### 72"}],
                    [{"role": "assistant", "content": [{"type": "text", "text": "I think 71."}]}], "no idea"]

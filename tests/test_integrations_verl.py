@@ -1,4 +1,4 @@
-"""curricula.integrations.verl against the installed verl 0.9.1.
+"""curricula.integrations.verl and agents.verl_trainer against the installed verl 0.9.1.
 
 The trainer is verl's real RayPPOTrainer (through our subclass): its own config (Hydra compose of
 ppo_trainer.yaml), dataset (RLHFDataset over a parquet file we write), StatefulDataLoader, `fit()` loop,
@@ -43,8 +43,8 @@ def verl_lock_files_in_tmp(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory, data_dir):
-    from curricula.integrations.verl import write_verl_parquet
     from mathenv import load_questions
+    from mathenv.export import write_verl_parquet
 
     src = data_dir / "gsm8k" / "train.jsonl"
     if not src.exists():
@@ -57,7 +57,7 @@ def compose(parquet, ckpt_dir, *overrides):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from curricula.integrations.verl import verl_config_dir
+    from agents.verl_trainer import verl_config_dir
 
     base = ["trainer.use_v1=False", f"data.train_files={parquet}", f"data.val_files={parquet}",
             f"data.train_batch_size={BATCH}", "data.dataloader_num_workers=0", "data.filter_overlong_prompts=False",
@@ -109,11 +109,12 @@ def make_trainer(cfg):
     from verl.trainer.ppo.ray_trainer import Role
     from verl.trainer.ppo.utils import create_rl_dataset
 
+    from agents import verl_trainer
     from curricula.integrations import verl as cv
 
     dataset = create_rl_dataset(cfg.data.train_files, cfg.data, None, None, is_train=True)
     train, sampler = cv.build(cfg, dataset)
-    trainer = cv.CurriculumRayPPOTrainer(cfg, tokenizer=None, role_worker_mapping={Role.ActorRollout: object},
+    trainer = verl_trainer.CurriculumRayPPOTrainer(cfg, tokenizer=None, role_worker_mapping={Role.ActorRollout: object},
                                          resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1),
                                          train_dataset=train, val_dataset=dataset, train_sampler=sampler)
     trainer.async_rollout_manager = FakeRollout()
@@ -258,7 +259,7 @@ def test_dataloader_workers_are_turned_off_and_sizes_checked(parquet, tmp_path):
 def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
-    cfg = compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://curricula.integrations.verl_reward",
+    cfg = compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://mathenv.rewards",
                   "reward.custom_reward_function.name=compute_score",
                   "+reward.custom_reward_function.reward_kwargs.format_penalty=0.5")
     fn = get_custom_reward_fn(cfg)
@@ -271,7 +272,7 @@ def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
 def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
     import datasets
 
-    from curricula.integrations import verl as cv
+    from agents import verl_trainer as cv
 
     src = data_dir / "gsm8k"
     assert cv.main(["prepare", "gsm8k", "--out", str(tmp_path), "--train-path", str(src / "train.jsonl"),
@@ -295,7 +296,9 @@ def test_legacy_sampler_interface(parquet):
     sampler = cv.LegacyCurriculumSampler(list(range(POOL)), data)
     assert len(sampler) == POOL and sampler.batch_size == BATCH and sampler.group_size == N
     assert isinstance(sampler, cv.CurriculumSampler)
-    assert os.path.basename(cv.CHECKPOINT_FILE) == "curriculum.pt"
+    from curricula.schedule import CURRICULUM_CHECKPOINT
+
+    assert os.path.basename(CURRICULUM_CHECKPOINT) == "curriculum.pt"
 
 
 def test_docs_command_composes_and_validates(tmp_path):
@@ -308,14 +311,15 @@ def test_docs_command_composes_and_validates(tmp_path):
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
+    from agents import verl_trainer
     from curricula.integrations import verl as cv
-    from curricula.integrations.schedule import BatchSchedule
+    from curricula.schedule import BatchSchedule
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
     block = re.search(r"<!-- verl-command.*?-->\n```bash\n(.*?)```", doc, re.S).group(1)
     words = block.replace("\\\n", " ").replace("$HOME", str(tmp_path)).split()
-    assert words[:3] == ["python", "-m", "curricula.integrations.verl"]
-    with initialize_config_dir(config_dir=cv.verl_config_dir(), version_base=None):
+    assert words[:3] == ["python", "-m", "agents.verl_trainer"]
+    with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
         cfg = hydra_compose("ppo_trainer", overrides=words[3:])
     validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     from omegaconf import OmegaConf
@@ -325,4 +329,4 @@ def test_docs_command_composes_and_validates(tmp_path):
     BatchSchedule(cur, cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n)
     with pytest.raises(SystemExit, match="use_v1"):  # the guard runs before anything starts
         cfg.trainer.use_v1 = True
-        cv._hydra_main(cfg)
+        verl_trainer._hydra_main(cfg)

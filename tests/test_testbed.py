@@ -1,4 +1,5 @@
-"""The fast testbed: character tokenizer, tiny model, cached warm start, per-level evaluation."""
+"""The fast testbed: character tokenizer, tiny model, cached warm start, per-level evaluation (agents.tiny,
+agents.warm_start, agents.evaluation)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from agents.testbed import (  # noqa: E402
-    char_tokenizer,
-    evaluate_levels,
-    format_table,
-    tiny_model,
-    warm_start,
-    warm_start_info,
-    warm_start_instruction,
-)
+from agents.evaluation import evaluate_policy, format_table  # noqa: E402
+from agents.generation import HFGenerator, SamplingConfig  # noqa: E402
+from agents.policy import prompt_ids  # noqa: E402
+from agents.tiny import char_tokenizer, tiny_model  # noqa: E402
+from agents.warm_start import warm_start, warm_start_info, warm_start_instruction  # noqa: E402
 from mathenv.arithmetic import generate  # noqa: E402
 from mathenv.env import MathReasoningEnv  # noqa: E402
 
@@ -93,16 +90,25 @@ def test_tiny_model_generates(tokenizer):
     assert out.shape[0] == 2 and 0 < out.shape[1] - batch["input_ids"].shape[1] <= 6
 
 
-def test_evaluate_levels(tokenizer):
+def test_evaluate_policy_by_level(tokenizer):
     model = tiny_model(tokenizer, n_layer=1, d_model=32, n_head=2)
     questions = generate(4, levels=[1, 2])
-    result = evaluate_levels(model, tokenizer, questions, attempts=2, max_new_tokens=4)
-    assert set(result["levels"]) == {1, 2}
+    env = MathReasoningEnv(questions=questions, instruction="")
+    gen = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=4))
+    prompts = [prompt_ids(tokenizer, env.prompt(i)) for i in range(4)]
+    result = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy), tokenizer.decode, env, range(4),
+                             prompts, samples=2, seed=0)
+    assert set(result["per_level"]) == {1, 2}
     assert len(result["p"]) == 4
-    for r in [result, *result["levels"].values()]:
+    for r in [result, *result["per_level"].values()]:
         assert r["p0"] + r["p1"] + r["mid"] == pytest.approx(1.0)
-        assert 0.0 <= r["success"] <= 1.0
+        assert 0.0 <= r["mean@k"] <= 1.0 and 0.0 <= r["pass@1"] <= 1.0
     assert "| all | 4 |" in format_table(result)
+    # a seed samples from a forked stream: the same answers again, and the caller's stream untouched
+    before = torch.get_rng_state()
+    again = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy), tokenizer.decode, env, range(4),
+                            prompts, samples=2, seed=0)
+    assert again["p"] == result["p"] and torch.equal(torch.get_rng_state(), before)
 
 
 def test_warm_start_trains_and_caches(tmp_path, monkeypatch):

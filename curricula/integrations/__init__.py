@@ -1,18 +1,32 @@
-"""Run our curricula inside existing trainers (verl, TRL) and score with our verifier there.
+"""The curriculum's side of framework trainers: samplers that let a curriculum choose each batch's prompts
+and take the rewards back, through `curricula.schedule.BatchSchedule` (fixed-size batches over the one
+protocol, `next_request` / `report`).
 
-Importing this package is free: each integration imports its framework only when used.
+- `curricula.integrations.verl` — `CurriculumSampler` (verl's `train_sampler`), `CurriculumDataset`,
+  `groups_from_batch`; the trainer that feeds rewards back is `agents.verl_trainer` (docs/verl.md).
+- `curricula.integrations.trl` — `CurriculumRepeatSampler` (TRL's RepeatSampler layout); the trainer is
+  `agents.trl_trainer.CurriculumGRPOTrainer` (docs/scaling.md).
 
-- `curricula.integrations.schedule.BatchSchedule` — the framework-free core: turns a curriculum's batch
-  protocol (probe requests, `sample`, `update`) into fixed-size batches of prompt ids, and routes each
-  batch's per-prompt rewards back to the curriculum. Both integrations below are thin layers over it.
-- `curricula.integrations.verl` — `CurriculumSampler` (verl's `train_sampler`), `CurriculumRayPPOTrainer`
-  (feeds each step's rewards back, skips training on probe batches, checkpoints the curriculum), a Hydra
-  entry point `python -m curricula.integrations.verl`, and `write_verl_parquet` for the data. See
-  docs/verl.md.
-- `curricula.integrations.verl_reward.compute_score` — our verifier as verl's `custom_reward_function`
-  (`custom_reward_function.path=pkg://curricula.integrations.verl_reward`).
-- `curricula.integrations.trl` — `CurriculumGRPOTrainer` (a `trl.GRPOTrainer` whose sampler is the
-  curriculum), `mathenv_reward` (our verifier as a TRL reward function) and `grpo_dataset`.
+The data and rewards for those trainers are `mathenv.export` and `mathenv.rewards`. Importing this package is
+free: each integration imports its framework only when used.
 """
 
-__all__ = ["schedule", "trl", "verl", "verl_reward"]
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["lazy_attributes", "trl", "verl"]
+
+
+def lazy_attributes(module: str, builders: dict[str, Callable[[], Any]]) -> Callable[[str], Any]:
+    """A module `__getattr__` that builds each named class on first use (PEP 562), so importing the module
+    does not import the framework the class subclasses."""
+    built: dict[str, Any] = {}
+
+    def __getattr__(name: str) -> Any:
+        if name in builders:
+            if name not in built:
+                built[name] = builders[name]()
+            return built[name]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -1,18 +1,19 @@
-"""The curriculum batch protocol as a stream of fixed-size prompt batches, for trainers that own the loop.
+"""The curriculum protocol as a stream of fixed-size prompt batches, for trainers that own the loop.
 
 Framework trainers (verl, TRL) draw a batch of B prompts per step from a data loader, attempt each prompt G
-times, and train on all of it. `BatchSchedule` sits between such a loader and a curriculum:
+times, and train on all of it. `BatchSchedule` sits between such a loader and a curriculum, with the same
+two names as the curriculum itself (curricula.base):
 
     schedule = BatchSchedule(curriculum, batch_size=B, group_size=G)
-    ids, phase = schedule.next_batch()          # B question ids and "train" or "probe"
-    ...                                          # the trainer attempts each id G times
-    keep, phase = schedule.feedback(ids, rewards)  # rewards (B, G): one row per prompt, any row order
+    req = schedule.next_request()                  # Request: B question ids, "train" or "probe"
+    ...                                            # the trainer attempts each id G times
+    fb = schedule.report(req.question_ids, rewards)  # rewards (B, G): one row per prompt, any row order
 
 Probe requests (learnability's N candidates x L attempts) are served as ordinary batches marked "probe",
 before the next training batch: each candidate fills ceil(L / G) prompt slots, and the last probe batch is
 padded by cycling through the candidates again (a few get extra attempts). The probe results are handed to
-the curriculum in one `update(..., phase="probe")` once every probe batch has come back, as the protocol
-wants. Every issued batch must come back exactly once, in issue order; `feedback` checks that the question
+the curriculum in one `report(..., phase="probe")` once every probe batch has come back, as the protocol
+wants. Every issued batch must come back exactly once, in issue order; `report` checks that the question
 ids match the batch it answers, so a mapping error (dataset row vs. question id) fails loudly.
 
 A loader that draws ahead (prefetch) asks for batch s+1 before batch s's rewards arrive: the schedule then
@@ -29,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.base import Curriculum, Feedback, Request
 
-PHASES = ("train", "probe")
+#: the file a framework trainer writes beside its own checkpoint: the schedule's and curriculum's state
+CURRICULUM_CHECKPOINT = "curriculum.pt"
 
 
 class BatchSchedule:
@@ -61,33 +63,38 @@ class BatchSchedule:
 
     # ---- the way out --------------------------------------------------------------------------------
 
-    def next_batch(self) -> tuple[np.ndarray, str]:
-        """The next batch of `batch_size` question ids and its phase ("train" or "probe")."""
+    def next_request(self) -> Request:
+        """The next batch: `batch_size` question ids, phase "train" or "probe", `group_size` attempts each."""
         if self._replay:
             ids, phase = self._replay.popleft()
         else:
             ids, phase = self._draw()
         self._issued.append((ids, phase))
-        return ids.copy(), phase
+        return Request(phase, ids.copy(), self.group_size)
 
     def _draw(self) -> tuple[np.ndarray, str]:
         cur = self.curriculum
         if self._probe_ids is None:
-            request = np.asarray(cur.probe_requests(), dtype=np.int64)
-            if request.size:
-                self._probe_ids = request
-                self._probe_batches = self._probe_chunks(request)
+            req = cur.next_request()
+            if req.phase == "probe":
+                self._probe_ids = np.asarray(req.question_ids, dtype=np.int64)
+                self._probe_batches = self._probe_chunks(self._probe_ids)
                 self._probe_results = []
                 self._probe_open = 0
+            else:
+                return self._train_ids(req), "train"
         if self._probe_batches:
             self._probe_open += 1
             return self._probe_batches.pop(0), "probe"
-        if self._probe_ids is not None:  # every probe batch is out, results not all back: drawing ahead
-            self.lagged_batches += 1
-        ids = np.asarray(cur.sample(), dtype=np.int64)
+        # every probe batch is out, results not all back: drawing ahead from the curriculum's current state
+        self.lagged_batches += 1
+        return self._train_ids(cur.next_request(probe=False)), "train"
+
+    def _train_ids(self, req: Request) -> np.ndarray:
+        ids = np.asarray(req.question_ids, dtype=np.int64)
         if ids.size != self.batch_size:
             raise ValueError(self._size_message(ids.size))
-        return ids, "train"
+        return ids
 
     def _probe_chunks(self, request: np.ndarray) -> list[np.ndarray]:
         copies = max(1, math.ceil(self.curriculum.probe_attempts / self.group_size))
@@ -97,10 +104,10 @@ class BatchSchedule:
 
     # ---- the way back -------------------------------------------------------------------------------
 
-    def feedback(self, question_ids: Any, rewards: Any) -> tuple[np.ndarray, str]:
+    def report(self, question_ids: Any, rewards: Any) -> Feedback:
         """Rewards for the oldest issued batch: `question_ids` (m,) one per prompt group, `rewards` (m, G)
-        (NaN for a missing attempt). Rows may come in any order. Returns (keep, phase): `keep` is a bool mask
-        over the given rows, the groups the trainer should train on.
+        (NaN for a missing attempt). Rows may come in any order. The feedback's `keep` is a bool mask over
+        the given rows, the groups the trainer should train on.
         """
         if not self._issued:
             raise ValueError("feedback for a batch this schedule never issued (or one already answered); "
@@ -124,23 +131,23 @@ class BatchSchedule:
         perm = np.empty(ids.size, dtype=np.int64)
         perm[np.argsort(issued, kind="stable")] = np.argsort(ids, kind="stable")
         rows = r[perm]
-        keep_issued = self._report(issued, rows, phase)
+        fb = self._report(issued, rows, phase)
         keep = np.empty(ids.size, dtype=bool)
-        keep[perm] = keep_issued
-        return keep, phase
+        keep[perm] = fb.keep
+        return Feedback(keep, fb.done, phase)
 
-    def _report(self, ids: np.ndarray, rows: np.ndarray, phase: str) -> np.ndarray:
+    def _report(self, ids: np.ndarray, rows: np.ndarray, phase: str) -> Feedback:
         cur = self.curriculum
         if phase == "train":
-            return np.asarray(cur.update(ids, rows, phase="train"), dtype=bool)
+            return cur.report(ids, rows, phase="train")
         self._probe_results.append((ids, rows))
         self._probe_open -= 1
         if not self._probe_batches and self._probe_open == 0:
             cands, attempts = self._merge_probe_results()
-            cur.update(cands, attempts, phase="probe")
+            cur.report(cands, attempts, phase="probe")
             self._probe_ids = None
             self._probe_results = []
-        return np.full(ids.size, bool(getattr(cur, "train_on_probes", False)))
+        return Feedback(np.full(ids.size, bool(getattr(cur, "train_on_probes", False))), False, phase)
 
     def _merge_probe_results(self) -> tuple[np.ndarray, np.ndarray]:
         """One row per candidate: all its attempts from every probe batch, NaN-padded to equal length."""

@@ -1,18 +1,17 @@
-"""The fast testbed: a character-level tokenizer, a tiny causal LM and its supervised warm start.
+"""The testbed's policy: the tiny model trained by supervision on generated arithmetic with worked solutions.
 
 A 135M-parameter model cannot run hundreds of RL updates on two CPU cores, so curricula are compared on a
-small policy instead: a half-million-parameter Llama-style transformer over characters, trained for
-a few minutes on generated arithmetic with worked solutions until its success rate spreads across
-difficulty levels (some levels always solved, some sometimes, some never): the regime where choosing which
-questions to train on matters.
+small policy instead: a half-million-parameter Llama-style transformer over characters (agents.tiny), trained
+for a few minutes until its success rate spreads across difficulty levels (some levels always solved, some
+sometimes, some never): the regime where choosing which questions to train on matters.
 
-    from agents.testbed import warm_start, evaluate_levels
+    from agents.warm_start import warm_start
     path = warm_start()  # cached under ~/.cache/mathenv/testbed-<hash>; minutes the first time
-    model = AutoModelForCausalLM.from_pretrained(path); tokenizer = AutoTokenizer.from_pretrained(path)
+    policy, tokenizer = agents.policy.load_policy(str(path))
 
 The warm start trains on exactly what RL will see: the env's observation (the bare question: the testbed passes
-`instruction=TESTBED_INSTRUCTION` to the env, see `warm_start_instruction`) as the user turn of the tokenizer's chat template, then the worked solution and EOS, with the loss on the answer
-tokens only.
+`instruction=TESTBED_INSTRUCTION` to the env, see `warm_start_instruction`) as the user turn of the tokenizer's
+chat template, then the worked solution and EOS, with the loss on the answer tokens only.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import json
 import math
 import os
 import shutil
-import string
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -31,28 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
+from agents.policy import cache_dir, prompt_ids
+from agents.tiny import char_tokenizer, tiny_model
 from mathenv.arithmetic import generate
 from mathenv.env import MathReasoningEnv
 from mathenv.questions import Question
-
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
-#: Every printable ASCII character (letters, digits, punctuation, space, tab, newline, ...), one token each.
-CHARS = tuple(dict.fromkeys(string.printable))
-
-#: "<bos>Q: {question and instruction}\nA: " then the answer and "<eos>"; a system turn is a plain line first.
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% for message in messages %}"
-    "{% if message['role'] == 'system' %}{{ message['content'] }}\n"
-    "{% elif message['role'] == 'user' %}Q: {{ message['content'] }}\n"
-    "{% elif message['role'] == 'assistant' %}A: {{ message['content'] }}{{ eos_token }}\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}A: {% endif %}"
-)
 
 #: Settings of the default warm start (see `warm_start`): 0.54M parameters, 3000 steps of 16 questions, the bare
 #: question as prompt; 255 s on one thread here. Measured (50 held-out questions per level, 8 attempts at
@@ -84,77 +66,13 @@ _VERSION = 1  # bump when the training recipe changes, so old caches are not reu
 METADATA = "warm_start.json"
 
 
-# --------------------------------------------------------------------------------------------- tokenizer
-
-
-def char_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
-    """A character-level tokenizer: one token per printable ASCII character, plus <pad>, <bos>, <eos>, <unk>.
-
-    `decode(encode(s)) == s` for ASCII text (no BOS/EOS is added automatically: the chat template writes
-    the BOS); padding is on the left, for generation; other characters map to <unk>.
-    """
-    from tokenizers import Tokenizer, decoders, models
-
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + CHARS)}
-    # BPE with no merges splits text into single characters: a character-level model with an unknown token
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
-    backend.decoder = decoders.Fuse()  # join the characters back without spaces
-    backend.add_special_tokens(list(SPECIAL_TOKENS))
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
-        padding_side="left", clean_up_tokenization_spaces=False, chat_template=CHAT_TEMPLATE,
-        model_max_length=model_max_length)
-
-
-# ------------------------------------------------------------------------------------------------- model
-
-
-def tiny_model(tokenizer: PreTrainedTokenizerFast, *, n_layer: int = 2, d_model: int = 64, n_head: int = 4,
-               max_positions: int = 512, seed: int = 0) -> PreTrainedModel:
-    """A randomly initialised Llama-style causal LM over the tokenizer's vocabulary (tied embeddings).
-
-    Rotary positions make attention depend on relative positions only, so left padding in generation and
-    right padding in training see the same model.
-    """
-    if d_model % n_head:
-        raise ValueError(f"d_model ({d_model}) must be a multiple of n_head ({n_head})")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=d_model, intermediate_size=4 * d_model,
-        num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
-        max_position_embeddings=max_positions, tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id)
-    with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    gen = model.generation_config
-    gen.pad_token_id, gen.bos_token_id, gen.eos_token_id = (tokenizer.pad_token_id, tokenizer.bos_token_id,
-                                                            tokenizer.eos_token_id)
-    return model
-
-
-# ------------------------------------------------------------------------------------------ warm start
-
-
-def cache_root() -> Path:
-    """MATHENV_CACHE, else ~/.cache/mathenv (the same place agents.policy keeps converted models)."""
-    return Path(os.environ.get("MATHENV_CACHE", Path.home() / ".cache" / "mathenv"))
-
-
-def prompt_text(tokenizer: PreTrainedTokenizerFast, observation: str) -> str:
-    return tokenizer.apply_chat_template([{"role": "user", "content": observation}],
-                                         add_generation_prompt=True, tokenize=False)
-
-
-def _examples(tokenizer: PreTrainedTokenizerFast, questions: Sequence[Question],
-              instruction: str) -> list[tuple[list[int], list[int]]]:
+def _examples(tokenizer, questions: Sequence[Question], instruction: str) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids) per question: the env's exact observation, chat-templated; solution + EOS."""
     missing = [q.uid for q in questions if not q.solution]
     if missing:
         raise ValueError(f"{len(missing)} question(s) have no worked solution to train on, e.g. {missing[0]}")
     env = MathReasoningEnv(questions=questions, instruction=instruction)
-    prompts = tokenizer([prompt_text(tokenizer, env.prompt(i)) for i in range(len(questions))],
-                        add_special_tokens=False)["input_ids"]
+    prompts = [prompt_ids(tokenizer, env.prompt(i)) for i in range(len(questions))]
     answers = tokenizer([q.solution for q in questions], add_special_tokens=False)["input_ids"]
     return [(p, a + [tokenizer.eos_token_id]) for p, a in zip(prompts, answers, strict=True)]
 
@@ -198,7 +116,7 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
     Trains `tiny_model` for `steps` AdamW steps of `batch_size` fresh training questions from `levels`
     (equal share per level; linear warmup, cosine decay), the loss on the worked solution and EOS only.
     Saves model and tokenizer with `save_pretrained` into `out_dir` (default
-    `cache_root()/testbed-<hash of the settings>`) plus `warm_start.json` (settings, loss curve, wall time);
+    `cache_dir()/testbed-<hash of the settings>`) plus `warm_start.json` (settings, loss curve, wall time);
     a folder that already holds a finished warm start is returned at once without training.
     """
     levels = tuple(sorted(set(int(lv) for lv in levels)))
@@ -206,7 +124,7 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
                 "lr": float(lr), "warmup": int(warmup), "weight_decay": float(weight_decay),
                 "n_layer": int(n_layer), "d_model": int(d_model), "n_head": int(n_head),
                 "max_positions": int(max_positions), "instruction": instruction}
-    out = Path(out_dir) if out_dir is not None else cache_root() / f"testbed-{settings_hash(settings)}"
+    out = Path(out_dir) if out_dir is not None else cache_dir() / f"testbed-{settings_hash(settings)}"
     if is_warm_started(out):
         saved = warm_start_info(out).get("settings")
         if saved != settings:
@@ -305,84 +223,3 @@ def warm_start_instruction(path: str | os.PathLike) -> str:
     from mathenv.env import DEFAULT_INSTRUCTION
 
     return warm_start_info(path)["settings"].get("instruction", DEFAULT_INSTRUCTION)
-
-
-# ------------------------------------------------------------------------------------------- evaluation
-
-
-def _share(ps: np.ndarray) -> dict[str, float]:
-    if ps.size == 0:
-        return {"questions": 0, "success": float("nan"), "p0": float("nan"), "p1": float("nan"),
-                "mid": float("nan")}
-    return {"questions": int(ps.size), "success": float(ps.mean()), "p0": float(np.mean(ps == 0)),
-            "p1": float(np.mean(ps == 1)), "mid": float(np.mean((ps > 0) & (ps < 1)))}
-
-
-@torch.no_grad()
-def evaluate_levels(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, questions: Sequence[Question],
-                    attempts: int = 8, temperature: float = 1.0, max_new_tokens: int = 96, *,
-                    batch_size: int = 256, instruction: str = TESTBED_INSTRUCTION, seed: int = 0,
-                    progress: bool = False) -> dict[str, Any]:
-    """Sample `attempts` answers per question and score them with the env's verifier.
-
-    Returns the overall and per-level (`Question.difficulty`) success rate and the shares of questions
-    every attempt solved (`p1`), none solved (`p0`) and some solved (`mid`, 0 < p < 1), plus the per-question
-    success rates `p` in the order given. `temperature=0` samples greedily (then one attempt suffices).
-    """
-    if attempts < 1:
-        raise ValueError(f"attempts must be at least 1, got {attempts}")
-    env = MathReasoningEnv(questions=questions, instruction=instruction)
-    prompts = tokenizer([prompt_text(tokenizer, env.prompt(i)) for i in range(len(questions))],
-                        add_special_tokens=False)["input_ids"]
-    jobs = [(i, prompts[i]) for i in range(len(questions)) for _ in range(attempts)]
-    jobs.sort(key=lambda job: len(job[1]))  # similar lengths share a batch: less padding
-    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": pad, "eos_token_id": eos}
-    if temperature > 0:
-        kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
-    else:
-        kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
-    ids: list[int] = []
-    completions: list[str] = []
-    from tqdm.auto import tqdm
-
-    try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            for start in tqdm(range(0, len(jobs), batch_size), desc="evaluate", disable=not progress):
-                chunk = jobs[start:start + batch_size]
-                width = max(len(p) for _, p in chunk)
-                input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-                attention = torch.zeros((len(chunk), width), dtype=torch.long)
-                for row, (_, p) in enumerate(chunk):
-                    input_ids[row, width - len(p):] = torch.tensor(p)
-                    attention[row, width - len(p):] = 1
-                seqs = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                                      **kwargs)
-                completions += tokenizer.batch_decode(seqs[:, width:], skip_special_tokens=True)
-                ids += [i for i, _ in chunk]
-    finally:
-        model.train(was_training)
-    rewards, _ = env.score(ids, completions)
-    solved = np.zeros(len(questions))
-    np.add.at(solved, np.asarray(ids, dtype=np.int64), rewards > 0)
-    p = solved / attempts
-    levels: dict[Any, dict[str, float]] = {}
-    difficulty = np.array([q.difficulty if q.difficulty is not None else -1 for q in questions])
-    for level in sorted(set(difficulty.tolist())):
-        levels[None if level == -1 else int(level)] = _share(p[difficulty == level])
-    return {**_share(p), "attempts": attempts, "temperature": temperature, "levels": levels,
-            "p": p.tolist()}
-
-
-def format_table(result: dict[str, Any]) -> str:
-    """A Markdown table of `evaluate_levels`'s result: one row per level, then all questions."""
-    lines = ["| level | questions | success | p=0 | 0<p<1 | p=1 |", "|---|---|---|---|---|---|"]
-    rows = [(str(level), r) for level, r in result["levels"].items()] + [("all", result)]
-    for name, r in rows:
-        lines.append(f"| {name} | {r['questions']} | {r['success']:.3f} | {r['p0']:.2f} | {r['mid']:.2f} | "
-                     f"{r['p1']:.2f} |")
-    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""What an algorithm is, and the narrow view of the trainer it works through.
+
+The trainer owns the loop (agents/trainer.py); an algorithm differs only in its extra trainable modules, its
+advantages and its loss. Algorithms that need more attempts to compute advantages (VinePPO's Monte-Carlo
+value estimates) get them through `RolloutTools`: generate, score, decode. Nothing else of the trainer.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+import numpy as np
+import torch
+
+from agents.config import TrainConfig
+from agents.rollout import Rollouts
+
+
+class RolloutTools(Protocol):
+    """The trainer's services an algorithm may use: every call is counted and timed by the trainer."""
+
+    def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False) -> list[list[int]]:
+        """Response token ids per prompt; `kind` names the compute counter ("train", "probe", "vine", "eval")."""
+        ...
+
+    def score(self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None
+              ) -> np.ndarray:
+        """Rewards of responses (after `prefixes`, for continuations) through the env's batch path."""
+        ...
+
+    def decode(self, ids: list[int]) -> str:
+        ...
+
+    def token_texts(self, ids: list[int]) -> list[str]:
+        """The text of each token on its own (where a response's line breaks fall)."""
+        ...
+
+
+class Algorithm:
+    """What differs between PPO, VinePPO and GRPO: extra trainable modules, advantages, and the loss."""
+
+    name: ClassVar[str] = "base"
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    #: the advantages need log pi_old before any update (PPO's KL reward)
+    needs_old_logprobs: bool = False
+
+    def __init__(self, config: TrainConfig, policy: torch.nn.Module, tools: RolloutTools) -> None:
+        self.config, self.policy, self.tools = config, policy, tools
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Trainable modules besides the policy (a critic); optimised and checkpointed with it."""
+        return {}
+
+    def advantages(self, rollouts: Rollouts) -> dict[str, float]:
+        """Fill rollouts.tensors["advantages"] (and what the loss needs); return metrics."""
+        raise NotImplementedError
+
+    def loss(self, mb: dict[str, torch.Tensor], logprobs: torch.Tensor, entropy: torch.Tensor | None,
+             norm: dict[str, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """This micro-batch's share of its minibatch's loss (`norm`: the minibatch's token and sequence
+        counts; see agents.losses), and metrics."""
+        raise NotImplementedError

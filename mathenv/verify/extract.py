@@ -40,13 +40,17 @@ _NUMBER = re.compile(
     r"|\\[dtc]?frac\{\d+\}\{\d+\})(?:\s*%)?(?!\d|[.,]\d)",
     re.A,
 )
-# text that may separate several answers: spacing, commas, "and"/"or", math delimiters, \quad, \text{and}
+# text that may separate several answers: spacing, commas, "and"/"or", math delimiters, \quad, \text{and},
+# and the name of the next one ("x = \boxed{1} and y = \boxed{2}")
 _SEPARATOR = re.compile(
-    r"(?:\s|[,;$.]|\\[,;:! ]|\\q?quad|\\[\[\]()]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b)*",
+    r"(?:\s|[,;$.]|\\[,;:! ]|\\q?quad|\\[\[\]()]|\\text\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b"
+    r"|[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=)*",
     re.A,
 )
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
 _PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", re.A)
+_TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
+_BARE_CHARS = 100  # a whole response this short, with no prose, is itself the answer ("W(x)=1 or W(x)=-1")
 
 
 def _braced(text: str, open_at: int) -> int | None:
@@ -84,11 +88,14 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
-def _runs(spans: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
-    """Spans that only separators part ("$a$, $b$ and $c$") joined into one answer "a, b, c"."""
+def _runs(spans: list[tuple[int, int, str]], text: str,
+          within: list[tuple[int, int, str]] = ()) -> list[tuple[int, int, str]]:
+    """Spans that only separators part ("$a$, $b$ and $c$"), or that sit in one of the spans `within`
+    (boxes in one maths span), joined into one answer "a, b, c"."""
     runs: list[tuple[int, int, list[str]]] = []
     for start, end, content in spans:
-        if runs and runs[-1][1] <= start and _SEPARATOR.fullmatch(text, runs[-1][1], start):
+        if runs and runs[-1][1] <= start and (_SEPARATOR.fullmatch(text, runs[-1][1], start)
+                                              or any(a <= runs[-1][0] and end <= b for a, b, _ in within)):
             runs[-1] = (runs[-1][0], end, runs[-1][2] + [content.strip()])
         else:
             runs.append((start, end, [content.strip()]))
@@ -136,7 +143,7 @@ def extract_answer(response: str, last_number: bool = True) -> str | None:
 
 def _explicit(text: str, numbers: bool) -> str | None:
     """An answer the text marks as such: boxed, "final answer is", `####`, "answer is"."""
-    boxed = _runs(_boxes(text), text)[-1:] if "\\boxed" in text or "\\fbox" in text else []
+    boxed = _runs(_boxes(text), text, _math_spans(text))[-1:] if "\\boxed" in text or "\\fbox" in text else []
     final = None
     if "nswer" in text or "NSWER" in text:
         final = next(reversed(list(_FINAL_IS.finditer(text))), None)
@@ -160,13 +167,17 @@ def _explicit(text: str, numbers: bool) -> str | None:
 
 
 def _implicit(text: str, numbers: bool) -> str | None:
-    """The last maths span, or the last number where allowed, whichever ends later."""
-    spans = [s for s in _math_spans(text) if not _PROSE.search(s[2])]  # "$5 a day and $6" is no maths
+    """The last maths span, or the last number where allowed, whichever ends later; else a short
+    response of no prose as a whole."""
+    spans = [s for s in _math_spans(text) if not _PROSE.search(_TEXT.sub("", s[2]))]  # "$5 a day and $6"
     maths = _runs(spans, text)[-1:]
     number = _numbers(text[-2_000:])[-1:] if numbers else []
     if number and (not maths or max(len(text) - 2_000, 0) + number[0][1] > maths[0][1]):
         return number[0][2]
-    return maths[0][2] if maths else None
+    if maths:
+        return maths[0][2]
+    bare = text.strip()
+    return bare if len(bare) <= _BARE_CHARS and "\n" not in bare and not _PROSE.search(bare) else None
 
 
 def gold_answer(gold: str) -> str:

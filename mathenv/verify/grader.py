@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mathenv.verify.extract import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, extract_answer, gold_answer
-from mathenv.verify.normalize import ascii_digits, base_numeral, normalize, numbers_equal, to_number
+from mathenv.verify.normalize import (
+    ascii_digits,
+    base_numeral,
+    normalize,
+    numbers_equal,
+    rounds_to,
+    to_number,
+)
 from mathenv.verify.timeout import CallTimeout, call_with_timeout
 
 DEFAULT_TIMEOUT = 2.0
@@ -49,7 +56,7 @@ def _fast(answer: str, gold: str) -> str | None:
         return "correct"
     pn, gn = to_number(p), to_number(g)
     if pn is not None and gn is not None:
-        return "correct" if numbers_equal(pn, gn) else "wrong"
+        return "correct" if numbers_equal(pn, gn) or rounds_to(p, gn) else "wrong"
     pb, gb = base_numeral(p), base_numeral(g)
     if pb is not None and gb is not None:
         return "correct" if pb == gb else "wrong"

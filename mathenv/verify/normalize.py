@@ -147,6 +147,18 @@ def to_number(s: str) -> tuple[Fraction, bool] | None:
     return None
 
 
+_LONG_DECIMAL = re.compile(r"^-?\d*\.(\d{6,})$", re.A)
+
+
+def rounds_to(pred: str, gold: tuple[Fraction, bool]) -> bool:
+    """True if `pred` is a decimal of six or more places within one unit of its last place of the gold's
+    exact value: `0.0833333` for 1/12, the way a calculator writes it. Exact (Fractions); a short
+    decimal such as `0.33` for 1/3 is still wrong."""
+    m = _LONG_DECIMAL.match(pred)
+    value = to_number(pred)
+    return bool(m and value and not gold[1]) and abs(value[0] - gold[0]) < Fraction(1, 10 ** len(m.group(1)))
+
+
 def base_numeral(s: str) -> int | str | None:
     """The value of a numeral with its base written (`1011_2`, `204_{5}`), or for an impossible base its
     text; None for anything else. math-verify drops the base, so two such numerals are compared here."""

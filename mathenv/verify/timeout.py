@@ -54,6 +54,8 @@ def serve() -> None:
             answer = ("error", exc)
         try:
             answers.send(answer)
+        except OSError:  # the parent went away
+            return
         except Exception as exc:  # an answer that does not pickle
             answers.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 

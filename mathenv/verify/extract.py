@@ -48,7 +48,7 @@ _SEPARATOR = re.compile(
     re.A,
 )
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
-_PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", re.A)
+_PROSE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+\s+[A-Za-z]{2}", re.A)  # two words; linear on any input
 _TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
 _BARE_CHARS = 100  # a whole response this short, with no prose, is itself the answer ("W(x)=1 or W(x)=-1")
 
@@ -183,7 +183,7 @@ def _implicit(text: str, numbers: bool) -> str | None:
 def gold_answer(gold: str) -> str:
     """A dataset's gold field reduced to the answer itself: a whole worked solution (boxed, `####`) gives
     its final answer, `$..$` and `\\(..\\)` are removed, and a bare answer stays as it is."""
-    gold = str(gold).strip()
+    gold = str(gold)[-MAX_RESPONSE_CHARS:].strip()
     bare = _MATH.fullmatch(gold)
     if bare:
         return next(g for g in bare.groups() if g is not None).strip()

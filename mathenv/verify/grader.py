@@ -127,8 +127,8 @@ def score(response: str, gold: str, *, last_number: bool = True, timeout: float 
     try:
         if not isinstance(response, str):
             return Verdict(False, "no_answer", None)
-        g = gold_answer(ascii_digits(str(gold)))
-        numeric_gold = to_number(normalize(g)) is not None
+        g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
+        numeric_gold = len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
         extracted = extract_answer(ascii_digits(response[-MAX_RESPONSE_CHARS:]), last_number and numeric_gold)
         if extracted is None:
             return Verdict(False, "no_answer", None)

@@ -50,7 +50,7 @@ _SEPARATOR = re.compile(
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
 _PROSE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+\s+[A-Za-z]{2}", re.A)  # two words; linear on any input
 _TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
-_BARE_CHARS = 100  # a whole response this short, with no prose, is itself the answer ("W(x)=1 or W(x)=-1")
+_BARE_CHARS = 100  # a whole response this short, one token or no words, is the answer ("W(x)=1orW(x)=-1")
 
 
 def _braced(text: str, open_at: int) -> int | None:
@@ -177,7 +177,11 @@ def _implicit(text: str, numbers: bool) -> str | None:
     if maths:
         return maths[0][2]
     bare = text.strip()
-    return bare if len(bare) <= _BARE_CHARS and "\n" not in bare and not _PROSE.search(bare) else None
+    if len(bare) > _BARE_CHARS or "\n" in bare:
+        return None
+    tokens = _TEXT.sub(" ", bare).split()
+    words = [t for t in tokens if t.isalpha() and len(t) > 1]  # "I think 72" is a sentence, "x^2 + 1" is not
+    return bare if len(bare.split()) == 1 or not words else None
 
 
 def gold_answer(gold: str) -> str:

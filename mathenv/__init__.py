@@ -1,4 +1,4 @@
-"""mathenv: maths questions as a Gymnasium environment, with a sympy-based verifier.
+"""mathenv: maths questions as a Gymnasium environment, with a verifier (fast path + math-verify).
 
 `import mathenv` registers `MathReasoning-v0`:
 

@@ -23,6 +23,12 @@ def math500_rows() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def math_verify_cases() -> list[dict]:
+    """Math-Verify's own parametrised test cases: gold, pred, expected (1/0), group."""
+    return _rows(DATA / "verifier" / "math_verify_cases.jsonl")
+
+
+@pytest.fixture(scope="session")
 def gsm8k_test_rows() -> list[dict]:
     return _rows(DATA / "gsm8k" / "test.jsonl")
 

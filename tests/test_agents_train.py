@@ -37,12 +37,13 @@ def tiny(cls=GRPOConfig, tmp_path=None, **kw) -> TrainConfig:
 
 def digits_dataset(tmp_path) -> dict:
     """Questions whose answer is one digit: a random model's last number sometimes matches, so groups have
-    reward variance and every algorithm gets a gradient from step one."""
+    reward variance and every algorithm gets a gradient from step one. 24 tokens: the verifier reads only
+    numbers that stand alone (not the `2` of `PRL2`), so gibberish needs room to make one."""
     path = tmp_path / "digits.jsonl"
     path.write_text("".join(json.dumps({"question": f"Write {d}.", "answer": str(d)}) + "\n"
                             for d in list(range(10)) * 4))
     return dict(dataset=str(path), question_field="question", answer_field="answer", levels=None,
-                num_questions=None, attempts_per_question=8, max_new_tokens=10)
+                num_questions=None, attempts_per_question=8, max_new_tokens=24)
 
 
 @pytest.mark.parametrize("cls", [GRPOConfig, PPOConfig, VinePPOConfig])

@@ -1,8 +1,7 @@
-"""The verifier on a broad case table (true and false of every kind) and on hostile inputs."""
+"""The verifier on the project's own case table (true and false of every kind), its extraction and API.
 
-import random
-import threading
-import time
+The failure classes of issue 13 are in test_verify_classes.py; hostile input, threads and processes in
+test_verify_bounds.py."""
 
 import pytest
 
@@ -51,6 +50,10 @@ def test_reference_solutions_are_correct(math500_rows):
         ("Answer: $3.5$", "3.5"),
         ("7 and then 12", "12"),
         ("nothing here", None),
+        ("so $\\sqrt3$ it is", "\\sqrt3"),
+        ("we get \\(\\frac{1}{2}\\) and 7 more", "7"),
+        ("Final Answer: The final answer is 7.78.", "7.78"),
+        ("\\boxed{1}, \\boxed{2} and \\boxed{3}", "1, 2, 3"),
     ],
 )
 def test_extraction(response, expected):
@@ -58,15 +61,28 @@ def test_extraction(response, expected):
 
 
 def test_last_number_fallback_can_be_switched_off():
-    assert score("I think 42", "42").correct
-    off = score("I think 42", "42", last_number=False)
+    assert score("I think it is 42", "42").correct
+    off = score("I think it is 42", "42", last_number=False)
     assert not off.correct and off.reason == "no_answer"
 
 
+@pytest.mark.parametrize(("response", "gold"), [("I think 3 is it", "\\sqrt{3}"), ("so that q a = 9", "q=9"),
+                                                ("it is 2 then", "(1,2)"), ("gives x = 4 at last", "x^2")])
+def test_last_number_fallback_is_off_where_the_gold_is_no_plain_number(response, gold):
+    assert score(response, gold) == Verdict(False, "no_answer", None)
+
+
+@pytest.mark.parametrize(("response", "gold", "correct"), [("x^2+1", "1+x^2", True), ("\\frac{1}{2}", "0.5", True),
+                                                           ("(1, 2)", "(2, 1)", False), ("Even", "\\text{Even}", True)])
+def test_a_short_response_of_no_prose_is_the_answer(response, gold, correct):
+    assert score(response, gold).correct is correct
+
+
 def test_reasons():
-    assert score("nothing", "5").reason == "no_answer"
+    assert score("I do not know.", "5").reason == "no_answer"
     assert score("\\boxed{6}", "5").reason == "wrong"
     assert score("\\boxed{@@}", "\\frac{1}{2}").reason == "unparsable"
+    assert score("\\boxed{x+1}", "x+2").reason == "wrong"
     assert score("\\boxed{\\text{Bob}}", "\\text{Evelyn}").reason == "wrong"
 
 
@@ -84,97 +100,3 @@ def test_score_batch_in_worker_processes_agrees():
     assert score_batch(responses, golds, processes=2) == score_batch(responses, golds, processes=1)
 
 
-# -- hostile inputs: each returns a clean verdict inside the time bound ----------------------------------
-TIMEOUT = 0.5
-CEILING = 15.0  # a generous ceiling: the check is that nothing hangs, not how fast it runs
-
-
-def _random_unicode(n: int, seed: int) -> str:
-    rng = random.Random(seed)
-    return "".join(chr(rng.randint(1, 0x2FFFF)) for _ in range(n)).encode("utf-8", "replace").decode("utf-8", "replace")
-
-
-HOSTILE = {
-    "tower_of_powers": "\\boxed{10^10^10^10}",
-    "tower_braced": "\\boxed{10^{10^{10^{10}}}}",
-    "factorials": "\\boxed{9!!!!!!}",
-    "big_factorial": "\\boxed{100000!}",
-    "one_megabyte": "1" * 1_000_000,
-    "one_megabyte_boxed": "\\boxed{" + "9" * 1_000_000 + "}",
-    "nested_braces": "\\boxed{" + "{" * 10_000 + "1" + "}" * 10_000 + "}",
-    "unbalanced_braces": "\\boxed{" * 10_000,
-    "random_unicode": _random_unicode(5_000, 0),
-    "deep_parens": "\\boxed{" + "(" * 5_000 + "1" + ")" * 5_000 + "}",
-    "many_boxes": "\\boxed{1} " * 20_000,
-    "huge_binomial": "\\boxed{\\binom{10^{9}}{5000}}",
-    "huge_number_power": "\\boxed{99999999999^{99999999}}",
-    "sympy_heavy": "\\boxed{" + "+".join(f"\\sin(x+{i})^{{{i % 7}}}" for i in range(60)) + "}",
-    "null_bytes": "\x00\x00\\boxed{\x00}",
-    "not_a_string": 12345,
-}
-
-
-@pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_inputs_finish_with_a_clean_verdict(name):
-    start = time.perf_counter()
-    verdict = score(HOSTILE[name], "x^2+1", timeout=TIMEOUT)
-    elapsed = time.perf_counter() - start
-    assert isinstance(verdict, Verdict) and verdict.reason in REASONS and not verdict.correct
-    assert elapsed < CEILING, f"{name} took {elapsed:.1f}s"
-
-
-@pytest.mark.parametrize("gold", ["10^10^10^10", "9!!!!!!", "{" * 5000, _random_unicode(500, 1)])
-def test_hostile_golds(gold):
-    verdict = score("\\boxed{3}", gold, timeout=TIMEOUT)
-    assert verdict.reason in REASONS and not verdict.correct
-
-
-def test_score_off_the_main_thread_uses_the_same_rules():
-    out = []
-    thread = threading.Thread(target=lambda: out.extend(score(c.response, c.gold) for c in CASES[:30]))
-    thread.start()
-    thread.join(120)
-    assert [v.correct for v in out] == [c.correct for c in CASES[:30]]
-
-
-def test_unicode_digits_are_not_numbers():
-    # Python's \d and Decimal accept digits of every script; answers are read in ASCII digits only
-    assert score("\\boxed{\u0663}", "3").reason in ("unparsable", "wrong")
-    assert extract_answer("it is \U0001113c") is None
-
-
-SEMIPRIME = 210000000000000000000000817000000000000000000000763  # two 25-digit primes: minutes of pollard rho
-
-
-def test_call_with_timeout_interrupts_long_sympy_work_in_main_thread():
-    import sympy
-
-    from mathenv.verify.timeout import CallTimeout, call_with_timeout
-
-    start = time.perf_counter()
-    with pytest.raises(CallTimeout):
-        call_with_timeout(sympy.factorint, (SEMIPRIME,), 0.3)
-    assert time.perf_counter() - start < CEILING
-    assert call_with_timeout(sympy.factorint, (12,), 0.3) == {2: 2, 3: 1}  # and it still works after
-
-
-def test_call_with_timeout_interrupts_long_sympy_work_off_main_thread():
-    import sympy
-
-    from mathenv.verify.timeout import CallTimeout, call_with_timeout
-
-    out = {}
-
-    def work():
-        try:
-            call_with_timeout(sympy.factorint, (SEMIPRIME,), 0.3)
-            out["slow"] = "finished"
-        except CallTimeout:
-            out["slow"] = "timeout"
-        out["after"] = call_with_timeout(sympy.factorint, (12,), 5.0)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join(120)
-    assert not thread.is_alive()
-    assert out == {"slow": "timeout", "after": {2: 2, 3: 1}}

@@ -1,19 +1,21 @@
-"""Cheap, exact normalisation of answer strings, and exact numbers from them.
+"""Cheap, exact normalisation of answer strings, and exact numbers from them: the verifier's fast path.
 
-Most answers (every GSM8K one, most MATH ones) are decided here, in microseconds, before sympy is touched:
-strings are normalised (spacing, `\\left`, `\\!`, `\\dfrac`, units, `$`, degrees, thousands separators,
-trailing `.0`) and numbers are read as exact `Fraction`s, never floats.
+Most answers (every GSM8K one, many MATH ones) are decided here, in microseconds, before math-verify is
+asked: strings are normalised (spacing, `\\left`, `\\!`, `\\dfrac`, units, `$`, degrees, thousands
+separators, decimal commas, trailing `.0`) and numbers are read as exact `Fraction`s, never floats.
+Digits of every script (full-width `４２`, Arabic-Indic `٤٢`) become ASCII first, in `ascii_digits`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
 
 _REMOVE = re.compile(
-    r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\displaystyle|(?<!\\)\\[,;:! ]|\\q?quad|~|\$|\\\$"
+    r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\displaystyle|(?<!\\)\\[,;:! ]\s*|\\q?quad|~|\$|\\\$"
     r"|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\\mathrm\{\s*o\s*\}",
     re.A,
 )
@@ -24,15 +26,16 @@ _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
 _FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
 _FRAC_SHORT3 = re.compile(r"\\frac(\d)\{", re.A)
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)", re.A)
-_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.A)
+_THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}([, ])\d{3}(?:\1\d{3})*(?:\.\d+)?$", re.A)
+_DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$", re.A)
 _LATEX_THOUSANDS = re.compile(r"(\d)\{,\}(\d)", re.A)
 _TRAILING_ZEROS = re.compile(r"^(-?\d+)\.0+$", re.A)
-_LHS = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=(?!=)", re.A)
 _UNIT_WORDS = re.compile(
     r"^(?P<num>[-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?|\\frac\{\d+\}\{\d+\})"
     r"\s+(?P<unit>[a-zA-Z]{2,}[a-zA-Z.\s]*(?:\^\{?\d\}?)?)$",
     re.A,
 )
+_BASE_NUMERAL = re.compile(r"^([0-9A-Z]+)_\{?(\d+)\}?$", re.A)
 _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$", re.A)
 
 NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$", re.A)
@@ -44,6 +47,31 @@ _MIXED = re.compile(r"^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.A)
 _NOT_UNITS = {"or", "and", "to", "x", "i", "e"}
 
 
+class _AsciiDigits(dict):
+    """A `str.translate` table filled on first sight of each character: Unicode decimal digits to ASCII,
+    full-width ASCII forms to ASCII, the Arabic decimal and thousands marks and the minus sign."""
+
+    def __missing__(self, cp: int) -> int | str:
+        ch = chr(cp)
+        if unicodedata.category(ch) == "Nd":
+            out: int | str = str(unicodedata.digit(ch))
+        elif 0xFF01 <= cp <= 0xFF5E:
+            out = chr(cp - 0xFEE0)
+        else:
+            out = {0x066B: ".", 0x066C: ",", 0x2212: "-"}.get(cp, cp)
+        self[cp] = out
+        return out
+
+
+_DIGITS = _AsciiDigits()
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with every Unicode decimal digit as its ASCII digit (and full-width forms as ASCII), so
+    `４２` and `٤٢` read as 42 everywhere after this; the one place the verifier handles other scripts."""
+    return text if text.isascii() else text.translate(_DIGITS)
+
+
 @lru_cache(maxsize=65_536)
 def normalize(answer: str) -> str:
     """A canonical string for `answer`: equal strings here mean equal answers."""
@@ -52,7 +80,7 @@ def normalize(answer: str) -> str:
         s = s[2:-2]
     s = _REMOVE.sub("", s)
     s = _FRAC.sub(r"\\frac", s)
-    s = s.replace("\\%", "%").replace("−", "-")
+    s = s.replace("\\%", "%")
     s = _LATEX_THOUSANDS.sub(r"\1\2", s)
     for _ in range(3):  # nested \text{\textbf{..}} unwrap
         s2 = _TEXT.sub(r" \1 ", s)
@@ -60,19 +88,18 @@ def normalize(answer: str) -> str:
             break
         s = s2
     s = s.strip().rstrip(".").strip()
-    if _LHS.match(s) and s.count("=") == 1:
-        s = s.split("=", 1)[1]
-    s = s.strip()
     m = _UNIT_WORDS.match(s)
     if m and m.group("unit").strip().lower() not in _NOT_UNITS:
         s = m.group("num")
+    if _THOUSANDS.match(s):  # before spaces go: "1,234" and "1 234" are numbers, "32, 349" is a list
+        s = s.replace(",", "").replace(" ", "")
+    else:
+        s = _DECIMAL_COMMA.sub(r"\1.\2", s)
     s = _SPACES.sub("", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_SHORT2.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_SHORT3.sub(r"\\frac{\1}{", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
     m = _TRAILING_ZEROS.match(s)
     if m:
         s = m.group(1)
@@ -118,6 +145,31 @@ def to_number(s: str) -> tuple[Fraction, bool] | None:
             return None
         return (sign * (whole + Fraction(num, den)), percent)
     return None
+
+
+_LONG_DECIMAL = re.compile(r"^-?\d*\.(\d{6,})$", re.A)
+
+
+def rounds_to(pred: str, gold: tuple[Fraction, bool]) -> bool:
+    """True if `pred` is a decimal of six or more places within one unit of its last place of the gold's
+    exact value: `0.0833333` for 1/12, the way a calculator writes it. Exact (Fractions); a short
+    decimal such as `0.33` for 1/3 is still wrong."""
+    m = _LONG_DECIMAL.match(pred)
+    value = to_number(pred)
+    return bool(m and value and not gold[1]) and abs(value[0] - gold[0]) < Fraction(1, 10 ** len(m.group(1)))
+
+
+def base_numeral(s: str) -> int | str | None:
+    """The value of a numeral with its base written (`1011_2`, `204_{5}`), or for an impossible base its
+    text; None for anything else. math-verify drops the base, so two such numerals are compared here."""
+    m = _BASE_NUMERAL.match(s)
+    if m is None:
+        return None
+    digits, base = m.groups()
+    try:
+        return int(digits, int(base))
+    except ValueError:
+        return f"{digits}_{base}"
 
 
 def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> bool:

@@ -1,108 +1,148 @@
-"""A hard time bound around a call, valid in any thread.
+"""A hard time bound around a call, the same in any thread and any process.
 
-sympy is pure Python and can run for minutes on an unlucky expression. In the main thread a SIGALRM timer
-interrupts it (cheap: no process boundary). Signals only reach the main thread, so calls from other threads
-(a trainer's scoring thread, a web server) run the work in a helper process that is killed when the bound
-passes and restarted on the next call. Either way the caller gets `CallTimeout` after `seconds`.
+math-verify and sympy are pure Python plus big-integer arithmetic in C: `9^9^9^9` or `1000000!` can run
+for hours inside one C call that no signal interrupts, and signals reach only the main thread anyway.
+So the bounded work runs in a helper process, which is killed when the bound passes. The helper is a
+plain `python -c` started with `subprocess` and spoken to over its stdin/stdout pipes: it never imports
+the caller's `__main__`, so a script without an `if __name__ == "__main__":` guard works from any thread.
+A warm spare helper waits beside the busy one: when a call overruns, the spare takes over at once and the
+next spare starts in the background, so a timeout costs the bound and not a process start.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
-import multiprocessing as mp
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
+
+FIRST_START_SECONDS = 120.0  # the first helper's imports are paid once, outside any call's bound
+_SERVE = "from mathenv.verify.timeout import serve; serve()"
 
 
 class CallTimeout(Exception):
     """The call did not finish inside its time bound."""
 
 
-def _raise_timeout(signum: int, frame: Any) -> None:
-    raise CallTimeout()
+def serve() -> None:
+    """The helper's loop: read (module, function, args), answer ("ok", value) or ("error", exception).
 
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-
-
-def _with_alarm(fn: Callable[..., Any], args: tuple, seconds: float) -> Any:
-    previous_handler = signal.signal(signal.SIGALRM, _raise_timeout)
-    previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn(*args)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay:  # someone else's timer was running: give it back what was left
-            signal.setitimer(signal.ITIMER_REAL, max(previous_delay - seconds, 1e-3))
-
-
-def _worker_loop(conn: Any) -> None:
-    importlib.import_module("mathenv.verify")  # pay the imports before the first timed call
-    conn.send(("ready", None))
+    Requests arrive on stdin; answers leave on the stdout the helper was started with, while stray prints
+    of the code it runs go to stderr and cannot garble the protocol."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which then ends this helper
+    answers = Connection(os.dup(1))
+    os.dup2(2, 1)
+    requests = Connection(0)
+    importlib.import_module("mathenv.verify.grader")  # pay the imports before the first timed call
+    answers.send(("ready", None))
     while True:
         try:
-            module, name, args = conn.recv()
-        except EOFError:
+            module, name, args = requests.recv()
+        except (EOFError, OSError):  # the parent went away
             return
         try:
-            fn = getattr(importlib.import_module(module), name)
-            conn.send(("ok", fn(*args)))
+            answer = ("ok", getattr(importlib.import_module(module), name)(*args))
         except Exception as exc:  # the parent re-raises it
-            conn.send(("error", exc))
+            answer = ("error", exc)
+        try:
+            answers.send(answer)
+        except OSError:  # the parent went away
+            return
+        except Exception as exc:  # an answer that does not pickle
+            answers.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-class _Worker:
-    """One helper process, reused across calls, replaced when a call overruns."""
+class _Helper:
+    """One helper process and its two pipe ends."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding the mathenv package
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, close_fds=True)
+        self.requests = Connection(os.dup(self.proc.stdin.fileno()))
+        self.answers = Connection(os.dup(self.proc.stdout.fileno()))
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.ready = False
+
+    def wait_ready(self, seconds: float) -> bool:
+        """True once the helper has finished its imports (waiting at most `seconds` for it)."""
+        if not self.ready and self.answers.poll(max(seconds, 0.0)):
+            try:
+                self.ready = self.answers.recv()[0] == "ready"
+            except (EOFError, OSError):
+                self.ready = False
+        return self.ready
+
+    def stop(self) -> None:
+        for conn in (self.requests, self.answers):
+            conn.close()
+        self.proc.kill()
+        threading.Thread(target=self.proc.wait, daemon=True).start()  # reap it without waiting here
+
+
+class _Pool:
+    """The busy helper and its warm spare; calls are one at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: Any = None
-        self._conn: Any = None
+        self._busy: _Helper | None = None
+        self._spare: _Helper | None = None
+        self._started = False
 
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker_loop, args=(child,), daemon=True)
-        self._proc.start()
-        child.close()
-        if not parent.poll(120) or parent.recv()[0] != "ready":
-            self._proc.kill()
-            raise RuntimeError("the verifier's helper process did not start")
-        self._conn = parent
-
-    def _stop(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join()
-        self._proc = None
-        self._conn = None
+    def _take_over(self) -> None:
+        """Make the spare the busy helper and start the next spare (in the background: Popen returns)."""
+        if self._busy is not None:
+            self._busy.stop()
+        self._busy, self._spare = self._spare or _Helper(), _Helper()
 
     def call(self, fn: Callable[..., Any], args: tuple, seconds: float) -> Any:
+        deadline = time.monotonic() + seconds
         with self._lock:
-            if self._proc is None or not self._proc.is_alive():
-                self._start()
-            self._conn.send((fn.__module__, fn.__name__, args))
-            if not self._conn.poll(seconds):
-                self._stop()
-                raise CallTimeout()
-            status, value = self._conn.recv()
+            if self._busy is None or self._busy.proc.poll() is not None:
+                self._take_over()
+            if not self._started:  # the very first helper: wait for its imports, once per process
+                if not self._busy.wait_ready(FIRST_START_SECONDS):
+                    self.close()
+                    raise RuntimeError(f"the verifier's helper process ({sys.executable}) did not start")
+                self._started = True
+                deadline = time.monotonic() + seconds
+            helper = self._busy
+            try:
+                if not helper.wait_ready(deadline - time.monotonic()):
+                    raise CallTimeout()
+                helper.requests.send((fn.__module__, fn.__name__, args))
+                if not helper.answers.poll(max(deadline - time.monotonic(), 0.0)):
+                    raise CallTimeout()
+                status, value = helper.answers.recv()
+            except (CallTimeout, EOFError, OSError):
+                self._take_over()
+                raise CallTimeout() from None
         if status == "error":
             raise value
         return value
 
+    def close(self) -> None:
+        for helper in (self._busy, self._spare):
+            if helper is not None:
+                helper.stop()
+        self._busy = self._spare = None
 
-_worker = _Worker()
+
+_pool = _Pool()
+atexit.register(_pool.close)
 
 
 def call_with_timeout(fn: Callable[..., Any], args: tuple, seconds: float) -> Any:
-    """`fn(*args)`, or CallTimeout after `seconds`. `fn` must be a module-level function (it may be sent
-    to a helper process by name)."""
-    if seconds <= 0:
-        return fn(*args)
-    if _in_main_thread():
-        return _with_alarm(fn, args, seconds)
-    return _worker.call(fn, args, seconds)
+    """`fn(*args)` computed in the helper process, or CallTimeout after `seconds`. `fn` must be a
+    module-level function and `args` picklable (both are sent to the helper)."""
+    return _pool.call(fn, args, seconds)

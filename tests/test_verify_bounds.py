@@ -108,6 +108,19 @@ def test_a_script_without_a_main_guard_scores_from_a_thread(tmp_path):
     assert result.stdout.split() == ["top", "level", "ran", "correct"], (result.stdout, result.stderr)
 
 
+def test_the_helper_imports_the_callers_mathenv_not_one_in_the_working_directory(tmp_path):
+    """The helper process must run the verifier of the process that started it, even when the working
+    directory holds another package called mathenv (a checkout of another version, a user's own module)."""
+    (tmp_path / "mathenv").mkdir()
+    (tmp_path / "mathenv" / "__init__.py").write_text("raise ImportError('the wrong mathenv')\n")
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from mathenv.verify import score; "
+            r"print(score('so $x \\leq 5$', '5 \\geq x').reason)")  # a case only math-verify decides
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["correct"], (result.stdout, result.stderr)
+
+
 SEMIPRIME = 210000000000000000000000817000000000000000000000763  # two 25-digit primes: minutes of pollard rho
 
 

@@ -43,10 +43,6 @@ class Verdict:
     reason: str
     extracted: str | None
 
-    @property
-    def reward(self) -> float:
-        return 1.0 if self.correct else 0.0
-
 
 def _fast(answer: str, gold: str) -> str | None:
     """'correct' or 'wrong' where that is certain without math-verify (equal normalised strings; two plain

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 FIRST_START_SECONDS = 120.0  # the first helper's imports are paid once, outside any call's bound
-_SERVE = "from mathenv.verify.timeout import serve; serve()"
+#: the helper's program: the parent's own mathenv first on the path (not one that the working directory or
+#: PYTHONPATH happens to hold), then serve
+_SERVE = "import sys; sys.path.insert(0, sys.argv[1]); from mathenv.verify.timeout import serve; serve()"
 
 
 class CallTimeout(Exception):
@@ -64,10 +66,9 @@ class _Helper:
     """One helper process and its two pipe ends."""
 
     def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])  # the folder holding the mathenv package
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        self.proc = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, close_fds=True)
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding this mathenv package
+        self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, root], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, close_fds=True)
         self.requests = Connection(os.dup(self.proc.stdin.fileno()))
         self.answers = Connection(os.dup(self.proc.stdout.fileno()))
         self.proc.stdin.close()

@@ -100,23 +100,25 @@ class Prioritized(Curriculum):
         self.config.update(score=score, temperature=self.temperature, staleness_coef=self.staleness_coef)
         self._scores = Groups(self.num_questions)  # by score level: key = index into _levels (see _level_keys)
         self._times = Groups(self.num_questions)  # by the iteration of the latest attempt
-        self._level_of: dict[float, int] = {}  # score value -> group key (rebuilt from the groups on load)
+        self._level_of: dict[float, int] = {}  # score value -> group key, for groups with members
+        self._next_level = 0  # key of the next new score value
         self._time_size = np.zeros(16, dtype=np.int64)  # seen questions last attempted at each iteration
         self._time_lo = 0  # no seen question was last attempted before this iteration
         self._last_seen_sum = 0  # sum of last_seen over seen questions (mean staleness in O(1))
         self._rank_cdf = np.zeros(0)  # cumulative (1 / rank) ** (1 / temperature), grown on demand
         self._cache: tuple[Any, ...] | None = None  # sampling tables, rebuilt after each report or iteration
+        self._mass: dict[int, float] = {}  # P_S of one question, by score group (with the tables)
         self._version = 0
 
     # group state lives in Groups objects; state_dict sees plain dicts
     @property
     def _by_score(self) -> dict[str, Any]:
-        return {"groups": self._scores.state(), "levels": dict(self._level_of)}
+        return {"groups": self._scores.state(), "levels": dict(self._level_of), "next": self._next_level}
 
     @_by_score.setter
     def _by_score(self, state: dict[str, Any]) -> None:
         self._scores.load(state["groups"])
-        self._level_of = dict(state["levels"])
+        self._level_of, self._next_level = dict(state["levels"]), state["next"]
 
     @property
     def _by_time(self) -> dict[str, Any]:
@@ -185,21 +187,29 @@ class Prioritized(Curriculum):
         return out
 
     def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(score group keys best first, their sizes, rank cdf over the seen, iteration keys, staleness cdf)."""
+        """(score group keys best first, their sizes, rank cdf over the seen, iteration keys, staleness cdf),
+        rebuilt once per report or iteration; also `_mass[key]`, P_S of one question of score group `key`.
+        Costs O(score groups + iterations since the stalest seen question), never O(pool)."""
         key = (self._version, self.iteration)
         if self._cache is None or self._cache[0] != key:
             size = self._scores.size
-            by_value = sorted(((v, g) for v, g in self._level_of.items() if g in size), key=lambda vg: -vg[0])
+            by_value = sorted(self._level_of.items(), key=lambda vg: -vg[0])
             levels = np.array([g for _, g in by_value], dtype=np.int64)
             counts = np.array([size[g] for g in levels.tolist()], dtype=np.int64)
             seen = int(counts.sum())
             if self._rank_cdf.size < seen:
                 grow = min(self.num_questions, max(seen, 2 * self._rank_cdf.size, 1024))
                 self._rank_cdf = np.cumsum(np.arange(1, grow + 1, dtype=np.float64) ** (-1.0 / self.temperature))
+            cdf = self._rank_cdf[:seen]
+            self._mass = {}
+            if seen:
+                ends = np.cumsum(counts)
+                mass = np.diff(np.concatenate([[0.0], cdf[ends - 1]])) / cdf[-1] / counts
+                self._mass = dict(zip(levels.tolist(), mass.tolist(), strict=True))
             hi = self.iteration  # questions attempted in the current iteration have staleness 0
             time_keys = np.arange(self._time_lo, min(hi, self._time_size.size))
             weights = self._time_size[time_keys] * (self.iteration - time_keys)
-            self._cache = (key, levels, counts, self._rank_cdf[:seen], time_keys, np.cumsum(weights, dtype=np.float64))
+            self._cache = (key, levels, counts, cdf, time_keys, np.cumsum(weights, dtype=np.float64))
         return self._cache[1:]
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
@@ -212,6 +222,8 @@ class Prioritized(Curriculum):
         if was.any():
             for g, members in self._split(self._level_keys(old_p[was]), ids[was]):
                 self._scores.remove(g, members)
+            if len(self._level_of) > len(self._scores.size):  # forget score values no question holds any more
+                self._level_of = {v: g for v, g in self._level_of.items() if g in self._scores.size}
             old_time = self.last_seen[ids[was]].astype(np.int64)
             for t, members in self._split(old_time, ids[was]):
                 self._times.remove(int(t), members)
@@ -234,8 +246,12 @@ class Prioritized(Curriculum):
         """Group key of each score value (a new key for a value never seen before)."""
         values = SCORES[self.score](p.astype(np.float64))
         uniq, inverse = np.unique(values, return_inverse=True)
-        keys = np.array([self._level_of.setdefault(float(v), len(self._level_of)) for v in uniq.tolist()],
-                        dtype=np.int64)
+        keys = np.empty(uniq.size, dtype=np.int64)
+        for i, v in enumerate(uniq.tolist()):
+            if v not in self._level_of:
+                self._level_of[v] = self._next_level
+                self._next_level += 1
+            keys[i] = self._level_of[v]
         return keys[inverse]
 
     @staticmethod
@@ -258,33 +274,25 @@ class Prioritized(Curriculum):
     def sampling_probs(self, question_ids: Any) -> np.ndarray:
         """P(one draw of a batch picks each of `question_ids`), as PLR defines it (ties in score share their
         ranks' probability evenly)."""
-        ids = np.asarray(question_ids, dtype=np.int64)
-        levels, counts, cdf, time_keys, time_cdf = self._tables()
-        n, seen = self.num_questions, self._seen
-        p = self.p[ids]
-        out = np.where(np.isnan(p), (1.0 - seen / n) / max(1, n - seen), 0.0)
-        was = ~np.isnan(p)
-        if not was.any():
-            return out
-        ends = np.cumsum(counts)
-        mass = np.diff(np.concatenate([[0.0], cdf[ends - 1]])) / cdf[-1] / counts  # per question, by level
-        position = {int(g): i for i, g in enumerate(levels.tolist())}
-        lv = np.array([position[int(k)] for k in self._level_keys(p[was]).tolist()], dtype=np.int64)
-        by_score = mass[lv]
-        total = time_cdf[-1] if time_cdf.size else 0.0
-        if total > 0:
-            stale = (self.iteration - self.last_seen[ids[was]]) / total
-            replay = (1.0 - self.staleness_coef) * by_score + self.staleness_coef * stale
-        else:
-            replay = by_score
-        out[was] = seen / n * replay
-        return out
-
-    def _in_buffer(self, question_id: int) -> bool:
-        return bool(not np.isnan(self.p[question_id]))
+        return np.array([self._sampling_prob(q) for q in np.asarray(question_ids).reshape(-1).tolist()])
 
     def _sampling_prob(self, question_id: int) -> float:
-        return float(self.sampling_probs([question_id])[0])
+        # plain Python floats: the wrapper asks this for every episode
+        time_cdf = self._tables()[-1]
+        n, seen = self.num_questions, self._seen
+        p = float(self.p[question_id])
+        if p != p:  # unseen: only a fresh draw opens it
+            return (1.0 - seen / n) / max(1, n - seen)
+        by_score = self._mass[self._level_of[SCORES[self.score](p)]]
+        total = float(time_cdf[-1]) if time_cdf.size else 0.0
+        if total <= 0:
+            return seen / n * by_score
+        stale = (self.iteration - int(self.last_seen[question_id])) / total
+        return seen / n * ((1.0 - self.staleness_coef) * by_score + self.staleness_coef * stale)
+
+    def _in_buffer(self, question_id: int) -> bool:
+        p = float(self.p[question_id])
+        return p == p  # seen: every seen question can be replayed
 
     def _buffer_stats(self):
         if not self._seen:

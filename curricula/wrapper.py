@@ -53,7 +53,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             difficulty from the env's questions unless `difficulty=` is given).
         attempts_per_question: G, how many episodes in a row open each training id; default: the curriculum's
             probe L if it probes, else 8 (the paper's G). With G = 1 a learnability probe (N x L episodes)
-            would take most episodes (77% for the recommended buffer), so G < L warns.
+            would take most episodes (76% for the recommended buffer), so G < L warns.
 
     Rules:
         - `reset()` without `question_id`/`prefix` serves pending probe requests first (phase "probe"),

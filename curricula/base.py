@@ -79,8 +79,10 @@ class Curriculum:
     """Shared statistics (attempts, successes, last seen, latest p) and the batch protocol.
 
     Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
-    groups to train on), `_after_update` (e.g. rebuild a buffer) and `_batch_done`. Everything that changes a choice lives in
-    `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
+    groups to train on), `_observe` (see each report's attempts before the statistics change),
+    `_after_update` (e.g. rebuild a buffer) and `_batch_done` (a batch that takes several requests), and
+    `request_size` when a training request holds more than `batch_size` questions. Everything that changes
+    a choice lives in `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
     """
 
     name: ClassVar[str] = "base"

@@ -170,6 +170,16 @@ def test_filters_train_on_exactly_the_kept_groups(tiny, tmp_path, name, options)
     assert diag["curriculum/discarded_attempts"] == diag["curriculum/train_attempts"] - 3 * kept * G
 
 
+def test_posterior_through_trl_trains_every_generation_batch(tiny, tmp_path):
+    trainer, seen = make_trainer(tiny, tmp_path, max_steps=8, name="posterior")
+    trainer.train()
+    cur = trainer.curriculum
+    assert [phase for phase, _, _ in seen] == ["train"] * 4 and cur.iteration == 4
+    assert cur.attempts.sum() == 4 * B * G and cur.diagnostics()["curriculum/probe_attempts"] == 0
+    logged = [h for h in trainer.state.log_history if "curriculum/picked_learnability" in h]
+    assert logged
+
+
 def test_verifier_reward_on_text_and_conversational_completions():
     from mathenv import Question
     from mathenv.export import grpo_dataset

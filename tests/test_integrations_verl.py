@@ -257,6 +257,20 @@ def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parque
         assert informative.any() and not informative.all() and not moved[~informative].any()
 
 
+def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_updates):
+    cfg = compose(parquet, tmp_path, "trainer.save_freq=-1", "trainer.total_training_steps=4", "+curriculum.name=posterior",
+                  "+curriculum.forgetting=0.9")
+    trainer = make_trainer(cfg)
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    assert [step for step, _ in actor_updates] == [1, 2, 3, 4]  # every step trains: no probe steps
+    assert all(len(batch) == BATCH * N for _, batch in actor_updates)
+    diag = cur.diagnostics()
+    assert diag["curriculum/probe_attempts"] == 0 and diag["curriculum/train_attempts"] == 4 * BATCH * N
+    alpha, beta = cur.posterior(np.arange(POOL))
+    assert (alpha + beta - 2).sum() > 0 and cur.iteration == 4  # the rewards reached the posteriors
+
+
 def torch_load(path):
     import torch
 

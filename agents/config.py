@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from curricula import CURRICULA
+
 LR_SCHEDULES = ("constant", "linear", "cosine")
 KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 GENERATION_BACKENDS = ("hf", "vllm")
@@ -48,8 +50,7 @@ class TrainConfig:
     instruction: str | None = option(None, "text after each question in the prompt (None: the env's default, "
                                            "which asks for a \\boxed{} answer; \"\": the bare question)")
     curriculum: str = option("uniform", "which questions each step trains on: a name of curricula.CURRICULA",
-                             choices=("uniform", "learnability", "learnability_filter", "prioritized",
-                                      "easy_to_hard", "zero_variance_filter"))
+                             choices=tuple(CURRICULA))
     curriculum_options: dict[str, Any] = option(help="the curriculum's options as JSON, e.g. "
                                                      "'{\"preset\": \"fast\"}' (see docs/curricula.md)",
                                                 factory=dict)
@@ -104,13 +105,12 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Fail before any model loads, with the option to change named."""
-        import curricula
         from agents.algorithms import ALGORITHMS
 
         checks = [
             (self.algo in ALGORITHMS, f"algo must be one of {tuple(ALGORITHMS)}, got {self.algo!r}"),
-            (self.curriculum in curricula.CURRICULA,
-             f"curriculum must be one of {sorted(curricula.CURRICULA)}, got {self.curriculum!r}"),
+            (self.curriculum in CURRICULA,
+             f"curriculum must be one of {sorted(CURRICULA)}, got {self.curriculum!r}"),
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
             (self.questions_per_step >= 1, f"questions_per_step must be >= 1, got {self.questions_per_step}"),
             (self.attempts_per_question >= 1, f"attempts_per_question must be >= 1, got {self.attempts_per_question}"),

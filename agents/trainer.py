@@ -24,6 +24,7 @@ import json
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ from agents.evaluation import evaluate_policy
 from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.policy import load_policy, parameter_count, prompt_ids, resolve
 from agents.rollout import Rollouts, batched_logprobs, pack, token_logprobs
+
+#: warn when a run's probes would take more than this many times its training attempts
+PROBE_WARNING = 3
 
 
 def lr_factor(config: TrainConfig, update: int, total: int) -> float:
@@ -343,6 +347,23 @@ class Trainer:
         record.update(self.curriculum.diagnostics())
         return record
 
+    def probe_cost(self) -> str:
+        """One line on what the curriculum's probes will cost over the rest of the run against the training
+        attempts; warns when probes would take several times the training attempts (e.g. a large buffer on a
+        short run), the trap of a paper-sized probe in front of a few small steps."""
+        c = self.config
+        steps = c.steps - self.step
+        probes = self.curriculum.planned_probe_attempts(steps)
+        train = steps * c.questions_per_step * c.attempts_per_question
+        line = (f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
+                f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
+                f"{c.questions_per_step * c.attempts_per_question} training attempts per step")
+        if probes > PROBE_WARNING * train:
+            warnings.warn(f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
+                          f"buffer (curriculum_options {{\"preset\": \"very_fast\"}}, or num_candidates / "
+                          f"refresh_every), more steps, or a curriculum without probes (posterior)", stacklevel=2)
+        return line
+
     def train(self) -> list[dict[str, Any]]:
         """Run to `config.steps`; returns this call's metric records (also in out/metrics.jsonl)."""
         c = self.config
@@ -350,6 +371,10 @@ class Trainer:
             self._resume()
         else:
             (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(c), indent=2))
+        if self.curriculum.probe_attempts and c.progress:
+            tqdm.write(self.probe_cost())
+        elif self.curriculum.probe_attempts:
+            self.probe_cost()
         logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if c.resume else None)
         records = []
         if self.step == 0:

@@ -13,13 +13,28 @@
 How it fits GRPOTrainer: TRL draws one *generation batch* of `generation_batch_size` rows = B prompts x
 `num_generations` (G) copies, and repeats it `num_iterations x steps_per_generation` times so that every
 micro-step that reuses the generations sees the same prompts; that is `RepeatSampler`'s layout, and
-`curricula.integrations.trl.CurriculumRepeatSampler` keeps it, choosing each generation batch's B prompts with a `BatchSchedule`
-(learnability probe batches included). After TRL gathers the rewards of a generation batch from all
-processes, `_calculate_rewards` hands them to the curriculum (grouped per prompt; which reward function
-counts is `curriculum_reward`, the first by default), and rows the curriculum does not keep (probe batches
-unless `train_on_probes`; the groups a filter curriculum drops) get advantage 0. The optimiser step still
-runs on such a batch, so Adam's momentum moves the weights a little: the closest TRL allows without
-rewriting its loop. Every process holds an identical curriculum, fed the same gathered rewards.
+`curricula.integrations.trl.CurriculumRepeatSampler` keeps it, choosing each generation batch's B prompts
+(`curriculum.request_size`) with a `BatchSchedule` (learnability probe batches included). After TRL gathers
+the rewards of a generation batch from all processes, `_calculate_rewards` hands them to the curriculum
+(grouped per prompt; which reward function counts is `curriculum_reward`, the first by default). Then, in
+`_generate_and_score_completions`, exactly this happens:
+
+- A training batch the curriculum keeps whole (uniform, learnability, prioritized, posterior, ...): trained
+  on as TRL made it.
+- Training feedback that keeps part of the rows or is not `done` (the filters; DAPO's dynamic sampling in
+  `zero_variance_filter`), with one process: the kept rows are set aside and, while the feedback is not
+  `done`, further generation batches are drawn straight from the curriculum (not through the data loader),
+  generated and scored by TRL's own code, and reported, until the curriculum's batch is complete. The step
+  then trains on exactly the kept groups (`batch_size x G` rows; prompts left-padded and completions
+  right-padded to common widths; TRL's advantages as computed within each generation batch, per group).
+  The construction checks that `batch_size x G` splits into `steps_per_generation` slices.
+- The same with several processes: extra generation would have to be coordinated across processes, which
+  TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
+  it is (the curriculum still completes its batch over the following generation batches).
+- A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
+  Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
+
+Every process holds an identical curriculum, fed the same gathered rewards.
 
 Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
 `checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
@@ -41,7 +56,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Sampler
 
-from curricula.base import Curriculum
+from curricula.base import Curriculum, Feedback
 from curricula.integrations import lazy_attributes
 from curricula.integrations.trl import CurriculumRepeatSampler
 from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
@@ -80,8 +95,14 @@ def _build_trainer_class() -> type:
             self.question_id_column = question_id_column
             self.curriculum_schedule = BatchSchedule(
                 curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations)
+            rows = curriculum.batch_size * self.num_generations
+            if curriculum.request_size != curriculum.batch_size and rows % self.args.steps_per_generation:
+                raise ValueError(f"{curriculum.name} trains on batch_size x num_generations = {rows} rows per "
+                                 f"generation batch, which does not split into steps_per_generation="
+                                 f"{self.args.steps_per_generation} slices")
             self.args.ignore_data_skip = True  # the curriculum's state is the data position (see module doc)
-            self._curriculum_keep: np.ndarray | None = None
+            self._curriculum_fb: Feedback | None = None  # feedback on the generation batch just scored
+            self._curriculum_filling = False  # generating a batch drawn straight from the curriculum
 
         @property
         def curriculum(self) -> Curriculum:
@@ -109,8 +130,11 @@ def _build_trainer_class() -> type:
                 raise ValueError("a group of num_generations rows spans several questions: the sampler's layout "
                                  "was changed")
             rewards = rewards_per_func[:, self.curriculum_reward].float().cpu().numpy().reshape(-1, g)
-            fb = self.curriculum_schedule.report(ids[:, 0], rewards)
-            self._curriculum_keep = np.repeat(fb.keep, g)
+            if self._curriculum_filling:  # drawn from the curriculum itself, not issued by the schedule
+                fb = self.curriculum.report(ids[:, 0], rewards, "train")
+            else:
+                fb = self.curriculum_schedule.report(ids[:, 0], rewards)
+            self._curriculum_fb = Feedback(np.repeat(fb.keep, g), fb.done, fb.phase)
             metrics = self._metrics["train"]
             for key, value in self.curriculum.diagnostics().items():
                 if np.isscalar(value) and np.isfinite(value):
@@ -119,14 +143,34 @@ def _build_trainer_class() -> type:
 
         def _generate_and_score_completions(self, inputs):
             output = super()._generate_and_score_completions(inputs)
-            keep, self._curriculum_keep = self._curriculum_keep, None
-            if keep is not None and not keep.all():
-                n = len(inputs)
-                local = keep[self.accelerator.process_index * n:(self.accelerator.process_index + 1) * n]
-                adv = output["advantages"]
-                output["advantages"] = adv.masked_fill(torch.as_tensor(~local, device=adv.device).view(
-                    -1, *([1] * (adv.dim() - 1))), 0.0)
+            fb, self._curriculum_fb = self._curriculum_fb, None
+            if fb is None or (fb.done and fb.keep.all()):
+                return output
+            if fb.phase == "train" and self.accelerator.num_processes == 1:
+                return self._curriculum_batch(output, fb)
+            n = len(inputs)
+            local = fb.keep[self.accelerator.process_index * n:(self.accelerator.process_index + 1) * n]
+            adv = output["advantages"]
+            output["advantages"] = adv.masked_fill(torch.as_tensor(~local, device=adv.device).view(
+                -1, *([1] * (adv.dim() - 1))), 0.0)
             return output
+
+        def _curriculum_batch(self, output: dict, fb: Feedback) -> dict:
+            """The kept rows of this generation batch and of further ones drawn from the curriculum until
+            its feedback is done, as one generation batch (one process; see the module docstring)."""
+            parts = [select_rows(output, fb.keep)]
+            while not fb.done:
+                req = self.curriculum.next_request()
+                rows = [self.train_dataset[int(q)] for q in req.question_ids.tolist()
+                        for _ in range(self.num_generations)]
+                self._curriculum_filling = True
+                try:
+                    more = super()._generate_and_score_completions(rows)
+                finally:
+                    self._curriculum_filling = False
+                fb, self._curriculum_fb = self._curriculum_fb, None
+                parts.append(select_rows(more, fb.keep))
+            return merge_rows(parts, self.processing_class.pad_token_id)
 
         # -- checkpoints --
 
@@ -154,8 +198,49 @@ def _build_trainer_class() -> type:
     return CurriculumGRPOTrainer
 
 
+#: keys of TRL's generation output that hold one row per completion; prompts are left-padded
+PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+COMPLETION_KEYS = ("completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps",
+                   "sampling_per_token_logps", "importance_sampling_ratio", "tool_mask")
+
+
+def select_rows(output: dict, keep: np.ndarray) -> dict:
+    """The rows `keep` of a TRL generation output (text only: any other per-row key is refused)."""
+    import torch
+
+    other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
+    if other:
+        raise ValueError(f"curriculum batches under TRL support text completions only; the generation output "
+                         f"also holds {sorted(other)}")
+    index = torch.as_tensor(np.flatnonzero(keep), device=output["advantages"].device)
+    return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
+        k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None}
+
+
+def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
+    """Generation outputs as one: prompts left-padded, completions right-padded to the widest, and
+    `num_items_in_batch` (the completion tokens the loss is normalised by) recounted."""
+    import torch
+
+    out = {}
+    for key in parts[0]:
+        if key == "num_items_in_batch":
+            continue
+        tensors = [p[key] for p in parts]
+        if tensors[0].dim() > 1:
+            width = max(t.shape[1] for t in tensors)
+            value = pad_token_id if key.endswith("_ids") else 0
+            left = key in PROMPT_KEYS
+            tensors = [torch.nn.functional.pad(t, (width - t.shape[1], 0) if left else (0, width - t.shape[1]),
+                                               value=value) for t in tensors]
+        out[key] = torch.cat(tensors)
+    mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+    out["num_items_in_batch"] = mask.sum().to(parts[0]["num_items_in_batch"].dtype)
+    return out
+
+
 __getattr__ = lazy_attributes(__name__, {"CurriculumGRPOTrainer": _build_trainer_class})
 
 
 # CurriculumGRPOTrainer is built by __getattr__ on first use (it imports trl), so `__all__` cannot list it
-__all__: list[str] = []
+__all__ = ["merge_rows", "select_rows"]

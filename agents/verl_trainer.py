@@ -4,8 +4,12 @@
   `curricula.integrations.verl.CurriculumSampler`, plus the way back: just before the critic/actor update of
   each step (rewards, advantages and the final row order are known then) it hands every row's question id
   and sequence reward to the curriculum, and trains only on what the curriculum keeps: probe batches are not
-  trained on (unless `train_on_probes`), filter curricula drop their groups. It also writes `curriculum.pt`
-  beside verl's checkpoint and restores it on resume.
+  trained on (unless `train_on_probes`), filter curricula drop their groups. A step whose feedback is not
+  `done` (a probe batch; a DAPO generation batch that left the batch short) does not update: its kept rows,
+  with their advantages and log-probs, wait, and the step whose feedback is `done` updates once on all of
+  them, as verl's DAPO trainer does (recipe/dapo: it concatenates generation batches until
+  `train_batch_size` groups are kept). It also writes `curriculum.pt` (and the waiting rows,
+  `curriculum_rows.pt`) beside verl's checkpoint and restores them on resume.
 - `python -m agents.verl_trainer ...` — verl's `main_ppo` with the sampler and trainer wired in
   (`+curriculum.name=learnability +curriculum.preset=fast ...`); `... prepare` writes the parquet files
   (`mathenv.export.write_verl_parquet`). The reward is `mathenv.rewards.compute_score`.
@@ -28,6 +32,9 @@ from curricula.base import Feedback
 from curricula.integrations import lazy_attributes
 from curricula.integrations.verl import CurriculumSampler, build, curriculum_metrics
 from curricula.schedule import CURRICULUM_CHECKPOINT
+
+#: beside curriculum.pt: the kept rows of steps whose feedback was not done, waiting for the update
+WAITING_ROWS = "curriculum_rows.pt"
 
 
 def _build_trainer_class() -> type:
@@ -65,40 +72,52 @@ def _build_trainer_class() -> type:
             super().__init__(config, *args, train_sampler=train_sampler, **kwargs)
             self.curriculum_sampler = train_sampler
             self._curriculum_step: int | None = None
-            self._curriculum_keep: Feedback | None = None
-            self._curriculum_warned = False
+            self._curriculum_train: tuple[Feedback, DataProto | None] | None = None
+            self._curriculum_waiting: list[DataProto] = []  # kept rows of steps that were not done
 
         # -- the way back: once per step, before the first update that uses the batch --
 
-        def _curriculum_feedback(self, batch: DataProto) -> Feedback:
-            if self._curriculum_step != self.global_steps or self._curriculum_keep is None:
-                self._curriculum_keep = self.curriculum_sampler.update(batch)
+        def _curriculum_batch(self, batch: DataProto) -> tuple[Feedback, DataProto | None]:
+            """This step's feedback and the batch to train on (None: no update this step)."""
+            if self._curriculum_step != self.global_steps or self._curriculum_train is None:
+                fb = self.curriculum_sampler.update(batch)
+                if fb.keep.any() and not (fb.done and fb.keep.all() and not self._curriculum_waiting):
+                    self._curriculum_waiting.append(self._rows(batch, fb.keep))
+                train = None
+                if fb.done and self._curriculum_waiting:
+                    train = self._assemble(batch, fb.keep)
+                elif fb.done and fb.keep.all():
+                    train = batch
+                if fb.done:
+                    self._curriculum_waiting = []
+                self._curriculum_train = (fb, train)
                 self._curriculum_step = self.global_steps
-            return self._curriculum_keep
+            return self._curriculum_train
 
-        def _curriculum_rows(self, batch: DataProto, keep: np.ndarray) -> DataProto:
-            """The batch to train on: all rows, the kept rows when they make a full training batch, or
-            else all rows with the dropped rows' advantages zeroed (they still count in loss normalisation)."""
-            if keep.all():
-                return batch
+        @staticmethod
+        def _rows(batch: DataProto, mask: np.ndarray) -> DataProto:
+            out = batch.select_idxs(mask)
+            out.meta_info = {}  # rebuilt for the training batch (per-row entries would not match)
+            return out
+
+        def _assemble(self, batch: DataProto, keep: np.ndarray) -> DataProto:
+            """The waiting kept rows as one training batch. When the curriculum ended a batch short (DAPO's
+            cap on generation batches), it is filled up to `train_batch_size` groups with this step's dropped
+            rows at advantage 0 (they count in loss normalisation only), so verl's mini-batches still divide it."""
+            rows = self._curriculum_waiting
             full = self.config.data.train_batch_size * self.config.actor_rollout_ref.rollout.n
-            if int(keep.sum()) == full:
-                out = batch.select_idxs(keep)
-                out.meta_info = dict(batch.meta_info)
-                if "global_token_num" in out.meta_info:
-                    out.meta_info["global_token_num"] = [t for t, k in zip(batch.meta_info["global_token_num"],
-                                                                           keep.tolist(), strict=True) if k]
-                return out
-            if not self._curriculum_warned:
-                warnings.warn(f"the curriculum kept {int(keep.sum())} of {len(keep)} rows, not a full training "
-                              f"batch of {full}: training on all rows with the dropped rows' advantages zeroed",
-                              stacklevel=2)
-                self._curriculum_warned = True
-            out = batch.select_idxs(np.ones(len(keep), dtype=bool))
-            out.meta_info = batch.meta_info
-            adv = out.batch["advantages"].clone()
-            adv[torch.from_numpy(~keep)] = 0.0
-            out.batch["advantages"] = adv
+            short = full - sum(len(r) for r in rows)
+            if short > 0:
+                dropped = np.flatnonzero(~keep)[:short]
+                pad = self._rows(batch, dropped)
+                pad.batch["advantages"] = torch.zeros_like(pad.batch["advantages"])
+                rows = [*rows, pad]
+                if dropped.size < short:
+                    warnings.warn(f"the curriculum's batch holds {full - short + dropped.size} of {full} rows "
+                                  f"even with this step's dropped rows: training on a short batch", stacklevel=2)
+            out = DataProto.concat(rows)
+            out.meta_info = {k: v for k, v in batch.meta_info.items() if k != "global_token_num"}
+            out.meta_info["global_token_num"] = torch.sum(out.batch["attention_mask"], dim=-1).tolist()
             return out
 
         @staticmethod
@@ -106,37 +125,38 @@ def _build_trainer_class() -> type:
             return DataProto.from_single_dict(data={}, meta_info={"metrics": {f"{role}/curriculum_skipped": 1.0}})
 
         def _update_critic(self, batch: DataProto) -> DataProto:
-            keep = self._curriculum_feedback(batch).keep
-            if not keep.any():
-                return self._skipped("critic")
-            return super()._update_critic(self._curriculum_rows(batch, keep))
+            _, train = self._curriculum_batch(batch)
+            return self._skipped("critic") if train is None else super()._update_critic(train)
 
         def _update_actor(self, batch: DataProto) -> DataProto:
-            fb = self._curriculum_feedback(batch)
-            keep, phase = fb.keep, fb.phase
-            output = self._skipped("actor") if not keep.any() else super()._update_actor(
-                self._curriculum_rows(batch, keep))
+            fb, train = self._curriculum_batch(batch)
+            output = self._skipped("actor") if train is None else super()._update_actor(train)
             metrics = output.meta_info.setdefault("metrics", {})
-            metrics.update(curriculum_metrics(self.curriculum_sampler, phase))
+            metrics.update(curriculum_metrics(self.curriculum_sampler, fb.phase))
+            metrics["curriculum/waiting_rows"] = float(sum(len(r) for r in self._curriculum_waiting))
             return output
 
-        # -- checkpoints: curriculum.pt beside verl's own files (data.pt holds a copy too) --
+        # -- checkpoints: curriculum.pt (and the waiting rows) beside verl's own files (data.pt holds a copy) --
 
         def _save_checkpoint(self) -> None:
             super()._save_checkpoint()
             folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
             os.makedirs(folder, exist_ok=True)
             torch.save(self.curriculum_sampler.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+            torch.save(self._curriculum_waiting, os.path.join(folder, WAITING_ROWS))
 
         def _load_checkpoint(self):
             out = super()._load_checkpoint()
             if self.global_steps > 0:
-                path = os.path.join(self._curriculum_folder(), CURRICULUM_CHECKPOINT)
+                folder = self._curriculum_folder()
+                path = os.path.join(folder, CURRICULUM_CHECKPOINT)
                 if os.path.exists(path):
                     self.curriculum_sampler.load_state_dict(torch.load(path, weights_only=False))
                     print(f"curriculum state restored from {path}")
                 else:
                     warnings.warn(f"no curriculum state at {path}: the curriculum starts afresh", stacklevel=2)
+                rows = os.path.join(folder, WAITING_ROWS)
+                self._curriculum_waiting = torch.load(rows, weights_only=False) if os.path.exists(rows) else []
             return out
 
         def _curriculum_folder(self) -> str:

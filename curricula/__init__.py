@@ -16,14 +16,35 @@ from typing import Any
 
 from curricula.base import Curriculum, Feedback, Request
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
-from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter
+from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter, buffer_options
+from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
 
 CURRICULA: dict[str, type[Curriculum]] = {
-    cls.name: cls for cls in (Uniform, Learnability, LearnabilityFilter, Prioritized, EasyToHard, ZeroVarianceFilter)
+    cls.name: cls for cls in (Uniform, Learnability, LearnabilityFilter, Prioritized, EasyToHard, ZeroVarianceFilter,
+                              Posterior)
 }
+
+#: the paper's symbols (Foster & Foerster 2025), accepted wherever options are: alias -> option name
+#: (rho is the same word in both)
+ALIASES = {"T": "refresh_every", "N": "num_candidates", "K": "buffer_size", "L": "probe_attempts",
+           "N_l": "batch_size"}
+
+
+def canonical_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the paper's symbols (`T`, `N`, `K`, `L`, `N_l`) renamed to the option names, so a
+    reader of the paper can write `make("learnability", n, T=10, N=256, K=64)`. Giving a symbol and its
+    name together is an error naming both."""
+    out = dict(options)
+    for alias, name in ALIASES.items():
+        if alias in out:
+            if name in out:
+                raise ValueError(f"{alias} and {name} are the same option ({alias} is the paper's symbol for "
+                                 f"{name}); give one of them")
+            out[name] = out.pop(alias)
+    return out
 
 
 def make(name: str, num_questions: int | None = None, seed: int = 0, *, questions: Sequence[Any] | None = None,
@@ -31,7 +52,9 @@ def make(name: str, num_questions: int | None = None, seed: int = 0, *, question
     """Build the curriculum `name` over a pool of `num_questions` questions (ids 0..num_questions-1).
 
     `questions` (the env's `Question` list) may stand for the pool: it gives `num_questions`, and
-    `easy_to_hard` its difficulty order when `difficulty=` is not passed."""
+    `easy_to_hard` its difficulty order when `difficulty=` is not passed. Options may use the paper's
+    symbols (`T`, `N`, `K`, `L`, `N_l`; see `ALIASES`)."""
+    options = canonical_options(options)
     if name not in CURRICULA:
         raise ValueError(f"unknown curriculum {name!r}; choose one of {sorted(CURRICULA)}")
     if questions is not None:
@@ -60,6 +83,7 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = [
+    "ALIASES",
     "CURRICULA",
     "LEARNABILITY_PRESETS",
     "Curriculum",
@@ -68,10 +92,13 @@ __all__ = [
     "Feedback",
     "Learnability",
     "LearnabilityFilter",
+    "Posterior",
     "Prioritized",
     "Request",
     "Uniform",
     "ZeroVarianceFilter",
+    "buffer_options",
+    "canonical_options",
     "difficulty_from_questions",
     "make",
 ]

@@ -20,7 +20,7 @@ buffer's refresh period T counts iterations). Statistics live in numpy arrays si
 per question, plus 4 for the uniform epoch order), never in per-question Python objects.
 
 Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
-`probe_attempts`, `_keep`, `_after_update`, `_batch_done`.
+`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import numpy as np
 PHASES = ("train", "probe")
 P_BINS = 10
 EMPTY = np.zeros(0, dtype=np.int64)
+#: the training batch's running sums, over every train report of an iteration (a batch can take several)
+BATCH_SUMS = ("groups", "kept", "all_solved", "none_solved", "learnability", "solved", "tried")
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ class Curriculum:
     """Shared statistics (attempts, successes, last seen, latest p) and the batch protocol.
 
     Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
-    groups to train on), `_after_update` (e.g. rebuild a buffer) and `_batch_done`. Everything that changes a choice lives in
-    `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
+    groups to train on), `_observe` (see each report's attempts before the statistics change),
+    `_after_update` (e.g. rebuild a buffer) and `_batch_done` (a batch that takes several requests), and
+    `request_size` when a training request holds more than `batch_size` questions. Everything that changes
+    a choice lives in `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
     """
 
     name: ClassVar[str] = "base"
@@ -87,7 +91,7 @@ class Curriculum:
     _state_keys: ClassVar[tuple[str, ...]] = ()
     _base_state: ClassVar[tuple[str, ...]] = (
         "attempts", "successes", "last_seen", "p", "iteration", "_order", "_order_pos", "_p_hist", "_seen",
-        "_learnability_sum", "_counts", "_batch",
+        "_learnability_sum", "_counts", "_batch", "_pending_batch",
     )
 
     def __init__(self, num_questions: int, seed: int = 0, *, batch_size: int = 64,
@@ -119,6 +123,7 @@ class Curriculum:
         self._counts = {"train": 0, "probe": 0, "discarded": 0}
         self._batch = {"frac_all_solved": math.nan, "frac_none_solved": math.nan, "learnability": math.nan,
                        "accuracy": math.nan, "kept_fraction": math.nan}
+        self._pending_batch = dict.fromkeys(BATCH_SUMS, 0.0)  # sums over the train reports of this iteration
 
     # ---- the protocol -------------------------------------------------------------------------------
 
@@ -148,16 +153,28 @@ class Curriculum:
         else:
             self._counts["train"] += attempted
             self._counts["discarded"] += int(tried[~keep].sum())
-            self._batch_stats(solved, tried, keep)
+            self._add_batch_stats(solved, tried, keep)
         self._after_update(ids, solved, tried, phase)
         done = phase == "train" and self._batch_done()
         if done:
+            self._close_batch_stats()
             self.iteration += 1
         return Feedback(keep, done, phase)
 
     @property
     def probe_attempts(self) -> int:
         """Attempts each probe question needs (L); 0 for curricula that never probe."""
+        return 0
+
+    @property
+    def request_size(self) -> int:
+        """Question ids in one training request for a batch of `batch_size` groups: what a framework
+        trainer's prompt batch must hold (more than `batch_size` for curricula that choose among candidates)."""
+        return self.batch_size
+
+    def planned_probe_attempts(self, iterations: int) -> int:
+        """Probe attempts this curriculum will ask for over the next `iterations` training iterations (0 for
+        curricula that never probe): the compute a run spends on scoring rather than training."""
         return 0
 
     def seed(self, seed: int | None) -> None:
@@ -270,6 +287,10 @@ class Curriculum:
             return np.zeros(len(ids), dtype=bool)
         return tried > 0
 
+    def _observe(self, ids: np.ndarray, attempts: np.ndarray, successes: np.ndarray) -> None:
+        """Called by every report before the statistics change: `ids` (unique) were attempted `attempts` times
+        and solved `successes` times; `self.p` and `self.last_seen` still hold their previous values."""
+
     def _after_update(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
         pass
 
@@ -301,15 +322,20 @@ class Curriculum:
         """Uniform draws without replacement within an epoch: every question once per pass, seeded order."""
         out = []
         while n > 0:
-            if self._order is None or self._order_pos == self.num_questions:
-                dtype = np.int32 if self.num_questions < 2**31 else np.int64
-                self._order = self.rng.permutation(self.num_questions).astype(dtype)
-                self._order_pos = 0
+            order = self._epoch()
             take = min(n, self.num_questions - self._order_pos)
-            out.append(self._order[self._order_pos:self._order_pos + take])
+            out.append(order[self._order_pos:self._order_pos + take])
             self._order_pos += take
             n -= take
         return np.concatenate(out).astype(np.int64) if out else EMPTY.copy()
+
+    def _epoch(self) -> np.ndarray:
+        """The uniform epoch order, a new seeded permutation when the current one is used up."""
+        if self._order is None or self._order_pos == self.num_questions:
+            dtype = np.int32 if self.num_questions < 2**31 else np.int64
+            self._order = self.rng.permutation(self.num_questions).astype(dtype)
+            self._order_pos = 0
+        return self._order
 
     def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if phase not in PHASES:
@@ -340,6 +366,7 @@ class Curriculum:
         uniq, inv = np.unique(ids[has], return_inverse=True)
         a = np.bincount(inv, weights=tried[has]).astype(np.int64)
         s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+        self._observe(uniq, a, s)
         new_p = (s / a).astype(np.float32)
         old_p = self.p[uniq]
         was_seen = ~np.isnan(old_p)
@@ -354,19 +381,31 @@ class Curriculum:
         self.successes[uniq] += s.astype(np.int32)
         self.last_seen[uniq] = self.iteration
 
-    def _batch_stats(self, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
-        rows = keep & (tried > 0)
-        attempted = int((tried > 0).sum())
-        if not rows.any():
-            self._batch = dict.fromkeys(self._batch, math.nan)
-            self._batch["kept_fraction"] = 0.0 if attempted else math.nan
-            return
+    def _add_batch_stats(self, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
+        """Add one train report's groups to the running sums of the iteration's training batch."""
+        acc = self._pending_batch
+        attempted = tried > 0
+        rows = keep & attempted
         share = solved[rows] / tried[rows]
-        self._batch = {"frac_all_solved": float(np.mean(share == 1.0)),
-                       "frac_none_solved": float(np.mean(share == 0.0)),
-                       "learnability": float(np.mean(learnability(share))),
-                       "accuracy": float(solved[rows].sum() / tried[rows].sum()),
-                       "kept_fraction": float(rows.sum() / attempted)}
+        acc["groups"] += int(attempted.sum())
+        acc["kept"] += int(rows.sum())
+        acc["all_solved"] += int(np.sum(share == 1.0))
+        acc["none_solved"] += int(np.sum(share == 0.0))
+        acc["learnability"] += float(np.sum(learnability(share)))
+        acc["solved"] += int(solved[rows].sum())
+        acc["tried"] += int(tried[rows].sum())
+
+    def _close_batch_stats(self) -> None:
+        """The training batch is complete: its sums become the batch diagnostics."""
+        acc, self._pending_batch = self._pending_batch, dict.fromkeys(BATCH_SUMS, 0.0)
+        kept = acc["kept"]
+        if not kept:
+            self._batch = dict.fromkeys(self._batch, math.nan)
+            self._batch["kept_fraction"] = 0.0 if acc["groups"] else math.nan
+            return
+        self._batch = {"frac_all_solved": acc["all_solved"] / kept, "frac_none_solved": acc["none_solved"] / kept,
+                       "learnability": acc["learnability"] / kept, "accuracy": acc["solved"] / acc["tried"],
+                       "kept_fraction": kept / acc["groups"]}
 
     def _warn_once(self, key: str, message: str) -> None:
         warned = self.__dict__.setdefault("_warned", set())

@@ -27,17 +27,25 @@ def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:
 
 
 class EasyToHard(Curriculum):
-    """Linear pacing (Hacohen & Weinshall 2019): at iteration t the easiest
-    min(1, start + (1 - start) * t / ramp_iterations) share of the pool is open, sampled uniformly.
+    """Competence-based curriculum (Platanios et al. 2019, "Competence-based Curriculum Learning for Neural
+    Machine Translation", NAACL): at iteration t a share c(t) of the pool, the easiest, is open and each batch
+    is drawn uniformly from it. c(t) is their linear competence (the default),
 
-    Ties within a difficulty level are broken in a seeded random order, so the frontier moves smoothly.
+        c(t) = min(1, t * (1 - c0) / T + c0),
+
+    or, with `pacing="sqrt"`, their square-root competence c(t) = min(1, sqrt(t * (1 - c0^2) / T + c0^2)),
+    with c0 = `start` and T = `ramp_iterations`. As in the paper, a question is open when the share of the
+    pool at most as difficult as it (its difficulty CDF) is <= c(t). Differences: t counts training
+    iterations, not their steps; c0 defaults to 0.1 (theirs 0.01) so the first batches are not drawn from a
+    handful of questions; at least a batch is always open. Ties within a difficulty level are broken in a
+    seeded random order, so the frontier moves smoothly.
     """
 
     name = "easy_to_hard"
     _state_keys = ("order", "rank")
 
     def __init__(self, num_questions: int, seed: int = 0, *, difficulty: Sequence[float] | np.ndarray | None = None,
-                 start: float = 0.1, ramp_iterations: int = 500, batch_size: int = 64,
+                 start: float = 0.1, ramp_iterations: int = 500, pacing: str = "linear", batch_size: int = 64,
                  solved_threshold: float = 0.5) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(difficulty is not None,
@@ -50,8 +58,10 @@ class EasyToHard(Curriculum):
         self._require(0.0 < start <= 1.0, f"start (share of the pool open at first) must lie in (0, 1], got {start!r}")
         self._require(isinstance(ramp_iterations, int) and ramp_iterations >= 1,
                       f"ramp_iterations must be an int >= 1, got {ramp_iterations!r}")
-        self.start, self.ramp_iterations = float(start), ramp_iterations
-        self.config.update(start=self.start, ramp_iterations=ramp_iterations, difficulty=d)
+        self._require(pacing in ("linear", "sqrt"), f"pacing must be 'linear' or 'sqrt' (Platanios et al.'s "
+                                                    f"competence functions), got {pacing!r}")
+        self.start, self.ramp_iterations, self.pacing = float(start), ramp_iterations, pacing
+        self.config.update(start=self.start, ramp_iterations=ramp_iterations, pacing=pacing, difficulty=d)
         self._difficulty = d
         self._restart()
 
@@ -63,8 +73,11 @@ class EasyToHard(Curriculum):
         self.rank[self.order] = np.arange(self.num_questions, dtype=dtype)
 
     def frontier(self) -> float:
-        """Share of the pool open at the current iteration."""
-        return min(1.0, self.start + (1.0 - self.start) * self.iteration / self.ramp_iterations)
+        """Share of the pool open at the current iteration: the competence c(t)."""
+        t = self.iteration / self.ramp_iterations
+        if self.pacing == "sqrt":
+            return min(1.0, math.sqrt(t * (1.0 - self.start**2) + self.start**2))
+        return min(1.0, t * (1.0 - self.start) + self.start)
 
     def open_count(self) -> int:
         """How many of the easiest questions are open (at least a batch)."""

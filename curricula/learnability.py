@@ -7,17 +7,40 @@ form of its later version.
 from __future__ import annotations
 
 import math
+import warnings
+from typing import Any
 
 import numpy as np
 
 from curricula.base import EMPTY, Curriculum, learnability
 
-#: (T, N, K) of the paper's settings; L=8, N_l=64, rho=0.5 in all three.
+#: (T, N, K) of the paper's settings at its batch of N_l = 64 questions; L=8, rho=0.5 in all three.
 LEARNABILITY_PRESETS = {
     "recommended": {"refresh_every": 50, "num_candidates": 1280, "buffer_size": 256},
     "fast": {"refresh_every": 10, "num_candidates": 256, "buffer_size": 64},
     "very_fast": {"refresh_every": 5, "num_candidates": 128, "buffer_size": 64},
 }
+PAPER_BATCH = 64  # N_l of the paper's presets
+
+
+def buffer_options(preset: str = "recommended", batch_size: int = PAPER_BATCH) -> dict[str, Any]:
+    """The paper's buffer preset for a batch of `batch_size` (N_l) questions: T as in the paper, N and K
+    scaled by N_l / 64 so that N / N_l and K / N_l keep the paper's ratios, L = 8, rho = 0.5.
+
+    The three presets spend the same probe compute per training step, N x L / T = 0.4 N_l x L (205 attempts
+    at the paper's 64 x 8), so the scaled buffer keeps the paper's balance of probe to training attempts
+    (29% of all attempts at G = L = 8) at any batch size; unscaled, the recommended N = 1280 at N_l = 8 would
+    spend 1280 x 8 probe attempts before the first update. At N_l = 64 this is the paper's table exactly.
+    The one place the buffer's size is decided: `Learnability` (every entry point builds it), and
+    scripts/reproduce.py."""
+    if preset not in LEARNABILITY_PRESETS:
+        raise ValueError(f"learnability: unknown preset {preset!r}; choose one of {sorted(LEARNABILITY_PRESETS)} "
+                         f"or pass refresh_every, num_candidates and buffer_size yourself")
+    chosen = LEARNABILITY_PRESETS[preset]
+    scale = batch_size / PAPER_BATCH
+    return {"refresh_every": chosen["refresh_every"],
+            "num_candidates": max(1, round(chosen["num_candidates"] * scale)),
+            "buffer_size": max(1, round(chosen["buffer_size"] * scale)), "probe_attempts": 8, "rho": 0.5}
 
 
 class Learnability(Curriculum):
@@ -25,8 +48,11 @@ class Learnability(Curriculum):
     highest p(1 - p) as the buffer; each batch of N_l takes a share rho from the buffer (without
     replacement) and the rest uniformly from the pool.
 
-    Probe attempts score questions; by default they are not trained on (`train_on_probes`), as in the paper,
-    and they always count in `curriculum/probe_attempts`.
+    `preset` gives T, N and K from the paper's table, N and K scaled to `batch_size` (`buffer_options`);
+    options given explicitly win. Probe attempts score questions; by default they are not trained on
+    (`train_on_probes`), as in the paper, and they always count in `curriculum/probe_attempts`. A probe
+    report that scores no candidate (empty, or every attempt NaN) is not a refresh: the old buffer stays,
+    a warning says so, and the next request is a new probe.
     """
 
     name = "learnability"
@@ -36,11 +62,9 @@ class Learnability(Curriculum):
                  refresh_every: int | None = None, num_candidates: int | None = None,
                  buffer_size: int | None = None, probe_attempts: int = 8, batch_size: int = 64,
                  rho: float = 0.5, train_on_probes: bool = False, solved_threshold: float = 0.5) -> None:
-        if preset not in LEARNABILITY_PRESETS:
-            raise ValueError(f"learnability: unknown preset {preset!r}; choose one of {sorted(LEARNABILITY_PRESETS)} "
-                             f"or pass refresh_every, num_candidates and buffer_size yourself")
+        buffer_options(preset)  # an unknown preset fails before anything else
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        chosen = LEARNABILITY_PRESETS[preset]
+        chosen = buffer_options(preset, self.batch_size)
         T = chosen["refresh_every"] if refresh_every is None else refresh_every
         N = chosen["num_candidates"] if num_candidates is None else num_candidates
         K = chosen["buffer_size"] if buffer_size is None else buffer_size
@@ -75,7 +99,14 @@ class Learnability(Curriculum):
         return self._probe_attempts
 
     def refresh_due(self) -> bool:
+        """Is a probe due before the next training batch (first batch, or T iterations since the refresh)?"""
         return self.last_refresh < 0 or self.iteration - self.last_refresh >= self.refresh_every
+
+    def planned_probe_attempts(self, iterations: int) -> int:
+        first = self.iteration if (self._pending.size or self.refresh_due()) else self.last_refresh + self.refresh_every
+        ahead = self.iteration + iterations - first
+        refreshes = max(0, math.ceil(ahead / self.refresh_every))
+        return refreshes * self.num_candidates * self.probe_attempts
 
     def _probe_ids(self) -> np.ndarray:
         if self._pending.size == 0 and self.refresh_due():
@@ -113,9 +144,15 @@ class Learnability(Curriculum):
         # per-candidate totals, in the order the candidates were drawn (a random order: fair tie-breaks)
         order = np.argsort(self._pending)
         pos = order[np.searchsorted(self._pending[order], ids)]
-        a = np.bincount(pos, weights=tried, minlength=self._pending.size)
-        s = np.bincount(pos, weights=solved, minlength=self._pending.size)
+        a = np.bincount(pos, weights=tried, minlength=self._pending.size).astype(np.float64)
+        s = np.bincount(pos, weights=solved, minlength=self._pending.size).astype(np.float64)
         scored = a > 0
+        if not scored.any():
+            warnings.warn(f"learnability: the probe report scored none of its {self._pending.size} candidates "
+                          f"({ids.size} reported, no finished attempt): the buffer is not refreshed (it keeps "
+                          f"its {self.buffer.size} questions) and the next request is a new probe", stacklevel=3)
+            self._pending = EMPTY.copy()
+            return
         score = np.where(scored, learnability(np.divide(s, a, out=np.zeros_like(a), where=scored)), -np.inf)
         best = np.argsort(-score, kind="stable")[: self.buffer_size]
         best = best[scored[best]]
@@ -162,6 +199,10 @@ class LearnabilityFilter(Curriculum):
                       f"{self.num_questions} questions: lower ratio or batch_size, or use a larger pool")
         self.ratio = float(ratio)
         self.config.update(ratio=self.ratio)
+
+    @property
+    def request_size(self) -> int:
+        return math.ceil(self.ratio * self.batch_size)
 
     def _sample(self, n: int | None = None) -> np.ndarray:
         return self._draw_uniform(math.ceil(self.ratio * self._n(n)))

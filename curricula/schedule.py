@@ -9,6 +9,11 @@ two names as the curriculum itself (curricula.base):
     ...                                            # the trainer attempts each id G times
     fb = schedule.report(req.question_ids, rewards)  # rewards (B, G): one row per prompt, any row order
 
+A training request fills one trainer batch (`curriculum.request_size` questions). A curriculum whose
+training batch takes several requests (zero_variance_filter: DAPO's generation batches until enough groups
+are kept) answers reports with `done=False` until it is full; the trainer must then not update, but keep
+the kept rows and go on to the next batch (see agents/verl_trainer.py and agents/trl_trainer.py).
+
 Probe requests (learnability's N candidates x L attempts) are served as ordinary batches marked "probe",
 before the next training batch: each candidate fills ceil(L / G) prompt slots, and the last probe batch is
 padded by cycling through the candidates again (a few get extra attempts). The probe results are handed to
@@ -201,23 +206,14 @@ class BatchSchedule:
     # ---- sizes --------------------------------------------------------------------------------------
 
     def _check_size(self) -> None:
-        """Fail at construction when the curriculum's batch cannot fill the trainer's batch exactly."""
-        cur = self.curriculum
-        name = cur.name
-        expected = {"learnability_filter": lambda: math.ceil(cur.ratio * cur.batch_size)}.get(
-            name, lambda: None if name == "zero_variance_filter" else cur.batch_size)()
-        if name == "zero_variance_filter":
-            if cur.oversample is None:
-                raise ValueError("zero_variance_filter draws an adaptive number of candidates per batch, but a "
-                                 "trainer's batch has a fixed size: build it with oversample=B/batch_size "
-                                 f"(e.g. oversample={self.batch_size / cur.batch_size:g})")
-            expected = math.ceil(cur.oversample * cur.batch_size)
-        if expected != self.batch_size:
-            raise ValueError(self._size_message(expected))
+        """Fail at construction when the curriculum's training request cannot fill the trainer's batch exactly."""
+        if self.curriculum.request_size != self.batch_size:
+            raise ValueError(self._size_message(self.curriculum.request_size))
 
     def _size_message(self, got: int) -> str:
         cur = self.curriculum
         hint = {"learnability_filter": "batch_size = B / ratio",
-                "zero_variance_filter": "oversample = B / batch_size"}.get(cur.name, "batch_size = B")
-        return (f"{cur.name}.sample() gives {got} questions but the trainer's batch holds B={self.batch_size} "
-                f"prompts: build the curriculum with {hint}")
+                "zero_variance_filter": "gen_batch_size = B (the questions of one generation batch; batch_size "
+                                        "is the groups kept per training batch)"}.get(cur.name, "batch_size = B")
+        return (f"{cur.name}'s training requests hold {got} questions but the trainer's batch holds B="
+                f"{self.batch_size} prompts: build the curriculum with {hint}")

@@ -9,10 +9,15 @@ Gymnasium, one episode at a time (any trainer that only knows `reset`/`step`):
                             attempts_per_question=8)
     obs, info = env.reset(seed=0)        # info["curriculum_phase"]: "probe", "train" or "explicit"
 
-  Each id of a request is opened `attempts_per_question` (G) times in a row (a probe id
-  `curriculum.probe_attempts` times); once every episode of the request has finished, the (n, G) episode
-  returns go to the curriculum in one `report`, and the info of the call that finished the request carries
-  the result as `info["curriculum_report"]` (with the keep mask a filter curriculum decides).
+  Each id of a request is opened `attempts_per_question` (G, default 8 as in the paper, or the curriculum's
+  probe L) times in a row (a probe id `curriculum.probe_attempts` times); once every episode of the request
+  has finished, the (n, G) episode returns go to the curriculum in one `report`, and the info of the call
+  that finished the request carries the result as `info["curriculum_report"]` (with the keep mask a filter
+  curriculum decides).
+
+  Seeding follows Gymnasium's convention (seed once): the first `reset(seed=s)` seeds the curriculum; later
+  seeds go to the inner env only, so `reset(seed=episode)` on every episode still learns. Repeating the seed
+  of the previous seeded reset repeats that episode (what Gymnasium's env checker asks of a seeded reset).
 
 Batch trainers (one call per request, no episodes):
 
@@ -24,6 +29,7 @@ Batch trainers (one call per request, no episodes):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +37,10 @@ import gymnasium as gym
 import numpy as np
 
 from curricula.base import Curriculum, Feedback, Request
+
+#: G when not given: the paper's 8 attempts per question (64 x 8 batches), the same as its probe L, so probes
+#: take the paper's share of episodes (29% for the recommended buffer) rather than most of them
+DEFAULT_ATTEMPTS = 8
 
 
 class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -41,8 +51,9 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         curriculum: a `Curriculum` over `env.unwrapped.num_questions` questions, or a name for
             `curricula.make` (then `options` are its options, `seed` included; `easy_to_hard` reads its
             difficulty from the env's questions unless `difficulty=` is given).
-        attempts_per_question: G, how many episodes in a row open each training id; default 1, or 2 for the
-            filter curricula (`curriculum.min_attempts`), which score a question from its own group.
+        attempts_per_question: G, how many episodes in a row open each training id; default: the curriculum's
+            probe L if it probes, else 8 (the paper's G). With G = 1 a learnability probe (N x L episodes)
+            would take most episodes (76% for the recommended buffer), so G < L warns.
 
     Rules:
         - `reset()` without `question_id`/`prefix` serves pending probe requests first (phase "probe"),
@@ -52,8 +63,14 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
           solution, as VinePPO does) passes straight through and is not reported (phase "explicit").
         - An episode's reward is its return (sum of step rewards) once it terminates or is truncated; a
           curriculum episode abandoned by a reset before it finished counts as NaN (never finished).
-        - `reset(seed=s)` calls `curriculum.seed(s)` and discards the batch being served (its finished
-          episodes are not reported), so seeded resets are reproducible.
+        - Seeding, Gymnasium's convention (seed once, then let the streams run): the first `reset(seed=s)`
+          calls `curriculum.seed(s)` (a batch being served is dropped, with a warning if episodes of it had
+          finished); a later `reset(seed=s2)` passes `s2` to the inner env only and the curriculum's batch
+          goes on, so a loop that seeds every episode (`reset(seed=ep)`) loses no pending work and learns.
+          `reset(seed=s)` with the same `s` as the previous seeded reset repeats that reset: the episode it
+          served is served again (its earlier result replaced) and the batch goes on from there, so the same
+          seed gives the same episode, as Gymnasium's checker requires; if that batch has been reported,
+          the curriculum is seeded afresh instead.
     """
 
     def __init__(self, env: gym.Env, curriculum: Curriculum | str, *, attempts_per_question: int | None = None,
@@ -86,12 +103,16 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 recorded = {"curriculum": curriculum}
         else:
             raise TypeError(f"curriculum must be a Curriculum or the name of one, got {type(curriculum).__name__}")
-        G = max(1, curriculum.min_attempts) if attempts_per_question is None else attempts_per_question
+        G = (curriculum.probe_attempts or DEFAULT_ATTEMPTS) if attempts_per_question is None else attempts_per_question
         if not isinstance(G, (int, np.integer)) or isinstance(G, bool) or G < 1:
             raise ValueError(f"attempts_per_question (G) must be an int >= 1, got {G!r}")
         if G < curriculum.min_attempts:
             raise ValueError(f"{curriculum.name} scores each question from its own group of attempts: pass "
                              f"attempts_per_question >= {curriculum.min_attempts}, got {G}")
+        if G < curriculum.probe_attempts:
+            warnings.warn(f"attempts_per_question={G} is below {curriculum.name}'s probe L="
+                          f"{curriculum.probe_attempts}: probes will take a larger share of episodes than in the "
+                          f"paper (which trains on G = L = 8 attempts per question)", stacklevel=2)
         gym.utils.RecordConstructorArgs.__init__(self, attempts_per_question=int(G), **recorded)
         gym.Wrapper.__init__(self, env)
         self.curriculum: Curriculum = curriculum
@@ -102,18 +123,17 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._return = 0.0
         self._phase: str | None = None  # phase of the episode in progress (None before the first reset)
         self._counts = {"explicit": 0, "abandoned": 0}
+        self._batches = 0  # requests drawn so far: tells whether the last seeded reset's batch is current
+        self._seed: int | None = None  # seed of the latest seeded reset (None: never seeded)
+        self._seed_slot: tuple[int, int] | None = None  # (batch, slot) that reset served
 
     # ---- Gymnasium -----------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         options = {} if options is None else dict(options)
-        report = None
+        report = self._abandon() if self._current >= 0 else None
         if seed is not None:
-            self._clear_batch()
-            self._current = -1
-            self.curriculum.seed(seed)
-        elif self._current >= 0:
-            report = self._abandon()
+            self._apply_seed(seed)
         if options.get("question_id") is not None or options.get("prefix"):
             obs, info = self.env.reset(seed=seed, options=options)
             self._phase = "explicit"
@@ -130,6 +150,8 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             options["question_id"] = qid
             obs, info = self.env.reset(seed=seed, options=options)
             self._current, self._return = self._next_slot, 0.0
+            if seed is not None:
+                self._seed_slot = (self._batches, self._next_slot)
             self._next_slot += 1
             self._phase = self._batch_phase
             info["curriculum_phase"] = self._batch_phase
@@ -209,7 +231,8 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             batch = {"phase": self._batch_phase, "ids": self._ids.copy(), "attempts": self._attempts,
                      "rewards": self._reward_array(), "next_slot": self._next_slot}
         return {"curriculum": self.curriculum.state_dict(), "batch": batch, "counts": dict(self._counts),
-                "attempts_per_question": self.attempts_per_question}
+                "attempts_per_question": self.attempts_per_question,
+                "seeding": (self._seed, self._seed_slot, self._batches)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("attempts_per_question") != self.attempts_per_question:
@@ -224,9 +247,28 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self._returns = np.asarray(batch["rewards"], dtype=float).ravel().tolist()
             self._next_slot = int(batch["next_slot"])
         self._counts = dict(state["counts"])
+        self._seed, self._seed_slot, self._batches = state["seeding"]
         self._current, self._phase = -1, None
 
     # ---- internals -----------------------------------------------------------------------------------
+
+    def _apply_seed(self, seed: int) -> None:
+        """Gymnasium's seed-once convention (see the class docstring); the inner env gets `seed` anyway."""
+        first, again, previous = self._seed is None, seed == self._seed, self._seed_slot
+        self._seed, self._seed_slot = seed, None  # the curriculum branch of reset() records the slot it serves
+        if again and previous is not None and previous[0] == self._batches and self._ids is not None:
+            slot = previous[1]  # serve that episode again; the batch goes on from there
+            self._returns[slot] = math.nan
+            self._next_slot = slot
+            return
+        if first or (again and previous is not None):  # (previous None: it opened an explicit question)
+            finished = sum(not math.isnan(r) for r in self._returns)
+            if finished:
+                warnings.warn(f"reset(seed={seed}) seeds the curriculum and drops the batch in progress, with "
+                              f"{finished} finished episodes; seed the first reset only to keep them",
+                              stacklevel=3)
+            self._clear_batch()
+            self.curriculum.seed(seed)
 
     def _clear_batch(self) -> None:
         self._batch_phase = "train"
@@ -241,6 +283,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         ids = req.question_ids
         if ids.size == 0:
             raise RuntimeError(f"{self.curriculum.name} returned no question to attempt; a request must not be empty")
+        self._batches += 1
         self._batch_phase, self._ids, self._id_list = req.phase, ids, ids.tolist()
         self._attempts = req.attempts or self.attempts_per_question
         self._returns = [math.nan] * (ids.size * self._attempts)

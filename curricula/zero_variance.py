@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import warnings
+from typing import Any
 
 import numpy as np
 
@@ -10,50 +12,80 @@ from curricula.base import Curriculum
 
 
 class ZeroVarianceFilter(Curriculum):
-    """Train only on groups with both solved and unsolved attempts (non-zero advantage).
+    """Train only on groups with both solved and unsolved attempts (non-zero advantage), in full batches.
 
-    DAPO regenerates until the batch is full; to keep one call per batch, `sample(n)` instead draws
-    `oversample * n` uniform candidates up front, with `oversample` = 1 / (recent share of informative
-    groups) capped at `max_oversample` unless fixed; `update` keeps at most `n` informative groups. A batch
-    can still come out short when informative groups are rarer than the cap allows.
+    DAPO's dynamic sampling as verl's recipe runs it (recipe/dapo/dapo_ray_trainer.py): draw a generation
+    batch of `gen_batch_size` questions, attempt each G times, keep the groups whose rewards are not all
+    equal, and draw further generation batches until `batch_size` groups are kept, then truncate to exactly
+    `batch_size` (the first ones kept). Through the protocol: every "train" request is one generation batch;
+    `report` keeps the informative groups, and its feedback is not `done` until the batch is full, so the
+    trainer keeps asking (`next_request` again) and updates once on the full batch. Every attempt counts in
+    `curriculum/train_attempts`, the dropped ones also in `curriculum/discarded_attempts`.
+
+    `max_num_gen_batches` caps the generation batches of one training batch (DAPO's recipes use 10; 0 = no
+    cap). Where DAPO raises at the cap, this ends the batch short (`done` with fewer groups kept) and warns,
+    so a long run is not lost to one hard stretch of data; `curriculum/gen_batches` logs how many it took.
     """
 
     name = "zero_variance_filter"
     min_attempts = 2
-    _state_keys = ("informative_share", "_target")
+    _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, oversample: float | None = None,
-                 max_oversample: float = 3.0, batch_size: int = 64, solved_threshold: float = 0.5) -> None:
+    def __init__(self, num_questions: int, seed: int = 0, *, gen_batch_size: int | None = None,
+                 max_num_gen_batches: int = 10, batch_size: int = 64, solved_threshold: float = 0.5) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        self._require(max_oversample >= 1, f"max_oversample must be >= 1, got {max_oversample!r}")
-        self._require(oversample is None or 1 <= oversample <= max_oversample,
-                      f"oversample must be None (adaptive) or in [1, max_oversample={max_oversample}], got {oversample!r}")
-        most = math.ceil((oversample or max_oversample) * self.batch_size)
-        self._require(most <= self.num_questions,
-                      f"up to {most} candidates per batch exceed the pool of {self.num_questions} questions: "
-                      f"lower max_oversample or batch_size, or use a larger pool")
-        self.oversample, self.max_oversample = oversample, float(max_oversample)
-        self.config.update(oversample=oversample, max_oversample=self.max_oversample)
-        self.informative_share = 1.0  # running share of groups whose attempts disagree
-        self._target = 0  # groups wanted by the latest sample(n)
+        gen = self.batch_size if gen_batch_size is None else gen_batch_size
+        self._require(isinstance(gen, (int, np.integer)) and gen >= 1,
+                      f"gen_batch_size (questions per generation batch) must be an int >= 1, got {gen!r}")
+        self._require(gen <= self.num_questions, f"gen_batch_size={gen} exceeds the pool of {self.num_questions} "
+                                                 f"questions: lower it or use a larger pool")
+        self._require(isinstance(max_num_gen_batches, (int, np.integer)) and max_num_gen_batches >= 0,
+                      f"max_num_gen_batches must be an int >= 0 (0: no cap), got {max_num_gen_batches!r}")
+        self.gen_batch_size, self.max_num_gen_batches = int(gen), int(max_num_gen_batches)
+        self.config.update(gen_batch_size=self.gen_batch_size, max_num_gen_batches=self.max_num_gen_batches)
+        self._target = 0  # groups the training batch in progress wants (0: none in progress)
+        self._kept = 0  # groups kept for it so far
+        self._gen_batches = 0  # generation batches reported for it
+        self._last_gen_batches = 0  # generation batches the latest complete training batch took
+
+    @property
+    def request_size(self) -> int:
+        return self.gen_batch_size
 
     def _sample(self, n: int | None = None) -> np.ndarray:
-        n = self._n(n)
-        factor = self.oversample or min(self.max_oversample, 1.0 / max(self.informative_share, 1e-9))
-        self._target = n
-        return self._draw_uniform(math.ceil(factor * n))
-
-    def _restart(self):
-        self._target = 0
+        if not self._target:  # a new training batch: n groups wanted, however many generation batches it takes
+            self._target = self._n(n)
+        return self._draw_uniform(math.ceil(self.gen_batch_size * self._target / self.batch_size))
 
     def _keep(self, ids, solved, tried, phase):
-        informative = (tried >= 2) & (solved > 0) & (solved < tried)
         if phase == "probe":
             return np.zeros(len(ids), dtype=bool)
-        if (tried > 0).any():
-            share = informative.sum() / (tried > 0).sum()
-            self.informative_share = 0.5 * self.informative_share + 0.5 * float(share)
-        if self._target:
-            informative &= np.cumsum(informative) <= self._target
-        self._target = 0
-        return informative
+        target = self._target or self.batch_size  # a report without a request fills a batch of batch_size
+        self._target = target
+        informative = (tried >= 2) & (solved > 0) & (solved < tried)
+        keep = informative & (np.cumsum(informative) <= target - self._kept)  # DAPO keeps the first ones
+        self._kept += int(keep.sum())
+        self._gen_batches += 1
+        return keep
+
+    def _batch_done(self) -> bool:
+        full = self._kept >= self._target
+        capped = bool(self.max_num_gen_batches) and self._gen_batches >= self.max_num_gen_batches
+        if not (full or capped):
+            return False
+        if not full:
+            warnings.warn(f"zero_variance_filter: {self._gen_batches} generation batches (max_num_gen_batches) "
+                          f"kept only {self._kept} of {self._target} informative groups; training on the short "
+                          f"batch (DAPO would stop here: the data may be too hard or too easy for the policy)",
+                          stacklevel=3)
+        self._last_gen_batches = self._gen_batches
+        self._target = self._kept = self._gen_batches = 0
+        return True
+
+    def _restart(self):
+        self._target = self._kept = self._gen_batches = 0
+
+    def diagnostics(self) -> dict[str, Any]:
+        out = super().diagnostics()
+        out["curriculum/gen_batches"] = self._last_gen_batches
+        return out

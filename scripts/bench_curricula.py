@@ -1,13 +1,18 @@
 """Per-episode cost of each curriculum against the bare env, at pools of 10^3, 10^5 and 10^6 questions.
 
-    python scripts/bench_curricula.py                 # default run (~2 minutes on 2 cores), writes the table
-    python scripts/bench_curricula.py --no-write --pools 1000 --episodes 2048
+    python scripts/bench_curricula.py                 # default run (~4 minutes on 2 cores), prints the table
+    python scripts/bench_curricula.py --write         # ... and writes it into docs/benchmarks.md
+    python scripts/bench_curricula.py --pools 1000 --episodes 2048
 
 What is measured, per pool size and curriculum, all in one process:
 - Gymnasium path: `CurriculumWrapper.reset()` + `step(answer)` per episode, against the bare env's
   `reset(options={"question_id": i})` + `step(answer)` on the same env object, in alternating chunks of one
-  batch (64 questions x 8 attempts), so drift hits both alike. Overhead = wrapped - bare. The wrapped
-  figure includes every probe episode, the epoch permutation and each batch's `update`.
+  batch (64 questions x 8 attempts), so drift hits both alike. Overhead = wrapped - bare, and its ratio to
+  the bare env's cost. The wrapped figure includes every probe episode, the epoch permutation and each
+  batch's `report`.
+- "all seen" rows: the same after every question of the pool was reported once (prioritized ranks every
+  seen question; posterior keeps a posterior for each), so the cost at a full pool is measured, not only
+  at the start of a run.
 - Batch path: `next_request()` + `report(ids, rewards=...)` per iteration (no scoring: the curriculum's
   own cost), per question handed out (probe candidates and filter candidates included).
 - Memory: bytes of numpy state the curriculum holds (statistics, epoch order, buffers, labels) / pool size.
@@ -36,14 +41,17 @@ from curricula import CurriculumWrapper  # noqa: E402
 from mathenv import MathReasoningEnv  # noqa: E402
 
 GROUP = 8  # attempts per question (G), as in the paper's 64 x 8 batches
-CURRICULA = [  # (label, name, options)
-    ("uniform", "uniform", {}),
-    ("learnability (fast: T=10, N=256, K=64)", "learnability", {"preset": "fast"}),
-    ("learnability (recommended: T=50, N=1280, K=256)", "learnability", {}),
-    ("learnability_filter (ratio 4)", "learnability_filter", {}),
-    ("prioritized", "prioritized", {}),
-    ("easy_to_hard", "easy_to_hard", {}),
-    ("zero_variance_filter", "zero_variance_filter", {}),
+CURRICULA = [  # (label, name, options, report every question of the pool first)
+    ("uniform", "uniform", {}, False),
+    ("learnability (fast: T=10, N=256, K=64)", "learnability", {"preset": "fast"}, False),
+    ("learnability (recommended: T=50, N=1280, K=256)", "learnability", {}, False),
+    ("learnability_filter (ratio 4)", "learnability_filter", {}, False),
+    ("prioritized", "prioritized", {}, False),
+    ("prioritized (all seen)", "prioritized", {}, True),
+    ("easy_to_hard", "easy_to_hard", {}, False),
+    ("zero_variance_filter", "zero_variance_filter", {}, False),
+    ("posterior", "posterior", {}, False),
+    ("posterior (all seen)", "posterior", {}, True),
 ]
 
 
@@ -115,11 +123,19 @@ def time_gym(env, wrapped, policy, episodes: int, seed: int) -> tuple[float, flo
     return t_bare / episodes, t_wrapped / episodes
 
 
+def seen_all(curriculum, policy, seed: int) -> None:
+    """Report every question of the pool once (4 attempts each, as a training batch, in chunks), so the
+    curriculum holds statistics for the whole pool."""
+    rng = np.random.default_rng(seed)
+    for chunk in np.array_split(np.arange(curriculum.num_questions), max(1, curriculum.num_questions // 100_000)):
+        curriculum.report(chunk, policy.rewards(chunk, 4, rng))
+
+
 def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, float]:
     """(seconds per training iteration, seconds per question handed out) through next_request + report."""
     rng = np.random.default_rng(seed)
-    handed, elapsed, trained = 0, 0.0, 0
-    while trained < iterations:
+    handed, elapsed, stop = 0, 0.0, wrapped.curriculum.iteration + iterations
+    while wrapped.curriculum.iteration < stop:
         t0 = time.perf_counter()
         req = wrapped.next_request()
         phase, ids, attempts = req.phase, req.question_ids, req.attempts
@@ -129,7 +145,6 @@ def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, floa
         wrapped.report(ids, rewards=rewards, phase=phase)
         elapsed += time.perf_counter() - t0
         handed += ids.size
-        trained += phase == "train"
     return elapsed / iterations, elapsed / handed
 
 
@@ -140,7 +155,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=200, help="batch-API training iterations per curriculum")
     ap.add_argument("--base", type=int, default=1_000, help="distinct generated questions repeated into a pool")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = ap.parse_args()
 
     started = time.perf_counter()
@@ -156,27 +171,33 @@ def main() -> None:
                 env.step(action)
         bare, through = time_gym(env, None, policy, args.episodes, args.seed)
         rows.append(["(pass-through gym.Wrapper, no curriculum)", f"{pool:,}", f"{bare * 1e6:.1f}",
-                     f"{through * 1e6:.1f}", f"{(through - bare) * 1e6:.1f}", "", "", ""])
+                     f"{through * 1e6:.1f}", f"{(through - bare) * 1e6:.1f}", f"{(through - bare) / bare:.2f}",
+                     "", "", ""])
         print(f"  pass-through wrapper @ {pool:,}: {(through - bare) * 1e6:.1f} us/episode", flush=True)
-        for label, name, options in CURRICULA:
+        for label, name, options, prefill in CURRICULA:
             try:
                 wrapped = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
             except ValueError as e:
-                rows.append([label, f"{pool:,}", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"])
+                rows.append([label, f"{pool:,}", *["n/a"] * 7])
                 print(f"  {label} @ {pool:,}: skipped ({e})", flush=True)
                 continue
+            batch = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
+            if prefill:
+                for w in (wrapped, batch):
+                    seen_all(w.curriculum, policy, args.seed)
             gc.collect()
             bare, wrapped_s = time_gym(env, wrapped, policy, args.episodes, args.seed)
-            batch = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
             per_iter, per_question = time_batch(batch, policy, args.iterations, args.seed)
             mem = batch.curriculum.state_nbytes() / pool
             overhead = (wrapped_s - bare) * 1e6
             summary.setdefault(label, {})[pool] = overhead
             rows.append([label, f"{pool:,}", f"{bare * 1e6:.1f}", f"{wrapped_s * 1e6:.1f}", f"{overhead:.1f}",
-                         f"{per_iter * 1e6:.0f}", f"{per_question * 1e6:.2f}", f"{mem:.1f}"])
+                         f"{overhead / (bare * 1e6):.2f}", f"{per_iter * 1e6:.0f}", f"{per_question * 1e6:.2f}",
+                         f"{mem:.1f}"])
             print(f"  {label} @ {pool:,}: bare {bare * 1e6:.1f} us, wrapped {wrapped_s * 1e6:.1f} us, "
-                  f"overhead {overhead:.1f} us/episode; batch {per_iter * 1e6:.0f} us/iteration, "
-                  f"{per_question * 1e6:.2f} us/question; {mem:.1f} B/question", flush=True)
+                  f"overhead {overhead:.1f} us/episode ({overhead / (bare * 1e6):.2f} x bare); batch "
+                  f"{per_iter * 1e6:.0f} us/iteration, {per_question * 1e6:.2f} us/question; {mem:.1f} B/question",
+                  flush=True)
         del env, questions
     perm_ms = {}
     for pool in args.pools:  # the one-off cost every epoch of uniform draws starts with
@@ -188,7 +209,7 @@ def main() -> None:
     from _benchtable import machine_line, markdown_table, write_section
 
     headers = ["curriculum", "pool", "bare env reset+step (us/episode)", "wrapped reset+step (us/episode)",
-               "curriculum overhead (us/episode)", "batch API (us/iteration of 64 x 8)",
+               "curriculum overhead (us/episode)", "overhead / bare", "batch API (us/iteration of 64 x 8)",
                "batch API (us/question handed out)", "state (bytes/question)"]
     table = markdown_table(headers, rows)
     worst = {label: max(v.values()) for label, v in summary.items()}
@@ -203,7 +224,8 @@ def main() -> None:
         "(on this shared machine, repeated runs move single figures by a few us). "
         "The pass-through row is a `gym.Wrapper` that only forwards: the price of any Python wrapper layer. "
         f"Batch path: `next_request()` + `report(rewards=...)` over {args.iterations} training iterations "
-        "(probe batches included, no scoring). Pools above 1,000 repeat 1,000 generated arithmetic questions. "
+        "(probe batches included, no scoring). \"all seen\" rows: every question of the pool reported once "
+        "before timing. Pools above 1,000 repeat 1,000 generated arithmetic questions. "
         "State: numpy arrays the curriculum holds, per question of the pool. "
         "Goal: below 10 us per episode at 10^6 for every curriculum, flat as the pool grows.",
         "Every row includes the first epoch's permutation of the pool (uniform draws without replacement), "
@@ -216,12 +238,12 @@ def main() -> None:
         table,
         "",
         "Largest overhead per curriculum over the pools measured: "
-        + "; ".join(f"{label.split(' (')[0]} {w:.1f} us" if "(fast" not in label and "(rec" not in label
-                    else f"{label.split(':')[0]}) {w:.1f} us" for label, w in worst.items()) + ".",
+        + "; ".join(f"{label.split(':')[0] + ')' if ':' in label else label} {w:.1f} us"
+                    for label, w in worst.items()) + ".",
     ])
     print()
     print(body)
-    if not args.no_write:
+    if args.write:
         write_section("curricula", body)
         print("\nwrote the curricula section of docs/benchmarks.md")
 

@@ -40,13 +40,15 @@ T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
 
 
 def learnability_options(questions_per_step: int, pool: int, **override: int | None) -> dict[str, Any]:
-    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5) at its batch of 64 questions. For the
-    smaller batches that fit a CPU, N = 4 x N_l candidates and K = N_l (at N_l = 64: N = 128, K = 64).
-    `override` (num_candidates, buffer_size, probe_attempts; None keeps the default) tests the buffer."""
-    n = min(pool, 128 if questions_per_step >= 64 else 4 * questions_per_step)
-    k = min(n, max(questions_per_step, round(64 * min(1.0, questions_per_step / 64))))
-    options = {"refresh_every": 5, "num_candidates": n, "buffer_size": k, "probe_attempts": 8, "rho": 0.5}
+    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5 at its batch of 64 questions), scaled to
+    `questions_per_step` by `curricula.buffer_options` (N = 2 N_l, K = N_l), the one place that scales it.
+    `override` (num_candidates, buffer_size, probe_attempts; None keeps the default) tests the buffer; the
+    options are checked against the pool of `pool` questions here, before any run starts."""
+    import curricula
+
+    options = curricula.buffer_options("very_fast", questions_per_step)
     options.update({key: v for key, v in override.items() if v is not None})
+    curricula.make("learnability", pool, batch_size=questions_per_step, **options)
     return options
 
 

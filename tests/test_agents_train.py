@@ -90,6 +90,35 @@ def test_filter_curriculum_trains_only_on_kept_groups(tmp_path):
     assert trainer.counters["trained_sequences"] == 2 * records[1]["train/groups_kept"] <= 8
 
 
+def test_dynamic_sampling_trains_on_full_batches_and_counts_every_attempt(tmp_path):
+    config = tiny(tmp_path=tmp_path, curriculum="zero_variance_filter", steps=3, **digits_dataset(tmp_path))
+    trainer = Trainer(config)
+    records = trainer.train()
+    for r in records[1:]:
+        assert r["train/groups_kept"] == 4  # exactly questions_per_step informative groups every step
+        assert r["train/questions_attempted"] == 4 * r["curriculum/gen_batches"]  # every generation batch
+    assert trainer.counters["trained_sequences"] == 3 * 4 * 8
+    last = records[-1]
+    assert last["compute/attempts_train"] == last["curriculum/train_attempts"] == 8 * sum(
+        r["train/questions_attempted"] for r in records[1:])  # discarded generations count in compute
+    assert last["curriculum/discarded_attempts"] == last["compute/attempts_train"] - 3 * 4 * 8
+
+
+def test_probe_cost_is_stated_and_a_paper_sized_buffer_on_a_short_run_warns(tmp_path):
+    short = Trainer(tiny(tmp_path=tmp_path / "a", curriculum="learnability", questions_per_step=8, steps=2))
+    assert short.curriculum.num_candidates == 160  # the recommended N = 1280, scaled to N_l = 8
+    with pytest.warns(UserWarning, match=r"probes take 40x the training attempts"):
+        line = short.probe_cost()
+    assert line.startswith("learnability: probes 1,280 attempts over the 2 steps left (640 per step) against 8 x 2")
+    fine = Trainer(tiny(tmp_path=tmp_path / "b", curriculum="learnability", questions_per_step=8, steps=50,
+                        attempts_per_question=8))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "(26 per step)" in fine.probe_cost()  # 0.4 N_l L: the paper's probe share
+
+
 def _final_state(trainer):
     return ([p.detach().clone() for p in trainer.policy.parameters()], trainer.curriculum.state_dict())
 

@@ -54,8 +54,6 @@ def options(name, n, **extra):
         base.update(refresh_every=5, num_candidates=100, buffer_size=32, probe_attempts=4)
     if name == "easy_to_hard":
         base.update(difficulty=np.arange(n) % 7, ramp_iterations=20)
-    if name == "prioritized":
-        base.update(buffer_size=64)
     base.update(extra)
     return base
 
@@ -70,7 +68,7 @@ def comparable(diag):
 
 def test_make_builds_every_curriculum_by_name():
     assert set(NAMES) == {"uniform", "learnability", "learnability_filter", "prioritized", "easy_to_hard",
-                          "zero_variance_filter"}
+                          "zero_variance_filter", "posterior"}
     for name in NAMES:
         cur = make(name, 500, seed=3, **options(name, 500))
         assert cur.name == name and cur.num_questions == 500 and repr(cur).startswith(type(cur).__name__)
@@ -98,12 +96,21 @@ BAD = [
     ("learnability_filter", 200, {}, r"ratio \* batch_size = 256 candidates exceed the pool of 200"),
     ("learnability_filter", 5000, {"ratio": 0.5}, r"ratio .* must be >= 1"),
     ("prioritized", 5000, {"temperature": 0}, r"temperature must be > 0"),
-    ("prioritized", 5000, {"fresh_share": 2}, r"fresh_share must lie in \[0, 1\]"),
+    ("prioritized", 5000, {"staleness_coef": 2}, r"staleness_coef must lie in \[0, 1\]"),
     ("prioritized", 5000, {"score": "regret"}, r"unknown score 'regret'"),
+    ("prioritized", 5000, {"fresh_share": 0.5}, r"prioritized has no option\(s\) \['fresh_share'\]"),
+    ("posterior", 200, {}, r"ratio \* batch_size = 256 candidates exceed the pool of 200"),
+    ("posterior", 5000, {"forgetting": 0}, r"forgetting .* must lie in \(0, 1\]"),
+    ("posterior", 5000, {"prior": (0, 1)}, r"prior \(a0, b0\) must be two positive numbers"),
+    ("easy_to_hard", 500, {"difficulty": np.arange(500), "pacing": "log"}, r"pacing must be 'linear' or 'sqrt'"),
+    ("learnability", 5000, {"T": 10, "refresh_every": 10}, r"T and refresh_every are the same option"),
+    ("uniform", 5000, {"N_l": 8, "batch_size": 8}, r"N_l and batch_size are the same option"),
     ("easy_to_hard", 500, {}, r"needs difficulty=\[one number per question\]"),
     ("easy_to_hard", 500, {"difficulty": [1, 2, 3]}, r"difficulty has shape \(3,\); pass one number per question \(500\)"),
     ("easy_to_hard", 500, {"difficulty": np.full(500, np.nan)}, r"NaN or inf"),
-    ("zero_variance_filter", 5000, {"max_oversample": 0.5}, r"max_oversample must be >= 1"),
+    ("zero_variance_filter", 5000, {"gen_batch_size": 0}, r"gen_batch_size .* must be an int >= 1"),
+    ("zero_variance_filter", 5000, {"max_num_gen_batches": -1}, r"max_num_gen_batches must be an int >= 0"),
+    ("zero_variance_filter", 5000, {"oversample": 2}, r"zero_variance_filter has no option\(s\) \['oversample'\]"),
     ("uniform", 0, {}, r"num_questions must be a positive int"),
     ("nonsense", 5000, {}, r"unknown curriculum 'nonsense'; choose one of \['easy_to_hard'"),
     ("uniform", 5000, {"rho": 0.5}, r"uniform has no option\(s\) \['rho'\]; its options are"),
@@ -267,6 +274,69 @@ def test_learnability_sample_before_any_probe_warns_and_is_uniform():
     assert ids.size == 64 and cur.buffer.size == 0
 
 
+def test_paper_symbols_are_aliases():
+    cur = make("learnability", 5000, T=10, N=256, K=64, L=4, rho=0.25, N_l=32)
+    assert (cur.refresh_every, cur.num_candidates, cur.buffer_size, cur.probe_attempts, cur.rho, cur.batch_size) == (
+        10, 256, 64, 4, 0.25, 32)
+    assert make("uniform", 500, N_l=8).next_request().question_ids.size == 8
+    with pytest.raises(ValueError, match="K and buffer_size are the same option"):
+        make("learnability", 5000, K=64, buffer_size=64)
+    with pytest.raises(ValueError, match=r"uniform has no option\(s\) \['refresh_every'\]"):
+        make("uniform", 500, T=10)
+
+
+@pytest.mark.parametrize("preset", ["recommended", "fast", "very_fast"])
+def test_presets_scale_with_the_batch_and_keep_the_papers_probe_share(preset):
+    paper = make("learnability", 5000, preset=preset)
+    assert paper.batch_size == 64 and {k: getattr(paper, k) for k in ("refresh_every", "num_candidates", "buffer_size")} \
+        == curricula.LEARNABILITY_PRESETS[preset]
+    for n_l in (8, 16, 64):
+        cur = make("learnability", 5000, preset=preset, batch_size=n_l)
+        assert cur.refresh_every == paper.refresh_every
+        assert (cur.num_candidates, cur.buffer_size) == (paper.num_candidates * n_l // 64, paper.buffer_size * n_l // 64)
+        # probe attempts per iteration: 0.4 N_l L at every batch size, as in the paper's three presets
+        assert cur.planned_probe_attempts(cur.refresh_every * 10) / (cur.refresh_every * 10) == pytest.approx(
+            0.4 * n_l * 8)
+    small = make("learnability", 5000, preset=preset, batch_size=8, num_candidates=40)
+    assert small.num_candidates == 40  # an explicit option wins over the preset
+
+
+def test_planned_probe_attempts_counts_the_refreshes_ahead():
+    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32, batch_size=16)
+    assert cur.planned_probe_attempts(1) == 800 and cur.planned_probe_attempts(6) == 1600
+    drive(cur, Learner(three_way_pool(500)), 2)  # refreshed at iteration 0; next at 5
+    assert cur.planned_probe_attempts(3) == 0 and cur.planned_probe_attempts(4) == 800
+    assert make("uniform", 500).planned_probe_attempts(100) == 0
+
+
+def test_empty_probe_report_is_not_a_refresh():
+    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32)
+    probe = cur.next_request().question_ids
+    with pytest.warns(UserWarning, match="scored none of its 100 candidates"):
+        fb = cur.report(probe[:0], np.zeros((0, 8)), phase="probe")  # used to raise UFuncTypeError
+    assert not fb.done and cur.last_refresh == -1 and cur.buffer.size == 0
+    again = cur.next_request()
+    assert again.phase == "probe" and again.question_ids.size == 100  # probe again, not a uniform batch
+
+
+def test_all_nan_probe_keeps_the_buffer_and_probes_again():
+    p = three_way_pool(500)
+    cur = make("learnability", 500, refresh_every=2, num_candidates=100, buffer_size=32, batch_size=16)
+    learner = Learner(p, seed=0)
+    drive(cur, learner, 2)  # one refresh, two training batches: the next request is a probe
+    buffer, refreshed = cur.buffer.copy(), cur.last_refresh
+    probe = cur.next_request()
+    assert probe.phase == "probe"
+    with pytest.warns(UserWarning, match="the buffer is not refreshed"):
+        cur.report(probe.question_ids, np.full((100, 8), np.nan), phase="probe")
+    assert cur.buffer.tolist() == buffer.tolist() and cur.last_refresh == refreshed
+    assert cur.diagnostics()["curriculum/buffer_size"] == 32
+    retry = cur.next_request()
+    assert retry.phase == "probe" and not np.array_equal(retry.question_ids, probe.question_ids)
+    cur.report(retry.question_ids, learner.attempt(retry.question_ids, 8), phase="probe")
+    assert cur.last_refresh == cur.iteration and cur.next_request().phase == "train"
+
+
 # ---- the other curricula -----------------------------------------------------------------------------
 
 
@@ -289,54 +359,211 @@ def test_learnability_filter_keeps_the_highest_p_times_one_minus_p():
 def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
     cur = make("zero_variance_filter", 1000, seed=0, batch_size=8)
     ids = cur.next_request().question_ids
-    assert ids.size == 8  # nothing learned yet: no oversampling
+    assert ids.size == 8  # a generation batch: gen_batch_size defaults to batch_size, as in DAPO's config
     rewards = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1],
                         [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, np.nan]], dtype=np.float32)
-    keep = cur.report(ids, rewards).keep
-    assert keep.tolist() == [False, False, True, True, False, False, False, True]
-    assert cur.diagnostics()["curriculum/frac_all_solved"] == 0.0
-    bigger = cur.next_request().question_ids  # 3 of 8 informative: it now draws more candidates, up to max_oversample
-    assert 8 < bigger.size <= 24
-    rewards = np.tile([1.0, 0.0], (bigger.size, 1))  # every group informative: keep at most 8
-    assert cur.report(bigger, rewards).keep.sum() == 8
+    fb = cur.report(ids, rewards)
+    assert fb.keep.tolist() == [False, False, True, True, False, False, False, True]
+    assert not fb.done and cur.iteration == 0  # 3 of 8 kept: DAPO draws another generation batch
+    more = cur.next_request().question_ids
+    assert more.size == 8 and not set(more.tolist()) & set(ids.tolist())  # the epoch order goes on
+    fb = cur.report(more, np.tile([1.0, 0.0], (8, 1)))  # every group informative: keep the first 5, truncate
+    assert fb.keep.tolist() == [True] * 5 + [False] * 3 and fb.done and cur.iteration == 1
+    d = cur.diagnostics()
+    assert d["curriculum/frac_all_solved"] == 0.0 and d["curriculum/kept_fraction"] == 8 / 16
+    assert d["curriculum/train_attempts"] == 8 * 4 - 1 + 8 * 2 and d["curriculum/gen_batches"] == 2
+    assert d["curriculum/discarded_attempts"] == (4 + 4 + 4 + 4 + 4) + 3 * 2  # dropped groups' attempts count
+
+
+def test_dapo_dynamic_sampling_fills_every_batch_exactly():
+    p = three_way_pool(3000)  # a third informative at G = 8 (p = 0.5): about 3 generation batches per batch
+    cur = make("zero_variance_filter", 3000, seed=0, batch_size=64, gen_batch_size=64)
+    learner = Learner(p, seed=0)
+    for _ in range(10):
+        kept, generation_batches = 0, 0
+        while True:  # the trainer's loop: ask, attempt, report, until the batch is done
+            req = cur.next_request()
+            assert req.phase == "train" and req.question_ids.size == 64
+            rewards = learner.attempt(req.question_ids, 8)
+            fb = cur.report(req.question_ids, rewards)
+            informative = (rewards.min(1) < 1) & (rewards.max(1) > 0)
+            assert not fb.keep[~informative].any()
+            kept += int(fb.keep.sum())
+            generation_batches += 1
+            if fb.done:
+                break
+        assert kept == 64 and generation_batches >= 2  # exactly a full batch, never a short one
+        assert cur.diagnostics()["curriculum/gen_batches"] == generation_batches
+    d = cur.diagnostics()
+    assert d["curriculum/frac_all_solved"] == d["curriculum/frac_none_solved"] == 0.0
+    assert d["curriculum/train_attempts"] - d["curriculum/discarded_attempts"] == 10 * 64 * 8
+
+
+def test_dapo_cap_on_generation_batches_ends_a_short_batch_with_a_warning():
+    cur = make("zero_variance_filter", 1000, seed=0, batch_size=8, max_num_gen_batches=3)
+    for k in range(3):
+        ids = cur.next_request().question_ids
+        rewards = np.ones((8, 4))
+        rewards[0, 0] = 0.0  # one informative group per generation batch
+        if k < 2:
+            assert not cur.report(ids, rewards).done
+        else:
+            with pytest.warns(UserWarning, match="kept only 3 of 8 informative groups"):
+                assert cur.report(ids, rewards).done
+    assert cur.iteration == 1 and cur.diagnostics()["curriculum/gen_batches"] == 3
+    unlimited = make("zero_variance_filter", 1000, seed=0, batch_size=8, max_num_gen_batches=0)
+    for _ in range(20):  # no cap: never done while nothing is informative
+        ids = unlimited.next_request().question_ids
+        assert not unlimited.report(ids, np.zeros((8, 4))).done
+
+
+def test_dapo_resumes_mid_batch_exactly():
+    p = three_way_pool(600)
+    first = make("zero_variance_filter", 600, seed=0, batch_size=16)
+    req = first.next_request()
+    assert not first.report(req.question_ids, Learner(p, seed=1).attempt(req.question_ids, 8)).done
+    state = pickle.loads(pickle.dumps(first.state_dict()))
+    resumed = make("zero_variance_filter", 600, seed=5, batch_size=16)
+    resumed.load_state_dict(state)
+    assert drive(first, Learner(p, seed=2), 5) == drive(resumed, Learner(p, seed=2), 5)
+
+
+def test_prioritized_is_plr_replay_share_and_fresh_draws():
+    n = 2000
+    cur = make("prioritized", n, seed=0, batch_size=50)
+    assert (cur.temperature, cur.staleness_coef) == (0.1, 0.1)  # the PLR commands' defaults
+    first = make("prioritized", n, seed=0, batch_size=50).next_request().question_ids
+    assert len(set(first.tolist())) == 50  # nothing seen: every draw fresh
+    seen = np.arange(0, n, 4)  # a quarter of the pool seen
+    cur.report(seen, np.tile([1.0, 0.0], (seen.size, 1)))
+    draws = np.concatenate([cur.next_request().question_ids for _ in range(200)])
+    replayed = np.isin(draws, seen)
+    assert abs(replayed.mean() - 0.25) < 0.02  # P(replay) = share of the pool seen (10,000 draws)
+    fresh = draws[~replayed][:1400]  # (a batch is shuffled: stay clear of the batch that ends the epoch)
+    assert len(set(fresh.tolist())) == 1400  # fresh draws: unseen questions, each once per epoch
+    everything = np.arange(n)
+    cur.report(everything, np.tile([1.0, 0.0], (n, 1)))
+    assert cur.diagnostics()["curriculum/frac_seen"] == 1.0
+    draws = np.concatenate([cur.next_request().question_ids for _ in range(50)])
+    assert len(draws) == 2500 and len(set(draws.tolist())) < 2500  # all seen: every draw a replay, with repeats
+
+
+def plr_reference(scores, staleness, temperature, staleness_coef):
+    """level_replay/level_sampler.py's sample_weights() with the rank transform and power staleness."""
+    temp = np.flip(scores.argsort())
+    ranks = np.empty_like(temp)
+    ranks[temp] = np.arange(len(temp)) + 1
+    weights = 1 / ranks ** (1.0 / temperature)
+    weights = weights / weights.sum()
+    stale = staleness / staleness.sum()
+    return (1 - staleness_coef) * weights + staleness_coef * stale
+
+
+@pytest.mark.parametrize("temperature", [0.1, 1.0])
+def test_prioritized_replays_with_plrs_distribution(temperature):
+    n = 40
+    cur = make("prioritized", n, seed=0, batch_size=8, score="failure", temperature=temperature)
+    for q in range(n):  # distinct scores: question q solved q of 40 times, attempted at iteration q
+        cur.report([q], [np.arange(40) < q], "train")
+    assert cur.iteration == n
+    scores, staleness = 1.0 - cur.p.astype(np.float64), (cur.iteration - cur.last_seen).astype(np.float64)
+    expected = plr_reference(scores, staleness, temperature, 0.1)
+    assert np.allclose(cur.sampling_probs(np.arange(n)), expected)
+    draws = np.concatenate([cur.next_request(400).question_ids for _ in range(50)])  # 20,000 draws, no reports
+    counts = np.bincount(draws, minlength=n)
+    big = expected * draws.size >= 5
+    chi2 = float(((counts[big] - expected[big] * draws.size) ** 2 / (expected[big] * draws.size)).sum())
+    assert chi2 < 80  # well below the 0.999 quantile for up to 40 degrees of freedom
+    assert counts[~big].sum() <= 5 * (~big).sum() + 10
+    top = int(np.argmax(scores))
+    assert counts[top] / draws.size == pytest.approx(expected[top], abs=0.02)
 
 
 def test_prioritized_replays_high_learnability_questions():
     p = three_way_pool(3000)
-    cur = make("prioritized", 3000, seed=0)
+    cur = make("prioritized", 3000, seed=0, temperature=1.0)
     learner = Learner(p, seed=0)
-    drive(cur, learner, 30)
-    probs = cur.replay_probs()
+    drive(cur, learner, 60)
+    seen = ~np.isnan(cur.p)
+    probs = cur.sampling_probs(np.arange(3000))
     assert probs.sum() == pytest.approx(1.0)
-    assert probs[p[cur.buffer] == 0.5].sum() > 0.7  # a third of the buffer
+    replay = probs[seen] / probs[seen].sum()
+    assert replay[p[seen] == 0.5].sum() > 0.55  # a third of the seen questions
     ids = np.concatenate([cur.next_request().question_ids for _ in range(30)])
-    assert (p[ids] == 0.5).mean() > 0.45  # a uniform sampler gets a third
-    assert cur.question_info(int(cur.buffer[0]))["curriculum_in_buffer"] is True
+    assert (p[ids[~np.isnan(cur.p[ids])]] == 0.5).mean() > 0.5  # replays favour them; uniform gets a third
+    q = int(np.flatnonzero(seen)[0])
+    assert cur.question_info(q)["curriculum_in_buffer"] is True
+    assert cur.question_info(q)["curriculum_sampling_prob"] == pytest.approx(probs[q])
 
 
-def test_prioritized_buffer_keeps_the_K_best_by_score_then_recency():
+def test_prioritized_groups_stay_consistent_with_the_statistics():
     p = np.random.default_rng(0).choice([0.0, 0.25, 0.5, 0.75, 1.0], 3000)
-    cur = make("prioritized", 3000, seed=0, buffer_size=200, batch_size=32)
+    cur = make("prioritized", 3000, seed=0, batch_size=32)
     learner = Learner(p, seed=0)
     for _ in range(60):
-        before = cur.buffer.copy()
         ids = cur.next_request().question_ids
         rewards = learner.attempt(ids, 4)
         rewards[:3, 1:] = np.nan  # some groups with fewer finished attempts
         cur.report(ids, rewards)
-        # the reference: re-rank the union of the old buffer and the questions just attempted
-        merged = np.union1d(before, ids)
-        score = cur.p[merged] * (1.0 - cur.p[merged])
-        expected = merged[np.lexsort((-cur.last_seen[merged], -score))][:200]
-        assert cur.buffer.tolist() == expected.tolist()
-        assert set(np.flatnonzero(cur._member).tolist()) == set(cur.buffer.tolist())
+    seen = np.flatnonzero(~np.isnan(cur.p))
+    by_time = cur._times
+    assert sorted(int(m) for t in by_time.size for m in by_time.members[t][: by_time.size[t]]) == seen.tolist()
+    for t in by_time.size:
+        assert (cur.last_seen[by_time.members[t][: by_time.size[t]]] == t).all()
+    value = {g: v for v, g in cur._level_of.items()}
+    for g, size in cur._scores.size.items():
+        members = cur._scores.members[g][:size]
+        assert np.allclose(cur.p[members] * (1 - cur.p[members]), value[g])
+        assert (cur._scores.slot[members] == np.arange(size)).all()
+    d = cur.diagnostics()
+    assert d["curriculum/buffer_size"] == seen.size
+    assert d["curriculum/buffer_age"] == pytest.approx(np.mean(cur.iteration - cur.last_seen[seen]))
 
 
 def test_prioritized_failure_score_replays_unsolved_questions():
     p = three_way_pool(3000)
-    cur = make("prioritized", 3000, seed=0, score="failure")
+    cur = make("prioritized", 3000, seed=0, score="failure", temperature=1.0)
     drive(cur, Learner(p, seed=0), 30)
-    assert cur.replay_probs()[p[cur.buffer] == 0.0].sum() > 0.7
+    seen = ~np.isnan(cur.p)
+    replay = cur.sampling_probs(np.flatnonzero(seen))
+    assert replay[p[seen] == 0.0].sum() / replay.sum() > 0.55
+
+
+def test_posterior_updates_a_discounted_beta_posterior_from_every_attempt():
+    cur = make("posterior", 1000, seed=0, batch_size=8, forgetting=0.5, prior=(2.0, 3.0))
+    assert cur.probe_attempts == 0 and cur.next_request().phase == "train"  # never probes
+
+    def posterior(q):
+        alpha, beta = cur.posterior([q])
+        return float(alpha[0]), float(beta[0])
+
+    assert posterior(5) == (2.0, 3.0)  # never attempted: the prior
+    cur.report([5], [[1.0, 1.0, 0.0, np.nan]])  # iteration 0: 2 successes, 1 failure; the policy then moves
+    assert cur.iteration == 1 and posterior(5) == pytest.approx((2.0 + 0.5 * 2, 3.0 + 0.5 * 1))
+    cur.report([6], [[0.0, 0.0]])
+    cur.report([7], [[0.0, 0.0]])  # three iterations after it, the evidence weighs 0.5 ** 3
+    assert posterior(5) == pytest.approx((2.0 + 0.125 * 2, 3.0 + 0.125 * 1))
+    cur.report([5], [[0.0, 0.0, 0.0, 0.0]], "probe")  # probe attempts count too, added to the discounted evidence
+    assert posterior(5) == pytest.approx((2.0 + 0.125 * 2, 3.0 + 0.125 * 1 + 4))
+    d = cur.diagnostics()
+    assert d["curriculum/probe_attempts"] == 4 and d["curriculum/train_attempts"] == 7
+
+
+def test_posterior_picks_learnable_questions_without_probes():
+    p = three_way_pool(3000)
+    shares = {}
+    for name in ("uniform", "posterior"):
+        cur = make(name, 3000, seed=0)
+        learner = Learner(p, seed=1)
+        picked = []
+        for _ in range(150):
+            req = cur.next_request()
+            assert req.question_ids.size == 64 and req.phase == "train"
+            picked.append(p[req.question_ids])
+            cur.report(req.question_ids, learner.attempt(req.question_ids, 8))
+        shares[name] = float(np.mean(np.concatenate(picked[75:]) == 0.5))
+        assert cur.diagnostics()["curriculum/probe_attempts"] == 0
+    assert shares["uniform"] < 0.4 and shares["posterior"] > 0.6
 
 
 def test_easy_to_hard_opens_the_easy_questions_first():
@@ -352,6 +579,9 @@ def test_easy_to_hard_opens_the_easy_questions_first():
         hardest.append(int(difficulty[ids].max()))
         cur.report(ids, learner.attempt(ids, 2))
     assert hardest[0] == 1 and max(hardest[:3]) == 2 and hardest[-1] == 10
+    sqrt = make("easy_to_hard", 1000, difficulty=difficulty, start=0.1, ramp_iterations=18, pacing="sqrt")
+    sqrt.iteration = 9  # Platanios et al.'s square-root competence: sqrt(t (1 - c0^2) / T + c0^2)
+    assert sqrt.frontier() == pytest.approx(math.sqrt(0.5 * 0.99 + 0.01)) and sqrt.frontier() > 0.1 + 0.9 * 0.5
     assert cur.question_info(int(np.argmax(difficulty == 1)))["curriculum_in_buffer"] is True
     assert cur.diagnostics()["curriculum/frontier"] == 1.0
 
@@ -404,7 +634,9 @@ def test_diagnostics_keys_are_stable_and_values_sensible(name):
     n = 600
     p = three_way_pool(n)
     cur = make(name, n, seed=0, **options(name, n))
-    extra = {"curriculum/frontier", "curriculum/frontier_difficulty"} if name == "easy_to_hard" else set()
+    extra = {"easy_to_hard": {"curriculum/frontier", "curriculum/frontier_difficulty"},
+             "zero_variance_filter": {"curriculum/gen_batches"},
+             "posterior": {"curriculum/picked_learnability", "curriculum/picked_evidence"}}.get(name, set())
     before = cur.diagnostics()
     assert set(before) == KEYS | extra
     assert math.isnan(before["curriculum/frac_all_solved"]) and before["curriculum/total_attempts"] == 0

@@ -20,7 +20,7 @@ SMALL = {"learnability": {"refresh_every": 2, "num_candidates": 10, "buffer_size
                           "batch_size": 4},
          "prioritized": {"batch_size": 4}, "easy_to_hard": {"batch_size": 4, "ramp_iterations": 5},
          "uniform": {"batch_size": 4}, "learnability_filter": {"batch_size": 4},
-         "zero_variance_filter": {"batch_size": 4}}
+         "zero_variance_filter": {"batch_size": 4}, "posterior": {"batch_size": 4}}
 
 
 def pool_env(n=200):
@@ -57,7 +57,8 @@ def test_env_checker_passes_on_wrapped_envs(name):
 
 
 def test_phases_probe_then_train_and_reports_one_update_per_batch():
-    env = CurriculumWrapper(pool_env(), "learnability", attempts_per_question=2, **SMALL["learnability"])
+    with pytest.warns(UserWarning, match="attempts_per_question=2 is below learnability's probe L=3"):
+        env = CurriculumWrapper(pool_env(), "learnability", attempts_per_question=2, **SMALL["learnability"])
     cur = env.curriculum
     probe = cur.next_request().question_ids
     infos = play(env, 30)  # 10 candidates x L=3
@@ -140,8 +141,8 @@ def test_abandoned_episodes_count_as_nan():
 
 
 def test_reset_seed_seeds_the_curriculum():
-    a = CurriculumWrapper(pool_env(), "uniform", seed=1, batch_size=4)
-    b = CurriculumWrapper(pool_env(), "uniform", seed=2, batch_size=4)
+    a = CurriculumWrapper(pool_env(), "uniform", seed=1, batch_size=4, attempts_per_question=1)
+    b = CurriculumWrapper(pool_env(), "uniform", seed=2, batch_size=4, attempts_per_question=1)
     a.reset(seed=7)
     b.reset(seed=7)
     play(a, 3)
@@ -153,9 +154,62 @@ def test_reset_seed_seeds_the_curriculum():
     expected = [int(q) for _ in range(4) for q in fresh.next_request().question_ids]
     assert a.reset(seed=7)[1]["question_id"] == expected[0]
     assert [a.reset()[1]["question_id"] for _ in range(15)] == expected[1:16]
-    iteration = a.curriculum.iteration  # batches completed by abandoned episodes are reported
-    _, info = a.reset(seed=7)  # a seeded reset discards the batch in progress: the same choices again
-    assert a.curriculum.iteration == iteration and info["question_id"] == expected[0]
+    iteration = a.curriculum.iteration
+    # the same seed again: its batch was reported (the abandoned episode completed it, and is reported now,
+    # not discarded as before), so the curriculum is seeded afresh: the same choices again
+    _, info = a.reset(seed=7)
+    assert a.curriculum.iteration == iteration + 1 and info["question_id"] == expected[0]
+
+
+def test_seeding_every_episode_keeps_learning():
+    """A loop that calls reset(seed=episode) every time: the curriculum is seeded once and keeps its work."""
+    env = CurriculumWrapper(pool_env(), "learnability", **SMALL["learnability"])  # G = L = 3
+    cur = env.curriculum
+    phases = []
+    for episode in range(3000):
+        _, info = env.reset(seed=episode)
+        phases.append(info["curriculum_phase"])
+        env.step(answer(info, info["question_id"] % 3 == 0 or info["curriculum_attempt"] == 0))
+    assert phases[:30] == ["probe"] * 30  # 10 candidates x L=3, then training
+    assert phases.count("train") == pytest.approx(3000 * 24 / 54, abs=30)  # per T=2: 30 probe, 2 x 4 x 3 train
+    assert cur.iteration > 100 and cur.buffer.size == 4 and cur.last_refresh >= cur.iteration - 2
+    assert cur.diagnostics()["curriculum/probe_attempts"] > 1000  # a refresh every T=2 iterations
+    assert (cur.buffer_learnability > 0).all()  # mixed groups: the learner solves only attempt 0 of most ids
+    # before: every seeded reset re-seeded the curriculum and dropped the batch: 3,000 episodes of the
+    # first probe, never reported (that is what a fresh curriculum seeded each time looks like)
+    assert env.diagnostics()["curriculum/abandoned_episodes"] == 0
+
+
+def test_repeating_a_seed_repeats_the_episode():
+    env = CurriculumWrapper(pool_env(), "uniform", batch_size=4, attempts_per_question=2)
+    _, first = env.reset(seed=3)
+    _, second = env.reset()
+    _, again = env.reset(seed=3)  # Gymnasium: the same seed, the same episode
+    assert again["question_id"] == first["question_id"] and again["curriculum_row"] == first["curriculum_row"]
+    _, after = env.reset()
+    assert after["question_id"] == second["question_id"]
+    env.step(answer(after, True))
+    _, other = env.reset(seed=4)  # a new seed: the inner env's stream; the batch goes on
+    assert (other["curriculum_row"], other["curriculum_attempt"]) == (1, 0)
+    assert env.curriculum.iteration == 0 and env.curriculum.attempts.sum() == 0
+
+
+@pytest.mark.parametrize(("G", "share"), [(None, 256 / (256 + 640)), (1, 256 / (256 + 80))])
+def test_default_group_size_keeps_the_papers_probe_share(G, share):
+    env = pool_env(2000)
+    opts = {"preset": "very_fast", "batch_size": 16}  # T=5, N=32, K=16, L=8 (scaled to N_l=16)
+    if G is None:
+        wrapped = CurriculumWrapper(env, "learnability", **opts)
+    else:
+        with pytest.warns(UserWarning, match="probes will take a larger share of episodes"):
+            wrapped = CurriculumWrapper(env, "learnability", attempts_per_question=G, **opts)
+    phases = [i["curriculum_phase"] for i in play(wrapped, 0)]
+    while wrapped.curriculum.iteration < 20:  # four refresh periods
+        phases += [i["curriculum_phase"] for i in play(wrapped, 1)]
+    phases = phases[: phases.index("train") + len(phases) - phases.index("train")]
+    probe = phases.count("probe") / len(phases)
+    assert wrapped.attempts_per_question == (G or 8)
+    assert probe == pytest.approx(share, abs=0.01)  # 29% at the paper's G = L = 8; 76% at G = 1
 
 
 def test_next_request_and_report_score_one_batch_in_one_call():
@@ -196,16 +250,24 @@ def test_batch_filters_through_the_wrapper():
     keep = fb.keep
     assert keep.sum() == 8 and (solved[keep] == 2).sum() == min(8, (solved == 2).sum())
     zv = CurriculumWrapper(pool_env(400), "zero_variance_filter", batch_size=8)
-    assert zv.attempts_per_question == 2  # a filter needs groups: the default G is 2
-    infos = play(zv, 16, solves=lambda q, a: a == 0)  # first attempt right, second wrong: all informative
-    assert infos[0]["curriculum_phase"] == "train" and zv.last_report["keep"].all()
+    assert zv.attempts_per_question == 8  # the paper's G (it used to be 2, the least a filter needs)
+    infos = play(zv, 64, solves=lambda q, a: a == 0)  # first attempt right, the rest wrong: all informative
+    assert infos[0]["curriculum_phase"] == "train" and zv.last_report["keep"].all() and zv.last_report["done"]
+    # DAPO through episodes: a generation batch with too few informative groups is not done; the next
+    # resets serve the next generation batch, and the batch completes once 8 groups are kept
+    infos = play(zv, 64, solves=lambda q, a: q % 2 == 0)  # every group agrees: nothing kept
+    assert not zv.last_report["done"] and zv.curriculum.iteration == 1
+    play(zv, 64, solves=lambda q, a: a == 0)
+    assert zv.last_report["done"] and zv.curriculum.iteration == 2
 
 
 def test_easy_to_hard_by_name_reads_the_pool_difficulty():
-    env = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, start=0.1, ramp_iterations=100)
+    env = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, start=0.1, ramp_iterations=100,
+                            attempts_per_question=1)
     levels = [i["difficulty"] for i in play(env, 24)]
     assert max(levels[:8]) == 1 and max(levels) == 2  # arithmetic levels 1..10, 100 each: 10% open at first
-    custom = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, difficulty=-np.arange(1000))
+    custom = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, difficulty=-np.arange(1000),
+                               attempts_per_question=1)
     assert min(i["question_id"] for i in play(custom, 8)) >= 900  # its own labels: highest ids are easiest
     unlabeled = MathReasoningEnv(questions=[Question(uid=str(i), question="q", answer="1", source="x")
                                             for i in range(100)])
@@ -228,16 +290,19 @@ def test_wrapper_rejects_bad_configurations():
         CurriculumWrapper(pool_env(), "learnability")
 
 
-@pytest.mark.parametrize("name", ["learnability", "prioritized", "zero_variance_filter"])
+@pytest.mark.filterwarnings("ignore:attempts_per_question=2 is below")
+@pytest.mark.parametrize("name", ["learnability", "prioritized", "zero_variance_filter", "posterior"])
 def test_wrapper_state_dict_resumes_mid_batch(name):
+    # zero_variance_filter needs groups that disagree to complete a batch (DAPO draws until it has them)
+    solves = (lambda q, a: (q + a) % 2 == 0) if name == "zero_variance_filter" else (lambda q, a: q % 2 == 0)
     first = CurriculumWrapper(pool_env(), name, seed=3, attempts_per_question=2, **SMALL[name])
     first.reset(seed=3)
-    play(first, 41)
+    play(first, 41, solves)
     state = pickle.loads(pickle.dumps(first.state_dict()))
     resumed = CurriculumWrapper(pool_env(), name, seed=4, attempts_per_question=2, **SMALL[name])
     resumed.load_state_dict(state)
-    a = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(first, 60)]
-    b = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(resumed, 60)]
+    a = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(first, 60, solves)]
+    b = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(resumed, 60, solves)]
     assert a == b and first.curriculum.iteration == resumed.curriculum.iteration > 3
 
 

@@ -73,12 +73,13 @@ def test_report_rejects_rewards_for_other_questions():
 def test_sizes_that_cannot_fill_the_trainer_batch_fail_at_construction():
     with pytest.raises(ValueError, match="batch_size = B"):
         BatchSchedule(curricula.make("uniform", 40, batch_size=4), batch_size=8, group_size=2)
-    with pytest.raises(ValueError, match="oversample"):
+    with pytest.raises(ValueError, match="gen_batch_size = B"):
         BatchSchedule(curricula.make("zero_variance_filter", 40, batch_size=4), batch_size=8, group_size=2)
     with pytest.raises(ValueError, match="at least 2"):
         BatchSchedule(curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=1)
     BatchSchedule(curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=2)
-    BatchSchedule(curricula.make("zero_variance_filter", 40, batch_size=4, oversample=2), batch_size=8, group_size=2)
+    BatchSchedule(curricula.make("zero_variance_filter", 40, batch_size=4, gen_batch_size=8), batch_size=8, group_size=2)
+    BatchSchedule(curricula.make("posterior", 40, batch_size=8), batch_size=8, group_size=2)
 
 
 def test_filter_keep_mask_follows_the_rows_given():
@@ -92,6 +93,21 @@ def test_filter_keep_mask_follows_the_rows_given():
     assert phase == "train" and keep.sum() == 4
     mixed = (rewards[perm].min(1) < 1) & (rewards[perm].max(1) > 0)
     assert keep[mixed].sum() == min(4, mixed.sum())  # highest p(1-p) first
+
+
+def test_dynamic_sampling_batches_are_not_done_until_full():
+    cur = curricula.make("zero_variance_filter", 60, seed=0, batch_size=4, gen_batch_size=8)
+    s = BatchSchedule(cur, batch_size=8, group_size=4)
+    rng = np.random.default_rng(0)
+    kept = 0
+    for _ in range(20):
+        req = s.next_request()
+        fb = s.report(req.question_ids, attempt(req.question_ids, 4, rng))
+        kept += int(fb.keep.sum())
+        if fb.done:
+            assert kept == 4  # exactly the curriculum's batch_size groups, over one or more trainer batches
+            kept = 0
+    assert cur.iteration >= 3 and kept < 4
 
 
 @pytest.mark.filterwarnings("ignore:learnability. a training batch before")

@@ -58,7 +58,7 @@ def tiny():
     return tokenizer, model
 
 
-def make_trainer(tiny, out_dir, max_steps, **curriculum_options):
+def make_trainer(tiny, out_dir, max_steps, name="learnability", **curriculum_options):
     from trl import GRPOConfig
 
     import curricula
@@ -69,9 +69,10 @@ def make_trainer(tiny, out_dir, max_steps, **curriculum_options):
 
     tokenizer, model = tiny
     data = grpo_dataset(load_questions("arithmetic", num_questions=POOL, seed=1), instruction="", conversational=False)
-    opts = dict(refresh_every=3, num_candidates=8, buffer_size=4, probe_attempts=4, batch_size=B)
+    opts = dict(refresh_every=3, num_candidates=8, buffer_size=4, probe_attempts=4) if name == "learnability" else {}
+    opts["batch_size"] = B
     opts.update(curriculum_options)
-    cur = curricula.make("learnability", POOL, seed=0, **opts)
+    cur = curricula.make(name, POOL, seed=0, **opts)
     args = GRPOConfig(output_dir=str(out_dir), per_device_train_batch_size=8, steps_per_generation=2,
                       num_generations=G, max_completion_length=6, max_steps=max_steps, learning_rate=1e-3,
                       save_strategy="steps", save_steps=4, logging_steps=1, report_to="none", use_cpu=True,
@@ -128,6 +129,55 @@ def test_probe_rows_get_zero_advantage(tiny, tmp_path):
     phase, _, rewards = seen[0]
     assert phase == "probe" and np.ptp(rewards, axis=1).any()  # GRPO alone would give non-zero advantages
     assert float(out["batch"]["advantages"].abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize(("name", "options"), [("zero_variance_filter", {}),
+                                               ("learnability_filter", {"ratio": 2, "batch_size": 2})])
+def test_filters_train_on_exactly_the_kept_groups(tiny, tmp_path, name, options):
+    trainer, _ = make_trainer(tiny, tmp_path, max_steps=6, name=name, **options)
+    cur = trainer.curriculum
+    reports = []  # every generation batch the curriculum scored: through the schedule or drawn to fill a batch
+    report = cur.report
+
+    def spy(ids, rewards, phase="train"):
+        fb = report(ids, rewards, phase)
+        reports.append((np.asarray(rewards), fb))
+        return fb
+
+    cur.report = spy
+    batches = []
+    generate = trainer._generate_and_score_completions
+
+    def outer(inputs):
+        batches.append(generate(inputs))
+        return batches[-1]
+
+    trainer._generate_and_score_completions = outer
+    trainer.train()
+    kept = cur.batch_size
+    assert len(batches) == 3 == cur.iteration  # 6 steps, 2 per generation batch: each one a full batch
+    for out in batches:
+        assert out["completion_ids"].shape[0] == out["advantages"].shape[0] == kept * G
+        assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum())
+    kept_rewards = np.concatenate([r[fb.keep] for r, fb in reports])
+    assert kept_rewards.shape == (3 * kept, G)
+    if name == "zero_variance_filter":
+        assert (np.ptp(kept_rewards, axis=1) > 0).all()  # only informative groups
+        assert len(reports) > 3  # more generation batches than steps: DAPO drew until each batch was full
+    assert sum(fb.done for _, fb in reports) == 3 and reports[-1][1].done
+    diag = cur.diagnostics()
+    assert diag["curriculum/train_attempts"] == len(reports) * cur.request_size * G  # all generations count
+    assert diag["curriculum/discarded_attempts"] == diag["curriculum/train_attempts"] - 3 * kept * G
+
+
+def test_posterior_through_trl_trains_every_generation_batch(tiny, tmp_path):
+    trainer, seen = make_trainer(tiny, tmp_path, max_steps=8, name="posterior")
+    trainer.train()
+    cur = trainer.curriculum
+    assert [phase for phase, _, _ in seen] == ["train"] * 4 and cur.iteration == 4
+    assert cur.attempts.sum() == 4 * B * G and cur.diagnostics()["curriculum/probe_attempts"] == 0
+    logged = [h for h in trainer.state.log_history if "curriculum/picked_learnability" in h]
+    assert logged
 
 
 def test_verifier_reward_on_text_and_conversational_completions():

@@ -204,26 +204,77 @@ def test_filter_curriculum_trains_on_the_groups_it_keeps(parquet, tmp_path, acto
         assert mixed.all()  # 16 candidates, a third at p=0.5: at least 4 mixed groups (checked by seed)
     assert trainer.curriculum_sampler.curriculum.diagnostics()["curriculum/train_attempts"] == 3 * 16 * N
 
-    # zero_variance_filter keeps a varying number of groups: all rows are trained on, dropped ones with
-    # advantage 0 (16 candidates, about 5 informative, fewer than the 8 a full training batch holds)
-    actor_updates.clear()
-    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "trainer.save_freq=-1", "trainer.total_training_steps=2",
-                  "+curriculum.name=zero_variance_filter", "+curriculum.oversample=2")
-    trainer = make_trainer(cfg)
-    with pytest.warns(UserWarning, match="advantages zeroed"):
-        trainer.fit()
+
+def _question_ids(batch):
+    return sorted(x["curriculum_index"] for x in batch.non_tensor_batch["extra_info"])
+
+
+def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(parquet, tmp_path, actor_updates):
+    # zero_variance_filter (DAPO): generation batches of 16 prompts (data.gen_batch_size) until 8 informative
+    # groups (data.train_batch_size) are kept; steps that leave the batch short do not update
+    opts = ("data.gen_batch_size=16", "trainer.save_freq=1", "trainer.total_training_steps=8",
+            "+curriculum.name=zero_variance_filter")
+    trainer = make_trainer(compose(parquet, tmp_path, *opts))
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    assert cur.gen_batch_size == 16 and cur.batch_size == BATCH
+    assert 1 <= len(actor_updates) == cur.iteration < 8  # some steps only generated
     for _, batch in actor_updates:
-        assert len(batch) == 16 * N
-        scores = batch.batch["token_level_scores"].sum(-1).view(16, N)
+        assert len(batch) == BATCH * N and len(set(batch.non_tensor_batch["uid"])) == BATCH
+        assert len(batch.meta_info["global_token_num"]) == BATCH * N
+        scores = batch.batch["token_level_scores"].sum(-1).view(BATCH, N)
+        assert ((scores.min(1).values < 1) & (scores.max(1).values > 0)).all()  # only informative groups
+    diag = cur.diagnostics()
+    assert diag["curriculum/train_attempts"] == 8 * 16 * N  # every generated attempt counts
+    assert diag["curriculum/discarded_attempts"] == 8 * 16 * N - len(actor_updates) * BATCH * N - sum(
+        len(r) for r in trainer._curriculum_waiting)
+
+    # resume from a step that ended with rows waiting: they come back from curriculum_rows.pt
+    straight = [(step, _question_ids(batch)) for step, batch in actor_updates]
+    waiting = [s for s in range(1, 8) if len(torch_load(tmp_path / f"global_step_{s}" / "curriculum_rows.pt"))]
+    assert waiting
+    step = waiting[0]
+    actor_updates.clear()
+    resumed = make_trainer(compose(parquet, tmp_path, *opts, "trainer.resume_mode=resume_path",
+                                   f"trainer.resume_from_path={tmp_path}/global_step_{step}",
+                                   f"trainer.default_local_dir={tmp_path}/resumed"))
+    resumed.fit()
+    assert [(s, _question_ids(b)) for s, b in actor_updates] == [u for u in straight if u[0] > step]
+
+
+def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parquet, tmp_path, actor_updates):
+    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "trainer.save_freq=-1", "trainer.total_training_steps=2",
+                  "+curriculum.name=zero_variance_filter", "+curriculum.max_num_gen_batches=1")
+    trainer = make_trainer(cfg)
+    with pytest.warns(UserWarning, match="kept only"):
+        trainer.fit()
+    assert len(actor_updates) == 2
+    for _, batch in actor_updates:
+        assert len(batch) == BATCH * N  # filled up to train_batch_size with dropped groups
+        scores = batch.batch["token_level_scores"].sum(-1).view(BATCH, N)
         informative = (scores.min(1).values < 1) & (scores.max(1).values > 0)
-        moved = batch.batch["advantages"].abs().sum(-1).view(16, N).sum(1) > 0
-        assert informative.any() and informative.sum() < 8 and not moved[~informative].any()
-    batch = actor_updates[-1][1]
-    batch.batch["advantages"] = batch.batch["advantages"] * 0 + 1
-    keep = np.arange(len(batch)) % 3 == 0
-    out = trainer._curriculum_rows(batch, keep)
-    assert out.batch["advantages"][~keep].abs().sum() == 0 and (out.batch["advantages"][keep] == 1).all()
-    assert (batch.batch["advantages"] == 1).all()  # the trainer's own batch is left alone
+        moved = batch.batch["advantages"].abs().sum(-1).view(BATCH, N).sum(1) > 0
+        assert informative.any() and not informative.all() and not moved[~informative].any()
+
+
+def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_updates):
+    cfg = compose(parquet, tmp_path, "trainer.save_freq=-1", "trainer.total_training_steps=4", "+curriculum.name=posterior",
+                  "+curriculum.forgetting=0.9")
+    trainer = make_trainer(cfg)
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    assert [step for step, _ in actor_updates] == [1, 2, 3, 4]  # every step trains: no probe steps
+    assert all(len(batch) == BATCH * N for _, batch in actor_updates)
+    diag = cur.diagnostics()
+    assert diag["curriculum/probe_attempts"] == 0 and diag["curriculum/train_attempts"] == 4 * BATCH * N
+    alpha, beta = cur.posterior(np.arange(POOL))
+    assert (alpha + beta - 2).sum() > 0 and cur.iteration == 4  # the rewards reached the posteriors
+
+
+def torch_load(path):
+    import torch
+
+    return torch.load(path, weights_only=False)
 
 
 def test_batch_layout_rows_in_any_order_and_ids_from_extra_info(parquet, tmp_path):

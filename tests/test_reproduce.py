@@ -133,10 +133,10 @@ def test_reevaluation_scores_every_final_policy_on_one_common_set_and_caches_it(
 def test_buffer_options_override_the_defaults_and_the_compute_match_follows():
     args = argparse.Namespace(algos=["grpo"], curricula=["learnability", "uniform_cm"], seeds=1, vineppo_seeds=1,
                               questions_per_step=16, attempts=8, num_questions=300, probe_attempts=16,
-                              buffer_size=48, num_candidates=None)
+                              buffer_size=24, num_candidates=None)
     cells = {c["name"]: c for c in reproduce.cells(args)}
     opts = cells["grpo-learnability-s0"]["curriculum_options"]
-    assert opts["probe_attempts"] == 16 and opts["buffer_size"] == 48
+    assert opts["probe_attempts"] == 16 and opts["buffer_size"] == 24  # (48 before N = 2 N_l: K <= N = 32)
     assert opts["num_candidates"] == reproduce.learnability_options(16, 300)["num_candidates"]  # kept
     curricula.make("learnability", 300, batch_size=16, **opts)  # a valid curriculum
     # twice the probe attempts per candidate: the compute-matched uniform baseline gets that many more questions

@@ -25,6 +25,7 @@ Importing this module does not import verl; `LegacyCurriculumSampler` is built o
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -191,7 +192,7 @@ def _build_legacy_class() -> type:
                 raise ValueError("set data.curriculum.rollout_n (= actor_rollout_ref.rollout.n)")
             rollout_n = int(opts.pop("rollout_n"))
             batch = data_config.get("gen_batch_size", None) or data_config.train_batch_size
-            cur = make_curriculum(opts, len(data_source), data_config.train_batch_size)
+            cur = make_curriculum(opts, len(data_source), data_config.train_batch_size, batch)
             CurriculumSampler.__init__(self, cur, batch, rollout_n, num_batches=opts.get("num_batches"))
 
     return LegacyCurriculumSampler
@@ -206,16 +207,22 @@ __getattr__ = lazy_attributes(__name__, {"LegacyCurriculumSampler": _build_legac
 RESERVED = ("name", "seed", "num_batches", "rollout_n")
 
 
-def make_curriculum(options: dict[str, Any], num_questions: int, train_batch_size: int) -> Curriculum:
-    """`curricula.make` from a config section: `name`, `seed`, and the curriculum's own options
-    (`batch_size` defaults to verl's `data.train_batch_size`, the groups trained per step)."""
-    opts = dict(options)
+def make_curriculum(options: dict[str, Any], num_questions: int, train_batch_size: int,
+                    gen_batch_size: int | None = None) -> Curriculum:
+    """`curricula.make` from a config section: `name`, `seed`, and the curriculum's own options (the
+    paper's symbols too). `batch_size` defaults to verl's `data.train_batch_size` (the groups trained per
+    step) and, for a curriculum that draws generation batches (zero_variance_filter), `gen_batch_size` to
+    the loader's batch (`data.gen_batch_size`)."""
+    opts = curricula.canonical_options(options)
     if "name" not in opts:
         raise ValueError(f"name the curriculum: +curriculum.name=<one of {sorted(curricula.CURRICULA)}>")
     name, seed = opts.pop("name"), int(opts.pop("seed", 0))
     for k in RESERVED:
         opts.pop(k, None)
     opts.setdefault("batch_size", int(train_batch_size))
+    cls = curricula.CURRICULA.get(name)
+    if gen_batch_size and cls is not None and "gen_batch_size" in inspect.signature(cls.__init__).parameters:
+        opts.setdefault("gen_batch_size", int(gen_batch_size))
     return curricula.make(name, num_questions, seed=seed, **opts)
 
 
@@ -229,8 +236,8 @@ def build(config: Any, train_dataset: Dataset) -> tuple[CurriculumDataset, Curri
                          "+curriculum.preset=fast")
     opts = OmegaConf.to_container(section, resolve=True)
     data = config.data
-    cur = make_curriculum(opts, len(train_dataset), data.train_batch_size)
     loader_batch = data.get("gen_batch_size", None) or data.train_batch_size
+    cur = make_curriculum(opts, len(train_dataset), data.train_batch_size, loader_batch)
     sampler = CurriculumSampler(cur, loader_batch, config.actor_rollout_ref.rollout.n,
                                 num_batches=opts.get("num_batches"))
     return CurriculumDataset(train_dataset), sampler

@@ -31,7 +31,7 @@ from mathenv.verify.normalize import (
 )
 from mathenv.verify.timeout import CallTimeout, call_with_timeout
 
-DEFAULT_TIMEOUT = 2.0
+DEFAULT_TIMEOUT = 5.0  # seconds per call, as math-verify's own default: its tuple and set comparisons take 0.5 s warm
 REASONS = ("correct", "wrong", "no_answer", "timeout", "unparsable")
 
 

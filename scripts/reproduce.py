@@ -59,20 +59,26 @@ def _learn(args: argparse.Namespace) -> dict[str, Any]:
                                 probe_attempts=getattr(args, "probe_attempts", None))
 
 
+#: the curricula VinePPO runs in the grid: its Monte-Carlo rollouts multiply every attempt's cost, and the
+#: filters attempt 4x the questions, so VinePPO x filter costs 4x a VinePPO run (left out: too slow here)
+VINEPPO_CURRICULA = ("uniform", "learnability", "uniform_cm", "posterior")
+
+
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One dict of config overrides per run."""
+    """One dict of config overrides per run: every algorithm x curriculum, `uniform_cm` (the compute-matched
+    uniform baseline: learnability's probe attempts spent on more questions per step) for every algorithm."""
     out = []
     n, G = args.questions_per_step, args.attempts
     learn = _learn(args)
     probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
     n_matched = round(n + probe_per_step / G)  # uniform_cm: same attempts per step as learnability
+    seeds = {"grpo": args.seeds, "ppo": getattr(args, "ppo_seeds", None) or args.seeds,
+             "vineppo": min(args.seeds, args.vineppo_seeds)}
     for algo in args.algos:
         for curriculum in args.curricula:
-            if curriculum == "uniform_cm" and algo != args.algos[0]:
-                continue  # the compute-matched baseline for the first algorithm only: it costs the most
-            if algo == "vineppo" and curriculum not in ("uniform", "learnability"):
-                continue  # VinePPO's Monte-Carlo rollouts cost several times more: the main contrast only
-            for seed in range(args.seeds if algo != "vineppo" else min(args.seeds, args.vineppo_seeds)):
+            if algo == "vineppo" and curriculum not in VINEPPO_CURRICULA:
+                continue
+            for seed in range(seeds[algo]):
                 over: dict[str, Any] = {"algo": algo, "seed": seed, "curriculum": curriculum}
                 if curriculum == "learnability":
                     over["curriculum_options"] = learn
@@ -151,6 +157,40 @@ def at_budget(records: list[dict], budget: float) -> float | None:
     return float(np.interp(budget, xs, ys))
 
 
+def reach(records: list[dict], target: float, x_key: str, metric: str = "eval/pass@1") -> float | None:
+    """First x (`step` or `compute/attempts_total`) at which the run's held-out `metric` reaches `target`,
+    linearly interpolated between its evaluations; None when it never does."""
+    pts = [(0.0 if i == 0 else float(r.get(x_key, 0)), r[metric])
+           for i, r in enumerate(x for x in records if x.get(metric) is not None)]
+    if not pts:
+        return None
+    if pts[0][1] >= target:
+        return pts[0][0]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        if y1 >= target:
+            return x0 + (x1 - x0) * (target - y0) / (y1 - y0)
+    return None
+
+
+def _to_uniform_final(key: str, groups: dict[str, dict[int, list[dict]]], x_key: str, metric: str
+                      ) -> tuple[list[float], int, int]:
+    """Per seed, uniform's x at its final step over the cell's x to reach uniform's final `metric` (the same
+    seed's held-out subset): > 1 means fewer steps/attempts than uniform. (ratios, seeds reached, seeds)."""
+    base = key.split("-", 1)[0] + "-uniform"
+    if base not in groups or base == key:
+        return [], 0, 0
+    ratios, paired = [], 0
+    for seed, recs in groups[key].items():
+        uni = groups[base].get(seed)
+        if uni is None or uni[-1].get(metric) is None:
+            continue
+        paired += 1
+        x = reach(recs, uni[-1][metric], x_key, metric)
+        if x is not None and x > 0:
+            ratios.append(float(uni[-1].get(x_key, uni[-1]["step"])) / x)
+    return ratios, len(ratios), paired
+
+
 def _paired(a: dict[int, float | None], b: dict[int, float | None]) -> list[float]:
     """a - b over the seeds both have: the same seed means the same initial policy and held-out subset, so
     the difference removes the subset-to-subset spread that dominates each column's interval."""
@@ -192,6 +232,8 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
     headers = ["algorithm / curriculum", "seeds", "pass@1 at step 0 (%)", "final pass@1 (equal steps)",
                "final minus step 0 (same seed)", "final minus uniform's (same seed)"]
     headers += [f"pass@1 at {b:,.0f} attempts (equal compute)" for b in budgets]
+    headers += [f"{what} to reach uniform's final pass@1: uniform's / this cell's (median; seeds reached)"
+                for what in ("steps", "attempts")]
     headers += ["train reward, last 5 steps", "zero-advantage share of trained groups", "attempts per step"]
     rows, raw = [], {}
     finals = {key: {k: s[-1].get("eval/pass@1") for k, s in seeds.items()} for key, seeds in groups.items()}
@@ -206,13 +248,18 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
         zero = [float(np.mean([r.get("curriculum/frac_all_solved", 0) + r.get("curriculum/frac_none_solved", 0)
                                for r in s[1:] if r.get("curriculum/frac_all_solved") is not None])) for s in seeds]
         per_step = [s[-1]["compute/attempts_total"] / s[-1]["step"] for s in seeds]
+        speedups = []
+        for x_key in ("step", "compute/attempts_total"):
+            ratios, reached, paired = _to_uniform_final(key, groups, x_key, "eval/pass@1")
+            speedups.append("(reference)" if key.endswith("-uniform") else
+                            f"{np.median(ratios):.2f}x ({reached}/{paired})" if ratios else f"not reached (0/{paired})")
         raw[key] = {"first": first, "final": final, "gain": gain, "vs_uniform": vs_uniform, "budgets": per_budget,
                     "reward": reward, "zero": zero}
         rows.append([key.replace("-", " / ", 1), len(seeds), fmt(*ci(first)), fmt(*ci(final)), fmt(*ci(gain)),
                      vs_uniform_entry]
                     + [fmt(*ci([x for x in b if x is not None])) + ("" if all(x is not None for x in b) else " (some runs short)")
                        for b in per_budget]
-                    + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
+                    + speedups + [fmt(*ci(reward)), fmt(*ci(zero)), f"{np.mean(per_step):.0f}"])
     from _benchtable import markdown_table
 
     return markdown_table(headers, rows), raw, budgets, seconds
@@ -353,7 +400,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / workers)")
     ap.add_argument("--tag", default=None, help="name of the docs/results.md section and plot files (default: "
                                                  "testbed, or dataset-model): keeps a variant's table beside the main one")
-    ap.add_argument("--no-write", action="store_true", help="leave docs/ alone: table printed, plots into --runs")
+    ap.add_argument("--write", action="store_true", help="write the section into docs/results.md and the plots into "
+                                                          "docs/ (default: print the table, plots into --runs)")
+    ap.add_argument("--ppo-seeds", type=int, default=None, help="seeds of PPO cells (default: --seeds)")
     ap.add_argument("--reevaluate", type=int, default=0, metavar="N",
                     help="also score every run's final policy and the starting policy on one held-out set of N "
                          "questions, the same for all (cached in each run folder)")
@@ -433,7 +482,7 @@ def main() -> None:
         if not runs:
             continue
         for x in ("step", "compute"):
-            png = (args.runs if args.no_write else ROOT / "docs") / f"results_{tag}_{algo}_{x}.png"
+            png = (ROOT / "docs" if args.write else args.runs) / f"results_{tag}_{algo}_{x}.png"
             plot(runs, png, x=x, smooth=3, title=f"{tag}: {algo}, mean and min-max over seeds")
             pngs.append(png)
     command = "python scripts/reproduce.py " + " ".join(sys.argv[1:])
@@ -459,7 +508,7 @@ def main() -> None:
         body += f"\nNot run (out of time when this table was written): {', '.join(missing)}.\n"
     print(body)
     (args.runs / "summary.json").write_text(json.dumps({"budgets": budgets, "raw": raw, "reevaluate": raw2}, indent=2))
-    if not args.no_write:
+    if args.write:
         write_results(f"reproduce-{tag}", body)
 
 

@@ -76,6 +76,17 @@ STAGES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def chosen_setting(runs: Path) -> str:
+    """Stage A's chosen setting (its selection rule's output, runs/.../stage_A.json); stage B runs it."""
+    path = runs / "stage_A.json"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: run stage A first (python scripts/sweep_baseline.py --stage A)")
+    chosen = json.loads(path.read_text())["chosen"]
+    if chosen is None:
+        raise SystemExit("no stage-A setting cleared the bar: there is nothing to freeze for stage B")
+    return chosen.split(" | ")[0]
+
+
 def _slug(name: str) -> str:
     return name.split(" ", 1)[0]
 
@@ -191,8 +202,11 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     ap.add_argument("--write", action="store_true", help="write the table into docs/results.md")
     args = ap.parse_args()
+    if args.stage == "B":  # the chosen stage-A setting, with the other algorithms
+        name = chosen_setting(args.runs)
+        STAGES["B"] = {name.replace("A", "B", 1): STAGES["A"][name]}
     if args.stage not in STAGES:
-        raise SystemExit(f"--stage must be one of {sorted(STAGES)}")
+        raise SystemExit(f"--stage must be one of {sorted(STAGES)} (B: stage A's chosen setting)")
     algos = args.algos or (["grpo"] if args.stage == "A" else ["ppo", "vineppo"])
     from agents.warm_start import warm_start
 

@@ -25,20 +25,22 @@ def test_learnability_options_build_a_valid_curriculum(n, pool):
         assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (5, 128, 64)
 
 
-def test_cells_match_compute_and_limit_vineppo():
+def test_cells_match_compute_for_every_algorithm_and_limit_vineppo():
     args = argparse.Namespace(algos=["grpo", "ppo", "vineppo"], curricula=["uniform", "learnability",
-                              "learnability_filter", "uniform_cm"], seeds=3, vineppo_seeds=2,
-                              questions_per_step=16, attempts=8, num_questions=2000)
+                              "learnability_filter", "uniform_cm", "posterior"], seeds=5, ppo_seeds=3,
+                              vineppo_seeds=2, questions_per_step=16, attempts=8, num_questions=2000)
     cells = reproduce.cells(args)
     names = [c["name"] for c in cells]
-    assert len(names) == len(set(names)) == 4 * 3 + 3 * 3 + 2 * 2
+    # GRPO: 5 curricula x 5 seeds; PPO: 5 x 3; VinePPO: every curriculum but the filter, 2 seeds
+    assert len(names) == len(set(names)) == 5 * 5 + 5 * 3 + 4 * 2
+    assert {"ppo-uniform_cm-s2", "vineppo-uniform_cm-s1", "vineppo-posterior-s0"} <= set(names)
     cm = next(c for c in cells if c["name"] == "grpo-uniform_cm-s0")
     learn = reproduce.learnability_options(16, 2000)
     probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
     # the compute-matched uniform run attempts as many sequences per step as learnability's train + probe
     assert cm["curriculum"] == "uniform"
     assert abs(cm["questions_per_step"] * 8 - (16 * 8 + probe_per_step)) <= 8
-    assert not any(n.startswith("ppo-uniform_cm") or n.startswith("vineppo-learnability_filter") for n in names)
+    assert not any(n.startswith("vineppo-learnability_filter") or n.startswith("ppo-uniform-s3") for n in names)
 
 
 def test_confidence_interval_and_budget_interpolation():
@@ -50,6 +52,24 @@ def test_confidence_interval_and_budget_interpolation():
     assert reproduce.at_budget(records, 100) == pytest.approx(0.4)
     assert reproduce.at_budget(records, 300) is None  # the run never spent that much
     assert reproduce.fmt(0.5, 0.05) == "50.0 ± 5.0" and reproduce.fmt(float("nan"), 0.1) == "–"
+
+
+def test_steps_and_attempts_to_reach_uniforms_final_accuracy():
+    def run(evals):  # (step, attempts, pass@1)
+        return [{"step": st, "compute/attempts_total": at, "eval/pass@1": y} for st, at, y in evals]
+
+    uniform = run([(0, 0, 0.20), (10, 1000, 0.25), (20, 2000, 0.30)])
+    faster = run([(0, 0, 0.20), (10, 1500, 0.40), (20, 3000, 0.42)])
+    never = run([(0, 0, 0.20), (10, 1000, 0.22), (20, 2000, 0.29)])
+    # faster reaches 0.30 halfway between its step 0 and step 10: step 5, 750 attempts
+    assert reproduce.reach(faster, 0.30, "step") == pytest.approx(5.0)
+    assert reproduce.reach(faster, 0.30, "compute/attempts_total") == pytest.approx(750.0)
+    assert reproduce.reach(never, 0.30, "step") is None
+    groups = {"grpo-uniform": {0: uniform, 1: uniform}, "grpo-learnability": {0: faster, 1: never}}
+    ratios, reached, paired = reproduce._to_uniform_final("grpo-learnability", groups, "step", "eval/pass@1")
+    assert (ratios, reached, paired) == ([pytest.approx(4.0)], 1, 2)  # uniform's 20 steps over 5
+    ratios, _, _ = reproduce._to_uniform_final("grpo-learnability", groups, "compute/attempts_total", "eval/pass@1")
+    assert ratios == [pytest.approx(2000 / 750)]
 
 
 def test_a_run_folder_with_other_settings_is_refused_not_reused(tmp_path):

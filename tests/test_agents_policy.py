@@ -98,3 +98,26 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
     png = plot([out], tmp_path / "curves.png", x="compute")
     assert png.stat().st_size > 5_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "config.json").read_text())["algo"] == "grpo"
+
+
+def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
+    from agents.plots import group_key, labels
+
+    base = {"algo": "grpo", "curriculum": "uniform", "model": "tiny", "learning_rate": 1e-3, "seed": 0,
+            "out": "runs/a", "progress": False, "curriculum_options": {}}
+    seeds = [dict(base, seed=s, out=f"runs/s{s}") for s in range(3)]
+    assert len({group_key(c) for c in seeds}) == 1  # seeds (and bookkeeping) of one experiment: one line
+    runs = [base, dict(base, learning_rate=1e-2), dict(base, model="smollm2"),
+            dict(base, curriculum="learnability", curriculum_options={"preset": "fast"})]
+    groups = {group_key(c): {k: v for k, v in c.items() if k not in ("seed", "out", "progress")} for c in runs}
+    assert len(groups) == 4  # another model or learning rate is not another seed
+    assert sorted(labels(groups).values()) == [
+        "grpo / learnability, learning_rate=0.001, model=tiny",
+        "grpo / uniform, learning_rate=0.001, model=smollm2",
+        "grpo / uniform, learning_rate=0.001, model=tiny",
+        "grpo / uniform, learning_rate=0.01, model=tiny"]
+    # a curriculum's options show only where the same curriculum runs with several
+    two = [dict(base, curriculum="learnability", curriculum_options={"preset": p}) for p in ("fast", "recommended")]
+    assert sorted(labels({group_key(c): c for c in two}).values()) == [
+        'grpo / learnability, curriculum_options={"preset": "fast"}',
+        'grpo / learnability, curriculum_options={"preset": "recommended"}']

@@ -179,6 +179,7 @@ def test_every_run_ends_with_a_summary_and_curves(tmp_path, capsys):
      "buffer_size K=8 exceeds num_candidates N=4"),
     (["--temperature", "0"], "temperature must be > 0"),
     (["--config", "missing.json"], "config file missing.json not found"),
+    (["--generation-backend", "vllm"], "--generation-backend vllm: "),  # vllm missing, or `tiny` unservable
 ])
 def test_the_cli_turns_a_users_mistake_into_one_line_and_status_2(argv, message, tmp_path, capsys):
     code = main(["--model", "tiny", "--out", str(tmp_path / "run"), "--no-progress", *argv])
@@ -204,3 +205,40 @@ def test_help_lists_names_and_the_algorithms_own_options(capsys):
     for name in ("smollm2", "qwen2.5-0.5b", "rho-1b-gsm8k", "tiny", "testbed", "gsm8k", "math500"):
         assert name in text, name
     assert "{grpo,ppo,vineppo}" in text and "--algo NAME --help" in text and "--overwrite" in text
+
+
+def test_quickstart_compares_the_curricula_side_by_side(tmp_path, capsys):
+    """`make run`'s program end to end on the tiny random model (the testbed's warm start takes minutes)."""
+    pytest.importorskip("matplotlib")
+    from agents.quickstart import main as quickstart
+
+    tiny_flags = ["--model", "tiny", "--instruction", "", "--questions-per-step", "4", "--attempts-per-question",
+                  "2", "--max-new-tokens", "6", "--eval-questions", "4", "--no-progress", "--no-tensorboard"]
+    assert quickstart(["--steps", "2", "--out", str(tmp_path), "--", *tiny_flags]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("== uniform vs learnability"):]
+    assert "question groups with zero advantage" in table and "attempts generated" in table
+    summaries = {c: json.loads((tmp_path / c / "summary.json").read_text()) for c in ("uniform", "learnability")}
+    assert summaries["uniform"]["attempts_generated"] == 2 * 4 * 2
+    assert summaries["learnability"]["attempts_generated"] > summaries["uniform"]["attempts_generated"]  # probes
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "1. the testbed policy" not in out  # no warm start for another model
+    assert quickstart(["--steps", "2", "--out", str(tmp_path), "--", *tiny_flags]) == 0  # replaces its runs
+
+
+def test_console_entry_points_and_type_markers_are_declared():
+    """What `pip install` turns into commands resolves to a callable main, and each package ships py.typed."""
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    scripts = project["project"]["scripts"]
+    assert {"mathenv-train", "mathenv-eval", "mathenv-quickstart", "mathenv-plot"} <= set(scripts)
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func)), target
+    for package in ("mathenv", "curricula", "agents"):
+        assert (root / package / "py.typed").exists()
+        assert project["tool"]["setuptools"]["package-data"][package] == ["py.typed"]

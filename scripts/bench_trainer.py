@@ -14,7 +14,8 @@ on the CPU. Implementations:
 - `trl`: TRL 1.16 `GRPOTrainer`, 8 prompts x `num_generations=4` generated at once, `gradient_accumulation_steps=4`
   of 8 sequences, timed from its `on_step_begin` to its `on_step_end` callback;
 - `raw`: the ceiling: one plain `model.generate` of the 32 sequences, then forward/backward of the 32 with
-  the model's own cross-entropy loss in micro-batches of 8, and the AdamW step (no scoring, no reference).
+  the model's own cross-entropy loss in micro-batches of 8, and the AdamW step (no scoring, no reference);
+- `ours-kl0`: ours with `kl_coef=0`, so no reference model and no reference forward: what the KL term costs.
 
 Each run is a fresh process (`--one IMPL MODEL`) that takes one warm-up step, then times one step, and reports
 its peak resident memory (the whole process: model, optimiser, reference). Runs are interleaved (every
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see scripts/warm_start.py: spinning threads crawl on busy cores
 
-IMPLS = ("ours", "trl", "raw")
+IMPLS = ("ours", "trl", "raw", "ours-kl0")
 QUESTIONS, ATTEMPTS, NEW_TOKENS, MICRO_BATCH, KL, LR = 8, 4, 64, 8, 1e-4, 1e-5
 
 
@@ -59,13 +60,13 @@ def _load(model: str):
     return policy, tokenizer
 
 
-def step_ours(model: str, out: str) -> dict[str, Any]:
+def step_ours(model: str, out: str, kl_coef: float = KL) -> dict[str, Any]:
     from agents.grpo import GRPOConfig
     from agents.trainer import Trainer
 
     config = GRPOConfig(model=model, levels=[1, 2, 3], num_questions=QUESTIONS, questions_per_step=QUESTIONS,
                         attempts_per_question=ATTEMPTS, max_new_tokens=NEW_TOKENS, micro_batch_size=MICRO_BATCH,
-                        generation_batch_size=QUESTIONS * ATTEMPTS, kl_coef=KL, learning_rate=LR,
+                        generation_batch_size=QUESTIONS * ATTEMPTS, kl_coef=kl_coef, learning_rate=LR,
                         truncated_reward=None, eval_questions=0, checkpoint_every=0, tensorboard=False, plot=False,
                         progress=False, out=out, device="cpu")
     trainer = Trainer(config)
@@ -147,7 +148,9 @@ def one(impl: str, model: str, threads: int | None) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as out:
-        result = {"ours": step_ours, "trl": step_trl, "raw": step_raw}[impl](model, out)
+        steps = {"ours": step_ours, "trl": step_trl, "raw": step_raw,
+                 "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0)}
+        result = steps[impl](model, out)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     result["threads"] = torch.get_num_threads()
     return result
@@ -180,7 +183,7 @@ def measure(models: list[str], repeats: int, threads: int | None, tmp: Path
                     raise SystemExit(f"{impl} on {model} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 runs[(model, impl)].append(result)
-                print(f"round {r + 1}/{repeats} {model:8} {impl:5} {result['seconds']:7.2f} s  "
+                print(f"round {r + 1}/{repeats} {model:8} {impl:8} {result['seconds']:7.2f} s  "
                       f"peak RSS {result['peak_rss_mb']:6.0f} MB", flush=True)
     return runs
 
@@ -195,7 +198,7 @@ def table(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
         raw = statistics.median(x["seconds"] for x in runs[(model, "raw")])
         trl = statistics.median(x["seconds"] for x in runs[(model, "trl")])
         split = ""
-        if impl == "ours":
+        if impl.startswith("ours"):
             split = " / ".join(f"{statistics.median(x[k] for x in results):.2f}"
                                for k in ("generation", "scoring", "learning"))
         rows.append([model, impl, len(secs), f"{min(secs):.2f}", f"{med:.2f}", f"{med / raw:.2f}x",

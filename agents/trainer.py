@@ -133,6 +133,7 @@ class Trainer:
         self.counters = dict.fromkeys(M.COMPUTE, 0)
         self.shuffle_rng = np.random.default_rng(c.seed + 2)
         self.timers = dict.fromkeys(M.TIMERS, 0.0)
+        self.summary: dict[str, Any] | None = None  # agents.summary's, once `train` has finished
 
     # ---- RolloutTools: what algorithms may use --------------------------------------------------------
 

@@ -191,13 +191,11 @@ def _hub_rows(name: str, hub: str, configs: Iterable[str | None], split: str) ->
                      "math500": "../shared/data/math/math500_test.jsonl"}.get(name, "path/to/file.jsonl")
             raise DatasetUnavailableError(
                 f"could not load {hub!r}{f' ({config})' if config else ''} split {split!r} from the Hugging Face "
-                f"hub: {type(exc).__name__}: {str(exc)[:200]}\n"
-                f"If this machine is offline, point at a local JSONL file with the same rows instead:\n"
-                f"  command line: --data-path {local} (the held-out split: --eval-data-path; "
-                f"`agents.verl_trainer prepare`: --train-path / --test-path)\n"
-                f"  Python: gym.make('MathReasoning-v0', dataset={name!r}, data_path={local!r}) or "
-                f"mathenv.load_questions({name!r}, data_path={local!r})\n"
-                f"(set HF_HUB_OFFLINE=1 to fail fast instead of retrying the network)."
+                f"hub ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}). "
+                f"Offline, pass a local JSONL file with the same rows, e.g. {local}: --data-path on the command "
+                f"line (the held-out split: --eval-data-path; `agents.verl_trainer prepare`: --train-path / "
+                f"--test-path), data_path= in Python (gym.make('MathReasoning-v0', dataset={name!r}, "
+                f"data_path=...) or mathenv.load_questions). HF_HUB_OFFLINE=1 fails fast instead of retrying."
             ) from exc
         where = f"{hub}{f' ({config})' if config else ''} {split} row"
         rows.extend((f"{where} {len(rows) + i}", dict(r)) for i, r in enumerate(ds))

@@ -98,7 +98,7 @@ def test_unreachable_hub_says_how_to_pass_a_local_file(monkeypatch):
         load_questions("gsm8k", "train")
     message = str(err.value)
     assert "openai/gsm8k" in message and "data_path=" in message and "gym.make('MathReasoning-v0'" in message
-    assert "--data-path" in message  # what a command-line user passes
+    assert "--data-path" in message and "\n" not in message  # what a command-line user passes, on one line
 
 
 def test_a_named_dataset_of_your_own_reads_its_data_path(tmp_path, monkeypatch):

@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# the quickstart: the testbed policy (warm-started once, cached) trained under uniform and learnability
+# sampling side by side, each run ending with its summary; runs/quickstart holds the runs and curves.png
 run: $(STAMP)
-	$(BIN)/python -m agents.train --out runs/default
+	$(BIN)/python -m agents.quickstart
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# prints the verifier's table (add --write to the script to update docs/benchmarks.md); the trainer's benchmark
+# is `python scripts/bench_trainer.py [--write]` (tens of minutes on a CPU)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_verifier.py
 

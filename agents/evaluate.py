@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -17,7 +18,8 @@ from tqdm.auto import tqdm
 import mathenv  # noqa: F401
 from agents.evaluation import evaluate_policy
 from agents.generation import HFGenerator, SamplingConfig
-from agents.policy import load_policy, prompt_ids
+from agents.policy import HUB_NAMES, LOCAL_NAMES, load_policy, prompt_ids
+from mathenv.errors import exit_on_user_error
 
 
 def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", data_path: str | None = None,
@@ -53,10 +55,16 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
     return {"model": model, "dataset": dataset, "split": split, **result}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """The command line; a user's mistake (a missing model or data file) is one line on stderr, status 2."""
+    return exit_on_user_error(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> None:
     ap = argparse.ArgumentParser(prog="python -m agents.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2", help="hub name, local path, checkpoint's policy folder, tiny")
+    ap.add_argument("--model", default="smollm2", help="hub name, local folder (a run's checkpoints/step_N/policy) "
+                                                       f"or a short name: {', '.join([*HUB_NAMES, *LOCAL_NAMES])}")
     ap.add_argument("--dataset", default="arithmetic")
     ap.add_argument("--split", default="test")
     ap.add_argument("--data-path", default=None, help="local JSONL of the split")
@@ -87,4 +95,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,11 +1,14 @@
 """Generation backends behind one small interface: token ids in, sampled token ids and text out.
 
 `hf` (batched `model.generate`, left padding) runs everywhere and is the default; `vllm` (optional extra,
-imported only when asked for) serves GPU users and gets the policy's weights after every update.
+imported only when asked for) serves GPU users and gets the policy's weights after every update. The vllm
+backend is not tested in CI (no GPU and no vllm there); it follows TRL 1.16's tested colocate mode.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -100,41 +103,98 @@ class HFGenerator:
 
 
 class VLLMGenerator:
-    """vLLM engine sharing the GPU with the trainer; weights are pushed to it after every update."""
+    """A vLLM engine in the trainer's own process, sharing its GPU: the pattern of TRL 1.16's colocate mode
+    (trl/generation/vllm_generation.py, read, not copied), which TRL tests against vLLM 0.22-0.31.
+
+    - The engine runs in this process (`distributed_executor_backend="external_launcher"`, a world of one
+      process), so its model object is reachable for weight loading.
+    - Weights: before the first generation after an update, every parameter of the policy is loaded into the
+      engine's model under its own name (`named_parameters`, so tied weights once), and the prefix cache is
+      reset (its entries were computed with the old weights).
+    - Sleep mode (`sleep=True`, level 2): outside `generate` the engine releases its weights and KV cache, so
+      the trainer has the GPU memory for learning; the weights are pushed again before the next generation.
+
+    Not tested in CI: no GPU and no vllm there. `source` is the model's name or folder (vLLM loads the
+    architecture and tokenizer from it; the weights then come from the policy).
+    """
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig,
-                 source: str, gpu_memory_utilization: float = 0.3, seed: int = 0) -> None:
+                 source: str, gpu_memory_utilization: float = 0.3, sleep: bool = True, seed: int = 0) -> None:
         try:
             import vllm
         except ImportError as e:
             raise ImportError("the vllm backend needs the optional extra: pip install 'mathenv[vllm]' "
                               "(a CUDA machine), or use --generation-backend hf") from e
+        if not source:
+            raise ValueError("the vllm backend builds its engine from the model's name or folder; a model made "
+                             "in memory (`tiny`) has none: save it first, or use --generation-backend hf")
         self._vllm = vllm
         self.sampling = sampling
+        self.model = model
         self.eos = eos_ids(model, tokenizer)
         self.pad = tokenizer.pad_token_id
-        self.llm = vllm.LLM(model=source, tokenizer=source, dtype="bfloat16", seed=seed,
-                            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True)
-        self.sync(model)
+        self.sleep = sleep
+        _single_process_world()
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        self.llm = vllm.LLM(model=source, tokenizer=source, dtype=dtype, seed=seed,
+                            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True,
+                            enable_sleep_mode=sleep, distributed_executor_backend="external_launcher",
+                            max_num_batched_tokens=4096)  # TRL: a larger default misleads vLLM's memory profiler
+        if sleep:
+            self.llm.sleep(level=2)
+        self._stale = True  # the engine's weights are not the policy's (or were released by sleep)
+
+    def sync(self, model: PreTrainedModel) -> None:
+        """The policy changed: its weights are loaded into the engine before the next generation."""
+        self.model = model
+        self._stale = True
+
+    def _load_weights(self) -> None:
+        if self.sleep:
+            torch.cuda.empty_cache()
+            self.llm.wake_up(tags=["weights"])
+        engine_model = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+        with torch.no_grad():
+            for name, param in self.model.named_parameters():
+                engine_model.load_weights([(name, param.detach())])
+        self.llm.reset_prefix_cache()
+        self._stale = False
 
     def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
         s = self.sampling
+        if self._stale:
+            self._load_weights()
         params = self._vllm.SamplingParams(
             n=1, max_tokens=s.max_new_tokens, temperature=0.0 if greedy else s.temperature,
             top_p=1.0 if greedy else s.top_p, stop_token_ids=sorted(self.eos))
-        requests = [{"prompt_token_ids": p} for p in prompts]
-        results = self.llm.generate(requests, params, use_tqdm=False)
+        if self.sleep:
+            self.llm.wake_up(tags=["kv_cache"])
+        try:
+            results = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+        finally:
+            if self.sleep:  # level 2 releases the weights too: they are pushed again next time
+                self.llm.sleep(level=2)
+                self._stale = True
         return [_cut_at_eos(list(r.outputs[0].token_ids), self.eos, self.pad) for r in results]
 
-    def sync(self, model: PreTrainedModel) -> None:
-        engine = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-        engine.load_weights(((name, p.detach()) for name, p in model.state_dict().items()))
+
+def _single_process_world() -> None:
+    """The distributed environment vLLM's external launcher reads, for a world of this one process (variables
+    already set, by torchrun for instance, are kept)."""
+    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "localhost")):
+        os.environ.setdefault(key, value)
+    if os.environ.get("MASTER_PORT", "").strip().lower() in ("", "0", "auto"):
+        with socket.socket() as sock:
+            sock.bind(("localhost", 0))
+            os.environ["MASTER_PORT"] = str(sock.getsockname()[1])
 
 
 def make_generator(backend: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                   sampling: SamplingConfig, *, source: str = "", seed: int = 0) -> Generator:
+                   sampling: SamplingConfig, *, source: str = "", seed: int = 0, gpu_memory_utilization: float = 0.3,
+                   sleep: bool = True) -> Generator:
     if backend == "hf":
         return HFGenerator(model, tokenizer, sampling)
     if backend == "vllm":
-        return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed)
+        return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed,
+                             gpu_memory_utilization=gpu_memory_utilization, sleep=sleep)
     raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")

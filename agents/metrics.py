@@ -100,20 +100,25 @@ class MetricsLogger:
     """
 
     def __init__(self, out: Path, tensorboard: bool, resume_step: int | None = None) -> None:
+        from agents.checkpoint import write_text
+
         self.path = Path(out) / "metrics.jsonl"
         if resume_step is None:
             self.path.unlink(missing_ok=True)
-        elif self.path.exists():
-            self.path.write_text("".join(line + "\n" for line in read_records_text(self.path)
-                                         if json.loads(line).get(STEP, 0) <= resume_step))
+        elif self.path.exists():  # rewritten aside and renamed: a kill mid-rewrite loses nothing
+            write_text(self.path, "".join(line + "\n" for line in read_records_text(self.path)
+                                          if json.loads(line).get(STEP, 0) <= resume_step))
         self._tb = None
+        #: where TensorBoard events go, None when not logging to TensorBoard
+        self.tensorboard_dir: Path | None = None
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 return
             purge = None if resume_step is None else resume_step + 1
-            self._tb = SummaryWriter(str(Path(out) / "tensorboard"), purge_step=purge)
+            self.tensorboard_dir = Path(out) / "tensorboard"
+            self._tb = SummaryWriter(str(self.tensorboard_dir), purge_step=purge)
 
     def log(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {k: jsonable(v) for k, v in record.items()}

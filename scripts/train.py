@@ -8,4 +8,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agents.train import main  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

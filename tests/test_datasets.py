@@ -75,7 +75,7 @@ def test_any_jsonl_with_a_field_mapping(tmp_path):
     assert [(q.question, q.answer, q.difficulty) for q in qs] == [("1+1?", "2", 1), ("2+2?", "4", 2)]
     with pytest.raises(ValueError, match="question_field= and answer_field="):
         load_questions(str(path))
-    with pytest.raises(ValueError, match="has no field 'question'"):
+    with pytest.raises(ValueError, match="mine.jsonl:1: no field 'question'"):
         load_questions(str(path), question_field="question", answer_field="a")
 
 
@@ -98,3 +98,45 @@ def test_unreachable_hub_says_how_to_pass_a_local_file(monkeypatch):
         load_questions("gsm8k", "train")
     message = str(err.value)
     assert "openai/gsm8k" in message and "data_path=" in message and "gym.make('MathReasoning-v0'" in message
+    assert "--data-path" in message and "\n" not in message  # what a command-line user passes, on one line
+
+
+def test_a_named_dataset_of_your_own_reads_its_data_path(tmp_path, monkeypatch):
+    # offline: were the path ignored, the hub lookup of "mydata" would fail
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    path = tmp_path / "f.jsonl"
+    path.write_text('{"q": "1+1?", "a": "2"}\n{"q": "2+3?", "a": "5"}\n')
+    qs = load_questions("mydata", data_path=path, question_field="q", answer_field="a")
+    assert [(q.uid, q.answer) for q in qs] == [("mydata/train/0", "2"), ("mydata/train/1", "5")]
+
+
+def test_rows_without_a_gold_answer_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "nulls.jsonl"
+    path.write_text('{"q": "1+1?", "a": "2"}\n{"q": "x?", "a": null}\n\n{"q": "y?", "a": ""}\n{"q": "3+3?", "a": 6}\n')
+    with pytest.warns(UserWarning, match=r"skipped 2 of 4 rows with no gold answer .*nulls.jsonl:2"):
+        qs = load_questions(str(path), question_field="q", answer_field="a")
+    assert [q.answer for q in qs] == ["2", "6"] and "None" not in [q.answer for q in qs]
+    gsm = tmp_path / "gsm.jsonl"
+    gsm.write_text('{"question": "x?", "answer": null}\n{"question": "1+1?", "answer": "1+1=2\\n#### 2"}\n')
+    with pytest.warns(UserWarning, match="skipped 1 of 2"):
+        assert [q.answer for q in load_questions("gsm8k", data_path=gsm)] == ["2"]
+
+
+def test_non_utf8_file_names_the_file_and_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"q": "1+1?", "a": "2"}\n{"q": "caf\u00e9?", "a": "3"}\n'.encode("latin-1"))
+    with pytest.raises(DatasetUnavailableError, match=r"latin1.jsonl:2 is not UTF-8 text.*re-save"):
+        load_questions(str(path), question_field="q", answer_field="a")
+
+
+def test_a_file_in_another_format_names_the_fields_needed_and_found(tmp_path, gsm8k_test_rows):
+    from mathenv.datasets import DatasetFormatError
+
+    path = tmp_path / "gsm8k_test.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in gsm8k_test_rows[:3]))
+    with pytest.raises(DatasetFormatError) as err:
+        load_questions("math500", "test", data_path=path)
+    message = str(err.value)
+    assert "gsm8k_test.jsonl:1" in message and "'problem'" in message and "['answer', 'question']" in message
+    assert "use dataset 'gsm8k'" in message

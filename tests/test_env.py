@@ -171,3 +171,18 @@ def test_vector_env():
     answers = [f"\\boxed{{{a}}}" for a in infos["answer"]]
     _, rewards, terminated, _, _ = envs.step(answers)
     assert rewards.tolist() == [1.0, 1.0, 1.0] and terminated.all()
+
+
+def test_readme_documents_every_gym_make_keyword():
+    import inspect
+    import re
+    from pathlib import Path
+
+    from mathenv.env import MathReasoningEnv
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("Every keyword of `gym.make"):readme.index("## The verifier")]
+    documented = {name for cell in re.findall(r"^\| (`[^|]+`) \|", section, re.M)
+                  for name in re.findall(r"`(\w+)`", cell)}
+    keywords = set(inspect.signature(MathReasoningEnv.__init__).parameters) - {"self"}
+    assert documented == keywords, (keywords - documented, documented - keywords)

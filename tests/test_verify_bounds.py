@@ -121,6 +121,28 @@ def test_the_helper_imports_the_callers_mathenv_not_one_in_the_working_directory
     assert result.stdout.split() == ["correct"], (result.stdout, result.stderr)
 
 
+def _score_in_fork(conn) -> None:
+    conn.send(score("so $x \\leq 5$", "5 \\geq x").reason)
+    conn.close()
+
+
+def test_a_forked_child_starts_its_own_helper_and_leaves_the_parents_alone():
+    """A child forked after the parent's helper started (a fork-based worker pool, a data loader) gets its
+    own helper: sharing the parent's pipes would cross their requests and answers."""
+    import multiprocessing as mp
+
+    assert score("so $x \\leq 5$", "5 \\geq x").reason == "correct"  # the parent's helper is running
+    ctx = mp.get_context("fork")
+    for _ in range(2):
+        parent_end, child_end = ctx.Pipe()
+        child = ctx.Process(target=_score_in_fork, args=(child_end,))
+        child.start()
+        assert parent_end.recv() == "correct"
+        child.join(60)
+        assert child.exitcode == 0
+    assert score("so $y \\geq 2$", "2 \\leq y").reason == "correct"  # still served after the children left
+
+
 SEMIPRIME = 210000000000000000000000817000000000000000000000763  # two 25-digit primes: minutes of pollard rho
 
 

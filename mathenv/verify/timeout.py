@@ -142,8 +142,21 @@ class _Pool:
         self._busy = self._spare = None
 
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's helpers without stopping them (they serve the parent, which
+        may be mid-call on them); this process starts its own on its first call."""
+        for helper in (self._busy, self._spare):
+            if helper is not None:
+                for conn in (helper.requests, helper.answers):
+                    conn.close()  # this process's copies of the pipe ends only
+        self._lock = threading.Lock()
+        self._busy = self._spare = None
+        self._started = False
+
+
 _pool = _Pool()
 atexit.register(_pool.close)
+os.register_at_fork(after_in_child=_pool.forget)
 
 
 def call_with_timeout(fn: Callable[..., Any], args: tuple, seconds: float) -> Any:

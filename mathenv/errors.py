@@ -1,0 +1,22 @@
+"""The one exception family for mistakes in what a user asked for (a bad option, a missing or malformed file,
+an unreachable hub): command lines print its message as one line and exit 2 instead of a traceback, so every
+message names what was wrong and what to do. Bugs stay ordinary exceptions, with their tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+
+class UserError(Exception):
+    """What the user asked for cannot be done as asked; the message says what to change."""
+
+
+def exit_on_user_error(body: Callable[[], int | None]) -> int:
+    """Run a command line's body: a UserError becomes one line on stderr and exit status 2 (argparse's status
+    for bad usage); anything else keeps its traceback."""
+    try:
+        return body() or 0
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-BACKENDS = ("hf", "vllm")
+from agents.config import GENERATION_BACKENDS
 
 
 @dataclass
@@ -197,4 +197,4 @@ def make_generator(backend: str, model: PreTrainedModel, tokenizer: PreTrainedTo
     if backend == "vllm":
         return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed,
                              gpu_memory_utilization=gpu_memory_utilization, sleep=sleep)
-    raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")
+    raise ValueError(f"unknown generation backend {backend!r}; choose one of {GENERATION_BACKENDS}")

@@ -8,7 +8,7 @@ and what it costs, on the testbed (a 0.5M-parameter policy warm-started on arith
 
 1. warm-start the testbed policy (agents.warm_start: about 4 minutes the first time, then cached);
 2. train it with GRPO for --steps steps twice from the same start: questions drawn uniformly, then drawn for
-   learnability (the paper's buffer scaled to the testbed: agents.train.TESTBED_LEARNABILITY);
+   learnability (the paper's `very_fast` buffer scaled to 16 questions a step: curricula.buffer_options);
 3. print each run's summary, the two side by side, and draw both into one PNG against attempts generated.
 
 Each run is an ordinary training run (`python -m agents.train --preset testbed ...`, the command is printed)
@@ -35,12 +35,10 @@ CURRICULA = ("uniform", "learnability")
 
 
 def _flags(curriculum: str, steps: int, seed: int, out: Path) -> list[str]:
-    from agents.train import TESTBED_LEARNABILITY
-
     flags = ["--preset", "testbed", "--curriculum", curriculum, "--steps", str(steps), "--seed", str(seed),
              "--eval-every", "0", "--checkpoint-every", str(steps), "--out", str(out / curriculum), "--overwrite"]
     if curriculum == "learnability":
-        flags += ["--curriculum-options", json.dumps(TESTBED_LEARNABILITY)]
+        flags += ["--curriculum-options", json.dumps({"preset": "very_fast"})]  # scaled to the batch
     return flags
 
 
@@ -103,7 +101,7 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
         print("curves: not drawn (pip install matplotlib)")
     print(f"\nA zero-advantage group gives GRPO no gradient: sampling for learnability trains on fewer of them, "
           f"and pays for its probe attempts. One seed and {steps} steps move held-out accuracy by about its noise; "
-          f"docs/results.md compares the curricula over 3 seeds (python scripts/reproduce.py --testbed). "
+          f"docs/results.md compares the curricula over 5 seeds (python scripts/reproduce.py --testbed). "
           f"Next: python -m agents.train --help. This took {time.perf_counter() - begin:.0f} s.")
     return summaries
 

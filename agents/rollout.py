@@ -7,6 +7,7 @@ quantity (log-probs, values, rewards, advantages) lives on the same (B, W) grid 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,21 +66,47 @@ def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> d
 
 
 def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   temperature: float = 1.0, with_entropy: bool = False,
+                   temperature: float = 1.0, with_entropy: bool = False, first: int = 1,
                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(B, W) log pi(token_t | tokens_<t) (0 at t = 0), divided by the sampling temperature as generation
-    did; optionally the (B, W) entropy of pi at each position."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
+    """(B, W) log pi(token_t | tokens_<t) for t >= `first` (0 before it), divided by the sampling temperature
+    as generation did; optionally the (B, W) entropy of pi at those positions.
+
+    `first` is the earliest response position of the batch: the vocabulary logits (the LM head and the
+    log-softmax over the whole vocabulary, a large share of a small model's compute) are taken only from
+    position first - 1 on, through the model's `logits_to_keep` when it has one, as TRL does."""
+    W = input_ids.shape[1]
+    first = max(1, min(int(first), W - 1))
+    if _keeps_logits(model):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                       logits_to_keep=W - first + 1).logits[:, :-1].float()
+    else:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, first - 1:-1]
+        logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
     logp_all = F.log_softmax(logits, dim=-1)
-    logp = logp_all.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    logp = F.pad(logp, (1, 0))
+    logp = F.pad(logp_all.gather(-1, input_ids[:, first:, None]).squeeze(-1), (first, 0))
     entropy = None
     if with_entropy:
         with torch.no_grad():  # a metric, not part of any loss here
-            entropy = F.pad(-(logp_all.exp() * logp_all).sum(-1), (1, 0))
+            entropy = F.pad(-(logp_all.exp() * logp_all).sum(-1), (first, 0))
     return logp, entropy
+
+
+def _keeps_logits(model: torch.nn.Module) -> bool:
+    """Does the model's forward take `logits_to_keep` (transformers' causal LMs do)?"""
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def first_response_position(response_mask: torch.Tensor) -> int:
+    """The earliest position any sequence's response starts at (right padding: prompts come first)."""
+    rows = response_mask.any(dim=1)
+    if not rows.any():
+        return response_mask.shape[1] - 1
+    return int(response_mask[rows].float().argmax(dim=1).min())
 
 
 @torch.no_grad()
@@ -93,7 +120,8 @@ def batched_logprobs(model: PreTrainedModel, tensors: dict[str, torch.Tensor], m
     for s in range(0, tensors["input_ids"].shape[0], micro_batch):
         ids = tensors["input_ids"][s:s + micro_batch].to(device)
         mask = tensors["attention_mask"][s:s + micro_batch].to(device)
-        out.append(token_logprobs(model, ids, mask, temperature)[0].cpu())
+        first = first_response_position(tensors["response_mask"][s:s + micro_batch])
+        out.append(token_logprobs(model, ids, mask, temperature, first=first)[0].cpu())
     model.train(was_training)
     return torch.cat(out)
 

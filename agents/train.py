@@ -27,20 +27,17 @@ from agents.warm_start import TESTBED_INSTRUCTION
 from mathenv.datasets import NAMES as DATASET_NAMES
 from mathenv.errors import exit_on_user_error
 
-#: the learnability buffer the testbed runs use (scripts/reproduce.py's scaling of the paper's `very_fast` to
-#: 16 questions a step and a 300-question pool: probe 64 candidates x 8 attempts every 5 steps, keep 16)
-TESTBED_LEARNABILITY = {"refresh_every": 5, "num_candidates": 64, "buffer_size": 16, "probe_attempts": 8, "rho": 0.5}
-
 #: named run settings for `--preset`; `paper` is the paper's configuration (needs a GPU and the hub)
 RUN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
     # the warm-started 0.5M-parameter policy of docs/results.md (agents.warm_start), prompted with the bare
-    # question as it was trained; about 1-2 s a step on one CPU core
-    "testbed": {"model": "testbed", "instruction": TESTBED_INSTRUCTION, "levels": [1, 2, 3, 4, 5, 6], "num_questions": 300,
-                "steps": 60, "questions_per_step": 16, "attempts_per_question": 8, "max_new_tokens": 64,
-                "learning_rate": 3e-4, "kl_coef": 0.0, "temperature": 1.0, "eval_every": 10,
-                "eval_questions": 200, "checkpoint_every": 10, "micro_batch_size": 64,
-                "generation_batch_size": 128},
+    # question as it was trained, with the settings the uniform-only sweep chose (scripts/sweep_baseline.py,
+    # frozen in scripts/reproduce.py's TESTBED); about 2-3 s a step on one CPU core
+    "testbed": {"model": "testbed", "instruction": TESTBED_INSTRUCTION, "levels": [1, 2, 3, 4, 5, 6],
+                "num_questions": 20_000, "steps": 120, "questions_per_step": 16, "attempts_per_question": 8,
+                "max_new_tokens": 64, "learning_rate": 1e-4, "warmup_ratio": 0.1, "lr_schedule": "cosine",
+                "kl_coef": 0.0, "temperature": 1.0, "eval_every": 20, "eval_questions": 200, "eval_samples": 2,
+                "checkpoint_every": 20, "micro_batch_size": 64, "generation_batch_size": 128},
     "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
              "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
              "kl_coef": 0.0},

@@ -42,7 +42,7 @@ from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.evaluation import evaluate_policy
 from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.policy import load_policy, parameter_count, prompt_ids, resolve
-from agents.rollout import Rollouts, batched_logprobs, pack, token_logprobs
+from agents.rollout import Rollouts, batched_logprobs, first_response_position, pack, token_logprobs
 from agents.summary import SUMMARY, format_summary, summarize
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
@@ -165,12 +165,14 @@ class Trainer:
         """The response hit max_new_tokens before the model ended it (no EOS at its end)."""
         return not response or response[-1] not in self.eos_ids
 
-    def score(self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None
-              ) -> np.ndarray:
+    def score(self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None,
+              texts: list[str] | None = None) -> np.ndarray:
         """Rewards for generated responses through the env's batch path (prefix + completion when VinePPO
-        continues a partial solution); a truncated response gets `truncated_reward` unless that is None."""
+        continues a partial solution; `texts`: the responses already decoded); a truncated response gets
+        `truncated_reward` unless that is None."""
         start = time.perf_counter()
-        rewards, _ = self.train_env.score(question_ids, [self.decode(r) for r in responses], prefixes=prefixes)
+        texts = [self.decode(r) for r in responses] if texts is None else texts
+        rewards, _ = self.train_env.score(question_ids, texts, prefixes=prefixes)
         if self.config.truncated_reward is not None:
             cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
             rewards[cut] = self.config.truncated_reward
@@ -189,11 +191,11 @@ class Trainer:
         """Attempt each question `attempts` times and score the attempts."""
         queries = [self.prompt(q) for q in question_ids.tolist() for _ in range(attempts)]
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
-        rewards = self.score(np.repeat(question_ids, attempts).tolist(), responses)
+        texts = [self.decode(r) for r in responses]
+        rewards = self.score(np.repeat(question_ids, attempts).tolist(), responses, texts=texts)
         return Rollouts(question_ids=np.repeat(question_ids, attempts),
                         group=np.repeat(np.arange(len(question_ids)), attempts), queries=queries,
-                        responses=responses, texts=[self.decode(r) for r in responses],
-                        rewards=rewards.astype(np.float32))
+                        responses=responses, texts=texts, rewards=rewards.astype(np.float32))
 
     def collect(self) -> tuple[Rollouts | None, dict[str, float]]:
         """One training batch: the curriculum's requests attempted, scored and reported until its feedback
@@ -268,7 +270,8 @@ class Trainer:
                     width = int(mb["attention_mask"].sum(1).max())  # drop all-padding columns
                     mb = {k: v[:, :width] if v.dim() == 2 else v for k, v in mb.items()}
                     logprobs, entropy = token_logprobs(self.policy, mb["input_ids"], mb["attention_mask"],
-                                                       c.temperature, with_entropy=True)
+                                                       c.temperature, with_entropy=True,
+                                                       first=first_response_position(mb["response_mask"]))
                     if single_step:
                         mb["old_logprobs"] = logprobs.detach()
                     loss, mstats = self.algorithm.loss(mb, logprobs, entropy, norm)

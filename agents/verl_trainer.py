@@ -258,13 +258,16 @@ def _hydra_main(config: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["prepare"]:
-        return prepare_main(argv[1:])
+    if argv[:1] == ["prepare"]:  # a user's mistake (no data offline, a wrong file) is one line, status 2
+        from mathenv.errors import exit_on_user_error
+
+        return exit_on_user_error(lambda: prepare_main(argv[1:]))
     import hydra
 
     sys.argv = [sys.argv[0], *argv]
     hydra.main(config_path=verl_config_dir(), config_name="ppo_trainer", version_base=None)(_hydra_main)()
     return 0
+
 
 __getattr__ = lazy_attributes(__name__, {"CurriculumRayPPOTrainer": _build_trainer_class})
 

@@ -527,23 +527,26 @@ def main() -> None:
         write_results(f"reproduce-{tag}", body)
 
 
-#: config fields a run may change between calls and still be reused or resumed (more steps extend a run)
-_MAY_DIFFER = {"steps", "resume", "out", "threads", "progress", "tensorboard", "eval_every", "checkpoint_every",
-               "generation_batch_size", "micro_batch_size"}
+#: config fields a run may change between calls and still be reused or resumed: the run-only bookkeeping
+#: (agents.config.RUN_ONLY_FIELDS), and more steps extend a run
+def _may_differ() -> frozenset[str]:
+    from agents.config import RUN_ONLY_FIELDS
+
+    return RUN_ONLY_FIELDS | {"steps", "threads"}
 
 
 def check_settings(out: Path, job: dict[str, Any]) -> None:
     """Refuse to reuse or resume a run folder trained with other settings (another warm start, learning rate,
     curriculum, ...): its numbers would land in this table under the wrong label."""
+    from agents.checkpoint import differences
+
     saved_path = out / "config.json"
     if not saved_path.exists():
         return
-    saved = json.loads(saved_path.read_text())
-    differ = sorted(k for k, v in job.items() if k in saved and k not in _MAY_DIFFER and saved[k] != v)
+    differ = differences(json.loads(saved_path.read_text()), job, _may_differ())
     if differ:
-        details = ", ".join(f"{k}: {saved[k]!r} there, {job[k]!r} now" for k in differ)
-        raise SystemExit(f"{out} holds a run with other settings ({details}). Pass --runs with a new folder, "
-                         f"or delete {out} to train it again.")
+        raise SystemExit(f"{out} holds a run with other settings ({', '.join(differ)}). Pass --runs with a new "
+                         f"folder, or delete {out} to train it again.")
 
 
 def _finished(out: Path, steps: int) -> bool:

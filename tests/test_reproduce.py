@@ -83,7 +83,7 @@ def test_a_run_folder_with_other_settings_is_refused_not_reused(tmp_path):
             "name": "grpo-uniform-s0", "threads": 1}
     reproduce.check_settings(out, same)  # more steps extend the run: allowed
     reproduce.check_settings(tmp_path / "fresh", same)  # nothing there yet: allowed
-    with pytest.raises(SystemExit, match=r"model: '/cache/testbed-old' there, '/cache/testbed-new' now.*--runs"):
+    with pytest.raises(SystemExit, match=r"model '/cache/testbed-old' there, '/cache/testbed-new' now.*--runs"):
         reproduce.check_settings(out, {**same, "model": "/cache/testbed-new"})
     with pytest.raises(SystemExit, match="learning_rate"):
         reproduce.check_settings(out, {**same, "learning_rate": 1e-3})

@@ -16,6 +16,7 @@ def test_case_table(case):
     verdict = score(case.response, case.gold)
     assert isinstance(verdict, Verdict)
     assert verdict.correct is case.correct, (case, verdict)
+    assert bool(verdict) is case.correct  # `if score(...)` means correct, for wrong answers too
     assert verdict.reason in REASONS
 
 

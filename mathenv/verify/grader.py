@@ -43,6 +43,11 @@ class Verdict:
     reason: str
     extracted: str | None
 
+    def __bool__(self) -> bool:
+        # `if score(pred, gold):` and `sum(map(bool, verdicts))` must mean "correct": a dataclass is
+        # otherwise always true, which silently counts every wrong answer as right
+        return self.correct
+
 
 def _fast(answer: str, gold: str) -> str | None:
     """'correct' or 'wrong' where that is certain without math-verify (equal normalised strings; two plain

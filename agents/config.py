@@ -16,6 +16,7 @@ from mathenv.errors import UserError
 LR_SCHEDULES = ("constant", "linear", "cosine")
 KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 GENERATION_BACKENDS = ("hf", "vllm")
+PRECISIONS = ("auto", "fp32", "bf16-mixed")
 #: fields that say where a run is written, how it is logged or how its work is chunked, not what it learns:
 #: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
 RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorboard", "plot", "device",
@@ -113,6 +114,11 @@ class TrainConfig:
     keep_checkpoints: int = option(2, "how many of the newest checkpoints to keep")
     seed: int = option(0, "seeds the model init (tiny), sampling, the curriculum and the held-out subset")
     device: str | None = option(None, "cuda when available, else cpu")
+    precision: str = option("auto", "auto: bf16-mixed on a GPU, fp32 on a CPU. bf16-mixed keeps the weights and "
+                                    "AdamW's states in fp32 and runs every forward pass (generation, log-probs) "
+                                    "under bf16 autocast: weights stored in bf16 would round away updates "
+                                    "smaller than ~1/256 of a weight, which is most updates at lr 1e-5",
+                            choices=PRECISIONS)
     gradient_checkpointing: bool | None = option(None, "trade compute for memory (default: on for GPU)")
     out: str = option("runs/default", "run folder: config.json, metrics.jsonl, summary.json, curves.png, "
                                       "checkpoints/, tensorboard/")
@@ -149,6 +155,7 @@ class TrainConfig:
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
             (0 < self.vllm_gpu_memory < 1, f"vllm_gpu_memory must lie in (0, 1), got {self.vllm_gpu_memory}"),
             (self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
             (self.generation_backend in GENERATION_BACKENDS,
              f"generation_backend must be one of {GENERATION_BACKENDS}, got {self.generation_backend!r}"),
             (not (self.resume and self.overwrite), "pass --resume (continue the run in --out) or --overwrite "

@@ -119,7 +119,8 @@ class VLLMGenerator:
     """
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig,
-                 source: str, gpu_memory_utilization: float = 0.3, sleep: bool = True, seed: int = 0) -> None:
+                 source: str, gpu_memory_utilization: float = 0.3, sleep: bool = True, seed: int = 0,
+                 dtype: torch.dtype | None = None) -> None:
         try:
             import vllm
         except ImportError as e:
@@ -135,8 +136,9 @@ class VLLMGenerator:
         self.pad = tokenizer.pad_token_id
         self.sleep = sleep
         _single_process_world()
-        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-        self.llm = vllm.LLM(model=source, tokenizer=source, dtype=dtype, seed=seed,
+        # the engine computes in the trainer's forward dtype (bf16 under bf16-mixed), whatever the master weights
+        engine_dtype = str(dtype or next(model.parameters()).dtype).removeprefix("torch.")
+        self.llm = vllm.LLM(model=source, tokenizer=source, dtype=engine_dtype, seed=seed,
                             gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True,
                             enable_sleep_mode=sleep, distributed_executor_backend="external_launcher",
                             max_num_batched_tokens=4096)  # TRL: a larger default misleads vLLM's memory profiler
@@ -191,10 +193,11 @@ def _single_process_world() -> None:
 
 def make_generator(backend: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                    sampling: SamplingConfig, *, source: str = "", seed: int = 0, gpu_memory_utilization: float = 0.3,
-                   sleep: bool = True) -> Generator:
+                   sleep: bool = True, dtype: torch.dtype | None = None) -> Generator:
+    """The generation backend `backend`; `dtype` is the vllm engine's (default: the model's own)."""
     if backend == "hf":
         return HFGenerator(model, tokenizer, sampling)
     if backend == "vllm":
         return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed,
-                             gpu_memory_utilization=gpu_memory_utilization, sleep=sleep)
+                             gpu_memory_utilization=gpu_memory_utilization, sleep=sleep, dtype=dtype)
     raise ValueError(f"unknown generation backend {backend!r}; choose one of {GENERATION_BACKENDS}")

@@ -120,7 +120,8 @@ def default_device() -> str:
 def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | None = None,
                 gradient_checkpointing: bool | None = None, seed: int = 0,
                 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Model and tokenizer ready for RL: float32 on CPU, bf16 on GPU; tokenizer pads on the left for
+    """Model and tokenizer ready for generation and RL: `dtype` float32 on CPU, bf16 on GPU unless given (the
+    trainer asks for float32 master weights and runs bf16 under autocast); tokenizer pads on the left for
     generation and has a pad token; gradient checkpointing on GPU unless told otherwise."""
     device = device or default_device()
     on_gpu = device.startswith("cuda")

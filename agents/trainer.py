@@ -18,6 +18,7 @@ trainer only through `RolloutTools` (generate, score, decode, token_texts), impl
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -111,7 +112,10 @@ class Trainer:
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[: c.eval_questions]
         self.eval_ids = np.sort(subset)
         # policy, reference, generation
-        self.policy, self.tokenizer = load_policy(c.model, device=self.device, seed=c.seed,
+        # fp32 weights and optimiser states always; bf16-mixed runs the forward passes under autocast
+        self.autocast_dtype = (torch.bfloat16 if c.precision == "bf16-mixed"
+                               or (c.precision == "auto" and self.device.startswith("cuda")) else None)
+        self.policy, self.tokenizer = load_policy(c.model, device=self.device, seed=c.seed, dtype=torch.float32,
                                                   gradient_checkpointing=c.gradient_checkpointing)
         self.reference = None
         if c.kl_coef > 0:
@@ -120,7 +124,8 @@ class Trainer:
         try:
             self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,
                                             source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed,
-                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep)
+                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep,
+                                            dtype=self.autocast_dtype)
         except (ImportError, ValueError) as e:  # the optional extra is missing, or the model cannot be served
             raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(self.policy, self.tokenizer)
@@ -184,6 +189,12 @@ class Trainer:
 
     def token_texts(self, ids: list[int]) -> list[str]:
         return self.tokenizer.batch_decode([[x] for x in ids])
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast around forward passes under `precision` bf16-mixed; nothing under fp32."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
 
     # ---- one iteration ----------------------------------------------------------------------------------
 
@@ -299,9 +310,10 @@ class Trainer:
         changes the training run."""
         c = self.config
         ids = self.eval_ids.tolist()
-        result = evaluate_policy(lambda p, greedy: self.generate(p, "eval", greedy=greedy), self.decode,
-                                 self.eval_env, ids, [self.prompt(q, "eval") for q in ids], samples=c.eval_samples,
-                                 seed=c.seed * 100_003 + self.step, device=self.device)
+        with self.autocast():
+            result = evaluate_policy(lambda p, greedy: self.generate(p, "eval", greedy=greedy), self.decode,
+                                     self.eval_env, ids, [self.prompt(q, "eval") for q in ids],
+                                     samples=c.eval_samples, seed=c.seed * 100_003 + self.step, device=self.device)
         out = {M.EVAL_PASS1: result["pass@1"], M.EVAL_QUESTIONS: len(ids)}
         if c.eval_samples:
             out[M.EVAL_SAMPLED] = result["mean@k"]
@@ -354,9 +366,10 @@ class Trainer:
         """One iteration (collect, learn) and its metric record."""
         self.timers = dict.fromkeys(M.TIMERS, 0.0)
         start = time.perf_counter()
-        rollouts, stats = self.collect()
-        if rollouts is not None:
-            stats.update(self.learn(rollouts))
+        with self.autocast():
+            rollouts, stats = self.collect()
+            if rollouts is not None:
+                stats.update(self.learn(rollouts))
         elapsed = time.perf_counter() - start
         self.timers["learning"] = elapsed - self.timers["generation"] - self.timers["scoring"]
         self.step += 1

@@ -3,6 +3,7 @@ checkpoints and exact resume, the CLI and its errors."""
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -302,3 +303,34 @@ def test_help_describes_every_option_and_its_allowed_values(capsys):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
         assert "{grpo,ppo,vineppo}" in text and "learnability_filter" in text and "--algo NAME --help" in text
     assert "whiten" in _parser(VinePPOConfig).format_help() and "vine-rollouts" in _parser(VinePPOConfig).format_help()
+
+
+def test_bf16_mixed_keeps_fp32_weights_so_small_updates_land(tmp_path):
+    """Why `precision` exists: in bf16 weights a 1e-5 AdamW step rounds away (bf16 keeps 8 bits of mantissa,
+    so a weight of 0.02 moves in steps of ~1e-4); bf16-mixed keeps fp32 weights and autocasts the forwards."""
+    config = tiny(tmp_path=tmp_path, precision="bf16-mixed", learning_rate=1e-5, steps=1, **digits_dataset(tmp_path))
+    trainer = Trainer(config)
+    assert trainer.autocast_dtype is torch.bfloat16
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    record = trainer.train()[-1]
+    assert math.isfinite(record["loss/total"]) and math.isfinite(record["eval/pass@1"])
+    moved = [not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True)]
+    assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
+    assert sum(moved) > len(moved) // 2, "an lr 1e-5 step moved too few fp32 tensors"
+    # the same update applied to bf16 copies of the weights is lost to rounding for most entries
+    lost = kept = 0
+    for a, b in zip(before, trainer.policy.parameters(), strict=True):
+        delta = b.detach() - a
+        stepped = (a.to(torch.bfloat16) + delta.to(torch.bfloat16)).to(torch.float32)
+        changed = delta != 0
+        lost += int((stepped[changed] == a.to(torch.bfloat16).to(torch.float32)[changed]).sum())
+        kept += int(changed.sum())
+    assert lost > 0.5 * kept  # most of the step (84% here) would vanish
+
+
+def test_precision_auto_is_fp32_on_cpu_and_a_bad_value_names_the_option(tmp_path):
+    trainer = Trainer(tiny(tmp_path=tmp_path))
+    assert trainer.autocast_dtype is None
+    assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        tiny(tmp_path=tmp_path, precision="fp16").validate()

@@ -34,6 +34,14 @@ def machine_line() -> str:
     )
 
 
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """The command that wrote a table, as a reader would retype it: `python scripts/NAME.py ARGS`."""
+    import sys
+
+    args = argv if argv is not None else sys.argv[1:]
+    return " ".join(["python", f"scripts/{Path(script).name}", *args])
+
+
 def write_section(name: str, body: str, doc: Path = DOC) -> None:
     """Replace (or append) the section `name` of docs/benchmarks.md with `body`."""
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"

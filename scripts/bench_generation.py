@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from _benchtable import machine_line, markdown_table, write_section
+    from _benchtable import command_line, machine_line, markdown_table, write_section
 
     torch.manual_seed(0)
     rows = [r for m in args.models for r in bench_model(m, args.device, args.batch_sizes, args.new_tokens, args.repeats)]
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(headers, [[r["model"], r["batch"], f"{r['ours_median']:.3f} ({r['ours_min']:.3f})",
                                       f"{r['raw_median']:.3f} ({r['raw_min']:.3f})", f"{r['ratio']:.2f}",
                                       f"{r['tokens_per_s']:,.0f}"] for r in rows])
-    command = "python scripts/bench_generation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     body = (f"## Generation ({where}): our HF backend vs plain `generate`\n\nWritten by `{command.strip()}` on "
             f"{machine_line()}, device {where}, {precision}; exactly {args.new_tokens} new tokens per sequence at "
             f"temperature 1, "

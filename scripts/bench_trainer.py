@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = measure(a.models, a.repeats, a.threads, Path(tmp))
     load_after = os.getloadavg()
-    from _benchtable import machine_line
+    from _benchtable import command_line, machine_line
 
-    command = "python scripts/bench_trainer.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     body = (f"## Trainer step: ours vs TRL GRPOTrainer vs the raw ceiling\n\nWritten by `{command.strip()}` on "
             f"{machine_line()}; load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
             f"({(time.perf_counter() - start) / 60:.0f} min): other work shared the cores, so compare the "

@@ -501,8 +501,9 @@ def main() -> None:
             png = (ROOT / "docs" if args.write else args.runs) / f"results_{tag}_{algo}_{x}.png"
             plot(runs, png, x=x, smooth=3, title=f"{tag}: {algo}, mean and min-max over seeds")
             pngs.append(png)
-    command = "python scripts/reproduce.py " + " ".join(sys.argv[1:])
-    from _benchtable import machine_line
+    from _benchtable import command_line, machine_line
+
+    command = command_line(__file__)
 
     settings = {k: v for k, v in asdict_safe(base).items() if v is not None}
     body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "

@@ -227,8 +227,9 @@ def main() -> None:
     start, scores = scores[0], scores[1:]
     body, raw = table(jobs, scores, start)
     chosen = choose(raw) if args.stage == "A" else None
-    command = "python scripts/sweep_baseline.py " + " ".join(sys.argv[1:])
-    from _benchtable import machine_line
+    from _benchtable import command_line, machine_line
+
+    command = command_line(__file__)
 
     text = (f"### Stage {args.stage}\n\nWritten by `{command.strip()}` on {machine_line()}: {len(jobs)} runs, "
             f"{train_minutes:.0f} min training and {(time.perf_counter() - t1) / 60:.0f} min evaluation in this "

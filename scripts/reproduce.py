@@ -1,7 +1,7 @@
 """Reproduce the paper's comparison: learnability vs uniform sampling, at equal steps and at equal compute.
 
-    python scripts/reproduce.py --testbed          # tiny warm-started policy, every cell x 3 seeds (37 min on 2 cores)
-    python scripts/reproduce.py                    # the real SmolLM2-135M-Instruct on arithmetic, one seed
+    python scripts/reproduce.py --testbed          # the testbed policy: 52 runs (GRPO 5 seeds, PPO/VinePPO 3)
+    python scripts/reproduce.py                    # SmolLM2-135M-Instruct on arithmetic: 3 curricula x 3 seeds
     python scripts/reproduce.py --dataset gsm8k --data-path ../shared/data/gsm8k/train.jsonl \\
         --eval-data-path ../shared/data/gsm8k/test.jsonl
     python scripts/reproduce.py --device cuda --steps 200 --questions-per-step 64   # on a GPU
@@ -48,13 +48,17 @@ TESTBED: dict[str, Any] = dict(
     seeds=5, ppo_seeds=3, vineppo_seeds=3, attempts=8, steps=120, questions_per_step=16, num_questions=20_000,
     max_new_tokens=64, learning_rate=1e-4, warmup_ratio=0.1, lr_schedule="cosine", warmup_steps=0, kl_coef=0.0,
     eval_every=20, eval_questions=200, eval_samples=2, micro_batch_size=64, generation_batch_size=128,
-    vine_rollouts=4, workers=2, runs=Path("runs/reproduce/testbed"), reevaluate=2000)
-#: The real model (SmolLM2-135M-Instruct) on arithmetic: what fits in about two hours here.
+    vine_rollouts=4, workers=2, runs=Path("runs/reproduce/testbed"), reevaluate=2000, reevaluate_k=4)
+#: The real model (SmolLM2-135M-Instruct) on arithmetic levels 1-3: the longest run that fits about two hours
+#: on the 2-core CPU (3 curricula x 3 seeds x 12 steps of 8 questions x 4 attempts, two runs at a time, one
+#: thread each), then every final policy and the start greedy and sampled once on 200 common held-out
+#: questions. Fixed before any of these runs; the earlier one-seed 8-step run used the same optimiser settings.
 REAL_MODEL: dict[str, Any] = dict(
-    algos=["grpo"], curricula=["uniform", "learnability"], seeds=1, ppo_seeds=None, vineppo_seeds=1, attempts=4,
-    steps=8, questions_per_step=8, num_questions=1000, max_new_tokens=64, learning_rate=1e-5, warmup_ratio=0.0,
-    lr_schedule="constant", warmup_steps=0, kl_coef=0.0, eval_every=4, eval_questions=64, eval_samples=1,
-    micro_batch_size=8, generation_batch_size=32, vine_rollouts=4, workers=1, runs=None, reevaluate=0)
+    algos=["grpo"], curricula=["uniform", "learnability", "posterior"], seeds=3, ppo_seeds=None, vineppo_seeds=1,
+    attempts=4, steps=12, questions_per_step=8, num_questions=1000, max_new_tokens=64, learning_rate=1e-5,
+    warmup_ratio=0.0, lr_schedule="constant", warmup_steps=0, kl_coef=0.0, eval_every=6, eval_questions=64,
+    eval_samples=1, micro_batch_size=8, generation_batch_size=32, vine_rollouts=4, workers=2, runs=None,
+    reevaluate=200, reevaluate_k=1)
 
 
 def learnability_options(questions_per_step: int, pool: int, **override: int | None) -> dict[str, Any]:
@@ -430,8 +434,8 @@ def main() -> None:
     ap.add_argument("--reevaluate", type=int, default=None, metavar="N",
                     help="also score every run's final policy and the starting policy on one held-out set of N "
                          "questions, the same for all (cached in each run folder)")
-    ap.add_argument("--reevaluate-k", type=int, default=4, help="sampled answers per question in --reevaluate "
-                                                                  "(0: greedy only)")
+    ap.add_argument("--reevaluate-k", type=int, default=None, help="sampled answers per question in --reevaluate "
+                                                                     "(0: greedy only; testbed 4, real model 1)")
     ap.add_argument("--only-finished", action="store_true",
                     help="train nothing: summarise the runs that already reached --steps, list the others")
     args = ap.parse_args()

@@ -118,8 +118,10 @@ class Trainer:
         self.policy, self.tokenizer = load_policy(c.model, device=self.device, seed=c.seed, dtype=torch.float32,
                                                   gradient_checkpointing=c.gradient_checkpointing)
         self.reference = None
-        if c.kl_coef > 0:
+        if c.kl_coef > 0:  # frozen: under bf16-mixed it is only ever read in bf16, so it is stored so
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
+            if self.autocast_dtype is not None:
+                self.reference.to(self.autocast_dtype)
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
         try:
             self.generator = make_generator(c.generation_backend, self.policy, self.tokenizer, sampling,

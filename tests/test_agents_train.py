@@ -308,12 +308,15 @@ def test_help_describes_every_option_and_its_allowed_values(capsys):
 def test_bf16_mixed_keeps_fp32_weights_so_small_updates_land(tmp_path):
     """Why `precision` exists: in bf16 weights a 1e-5 AdamW step rounds away (bf16 keeps 8 bits of mantissa,
     so a weight of 0.02 moves in steps of ~1e-4); bf16-mixed keeps fp32 weights and autocasts the forwards."""
-    config = tiny(tmp_path=tmp_path, precision="bf16-mixed", learning_rate=1e-5, steps=1, **digits_dataset(tmp_path))
+    config = tiny(tmp_path=tmp_path, precision="bf16-mixed", learning_rate=1e-5, steps=1, kl_coef=0.01,
+                  **digits_dataset(tmp_path))
     trainer = Trainer(config)
     assert trainer.autocast_dtype is torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in trainer.reference.parameters())  # frozen: read in bf16 only
     before = [p.detach().clone() for p in trainer.policy.parameters()]
     record = trainer.train()[-1]
     assert math.isfinite(record["loss/total"]) and math.isfinite(record["eval/pass@1"])
+    assert math.isfinite(record["policy/kl_ref_k3"])
     moved = [not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True)]
     assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
     assert sum(moved) > len(moved) // 2, "an lr 1e-5 step moved too few fp32 tensors"

@@ -41,9 +41,11 @@ RUN_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
              "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
              "kl_coef": 0.0},
+    # generation_batch_size 512: all of a step's attempts in one generate call (on an H200, HF generation of
+    # SmolLM2 took 1.8 s for 64 sequences and 2.8 s for 512: docs/benchmarks.md, "Generation")
     "gpu": {"model": "qwen2.5-0.5b", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
             "attempts_per_question": 8, "max_new_tokens": 512, "learning_rate": 1e-6, "steps": 500,
-            "micro_batch_size": 16, "minibatches": 4, "generation_batch_size": 256, "eval_questions": 500,
+            "micro_batch_size": 16, "minibatches": 4, "generation_batch_size": 512, "eval_questions": 500,
             "eval_every": 25, "checkpoint_every": 25, "curriculum": "learnability",
             "curriculum_options": {"preset": "fast"}},
     # the VinePPO reference (configs/polIter_rho1bSft2_*): 512 episodes per iteration in 8 minibatches of 64, 2

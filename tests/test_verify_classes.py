@@ -1,7 +1,7 @@
 """The failure classes of issue 13, each with several examples true and false, scored by the real
 math-verify behind our fast path; and the accuracy floor on Math-Verify's own test cases."""
 
-from mathenv.verify import score
+from mathenv.verify import gold_answer, score
 
 
 def _check(cases):
@@ -116,6 +116,62 @@ def test_unicode_digits_are_numbers():
         ("\\boxed{42}", "４２", True),  # in the gold
         ("\\boxed{٤٣}", "42", False),
         ("\\boxed{\\frac{１}{２}}", "0.5", True),
+    ])
+
+
+def test_a_short_expression_is_taken_whole_not_its_last_number():
+    # a response of no prose is the answer itself; its last number is a fragment of it
+    _check([
+        ("2^{10}", "1024", True),
+        ("\\frac 3 4", "0.75", True),
+        ("5\\frac{1}{2}", "5.5", True),
+        ("5 \\frac12", "5.5", True),
+        ("\\sqrt{49}", "7", True),
+        ("\\sqrt{49}", "49", False),
+        ("4 \\cdot 6", "24", True),
+        ("4 \\cdot 6", "6", False),
+        ("6!", "720", True),
+        ("6!", "6", False),
+        ("1{,}250", "1250", True),
+        ("40\\%", "0.4", True),
+        ("7 - 2 = 5", "5", True),
+        ("(3, 5)", "5", False),
+        ("[17]", "17", True),  # the number in brackets or punctuation is still that number
+        ("17.", "17", True),
+        ("I got 12 marbles", "12", True),  # a sentence still gives its last number
+        ("12 inches", "12", True),
+        ("[30 degrees]", "30", True),
+    ])
+
+
+def test_a_gold_sentence_stating_one_number():
+    _check([
+        ("It is 9.", "The total is 9.", True),
+        ("It is 8.", "The total is 9.", False),
+        ("\\boxed{9}", "There are 9 of them.", True),
+    ])
+    assert gold_answer("Between 3 and 9 of them.") == "Between 3 and 9 of them."  # two numbers: no guess
+
+
+def test_option_letters_named_in_words():
+    _check([
+        ("The right option is (D).", "D", True),
+        ("My choice: B", "\\text{(B)}", True),
+        ("Either (A) or (C); I pick (C).", "C", True),
+        ("The answer is (B), since the others fail.", "B", True),
+        ("It could be (A) or (E).", "A", False),
+        ("The answer is 42.", "(B)", False),
+        ("\\boxed{C}", "(D)", False),
+    ])
+
+
+def test_word_answers_in_any_case():
+    _check([
+        ("\\boxed{Odd}", "\\text{odd}", True),
+        ("\\boxed{Tuesday}", "\\text{tuesday}", True),
+        ("\\boxed{No}", "no", True),
+        ("\\boxed{Even}", "odd", False),
+        ("\\boxed{Tuesday}", "\\text{Thursday}", False),
     ])
 
 

@@ -5,10 +5,12 @@ way math-verify's extraction does, so that what we hand it is the answer and not
 1. the last `\\boxed{...}` (with the boxes just before it when only "and", "," or spacing separate them,
    so `\\boxed{1} and \\boxed{2}` is the answer `1, 2`) or a later "the final answer is ...";
 2. `#### x` (GSM8K);
-3. "the answer is x" / "Answer: x";
-4. the last math-mode expression (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`);
-5. the last number, only where the caller allows it (the gold is a plain number and the trainer did not
-   switch it off): whichever of 4 and 5 ends later wins, so `$\\sqrt3$` stays `\\sqrt3`.
+3. "the answer is x" / "Answer: x"; where the gold is an option letter, a letter named as the answer,
+   option or choice, else the last one in parentheses;
+4. a short response of no prose as a whole ("2^{10}", "\\frac 1 2"): its last number would be a fragment;
+5. the last math-mode expression (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`);
+6. the last number, only where the caller allows it (the gold is a plain number and the trainer did not
+   switch it off): whichever of 5 and 6 ends later wins, so `$\\sqrt3$` stays `\\sqrt3`.
 """
 
 from __future__ import annotations
@@ -125,16 +127,18 @@ def _phrase(text: str, start: int, numbers: bool) -> str | None:
     return sentence or None
 
 
-def extract_answer(response: str, last_number: bool = True) -> str | None:
+def extract_answer(response: str, last_number: bool = True, choices: bool = False) -> str | None:
     """The final answer stated in `response`, or None if it states none.
 
     `last_number` allows the last-number fallback (and numbers read out of a sentence of prose); callers
     pass False where the gold answer is no plain number or where only well-formed answers may score.
+    `choices` (the gold answer is an option letter): where nothing is stated explicitly, an option letter
+    named in words ("the correct option is (B)") or the last one in parentheses is the answer.
     """
     if not isinstance(response, str):
         return None
     text = response[-MAX_RESPONSE_CHARS:]
-    found = _explicit(text, last_number) or _implicit(text, last_number)
+    found = _explicit(text, last_number) or (choices and _choice(text)) or _implicit(text, last_number)
     if found is None:
         return None
     found = found.strip()
@@ -167,30 +171,67 @@ def _explicit(text: str, numbers: bool) -> str | None:
 
 
 def _implicit(text: str, numbers: bool) -> str | None:
-    """The last maths span, or the last number where allowed, whichever ends later; else a short
-    response of no prose as a whole."""
+    """The last maths span, or the last number where allowed, whichever ends later; a short response of no
+    prose is taken whole before its last number, which would be a fragment of it (`2^{10}`, `\\frac 1 2`,
+    `3\\frac{1}{4}`), unless the response is that number in brackets or punctuation (`[45]`, `12.`)."""
     spans = [s for s in _math_spans(text) if not _PROSE.search(_TEXT.sub("", s[2]))]  # "$5 a day and $6"
     maths = _runs(spans, text)[-1:]
     number = _numbers(text[-2_000:])[-1:] if numbers else []
+    bare = _bare(text)
+    if bare is not None and not (maths and _SEPARATOR.fullmatch(text, 0, maths[0][0])
+                                 and _SEPARATOR.fullmatch(text, maths[0][1])):
+        if not number or bare.strip(_WRAPPING) != number[0][2]:
+            return bare
     if number and (not maths or max(len(text) - 2_000, 0) + number[0][1] > maths[0][1]):
         return number[0][2]
     if maths:
         return maths[0][2]
+    return bare
+
+
+_WRAPPING = "[](){}.,;:? \t"
+
+
+def _bare(text: str) -> str | None:
+    """The whole response where it is short, on one line, and one token or no words ("x^2 + 1"): the answer
+    itself; else None ("I think 72" is a sentence)."""
     bare = text.strip()
-    if len(bare) > _BARE_CHARS or "\n" in bare:
+    if not bare or len(bare) > _BARE_CHARS or "\n" in bare:
         return None
     tokens = _TEXT.sub(" ", bare).split()
-    words = [t for t in tokens if t.isalpha() and len(t) > 1]  # "I think 72" is a sentence, "x^2 + 1" is not
+    words = [w for t in tokens if (w := t.strip(_WRAPPING)).isalpha() and len(w) > 1]
     return bare if len(bare.split()) == 1 or not words else None
 
 
 def gold_answer(gold: str) -> str:
     """A dataset's gold field reduced to the answer itself: a whole worked solution (boxed, `####`) gives
-    its final answer, `$..$` and `\\(..\\)` are removed, and a bare answer stays as it is."""
+    its final answer, `$..$` and `\\(..\\)` are removed, a short sentence that states one number and no
+    other answer ("The number is 4.") gives that number, and a bare answer stays as it is."""
     gold = str(gold)[-MAX_RESPONSE_CHARS:].strip()
     bare = _MATH.fullmatch(gold)
     if bare:
         return next(g for g in bare.groups() if g is not None).strip()
     if "\\boxed" in gold or "\\fbox" in gold or "####" in gold or _PROSE.search(gold):
-        return extract_answer(gold, last_number=False) or gold
+        found = extract_answer(gold, last_number=False)
+        if found is None and len(gold) <= 2 * _BARE_CHARS and _PROSE.search(gold):
+            numbers = _numbers(gold)
+            found = numbers[0][2] if len(numbers) == 1 else None
+        return found or gold
     return gold
+
+
+# multiple choice: an option letter stated as the answer, option or choice ("option (B)", "choice: C")
+_CHOICE_STATED = re.compile(r"\b(?i:answer|option|choice)\s*(?:(?i:is)\b\s*:?\s*|:\s*)?\(?([A-E])\)?(?![\w'])", re.A)
+_CHOICE_PAREN = re.compile(r"\(([A-E])\)", re.A)
+
+
+def _choice(text: str) -> str | None:
+    """The option letter a response names without stating an answer explicitly: the last letter stated as
+    the answer, option or choice ("the correct option is (B)", "choice: C"), else the last one in
+    parentheses; None if it names none."""
+    tail = text[-2 * MAX_ANSWER_CHARS:]
+    for pattern in (_CHOICE_STATED, _CHOICE_PAREN):
+        found = list(pattern.finditer(tail))
+        if found:
+            return found[-1].group(1).upper()
+    return None

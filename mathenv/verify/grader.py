@@ -20,7 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
-from mathenv.verify.extract import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, extract_answer, gold_answer
+from mathenv.verify.extract import (
+    MAX_ANSWER_CHARS,
+    MAX_RESPONSE_CHARS,
+    extract_answer,
+    gold_answer,
+)
 from mathenv.verify.normalize import (
     ascii_digits,
     base_numeral,
@@ -62,6 +67,9 @@ def _fast(answer: str, gold: str) -> str | None:
     if pb is not None and gb is not None:
         return "correct" if pb == gb else "wrong"
     return None
+
+
+_CHOICES = ("A", "B", "C", "D", "E")  # a gold answer that is an option letter: the response may name it in words
 
 
 _DOLLAR = re.compile(r"(?<!\\)\$")
@@ -130,7 +138,9 @@ def score(response: str, gold: str, *, last_number: bool = True, timeout: float 
             return Verdict(False, "no_answer", None)
         g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
         numeric_gold = len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
-        extracted = extract_answer(ascii_digits(response[-MAX_RESPONSE_CHARS:]), last_number and numeric_gold)
+        response = ascii_digits(response[-MAX_RESPONSE_CHARS:])
+        choice = len(g) <= 40 and (letter := normalize(g)) in _CHOICES and letter in g
+        extracted = extract_answer(response, last_number and numeric_gold, choices=choice)
         if extracted is None:
             return Verdict(False, "no_answer", None)
         if len(g) > MAX_ANSWER_CHARS:

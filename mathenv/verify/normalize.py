@@ -108,6 +108,8 @@ def normalize(answer: str) -> str:
         s = m.group(1).upper()
     if s.startswith("+") and NUMBER.match(s):
         s = s[1:]
+    if s.isalpha() and len(s) > 1 and not (s.isupper() and len(s) <= 3):
+        s = s.lower()  # a word answer in any case ("Even", "\\text{even}"); not a name like "AB"
     return s
 
 

@@ -33,6 +33,8 @@ def format_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) 
     return f"{question}\n{instruction}" if instruction else question
 
 
+#: datasets whose gold answers are computed numbers: there `numeric_answers` defaults to on (see the env)
+NUMERIC_ANSWER_DATASETS = ("arithmetic", "gsm8k")
 FEEDBACK = "Your answer {extracted} is not correct. Please check your reasoning and try again."
 _OPTIONS = ("question_id", "prefix")
 
@@ -73,6 +75,7 @@ class MathReasoningEnv(gym.Env[str, str]):
         instruction: str = DEFAULT_INSTRUCTION,
         format_penalty: float = 0.0,
         last_number_fallback: bool = True,
+        numeric_answers: bool | None = None,
         max_turns: int = 1,
         verifier_timeout: float = DEFAULT_TIMEOUT,
         max_prompt_chars: int = 16_384,
@@ -85,6 +88,7 @@ class MathReasoningEnv(gym.Env[str, str]):
             raise ValueError(f"format_penalty is subtracted from the reward; pass a value >= 0, got {format_penalty}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        questions_given = questions is not None
         if questions is None:
             questions = load_questions(dataset, split, data_path=data_path, num_questions=num_questions,
                                        seed=data_seed, levels=levels, question_field=question_field,
@@ -95,6 +99,9 @@ class MathReasoningEnv(gym.Env[str, str]):
         self.instruction = instruction
         self.format_penalty = float(format_penalty)
         self.last_number_fallback = last_number_fallback
+        # a computed number is the answer on these datasets: "83 + 64" restates "What is 83 + 64?"
+        self.numeric_answers = (numeric_answers if numeric_answers is not None
+                                else questions_given is False and dataset in NUMERIC_ANSWER_DATASETS)
         self.max_turns = max_turns
         self.verifier_timeout = verifier_timeout
         self.render_mode = render_mode
@@ -157,7 +164,7 @@ class MathReasoningEnv(gym.Env[str, str]):
             raise TypeError(f"the action is the model's written answer, a str; got {type(action).__name__}")
         completion = self._prefix + action
         verdict = score(completion, self._question.answer, last_number=self.last_number_fallback,
-                        timeout=self.verifier_timeout)
+                        numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
         self._turn += 1
         reward = to_reward(verdict, self.format_penalty)
         terminated = verdict.correct or self._turn >= self.max_turns
@@ -185,7 +192,7 @@ class MathReasoningEnv(gym.Env[str, str]):
             completions = [p + c for p, c in zip(prefixes, completions, strict=True)]
         golds = [self._golds[i] for i in ids.tolist()]
         verdicts = score_batch(completions, golds, last_number=self.last_number_fallback,
-                               timeout=self.verifier_timeout)
+                               numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
         rewards = np.fromiter((to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts))
         return rewards, verdicts
 

@@ -101,3 +101,17 @@ def test_score_batch_in_worker_processes_agrees():
     assert score_batch(responses, golds, processes=2) == score_batch(responses, golds, processes=1)
 
 
+
+
+@pytest.mark.parametrize("response, gold, lenient, strict", [
+    ("\\boxed{83 + 64}", "147", True, False),
+    ("\\boxed{2^{10}}", "1024", True, False),
+    ("\\boxed{147}", "147", True, True),
+    ("\\boxed{\\frac{1}{2}}", "0.5", True, True),
+    ("\\boxed{50\\%}", "0.5", True, True),
+    ("\\boxed{x + 1}", "x + 1", True, True),  # the gold is no number: equality as usual
+])
+def test_numbers_only_wants_a_number_where_the_gold_is_one(response, gold, lenient, strict):
+    assert score(response, gold).correct is lenient
+    assert score(response, gold, numbers_only=True).correct is strict
+    assert [v.correct for v in score_batch([response], [gold], numbers_only=True)] == [strict]

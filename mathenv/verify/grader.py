@@ -126,11 +126,15 @@ def clear_caches() -> None:
     call_with_timeout(_clear_helper_caches, (), 60.0)
 
 
-def score(response: str, gold: str, *, last_number: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Verdict:
+def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = False,
+          timeout: float = DEFAULT_TIMEOUT) -> Verdict:
     """Score a model's whole output against a dataset's gold answer. Never raises for string inputs.
 
     `last_number=False` rewards only answers stated explicitly (boxed, `####`, "the answer is", maths
     in `$...$`); with True the last number counts too, but only where the gold is a plain number.
+    `numbers_only=True`: where the gold is a plain number, so must the answer be (`147`, `0.5`, `\\frac{1}{2}`,
+    `12%`); an expression equal to it (`83 + 64`, `2^{10}`) is `wrong`, so a policy cannot score on a
+    computation task by restating the question. Otherwise equality is mathematical, as in math-verify.
     `timeout` bounds the seconds spent judging one call with math-verify (the rest is linear in input size).
     """
     try:
@@ -145,6 +149,8 @@ def score(response: str, gold: str, *, last_number: bool = True, timeout: float 
             return Verdict(False, "no_answer", None)
         if len(g) > MAX_ANSWER_CHARS:
             return Verdict(False, "unparsable", extracted)
+        if numbers_only and numeric_gold and to_number(normalize(extracted)) is None:
+            return Verdict(False, "wrong", extracted)
         reason = _fast(extracted, g)
         if reason is None:
             try:
@@ -156,9 +162,10 @@ def score(response: str, gold: str, *, last_number: bool = True, timeout: float 
         return Verdict(False, "unparsable", None)
 
 
-def _score_chunk(args: tuple[list[str], list[str], bool, float]) -> list[Verdict]:
-    responses, golds, last_number, timeout = args
-    return [score(r, g, last_number=last_number, timeout=timeout) for r, g in zip(responses, golds, strict=True)]
+def _score_chunk(args: tuple[list[str], list[str], bool, bool, float]) -> list[Verdict]:
+    responses, golds, last_number, numbers_only, timeout = args
+    return [score(r, g, last_number=last_number, numbers_only=numbers_only, timeout=timeout)
+            for r, g in zip(responses, golds, strict=True)]
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -182,6 +189,7 @@ def score_batch(
     golds: Sequence[str],
     *,
     last_number: bool = True,
+    numbers_only: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     processes: int = 1,
 ) -> list[Verdict]:
@@ -197,10 +205,10 @@ def score_batch(
                          "pass one gold answer per response")
     n = len(responses)
     if processes <= 1 or n < 2 * processes:
-        return _score_chunk((list(responses), list(golds), last_number, timeout))
+        return _score_chunk((list(responses), list(golds), last_number, numbers_only, timeout))
     size = -(-n // (processes * 4))
     chunks = [
-        (list(responses[i : i + size]), list(golds[i : i + size]), last_number, timeout)
+        (list(responses[i : i + size]), list(golds[i : i + size]), last_number, numbers_only, timeout)
         for i in range(0, n, size)
     ]
     out: list[Verdict] = []

@@ -20,6 +20,7 @@ import numpy as np
 
 from mathenv.datasets import load_questions
 from mathenv.questions import Question
+from mathenv.rewards import NUMERIC_ANSWER_DATASETS
 from mathenv.rewards import reward as to_reward
 from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
 
@@ -33,8 +34,6 @@ def format_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) 
     return f"{question}\n{instruction}" if instruction else question
 
 
-#: datasets whose gold answers are computed numbers: there `numeric_answers` defaults to on (see the env)
-NUMERIC_ANSWER_DATASETS = ("arithmetic", "gsm8k")
 FEEDBACK = "Your answer {extracted} is not correct. Please check your reasoning and try again."
 _OPTIONS = ("question_id", "prefix")
 

@@ -510,7 +510,7 @@ def main() -> None:
     command = command_line(__file__)
 
     settings = {k: v for k, v in asdict_safe(base).items() if v is not None}
-    body = (f"## {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
+    body = (f"### {'Testbed' if testbed else 'Real model'}: {tag}\n\nWritten by `{command.strip()}` on "
             f"{machine_line()}; {len(jobs)} runs; this call trained for {wall / 60:.1f} min of wall time (finished runs "
             f"are reused, not retrained; {args.workers} at a time; {step_seconds / 60:.1f} min of training steps summed over the runs, evaluations not counted).\n\nModel `{Path(model).name if testbed else model}`; settings: `{json.dumps(settings)}`; "
             f"learnability: `{json.dumps(_learn(args))}`.\n\n"

@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import multiprocessing as mp
+import os
 import re
 import sys
 import time
@@ -223,7 +224,7 @@ def _paired(a: dict[int, float | None], b: dict[int, float | None]) -> list[floa
 
 def _threads(args: argparse.Namespace) -> int:
     """Torch threads per worker process: the cores shared out on a CPU, one on a GPU."""
-    return args.threads or (max(1, 2 // args.workers) if args.device in (None, "cpu") else 1)
+    return args.threads or (max(1, (os.cpu_count() or 1) // args.workers) if args.device in (None, "cpu") else 1)
 
 
 def _cell(name: str) -> tuple[str, int]:

@@ -222,9 +222,14 @@ def _paired(a: dict[int, float | None], b: dict[int, float | None]) -> list[floa
     return [a[k] - b[k] for k in sorted(a) if k in b and a[k] is not None and b[k] is not None]
 
 
+def threads_per_worker(workers: int, device: str | None = None) -> int:
+    """Torch threads per worker process: the machine's cores shared out on a CPU (torch threads spin when
+    oversubscribed), one on a GPU."""
+    return max(1, (os.cpu_count() or 1) // workers) if device in (None, "cpu") else 1
+
+
 def _threads(args: argparse.Namespace) -> int:
-    """Torch threads per worker process: the cores shared out on a CPU, one on a GPU."""
-    return args.threads or (max(1, (os.cpu_count() or 1) // args.workers) if args.device in (None, "cpu") else 1)
+    return args.threads or threads_per_worker(args.workers, args.device)
 
 
 def _cell(name: str) -> tuple[str, int]:

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from reproduce import _finished, check_settings, ci, fmt, reevaluate_one, run_one  # noqa: E402
+from reproduce import _finished, check_settings, ci, fmt, reevaluate_one, run_one, threads_per_worker  # noqa: E402
 
 #: what every sweep run shares: the testbed (warm start, levels 1-6, bare-question prompt, 8 attempts per
 #: question, 64 new tokens, 60 updates), uniform sampling, no KL unless a setting says so
@@ -211,7 +211,7 @@ def main() -> None:
     from agents.warm_start import warm_start
 
     model = str(warm_start(threads=1))
-    threads = max(1, 2 // args.workers)
+    threads = threads_per_worker(args.workers)
     jobs = jobs_for(args.stage, algos, args.seeds, args.runs, model, threads, args.only)
     for job in jobs:
         check_settings(Path(job["out"]), {k: v for k, v in job.items() if k != "setting"})

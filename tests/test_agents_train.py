@@ -40,7 +40,7 @@ def digits_dataset(tmp_path) -> dict:
     """Questions whose answer is one digit: a random model's last number sometimes matches, so groups have
     reward variance and every algorithm gets a gradient from step one. 24 tokens: the verifier reads only
     numbers that stand alone (not the `2` of `PRL2`), so gibberish needs room to make one; and it takes a
-    short one-line response whole (`a#3!b` is no `3`), so only about one attempt in twenty scores: 16 per
+    short one-line response whole (`a#3!b` is no `3`), so only a few attempts in a hundred score: 16 per
     question make a step with no signal at all rare."""
     path = tmp_path / "digits.jsonl"
     path.write_text("".join(json.dumps({"question": f"Write {d}.", "answer": str(d)}) + "\n"

@@ -5,7 +5,7 @@
 
 Every curriculum works without Gymnasium through the protocol in `curricula.base` (`next_request`,
 `report`, `diagnostics`, `state_dict`); see docs/curricula.md. (`curricula.learnability`
-is the module of the two learnability curricula; the score p(1 - p) itself is `curricula.base.learnability`.)
+is the module of the two learnability curricula; the score p(1 - p) itself is `curricula.statistics.learnability`.)
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved", "tr
           "train/frac_zero_advantage", "train/batch_learnability", "loss/policy", "loss/total", "policy/entropy",
           "policy/grad_norm", "policy/approx_kl", "compute/generated_tokens", "compute/attempts_train",
           "compute/attempts_probe", "compute/attempts_total", "time/generation", "time/scoring", "time/learning",
-          "curriculum/frac_all_solved", "curriculum/batch_learnability"}
+          "curriculum/frac_all_solved_of_kept", "curriculum/batch_learnability"}
 
 LEARN = {"num_candidates": 16, "buffer_size": 4, "refresh_every": 2, "probe_attempts": 2}
 

@@ -181,7 +181,7 @@ class Trainer:
         `truncated_reward` unless that is None."""
         start = time.perf_counter()
         texts = [self.decode(r) for r in responses] if texts is None else texts
-        rewards, _ = self.train_env.score(question_ids, texts, prefixes=prefixes)
+        rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
         if self.config.truncated_reward is not None:
             cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
             rewards[cut] = self.config.truncated_reward

@@ -205,7 +205,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
             G = int(lengths.max()) if lengths.size else 0
             flat = [c for row in rows for c in row]
-            scores, verdicts = self.env.unwrapped.score(np.repeat(ids, lengths), flat)
+            scores, verdicts = self.env.unwrapped.batch_rewards(np.repeat(ids, lengths), flat)
             r = np.full((ids.size, max(G, 1)), np.nan, dtype=np.float32)
             if G:
                 r[np.arange(G)[None, :] < lengths[:, None]] = scores

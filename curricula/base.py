@@ -107,24 +107,13 @@ class Curriculum:
         self._order: np.ndarray | None = None  # uniform epoch order, built on first use
         self._order_pos = 0
 
-    # the per-question statistics, read by the curricula that choose from them (see QuestionStats)
-    @property
-    def attempts(self) -> np.ndarray:
-        return self.stats.attempts
-
-    @property
-    def successes(self) -> np.ndarray:
-        return self.stats.successes
-
-    @property
-    def last_seen(self) -> np.ndarray:
-        """Iteration of each question's latest attempts (-1: never attempted)."""
-        return self.stats.last_seen
-
-    @property
-    def p(self) -> np.ndarray:
-        """Share solved in each question's latest group of attempts (nan: never attempted)."""
-        return self.stats.p
+    # the per-question statistics (see QuestionStats), read by the curricula that choose from them
+    attempts = property(lambda self: self.stats.attempts, doc="Attempts reported per question.")
+    successes = property(lambda self: self.stats.successes, doc="Solved attempts per question.")
+    last_seen = property(lambda self: self.stats.last_seen, doc="Iteration of each question's latest attempts "
+                                                                "(-1: never attempted).")
+    p = property(lambda self: self.stats.p, doc="Share solved in each question's latest group of attempts "
+                                                "(nan: never attempted).")
 
     # ---- the protocol -------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """agents.experiments.stats / analysis on synthetic curves whose answers are known: an arm against itself comes
 out at 0 points and 1.0x, a known shift or speed-up at its size, and the t distribution at its tabulated values."""
 
+import json
 import math
 
 import numpy as np
@@ -174,4 +175,34 @@ def test_training_shares_average_over_training_steps():
     xs, ys = linear(0.2, 0.6)
     recs = records(xs, ys, 128)
     recs[0]["train/frac_zero_advantage"] = 1.0  # a step-0 record is not a training step
-    assert analysis.training_shares(recs) == pytest.approx({"zero_advantage": 0.6, "p0": 0.4, "p1": 0.2})
+    for i, r in enumerate(recs[1:]):  # the zero-advantage share grows from 0.5 to 0.95 over 10 steps
+        r["train/frac_zero_advantage"] = 0.5 + 0.05 * i
+    shares = analysis.training_shares(recs)
+    assert shares["zero_advantage"] == pytest.approx(0.725) and (shares["p0"], shares["p1"]) == (0.4, 0.2)
+    assert shares["zero_advantage_first"] == pytest.approx(0.525) and shares["zero_advantage_last"] == pytest.approx(0.925)
+
+
+def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
+    from agents.experiments import grid
+
+    base = grid.configs_from_argv(["--preset", "tiny"], ["grpo"])
+    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
+                     grid.Arm("learnability", "learnability")]}
+    runs = grid.plan(base, arms, 8, tmp_path)
+    xs, ys = linear(0.2, 0.6)
+    gain = {"uniform": 0.05, "uniform_cm": 0.06, "learnability": 0.08}
+    zero = {"uniform": 0.6, "uniform_cm": 0.6, "learnability": 0.4}
+    scores = {"start": {"mean@k": 0.30, "pass@1": 0.25}}
+    for run in runs:
+        run.out.mkdir(parents=True)
+        recs = records(xs, ys, 128, {"train/frac_zero_advantage": zero[run.arm]})
+        (run.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        noise = 0.01 * ((run.seed * 7) % 5 - 2)  # the same seed-to-seed spread in every arm
+        scores[run.name] = {"mean@k": 0.30 + gain[run.arm] + noise, "pass@1": 0.25}
+    result = analysis.preregistered(scores, runs)
+    assert result.verdict == "VALID" and result.start == 0.30
+    (learn_vs_uniform, learn_vs_cm) = result.comparisons
+    assert learn_vs_uniform.paired.mean == pytest.approx(0.03) and learn_vs_cm.paired.mean == pytest.approx(0.02)
+    assert learn_vs_uniform.paired.n == 8 and learn_vs_uniform.p_holm == 0.0  # no spread in the differences
+    strict = analysis.preregistered(scores, runs, min_gain=0.10)  # uniform gained 5 points: void at 10
+    assert strict.verdict.startswith("VOID") and "VOID" in tables.preregistered_table(strict.comparisons, strict.gates)

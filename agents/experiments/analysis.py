@@ -21,11 +21,15 @@ SHARE_KEYS = {"zero_advantage": M.TRAIN_ZERO_ADVANTAGE, "p0": M.TRAIN_NONE_SOLVE
 
 
 def training_shares(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Each share's mean over the run's training steps (nan when never logged)."""
+    """Each share's mean over the run's training steps (nan when never logged), and over the first and the
+    last quarter of them (`zero_advantage_first`, `..._last`: does the share grow as the policy learns?)."""
     out = {}
     for name, key in SHARE_KEYS.items():
         values = [r[key] for r in records if r.get("step", 0) > 0 and r.get(key) is not None]
         out[name] = float(np.mean(values)) if values else math.nan
+        quarter = max(1, len(values) // 4)
+        out[f"{name}_first"] = float(np.mean(values[:quarter])) if values else math.nan
+        out[f"{name}_last"] = float(np.mean(values[-quarter:])) if values else math.nan
     return out
 
 
@@ -87,7 +91,7 @@ def summarise_cells(records: Mapping[str, Mapping[int, Sequence[Mapping[str, Any
             to_target_steps=stats.steps_to_target(steps, ref_steps, fraction, window) if ref_steps else None,
             to_target_compute=(stats.steps_to_target(comp, ref_comp, fraction, window, algo_budget)
                                if ref_comp and algo_budget else None),
-            shares={k: [s[k] for s in shares] for k in SHARE_KEYS},
+            shares={k: [s[k] for s in shares] for k in shares[0]} if shares else {},
             reward=[float(np.mean([x[M.TRAIN_REWARD] for x in r[-5:] if M.TRAIN_REWARD in x]))
                     for r in by_seed.values()],
             attempts_per_step=[stats.cost_per_step(r, "attempts") for r in by_seed.values()],
@@ -139,12 +143,20 @@ def validity_gates(primary: Mapping[str, Mapping[int, float]], start: float,
 
 @dataclass
 class Comparison:
-    """One primary comparison: the paired difference and its Holm-adjusted p-value across the family."""
+    """One primary comparison: the paired difference, its Holm-adjusted p-value across the family, and the
+    smallest difference these seeds could detect (80% power at 5%, from the observed spread)."""
 
     arm: str
     reference: str
     paired: stats.Paired
     p_holm: float
+
+    @property
+    def detectable(self) -> float:
+        diffs = list(self.paired.diffs.values())
+        if len(diffs) < 2:
+            return math.inf
+        return stats.min_detectable_difference(len(diffs), float(np.std(diffs, ddof=1)))
 
 
 def primary_comparisons(primary: Mapping[str, Mapping[int, float]],
@@ -163,3 +175,38 @@ def verdict(gates: Sequence[Gate]) -> str:
     """VALID when every gate passed, else VOID naming the failed gates."""
     failed = [g.name for g in gates if not g.passed]
     return "VALID" if not failed else "VOID (failed: " + "; ".join(failed) + ")"
+
+
+@dataclass
+class Preregistered:
+    """The pre-registered test's numbers for one algorithm: the primary metric per arm and seed, the start's,
+    the training zero-advantage share per arm and seed, the gates and the primary comparisons."""
+
+    primary: dict[str, dict[int, float]]
+    start: float
+    zero_share: dict[str, dict[int, float]]
+    gates: list[Gate]
+    comparisons: list[Comparison]
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.gates)
+
+
+def preregistered(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], algo: str = "grpo",
+                  metric: str = "mean@k", start: str = "start",
+                  pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"), ("learnability", "uniform_cm")),
+                  **gate_thresholds: float) -> Preregistered:
+    """From the common held-out set's scores (agents.experiments.reevaluate: `start` and one per run name) and
+    the runs (agents.experiments.grid.Run) of `algo`: the gates and the Holm-adjusted primary comparisons on
+    `metric` (mean@k: the accuracy of k answers sampled per question)."""
+    from agents.experiments.reevaluate import per_seed
+
+    mine = [r for r in runs if r.algo == algo]
+    primary = {cell.split("-", 1)[1]: v for cell, v in per_seed(scores, mine, metric).items()}
+    zero: dict[str, dict[int, float]] = {}
+    for run in mine:
+        zero.setdefault(run.arm, {})[run.seed] = training_shares(run.records())["zero_advantage"]
+    start_value = float(scores[start][metric])
+    gates = validity_gates(primary, start_value, zero, **gate_thresholds)
+    return Preregistered(primary, start_value, zero, gates, primary_comparisons(primary, pairs))

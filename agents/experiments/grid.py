@@ -219,18 +219,19 @@ class RunResult:
     seconds: float = 0.0
 
 
-def train_run(job: tuple[str, dict[str, Any], int]) -> float:
-    """Train one run in a worker process (continuing it when its folder holds a cut one); its seconds."""
+def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
+    """Train one run in a worker process (continuing it through the trainer's resume when its folder holds a
+    cut one); returns the job's index and its seconds."""
     import torch
 
     from agents.trainer import train
 
-    algo, values, threads = job
+    index, algo, values, threads = job
     torch.set_num_threads(threads)
     config = get_algorithm(algo).config_class(**{**values, "resume": True})
     start = time.perf_counter()
     train(config)
-    return time.perf_counter() - start
+    return index, time.perf_counter() - start
 
 
 def run_grid(runs: Sequence[Run], workers: int = 1, threads: int | None = None,
@@ -244,23 +245,23 @@ def run_grid(runs: Sequence[Run], workers: int = 1, threads: int | None = None,
     threads = threads or threads_per_worker(workers, runs[0].config.device if runs else None)
     results = {run.name: RunResult(run, reused=True) for run in runs if finished(run)}
     todo = [run for run in runs if run.name not in results]
-    jobs = [(run.algo, dataclasses.asdict(run.config), threads) for run in todo]
+    jobs = [(i, run.algo, dataclasses.asdict(run.config), threads) for i, run in enumerate(todo)]
     done = 0
 
-    def record(run: Run, seconds: float) -> None:
+    def record(i: int, seconds: float) -> None:
         nonlocal done
         done += 1
-        results[run.name] = RunResult(run, reused=False, seconds=seconds)
+        results[todo[i].name] = RunResult(todo[i], reused=False, seconds=seconds)
         if on_done:
-            on_done(results[run.name], done, len(todo))
+            on_done(results[todo[i].name], done, len(todo))
 
     if workers > 1 and len(todo) > 1:
         with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
-            for run, seconds in zip(todo, pool.imap(train_run, jobs), strict=True):
-                record(run, seconds)
+            for i, seconds in pool.imap_unordered(train_run, jobs):  # reported as each finishes
+                record(i, seconds)
     else:
-        for run, job in zip(todo, jobs, strict=True):
-            record(run, train_run(job))
+        for job in jobs:
+            record(*train_run(job))
     return [results[run.name] for run in runs]
 
 

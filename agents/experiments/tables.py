@@ -102,7 +102,8 @@ def cells_table(summaries: Mapping[str, CellSummary], budgets: Mapping[str, Sequ
                f"area under the curve minus {reference}'s, step axis (points)",
                f"area minus {reference}'s, attempts axis up to the budget (points)",
                f"steps to the target: {reference}'s / this arm's (seeds reached: arm, {reference})",
-               "attempts to the target: ratio (reached)", "zero-advantage share over training (%)",
+               "attempts to the target: ratio (reached)",
+               "zero-advantage share over training (%): mean; first -> last quarter",
                "p = 0 share (%)", "p = 1 share (%)", "attempts per step", "tokens per step"]
     rows = []
     for cell, s in summaries.items():
@@ -120,7 +121,9 @@ def cells_table(summaries: Mapping[str, CellSummary], budgets: Mapping[str, Sequ
         rows.append([_row_name(cell), s.seeds, fmt_values(s.start), fmt_values(s.final), fmt_paired(s.gain),
                      fmt_paired(s.vs_reference), f"{at_budget} (at {budget_text} attempts)",
                      fmt_paired(s.auc_steps), fmt_paired(s.auc_compute), target(s.to_target_steps),
-                     target(s.to_target_compute), fmt_values(s.shares["zero_advantage"]),
+                     target(s.to_target_compute),
+                     f"{fmt_values(s.shares['zero_advantage'])}; {fmt_values(s.shares['zero_advantage_first'])} -> "
+                     f"{fmt_values(s.shares['zero_advantage_last'])}",
                      fmt_values(s.shares["p0"]), fmt_values(s.shares["p1"]),
                      f"{stats.mean_ci(s.attempts_per_step)[0]:.0f}", _count(s.tokens_per_step)])
     return markdown_table(headers, rows) + (
@@ -189,9 +192,10 @@ def preregistered_table(comparisons: Sequence[Comparison], gates: Sequence[Gate]
     status = verdict(gates)
     void = status != "VALID"
     rows = [[f"{c.arm} minus {c.reference}", c.paired.n, fmt_paired(c.paired), fmt_p(c.paired.p), fmt_p(c.p_holm),
-             "VOID" if void else ("significant" if c.p_holm < 0.05 else "not significant")] for c in comparisons]
+             fmt(c.detectable), "VOID" if void else ("significant" if c.p_holm < 0.05 else "not significant")]
+            for c in comparisons]
     gate_rows = [[g.name, fmt(g.value), g.threshold_text, "pass" if g.passed else "FAIL"] for g in gates]
     return (markdown_table(["primary comparison", "seeds", "paired difference (points, 95% t interval)", "p",
-                            "p (Holm)", "result"], rows)
+                            "p (Holm)", "detectable with these seeds (points, 80% power)", "result"], rows)
             + f"\n\nValidity gates (fixed in advance): **{status}**.\n\n"
             + markdown_table(["gate", "value", "needs", "verdict"], gate_rows))

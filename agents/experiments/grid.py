@@ -226,9 +226,11 @@ def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
 
     from agents.trainer import train
 
+    from agents.checkpoint import holds_run
+
     index, algo, values, threads = job
     torch.set_num_threads(threads)
-    config = get_algorithm(algo).config_class(**{**values, "resume": True})
+    config = get_algorithm(algo).config_class(**{**values, "resume": holds_run(values["out"])})
     start = time.perf_counter()
     train(config)
     return index, time.perf_counter() - start

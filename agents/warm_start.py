@@ -62,7 +62,7 @@ WARM_START_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "instruction": TESTBED_INSTRUCTION,
 }
-_VERSION = 1  # bump when the training recipe changes, so old caches are not reused
+_VERSION = 2  # bump when the training recipe changes, so old caches are not reused
 METADATA = "warm_start.json"
 
 

@@ -29,6 +29,8 @@ from typing import Any
 from agents.experiments import grid, tables
 from agents.experiments.analysis import summarise_cells
 from agents.experiments.reevaluate import EvalSet, reevaluate
+from agents.plots import plot
+from agents.policy import resolve
 from mathenv.errors import UserError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +105,6 @@ def main(argv: list[str] | None = None) -> None:
     base = grid.configs_from_argv(rest, args.algos, ALGO_DEFAULTS)
     first = next(iter(base.values()))
     if first.model in ("testbed", "smollm2"):  # resolved once here, not by every worker at once
-        from agents.policy import resolve
-
         base = {a: type(c)(**{**asdict(c), "model": resolve(c.model)}) for a, c in base.items()}
         first = next(iter(base.values()))
     learn = grid.learnability_options(first.questions_per_step, first.num_questions or 2000,
@@ -168,10 +168,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _plots(runs: list[grid.Run], tag: str, folder: Path) -> list[Path]:
     """Mean and min-max curves over seeds per algorithm (left out when matplotlib is not installed)."""
-    try:
-        from agents.plots import plot
-    except ImportError:
-        return []
     pngs = []
     for algo in dict.fromkeys(r.algo for r in runs):
         for x in ("step", "compute"):

@@ -34,6 +34,7 @@ import numpy as np
 from agents.experiments import grid, stats, tables
 from agents.experiments.analysis import training_shares
 from agents.experiments.reevaluate import EvalSet, reevaluate
+from agents.policy import resolve
 from mathenv.errors import UserError, exit_on_user_error
 
 #: what every sweep run shares: the testbed preset (warm start, levels 1-6, bare-question prompt, 8 attempts per
@@ -159,8 +160,6 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--stage must be one of {sorted(STAGES)} (B: stage A's chosen setting)")
     algos = args.algos or (["grpo"] if args.stage == "A" else ["ppo", "vineppo"])
     base = grid.configs_from_argv([*BASE_ARGV, *rest], algos, ALGO_DEFAULTS)
-    from agents.policy import resolve
-
     base = {a: type(c)(**{**asdict(c), "model": resolve(c.model)}) for a, c in base.items()}
     runs = grid.plan(base, {a: arms(args.stage, args.only) for a in algos}, args.seeds, args.runs)
     runs.sort(key=lambda r: -r.config.questions_per_step)  # longest first

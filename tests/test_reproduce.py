@@ -135,3 +135,18 @@ def test_a_results_section_is_replaced_in_place(tmp_path):
     text = doc.read_text()
     assert text.startswith("# Results") and "second" in text and "first" not in text and "other" in text
     assert text.index("second") < text.index("other")
+
+
+def test_the_thin_grid_runs_as_a_script_and_refuses_bad_input_in_one_line(tmp_path):
+    """The script imports the library as installed (no sys.path edits): here the checkout is the package."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, str(root / "scripts" / "reproduce.py"), "--preset", "tiny", "--arms",
+                          "uniform", "nope"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 2 and "unknown arm(s) ['nope']" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr

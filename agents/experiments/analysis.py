@@ -14,6 +14,7 @@ import numpy as np
 
 from agents import metrics as M
 from agents.experiments import stats
+from agents.experiments.reevaluate import per_seed
 
 #: what a run's training shares are read from: the share of a step's attempted questions with no GRPO signal
 #: (every attempt the same reward), none solved (p = 0) and all solved (p = 1)
@@ -200,8 +201,6 @@ def preregistered(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], 
     """From the common held-out set's scores (agents.experiments.reevaluate: `start` and one per run name) and
     the runs (agents.experiments.grid.Run) of `algo`: the gates and the Holm-adjusted primary comparisons on
     `metric` (mean@k: the accuracy of k answers sampled per question)."""
-    from agents.experiments.reevaluate import per_seed
-
     mine = [r for r in runs if r.algo == algo]
     primary = {cell.split("-", 1)[1]: v for cell, v in per_seed(scores, mine, metric).items()}
     zero: dict[str, dict[int, float]] = {}

@@ -19,10 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+import curricula
 from agents.algorithms import get as get_algorithm
+from agents.checkpoint import differences, holds_run
 from agents.config import RUN_ONLY_FIELDS, TrainConfig
 from agents.experiments.heldout import check_held_out, held_out_pool, training_pool
+from agents.experiments.stats import compute_matched_questions, probe_attempts_per_step
 from agents.metrics import read_records
+from agents.train import build_config
+from agents.trainer import env_kwargs, train
 from mathenv.errors import UserError
 
 
@@ -76,8 +83,6 @@ def learnability_options(questions_per_step: int, pool: int, override: Mapping[s
     """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5 at its batch of 64) scaled to
     `questions_per_step` by curricula.buffer_options (N = 2 N_l, K = N_l), with `override`; checked against a
     pool of `pool` questions here, before any run starts."""
-    import curricula
-
     options = {**curricula.buffer_options("very_fast", questions_per_step), **(override or {})}
     curricula.make("learnability", pool, batch_size=questions_per_step, **options)
     return options
@@ -94,8 +99,6 @@ def standard_arms(algo: str, names: Sequence[str], config: TrainConfig, learn: M
     learnability_filter, posterior, and uniform_cm, the compute-matched uniform baseline: as many attempts
     per step as learnability's training + probe attempts, each added question costing its G attempts and
     `rollout_cost` more per attempt (VinePPO's Monte-Carlo rollouts)."""
-    from agents.experiments.stats import compute_matched_questions, probe_attempts_per_step
-
     matched = compute_matched_questions(config.questions_per_step, config.attempts_per_question,
                                         probe_attempts_per_step(learn), rollout_cost)
     arms = {"uniform": Arm("uniform"),
@@ -123,8 +126,6 @@ def configs_from_argv(argv: Sequence[str], algos: Iterable[str],
     """One base config per algorithm, parsed as `python -m agents.train` parses its command line (`--preset`,
     `--config`, every config field as a flag). A flag of one algorithm's own fields (`--vine-rollouts`)
     applies to that algorithm only; `algo_defaults` are an algorithm's values unless a flag sets them."""
-    from agents.train import build_config
-
     argv = list(argv)
     out = {}
     for algo in algos:
@@ -186,8 +187,6 @@ def finished(run: Run) -> bool:
 def check_settings(run: Run) -> None:
     """Refuse to reuse or resume a run folder trained with other settings (another warm start, learning rate,
     curriculum, ...): its numbers would land in the table under the wrong label."""
-    from agents.checkpoint import differences
-
     saved = run.out / "config.json"
     if not saved.exists():
         return
@@ -199,8 +198,6 @@ def check_settings(run: Run) -> None:
 
 def check_held_out_sets(runs: Iterable[Run]) -> None:
     """Every run's held-out split against its training pool (once per distinct pair)."""
-    from agents.trainer import env_kwargs
-
     seen = set()
     for run in runs:
         key = json.dumps([env_kwargs(run.config, "train"), env_kwargs(run.config, run.config.eval_split)],
@@ -222,12 +219,6 @@ class RunResult:
 def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
     """Train one run in a worker process (continuing it through the trainer's resume when its folder holds a
     cut one); returns the job's index and its seconds."""
-    import torch
-
-    from agents.trainer import train
-
-    from agents.checkpoint import holds_run
-
     index, algo, values, threads = job
     torch.set_num_threads(threads)
     config = get_algorithm(algo).config_class(**{**values, "resume": holds_run(values["out"])})

@@ -12,6 +12,10 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+import gymnasium as gym
+
+import mathenv  # noqa: F401  (registers MathReasoning-v0)
+from agents.trainer import env_kwargs
 from mathenv.errors import UserError
 from mathenv.questions import Question
 
@@ -63,9 +67,4 @@ def held_out_pool(config: Any) -> list[Question]:
 
 
 def _pool(config: Any, split: str) -> list[Question]:
-    import gymnasium as gym
-
-    import mathenv  # noqa: F401  (registers MathReasoning-v0)
-    from agents.trainer import env_kwargs
-
     return list(gym.make("MathReasoning-v0", **env_kwargs(config, split)).unwrapped.questions)

@@ -17,8 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
+import torch
+
+import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents.config import TrainConfig
+from agents.evaluate import evaluate_questions, subset
 from agents.experiments.heldout import check_held_out, training_pool
+from agents.trainer import env_kwargs
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,6 @@ class EvalSet:
 def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any], list[int]]:
     """The env keywords and question ids of `eval_set` for runs of `config`; a held-out set is refused when
     it shares a question with the training pool."""
-    import gymnasium as gym
-
-    import mathenv  # noqa: F401
-    from agents.evaluate import subset
-    from agents.trainer import env_kwargs
-
     split = config.eval_split if eval_set.split == "test" else eval_set.split
     kwargs = env_kwargs(config, split)
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
@@ -62,13 +63,6 @@ def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any]
 
 def score_one(job: dict[str, Any]) -> dict[str, Any]:
     """One policy on the set (in a worker process), read from its cache when the settings match."""
-    import gymnasium as gym
-    import numpy as np
-    import torch
-
-    import mathenv  # noqa: F401
-    from agents.evaluate import evaluate_questions
-
     job = dict(job)
     torch.set_num_threads(job.pop("threads"))
     cache = Path(job.pop("cache"))

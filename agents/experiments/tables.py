@@ -4,13 +4,20 @@ docs/benchmarks.md) without touching the others."""
 from __future__ import annotations
 
 import math
+import os
+import platform
 import re
+import sys
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from agents.experiments import stats
 from agents.experiments.analysis import CellSummary, Comparison, Gate, verdict
+from agents.experiments.reevaluate import per_seed
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results.md"
 RESULTS_HEADER = ("# Results: learnability vs uniform\n\nEach section is written by the script named in it; rerun "
@@ -38,20 +45,12 @@ def write_section(name: str, body: str, doc: Path = RESULTS, header: str = RESUL
 
 def machine_line() -> str:
     """One line naming where the numbers were taken, so tables from different machines are not mixed up."""
-    import os
-    import platform
-    from datetime import date
-
-    import torch
-
     return (f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
             f"torch {torch.__version__}, measured {date.today().isoformat()}")
 
 
 def command_line(script: str, argv: Sequence[str] | None = None) -> str:
     """The command that wrote a table, as a reader would retype it: `python scripts/NAME.py ARGS`."""
-    import sys
-
     args = list(argv) if argv is not None else sys.argv[1:]
     return " ".join(["python", f"scripts/{Path(script).name}", *args])
 
@@ -141,8 +140,6 @@ def reevaluation_table(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[A
                        reference: str = "uniform", start: str = "start") -> str:
     """Per cell and metric (`pass@1`, `mean@k`): the mean over seeds, the change from the start policy and the
     paired difference with the reference arm on the common set; then per level."""
-    from agents.experiments.reevaluate import per_seed
-
     s0 = scores.get(start)
     headers = ["algorithm / arm", "seeds"]
     for m in metrics:

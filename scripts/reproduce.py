@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{step_seconds / 60:.1f} min of training steps summed over the runs).\n\nSettings: "
             f"`{json.dumps(settings, default=str)}`; learnability: `{json.dumps(learn)}`.\n\n"
             f"Held-out pass@1 on each seed's own {first.eval_questions}-question subset, paired with uniform by "
-            f"seed:\n\n{tables.cells_table(summaries, budgets)}\n\n"
+            f"seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted for "
+            f"training, by arm:\n\n{tables.shares_table(summaries)}\n\n"
             + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
     raw: dict[str, Any] = {"budgets": budgets}
     if args.reevaluate:

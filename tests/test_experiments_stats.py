@@ -91,6 +91,8 @@ def test_steps_to_target_counts_every_seed_and_reads_a_known_speed_up():
     flat[2] = linear(0.2, 0.2)
     out = stats.steps_to_target(flat, ref)
     assert out.difference.n == 3 and out.reached_arm == 2
+    nothing = {s: linear(0.2, 0.2) for s in range(3)}
+    assert math.isnan(stats.steps_to_target(nothing, nothing).ratio)  # neither learned: no ratio, not 1.0x
     xs, ys = ref[0]
     assert stats.first_reach(xs, ys, 0.2) == 0.0 and stats.first_reach(xs, ys, 0.7) is None
 
@@ -126,6 +128,8 @@ def test_cells_are_read_against_their_own_algorithms_uniform_at_its_own_budgets(
     assert summaries["grpo-uniform"].vs_reference is None
     text = tables.cells_table(summaries, budgets)
     assert "grpo / twin" in text and "1.00x" in text and "(reference)" in text
+    shares = tables.shares_table(summaries)
+    assert "| vineppo / learnability | 3 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 |" in shares
 
 
 def test_compute_matched_uniform_counts_every_attempt_vine_rollouts_included():

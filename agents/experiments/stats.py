@@ -261,7 +261,7 @@ def steps_to_target(arm: Curves, ref: Curves, fraction: float = 0.5, window: int
     learn at all); x to reach it on each smoothed curve, a run that never does counted at the horizon."""
     horizon = common_horizon(arm, ref) if horizon is None else horizon
     xa, xr, targets = {}, {}, {}
-    reached_a = reached_r = 0
+    reached_a = reached_r = informative = 0
     for seed in sorted(set(arm) & set(ref)):
         (ax, ay), (rx, ry) = arm[seed], ref[seed]
         if ay.size == 0 or ry.size == 0:
@@ -278,6 +278,7 @@ def steps_to_target(arm: Curves, ref: Curves, fraction: float = 0.5, window: int
             a = r = None
             target = start
         else:
+            informative += 1
             target = start + fraction * gap
             a, r = first_reach(ax, sa, target), first_reach(rx, sr, target)
         targets[seed] = float(target)
@@ -287,7 +288,8 @@ def steps_to_target(arm: Curves, ref: Curves, fraction: float = 0.5, window: int
         xr[seed] = horizon if r is None else r
     mean_a = float(np.mean(list(xa.values()))) if xa else math.nan
     mean_r = float(np.mean(list(xr.values()))) if xr else math.nan
-    ratio = mean_r / mean_a if mean_a > 0 else (1.0 if mean_a == mean_r == 0 else math.nan)
+    # no seed where either run learned: no target, no ratio (not a 1.0x)
+    ratio = mean_r / mean_a if informative and mean_a > 0 else math.nan
     return ToTarget(ratio, paired_difference(xr, xa, level), reached_a, reached_r, targets)
 
 

@@ -131,6 +131,24 @@ def cells_table(summaries: Mapping[str, CellSummary], budgets: Mapping[str, Sequ
         "seed that never reaches it counts at the horizon, so every seed is counted.")
 
 
+def shares_table(summaries: Mapping[str, CellSummary]) -> str:
+    """Per cell, the shares of the questions attempted for training that gave GRPO no signal (zero advantage),
+    that no attempt solved (p = 0) and that every attempt solved (p = 1): mean over training, and over its
+    first and last quarter (does uniform's zero-advantage share grow as the policy learns, as the paper
+    reports?)."""
+    headers = ["algorithm / arm", "seeds"]
+    for what in ("zero-advantage", "p = 0", "p = 1"):
+        headers += [f"{what} share (%)", "first quarter", "last quarter"]
+    rows = []
+    for cell, s in summaries.items():
+        row: list[Any] = [_row_name(cell), s.seeds]
+        for key in ("zero_advantage", "p0", "p1"):
+            row += [fmt_values(s.shares[key]), fmt_values(s.shares[f"{key}_first"]),
+                    fmt_values(s.shares[f"{key}_last"])]
+        rows.append(row)
+    return markdown_table(headers, rows)
+
+
 def _count(values: Sequence[float]) -> str:
     m = stats.mean_ci(values)[0]
     return "–" if not math.isfinite(m) else f"{m:,.0f}"

@@ -41,9 +41,10 @@ GRIDS: dict[str, dict[str, Any]] = {
     "testbed": {"algos": ["grpo", "ppo", "vineppo"],
                 "arms": ["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"],
                 "seeds": {"grpo": 5, "ppo": 3, "vineppo": 3}, "workers": 2, "runs": "runs/reproduce/testbed",
-                "reevaluate": 2000, "k": 4},
+                "reevaluate": 2000, "k": 4, "tag": "testbed"},
     "smollm2-cpu": {"algos": ["grpo"], "arms": ["uniform", "learnability", "posterior"], "seeds": {"grpo": 3},
-                    "workers": 2, "runs": "runs/reproduce/arithmetic", "reevaluate": 200, "k": 1},
+                    "workers": 2, "runs": "runs/reproduce/arithmetic", "reevaluate": 200, "k": 1,
+                    "tag": "arithmetic-smollm2"},
 }
 DEFAULT_PRESET = "smollm2-cpu"
 #: VinePPO: 4 Monte-Carlo completions per state in the grid (the reference's 9 would cost twice as much)
@@ -83,12 +84,13 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         rest = ["--preset", DEFAULT_PRESET, *rest]
     preset = rest[rest.index("--preset") + 1] if "--preset" in rest else \
         next(t for t in rest if t.startswith("--preset=")).split("=", 1)[1]
-    defaults = GRIDS.get(preset, GRIDS[DEFAULT_PRESET])
+    defaults = GRIDS.get(preset, {**GRIDS[DEFAULT_PRESET], "tag": None})
     for key, flag in (("algos", "algos"), ("arms", "arms"), ("workers", "workers"), ("reevaluate", "reevaluate"),
                       ("k", "reevaluate_k")):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[key])
     args.runs = args.runs or Path(defaults["runs"])
+    args.tag = args.tag or defaults["tag"] or args.runs.name or "grid"
     seeds = dict(defaults["seeds"])
     for token in args.seeds or []:
         algo, _, n = token.rpartition("=")
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     summaries, budgets = summarise_cells(records)
     step_seconds = sum(x.get("time/step", 0.0) for by_seed in records.values() for recs in by_seed.values()
                        for x in recs)
-    tag = args.tag or (args.runs.name if args.runs.name else "grid")
+    tag = args.tag
     docs = ROOT / "docs" if args.write else args.runs
     pngs = _plots(runs, tag, docs)
     command = tables.command_line(__file__, argv)

@@ -197,15 +197,16 @@ class Preregistered:
 def preregistered(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], algo: str = "grpo",
                   metric: str = "mean@k", start: str = "start",
                   pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"), ("learnability", "uniform_cm")),
-                  **gate_thresholds: float) -> Preregistered:
+                  zero_share: str = "zero_advantage", **gate_thresholds: float) -> Preregistered:
     """From the common held-out set's scores (agents.experiments.reevaluate: `start` and one per run name) and
     the runs (agents.experiments.grid.Run) of `algo`: the gates and the Holm-adjusted primary comparisons on
-    `metric` (mean@k: the accuracy of k answers sampled per question)."""
+    `metric` (mean@k: the accuracy of k answers sampled per question). `zero_share` names the training share
+    the gates read (`training_shares`: the mean over training, or `zero_advantage_last`, its last quarter)."""
     mine = [r for r in runs if r.algo == algo]
     primary = {cell.split("-", 1)[1]: v for cell, v in per_seed(scores, mine, metric).items()}
     zero: dict[str, dict[int, float]] = {}
     for run in mine:
-        zero.setdefault(run.arm, {})[run.seed] = training_shares(run.records())["zero_advantage"]
+        zero.setdefault(run.arm, {})[run.seed] = training_shares(run.records())[zero_share]
     start_value = float(scores[start][metric])
     gates = validity_gates(primary, start_value, zero, **gate_thresholds)
     return Preregistered(primary, start_value, zero, gates, primary_comparisons(primary, pairs))

@@ -165,11 +165,16 @@ def test_gates_void_the_result_and_holm_adjusts_the_primary_comparisons():
     itself = analysis.primary_comparisons(primary, [("uniform", "uniform")])[0]
     assert itself.paired.mean == 0.0 and itself.p_holm == 1.0
     assert "VOID" not in tables.preregistered_table(comparisons, gates)
+    assert [analysis.outcome(c) for c in comparisons] == ["wins", "wins"]  # +3 and +2 points, tight spread
+    assert not analysis.needs_more_seeds(comparisons[1])
+    wide = analysis.primary_comparisons({"a": {0: 0.0, 1: 0.05, 2: -0.04}, "b": {0: 0.0, 1: 0.0, 2: 0.0}},
+                                        [("a", "b")])[0]
+    assert analysis.outcome(wide) == "no significant difference" and analysis.needs_more_seeds(wide)
     # uniform gains only 2 points: the gate fails and every comparison is reported VOID, not negative
     gates = analysis.validity_gates(primary, start=0.415, zero_share=zero)
     assert not gates[0].passed and analysis.verdict(gates).startswith("VOID")
     text = tables.preregistered_table(comparisons, gates)
-    assert "VOID" in text and "FAIL" in text and "significant" not in text
+    assert "VOID" in text and "FAIL" in text and "wins" not in text
     # learnability's zero-advantage share only 10 points lower: the third gate fails
     zero["learnability"] = {s: 0.50 for s in range(8)}
     assert not analysis.validity_gates(primary, start=0.30, zero_share=zero)[2].passed

@@ -21,6 +21,16 @@ def test_learnability_options_build_a_valid_curriculum(n, pool):
         assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (5, 128, 64)
 
 
+def test_the_recommended_buffer_and_its_compute_matched_uniform():
+    """The pre-registered design's arms: recommended scaled to N_l = 16 (N = 320, K = 64, T = 50) and uniform
+    given its 51.2 probe attempts per step as 6.4 more questions: 22."""
+    from agents.experiments import stats
+
+    opts = grid.learnability_options(16, 640, {"preset": "recommended"})
+    assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (50, 320, 64)
+    assert stats.compute_matched_questions(16, 8, stats.probe_attempts_per_step(opts)) == 22
+
+
 def test_the_testbed_settings_are_defined_once_and_parsed_like_agents_train():
     assert RUN_PRESETS["testbed"] is TESTBED
     base = grid.configs_from_argv(["--preset", "testbed", "--steps", "7", "--vine-rollouts", "2"],
@@ -150,3 +160,20 @@ def test_the_thin_grid_runs_as_a_script_and_refuses_bad_input_in_one_line(tmp_pa
                           "uniform", "nope"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert out.returncode == 2 and "unknown arm(s) ['nope']" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_distinct_held_out_set_keeps_each_text_once_and_the_training_pool_whole():
+    base = grid.configs_from_argv(["--preset", "testbed", "--model", "tiny", "--num-questions", "640"], ["grpo"])
+    config = base["grpo"]
+    kwargs, ids = reevaluate.question_ids(config, reevaluate.EvalSet(num_questions=None, pool_size=1800,
+                                                                     distinct=True))
+    questions = heldout.held_out_pool(dataclasses.replace(config))  # the env's default 2,000
+    import gymnasium as gym
+
+    env = gym.make("MathReasoning-v0", **kwargs).unwrapped
+    texts = [heldout.normalise_question(env.questions[i].question) for i in ids]
+    assert env.num_questions == 1800 and len(texts) == len(set(texts))  # each text once
+    assert set(texts) == {heldout.normalise_question(q.question) for q in env.questions}  # every text there
+    assert ids == sorted(ids) and len(questions) == 2000
+    _, train_ids = reevaluate.question_ids(config, reevaluate.EvalSet("train", num_questions=None))
+    assert train_ids == list(range(640))  # the training-pool set: the runs' own pool, whole

@@ -172,6 +172,21 @@ def primary_comparisons(primary: Mapping[str, Mapping[int, float]],
     return [Comparison(a, b, paired[f"{a} vs {b}"], adjusted[f"{a} vs {b}"]) for a, b in pairs]
 
 
+def needs_more_seeds(comparison: Comparison, max_half_width: float = 0.015) -> bool:
+    """The design's one seed extension: more seeds when the interval contains zero and is wider than
+    +-`max_half_width` (+-1.5 points)."""
+    p = comparison.paired
+    return bool(p.low <= 0 <= p.high and p.half_width > max_half_width) if math.isfinite(p.half_width) else True
+
+
+def outcome(comparison: Comparison, alpha: float = 0.05) -> str:
+    """`wins` when the Holm-adjusted p is below `alpha` and the mean is positive, `loses` when below and
+    negative, else `no significant difference`."""
+    if not (math.isfinite(comparison.p_holm) and comparison.p_holm < alpha):
+        return "no significant difference"
+    return "wins" if comparison.paired.mean > 0 else "loses"
+
+
 def verdict(gates: Sequence[Gate]) -> str:
     """VALID when every gate passed, else VOID naming the failed gates."""
     failed = [g.name for g in gates if not g.passed]

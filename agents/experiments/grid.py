@@ -78,12 +78,15 @@ class Run:
         return read_records(self.out / "metrics.jsonl")
 
 
-def learnability_options(questions_per_step: int, pool: int, override: Mapping[str, Any] | None = None
-                         ) -> dict[str, Any]:
-    """The paper's `very_fast` buffer (T=5, N=128, K=64, L=8, rho=0.5 at its batch of 64) scaled to
-    `questions_per_step` by curricula.buffer_options (N = 2 N_l, K = N_l), with `override`; checked against a
-    pool of `pool` questions here, before any run starts."""
-    options = {**curricula.buffer_options("very_fast", questions_per_step), **(override or {})}
+def learnability_options(questions_per_step: int, pool: int, override: Mapping[str, Any] | None = None,
+                         preset: str = "very_fast") -> dict[str, Any]:
+    """The paper's buffer `preset` (`very_fast`: T=5, N=128, K=64 at its batch of 64; `recommended`: T=50,
+    N=1280, K=256; L=8, rho=0.5) scaled to `questions_per_step` by curricula.buffer_options (N / N_l and
+    K / N_l kept), with `override` (a `preset` key there picks the preset); checked against a pool of `pool`
+    questions here, before any run starts."""
+    override = dict(override or {})
+    preset = override.pop("preset", preset)
+    options = {**curricula.buffer_options(preset, questions_per_step), **override}
     curricula.make("learnability", pool, batch_size=questions_per_step, **options)
     return options
 

@@ -24,28 +24,33 @@ import torch
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents.config import TrainConfig
 from agents.evaluate import evaluate_questions, subset
-from agents.experiments.heldout import check_held_out, training_pool
+from agents.experiments.heldout import check_held_out, normalise_question, training_pool
 from agents.trainer import env_kwargs
 
 
 @dataclass(frozen=True)
 class EvalSet:
-    """Which questions every policy answers, and how: `num_questions` of `split` (`"train"`: a fixed subset of
-    the runs' training pool), drawn with `seed`; `k` answers sampled per question at `temperature` / `top_p`
-    besides the greedy one."""
+    """Which questions every policy answers, and how: `num_questions` (None: all) of `split` (`"train"`: the
+    runs' training pool), drawn with `seed`; `k` answers sampled per question at `temperature` / `top_p`
+    besides the greedy one. `pool_size` loads that many questions of a held-out split first (None: the
+    dataset's default; the training pool is always the runs' own), `distinct` keeps the first occurrence of
+    each question text (normalised), so a question that recurs is not weighted twice."""
 
     split: str = "test"
-    num_questions: int = 2000
+    num_questions: int | None = 2000
     k: int = 4
     temperature: float = 0.35
     top_p: float = 1.0
     seed: int = 0
+    pool_size: int | None = None
+    distinct: bool = False
 
     @property
     def tag(self) -> str:
         """The name of this set's cache files."""
-        return (f"reevaluate_{self.split}_{self.num_questions}_k{self.k}_t{self.temperature:g}_p{self.top_p:g}"
-                f"_s{self.seed}")
+        return (f"reevaluate_{self.split}_{self.num_questions or 'all'}"
+                + (f"_of{self.pool_size}" if self.pool_size else "") + ("_distinct" if self.distinct else "")
+                + f"_k{self.k}_t{self.temperature:g}_p{self.top_p:g}_s{self.seed}")
 
 
 def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any], list[int]]:
@@ -53,11 +58,19 @@ def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any]
     it shares a question with the training pool."""
     split = config.eval_split if eval_set.split == "test" else eval_set.split
     kwargs = env_kwargs(config, split)
+    if eval_set.pool_size is not None and split != "train":
+        kwargs["num_questions"] = eval_set.pool_size
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
-    ids = [int(i) for i in subset(env.num_questions, eval_set.num_questions, eval_set.seed)]
+    candidates = np.arange(env.num_questions)
+    if eval_set.distinct:
+        first: dict[str, int] = {}
+        for i, q in enumerate(env.questions):
+            first.setdefault(normalise_question(q.question), i)
+        candidates = np.asarray(sorted(first.values()))
+    ids = [int(candidates[i]) for i in subset(candidates.size, eval_set.num_questions, eval_set.seed)]
     if split != "train":
         check_held_out([env.questions[i] for i in ids], training_pool(config),
-                       f"re-evaluation set ({eval_set.num_questions} questions of split {split!r})")
+                       f"re-evaluation set ({len(ids)} questions of split {split!r})")
     return kwargs, ids
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from agents.experiments import stats
-from agents.experiments.analysis import CellSummary, Comparison, Gate, verdict
+from agents.experiments.analysis import CellSummary, Comparison, Gate, outcome, verdict
 from agents.experiments.reevaluate import per_seed
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results.md"
@@ -207,7 +207,7 @@ def preregistered_table(comparisons: Sequence[Comparison], gates: Sequence[Gate]
     status = verdict(gates)
     void = status != "VALID"
     rows = [[f"{c.arm} minus {c.reference}", c.paired.n, fmt_paired(c.paired), fmt_p(c.paired.p), fmt_p(c.p_holm),
-             fmt(c.detectable), "VOID" if void else ("significant" if c.p_holm < 0.05 else "not significant")]
+             fmt(c.detectable), "VOID" if void else outcome(c)]
             for c in comparisons]
     gate_rows = [[g.name, fmt(g.value), g.threshold_text, "pass" if g.passed else "FAIL"] for g in gates]
     return (markdown_table(["primary comparison", "seeds", "paired difference (points, 95% t interval)", "p",

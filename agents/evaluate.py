@@ -25,22 +25,38 @@ from mathenv.errors import exit_on_user_error
 
 def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", data_path: str | None = None,
              levels: list[int] | None = None, num_questions: int | None = 200, k: int = 4,
-             temperature: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
-             device: str | None = None, instruction: str | None = None) -> dict[str, Any]:
+             temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32,
+             seed: int = 0, device: str | None = None, instruction: str | None = None) -> dict[str, Any]:
     """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level
-    (agents.evaluation). `instruction` must match what the policy was trained with (None: the env's default)."""
-    torch.manual_seed(seed)
+    (agents.evaluation), on a fixed random subset of `num_questions` of the split. `instruction` must match
+    what the policy was trained with (None: the env's default)."""
     kwargs: dict[str, Any] = {"dataset": dataset, "split": split, "data_path": data_path}
     if levels is not None:
         kwargs["levels"] = levels
     if instruction is not None:
         kwargs["instruction"] = instruction
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
-    ids = np.arange(env.num_questions)
-    if num_questions is not None and num_questions < env.num_questions:
-        ids = np.sort(np.random.default_rng(seed).permutation(env.num_questions)[:num_questions])
+    ids = subset(env.num_questions, num_questions, seed)
+    result = evaluate_questions(model, env, ids, k=k, temperature=temperature, top_p=top_p,
+                                max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, device=device)
+    return {"model": model, "dataset": dataset, "split": split, **result}
+
+
+def subset(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
+    """The fixed random subset of `num_questions` question ids (all, in order, when None or larger)."""
+    if num_questions is None or num_questions >= pool_size:
+        return np.arange(pool_size)
+    return np.sort(np.random.default_rng(seed).permutation(pool_size)[:num_questions])
+
+
+def evaluate_questions(model: str, env: Any, ids: np.ndarray, *, k: int = 4, temperature: float = 1.0,
+                       top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
+                       device: str | None = None) -> dict[str, Any]:
+    """Score `model` on the questions `ids` of `env` (a MathReasoning-v0 env, unwrapped): greedy pass@1 and k
+    answers sampled at `temperature` / `top_p` per question, overall and per level."""
+    torch.manual_seed(seed)
     policy, tokenizer = load_policy(model, device=device, gradient_checkpointing=False)
-    gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, 1.0, batch_size))
+    gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, top_p, batch_size))
     prompts = [prompt_ids(tokenizer, env.prompt(int(q))) for q in ids]
     bar = tqdm(total=len(ids) * (1 + k), desc="evaluate", leave=False, unit="answer")
 
@@ -53,7 +69,7 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
                              samples=k)
     bar.close()
     result.pop("p", None)
-    return {"model": model, "dataset": dataset, "split": split, **result}
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +89,7 @@ def _main(argv: list[str] | None) -> None:
     ap.add_argument("--num-questions", type=int, default=200, help="fixed random subset (all when larger)")
     ap.add_argument("--k", type=int, default=4, help="samples per question for maj@k (0: greedy only)")
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling of the k sampled answers")
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
@@ -82,7 +99,7 @@ def _main(argv: list[str] | None) -> None:
                                                          "(default: the env's; '' for none, as the testbed)")
     a = ap.parse_args(argv)
     result = evaluate(a.model, dataset=a.dataset, split=a.split, data_path=a.data_path, levels=a.levels,
-                      num_questions=a.num_questions, k=a.k, temperature=a.temperature,
+                      num_questions=a.num_questions, k=a.k, temperature=a.temperature, top_p=a.top_p,
                       max_new_tokens=a.max_new_tokens, batch_size=a.batch_size, seed=a.seed, device=a.device,
                       instruction=a.instruction)
     print(f"| model | questions | pass@1 | mean@{a.k} | maj@{a.k} |\n|---|---|---|---|---|")

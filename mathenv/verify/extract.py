@@ -49,6 +49,13 @@ _SEPARATOR = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=)*",
     re.A,
 )
+# an inline span broken across lines ("$ \n 9 \n $", "\( \n 9 \n \)"): no maths in LaTeX or math-verify, so
+# its numbers are no answer either
+_BROKEN_INLINE = re.compile(
+    r"(?<![\\$])\$(?!\$)[ \t]*\n[^$]{0,2000}?\n[ \t]*(?<!\\)\$(?!\$)"
+    r"|(?<!\\)\\\((?:[^\\\n]|\\(?!\))){0,1000}\n(?:[^\\]|\\(?!\))){0,2000}?\\\)",
+    re.A,
+)
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
 _PROSE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+\s+[A-Za-z]{2}", re.A)  # two words; linear on any input
 _TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
@@ -176,7 +183,10 @@ def _implicit(text: str, numbers: bool) -> str | None:
     `3\\frac{1}{4}`), unless the response is that number in brackets or punctuation (`[45]`, `12.`)."""
     spans = [s for s in _math_spans(text) if not _PROSE.search(_TEXT.sub("", s[2]))]  # "$5 a day and $6"
     maths = _runs(spans, text)[-1:]
-    number = _numbers(text[-2_000:])[-1:] if numbers else []
+    tail = text[-2_000:]
+    if numbers and ("$" in tail or "\\(" in tail):
+        tail = _BROKEN_INLINE.sub(lambda m: " " * len(m.group()), tail)
+    number = _numbers(tail)[-1:] if numbers else []
     bare = _bare(text)
     if bare is not None and not (maths and _SEPARATOR.fullmatch(text, 0, maths[0][0])
                                  and _SEPARATOR.fullmatch(text, maths[0][1])):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
 
@@ -173,13 +173,19 @@ RELATIVE_TOLERANCE = Fraction(1, 10_000)
 
 def near_decimal(pred: str, gold: str) -> bool:
     """True where both are decimals, the gold with three or more places (a measured or computed value,
-    `3.14159`), and they agree to a relative 1e-4, the tolerance of the DeepSeek-Math / Qwen2.5-Math graders
-    (`3.1416` for `3.14159`). A coarser rounding stays wrong (`1.97` for `1.97423`, UGMathBench's tests);
-    an integer or fraction gold is exact."""
-    if not (_DECIMAL.match(gold) and NUMBER.match(pred) and "." in pred):
+    `3.14159`), the answer is the gold rounded to fewer places, and the two agree to a relative 1e-4, the
+    tolerance of the DeepSeek-Math / Qwen2.5-Math graders (`3.1416` for `3.14159`). A coarser rounding stays
+    wrong (`1.97` for `1.97423`, UGMathBench's tests), so does another digit at the gold's own precision
+    (`.35626` for `.35625`); an integer or fraction gold is exact."""
+    m = _DECIMAL.match(gold)
+    if not (m and NUMBER.match(pred) and "." in pred):
         return False
+    places = len(pred.split(".")[1])
     p, g = to_number(pred), to_number(gold)
-    return bool(p and g) and abs(p[0] - g[0]) <= RELATIVE_TOLERANCE * abs(g[0])
+    if not (p and g) or places >= len(m.group(1)):
+        return False
+    rounded = Fraction(Decimal(gold.lstrip("+")).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return p[0] == rounded and abs(p[0] - g[0]) <= RELATIVE_TOLERANCE * abs(g[0])
 
 
 def base_numeral(s: str) -> int | str | None:

@@ -4,11 +4,15 @@ Order of work for one (response, gold) pair:
 1. digits of every script become ASCII; the stated answer is extracted (`extract.py`) and the gold field is
    reduced to its answer; no answer -> `no_answer`. The last-number fallback is used only where the gold
    is a plain number (GSM8K style): for a MATH answer a stray number is no answer;
-2. the fast path, exact and certain: equal normalised strings -> `correct`; two plain numbers -> compared
-   as `Fraction`s (never floats) -> `correct` or `wrong`;
-3. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
+2. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
+   strings -> `correct`; a time of day, an unsorted sequence of numbers, two plain numbers (as `Fraction`s,
+   never floats) -> `correct` or `wrong` (`structure.py`);
+3. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
+   screened out as `timeout` without being judged (`screen.py`);
+4. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
    TRL, open-r1 and lighteval use, in a helper process under one hard time bound (`timeout.py`): an
-   overrun gives `timeout`, never a hang or an exception. Verdicts are cached by (answer, gold).
+   overrun gives `timeout`, never a hang or an exception; a "yes" between two relations is checked by
+   `structure.relation_veto` (identities and empty solution sets). Verdicts are cached by (answer, gold).
 """
 
 from __future__ import annotations

@@ -119,6 +119,19 @@ def _numbers(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group().replace(" ", "")) for m in _NUMBER.finditer(text)]
 
 
+def _last_number(text: str, window: int = 400, margin: int = 200) -> list[tuple[int, int, str]]:
+    """`_numbers(text)[-1:]` without scanning all of a long text: the last number of its last `window`
+    characters is the text's last number when it starts `margin` characters in (no number is that long, so
+    the scan there is in step with a scan of the whole text); else the whole text is scanned."""
+    offset = max(len(text) - window, 0)
+    last = None
+    for last in _NUMBER.finditer(text, offset):  # noqa: B007 (only the last match is wanted)
+        pass
+    if last is None or (offset and last.start() - offset < margin):
+        return _numbers(text)[-1:]
+    return [(last.start(), last.end(), last.group().replace(" ", ""))]
+
+
 def _phrase(text: str, start: int, numbers: bool) -> str | None:
     """The answer stated right after "answer is" at `start`: a box or maths span there, else the rest of
     the sentence; a sentence of prose gives its first number (if numbers are allowed) or nothing."""
@@ -186,7 +199,7 @@ def _implicit(text: str, numbers: bool) -> str | None:
     tail = text[-2_000:]
     if numbers and ("$" in tail or "\\(" in tail):
         tail = _BROKEN_INLINE.sub(lambda m: " " * len(m.group()), tail)
-    number = _numbers(tail)[-1:] if numbers else []
+    number = _last_number(tail) if numbers else []
     bare = _bare(text)
     if bare is not None and not (maths and _SEPARATOR.fullmatch(text, 0, maths[0][0])
                                  and _SEPARATOR.fullmatch(text, maths[0][1])):

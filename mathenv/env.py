@@ -103,7 +103,8 @@ class MathReasoningEnv(gym.Env[str, str]):
                                 else questions_given is False and dataset in NUMERIC_ANSWER_DATASETS)
         self.max_turns = max_turns
         self.verifier_timeout = verifier_timeout
-        warm_up(wait=False)  # the verifier's helper starts now, in the background, not on the first answer
+        if not self.numeric_answers:  # answers math-verify judges: its helper starts now, in the background
+            warm_up(wait=False)
         self.render_mode = render_mode
         self.observation_space = UnicodeText(max_prompt_chars)
         self.action_space = UnicodeText(max_answer_chars)

@@ -123,6 +123,20 @@ def test_warm_up_starts_the_helper_once():
     assert _pool._busy is helper  # cheap when warm: the same process, no new start
 
 
+def test_the_env_starts_the_helper_where_math_verify_will_judge():
+    from mathenv.env import MathReasoningEnv
+    from mathenv.questions import Question
+
+    _pool.close()
+    MathReasoningEnv(questions=[Question(uid="q", question="Add.", answer="4", source="t")], numeric_answers=True)
+    assert _pool._busy is None  # every answer is decided without math-verify there
+    MathReasoningEnv(questions=[Question(uid="q", question="Expand.", answer="x^2+2x+1", source="t")])
+    assert _pool._busy is not None and _pool._busy.proc.poll() is None  # started, in the background
+    warm_up()
+    assert _pool._busy.ready
+    assert score("\\boxed{(x+1)^2}", "x^2+2x+1").correct
+
+
 def test_readme_states_the_codes_default_time_limit():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     row = re.search(r"\| `verifier_timeout` \| `([\d.]+)` \|", readme)

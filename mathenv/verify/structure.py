@@ -30,7 +30,7 @@ def join_digit_groups(answer: str) -> str:
     `2500\\pi`); unchanged where any comma separates items (`2, 500`, `(1,000, 2)`, `1,2,3`)."""
     if "," not in answer:
         return answer
-    groups = _DIGIT_GROUPS.findall(answer) if _DIGIT_GROUPS.search(answer) else []
+    groups = [m.group() for m in _DIGIT_GROUPS.finditer(answer)]
     if not groups or answer.count(",") != sum(g.count(",") for g in groups):
         return answer
     return _DIGIT_GROUPS.sub(lambda m: m.group().replace(",", ""), answer)

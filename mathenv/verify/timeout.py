@@ -151,6 +151,7 @@ class _Pool:
             if helper is not None:
                 helper.stop()
         self._busy = self._spare = None
+        self._started = False  # a helper started after this waits for its imports outside the bound again
 
     def forget(self) -> None:
         """In a forked child: drop the parent's helpers without stopping them (they serve the parent, which

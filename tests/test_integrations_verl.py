@@ -32,6 +32,192 @@ LEARNABILITY = ["+curriculum.name=learnability", "+curriculum.num_candidates=16"
                 "+curriculum.refresh_every=3", "+curriculum.probe_attempts=4"]
 
 
+# ---- verl v1 (the default trainer): CurriculumReplayBuffer over a real TransferQueue ----------------------
+
+V1 = ["trainer.use_v1=True", "trainer.v1.sampler.custom_sampler.path=pkg://curricula.integrations.verl",
+      "trainer.v1.sampler.custom_sampler.name=CurriculumReplayBuffer",
+      "data.custom_cls.path=pkg://curricula.integrations.verl", "data.custom_cls.name=CurriculumRLDataset",
+      "data.gen_batch_size=1", f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH}",
+      "+trainer.v1.sampler.sampler_kwargs.poll_interval=0.01"]
+
+
+@pytest.fixture(scope="module")
+def transfer_queue():
+    """A real TransferQueue (controller and one SimpleStorage unit as Ray actors on a local Ray)."""
+    import ray
+    import transfer_queue as tq
+    from omegaconf import OmegaConf
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    tq.init(OmegaConf.create({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}}))
+    yield tq
+    tq.close()
+    ray.shutdown()
+
+
+def _clear(tq):
+    for partition, items in (tq.kv_list() or {}).items():
+        if items:
+            tq.kv_clear(keys=list(items), partition_id=partition)
+
+
+class SimulatedAgentLoop:
+    """verl's AgentLoopManagerTQ without an inference server (vLLM/SGLang need a GPU): a background thread
+    attempts each submitted prompt `__rollout_n__` times with the simulated learner (success probability by
+    question id % 3), scores each response with our verifier as verl's reward loop would
+    (`mathenv.rewards.compute_score`), and writes the trajectories and status tags into TransferQueue in
+    AgentLoopWorkerTQ's layout (keys `{uid}_{session}_0`, `AgentLoopOutput.as_dict()` fields, running then
+    finished). `delay(q)` holds question q's group until the trainer is that many steps further on."""
+
+    def __init__(self, trainer, tq, delay=lambda q: 0):
+        import threading
+
+        self.trainer, self.tq, self.delay = trainer, tq, delay
+        self.pending, self.submitted, self.lock = [], [], threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def generate_sequences(self, batch):
+        import torch
+        from tensordict import NonTensorData, NonTensorStack
+
+        rows = []
+        for i in range(len(batch)):  # as AgentLoopWorkerTQ.generate_sequences splits a batch into prompts
+            row = {}
+            for k, v in batch.items():
+                if isinstance(v, torch.Tensor):
+                    row[k] = v[i]
+                elif isinstance(v, NonTensorStack):
+                    row[k] = v[i].data
+                elif isinstance(v, NonTensorData):
+                    row[k] = v.data
+            rows.append(row)
+        with self.lock:
+            self.pending += rows
+            self.submitted += [(int(r["global_steps"]), r["extra_info"]["curriculum_index"],
+                                int(r["__rollout_n__"])) for r in rows]
+
+    def _run(self):
+        import time
+
+        while not self.stop.is_set():
+            with self.lock:
+                step = self.trainer.global_steps
+                ready = [r for r in self.pending if step - int(r["global_steps"]) >= self.delay(
+                    r["extra_info"]["curriculum_index"])]
+                self.pending = [r for r in self.pending if all(r is not x for x in ready)]
+            for r in ready:
+                self._attempt(r)
+            time.sleep(0.002)
+
+    def _attempt(self, prompt):
+        import torch
+        from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
+        from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+        from mathenv.rewards import compute_score
+
+        tq, uid = self.tq, prompt["uid"]
+        q, info = prompt["extra_info"]["curriculum_index"], prompt["extra_info"]
+        tq.kv_put(key=uid, partition_id="train", tag={"status": "running"})
+        rng = np.random.default_rng([q, info["curriculum_request"], info["curriculum_slot"]])
+        gold = prompt["reward_model"]["ground_truth"]
+        keys, fields, tags = [], [], []
+        for session in range(int(prompt["__rollout_n__"])):
+            solved = rng.random() < P_BY_MOD3[q % 3]
+            text = f"so \\boxed{{{gold if solved else str(gold) + '1'}}}"
+            score = compute_score(prompt["data_source"], text, gold)["score"]
+            out = AgentLoopOutput(prompt_ids=[1, 2, 3], response_ids=[4, 5, 6, 7], response_mask=[1, 1, 1, 1], response_logprobs=[-0.5] * 4,
+                                  reward_score=score, num_turns=2, metrics=AgentLoopMetrics(),
+                                  extra_fields={"min_global_steps": self.trainer.global_steps,
+                                                "max_global_steps": self.trainer.global_steps,
+                                                "reward_extra_info": {}})
+            field = out.as_dict()
+            field.update({k: v for k, v in prompt.items() if k != "__rollout_n__"})
+            field["session_id"] = session
+            ids = torch.tensor([1, 2, 3, 4, 5, 6, 7])
+            field.update(loss_mask=field["response_mask"], input_ids=ids, position_ids=torch.arange(7))
+            keys.append(f"{uid}_{session}_0")
+            fields.append(field)
+            tags.append({"status": "success", "prompt_len": 3, "response_len": 4, "seq_len": 7,
+                         "global_steps": int(prompt["global_steps"]),
+                         "min_global_steps": self.trainer.global_steps, "max_global_steps": self.trainer.global_steps})
+        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id="train")
+        tq.kv_put(key=uid, partition_id="train", tag={"status": "finished"})
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+class ActorStandIn:
+    """The actor worker group (FSDP/Megatron engines need GPUs): the log-probs it would write, and a record
+    of each update's batch (the groups' question ids and advantages read back from TransferQueue)."""
+
+    _dispatch_info = {"actor": [0]}
+
+    def __init__(self, tq):
+        self.tq, self.updates = tq, []
+
+    def compute_log_prob(self, batch):
+        import torch
+
+        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["response_mask"])
+        zeros = torch.nested.as_nested_tensor([torch.zeros(len(m)) for m in data["response_mask"].unbind()],
+                                              layout=torch.jagged)
+        from tensordict import TensorDict
+
+        self.tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id,
+                             fields=TensorDict({"log_probs": zeros, "entropy": zeros.clone()}, batch_size=len(batch)))
+        return batch
+
+    def update_actor(self, batch):
+        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                                    select_fields=["extra_info", "rm_scores", "advantages", "global_steps"])
+        qids = [x["curriculum_index"] for x in list(data["extra_info"])]
+        rewards = [float(x.sum()) for x in data["rm_scores"].unbind()]
+        adv = [float(x.abs().sum()) for x in data["advantages"].unbind()]
+        self.updates.append({"keys": list(batch.keys), "qids": qids, "rewards": rewards, "adv": adv,
+                             "steps": list(data["global_steps"])})
+        return {"metrics": {"mfu": 0.0, "pg_loss": 0.0}}
+
+    def save_checkpoint(self, *a, **k):
+        pass
+
+    def load_checkpoint(self, *a, **k):
+        pass
+
+
+def make_v1_trainer(cfg, tq, delay=lambda q: 0):
+    """verl's v1 trainer class for `trainer.v1.trainer_mode`, built by its own constructor (which builds our
+    replay buffer from `custom_sampler`) and its own data loader (our dataset from `data.custom_cls`);
+    the worker groups, inference servers and weight sync that need GPUs are the stand-ins above."""
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    _clear(tq)
+    trainer = get_trainer_cls(cfg.trainer.v1.trainer_mode)(config=cfg)
+    trainer.tokenizer = SimpleNamespace(eos_token_id=2, pad_token_id=0)  # ids for padding only (no text here)
+    trainer.processor = None
+    trainer._init_dataloader()
+    trainer._init_dump_executor()
+    trainer._init_resource_pool_mgr()  # the spec only: creating the pools asks Ray for GPUs
+    trainer.actor_rollout_wg = ActorStandIn(tq)
+    trainer.reward_loop_manager = SimpleNamespace(reward_loop_worker_handles=[])  # rewards come with each group
+    trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda *a: None, sleep_replicas=lambda: None,
+                                                 abort_replicas=lambda: None, resume_generation_replicas=lambda: None)
+    trainer._load_checkpoint()
+    trainer.rollout = SimulatedAgentLoop(trainer, tq, delay)
+    return trainer
+
+
+def fit_v1(trainer):
+    try:
+        trainer.fit(trainer.rollout)
+    finally:
+        trainer.rollout.close()
+
+
 @pytest.fixture(autouse=True)
 def verl_lock_files_in_tmp(monkeypatch, tmp_path):
     """verl's checkpoint code leaves one lock file per folder in the temp dir: keep them in tmp_path."""
@@ -59,14 +245,15 @@ def compose(parquet, ckpt_dir, *overrides):
 
     from agents.verl_trainer import verl_config_dir
 
-    base = ["trainer.use_v1=False", f"data.train_files={parquet}", f"data.val_files={parquet}",
+    base = ["trainer.use_v1=False" if not any(o.startswith("trainer.use_v1=") for o in overrides) else "",
+            f"data.train_files={parquet}", f"data.val_files={parquet}",
             f"data.train_batch_size={BATCH}", "data.dataloader_num_workers=0", "data.filter_overlong_prompts=False",
             f"actor_rollout_ref.rollout.n={N}", "algorithm.adv_estimator=grpo",
             "trainer.logger=[]", "trainer.val_before_train=False", "trainer.test_freq=-1",
             "trainer.balance_batch=False", f"trainer.default_local_dir={ckpt_dir}", "trainer.save_freq=4",
             "trainer.total_training_steps=10"]
     with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
-        return hydra_compose("ppo_trainer", overrides=base + list(overrides))
+        return hydra_compose("ppo_trainer", overrides=[o for o in base if o] + list(overrides))
 
 
 class FakeRollout:
@@ -384,3 +571,14 @@ def test_docs_command_composes_and_validates(tmp_path):
     with pytest.raises(SystemExit, match="use_v1"):  # the guard runs before anything starts
         cfg.trainer.use_v1 = True
         verl_trainer._hydra_main(cfg)
+
+
+def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfer_queue):
+    cfg = compose(parquet, tmp_path, *V1, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
+                  "trainer.total_training_steps=6", *[o.replace("+curriculum.", "+trainer.v1.sampler.sampler_kwargs.")
+                                                       for o in LEARNABILITY])
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = trainer.replay_buffer.feed
+    print(feed.counts, trainer.actor_rollout_wg.updates[0]["qids"])
+    assert len(trainer.actor_rollout_wg.updates) == 6

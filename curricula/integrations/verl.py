@@ -275,7 +275,9 @@ class CurriculumFeed:
         self.next_no = 0
         self.probe_out: int | None = None  # the probe request being attempted
         self.uid_slot: dict[str, tuple[int, int]] = {}  # verl's group uid -> (request, slot), once known
-        self.counts = dict.fromkeys(("read", "dropped", "evicted", "trained", "stale_kept", "surplus"), 0)
+        #: groups read / dropped / evicted unkept / trained / evicted kept (stale) / discarded kept (sync surplus),
+        #: and the attempts read (what the curriculum has counted)
+        self.counts = dict.fromkeys(("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts"), 0)
 
     # -- the way out --
 
@@ -329,6 +331,7 @@ class CurriculumFeed:
         r["uids"][slot] = uid
         self.uid_slot[uid] = (int(no), int(slot))
         self.counts["read"] += 1
+        self.counts["attempts"] += int(np.isfinite(vals).sum())
         return True
 
     def drop(self, no: int, slot: int) -> bool:

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 import mathenv  # noqa: F401
 from agents.evaluation import evaluate_policy
 from agents.generation import HFGenerator, SamplingConfig
-from agents.policy import HUB_NAMES, LOCAL_NAMES, load_policy, prompt_ids
+from agents.hf import prompt_ids
+from agents.policy import HUB_NAMES, LOCAL_NAMES, load_policy
 from mathenv.errors import exit_on_user_error
 
 

@@ -5,7 +5,7 @@ scores the answer with the verifier: reward 1 for a right answer, 0 for a wrong 
 format penalty when no answer could be read. With `max_turns > 1` a wrong answer gets a short feedback
 observation and another try.
 
-Trainers that generate many completions at once use `score(question_ids, completions)`, the batch path
+Trainers that generate many completions at once use `batch_rewards(question_ids, completions)`, the batch path
 with no per-episode overhead; curricula choose questions through `reset(options={"question_id": i})`.
 """
 
@@ -177,9 +177,10 @@ class MathReasoningEnv(gym.Env[str, str]):
             print(self.render_text())
         return obs, reward, terminated, False, info
 
-    def score(self, question_ids: Sequence[int], completions: Sequence[str],
-              prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
-        """Rewards for many completions at once (the batch path for trainers); no episode state changes."""
+    def batch_rewards(self, question_ids: Sequence[int], completions: Sequence[str],
+                      prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
+        """Rewards and verdicts of many completions at once (the batch path for trainers; `step` scores one
+        episode, `mathenv.verify.score` one answer); no episode state changes."""
         if len(question_ids) != len(completions):
             raise ValueError(f"got {len(question_ids)} question ids but {len(completions)} completions")
         ids = np.asarray(question_ids, dtype=np.int64)

@@ -257,7 +257,8 @@ class CurriculumFeed:
     finishes, in any order and any number of trainer steps later, or never (`drop`: evicted as too stale
     or failed without a trajectory, reported as NaN, the protocol's "never finished"). A request is reported
     to the curriculum once, when none of its slots is still waiting or out (`report_ready`); a slot is read
-    or dropped at most once, so no attempt is counted twice and none is lost. While a probe request is out,
+    or dropped at most once, so no attempt is counted twice and none is lost; its attempts are dated by the
+    iteration its request was drawn at (`report(..., issued=)`). While a probe request is out,
     further requests are training requests (`next_request(probe=False)`): the probe is never duplicated.
 
     `state_dict` holds the curriculum's state and every request in flight, so a resumed run neither
@@ -287,7 +288,8 @@ class CurriculumFeed:
         ids = np.asarray(req.question_ids, dtype=np.int64)
         attempts = int(req.attempts or self.rollout_n)
         no, self.next_no = self.next_no, self.next_no + 1
-        self.requests[no] = {"phase": req.phase, "ids": ids, "rows": np.full((ids.size, attempts), np.nan),
+        self.requests[no] = {"phase": req.phase, "ids": ids, "issued": self.curriculum.iteration,
+                             "rows": np.full((ids.size, attempts), np.nan),
                              "state": np.full(ids.size, QUEUED, dtype=np.int8), "uids": [None] * ids.size,
                              "keep": None, "consumed": np.zeros(ids.size, dtype=bool)}
         if req.phase == "probe":
@@ -350,7 +352,7 @@ class CurriculumFeed:
         for no, r in list(self.requests.items()):
             if r["keep"] is not None or (r["state"] < READ).any():
                 continue
-            fb = self.curriculum.report(r["ids"], r["rows"], r["phase"])
+            fb = self.curriculum.report(r["ids"], r["rows"], r["phase"], issued=r["issued"])
             if r["phase"] == "probe" and self.probe_out == no:
                 self.probe_out = None
             read = r["state"] == READ

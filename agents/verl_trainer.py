@@ -268,9 +268,6 @@ def configure_v1(config: Any) -> Any:
     given = data.get("gen_batch_size", None)
     if section.get("name") == "zero_variance_filter" and given and given != 1:
         section.setdefault("gen_batch_size", int(given))
-    if data.get("dataloader_num_workers", 0):
-        warnings.warn(f"data.dataloader_num_workers={data.dataloader_num_workers} would draw prompts before the "
-                      f"rewards they depend on arrive; using 0", stacklevel=2)
     with open_dict(config):
         sampler = config.trainer.v1.sampler
         sampler.custom_sampler.path = V1_MODULE

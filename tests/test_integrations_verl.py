@@ -602,7 +602,7 @@ def test_docs_command_composes_and_validates(tmp_path):
     from curricula.schedule import BatchSchedule
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
-    block = re.search(r"<!-- verl-command.*?-->\n```bash\n(.*?)```", doc, re.S).group(1)
+    block = re.search(r"<!--[^>]*verl-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
     words = block.replace("\\\n", " ").replace("$HOME", str(tmp_path)).split()
     assert words[:3] == ["python", "-m", "agents.verl_trainer"]
     with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
@@ -614,6 +614,42 @@ def test_docs_command_composes_and_validates(tmp_path):
     assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == ("learnability", 1280, 256, 50)
     BatchSchedule(cur, cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n)
 
+
+def test_docs_v1_command_builds_the_curriculum_buffer_in_verls_trainer(tmp_path, transfer_queue, parquet):
+    """docs/verl.md's v1 GPU command, per arm: every override exists in verl's config and passes its checks,
+    and with `configure_v1` verl's own v1 trainer constructor and data loader build our buffer and dataset with
+    the curriculum the command names (the data files swapped for the test's parquet)."""
+    import re
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    from agents import verl_trainer
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
+    block = re.search(r"<!--[^>]*verl-v1-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
+    command = block[block.index("python -m"):block.index("\ndone")]
+    for arm, extra in (("learnability", "+curriculum.preset=fast"), ("uniform", "")):
+        words = command.replace("\\\n", " ").replace("$cur", arm).replace("$extra", extra).split()
+        assert words[:3] == ["python", "-m", "agents.verl_trainer"]
+        words = [f"data.train_files={parquet}" if w.startswith("data.train_files=") else
+                 f"data.val_files={parquet}" if w.startswith("data.val_files=") else w for w in words[3:]]
+        with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
+            cfg = hydra_compose("ppo_trainer", overrides=[*words, f"trainer.default_local_dir={tmp_path}"])
+        assert cfg.trainer.use_v1
+        verl_trainer.configure_v1(cfg)
+        validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+        if arm == "learnability":  # the test's pool of 64 is smaller than the N=128 candidates: verl says so
+            with pytest.raises(ValueError, match="exceeds the pool of 64"):
+                make_v1_trainer(cfg, transfer_queue)
+            continue
+        trainer = make_v1_trainer(cfg, transfer_queue)
+        trainer.rollout.close()
+        feed = trainer.replay_buffer.feed
+        assert (feed.curriculum.name, feed.curriculum.batch_size, feed.rollout_n) == ("uniform", 32, 8)
 
 
 def _groups(update):

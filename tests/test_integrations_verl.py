@@ -771,3 +771,30 @@ def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer
     assert feed.curriculum.attempts.sum() == feed.counts["attempts"] - unreported
     again = {k.split("_")[0] for u in updates for k in u["keys"]}
     assert again and not again & first  # no group trained before the checkpoint is trained again
+
+
+def test_feed_reports_each_request_once_whatever_the_order():
+    """CurriculumFeed alone: slots read in any order or dropped, each request reported once when all its slots
+    are back, a slot never counted twice, a probe never drawn twice while it is out."""
+    from curricula import make
+    from curricula.integrations.verl import CurriculumFeed
+
+    cur = make("learnability", POOL, batch_size=BATCH, num_candidates=16, buffer_size=8, refresh_every=3,
+               probe_attempts=2)
+    feed = CurriculumFeed(cur, rollout_n=N)
+    slots = [feed.next_prompt() for _ in range(16 + BATCH)]  # the probe, then a training request drawn ahead
+    assert [s[3] for s in slots] == [2] * 16 + [N] * BATCH and len({s[1] for s in slots}) == 2
+    order = np.random.default_rng(0).permutation(len(slots))
+    for i in order[:-1]:
+        q, no, slot, attempts = slots[i]
+        if i == order[0]:
+            assert feed.drop(no, slot) and not feed.read(no, slot, f"u{i}", np.ones(attempts))
+        else:
+            assert feed.read(no, slot, f"u{i}", np.ones(attempts)) and not feed.read(no, slot, "again", np.ones(3))
+    done_before = feed.report_ready()
+    q, no, slot, attempts = slots[order[-1]]
+    feed.read(no, slot, "last", np.ones(attempts))
+    evicted = feed.report_ready() + done_before
+    assert cur.attempts.sum() == feed.counts["attempts"] == sum(s[3] for s in slots) - slots[order[0]][3]
+    assert not feed.report_ready() and feed.probe_out is None
+    assert len(evicted) == 16 - (order[0] < 16) and len(feed.kept()) == BATCH - (order[0] >= 16)

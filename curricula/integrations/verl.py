@@ -467,6 +467,9 @@ def _build_replay_buffer_class() -> type:
             opts = dict(self.options)
             rollout_n = int(opts.pop("rollout_n"))
             cur = make_curriculum(opts, num_questions, train_batch_size, opts.get("gen_batch_size"))
+            if getattr(cur, "train_on_probes", False):
+                raise ValueError("train_on_probes is not supported on verl's v1 trainer (probe groups have L "
+                                 "attempts, not rollout.n): drop it, or use trainer.use_v1=False")
             self.feed = CurriculumFeed(cur, rollout_n)
             return self.feed
 

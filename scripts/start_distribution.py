@@ -19,7 +19,8 @@ import torch
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents.evaluation import evaluate_policy, format_table
 from agents.generation import SamplingConfig, make_generator
-from agents.policy import load_policy, prompt_ids
+from agents.hf import prompt_ids
+from agents.policy import load_policy
 from agents.warm_start import TESTBED_INSTRUCTION, warm_start
 
 

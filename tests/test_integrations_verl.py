@@ -114,7 +114,7 @@ class SimulatedAgentLoop:
         with self.lock:
             self.pending += rows
             self.submitted += [(int(r["global_steps"]), r["extra_info"]["curriculum_index"],
-                                int(r["__rollout_n__"])) for r in rows]
+                                int(r["__rollout_n__"])) for r in rows if not r.get("validate")]
 
     def _run(self):
         import time
@@ -123,7 +123,7 @@ class SimulatedAgentLoop:
         while not self.stop.is_set():
             with self.lock:
                 step = self.trainer.global_steps
-                ready = [r for r in self.pending if step - int(r["global_steps"]) >= self.delay(
+                ready = [r for r in self.pending if r.get("validate") or step - int(r["global_steps"]) >= self.delay(
                     r["extra_info"]["curriculum_index"])]
                 if not ready and self.pending and idle > 25:
                     ready = self.pending[:1]
@@ -140,13 +140,15 @@ class SimulatedAgentLoop:
 
         from mathenv.rewards import compute_score
 
-        tq, uid = self.tq, prompt["uid"]
-        q, info = prompt["extra_info"]["curriculum_index"], prompt["extra_info"]
-        tq.kv_put(key=uid, partition_id="train", tag={"status": "running"})
-        rng = np.random.default_rng([q, info["curriculum_request"], info["curriculum_slot"]])
+        tq, uid, info = self.tq, prompt["uid"], prompt["extra_info"]
+        partition = "val" if prompt.get("validate") else "train"  # validation rows are plain RLHFDataset rows
+        q = info.get("curriculum_index", info["index"])
+        n = int(prompt.get("__rollout_n__", 1))  # verl's val_kwargs.n defaults to 1
+        tq.kv_put(key=uid, partition_id=partition, tag={"status": "running"})
+        rng = np.random.default_rng([q, info.get("curriculum_request", 0), info.get("curriculum_slot", 0)])
         gold = prompt["reward_model"]["ground_truth"]
         keys, fields, tags = [], [], []
-        for session in range(int(prompt["__rollout_n__"])):
+        for session in range(n):
             solved = rng.random() < P_BY_MOD3[q % 3]
             text = f"so \\boxed{{{gold if solved else str(gold) + '1'}}}"
             score = compute_score(prompt["data_source"], text, gold)["score"]
@@ -156,7 +158,7 @@ class SimulatedAgentLoop:
                                                 "max_global_steps": self.trainer.global_steps,
                                                 "reward_extra_info": {}})
             field = out.as_dict()
-            field.update({k: v for k, v in prompt.items() if k != "__rollout_n__"})
+            field.update({k: v for k, v in prompt.items() if k not in ("__rollout_n__", "validate")})
             field["session_id"] = session
             ids = torch.tensor([1, 2, 3, 4, 5, 6, 7])
             field.update(loss_mask=field["response_mask"], input_ids=ids, position_ids=torch.arange(7))
@@ -165,9 +167,9 @@ class SimulatedAgentLoop:
             tags.append({"status": "success", "prompt_len": 3, "response_len": 4, "seq_len": 7,
                          "global_steps": int(prompt["global_steps"]),
                          "min_global_steps": self.trainer.global_steps, "max_global_steps": self.trainer.global_steps})
-        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id="train")
-        tq.kv_put(key=uid, partition_id="train", tag={"status": "finished"})
-        self.done.append((uid, q, int(prompt["__rollout_n__"])))
+        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id=partition)
+        tq.kv_put(key=uid, partition_id=partition, tag={"status": "finished"})
+        self.done.append((uid, q, n, partition))
 
     def close(self):
         self.stop.set()
@@ -221,7 +223,8 @@ def make_v1_trainer(cfg, tq, delay=lambda q: 0):
 
     _clear(tq)
     trainer = get_trainer_cls(cfg.trainer.v1.trainer_mode)(config=cfg)
-    trainer.tokenizer = SimpleNamespace(eos_token_id=2, pad_token_id=0)  # ids for padding only (no text here)
+    trainer.tokenizer = SimpleNamespace(eos_token_id=2, pad_token_id=0,  # no text here: ids for padding only
+                                        decode=lambda ids, skip_special_tokens=True: "")
     trainer.processor = None
     trainer._init_dataloader()
     trainer._init_dump_executor()
@@ -726,11 +729,15 @@ def test_v1_async_keeps_the_off_policy_threshold(parquet, tmp_path, transfer_que
 def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(parquet, tmp_path, transfer_queue):
     """zero_variance_filter (DAPO's dynamic sampling) as the buffer's curriculum in sync mode: groups whose
     rewards all agree are evicted and replaced (refill_fn) until B informative groups are kept; the update
-    holds exactly those, each with a non-zero GRPO advantage."""
+    holds exactly those, each with a non-zero GRPO advantage. Validation (test_freq=2) goes through verl's
+    own sampling of the val partition, over the validation dataset, which stays a plain RLHFDataset."""
     cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
-                     "trainer.total_training_steps=4", "+curriculum.name=zero_variance_filter")
+                     "trainer.total_training_steps=4", "+curriculum.name=zero_variance_filter", "trainer.test_freq=2")
     trainer = make_v1_trainer(cfg, transfer_queue)
     fit_v1(trainer)
+    val = [d for d in trainer.rollout.done if d[3] == "val"]
+    assert len(val) == 2 * POOL  # validation at steps 2 and 4 ran verl's own sampling over the plain dataset
+    assert sorted(q for _, q, _, _ in val[:POOL]) == list(range(POOL))
     feed = _accounting(trainer)
     updates = trainer.actor_rollout_wg.updates
     assert [u["step"] for u in updates] == [1, 2, 3, 4] and feed.curriculum.iteration == 4

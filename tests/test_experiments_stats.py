@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from agents import metrics as M
 from agents.experiments import analysis, stats, tables
 
 
@@ -105,7 +106,7 @@ def records(xs, ys, attempts_per_step, extra=None):
         if x > 0:
             r.update({"compute/attempts_total": attempts_per_step * x, "compute/generated_tokens": 20 * attempts_per_step * x,
                       "compute/attempts_train": 128 * x, "train/reward": 0.3, "train/frac_zero_advantage": 0.6,
-                      "train/frac_none_solved": 0.4, "train/frac_all_solved": 0.2, **(extra or {})})
+                      M.TRAIN_NONE_SOLVED: 0.4, M.TRAIN_ALL_SOLVED: 0.2, **(extra or {})})
         out.append(r)
     return out
 

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from curricula import CURRICULA
+from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
 from mathenv.errors import UserError
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
 KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 GENERATION_BACKENDS = ("hf", "vllm")
 PRECISIONS = ("auto", "fp32", "bf16-mixed")
+#: the difficulty levels of the datasets that have them (--levels)
+LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "math": tuple(range(1, 6))}
 #: fields that say where a run is written, how it is logged or how its work is chunked, not what it learns:
 #: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
 RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorboard", "plot", "device",
@@ -26,6 +29,14 @@ RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorbo
 
 class ConfigError(UserError, ValueError):
     """An option value that cannot work; the message names the option."""
+
+
+def check_levels(dataset: str, levels: list[int] | None) -> None:
+    """--levels must be levels the dataset has (a ConfigError naming them, before anything loads)."""
+    have = LEVELS.get(dataset)
+    if levels is not None and have is not None and not set(levels) <= set(have):
+        raise ConfigError(f"--levels {' '.join(map(str, levels))}: {dataset} has levels {have[0]}-{have[-1]}; pick "
+                          f"from those, or pass --levels with no value for all")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,  # noqa: A002
@@ -164,3 +175,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_levels(self.dataset, self.levels)
+        from agents.policy import check_device, check_model_name
+
+        check_model_name(self.model)
+        check_device(self.device)

@@ -4,8 +4,10 @@ message names what was wrong and what to do. Bugs stay ordinary exceptions, with
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 
 class UserError(Exception):
@@ -20,3 +22,11 @@ def exit_on_user_error(body: Callable[[], int | None]) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the command lines: a bad option is a UserError (one line naming the option, exit 2 through
+    `exit_on_user_error`) instead of argparse's usage block, which can be 50 lines long for agents.train."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see {self.prog} --help)")

@@ -29,7 +29,7 @@ def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
     """The reward of one verdict (see the module docstring)."""
     if verdict.correct:
         return 1.0
-    return -float(format_penalty) if verdict.reason in UNREADABLE else 0.0
+    return -float(format_penalty) if verdict.reason in UNREADABLE and format_penalty else 0.0  # never -0.0
 
 
 def compute_score(data_source: str | None, solution_str: str, ground_truth: Any, extra_info: dict | None = None,

@@ -1,0 +1,105 @@
+"""A user's first hour (issue 24): a run folder is self-describing (evaluate and --resume read its config.json),
+the env enforces max_answer_chars, and plots that neither invent fractional steps nor blow up small changes."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import mathenv  # noqa: F401
+from agents import metrics as M
+from agents.evaluate import main as evaluate_main
+from agents.train import build_config
+from agents.train import main as train_main
+
+TINY_RUN = ["--preset", "tiny", "--steps", "1", "--levels", "4", "--instruction", "", "--max-new-tokens", "5",
+            "--questions-per-step", "4", "--attempts-per-question", "2", "--eval-questions", "0", "--no-progress",
+            "--no-plot", "--no-tensorboard", "--checkpoint-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished tiny run trained on level 4 with the bare question as its prompt."""
+    out = tmp_path_factory.mktemp("first_hour") / "run"
+    assert train_main([*TINY_RUN, "--out", str(out)]) == 0
+    return out
+
+
+def _evaluate(tmp_path, *argv):
+    path = tmp_path / "result.json"
+    code = evaluate_main([*argv, "--num-questions", "6", "--k", "0", "--json", str(path)])
+    return code, (json.loads(path.read_text()) if code == 0 else None)
+
+
+@pytest.mark.parametrize("which", ["run", "checkpoint"])
+def test_evaluate_scores_a_run_on_its_own_task(which, run, tmp_path, capsys):
+    model = run if which == "run" else run / "checkpoints" / "step_000001" / "policy"
+    code, result = _evaluate(tmp_path, "--model", str(model))
+    assert code == 0, capsys.readouterr().err
+    assert result["settings"]["levels"] == [4] and result["settings"]["instruction"] == ""
+    assert result["settings"]["max_new_tokens"] == 5  # the run's sampling settings too
+    assert list(result["per_level"]) == ["4"]  # scored on level 4 only, not on all ten levels
+    assert f"settings from {run / 'config.json'}" in capsys.readouterr().err
+
+
+def test_evaluating_a_run_on_another_task_needs_a_flag_and_says_so(run, tmp_path, capsys):
+    code, _ = _evaluate(tmp_path, "--model", str(run), "--levels", "1")
+    err = capsys.readouterr().err
+    assert code == 2 and "--levels [1] (the run's: [4])" in err and "--other-task" in err, err
+    code, result = _evaluate(tmp_path, "--model", str(run), "--levels", "1", "--other-task")
+    assert code == 0 and list(result["per_level"]) == ["1"]
+    assert "scoring on another task than the run's: --levels [1]" in capsys.readouterr().err
+    # a sampling setting is no task change: it overrides the run's quietly
+    code, result = _evaluate(tmp_path, "--model", str(run), "--max-new-tokens", "3")
+    assert code == 0 and result["settings"]["max_new_tokens"] == 3 and result["settings"]["levels"] == [4]
+
+
+def test_resume_takes_the_settings_from_the_run_folder(run, capsys):
+    config = build_config(["--out", str(run), "--steps", "2", "--resume"])
+    assert (config.levels, config.instruction, config.max_new_tokens, config.steps) == ([4], "", 5, 2)
+    assert config.model == "tiny" and config.resume
+    # a flag given still overrides, and a change of task is refused naming it
+    assert train_main(["--out", str(run), "--steps", "2", "--resume", "--levels", "5"]) == 2
+    assert "levels [4] there, [5] now" in capsys.readouterr().err
+    assert train_main(["--out", str(run), "--steps", "2", "--resume"]) == 0
+    assert [r["step"] for r in M.read_records(run / "metrics.jsonl")] == [0, 1, 2]
+
+
+def test_step_and_score_refuse_to_read_an_answer_over_max_answer_chars():
+    env = gym.make("MathReasoning-v0", levels=[1], max_answer_chars=64, format_penalty=0.5)
+    _, info = env.reset(seed=0)
+    right = f"\\boxed{{{info['answer']}}}"
+    _, reward, terminated, _, info = env.step("x" * 64 + right)  # right, but 73 characters
+    assert (reward, terminated, info["reason"], info["correct"]) == (-0.5, True, "too_long", False)
+    env.reset(options={"question_id": info["question_id"]})
+    assert env.step(right)[1] == 1.0  # within the limit it is read
+    qid = info["question_id"]
+    rewards, verdicts = env.unwrapped.score([qid, qid], ["y" * 65, right], prefixes=["", "z" * 100])
+    assert [v.reason for v in verdicts] == ["too_long", "correct"]  # the limit is on the answer, not the prefix
+    assert rewards.tolist() == [-0.5, 1.0]
+
+
+def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
+    pytest.importorskip("matplotlib")
+    from agents.plots import PANELS, figure
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"algo": "grpo", "curriculum": "uniform", "seed": 0}))
+    records = [{M.STEP: 0, M.EVAL_PASS1: 0.28, M.EVAL_QUESTIONS: 200}]
+    records += [{M.STEP: s, M.TRAIN_REWARD: 0.3 + 0.01 * s, M.TRAIN_ZERO_ADVANTAGE: 0.5} for s in range(1, 11)]
+    records[-1].update({M.EVAL_PASS1: 0.29, M.EVAL_QUESTIONS: 200})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    fig = figure([run])
+    axes = dict(zip([k for k, _ in PANELS], fig.axes, strict=True))
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        assert low <= 0 and high >= 1  # a share is drawn on at least [0, 1]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    bars = axes[M.EVAL_PASS1].containers
+    assert len(bars) == 1  # the held-out points carry error bars
+    segments = bars[0].lines[2][0].get_segments()
+    half = [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments]
+    assert half == pytest.approx([1.96 * np.sqrt(p * (1 - p) / 200) for p in (0.28, 0.29)], rel=1e-6)

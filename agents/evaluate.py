@@ -28,7 +28,8 @@ from agents import checkpoint
 from agents.config import LEVELS, check_levels
 from agents.evaluation import evaluate_policy
 from agents.generation import HFGenerator, SamplingConfig
-from agents.policy import HUB_NAMES, LOCAL_NAMES, check_device, load_policy, prompt_ids
+from agents.hf import prompt_ids
+from agents.policy import HUB_NAMES, LOCAL_NAMES, check_device, load_policy
 from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
 
 #: evaluate's settings and their defaults when the model is not a training run's

@@ -33,7 +33,7 @@ def evaluate_policy(generate: GenerateFn, decode: Callable[[list[int]], str], en
     correct_greedy = None
     if greedy:
         responses = generate(list(prompts), True)
-        _, verdicts = env.score(ids, [decode(r) for r in responses])
+        _, verdicts = env.batch_rewards(ids, [decode(r) for r in responses])
         correct_greedy = np.array([v.correct for v in verdicts], dtype=float)
         out["pass@1"] = float(correct_greedy.mean()) if ids.size else float("nan")
     correct = None
@@ -46,7 +46,7 @@ def evaluate_policy(generate: GenerateFn, decode: Callable[[list[int]], str], en
             with torch.random.fork_rng(devices=cuda):
                 torch.manual_seed(seed)
                 responses = generate(repeated, False)
-        _, verdicts = env.score(np.repeat(ids, samples), [decode(r) for r in responses])
+        _, verdicts = env.batch_rewards(np.repeat(ids, samples), [decode(r) for r in responses])
         correct = np.array([v.correct for v in verdicts], dtype=float).reshape(ids.size, samples)
         majority = np.zeros(ids.size)
         for i in range(ids.size):

@@ -26,7 +26,7 @@ from agents.rollout import Rollouts
 class GRPOConfig(TrainConfig):
     """GRPO options on top of the shared ones."""
 
-    algo: str = option("grpo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    algo: str = option("grpo", "the algorithm")
     scale_rewards: bool = option(True, "divide by the group's reward std (Dr. GRPO argues for False)")
     eps: float = option(1e-6, "added to the group's std before dividing")
 

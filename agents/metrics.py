@@ -100,6 +100,7 @@ class MetricsLogger:
     """
 
     def __init__(self, out: Path, tensorboard: bool, resume_step: int | None = None) -> None:
+        # here, not at the top, for weight (not a cycle): agents.plots reads metrics without torch
         from agents.checkpoint import write_text
 
         self.path = Path(out) / "metrics.jsonl"

@@ -13,14 +13,17 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib.util
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
+from agents.hf import cache_dir
+from agents.tiny import char_tokenizer, tiny_model
+from agents.warm_start import warm_start
 from mathenv.errors import UserError
 
 #: Short names for the models the docs mention; any other hub name or local path works as well.
@@ -44,8 +47,6 @@ class PolicyUnavailableError(UserError, RuntimeError):
 def quiet_transformers() -> Iterator[None]:
     """Without transformers' own progress bars ("Loading weights", "Writing model shards"): a run loads and
     saves models often, and those bars drown its own output."""
-    from transformers.utils import logging as hf_logging
-
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -53,11 +54,6 @@ def quiet_transformers() -> Iterator[None]:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-
-
-def cache_dir() -> Path:
-    """Where converted models live (MATHENV_CACHE, else ~/.cache/mathenv)."""
-    return Path(os.environ.get("MATHENV_CACHE", Path.home() / ".cache" / "mathenv"))
 
 
 def smollm2_gguf() -> Path | None:
@@ -103,8 +99,6 @@ def resolve(name: str) -> str:
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
     if name == "testbed":
-        from agents.warm_start import warm_start
-
         return str(warm_start())
     return HUB_NAMES.get(name, name)
 
@@ -168,8 +162,6 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
     dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)
     check_device(device)
     if name == "tiny":
-        from agents.tiny import char_tokenizer, tiny_model
-
         tokenizer = char_tokenizer()
         model = tiny_model(tokenizer, seed=seed).to(dtype)
     else:
@@ -208,15 +200,6 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     return model.to(device), tokenizer
-
-
-def prompt_ids(tokenizer: PreTrainedTokenizerBase, observation: str) -> list[int]:
-    """Token ids of the env's observation as the model's user turn, ready for the assistant's answer."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template([{"role": "user", "content": observation}],
-                                             add_generation_prompt=True, tokenize=False)
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
-    return tokenizer(observation + "\n", add_special_tokens=True)["input_ids"]
 
 
 def parameter_count(model: torch.nn.Module) -> int:

@@ -36,7 +36,7 @@ from agents.rollout import Rollouts, last_response_index, masked_mean, masked_wh
 class PPOConfig(TrainConfig):
     """PPO options on top of the shared ones."""
 
-    algo: str = option("ppo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    algo: str = option("ppo", "the algorithm")
     gamma: float = option(1.0, "discount over tokens")
     lam: float = option(1.0, "GAE lambda (1: Monte-Carlo return minus the value)")
     vf_coef: float = option(0.5, "weight of the value loss")

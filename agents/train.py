@@ -107,7 +107,7 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
             what, names = NAMED_VALUES[f.name]
             help_text += f"; {what}: {', '.join(names)}"
         help_text = f"{help_text} (default {default!r})".strip()
-        choices = f.metadata.get("choices")
+        choices = tuple(ALGORITHMS) if f.name == "algo" else f.metadata.get("choices")
         if kind is bool:
             ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(kind) is list:

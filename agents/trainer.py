@@ -42,7 +42,8 @@ from agents.algorithms import get as get_algorithm
 from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.evaluation import evaluate_policy
 from agents.generation import SamplingConfig, eos_ids, make_generator
-from agents.policy import load_policy, parameter_count, prompt_ids, resolve
+from agents.hf import prompt_ids
+from agents.policy import load_policy, parameter_count, resolve
 from agents.rollout import Rollouts, batched_logprobs, first_response_position, pack, token_logprobs
 from agents.summary import SUMMARY, format_summary, summarize
 
@@ -88,6 +89,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         config.validate()
+        algorithm_class = get_algorithm(config.algo)  # an unknown name fails here, before anything loads
         self.config = c = config
         self.out = Path(c.out)
         checkpoint.check_run_folder(self.out, dataclasses.asdict(c), resume=c.resume, overwrite=c.overwrite,
@@ -132,7 +134,7 @@ class Trainer:
             raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(self.policy, self.tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
-        self.algorithm = get_algorithm(c.algo)(c, self.policy, self)
+        self.algorithm = algorithm_class(c, self.policy, self)
         params = [{"params": [p for p in self.policy.parameters() if p.requires_grad], "lr": c.learning_rate}]
         for module in self.algorithm.modules().values():
             params.append({"params": list(module.parameters()),
@@ -179,7 +181,7 @@ class Trainer:
         `truncated_reward` unless that is None."""
         start = time.perf_counter()
         texts = [self.decode(r) for r in responses] if texts is None else texts
-        rewards, _ = self.train_env.score(question_ids, texts, prefixes=prefixes)
+        rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
         if self.config.truncated_reward is not None:
             cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
             rewards[cut] = self.config.truncated_reward

@@ -34,7 +34,7 @@ from agents.rollout import Rollouts, masked_whiten
 class VinePPOConfig(TrainConfig):
     """VinePPO options on top of the shared ones."""
 
-    algo: str = option("vineppo", "the algorithm", choices=("grpo", "ppo", "vineppo"))
+    algo: str = option("vineppo", "the algorithm")
     vine_rollouts: int = option(9, "K: Monte-Carlo completions per state (the reference's 9; fewer is cheaper "
                                    "and noisier)")
     max_steps: int = option(8, "most reasoning steps per response that get their own value estimate")

@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from agents.policy import cache_dir, prompt_ids
+from agents.hf import cache_dir, prompt_ids
 from agents.tiny import char_tokenizer, tiny_model
 from mathenv.arithmetic import generate
-from mathenv.env import MathReasoningEnv
+from mathenv.env import DEFAULT_INSTRUCTION, MathReasoningEnv
 from mathenv.questions import Question
 
 #: Settings of the default warm start (see `warm_start`): 0.54M parameters, 3000 steps of 16 questions, the bare
@@ -62,7 +63,7 @@ WARM_START_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "instruction": TESTBED_INSTRUCTION,
 }
-_VERSION = 1  # bump when the training recipe changes, so old caches are not reused
+_VERSION = 2  # bump when the training recipe changes, so old caches are not reused
 METADATA = "warm_start.json"
 
 
@@ -145,8 +146,6 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
 
 
 def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
-    from tqdm.auto import tqdm
-
     begin = time.perf_counter()
     s = settings
     levels, steps, seed, batch_size, lr, warmup = (s["levels"], s["steps"], s["seed"], s["batch_size"], s["lr"],
@@ -220,6 +219,4 @@ def warm_start_info(path: str | os.PathLike) -> dict[str, Any]:
 
 def warm_start_instruction(path: str | os.PathLike) -> str:
     """The prompt instruction a warm start trained with: RL and evaluation must use the same one."""
-    from mathenv.env import DEFAULT_INSTRUCTION
-
     return warm_start_info(path)["settings"].get("instruction", DEFAULT_INSTRUCTION)

@@ -1,4 +1,4 @@
-"""The protocol every curriculum follows, and the per-question statistics they all share.
+"""The protocol every curriculum follows, and the hooks a curriculum implements to choose.
 
 A curriculum never runs the policy. Whoever runs it (our trainer, CurriculumWrapper, verl, TRL) asks the
 curriculum what to attempt, attempts it, and reports the rewards back; the curriculum answers which groups
@@ -16,8 +16,9 @@ of attempts to train on and whether the training batch is complete. The one loop
 estimates first (learnability's buffer refresh) returns `phase="probe"` requests with `attempts=L`; else a
 `"train"` request of the questions to attempt (a filter returns extra candidates and keeps the best). An
 *iteration* is one training batch; it ends with the `report` whose feedback says `done` (the learnability
-buffer's refresh period T counts iterations). Statistics live in numpy arrays sized to the pool (16 bytes
-per question, plus 4 for the uniform epoch order), never in per-question Python objects.
+buffer's refresh period T counts iterations). The per-question statistics every curriculum keeps are in
+curricula/statistics.py (`QuestionStats`), the batch and compute diagnostics in curricula/diagnostics.py
+(`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
 
 Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
 `probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`.
@@ -26,18 +27,18 @@ Subclasses implement how to choose: `_sample(n)` (required), and optionally `_pr
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from curricula import diagnostics as D
+from curricula.diagnostics import BatchStats
+from curricula.statistics import QuestionStats, per_question
+
 PHASES = ("train", "probe")
-P_BINS = 10
 EMPTY = np.zeros(0, dtype=np.int64)
-#: the training batch's running sums, over every train report of an iteration (a batch can take several)
-BATCH_SUMS = ("groups", "kept", "all_solved", "none_solved", "learnability", "solved", "tried")
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,7 @@ class Feedback:
     phase: str
 
 
-def learnability(p: np.ndarray | float) -> np.ndarray | float:
-    """p(1 - p): the variance of a Bernoulli(p) reward, zero when every attempt agrees (the paper's score)."""
-    return p * (1.0 - p)
-
-
-def _p_bins(p: np.ndarray) -> np.ndarray:
-    return np.minimum((p * P_BINS).astype(np.int64), P_BINS - 1)
+__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "Request"]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -76,7 +71,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 class Curriculum:
-    """Shared statistics (attempts, successes, last seen, latest p) and the batch protocol.
+    """The batch protocol over shared statistics (`stats`: attempts, successes, last seen, latest p).
 
     Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
     groups to train on), `_observe` (see each report's attempts before the statistics change),
@@ -89,10 +84,7 @@ class Curriculum:
     #: attempts per question a training group needs (filters score a question from its own group: 2).
     min_attempts: ClassVar[int] = 1
     _state_keys: ClassVar[tuple[str, ...]] = ()
-    _base_state: ClassVar[tuple[str, ...]] = (
-        "attempts", "successes", "last_seen", "p", "iteration", "_order", "_order_pos", "_p_hist", "_seen",
-        "_learnability_sum", "_counts", "_batch", "_pending_batch",
-    )
+    _base_state: ClassVar[tuple[str, ...]] = ("iteration", "_order", "_order_pos")
 
     def __init__(self, num_questions: int, seed: int = 0, *, batch_size: int = 64,
                  solved_threshold: float = 0.5) -> None:
@@ -109,21 +101,30 @@ class Curriculum:
         self.initial_seed = seed
         self.config: dict[str, Any] = {"batch_size": self.batch_size, "solved_threshold": self.solved_threshold}
         self.rng = np.random.default_rng(seed)
-        n = self.num_questions
-        self.attempts = np.zeros(n, dtype=np.int32)
-        self.successes = np.zeros(n, dtype=np.int32)
-        self.last_seen = np.full(n, -1, dtype=np.int32)  # iteration of the question's latest attempts
-        self.p = np.full(n, np.nan, dtype=np.float32)  # share solved in the question's latest group of attempts
+        self.stats = QuestionStats(self.num_questions)
+        self.batch_stats = BatchStats()
         self.iteration = 0
         self._order: np.ndarray | None = None  # uniform epoch order, built on first use
         self._order_pos = 0
-        self._p_hist = np.zeros(P_BINS, dtype=np.int64)
-        self._seen = 0
-        self._learnability_sum = 0.0
-        self._counts = {"train": 0, "probe": 0, "discarded": 0}
-        self._batch = {"frac_all_solved": math.nan, "frac_none_solved": math.nan, "learnability": math.nan,
-                       "accuracy": math.nan, "kept_fraction": math.nan}
-        self._pending_batch = dict.fromkeys(BATCH_SUMS, 0.0)  # sums over the train reports of this iteration
+
+    # the per-question statistics, read by the curricula that choose from them (see QuestionStats)
+    @property
+    def attempts(self) -> np.ndarray:
+        return self.stats.attempts
+
+    @property
+    def successes(self) -> np.ndarray:
+        return self.stats.successes
+
+    @property
+    def last_seen(self) -> np.ndarray:
+        """Iteration of each question's latest attempts (-1: never attempted)."""
+        return self.stats.last_seen
+
+    @property
+    def p(self) -> np.ndarray:
+        """Share solved in each question's latest group of attempts (nan: never attempted)."""
+        return self.stats.p
 
     # ---- the protocol -------------------------------------------------------------------------------
 
@@ -147,17 +148,11 @@ class Curriculum:
         self._check(ids, phase)  # before any statistic changes, so a rejected report leaves no trace
         self._record(ids, solved, tried, phase)
         keep = self._keep(ids, solved, tried, phase)
-        attempted = int(tried.sum())
-        if phase == "probe":
-            self._counts["probe"] += attempted
-        else:
-            self._counts["train"] += attempted
-            self._counts["discarded"] += int(tried[~keep].sum())
-            self._add_batch_stats(solved, tried, keep)
+        self.batch_stats.add(phase, solved, tried, keep)
         self._after_update(ids, solved, tried, phase)
         done = phase == "train" and self._batch_done()
         if done:
-            self._close_batch_stats()
+            self.batch_stats.close()
             self.iteration += 1
         return Feedback(keep, done, phase)
 
@@ -215,34 +210,22 @@ class Curriculum:
     def diagnostics(self) -> dict[str, Any]:
         """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
 
-        Batch metrics describe the groups of the latest training batch that were kept for training.
+        Batch metrics describe the groups of the latest training batch that were kept for training (see
+        curricula.diagnostics, which names them).
         """
-        b = self._batch
         size, age, buffer_l = self._buffer_stats()
-        c = self._counts
-        return {
-            "curriculum/iteration": self.iteration,
-            "curriculum/frac_all_solved": b["frac_all_solved"],
-            "curriculum/frac_none_solved": b["frac_none_solved"],
-            "curriculum/batch_learnability": b["learnability"],
-            "curriculum/batch_accuracy": b["accuracy"],
-            "curriculum/kept_fraction": b["kept_fraction"],
-            "curriculum/pool_learnability": self._learnability_sum / self._seen if self._seen else math.nan,
-            "curriculum/frac_seen": self._seen / self.num_questions,
-            "curriculum/buffer_size": size,
-            "curriculum/buffer_age": age,
-            "curriculum/buffer_learnability": buffer_l,
-            "curriculum/p_hist": self._p_hist.copy(),
-            "curriculum/train_attempts": c["train"],
-            "curriculum/probe_attempts": c["probe"],
-            "curriculum/discarded_attempts": c["discarded"],
-            "curriculum/total_attempts": c["train"] + c["probe"],
-        }
+        return {D.ITERATION: self.iteration, **self.batch_stats.batch_metrics(),
+                D.POOL_LEARNABILITY: self.stats.pool_learnability(),
+                D.FRAC_SEEN: self.stats.seen / self.num_questions,
+                D.BUFFER_SIZE: size, D.BUFFER_AGE: age, D.BUFFER_LEARNABILITY: buffer_l,
+                D.P_HIST: self.stats.p_hist.copy(), **self.batch_stats.count_metrics()}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything that affects future choices (statistics, buffer, RNG), copied."""
         state = {"name": self.name, "num_questions": self.num_questions, "config": dict(self.config),
                  "rng": copy.deepcopy(self.rng.bit_generator.state)}
+        state.update(copy.deepcopy(self.stats.state_dict()))
+        state.update(copy.deepcopy(self.batch_stats.state_dict()))
         for key in self._base_state + self._state_keys:
             state[key] = copy.deepcopy(getattr(self, key))
         return state
@@ -258,6 +241,8 @@ class Curriculum:
         if diff:
             raise ValueError(f"state was saved with different options {diff}; build the curriculum with "
                              f"the options it was saved with")
+        self.stats.load_state_dict(copy.deepcopy({k: state[k] for k in QuestionStats.STATE}))
+        self.batch_stats.load_state_dict(copy.deepcopy({k: state[k] for k in BatchStats.STATE}))
         for key in self._base_state + self._state_keys:
             setattr(self, key, copy.deepcopy(state[key]))
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
@@ -309,7 +294,7 @@ class Curriculum:
 
     def _buffer_stats(self) -> tuple[int, int, float]:
         """(buffer size, iterations since it was built, its mean learnability); (0, 0, nan) without one."""
-        return 0, 0, math.nan
+        return 0, 0, float("nan")
 
     # ---- shared machinery ---------------------------------------------------------------------------
 
@@ -359,53 +344,13 @@ class Curriculum:
         return ids, solved, tried
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
-        """Add attempts to the per-question arrays; p becomes the share solved in this report's attempts."""
-        has = tried > 0
-        if not has.any():
+        """Add attempts to the statistics (p becomes the share solved in this report's attempts), after
+        `_observe` has seen them."""
+        if not (tried > 0).any():
             return
-        uniq, inv = np.unique(ids[has], return_inverse=True)
-        a = np.bincount(inv, weights=tried[has]).astype(np.int64)
-        s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+        uniq, a, s = per_question(ids, solved, tried)
         self._observe(uniq, a, s)
-        new_p = (s / a).astype(np.float32)
-        old_p = self.p[uniq]
-        was_seen = ~np.isnan(old_p)
-        # incremental histogram and pool learnability, so diagnostics never scan the pool
-        np.subtract.at(self._p_hist, _p_bins(old_p[was_seen]), 1)
-        np.add.at(self._p_hist, _p_bins(new_p), 1)
-        self._learnability_sum += float(learnability(new_p.astype(np.float64)).sum()
-                                        - learnability(old_p[was_seen].astype(np.float64)).sum())
-        self._seen += int((~was_seen).sum())
-        self.p[uniq] = new_p
-        self.attempts[uniq] += a.astype(np.int32)
-        self.successes[uniq] += s.astype(np.int32)
-        self.last_seen[uniq] = self.iteration
-
-    def _add_batch_stats(self, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
-        """Add one train report's groups to the running sums of the iteration's training batch."""
-        acc = self._pending_batch
-        attempted = tried > 0
-        rows = keep & attempted
-        share = solved[rows] / tried[rows]
-        acc["groups"] += int(attempted.sum())
-        acc["kept"] += int(rows.sum())
-        acc["all_solved"] += int(np.sum(share == 1.0))
-        acc["none_solved"] += int(np.sum(share == 0.0))
-        acc["learnability"] += float(np.sum(learnability(share)))
-        acc["solved"] += int(solved[rows].sum())
-        acc["tried"] += int(tried[rows].sum())
-
-    def _close_batch_stats(self) -> None:
-        """The training batch is complete: its sums become the batch diagnostics."""
-        acc, self._pending_batch = self._pending_batch, dict.fromkeys(BATCH_SUMS, 0.0)
-        kept = acc["kept"]
-        if not kept:
-            self._batch = dict.fromkeys(self._batch, math.nan)
-            self._batch["kept_fraction"] = 0.0 if acc["groups"] else math.nan
-            return
-        self._batch = {"frac_all_solved": acc["all_solved"] / kept, "frac_none_solved": acc["none_solved"] / kept,
-                       "learnability": acc["learnability"] / kept, "accuracy": acc["solved"] / acc["tried"],
-                       "kept_fraction": kept / acc["groups"]}
+        self.stats.record(uniq, a, s, self.iteration)
 
     def _warn_once(self, key: str, message: str) -> None:
         warned = self.__dict__.setdefault("_warned", set())

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum, learnability
+from curricula.base import EMPTY, Curriculum
+from curricula.statistics import learnability
 
 #: (T, N, K) of the paper's settings at its batch of N_l = 64 questions; L=8, rho=0.5 in all three.
 LEARNABILITY_PRESETS = {

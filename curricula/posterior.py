@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import Curriculum, learnability
+from curricula.base import Curriculum
+from curricula.statistics import learnability
 
 
 class Posterior(Curriculum):

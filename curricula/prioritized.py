@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum, learnability
+from curricula.base import EMPTY, Curriculum
+from curricula.statistics import learnability
 
 SCORES = {"learnability": learnability, "failure": lambda p: 1.0 - p}
 
@@ -132,7 +133,7 @@ class Prioritized(Curriculum):
 
     def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)
-        seen = self._seen
+        seen = self.stats.seen
         replays = int(self.rng.binomial(n, seen / self.num_questions)) if seen else 0
         levels, counts, cdf, time_keys, time_cdf = self._tables()
         stale = int(self.rng.binomial(replays, self.staleness_coef)) if time_cdf.size and time_cdf[-1] > 0 else 0
@@ -146,10 +147,10 @@ class Prioritized(Curriculum):
         """`k` unseen questions, uniformly: the next ones in the epoch order, seen questions skipped (and
         left where they are, so no unseen question is passed over)."""
         out, n = [], self.num_questions
-        k = min(k, n - self._seen)
+        k = min(k, n - self.stats.seen)
         while k > 0:
             order = self._epoch()
-            window = order[self._order_pos:min(n, self._order_pos + max(64, 2 * k * n // (n - self._seen)))]
+            window = order[self._order_pos:min(n, self._order_pos + max(64, 2 * k * n // (n - self.stats.seen)))]
             found = np.flatnonzero(np.isnan(self.p[window]))[:k]
             if found.size == k:
                 self._order_pos += int(found[-1]) + 1
@@ -279,7 +280,7 @@ class Prioritized(Curriculum):
     def _sampling_prob(self, question_id: int) -> float:
         # plain Python floats: the wrapper asks this for every episode
         time_cdf = self._tables()[-1]
-        n, seen = self.num_questions, self._seen
+        n, seen = self.num_questions, self.stats.seen
         p = float(self.p[question_id])
         if p != p:  # unseen: only a fresh draw opens it
             return (1.0 - seen / n) / max(1, n - seen)
@@ -295,10 +296,10 @@ class Prioritized(Curriculum):
         return p == p  # seen: every seen question can be replayed
 
     def _buffer_stats(self):
-        if not self._seen:
+        if not self.stats.seen:
             return 0, 0, math.nan
         levels, counts, *_ = self._tables()
         value = {g: v for v, g in self._level_of.items()}
         mean_score = float(sum(value[int(g)] * c for g, c in zip(levels.tolist(), counts.tolist(), strict=True))
-                           / self._seen)
-        return self._seen, self.iteration - self._last_seen_sum / self._seen, mean_score
+                           / self.stats.seen)
+        return self.stats.seen, self.iteration - self._last_seen_sum / self.stats.seen, mean_score

@@ -37,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from curricula.base import Curriculum, Feedback, Request
+from curricula.registry import CURRICULA, make
 
 #: G when not given: the paper's 8 attempts per question (64 x 8 batches), the same as its probe L, so probes
 #: take the paper's share of episodes (29% for the recommended buffer) rather than most of them
@@ -81,8 +82,6 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError("CurriculumWrapper needs an env with a question pool (env.unwrapped.num_questions), "
                              "such as MathReasoning-v0")
         if isinstance(curriculum, str):
-            from curricula import make
-
             recorded: dict[str, Any] = {"curriculum": curriculum, **options}
             questions = getattr(base, "questions", None)
             curriculum = make(curriculum, num_questions if questions is None else None, seed=options.pop("seed", 0),
@@ -94,8 +93,6 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             if curriculum.num_questions != num_questions:
                 raise ValueError(f"the curriculum covers {curriculum.num_questions} questions but the env's pool "
                                  f"holds {num_questions}: build it with num_questions={num_questions}")
-            from curricula import CURRICULA
-
             if CURRICULA.get(curriculum.name) is type(curriculum):
                 # a fresh copy of the same configuration, so `env.spec` can rebuild this wrapper
                 recorded = {"curriculum": curriculum.name, "seed": curriculum.initial_seed, **curriculum.config}
@@ -208,7 +205,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
             G = int(lengths.max()) if lengths.size else 0
             flat = [c for row in rows for c in row]
-            scores, verdicts = self.env.unwrapped.score(np.repeat(ids, lengths), flat)
+            scores, verdicts = self.env.unwrapped.batch_rewards(np.repeat(ids, lengths), flat)
             r = np.full((ids.size, max(G, 1)), np.nan, dtype=np.float32)
             if G:
                 r[np.arange(G)[None, :] < lengths[:, None]] = scores

@@ -7,12 +7,16 @@ question comes with a worked solution (one line per step, then a boxed answer) f
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterable
 
 from mathenv.questions import Question
 
 LEVELS = tuple(range(1, 11))
+#: share of every level's question texts that belong to the test split (by a hash of the text, see `split_of`)
+TEST_SHARE = 0.2
+SPLITS = ("train", "test")
 _NAMES = ("Ava", "Ben", "Chloe", "Dan", "Ema", "Finn", "Gia", "Hugo", "Iris", "Jon", "Kai", "Lena")
 _ITEMS = ("apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards")
 
@@ -107,12 +111,21 @@ _GENERATORS: dict[int, Callable[[random.Random], tuple[str, list[str], int]]] = 
 }
 
 
+def split_of(question: str) -> str:
+    """The split a question text belongs to: "test" for a fixed 20% of all texts, chosen by a hash of the
+    text alone, so no text is ever in both splits, whatever the seed, size or levels of either."""
+    digest = hashlib.blake2b(question.encode(), digest_size=8).digest()
+    return "test" if int.from_bytes(digest, "big") % 10_000 < TEST_SHARE * 10_000 else "train"
+
+
 def generate(num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = LEVELS,
              split: str = "train") -> list[Question]:
     """`num_questions` questions cycling through `levels` (equal share each), the same for the same seed.
 
-    The split name enters the random stream, so train and test differ for the same seed (the smallest
-    levels have only 100 possible questions, so some questions recur across splits).
+    Train and test never share a question text: each level's generator draws until the text falls in the
+    requested split (`split_of`). Levels 1 and 2 have small finite sets, which the split divides: level 1
+    has 100 texts (77 train, 23 test), level 2 has 155 (118 train, 37 test); questions recur within a split
+    there. The other levels have thousands of texts or more (level 4: 4,159; level 6: 2,888).
     """
     levels = tuple(levels)
     bad = [lv for lv in levels if lv not in _GENERATORS]
@@ -120,11 +133,16 @@ def generate(num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = 
         raise ValueError(f"arithmetic levels must be chosen from 1..10, got {levels!r}")
     if num_questions < 1:
         raise ValueError(f"num_questions must be positive, got {num_questions}")
+    if split not in SPLITS:
+        raise ValueError(f"arithmetic has splits {SPLITS}, not {split!r}")
     rng = random.Random(f"mathenv-arithmetic/{split}/{seed}")
     out = []
     for i in range(num_questions):
         level = levels[i % len(levels)]
-        question, steps, answer = _GENERATORS[level](rng)
+        while True:
+            question, steps, answer = _GENERATORS[level](rng)
+            if split_of(question) == split:
+                break
         out.append(Question(uid=f"arithmetic/{split}/{seed}/{i}", question=question, answer=str(answer),
                             source="arithmetic", difficulty=level, solution=_solution(steps, answer)))
     return out

@@ -144,11 +144,6 @@ def _questions(rows: list[Row], convert: Callable[[str, dict, int], Question | N
     return out
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Rows of a JSONL file (or a JSON list), with the file and line in any read or parse error."""
-    return [row for _, row in _file_rows(path)]
-
-
 def _file_rows(path: str | Path) -> list[Row]:
     path = Path(path)
     if not path.exists():

@@ -7,7 +7,7 @@ observation and another try. An answer longer than `max_answer_chars` (the actio
 at all: it scores as unreadable with the reason `too_long` (reward 0, or -format_penalty), so a runaway
 generation costs the verifier nothing.
 
-Trainers that generate many completions at once use `score(question_ids, completions)`, the batch path
+Trainers that generate many completions at once use `batch_rewards(question_ids, completions)`, the batch path
 with no per-episode overhead; curricula choose questions through `reset(options={"question_id": i})`.
 """
 
@@ -183,10 +183,11 @@ class MathReasoningEnv(gym.Env[str, str]):
             print(self.render_text())
         return obs, reward, terminated, False, info
 
-    def score(self, question_ids: Sequence[int], completions: Sequence[str],
-              prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
-        """Rewards for many completions at once (the batch path for trainers); no episode state changes. A
-        completion longer than max_answer_chars gets the verdict `too_long`, as in `step`."""
+    def batch_rewards(self, question_ids: Sequence[int], completions: Sequence[str],
+                      prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
+        """Rewards and verdicts of many completions at once (the batch path for trainers; `step` scores one
+        episode, `mathenv.verify.score` one answer); no episode state changes. A completion longer than
+        max_answer_chars gets the verdict `too_long`, as in `step`."""
         if len(question_ids) != len(completions):
             raise ValueError(f"got {len(question_ids)} question ids but {len(completions)} completions")
         ids = np.asarray(question_ids, dtype=np.int64)

@@ -41,7 +41,7 @@ def prompts_for(tokenizer: Any, n: int) -> list[list[int]]:
     import gymnasium as gym
 
     import mathenv  # noqa: F401
-    from agents.policy import prompt_ids
+    from agents.hf import prompt_ids
 
     env = gym.make("MathReasoning-v0", levels=[1, 2, 3], num_questions=max(n, 16)).unwrapped
     return [prompt_ids(tokenizer, env.prompt(i % env.num_questions)) for i in range(n)]

@@ -113,7 +113,7 @@ def step_raw(model: str, out: str) -> dict[str, Any]:
     import torch
 
     from agents.generation import HFGenerator, SamplingConfig
-    from agents.policy import prompt_ids
+    from agents.hf import prompt_ids
     from agents.rollout import pack
     from mathenv.env import format_prompt
 

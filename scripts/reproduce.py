@@ -275,8 +275,8 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[str, dict, list[float], float
         vs_uniform, vs_uniform_entry = _vs_uniform(key, finals)
         per_budget = [[at_budget(s, b) for s in seeds] for b in budgets]
         reward = [float(np.mean([r["train/reward"] for r in s[-5:] if "train/reward" in r])) for s in seeds]
-        zero = [float(np.mean([r.get("curriculum/frac_all_solved", 0) + r.get("curriculum/frac_none_solved", 0)
-                               for r in s[1:] if r.get("curriculum/frac_all_solved") is not None])) for s in seeds]
+        zero = [float(np.mean([r.get("curriculum/frac_all_solved_of_kept", 0) + r.get("curriculum/frac_none_solved_of_kept", 0)
+                               for r in s[1:] if r.get("curriculum/frac_all_solved_of_kept") is not None])) for s in seeds]
         per_step = [s[-1]["compute/attempts_total"] / s[-1]["step"] for s in seeds]
         speedups = []
         for x_key in ("step", "compute/attempts_total"):

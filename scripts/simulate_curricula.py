@@ -1,29 +1,19 @@
-"""Simulated learners under each curriculum: what share of the attempts each one spends training on
-questions the learner can learn from, and how fast pool accuracy rises, at equal compute.
+"""Simulated learners under each curriculum (curricula.simulation): what share of the attempts each one
+spends training on questions the learner can learn from, and how fast pool accuracy rises, at equal compute;
+and, with --regimes, where in (pool size, run length, batch) learnability can beat compute-matched uniform.
 
     python scripts/simulate_curricula.py                   # prints the table (~1-2 minutes on 2 cores)
     python scripts/simulate_curricula.py --write           # also writes docs/curricula_simulation.png and the
                                                            # table in docs/curricula.md
     python scripts/simulate_curricula.py --seeds 2 --attempts 100000 --out /tmp/sim.png
+    python scripts/simulate_curricula.py --regimes         # uniform, compute-matched uniform and learnability
+                                                           # (recommended buffer, scaled) per regime (~1 min)
 
-The learner. Question i has a success rate p_i = clip(a_skill(i) + b_i, 0, 1): exactly 0 or 1 outside a band,
-so "learnable" (0 < p < 1) is a property of the learner, not of a threshold. At the start 30% of the pool is
-always solved (p = 1), 40% sometimes (p from 0.05 to 0.95) and 30% never (p = 0), like a small model on
-GSM8K or MATH. Training on a group of G attempts at question i is a policy-gradient step with the group-mean
-baseline,
-
-    step = 4 mean_g (y_g - mean(y)) (y_g - p_i)        (zero when all attempts agree)
-    b_i += lr_question step,   a_skill(i) += lr_skill step,   every other skill -= lr_interference step
-
-so practice raises p only where 0 < p < 1; part of it transfers to the question's skill (40 skills), which
-slowly brings never-solved questions within reach; and a little of it interferes with the other skills,
-so solved questions drift back below 1 (forgetting) and estimates made earlier go stale. p therefore drifts
-both with training on the question and without it.
-
-Compute: every curriculum gets the same number of attempts (training attempts, probe attempts and
-discarded filter candidates all count). Reported per run: the share of trained groups whose question was
-learnable (0 < p < 1) when it was picked, that share per generated attempt (attempts that went into
-learnable trained groups / all attempts), and pool accuracy (mean p over the pool).
+The learner and its assumptions are in curricula/simulation.py. Compute: every curriculum gets the same number
+of attempts (training attempts, probe attempts and discarded filter candidates all count). Reported per run:
+the share of trained groups whose question was learnable (0 < p < 1) when it was picked, that share per
+generated attempt (attempts that went into learnable trained groups / all attempts), and pool accuracy (mean
+p over the pool).
 """
 
 from __future__ import annotations
@@ -35,9 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import curricula  # noqa: E402
+from curricula.simulation import compare_regime, run
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -52,76 +40,26 @@ RUNS = [  # (label, curriculum, options)
     ("zero_variance_filter", "zero_variance_filter", {}),
     ("posterior", "posterior", {}),
 ]
+#: (pool, steps, questions per step N_l) for --regimes: the paper's GSM8K run, the earlier testbed grid, and
+#: fixed pools revisited for 5-10 epochs at N_l = 16 (what two CPU cores can afford)
+REGIMES = [(7473, 650, 64), (20_000, 120, 16), (400, 200, 16), (512, 160, 16), (512, 320, 16), (640, 200, 16),
+           (768, 240, 16), (1024, 320, 16), (1024, 160, 32)]
 
 
-class Learner:
-    """Success rates that drift with practice, transfer and interference (see the module docstring)."""
-
-    def __init__(self, n: int, seed: int, *, skills: int = 40, lr_question: float = 0.05,
-                 lr_skill: float = 0.0005, lr_interference: float = 0.00001) -> None:
-        rng = np.random.default_rng(seed)
-        kind = rng.choice(3, n, p=[0.3, 0.4, 0.3])  # always / sometimes / never solved at the start
-        self.b = np.where(kind == 0, rng.uniform(1.05, 1.5, n),
-                          np.where(kind == 1, rng.uniform(0.05, 0.95, n), rng.uniform(-0.6, -0.05, n)))
-        self.skill = rng.integers(skills, size=n)
-        self.a = np.zeros(skills)
-        self.lr_question, self.lr_skill, self.lr_interference = lr_question, lr_skill, lr_interference
-        # dataset difficulty labels (MATH-style levels 1-5): noisy, as real labels are
-        noisy = -self.b + rng.normal(0, 0.3, n)
-        self.difficulty = np.searchsorted(np.quantile(noisy, [0.2, 0.4, 0.6, 0.8]), noisy) + 1
-        self.rng = np.random.default_rng(seed + 1000)
-
-    def p(self, ids: np.ndarray | None = None) -> np.ndarray:
-        theta = self.a[self.skill] + self.b if ids is None else self.a[self.skill[ids]] + self.b[ids]
-        return np.clip(theta, 0.0, 1.0)
-
-    def attempt(self, ids: np.ndarray, attempts: int) -> np.ndarray:
-        return (self.rng.random((ids.size, attempts)) < self.p(ids)[:, None]).astype(np.float32)
-
-    def train(self, ids: np.ndarray, rewards: np.ndarray) -> None:
-        p = self.p(ids)[:, None]
-        y = rewards
-        step = 4.0 * np.nanmean((y - np.nanmean(y, axis=1, keepdims=True)) * (y - p), axis=1)
-        np.add.at(self.b, ids, self.lr_question * step)
-        per_skill = np.bincount(self.skill[ids], weights=step, minlength=self.a.size)
-        self.a += self.lr_skill * per_skill - self.lr_interference * (per_skill.sum() - per_skill)
-
-    def accuracy(self) -> float:
-        return float(self.p().mean())
-
-
-def run(name: str, options: dict, *, n: int, seed: int, budget: int, G: int) -> tuple[np.ndarray, ...]:
-    """One curriculum until `budget` attempts. Returns, after every report: attempts so far, pool accuracy,
-    and attempts that went into trained groups whose question was learnable at pick time; plus totals."""
-    learner = Learner(n, seed)
-    opts = dict(options)
-    if name == "easy_to_hard":
-        opts["difficulty"] = learner.difficulty
-    cur = curricula.make(name, n, seed=seed, **opts)
-    xs, ys, useful = [0], [learner.accuracy()], [0]
-    spent = trained = learnable = 0
-    while spent < budget:
-        req = cur.next_request()
-        ids = req.question_ids
-        p_now = learner.p(ids)
-        rewards = learner.attempt(ids, req.attempts or G)
-        keep = cur.report(ids, rewards, req.phase).keep
-        if keep.any():
-            ok = (p_now[keep] > 0) & (p_now[keep] < 1)
-            trained += int(keep.sum())
-            learnable += int(ok.sum())
-            useful.append(useful[-1] + int(ok.sum()) * rewards.shape[1])
-            learner.train(ids[keep], rewards[keep])
-        else:
-            useful.append(useful[-1])
-        spent += rewards.size
-        xs.append(spent)
-        ys.append(learner.accuracy())
-    d = cur.diagnostics()
-    totals = {"learnable_picks": learnable / max(1, trained),
-              "probe_share": d["curriculum/probe_attempts"] / max(1, spent),
-              "discarded_share": d["curriculum/discarded_attempts"] / max(1, spent)}
-    return np.asarray(xs), np.asarray(ys), np.asarray(useful), totals
+def regimes(seeds: int) -> str:
+    """The regime table: final gains in points of pool (and held-out) accuracy, paired over seeds."""
+    lines = ["| pool | steps x N_l | epochs | uniform gain (pool) | zero-adv. uniform / learnability | "
+             "learnability - uniform | learnability - compute-matched uniform (pool) | same, held-out |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n, steps, nl in REGIMES:
+        r = compare_regime(n, steps, nl, seeds=seeds)
+        lu, lc = r["learnability-uniform"], r["learnability-uniform_cm"]
+        lines.append(f"| {n:,} | {steps} x {nl} | {steps * nl / n:.1f} | +{r['uniform']['pool']:.1f} | "
+                     f"{100 * r['uniform']['zero_advantage']:.0f}% / {100 * r['learnability']['zero_advantage']:.0f}% | "
+                     f"{lu['pool']:+.2f} +- {lu['pool_se']:.2f} | {lc['pool']:+.2f} +- {lc['pool_se']:.2f} | "
+                     f"{lc['heldout']:+.2f} +- {lc['heldout_se']:.2f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -133,7 +71,23 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="save the figure here (with --write: docs/curricula_simulation.png)")
     ap.add_argument("--write", action="store_true",
                     help="write the figure and the table into docs/ (docs/curricula.md's simulation section)")
+    ap.add_argument("--regimes", action="store_true",
+                    help="instead: uniform, compute-matched uniform and learnability (recommended buffer scaled to "
+                         "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)")
     args = ap.parse_args()
+    if args.regimes:
+        started = time.perf_counter()
+        table = regimes(args.seeds)
+        cmd = "python scripts/simulate_curricula.py" + " " + " ".join(sys.argv[1:])
+        body = (f"`{cmd}`: G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out "
+                f"questions move only through skill transfer; {time.perf_counter() - started:.0f} s.\n\n{table}")
+        print(body)
+        if args.write:
+            from _benchtable import write_section
+
+            write_section("regimes", body, doc=DOCS / "curricula.md")
+            print("wrote the regime table in docs/curricula.md")
+        return
 
     started = time.perf_counter()
     grid = np.linspace(0, args.attempts, 201)
@@ -178,7 +132,6 @@ def main() -> None:
         plot(curves, grid, args, out)
         print(f"\nwrote {out}")
     if args.write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _benchtable import write_section
 
         write_section("simulation", body, doc=DOCS / "curricula.md")

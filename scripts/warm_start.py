@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.evaluation import evaluate_policy, format_table
     from agents.generation import HFGenerator, SamplingConfig
-    from agents.policy import load_policy, prompt_ids
+    from agents.hf import prompt_ids
+    from agents.policy import load_policy
     from agents.warm_start import warm_start, warm_start_info, warm_start_instruction
     from mathenv.arithmetic import generate
     from mathenv.env import MathReasoningEnv

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from agents.generation import HFGenerator, SamplingConfig, _cut_at_eos, make_generator
-from agents.policy import PolicyUnavailableError, load_policy, parameter_count, prompt_ids, smollm2_gguf
+from agents.hf import prompt_ids
+from agents.policy import PolicyUnavailableError, load_policy, parameter_count, smollm2_gguf
 
 
 def test_cut_at_eos_keeps_the_eos_and_strips_padding():

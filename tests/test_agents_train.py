@@ -21,7 +21,7 @@ STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved", "tr
           "train/frac_zero_advantage", "train/batch_learnability", "loss/policy", "loss/total", "policy/entropy",
           "policy/grad_norm", "policy/approx_kl", "compute/generated_tokens", "compute/attempts_train",
           "compute/attempts_probe", "compute/attempts_total", "time/generation", "time/scoring", "time/learning",
-          "curriculum/frac_all_solved", "curriculum/batch_learnability"}
+          "curriculum/frac_all_solved_of_kept", "curriculum/batch_learnability"}
 
 LEARN = {"num_candidates": 16, "buffer_size": 4, "refresh_every": 2, "probe_attempts": 2}
 
@@ -177,7 +177,6 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
 
 
 @pytest.mark.parametrize("bad,match", [
-    ({"algo": "reinforce"}, "algo must be one of"),
     ({"curriculum": "nope"}, "curriculum must be one of"),
     ({"temperature": 0.0}, "temperature"),
     ({"top_p": 1.5}, "top_p"),
@@ -188,6 +187,15 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
 def test_bad_configs_fail_before_loading_anything(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**bad).validate()
+
+
+def test_unknown_algorithm_is_refused_by_the_registry_before_anything_loads(tmp_path, monkeypatch):
+    """The registry is the one list of names: the trainer and the CLI both refuse another name through it."""
+    monkeypatch.setattr("agents.trainer.load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ConfigError, match="algo must be one of \\('grpo', 'ppo', 'vineppo'\\), got 'reinforce'"):
+        Trainer(TrainConfig(algo="reinforce", out=str(tmp_path / "run")))
+    with pytest.raises(ConfigError, match="--algo must be one of"):
+        build_config(["--algo", "reinforce"])
 
 
 def test_curriculum_misconfiguration_is_reported_at_start(tmp_path):

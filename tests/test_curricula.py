@@ -353,7 +353,7 @@ def test_learnability_filter_keeps_the_highest_p_times_one_minus_p():
     assert (solved[keep] == 4).sum() == 4  # every candidate at p = 0.5 is kept
     d = cur.diagnostics()
     assert d["curriculum/kept_fraction"] == 0.25 and d["curriculum/discarded_attempts"] == 24 * 8
-    assert d["curriculum/frac_all_solved"] == 0 and d["curriculum/frac_none_solved"] == 0
+    assert d["curriculum/frac_all_solved_of_kept"] == 0 and d["curriculum/frac_none_solved_of_kept"] == 0
 
 
 def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
@@ -370,7 +370,7 @@ def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
     fb = cur.report(more, np.tile([1.0, 0.0], (8, 1)))  # every group informative: keep the first 5, truncate
     assert fb.keep.tolist() == [True] * 5 + [False] * 3 and fb.done and cur.iteration == 1
     d = cur.diagnostics()
-    assert d["curriculum/frac_all_solved"] == 0.0 and d["curriculum/kept_fraction"] == 8 / 16
+    assert d["curriculum/frac_all_solved_of_kept"] == 0.0 and d["curriculum/kept_fraction"] == 8 / 16
     assert d["curriculum/train_attempts"] == 8 * 4 - 1 + 8 * 2 and d["curriculum/gen_batches"] == 2
     assert d["curriculum/discarded_attempts"] == (4 + 4 + 4 + 4 + 4) + 3 * 2  # dropped groups' attempts count
 
@@ -395,7 +395,7 @@ def test_dapo_dynamic_sampling_fills_every_batch_exactly():
         assert kept == 64 and generation_batches >= 2  # exactly a full batch, never a short one
         assert cur.diagnostics()["curriculum/gen_batches"] == generation_batches
     d = cur.diagnostics()
-    assert d["curriculum/frac_all_solved"] == d["curriculum/frac_none_solved"] == 0.0
+    assert d["curriculum/frac_all_solved_of_kept"] == d["curriculum/frac_none_solved_of_kept"] == 0.0
     assert d["curriculum/train_attempts"] - d["curriculum/discarded_attempts"] == 10 * 64 * 8
 
 
@@ -622,7 +622,7 @@ def test_seed_restarts_the_random_stream(name):
     assert drive(reseeded, Learner(three_way_pool(n)), 6) == drive(fresh, Learner(three_way_pool(n)), 6)
 
 
-KEYS = {"curriculum/iteration", "curriculum/frac_all_solved", "curriculum/frac_none_solved",
+KEYS = {"curriculum/iteration", "curriculum/frac_all_solved_of_kept", "curriculum/frac_none_solved_of_kept",
         "curriculum/batch_learnability", "curriculum/batch_accuracy", "curriculum/kept_fraction",
         "curriculum/pool_learnability", "curriculum/frac_seen", "curriculum/buffer_size", "curriculum/buffer_age",
         "curriculum/buffer_learnability", "curriculum/p_hist", "curriculum/train_attempts",
@@ -639,12 +639,12 @@ def test_diagnostics_keys_are_stable_and_values_sensible(name):
              "posterior": {"curriculum/picked_learnability", "curriculum/picked_evidence"}}.get(name, set())
     before = cur.diagnostics()
     assert set(before) == KEYS | extra
-    assert math.isnan(before["curriculum/frac_all_solved"]) and before["curriculum/total_attempts"] == 0
+    assert math.isnan(before["curriculum/frac_all_solved_of_kept"]) and before["curriculum/total_attempts"] == 0
     for _ in range(8):
         drive(cur, Learner(p), 1)
         d = cur.diagnostics()
         assert set(d) == KEYS | extra
-        assert 0 <= d["curriculum/frac_all_solved"] + d["curriculum/frac_none_solved"] <= 1
+        assert 0 <= d["curriculum/frac_all_solved_of_kept"] + d["curriculum/frac_none_solved_of_kept"] <= 1
         assert 0 <= d["curriculum/batch_learnability"] <= 0.25 and 0 <= d["curriculum/batch_accuracy"] <= 1
         seen = cur.attempts > 0
         assert d["curriculum/p_hist"].sum() == seen.sum() and d["curriculum/frac_seen"] == seen.mean()
@@ -690,4 +690,4 @@ def test_question_info_reports_the_curriculum_view():
     assert info["curriculum_sampling_prob"] == pytest.approx(0.5 / 500 + 0.5 / 32)
     outside = int(np.setdiff1d(np.arange(500), cur.buffer)[0])
     assert cur.question_info(outside)["curriculum_sampling_prob"] == pytest.approx(0.5 / 500)
-    assert curricula.base.learnability(0.5) == 0.25
+    assert curricula.statistics.learnability(0.5) == 0.25

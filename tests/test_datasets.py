@@ -6,7 +6,7 @@ import operator
 import pytest
 
 from mathenv import DatasetUnavailableError, load_questions
-from mathenv.arithmetic import generate
+from mathenv.arithmetic import generate, split_of
 from mathenv.verify import score
 
 
@@ -140,3 +140,27 @@ def test_a_file_in_another_format_names_the_fields_needed_and_found(tmp_path, gs
     message = str(err.value)
     assert "gsm8k_test.jsonl:1" in message and "'problem'" in message and "['answer', 'question']" in message
     assert "use dataset 'gsm8k'" in message
+
+
+@pytest.mark.parametrize("level", range(1, 11))
+def test_arithmetic_train_and_test_never_share_a_question(level):
+    # held-out means never in the training pool: at any size and seed, for every level (levels 1-2 have only
+    # 100 and 155 texts, so a large pool draws every training text of theirs)
+    train = {q.question for seed in (0, 1) for q in generate(3000, seed=seed, levels=[level], split="train")}
+    test = {q.question for seed in (0, 7) for q in generate(1000, seed=seed, levels=[level], split="test")}
+    assert train and test
+    assert not train & test
+    assert all(split_of(t) == "train" for t in train) and all(split_of(t) == "test" for t in test)
+
+
+def test_the_testbed_pools_are_disjoint():
+    # the pools of the earlier grid: 20,000 training questions of levels 1-6 against the 2,000 held out (1,398
+    # of which were training questions before the split was made by text)
+    train = {q.question for q in generate(20_000, levels=range(1, 7), split="train")}
+    test = [q.question for q in generate(2_000, levels=range(1, 7), split="test")]
+    assert sum(t in train for t in test) == 0
+
+
+def test_arithmetic_has_two_splits():
+    with pytest.raises(ValueError, match="splits"):
+        generate(10, split="validation")

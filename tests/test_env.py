@@ -129,19 +129,19 @@ def test_batch_score_matches_step(env):
     qs = env.unwrapped.questions
     ids = list(range(0, 100, 3))
     completions = [f"\\boxed{{{qs[i].answer}}}" if i % 2 else "\\boxed{-7}" for i in ids]
-    rewards, verdicts = env.unwrapped.score(ids, completions)
+    rewards, verdicts = env.unwrapped.batch_rewards(ids, completions)
     stepped = []
     for i, c in zip(ids, completions, strict=True):
         env.reset(options={"question_id": i})
         stepped.append(env.step(c)[1])
     assert rewards.dtype == np.float32 and rewards.tolist() == stepped
     assert [v.correct for v in verdicts] == [bool(r) for r in stepped]
-    prefixed, _ = env.unwrapped.score(ids, [c[7:] for c in completions], prefixes=[c[:7] for c in completions])
+    prefixed, _ = env.unwrapped.batch_rewards(ids, [c[7:] for c in completions], prefixes=[c[:7] for c in completions])
     assert prefixed.tolist() == stepped
     with pytest.raises(ValueError, match="question ids"):
-        env.unwrapped.score([1000], ["1"])
+        env.unwrapped.batch_rewards([1000], ["1"])
     with pytest.raises(ValueError, match="completions"):
-        env.unwrapped.score([1, 2], ["1"])
+        env.unwrapped.batch_rewards([1, 2], ["1"])
 
 
 def test_custom_question_pool_and_render():
@@ -197,9 +197,9 @@ def test_numeric_answers_stop_a_restated_question_from_scoring():
     _, reward, _, _, info = env.step(f"\\boxed{{{a} + {b}}}")
     assert reward == 0.0 and info["reason"] == "wrong"
     ids = [env.unwrapped.questions.index(q)] * 3
-    rewards, verdicts = env.unwrapped.score(ids, [f"\\boxed{{{q.answer}}}", f"\\boxed{{{2 * int(q.answer)}/2}}",
+    rewards, verdicts = env.unwrapped.batch_rewards(ids, [f"\\boxed{{{q.answer}}}", f"\\boxed{{{2 * int(q.answer)}/2}}",
                                                  f"\\boxed{{{a}+{b}}}"])
     assert rewards.tolist() == [1.0, 1.0, 0.0]  # a fraction is a number; the sum is not
     lenient = gym.make("MathReasoning-v0", num_questions=20, levels=[1], numeric_answers=False).unwrapped
-    assert lenient.score(ids[:1], [f"\\boxed{{{a} + {b}}}"])[0].tolist() == [1.0]  # equal, as math-verify says
+    assert lenient.batch_rewards(ids[:1], [f"\\boxed{{{a} + {b}}}"])[0].tolist() == [1.0]  # equal, as math-verify says
     assert not gym.make("MathReasoning-v0", questions=[q]).unwrapped.numeric_answers  # only named datasets

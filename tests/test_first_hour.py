@@ -75,7 +75,7 @@ def test_step_and_score_refuse_to_read_an_answer_over_max_answer_chars():
     env.reset(options={"question_id": info["question_id"]})
     assert env.step(right)[1] == 1.0  # within the limit it is read
     qid = info["question_id"]
-    rewards, verdicts = env.unwrapped.score([qid, qid], ["y" * 65, right], prefixes=["", "z" * 100])
+    rewards, verdicts = env.unwrapped.batch_rewards([qid, qid], ["y" * 65, right], prefixes=["", "z" * 100])
     assert [v.reason for v in verdicts] == ["too_long", "correct"]  # the limit is on the answer, not the prefix
     assert rewards.tolist() == [-0.5, 1.0]
 

@@ -100,9 +100,9 @@ def test_summary_pairs_seeds_against_step_zero_and_uniform(tmp_path):
         out.mkdir()
         recs = [{"step": 0, "eval/pass@1": starts[seed]},
                 {"step": 1, "train/reward": 0.2, "compute/attempts_total": 100, "time/step": 2.0,
-                 "curriculum/frac_all_solved": 0.1, "curriculum/frac_none_solved": 0.3},
+                 "curriculum/frac_all_solved_of_kept": 0.1, "curriculum/frac_none_solved_of_kept": 0.3},
                 {"step": 2, "train/reward": 0.3, "compute/attempts_total": 200, "time/step": 2.0,
-                 "curriculum/frac_all_solved": 0.1, "curriculum/frac_none_solved": 0.3, "eval/pass@1": final}]
+                 "curriculum/frac_all_solved_of_kept": 0.1, "curriculum/frac_none_solved_of_kept": 0.3, "eval/pass@1": final}]
         (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
         runs.append({"name": out.name, "out": str(out)})
     table, raw, budgets, seconds = reproduce.summarise(runs)

@@ -12,7 +12,7 @@ transformers = pytest.importorskip("transformers")
 
 from agents.evaluation import evaluate_policy, format_table  # noqa: E402
 from agents.generation import HFGenerator, SamplingConfig  # noqa: E402
-from agents.policy import prompt_ids  # noqa: E402
+from agents.hf import prompt_ids  # noqa: E402
 from agents.tiny import char_tokenizer, tiny_model  # noqa: E402
 from agents.warm_start import warm_start, warm_start_info, warm_start_instruction  # noqa: E402
 from mathenv.arithmetic import generate  # noqa: E402

@@ -1,0 +1,38 @@
+"""The simulated learner that chooses an experiment's regime before the expensive run (curricula.simulation)."""
+
+import numpy as np
+
+from curricula import make
+from curricula.simulation import Learner, compare_regime, regime_arms, run_steps
+
+
+def test_the_learner_learns_only_where_attempts_disagree():
+    sim = Learner(300, seed=0, heldout=100)
+    p = sim.p()
+    assert ((p >= 0) & (p <= 1)).all() and (p == 1).any() and (p == 0).any()
+    solved, never = np.flatnonzero(p == 1)[:5], np.flatnonzero(p == 0)[:5]
+    before = sim.b.copy()
+    sim.train(np.concatenate([solved, never]), np.concatenate([np.ones((5, 8)), np.zeros((5, 8))]))
+    assert np.array_equal(sim.b, before)  # every group agreed: zero advantage, nothing learned
+    learnable = np.flatnonzero((p > 0.2) & (p < 0.8))[:5]
+    rewards = np.tile([1, 1, 1, 1, 0, 0, 0, 0], (5, 1)).astype(np.float32)
+    sim.train(learnable, rewards)
+    assert not np.array_equal(sim.b, before)
+
+
+def test_compute_matched_uniform_spends_what_learnability_spends():
+    n, steps, nl, G = 640, 120, 16, 8
+    uniform, matched, learn = regime_arms(nl, steps, G, n)
+    spent = {a.name: run_steps(a, n=n, seed=1, steps=steps, G=G, heldout=0)["attempts"] for a in (uniform, matched, learn)}
+    assert spent["uniform"] == steps * nl * G
+    probes = make("learnability", n, batch_size=nl, preset="recommended").planned_probe_attempts(steps)
+    assert spent["learnability"] == steps * nl * G + probes
+    assert abs(spent["uniform_cm"] - spent["learnability"]) <= steps * G / 2  # within half a question per step
+
+
+def test_the_paper_regime_favours_learnability_and_the_earlier_testbed_regime_does_not():
+    paper = compare_regime(7473, 650, 64, seeds=2, heldout=0)
+    testbed = compare_regime(20_000, 120, 16, seeds=2, heldout=0)
+    assert paper["learnability-uniform_cm"]["pool"] > 1.0
+    assert abs(testbed["learnability-uniform_cm"]["pool"]) < 0.5
+    assert paper["learnability"]["zero_advantage"] < paper["uniform"]["zero_advantage"] - 0.1

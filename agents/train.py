@@ -111,7 +111,8 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
         if kind is bool:
             ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(kind) is list:
-            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, help=help_text)
+            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, choices=choices,
+                            help=help_text)
         elif kind is dict or typing.get_origin(kind) is dict:
             ap.add_argument(_flag(f.name), type=json_object, default=None, help=help_text)
         else:

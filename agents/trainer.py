@@ -423,7 +423,8 @@ class Trainer:
             line = self.probe_cost()
             if c.progress:
                 self.say(line)
-        logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=self.step if resumed else None)
+        logger = M.MetricsLogger(self.out, c.loggers(), resume_step=self.step if resumed else None,
+                                 config=dataclasses.asdict(c))
         records = []
         if self.step == 0:
             record = {M.STEP: 0, **self.evaluate()} if c.eval_questions else {M.STEP: 0}

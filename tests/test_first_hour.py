@@ -103,3 +103,72 @@ def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     segments = bars[0].lines[2][0].get_segments()
     half = [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments]
     assert half == pytest.approx([1.96 * np.sqrt(p * (1 - p) / 200) for p in (0.28, 0.29)], rel=1e-6)
+
+
+def _wandb_history(run_dir):
+    """The history records of an offline W&B run, read from its transaction log (LevelDB's log format: 32 KiB
+    blocks of records, each a 7-byte header of crc32, length and kind, after a 7-byte ':W&B' file header)."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    data = log.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, chunk, history = 7, 32768, b"", []
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if kind == 0 and length == 0:
+            break
+        chunk += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last piece of one
+            record = pb.Record()
+            record.ParseFromString(chunk)
+            chunk = b""
+            if record.WhichOneof("record_type") == "history":
+                history.append({"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item})
+    return history
+
+
+def test_report_to_tensorboard_and_wandb_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason="wandb is not installed (pip install 'mathenv[wandb]'; it is in the dev extra)")
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # no account, no network
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "run"
+    argv = [*TINY_RUN, "--steps", "2", "--eval-questions", "4", "--out", str(out)]
+    argv.remove("--no-tensorboard")
+    assert train_main([*argv, "--report-to", "tensorboard", "wandb"]) == 0
+    records = M.read_records(out / "metrics.jsonl")
+    history = _wandb_history(out)
+    by_step = {h["_step"]: h for h in history}
+    assert sorted(by_step) == [0, 1, 2]
+    for r in records:
+        for key in (M.TRAIN_REWARD, M.EVAL_PASS1, M.ATTEMPTS_TOTAL):
+            if r.get(key) is not None:
+                assert by_step[r[M.STEP]][key] == pytest.approx(r[key]), (r[M.STEP], key)
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars(M.TRAIN_REWARD)] == [1, 2]
+    # a resume continues the same W&B run
+    run_id = (out / "wandb" / "run-id").read_text()
+    assert train_main(["--out", str(out), "--steps", "3", "--resume"]) == 0
+    assert (out / "wandb" / "run-id").read_text() == run_id
+
+
+def test_report_to_none_and_the_old_tensorboard_switch(tmp_path):
+    def loggers(*flags):
+        return build_config(["--out", str(tmp_path / "r"), *flags]).loggers()
+
+    assert loggers() == {"tensorboard"}  # the default, as before
+    assert loggers("--report-to", "none") == set()
+    assert loggers("--report-to", "all") == {"tensorboard", "wandb"}
+    assert loggers("--no-tensorboard") == set()  # the old switch still works
+    assert loggers("--report-to", "wandb", "--tensorboard") == {"tensorboard", "wandb"}
+    assert train_main(["--out", str(tmp_path / "r"), "--report-to", "none", "wandb"]) == 2

@@ -11,6 +11,7 @@ import torch
 
 from agents import evaluate
 from agents.plots import main as plots_main
+from agents.quickstart import main as quickstart_main
 from agents.train import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ MISTAKES = [
     ("evaluate", ["--model", "smollm3"], "(did you mean 'smollm2'?)"),
     ("evaluate", ["--k", "x"], "argument --k: invalid int value"),
     ("plots", ["no/such/run"], "no/such/run: no such folder"),
+    ("quickstart", ["--steps", "x"], "argument --steps: invalid int value"),
 ]
 if not torch.cuda.is_available():
     MISTAKES.append(("train", ["--device", "cuda"], "--device cuda: this torch build has no CUDA"))
@@ -45,6 +47,8 @@ def _run(command: str, argv: list[str], tmp_path: Path) -> int:
         return train_main([*TINY, "--out", str(tmp_path / "run"), *argv])
     if command == "evaluate":
         return evaluate.main(["--model", "tiny", "--num-questions", "4", "--k", "0", *argv])
+    if command == "quickstart":
+        return quickstart_main([*argv, "--out", str(tmp_path)])
     return plots_main([*argv, "--out", str(tmp_path / "c.png")])
 
 

@@ -172,3 +172,25 @@ def test_report_to_none_and_the_old_tensorboard_switch(tmp_path):
     assert loggers("--no-tensorboard") == set()  # the old switch still works
     assert loggers("--report-to", "wandb", "--tensorboard") == {"tensorboard", "wandb"}
     assert train_main(["--out", str(tmp_path / "r"), "--report-to", "none", "wandb"]) == 2
+
+
+def test_without_a_terminal_progress_is_a_line_every_log_every_steps(tmp_path, capsys):
+    argv = [arg for arg in TINY_RUN if arg != "--no-progress"]
+    assert train_main([*argv, "--steps", "4", "--log-every", "2", "--eval-questions", "2", "--eval-every", "2",
+                       "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()  # pytest's capture is no terminal, as a log file is not
+    assert "\r" not in captured.err and "it/s" not in captured.err  # no progress bar
+    lines = [line for line in captured.out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/4", "4/4"], captured.out
+    assert "train reward" in lines[0] and "held-out pass@1" in lines[1] and "s/step" in lines[1]
+
+
+def test_the_probe_cost_is_said_once(tmp_path, capsys):
+    argv = [*TINY_RUN, "--curriculum", "learnability", "--out", str(tmp_path / "run")]
+    argv.remove("--no-progress")
+    assert train_main(argv) == 0
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert text.count("learnability: probes ") == 1, text
+    assert "warning: learnability: probes " in captured.err and "the training attempts" in captured.err
+    assert "line = self" not in captured.err  # one line: no file name, no echoed source line

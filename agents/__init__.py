@@ -3,10 +3,11 @@
     python -m agents.train --algo grpo --curriculum learnability --model tiny --steps 20 --out runs/demo
 
 The algorithms (`agents.ppo`, `agents.vineppo`, `agents.grpo`, registered in `agents.algorithms`) share
-everything but their advantages and loss: the config (`agents.config`), the losses (`agents.losses`), policy
-loading (`agents.policy`, `agents.tiny`), generation (`agents.generation`), rollout tensors and log-probs
-(`agents.rollout`), the loop (`agents.trainer`), checkpoints (`agents.checkpoint`), metric names
-(`agents.metrics`) and evaluation (`agents.evaluation`). docs/architecture.md maps the whole project.
+everything but their advantages and loss: the config (`agents.config`), the pieces of the losses
+(`agents.losses`), policy loading (`agents.policy`, `agents.tiny`), generation (`agents.generation`), the
+rollout services (`agents.rollout`), the loop (`agents.trainer`), the run's record (`agents.record`),
+checkpoints (`agents.checkpoint`), metric names (`agents.metrics`) and evaluation (`agents.evaluation`).
+docs/architecture.md maps the whole project.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""What an algorithm is, and the narrow view of the trainer it works through.
+"""What an algorithm is, and the narrow view of the rollout services it works through.
 
 The trainer owns the loop (agents/trainer.py); an algorithm differs only in its extra trainable modules, its
 advantages and its loss. Algorithms that need more attempts to compute advantages (VinePPO's Monte-Carlo
-value estimates) get them through `RolloutTools`: generate, score, decode. Nothing else of the trainer.
+value estimates) get them through `RolloutTools` (generate, reward, decode), a part of the run's
+`agents.rollout.RolloutWorker`. Nothing of the trainer.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from agents.rollout import Rollouts
 
 
 class RolloutTools(Protocol):
-    """The trainer's services an algorithm may use: every call is counted and timed by the trainer."""
+    """The rollout services an algorithm may use (agents.rollout.RolloutWorker): every call is counted and
+    timed in the run's record."""
 
     def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False) -> list[list[int]]:
         """Response token ids per prompt; `kind` names the compute counter ("train", "probe", "vine", "eval")."""
         ...
 
-    def score(self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None
-              ) -> np.ndarray:
+    def reward_responses(self, question_ids: list[int], responses: list[list[int]],
+                         prefixes: list[str] | None = None) -> np.ndarray:
         """Rewards of responses (after `prefixes`, for continuations) through the env's batch path."""
         ...
 
@@ -56,7 +58,7 @@ class Algorithm:
         raise NotImplementedError
 
     def loss(self, mb: dict[str, torch.Tensor], logprobs: torch.Tensor, entropy: torch.Tensor | None,
-             norm: dict[str, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+             norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
         """This micro-batch's share of its minibatch's loss (`norm`: the minibatch's token and sequence
         counts; see agents.losses), and metrics."""
         raise NotImplementedError

@@ -35,7 +35,7 @@ from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
 #: evaluate's settings and their defaults when the model is not a training run's
 DEFAULTS: dict[str, Any] = {"dataset": "arithmetic", "split": "test", "data_path": None, "levels": None,
                             "instruction": None, "question_field": None, "answer_field": None,
-                            "max_new_tokens": 128, "temperature": 1.0}
+                            "max_new_tokens": 128, "temperature": 1.0, "top_p": 1.0}
 #: the settings that make the task: evaluating a run's checkpoint with other values scores another task
 TASK = ("dataset", "split", "data_path", "levels", "instruction", "question_field", "answer_field")
 
@@ -77,18 +77,19 @@ def run_settings(config: dict[str, Any]) -> dict[str, Any]:
             "instruction": config.get("instruction"), "question_field": config.get("question_field"),
             "answer_field": config.get("answer_field"),
             "max_new_tokens": config.get("max_new_tokens", DEFAULTS["max_new_tokens"]),
-            "temperature": config.get("temperature", DEFAULTS["temperature"])}
+            "temperature": config.get("temperature", DEFAULTS["temperature"]),
+            "top_p": config.get("top_p", DEFAULTS["top_p"])}
 
 
 def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", data_path: str | None = None,
              levels: list[int] | None = None, num_questions: int | None = 200, k: int = 4,
-             temperature: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
-             device: str | None = None, instruction: str | None = None, question_field: str | None = None,
-             answer_field: str | None = None) -> dict[str, Any]:
+             temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32,
+             seed: int = 0, device: str | None = None, instruction: str | None = None,
+             question_field: str | None = None, answer_field: str | None = None) -> dict[str, Any]:
     """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level
-    (agents.evaluation). `instruction` must match what the policy was trained with (None: the env's default);
-    `main` takes it and the task from a run's config.json."""
-    torch.manual_seed(seed)
+    (agents.evaluation), on a fixed random subset of `num_questions` of the split. `instruction` must match
+    what the policy was trained with (None: the env's default); `main` takes it and the task from a run's
+    config.json."""
     kwargs: dict[str, Any] = {"dataset": dataset, "split": split, "data_path": data_path,
                               "question_field": question_field, "answer_field": answer_field}
     if levels is not None:
@@ -96,11 +97,27 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
     if instruction is not None:
         kwargs["instruction"] = instruction
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
-    ids = np.arange(env.num_questions)
-    if num_questions is not None and num_questions < env.num_questions:
-        ids = np.sort(np.random.default_rng(seed).permutation(env.num_questions)[:num_questions])
+    ids = subset(env.num_questions, num_questions, seed)
+    result = evaluate_questions(model, env, ids, k=k, temperature=temperature, top_p=top_p,
+                                max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, device=device)
+    return {"model": model, "dataset": dataset, "split": split, **result}
+
+
+def subset(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
+    """The fixed random subset of `num_questions` question ids (all, in order, when None or larger)."""
+    if num_questions is None or num_questions >= pool_size:
+        return np.arange(pool_size)
+    return np.sort(np.random.default_rng(seed).permutation(pool_size)[:num_questions])
+
+
+def evaluate_questions(model: str, env: Any, ids: np.ndarray, *, k: int = 4, temperature: float = 1.0,
+                       top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
+                       device: str | None = None) -> dict[str, Any]:
+    """Score `model` on the questions `ids` of `env` (a MathReasoning-v0 env, unwrapped): greedy pass@1 and k
+    answers sampled at `temperature` / `top_p` per question, overall and per level."""
+    torch.manual_seed(seed)
     policy, tokenizer = load_policy(model, device=device, gradient_checkpointing=False)
-    gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, 1.0, batch_size))
+    gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, top_p, batch_size))
     prompts = [prompt_ids(tokenizer, env.prompt(int(q))) for q in ids]
     # a bar only on a terminal: in a log file it is thousands of carriage-returned lines
     bar = tqdm(total=len(ids) * (1 + k), desc="evaluate", leave=False, unit="answer",
@@ -115,7 +132,7 @@ def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", da
                              samples=k)
     bar.close()
     result.pop("p", None)
-    return {"model": model, "dataset": dataset, "split": split, **result}
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +168,8 @@ def _parser() -> ArgumentParser:
                                                      "default 4)")
     ap.add_argument("--temperature", type=float, default=None,
                     help="sampling temperature of the k samples (default: the run's, else 1.0)")
+    ap.add_argument("--top-p", type=float, default=None,
+                    help="nucleus sampling of the k samples (default: the run's, else 1.0)")
     ap.add_argument("--max-new-tokens", type=int, default=None,
                     help="longest answer in tokens (default: the run's, else 128)")
     ap.add_argument("--batch-size", type=int, default=32, help="sequences per generate call (memory only; "

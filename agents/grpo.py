@@ -6,7 +6,11 @@ For the attempts i = 1..G of one question with rewards R_i, every token of attem
 
 so a group whose attempts all agree (p = 0 or p = 1) has A = 0 and teaches nothing: the waste that sampling
 for learnability avoids. The loss is PPO's clipped surrogate plus a KL penalty to the reference policy
-inside the loss, kl_coef * k3(pi, pi_ref) per token.
+inside the loss (not in the reward), over the response tokens t of every attempt,
+
+    L = mean_t max(-A_t * ratio_t, -A_t * clip(ratio_t, 1 - clip_coef, 1 + clip_coef)) + kl_coef * KL(pi || pi_ref),
+
+with ratio_t = pi(a_t|s_t) / pi_old(a_t|s_t) and the KL from per-token k3 estimates (see agents.losses.kl_penalty).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
-from agents.losses import critic_free_loss
+from agents.losses import loss_stats, policy_loss, reference_kl
 from agents.rollout import Rollouts
 
 
@@ -54,5 +58,9 @@ class GRPO(Algorithm):
         t["advantages"] = torch.as_tensor(a, dtype=torch.float32)[:, None] * t["response_mask"]
         return {}
 
-    def loss(self, mb, logprobs, entropy, norm=None):
-        return critic_free_loss(self.config, mb, logprobs, entropy, norm)
+    def loss(self, mb, logprobs, entropy, norm):
+        c, mask = self.config, mb["response_mask"]
+        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef, norm["tokens"])
+        kl = reference_kl(logprobs, mb, c.kl_aggregation, norm, stats)  # KL(pi || pi_ref); None when kl_coef = 0
+        loss = pg_loss if kl is None else pg_loss + c.kl_coef * kl
+        return loss, loss_stats(stats, pg_loss, loss, entropy, mask)

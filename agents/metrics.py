@@ -4,7 +4,8 @@ summary.json. Code refers to these constants; docs/agents.md's table comes from 
 Families: `train/` (the step's training attempts), `policy/` and `loss/` (the update), `value/` (PPO's
 critic), `vine/` (VinePPO's Monte-Carlo values), `eval/` (held-out), `compute/` (attempts and tokens
 generated so far), `time/` (seconds in this step), `curriculum/` (the curriculum's own diagnostics, named in
-curricula.base.Curriculum.diagnostics).
+curricula.diagnostics: its all- and none-solved shares are of the groups it kept, `train/`'s of all attempted;
+both come from `curricula.diagnostics.solved_extremes`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ PARAMETERS = _metric("model/parameters", "parameters of the policy")
 
 TRAIN_REWARD = _metric("train/reward", "mean reward of the step's training attempts")
 TRAIN_ACCURACY = _metric("train/accuracy", "share of the step's training attempts that were correct")
-TRAIN_ALL_SOLVED = _metric("train/frac_all_solved", "share of attempted questions every attempt solved (p = 1)")
-TRAIN_NONE_SOLVED = _metric("train/frac_none_solved", "share of attempted questions no attempt solved (p = 0)")
+TRAIN_ALL_SOLVED = _metric("train/frac_all_solved_of_attempted", "share of the questions attempted for training "
+                                                                  "(kept or not) that every attempt solved (p = 1)")
+TRAIN_NONE_SOLVED = _metric("train/frac_none_solved_of_attempted", "share of the questions attempted for training "
+                                                                   "(kept or not) that no attempt solved (p = 0)")
 TRAIN_ZERO_ADVANTAGE = _metric("train/frac_zero_advantage", "share of attempted questions whose attempts all "
                                                             "got the same reward: no signal for GRPO")
 TRAIN_LEARNABILITY = _metric("train/batch_learnability", "mean p(1 - p) of the attempted questions")

@@ -28,8 +28,8 @@ from torch import nn
 from agents import metrics as M
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
-from agents.losses import policy_loss
-from agents.rollout import Rollouts, last_response_index, masked_mean, masked_whiten
+from agents.losses import last_response_index, masked_mean, masked_whiten, policy_loss
+from agents.rollout import Rollouts
 
 
 @dataclass

@@ -1,19 +1,28 @@
-"""Rollouts as tensors, and the one place that computes token log-probabilities (and values) from a model.
+"""The rollout side of training: attempts at questions (`Rollouts`), and `RolloutWorker`, the services that
+make them: prompts, generation (counted and timed), rewards through the env's batch path, decoding. The
+trainer attempts its curriculum's requests through it; an algorithm that needs more attempts (VinePPO's
+Monte-Carlo values) gets it as `agents.base.RolloutTools`, which promises a part of it.
 
-A batch holds B sequences `query + response`, right-padded to width W. Position t of `response_mask` is 1
-when token t belongs to the response; `logprobs[:, t]` is log pi(token_t | tokens_<t), so every per-token
-quantity (log-probs, values, rewards, advantages) lives on the same (B, W) grid and is read under the mask.
+A packed batch holds B sequences `query + response`, right-padded to width W. Position t of `response_mask`
+is 1 when token t belongs to the response, so every per-token quantity (log-probs, values, rewards,
+advantages; agents/losses.py) lives on the same (B, W) grid and is read under the mask.
 """
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from agents.config import ConfigError, TrainConfig
+from agents.generation import SamplingConfig, eos_ids, make_generator
+from agents.hf import prompt_ids
+from agents.policy import resolve
+from agents.record import RunRecord
 
 
 @dataclass
@@ -65,82 +74,85 @@ def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> d
     return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
 
 
-def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   temperature: float = 1.0, with_entropy: bool = False, first: int = 1,
-                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(B, W) log pi(token_t | tokens_<t) for t >= `first` (0 before it), divided by the sampling temperature
-    as generation did; optionally the (B, W) entropy of pi at those positions.
+class RolloutWorker:
+    """Prompts, generation, rewards and decoding for one run, every generated attempt counted and timed in
+    the run's record (`RunRecord`). What algorithms may use of it is `agents.base.RolloutTools`."""
 
-    `first` is the earliest response position of the batch: the vocabulary logits (the LM head and the
-    log-softmax over the whole vocabulary, a large share of a small model's compute) are taken only from
-    position first - 1 on, through the model's `logits_to_keep` when it has one, as TRL does."""
-    W = input_ids.shape[1]
-    first = max(1, min(int(first), W - 1))
-    if _keeps_logits(model):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
-                       logits_to_keep=W - first + 1).logits[:, :-1].float()
-    else:
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, first - 1:-1]
-        logits = logits.float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    logp_all = F.log_softmax(logits, dim=-1)
-    logp = F.pad(logp_all.gather(-1, input_ids[:, first:, None]).squeeze(-1), (first, 0))
-    entropy = None
-    if with_entropy:
-        with torch.no_grad():  # a metric, not part of any loss here
-            entropy = F.pad(-(logp_all.exp() * logp_all).sum(-1), (first, 0))
-    return logp, entropy
+    def __init__(self, config: TrainConfig, policy: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 train_env: Any, eval_env: Any, record: RunRecord, *, device: str,
+                 autocast_dtype: torch.dtype | None) -> None:
+        c = config
+        self.config, self.tokenizer, self.record = config, tokenizer, record
+        self.train_env, self.eval_env = train_env, eval_env
+        self.device, self.autocast_dtype = device, autocast_dtype
+        sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
+        try:
+            self.generator = make_generator(c.generation_backend, policy, tokenizer, sampling,
+                                            source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed,
+                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep,
+                                            dtype=autocast_dtype)
+        except (ImportError, ValueError) as e:  # the optional extra is missing, or the model cannot be served
+            raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
+        self.eos_ids = eos_ids(policy, tokenizer)
+        self._prompts: dict[tuple[str, int], list[int]] = {}
 
+    def attempt(self, question_ids: np.ndarray, attempts: int, phase: str) -> Rollouts:
+        """Attempt each question `attempts` times and reward the attempts (a "probe" request counts as
+        probe compute)."""
+        queries = [self.prompt(q) for q in question_ids.tolist() for _ in range(attempts)]
+        responses = self.generate(queries, "probe" if phase == "probe" else "train")
+        texts = [self.decode(r) for r in responses]
+        rewards = self.reward_responses(np.repeat(question_ids, attempts).tolist(), responses, texts=texts)
+        return Rollouts(question_ids=np.repeat(question_ids, attempts),
+                        group=np.repeat(np.arange(len(question_ids)), attempts), queries=queries,
+                        responses=responses, texts=texts, rewards=rewards.astype(np.float32))
 
-def _keeps_logits(model: torch.nn.Module) -> bool:
-    """Does the model's forward take `logits_to_keep` (transformers' causal LMs do)?"""
-    try:
-        return "logits_to_keep" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+    def prompt(self, question_id: int, split: str = "train") -> list[int]:
+        """Token ids of a question's prompt from the training or the held-out ("eval") pool, cached."""
+        key = (split, int(question_id))
+        if key not in self._prompts:
+            env = self.train_env if split == "train" else self.eval_env
+            self._prompts[key] = prompt_ids(self.tokenizer, env.prompt(int(question_id)))
+        return self._prompts[key]
 
+    def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False) -> list[list[int]]:
+        """Generate and count: every attempt of every kind lands in the compute counters."""
+        with self.record.timed("generation"):
+            responses = self.generator.generate(prompts, greedy=greedy)
+            eos = self.tokenizer.eos_token_id
+            responses = [r if r else [eos] for r in responses]  # an empty response still ends the episode
+        self.record.count_attempts(kind, responses)
+        return responses
 
-def first_response_position(response_mask: torch.Tensor) -> int:
-    """The earliest position any sequence's response starts at (right padding: prompts come first)."""
-    rows = response_mask.any(dim=1)
-    if not rows.any():
-        return response_mask.shape[1] - 1
-    return int(response_mask[rows].float().argmax(dim=1).min())
+    def truncated(self, response: list[int]) -> bool:
+        """The response hit max_new_tokens before the model ended it (no EOS at its end)."""
+        return not response or response[-1] not in self.eos_ids
 
+    def reward_responses(self, question_ids: list[int], responses: list[list[int]],
+                         prefixes: list[str] | None = None, texts: list[str] | None = None) -> np.ndarray:
+        """Rewards of generated responses through the env's batch path (`batch_rewards`; prefix + completion
+        when VinePPO continues a partial solution; `texts`: the responses already decoded); a truncated
+        response gets `truncated_reward` unless that is None."""
+        with self.record.timed("scoring"):
+            texts = [self.decode(r) for r in responses] if texts is None else texts
+            rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
+            if self.config.truncated_reward is not None:
+                cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
+                rewards[cut] = self.config.truncated_reward
+        return rewards
 
-@torch.no_grad()
-def batched_logprobs(model: PreTrainedModel, tensors: dict[str, torch.Tensor], micro_batch: int,
-                     temperature: float = 1.0) -> torch.Tensor:
-    """token_logprobs over a whole batch in micro-batches, without gradients (old and reference log-probs)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    for s in range(0, tensors["input_ids"].shape[0], micro_batch):
-        ids = tensors["input_ids"][s:s + micro_batch].to(device)
-        mask = tensors["attention_mask"][s:s + micro_batch].to(device)
-        first = first_response_position(tensors["response_mask"][s:s + micro_batch])
-        out.append(token_logprobs(model, ids, mask, temperature, first=first)[0].cpu())
-    model.train(was_training)
-    return torch.cat(out)
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
+    def token_texts(self, ids: list[int]) -> list[str]:
+        return self.tokenizer.batch_decode([[x] for x in ids])
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast around forward passes under `precision` bf16-mixed; nothing under fp32."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
 
-
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Zero mean, unit variance over the masked entries (advantage whitening; the sample variance, with n - 1,
-    as the VinePPO reference computes it)."""
-    mean = masked_mean(x, mask)
-    n = mask.sum()
-    var = ((x - mean) ** 2 * mask).sum() / (n - 1).clamp(min=1.0)
-    return (x - mean) * torch.rsqrt(var + eps) * mask
-
-
-def last_response_index(response_mask: torch.Tensor) -> torch.Tensor:
-    """(B,) position of each sequence's final response token, where its reward lands."""
-    W = response_mask.shape[1]
-    positions = torch.arange(W).expand_as(response_mask)
-    return torch.where(response_mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values
+    def sync(self, policy: PreTrainedModel) -> None:
+        """The policy was updated: the next generation samples from its current weights."""
+        self.generator.sync(policy)

@@ -25,41 +25,9 @@ from agents.algorithms import ALGORITHMS
 from agents.algorithms import get as get_algorithm
 from agents.config import ConfigError, TrainConfig
 from agents.policy import HUB_NAMES, LOCAL_NAMES
-from agents.warm_start import TESTBED_INSTRUCTION
+from agents.presets import RUN_PRESETS
 from mathenv.datasets import NAMES as DATASET_NAMES
 from mathenv.errors import ArgumentParser, exit_on_user_error
-
-#: named run settings for `--preset`; `paper` is the paper's configuration (needs a GPU and the hub)
-RUN_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {},
-    # the warm-started 0.5M-parameter policy of docs/results.md (agents.warm_start), prompted with the bare
-    # question as it was trained, with the settings the uniform-only sweep chose (scripts/sweep_baseline.py,
-    # frozen in scripts/reproduce.py's TESTBED); about 2-3 s a step on one CPU core
-    "testbed": {"model": "testbed", "instruction": TESTBED_INSTRUCTION, "levels": [1, 2, 3, 4, 5, 6],
-                "num_questions": 20_000, "steps": 120, "questions_per_step": 16, "attempts_per_question": 8,
-                "max_new_tokens": 64, "learning_rate": 1e-4, "warmup_ratio": 0.1, "lr_schedule": "cosine",
-                "kl_coef": 0.0, "temperature": 1.0, "eval_every": 20, "eval_questions": 200, "eval_samples": 2,
-                "checkpoint_every": 20, "micro_batch_size": 64, "generation_batch_size": 128},
-    "tiny": {"model": "tiny", "max_new_tokens": 24, "questions_per_step": 8, "attempts_per_question": 4,
-             "learning_rate": 1e-3, "eval_questions": 32, "eval_every": 5, "steps": 20, "levels": [1],
-             "kl_coef": 0.0},
-    # generation_batch_size 512: all of a step's attempts in one generate call (on an H200, HF generation of
-    # SmolLM2 took 1.8 s for 64 sequences and 2.8 s for 512: docs/benchmarks.md, "Generation")
-    "gpu": {"model": "qwen2.5-0.5b", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
-            "attempts_per_question": 8, "max_new_tokens": 512, "learning_rate": 1e-6, "steps": 500,
-            "micro_batch_size": 16, "minibatches": 4, "generation_batch_size": 512, "eval_questions": 500,
-            "eval_every": 25, "checkpoint_every": 25, "curriculum": "learnability",
-            "curriculum_options": {"preset": "fast"}},
-    # the VinePPO reference (configs/polIter_rho1bSft2_*): 512 episodes per iteration in 8 minibatches of 64, 2
-    # epochs, lr 1e-6 with 3% warmup then linear decay, temperature 0.6 with top_p 0.9, KL 1e-4 in the loss
-    "paper": {"model": "rho-1b-gsm8k", "dataset": "gsm8k", "levels": None, "questions_per_step": 64,
-              "attempts_per_question": 8, "max_new_tokens": 1024, "temperature": 0.6, "top_p": 0.9,
-              "learning_rate": 1e-6, "warmup_ratio": 0.03, "lr_schedule": "linear",
-              "steps": 1000, "micro_batch_size": 16, "minibatches": 8, "epochs": 2, "kl_coef": 1e-4,
-              "generation_batch_size": 512, "eval_questions": 1319, "eval_every": 50, "checkpoint_every": 50,
-              "curriculum": "learnability", "curriculum_options": {"preset": "recommended"}},
-}
-
 
 #: names listed in --help after a field's own text (the values these options accept besides paths)
 NAMED_VALUES = {"model": ("short names", (*HUB_NAMES, *LOCAL_NAMES)), "dataset": ("names", DATASET_NAMES)}

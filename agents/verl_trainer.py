@@ -1,6 +1,13 @@
-"""Train with verl 0.9.1's PPO/GRPO trainer (`RayPPOTrainer`, `trainer.use_v1=False`) on our curricula.
+"""Train with verl 0.9.1 on our curricula: its v1 trainer (the default) or the legacy `RayPPOTrainer`.
 
-- `CurriculumRayPPOTrainer` — RayPPOTrainer whose `train_sampler` is a
+- **v1** (`trainer.use_v1=True`, verl's default): nothing here subclasses verl; the curriculum plugs into
+  verl's own extension points (`configure_v1` sets them): the replay buffer
+  (`trainer.v1.sampler.custom_sampler` = `curricula.integrations.verl.CurriculumReplayBuffer`, options in
+  `trainer.v1.sampler.sampler_kwargs`) and the prompt stream (`data.custom_cls` =
+  `CurriculumRLDataset`). Sync and async trainer modes (`trainer.v1.trainer_mode`) both work.
+- **legacy** (`trainer.use_v1=False`, deprecated by verl): `CurriculumRayPPOTrainer` below.
+
+`CurriculumRayPPOTrainer` — RayPPOTrainer whose `train_sampler` is a
   `curricula.integrations.verl.CurriculumSampler`, plus the way back: just before the critic/actor update of
   each step (rewards, advantages and the final row order are known then) it hands every row's question id
   and sequence reward to the curriculum, and trains only on what the curriculum keeps: probe batches are not
@@ -10,9 +17,10 @@
   them, as verl's DAPO trainer does (recipe/dapo: it concatenates generation batches until
   `train_batch_size` groups are kept). It also writes `curriculum.pt` (and the waiting rows,
   `curriculum_rows.pt`) beside verl's checkpoint and restores them on resume.
-- `python -m agents.verl_trainer ...` — verl's `main_ppo` with the sampler and trainer wired in
-  (`+curriculum.name=learnability +curriculum.preset=fast ...`); `... prepare` writes the parquet files
-  (`mathenv.export.write_verl_parquet`). The reward is `mathenv.rewards.compute_score`.
+
+`python -m agents.verl_trainer ...` is verl's `main_ppo` with the curriculum wired in
+(`+curriculum.name=learnability +curriculum.preset=fast ...`, either trainer); `... prepare` writes the
+parquet files (`mathenv.export.write_verl_parquet`). The reward is `mathenv.rewards.compute_score`.
 
 See docs/verl.md for the commands. Importing this module does not import verl; `CurriculumRayPPOTrainer` is
 built on first use.
@@ -244,16 +252,50 @@ def _task_runner_class() -> Any:
     return CurriculumTaskRunner
 
 
+V1_MODULE = "pkg://curricula.integrations.verl"
+
+
+def configure_v1(config: Any) -> Any:
+    """Point verl's v1 trainer at the curriculum (in place; returns `config`): the replay buffer
+    (`trainer.v1.sampler.custom_sampler`, the `curriculum` section as its `sampler_kwargs`) and the prompt
+    stream (`data.custom_cls`), with `data.gen_batch_size=1` (the buffer asks for exact numbers of prompts)
+    and `data.dataloader_num_workers=0` (loader workers would draw ahead of the rewards). A
+    `zero_variance_filter` without its own `gen_batch_size` takes the `data.gen_batch_size` given."""
+    from omegaconf import OmegaConf, open_dict
+
+    section = OmegaConf.to_container(config.curriculum, resolve=True)
+    data = config.data
+    given = data.get("gen_batch_size", None)
+    if section.get("name") == "zero_variance_filter" and given and given != 1:
+        section.setdefault("gen_batch_size", int(given))
+    with open_dict(config):
+        sampler = config.trainer.v1.sampler
+        sampler.custom_sampler.path = V1_MODULE
+        sampler.custom_sampler.name = "CurriculumReplayBuffer"
+        sampler.sampler_kwargs = section
+        config.data.custom_cls.path = V1_MODULE
+        config.data.custom_cls.name = "CurriculumRLDataset"
+        config.data.gen_batch_size = 1
+        config.data.dataloader_num_workers = 0
+    return config
+
+
 def _hydra_main(config: Any) -> None:
-    from verl.trainer.main_ppo import run_ppo
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
-    if config.trainer.get("use_v1", False):
-        raise SystemExit("the curriculum integration drives verl's RayPPOTrainer: add trainer.use_v1=False")
     if config.get("curriculum") is None:
         raise SystemExit("name a curriculum: +curriculum.name=learnability (+curriculum.preset=fast, ...)")
     auto_set_device(config)
-    run_ppo(config, task_runner_class=_task_runner_class())
+    if config.trainer.get("use_v1", True):
+        configure_v1(config)
+        validate_config(config=config, use_reference_policy=need_reference_policy(config),
+                        use_critic=need_critic(config))
+        run_ppo(config, task_runner_class=TaskRunnerV1)
+    else:
+        run_ppo(config, task_runner_class=_task_runner_class())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,7 +315,7 @@ __getattr__ = lazy_attributes(__name__, {"CurriculumRayPPOTrainer": _build_train
 
 
 # CurriculumRayPPOTrainer is built by __getattr__ on first use (it imports verl)
-__all__ = ["main", "prepare_main", "run_task", "verl_config_dir"]
+__all__ = ["configure_v1", "main", "prepare_main", "run_task", "verl_config_dir"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,8 +12,11 @@ Every token of step j (tokens b_j .. b_{j+1} - 1) gets the advantage
     A_j = V(s_{j+1}) - V(s_j).
 
 s_0 is the same state for all G attempts of a question, so its value is estimated once per question.
-The K x (states) extra generations count in `compute/attempts_vine`. The loss is PPO's clipped surrogate
-with the KL penalty to the reference in the loss, as GRPO.
+The K x (states) extra generations count in `compute/attempts_vine`. Advantages are whitened over the batch's
+response tokens. The loss is PPO's, without the value loss, and with the KL penalty to the reference in the
+loss, as in GRPO:
+
+    L = mean_t max(-A_t * ratio_t, -A_t * clip(ratio_t, 1 - clip_coef, 1 + clip_coef)) + kl_coef * KL(pi || pi_ref).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import torch
 from agents import metrics as M
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
-from agents.losses import critic_free_loss
-from agents.rollout import Rollouts, masked_whiten
+from agents.losses import loss_stats, masked_whiten, policy_loss, reference_kl
+from agents.rollout import Rollouts
 
 
 @dataclass
@@ -86,7 +89,7 @@ class VinePPO(Algorithm):
             qids += [int(rollouts.question_ids[i])] * K
             prefixes += [tr.decode(prefix)] * K
         completions = tr.generate(prompts, "vine")
-        rewards = tr.score(qids, completions, prefixes=prefixes)
+        rewards = tr.reward_responses(qids, completions, prefixes=prefixes)
         value = dict(zip(states, rewards.reshape(len(states), K).mean(axis=1).tolist(), strict=True))
         # assemble per-token advantages on the (B, W) grid
         t = rollouts.tensors
@@ -103,5 +106,9 @@ class VinePPO(Algorithm):
         return {M.VINE_STATES: len(states), M.VINE_STEPS: float(np.mean([len(b) for b in bounds])),
                 M.VINE_VALUE_MEAN: float(np.mean(list(value.values())))}
 
-    def loss(self, mb, logprobs, entropy, norm=None):
-        return critic_free_loss(self.config, mb, logprobs, entropy, norm)
+    def loss(self, mb, logprobs, entropy, norm):
+        c, A = self.config, mb["advantages"]  # A_j = V(s_{j+1}) - V(s_j) on every token of step j
+        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], A, mb["response_mask"], c.clip_coef, norm["tokens"])
+        kl = reference_kl(logprobs, mb, c.kl_aggregation, norm, stats)  # KL(pi || pi_ref); None when kl_coef = 0
+        loss = pg_loss if kl is None else pg_loss + c.kl_coef * kl
+        return loss, loss_stats(stats, pg_loss, loss, entropy, mb["response_mask"])

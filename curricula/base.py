@@ -104,27 +104,17 @@ class Curriculum:
         self.stats = QuestionStats(self.num_questions)
         self.batch_stats = BatchStats()
         self.iteration = 0
+        self.report_lag = 0  # during a report: iterations since its request was drawn (0 outside reports)
         self._order: np.ndarray | None = None  # uniform epoch order, built on first use
         self._order_pos = 0
 
-    # the per-question statistics, read by the curricula that choose from them (see QuestionStats)
-    @property
-    def attempts(self) -> np.ndarray:
-        return self.stats.attempts
-
-    @property
-    def successes(self) -> np.ndarray:
-        return self.stats.successes
-
-    @property
-    def last_seen(self) -> np.ndarray:
-        """Iteration of each question's latest attempts (-1: never attempted)."""
-        return self.stats.last_seen
-
-    @property
-    def p(self) -> np.ndarray:
-        """Share solved in each question's latest group of attempts (nan: never attempted)."""
-        return self.stats.p
+    # the per-question statistics (see QuestionStats), read by the curricula that choose from them
+    attempts = property(lambda self: self.stats.attempts, doc="Attempts reported per question.")
+    successes = property(lambda self: self.stats.successes, doc="Solved attempts per question.")
+    last_seen = property(lambda self: self.stats.last_seen, doc="Iteration of each question's latest attempts "
+                                                                "(-1: never attempted).")
+    p = property(lambda self: self.stats.p, doc="Share solved in each question's latest group of attempts "
+                                                "(nan: never attempted).")
 
     # ---- the protocol -------------------------------------------------------------------------------
 
@@ -137,19 +127,32 @@ class Curriculum:
             return Request("probe", ids, self.probe_attempts)
         return Request("train", self._sample(n), None)
 
-    def report(self, question_ids: Any, rewards: Any, phase: str = "train") -> Feedback:
+    def report(self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None) -> Feedback:
         """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
         never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
         answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
+
+        Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn (None: this
+        iteration, the synchronous loop). Reports may come several iterations late and in any order: their attempts are
+        dated by `issued` (`report_lag` = iterations late, for the hooks), so an older group never overwrites
+        a question's newer estimate (see docs/curricula.md, "Asynchronous rollouts").
         """
         ids, solved, tried = self._rows(question_ids, rewards, phase)
+        issued = self.iteration if issued is None else int(issued)
+        if not 0 <= issued <= self.iteration:
+            raise ValueError(f"issued={issued} must be the iteration the request was drawn at (cur.iteration then), "
+                             f"between 0 and the current iteration {self.iteration}")
         self._check(ids, phase)  # before any statistic changes, so a rejected report leaves no trace
-        self._record(ids, solved, tried, phase)
-        keep = self._keep(ids, solved, tried, phase)
-        self.batch_stats.add(phase, solved, tried, keep)
-        self._after_update(ids, solved, tried, phase)
+        self.report_lag = self.iteration - issued
+        try:
+            self._record(ids, solved, tried, phase)
+            keep = self._keep(ids, solved, tried, phase)
+            self.batch_stats.add(phase, solved, tried, keep)
+            self._after_update(ids, solved, tried, phase)
+        finally:
+            self.report_lag = 0
         done = phase == "train" and self._batch_done()
         if done:
             self.batch_stats.close()
@@ -274,7 +277,8 @@ class Curriculum:
 
     def _observe(self, ids: np.ndarray, attempts: np.ndarray, successes: np.ndarray) -> None:
         """Called by every report before the statistics change: `ids` (unique) were attempted `attempts` times
-        and solved `successes` times; `self.p` and `self.last_seen` still hold their previous values."""
+        and solved `successes` times, `self.report_lag` iterations ago (0 in a synchronous loop); `self.p` and
+        `self.last_seen` still hold their previous values."""
 
     def _after_update(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
         pass
@@ -350,7 +354,7 @@ class Curriculum:
             return
         uniq, a, s = per_question(ids, solved, tried)
         self._observe(uniq, a, s)
-        self.stats.record(uniq, a, s, self.iteration)
+        self.stats.record(uniq, a, s, self.iteration - self.report_lag)
 
     def _warn_once(self, key: str, message: str) -> None:
         warned = self.__dict__.setdefault("_warned", set())

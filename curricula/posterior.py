@@ -19,7 +19,8 @@ class Posterior(Curriculum):
     success rate: alpha_i = a0 + w_i S_i, beta_i = b0 + w_i F_i, where S_i, F_i are its discounted successes
     and failures and w_i = forgetting ** (iterations since they were last updated). Since the policy changes
     every iteration, old evidence fades back to the prior Beta(a0, b0); a question never attempted has the
-    prior. A training request draws `ratio x n` candidates uniformly (the epoch order), samples
+    prior. Attempts reported late (asynchronous rollouts) are dated by their request: they arrive already
+    discounted by forgetting ** report_lag. A training request draws `ratio x n` candidates uniformly (the epoch order), samples
     p~_i ~ Beta(alpha_i, beta_i) for each (Thompson sampling) and returns the n with the highest
     p~_i (1 - p~_i), which is MoPPS's "top-k closest to 0.5" rule. Candidates are only scored, never
     attempted: every attempt made is a training attempt.
@@ -81,9 +82,15 @@ class Posterior(Curriculum):
         return candidates[best]
 
     def _observe(self, ids, attempts, successes):
-        w = self._weight(ids)  # bring the evidence to now before adding the new attempts
-        self.successes_w[ids] = w * self.successes_w[ids] + successes
-        self.failures_w[ids] = w * self.failures_w[ids] + (attempts - successes)
+        # the sums are discounted to last_seen, which becomes max(last_seen, issued) (curricula.statistics):
+        # bring the old evidence and the new attempts (made report_lag iterations ago) both to that date
+        issued = self.iteration - self.report_lag
+        seen = self.last_seen[ids].astype(np.float64)
+        date = np.maximum(seen, issued)
+        w = np.where(seen >= 0, self.forgetting ** (date - seen), 0.0)
+        late = self.forgetting ** (date - issued)
+        self.successes_w[ids] = w * self.successes_w[ids] + late * successes
+        self.failures_w[ids] = w * self.failures_w[ids] + late * (attempts - successes)
 
     def _sampling_prob(self, question_id: int) -> float:
         return math.nan  # Thompson sampling over random candidates has no closed form

@@ -78,7 +78,9 @@ class Prioritized(Curriculum):
     Adapted to questions: the score is `score(p)` of the question's latest group of attempts, p(1 - p) by
     default (PLR scores a level by its mean |GAE| or similar; without a value function, the reward variance
     p(1 - p) is the learnability signal a group gives), or 1 - p (`score="failure"`); staleness counts
-    training iterations since the question was last attempted (PLR counts sampling events); ties in score
+    training iterations since the question's latest attempts were requested (PLR counts sampling events;
+    a report that comes late dates its attempts by their request, and an older group reported after a newer
+    one changes neither the score nor the staleness); ties in score
     are ranked in a random order, drawn afresh for each batch (PLR's argsort leaves them arbitrary); PLR's
     replay threshold rho (replay only once that share of levels is seen; 1.0 in its commands) is 0 here,
     since on a pool of 10^5 questions a full pass before any replay would mean no replay at all.
@@ -216,8 +218,12 @@ class Prioritized(Curriculum):
     # ---- bookkeeping -------------------------------------------------------------------------------------
 
     def _observe(self, ids, attempts, successes):
-        """Move the questions just attempted to their new score group and to the current iteration."""
+        """Move the questions just attempted to their new score group and to the iteration they were requested
+        at (a late report: `report_lag` iterations back); a question holding newer evidence stays put."""
         self._version += 1
+        when = self.iteration - self.report_lag
+        newer = self.last_seen[ids] <= when
+        ids, attempts, successes = ids[newer], attempts[newer], successes[newer]
         old_p = self.p[ids]
         was = ~np.isnan(old_p)
         if was.any():
@@ -233,13 +239,14 @@ class Prioritized(Curriculum):
         new_p = (successes / attempts).astype(np.float32)
         for g, members in self._split(self._level_keys(new_p), ids):
             self._scores.add(g, members)
-        t = self.iteration
+        t = when
         if self._time_size.size <= t:
             self._time_size = np.concatenate([self._time_size, np.zeros(max(t + 1, self._time_size.size),
                                                                         dtype=np.int64)])
         self._times.add(t, ids.astype(np.int32))
         self._time_size[t] += ids.size
         self._last_seen_sum += t * ids.size
+        self._time_lo = min(self._time_lo, t)
         while self._time_lo < t and self._time_size[self._time_lo] == 0:
             self._time_lo += 1
 

@@ -52,7 +52,13 @@ class QuestionStats:
         self.learnability_sum = 0.0
 
     def record(self, uniq: np.ndarray, a: np.ndarray, s: np.ndarray, iteration: int) -> None:
-        """Add `a` attempts and `s` successes to the questions `uniq` (unique); p becomes s / a."""
+        """Add `a` attempts and `s` successes, made at `iteration`, to the questions `uniq` (unique); p becomes
+        s / a and last_seen `iteration`, except where a question holds newer evidence (a late report of an
+        older group adds its counts but leaves the newer estimate)."""
+        newer = self.last_seen[uniq] <= iteration
+        self.attempts[uniq] += a.astype(np.int32)
+        self.successes[uniq] += s.astype(np.int32)
+        uniq, a, s = uniq[newer], a[newer], s[newer]
         new_p = (s / a).astype(np.float32)
         old_p = self.p[uniq]
         was_seen = ~np.isnan(old_p)
@@ -62,8 +68,6 @@ class QuestionStats:
                                        - learnability(old_p[was_seen].astype(np.float64)).sum())
         self.seen += int((~was_seen).sum())
         self.p[uniq] = new_p
-        self.attempts[uniq] += a.astype(np.int32)
-        self.successes[uniq] += s.astype(np.int32)
         self.last_seen[uniq] = iteration
 
     def pool_learnability(self) -> float:

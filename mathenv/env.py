@@ -24,7 +24,7 @@ from mathenv.datasets import load_questions
 from mathenv.questions import Question
 from mathenv.rewards import NUMERIC_ANSWER_DATASETS
 from mathenv.rewards import reward as to_reward
-from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
+from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch, warm_up
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -107,6 +107,8 @@ class MathReasoningEnv(gym.Env[str, str]):
                                 else questions_given is False and dataset in NUMERIC_ANSWER_DATASETS)
         self.max_turns = max_turns
         self.verifier_timeout = verifier_timeout
+        if not self.numeric_answers:  # answers math-verify judges: its helper starts now, in the background
+            warm_up(wait=False)
         self.render_mode = render_mode
         self.observation_space = UnicodeText(max_prompt_chars)
         self.action_space = UnicodeText(max_answer_chars)

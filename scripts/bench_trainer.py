@@ -12,7 +12,9 @@ on the CPU. Implementations:
 - `ours`: `agents.trainer.Trainer.step_once` (curriculum request, generation, scoring through the env,
   advantages, reference log-probs, loss, AdamW step);
 - `trl`: TRL 1.16 `GRPOTrainer`, 8 prompts x `num_generations=4` generated at once, `gradient_accumulation_steps=4`
-  of 8 sequences, timed from its `on_step_begin` to its `on_step_end` callback;
+  of 8 sequences, timed from its `on_step_begin` to its `on_step_end` callback; `bf16=False` and
+  `gradient_checkpointing=False` (TRL's defaults are True for both: bf16 autocast and a recomputed forward in
+  every backward, work the other rows do not do; rows measured before this was set timed TRL with both);
 - `raw`: the ceiling: one plain `model.generate` of the 32 sequences, then forward/backward of the 32 with
   the model's own cross-entropy loss in micro-batches of 8, and the AdamW step (no scoring, no reference);
 - `ours-kl0`: ours with `kl_coef=0`, so no reference model and no reference forward: what the KL term costs.
@@ -101,7 +103,10 @@ def step_trl(model: str, out: str) -> dict[str, Any]:
                       max_completion_length=NEW_TOKENS, max_steps=2, learning_rate=LR, beta=KL, temperature=1.0,
                       top_p=1.0, top_k=0, generation_kwargs={"min_new_tokens": NEW_TOKENS}, use_cpu=True,
                       report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0,
-                      dataloader_num_workers=0)
+                      dataloader_num_workers=0,
+                      # equal work: TRL's GRPOConfig defaults to bf16 autocast and gradient checkpointing (an extra
+                      # forward in every backward); ours and raw run fp32 without checkpointing on the CPU
+                      bf16=False, gradient_checkpointing=False)
     trainer = GRPOTrainer(model=policy, reward_funcs=mathenv_reward, args=args, processing_class=tokenizer,
                           train_dataset=grpo_dataset(_questions()), callbacks=[Clock()])
     trainer.train()

@@ -8,6 +8,8 @@ and, with --regimes, where in (pool size, run length, batch) learnability can be
     python scripts/simulate_curricula.py --seeds 2 --attempts 100000 --out /tmp/sim.png
     python scripts/simulate_curricula.py --regimes         # uniform, compute-matched uniform and learnability
                                                            # (recommended buffer, scaled) per regime (~1 min)
+    python scripts/simulate_curricula.py --lag             # the learnable share of trained groups when reports
+                                                           # come 0, 1, 4 requests late (asynchronous rollouts)
 
 The learner and its assumptions are in curricula/simulation.py. Compute: every curriculum gets the same number
 of attempts (training attempts, probe attempts and discarded filter candidates all count). Reported per run:
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curricula.simulation import compare_regime, run
+from curricula.simulation import compare_regime, learnable_share_under_lag, run
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -62,6 +64,23 @@ def regimes(seeds: int) -> str:
     return "\n".join(lines)
 
 
+def lags(seeds: int, pool: int) -> str:
+    """The learnable share of trained groups per curriculum under reports 0, 1 and 4 requests late (out of order,
+    5% of groups evicted unread when late): curricula.simulation.AsyncLoop."""
+    lines = ["| curriculum | lag 0 (sync) | lag 1 | lag 4 | lag 4 - lag 0 (points) |", "|---|---|---|---|---|"]
+    for label, name, options in RUNS:
+        if "trains on probes" in label or "temperature" in label:
+            continue
+        opts = dict(options, **({"ramp_iterations": 100} if name == "easy_to_hard" else {}))
+        if name == "learnability":
+            opts.setdefault("preset", "recommended")
+        r = learnable_share_under_lag(name, n=pool, iterations=400, seeds=seeds, batch_size=32, **opts)
+        lines.append(f"| {label} | {100 * r[0]:.1f}% | {100 * r[1]:.1f}% | {100 * r[4]:.1f}% | "
+                     f"{100 * (r[4] - r[0]):+.1f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pool", type=int, default=4000, help="questions in the pool")
@@ -74,7 +93,24 @@ def main() -> None:
     ap.add_argument("--regimes", action="store_true",
                     help="instead: uniform, compute-matched uniform and learnability (recommended buffer scaled to "
                          "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)")
+    ap.add_argument("--lag", action="store_true",
+                    help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
+                         "(400 requests of 32 questions x G=8, --pool questions, --seeds seeds)")
     args = ap.parse_args()
+    if args.lag:
+        started = time.perf_counter()
+        table = lags(args.seeds, args.pool)
+        cmd = "python scripts/simulate_curricula.py" + " " + " ".join(sys.argv[1:])
+        body = (f"`{cmd}`: pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late "
+                f"reports out of order with 5% of groups evicted unread; {time.perf_counter() - started:.0f} s."
+                f"\n\n{table}")
+        print(body)
+        if args.write:
+            from _benchtable import write_section
+
+            write_section("lag", body, doc=DOCS / "curricula.md")
+            print("wrote the lag table in docs/curricula.md")
+        return
     if args.regimes:
         started = time.perf_counter()
         table = regimes(args.seeds)

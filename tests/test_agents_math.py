@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from agents.algorithms import get as get_algorithm
 from agents.grpo import group_advantages
-from agents.losses import critic_free_loss, kl_penalty, kl_to_reference, policy_loss
+from agents.losses import kl_penalty, kl_to_reference, last_response_index, masked_whiten, policy_loss
 from agents.ppo import gae
-from agents.rollout import last_response_index, masked_whiten, pack
+from agents.rollout import pack
 from agents.vineppo import step_advantages, step_boundaries
 
 
@@ -152,11 +153,11 @@ def test_kl_penalty_sums_over_tokens_and_averages_over_sequences():
         kl_penalty(logp, ref, mask, "sum")
 
 
-def test_micro_batches_add_up_to_the_minibatch_loss():
+@pytest.mark.parametrize("algo", ["grpo", "vineppo"])
+def test_micro_batches_add_up_to_the_minibatch_loss(algo):
     """Accumulating micro-batch losses normalised by the minibatch's counts gives the whole minibatch's loss,
-    for the surrogate (token mean) and the KL (sequence mean) alike."""
-    from agents.grpo import GRPOConfig
-
+    for the surrogate (token mean) and the KL (sequence mean) alike; GRPO's and VinePPO's written-out losses
+    are the same formula."""
     torch.manual_seed(0)
     B, W = 6, 5
     logp = torch.randn(B, W)
@@ -164,10 +165,12 @@ def test_micro_batches_add_up_to_the_minibatch_loss():
           "ref_logprobs": logp + 0.2 * torch.randn(B, W),
           "response_mask": (torch.rand(B, W) > 0.3).float()}
     mb["response_mask"][:, 0] = 1.0
-    config = GRPOConfig(kl_coef=0.5)
+    cls = get_algorithm(algo)
+    config = cls.config_class(kl_coef=0.5)
+    algorithm = cls(config, None, None)
     norm = {"tokens": float(mb["response_mask"].sum()), "sequences": float(B)}
-    whole, _ = critic_free_loss(config, mb, logp, None, norm)
-    parts = sum(critic_free_loss(config, {k: v[rows] for k, v in mb.items()}, logp[rows], None, norm)[0]
+    whole, _ = algorithm.loss(mb, logp, None, norm)
+    parts = sum(algorithm.loss({k: v[rows] for k, v in mb.items()}, logp[rows], None, norm)[0]
                 for rows in (slice(0, 2), slice(2, 6)))
     assert float(parts) == pytest.approx(float(whole), rel=1e-6)
     # and the whole equals the formula: token-mean surrogate + kl_coef * per-sequence KL sum averaged

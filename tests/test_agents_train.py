@@ -17,7 +17,7 @@ from agents.train import build_config
 from agents.trainer import Trainer
 from agents.vineppo import VinePPOConfig
 
-STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved", "train/frac_none_solved",
+STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved_of_attempted", "train/frac_none_solved_of_attempted",
           "train/frac_zero_advantage", "train/batch_learnability", "loss/policy", "loss/total", "policy/entropy",
           "policy/grad_norm", "policy/approx_kl", "compute/generated_tokens", "compute/attempts_train",
           "compute/attempts_probe", "compute/attempts_total", "time/generation", "time/scoring", "time/learning",
@@ -81,7 +81,7 @@ def test_learnability_probes_are_served_counted_and_not_trained_on(tmp_path):
     assert records[3]["compute/attempts_probe"] == 64
     assert records[3]["compute/attempts_total"] == 64 + 3 * 4 * 2
     assert records[3]["curriculum/buffer_size"] <= 4
-    assert trainer.counters["trained_sequences"] == 3 * 4 * 2  # probes scored, not trained on
+    assert trainer.record.counters["trained_sequences"] == 3 * 4 * 2  # probes scored, not trained on
 
 
 def test_filter_curriculum_trains_only_on_kept_groups(tmp_path):
@@ -90,7 +90,7 @@ def test_filter_curriculum_trains_only_on_kept_groups(tmp_path):
     records = trainer.train()
     assert records[1]["train/questions_attempted"] == 8  # ratio x N_l candidates attempted
     assert records[1]["compute/attempts_train"] == 16
-    assert trainer.counters["trained_sequences"] == 2 * records[1]["train/groups_kept"] <= 8
+    assert trainer.record.counters["trained_sequences"] == 2 * records[1]["train/groups_kept"] <= 8
 
 
 def test_dynamic_sampling_trains_on_full_batches_and_counts_every_attempt(tmp_path):
@@ -101,7 +101,7 @@ def test_dynamic_sampling_trains_on_full_batches_and_counts_every_attempt(tmp_pa
         assert r["train/groups_kept"] == 4  # exactly questions_per_step informative groups every step
         assert r["train/questions_attempted"] == 4 * r["curriculum/gen_batches"]  # every generation batch
     k = config.attempts_per_question
-    assert trainer.counters["trained_sequences"] == 3 * 4 * k
+    assert trainer.record.counters["trained_sequences"] == 3 * 4 * k
     last = records[-1]
     assert last["compute/attempts_train"] == last["curriculum/train_attempts"] == k * sum(
         r["train/questions_attempted"] for r in records[1:])  # discarded generations count in compute
@@ -157,10 +157,10 @@ def test_instruction_option_sets_the_prompt_of_training_and_held_out_questions(t
     bare = Trainer(tiny(tmp_path=tmp_path / "bare", instruction=""))
     assert bare.train_env.prompt(0) == bare.train_env.questions[0].question
     assert bare.eval_env.prompt(0) == bare.eval_env.questions[0].question
-    assert bare.decode(bare.prompt(0)).count(bare.train_env.questions[0].question) == 1
+    assert bare.rollout.decode(bare.rollout.prompt(0)).count(bare.train_env.questions[0].question) == 1
     default = Trainer(tiny(tmp_path=tmp_path / "default"))
     assert default.train_env.prompt(0).endswith(DEFAULT_INSTRUCTION)
-    assert len(default.prompt(0)) > len(bare.prompt(0))
+    assert len(default.rollout.prompt(0)) > len(bare.rollout.prompt(0))
 
 
 def test_warmup_ramps_the_learning_rate_and_resumes_on_the_ramp(tmp_path):
@@ -247,12 +247,12 @@ def test_truncated_responses_get_the_truncation_reward(tmp_path):
     body = trainer.tokenizer(f"so {gold}", add_special_tokens=False)["input_ids"]
     eos = trainer.tokenizer.eos_token_id
     finished, cut = body + [eos], body
-    assert trainer.truncated(cut) and not trainer.truncated(finished)
-    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, 0.0]
+    assert trainer.rollout.truncated(cut) and not trainer.rollout.truncated(finished)
+    assert trainer.rollout.reward_responses([0, 0], [finished, cut]).tolist() == [1.0, 0.0]
     trainer.config.truncated_reward = None
-    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, 1.0]
+    assert trainer.rollout.reward_responses([0, 0], [finished, cut]).tolist() == [1.0, 1.0]
     trainer.config.truncated_reward = -0.5
-    assert trainer.score([0, 0], [finished, cut]).tolist() == [1.0, -0.5]
+    assert trainer.rollout.reward_responses([0, 0], [finished, cut]).tolist() == [1.0, -0.5]
 
 
 def test_critic_learning_rate_follows_the_policy_unless_set(tmp_path):

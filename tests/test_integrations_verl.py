@@ -1,10 +1,21 @@
-"""curricula.integrations.verl and agents.verl_trainer against the installed verl 0.9.1.
+"""curricula.integrations.verl and agents.verl_trainer against the installed verl 0.9.1 and TransferQueue.
 
-The trainer is verl's real RayPPOTrainer (through our subclass): its own config (Hydra compose of
-ppo_trainer.yaml), dataset (RLHFDataset over a parquet file we write), StatefulDataLoader, `fit()` loop,
-GRPO advantages, checkpoint files and resume logic. Only what needs GPUs is replaced: the rollout (a
-simulated learner whose success rate per question is known, laid out as verl's agent loop lays out its
-output) and the actor update (recorded instead of run).
+v1 (verl's default trainer): verl's own trainer classes (`get_trainer_cls(trainer_mode)`, sync and
+colocate_async) built by their own constructor, which builds our `CurriculumReplayBuffer` from
+`trainer.v1.sampler.custom_sampler`; verl's data loader over our `CurriculumRLDataset` (`data.custom_cls`);
+a real TransferQueue (controller and storage as Ray actors on a local Ray); and verl's real `fit()` loop:
+prompt submission, warm-up and `refill_fn`, the buffer's `sample`, batch balancing, old log-probs, GRPO
+advantages, the actor update call, checkpoints (data.pt, the TransferQueue checkpoint) and resume.
+
+Legacy (`trainer.use_v1=False`): verl's RayPPOTrainer through our subclass, its config, RLHFDataset,
+StatefulDataLoader, `fit()` loop, `_compute_old_log_prob` / `_update_actor`, GRPO advantages and checkpoints.
+
+What cannot run on this CPU machine is stood in for, at the boundary verl itself draws: the rollout (verl's
+agent loop drives vLLM/SGLang inference servers, which need CUDA; the stand-ins attempt each prompt with a
+simulated learner whose success rate per question is known, score it with our verifier, and write it in
+the agent loop's own layout) and the worker groups (the FSDP/Megatron actor engines run in Ray placement
+groups that ask for GPUs; the stand-ins return zero log-probs and record each update's batch). The weight
+sync between them (checkpoint engine) is a no-op. Nothing else is replaced.
 """
 
 import importlib.util
@@ -23,6 +34,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*RayPPOTrainer' is deprecated:FutureWarning"),
     pytest.mark.filterwarnings("ignore:Disabled critic:UserWarning"),
     pytest.mark.filterwarnings("ignore:'set_vital' is deprecated:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*load_extern_type' is deprecated:FutureWarning"),
 ]
 
 P_BY_MOD3 = (0.0, 0.5, 1.0)  # the simulated learner: success probability by question id % 3
@@ -30,6 +42,207 @@ BATCH, N = 8, 4  # prompts per step, rollout.n
 POOL = 64
 LEARNABILITY = ["+curriculum.name=learnability", "+curriculum.num_candidates=16", "+curriculum.buffer_size=8",
                 "+curriculum.refresh_every=3", "+curriculum.probe_attempts=4"]
+
+
+# ---- verl v1 (the default trainer): CurriculumReplayBuffer over a real TransferQueue ----------------------
+
+V1 = ["trainer.use_v1=True", f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH}", "+curriculum.poll_interval=0.01"]
+V1_LEARNABILITY = [*LEARNABILITY[:-1], "+curriculum.probe_attempts=2"]  # L=2 < rollout.n: probes tell apart
+
+
+def compose_v1(parquet, ckpt_dir, *overrides):
+    """verl's config for the v1 trainer with the curriculum wired in as `python -m agents.verl_trainer` does."""
+    from agents.verl_trainer import configure_v1
+
+    return configure_v1(compose(parquet, ckpt_dir, *V1, *overrides))
+
+
+@pytest.fixture(scope="module")
+def transfer_queue():
+    """A real TransferQueue (controller and one SimpleStorage unit as Ray actors on a local Ray)."""
+    import ray
+    import transfer_queue as tq
+    from omegaconf import OmegaConf
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    tq.init(OmegaConf.create({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}}))
+    yield tq
+    tq.close()
+    ray.shutdown()
+
+
+def _clear(tq):
+    for partition, items in (tq.kv_list() or {}).items():
+        if items:
+            tq.kv_clear(keys=list(items), partition_id=partition)
+
+
+class SimulatedAgentLoop:
+    """verl's AgentLoopManagerTQ without an inference server (vLLM/SGLang need a GPU): a background thread
+    attempts each submitted prompt `__rollout_n__` times with the simulated learner (success probability by
+    question id % 3), scores each response with our verifier as verl's reward loop would
+    (`mathenv.rewards.compute_score`), and writes the trajectories and status tags into TransferQueue in
+    AgentLoopWorkerTQ's layout (keys `{uid}_{session}_0`, `AgentLoopOutput.as_dict()` fields, running then
+    finished). `delay(q)` holds question q's group until the trainer is that many steps further on, or until
+    nothing else is left to attempt for a while (a straggler the trainer ends up waiting for)."""
+
+    def __init__(self, trainer, tq, delay=lambda q: 0):
+        import threading
+
+        self.trainer, self.tq, self.delay = trainer, tq, delay
+        self.pending, self.submitted, self.done, self.lock = [], [], [], threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def generate_sequences(self, batch):
+        """Take the prompts and return at once (verl's agent loop runs them as background tasks)."""
+        import torch
+        from tensordict import NonTensorData, NonTensorStack
+
+        rows = []
+        for i in range(len(batch)):  # as AgentLoopWorkerTQ.generate_sequences splits a batch into prompts
+            row = {}
+            for k, v in batch.items():
+                if isinstance(v, torch.Tensor):
+                    row[k] = v[i]
+                elif isinstance(v, NonTensorStack):
+                    row[k] = v[i].data
+                elif isinstance(v, NonTensorData):
+                    row[k] = v.data
+            rows.append(row)
+        with self.lock:
+            self.pending += rows
+            self.submitted += [(int(r["global_steps"]), r["extra_info"]["curriculum_index"],
+                                int(r["__rollout_n__"])) for r in rows if not r.get("validate")]
+
+    def _run(self):
+        import time
+
+        idle = 0
+        while not self.stop.is_set():
+            with self.lock:
+                step = self.trainer.global_steps
+                ready = [r for r in self.pending if r.get("validate") or step - int(r["global_steps"]) >= self.delay(
+                    r["extra_info"]["curriculum_index"])]
+                if not ready and self.pending and idle > 25:
+                    ready = self.pending[:1]
+                self.pending = [r for r in self.pending if all(r is not x for x in ready)]
+            idle = 0 if ready else idle + 1
+            for r in ready:
+                self._attempt(r)
+            time.sleep(0.002)
+
+    def _attempt(self, prompt):
+        import torch
+        from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
+        from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+        from mathenv.rewards import compute_score
+
+        tq, uid, info = self.tq, prompt["uid"], prompt["extra_info"]
+        partition = "val" if prompt.get("validate") else "train"  # validation rows are plain RLHFDataset rows
+        q = info.get("curriculum_index", info["index"])
+        n = int(prompt.get("__rollout_n__", 1))  # verl's val_kwargs.n defaults to 1
+        tq.kv_put(key=uid, partition_id=partition, tag={"status": "running"})
+        rng = np.random.default_rng([q, info.get("curriculum_request", 0), info.get("curriculum_slot", 0)])
+        gold = prompt["reward_model"]["ground_truth"]
+        keys, fields, tags = [], [], []
+        for session in range(n):
+            solved = rng.random() < P_BY_MOD3[q % 3]
+            text = f"so \\boxed{{{gold if solved else str(gold) + '1'}}}"
+            score = compute_score(prompt["data_source"], text, gold)["score"]
+            out = AgentLoopOutput(prompt_ids=[1, 2, 3], response_ids=[4, 5, 6, 7], response_mask=[1, 1, 1, 1], response_logprobs=[-0.5] * 4,
+                                  reward_score=score, num_turns=2, metrics=AgentLoopMetrics(),
+                                  extra_fields={"min_global_steps": self.trainer.global_steps,
+                                                "max_global_steps": self.trainer.global_steps,
+                                                "reward_extra_info": {}})
+            field = out.as_dict()
+            field.update({k: v for k, v in prompt.items() if k not in ("__rollout_n__", "validate")})
+            field["session_id"] = session
+            ids = torch.tensor([1, 2, 3, 4, 5, 6, 7])
+            field.update(loss_mask=field["response_mask"], input_ids=ids, position_ids=torch.arange(7))
+            keys.append(f"{uid}_{session}_0")
+            fields.append(field)
+            tags.append({"status": "success", "prompt_len": 3, "response_len": 4, "seq_len": 7,
+                         "global_steps": int(prompt["global_steps"]),
+                         "min_global_steps": self.trainer.global_steps, "max_global_steps": self.trainer.global_steps})
+        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id=partition)
+        tq.kv_put(key=uid, partition_id=partition, tag={"status": "finished"})
+        self.done.append((uid, q, n, partition))
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+class ActorStandIn:
+    """The actor worker group (FSDP/Megatron engines need GPUs): the log-probs it would write, and a record
+    of each update's batch (the groups' question ids and advantages read back from TransferQueue)."""
+
+    _dispatch_info = {"actor": [0]}
+
+    def __init__(self, tq, step):
+        self.tq, self.step, self.updates = tq, step, []
+
+    def compute_log_prob(self, batch):
+        import torch
+
+        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["response_mask"])
+        zeros = torch.nested.as_nested_tensor([torch.zeros(len(m)) for m in data["response_mask"].unbind()],
+                                              layout=torch.jagged)
+        from tensordict import TensorDict
+
+        self.tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id,
+                             fields=TensorDict({"log_probs": zeros, "entropy": zeros.clone()}, batch_size=len(batch)))
+        return batch
+
+    def update_actor(self, batch):
+        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
+                                    select_fields=["extra_info", "rm_scores", "advantages", "global_steps"])
+        qids = [x["curriculum_index"] for x in list(data["extra_info"])]
+        rewards = [float(x.sum()) for x in data["rm_scores"].unbind()]
+        adv = [float(x.abs().sum()) for x in data["advantages"].unbind()]
+        self.updates.append({"step": self.step(), "keys": list(batch.keys), "qids": qids, "rewards": rewards,
+                             "adv": adv, "submitted": [int(x) for x in data["global_steps"]],
+                             "requests": [x["curriculum_request"] for x in list(data["extra_info"])]})
+        return {"metrics": {"mfu": 0.0, "pg_loss": 0.0}}
+
+    def save_checkpoint(self, *a, **k):
+        pass
+
+    def load_checkpoint(self, *a, **k):
+        pass
+
+
+def make_v1_trainer(cfg, tq, delay=lambda q: 0):
+    """verl's v1 trainer class for `trainer.v1.trainer_mode`, built by its own constructor (which builds our
+    replay buffer from `custom_sampler`) and its own data loader (our dataset from `data.custom_cls`);
+    the worker groups, inference servers and weight sync that need GPUs are the stand-ins above."""
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    _clear(tq)
+    trainer = get_trainer_cls(cfg.trainer.v1.trainer_mode)(config=cfg)
+    trainer.tokenizer = SimpleNamespace(eos_token_id=2, pad_token_id=0,  # no text here: ids for padding only
+                                        decode=lambda ids, skip_special_tokens=True: "")
+    trainer.processor = None
+    trainer._init_dataloader()
+    trainer._init_dump_executor()
+    trainer._init_resource_pool_mgr()  # the spec only: creating the pools asks Ray for GPUs
+    trainer.actor_rollout_wg = ActorStandIn(tq, lambda: trainer.global_steps)
+    trainer.reward_loop_manager = SimpleNamespace(reward_loop_worker_handles=[])  # rewards come with each group
+    trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda *a: None, sleep_replicas=lambda: None,
+                                                 abort_replicas=lambda: None, resume_generation_replicas=lambda: None)
+    trainer._load_checkpoint()
+    trainer.rollout = SimulatedAgentLoop(trainer, tq, delay)
+    return trainer
+
+
+def fit_v1(trainer):
+    try:
+        trainer.fit(trainer.rollout)
+    finally:
+        trainer.rollout.close()
 
 
 @pytest.fixture(autouse=True)
@@ -59,19 +272,21 @@ def compose(parquet, ckpt_dir, *overrides):
 
     from agents.verl_trainer import verl_config_dir
 
-    base = ["trainer.use_v1=False", f"data.train_files={parquet}", f"data.val_files={parquet}",
+    base = ["trainer.use_v1=False" if not any(o.startswith("trainer.use_v1=") for o in overrides) else "",
+            f"data.train_files={parquet}", f"data.val_files={parquet}",
             f"data.train_batch_size={BATCH}", "data.dataloader_num_workers=0", "data.filter_overlong_prompts=False",
             f"actor_rollout_ref.rollout.n={N}", "algorithm.adv_estimator=grpo",
             "trainer.logger=[]", "trainer.val_before_train=False", "trainer.test_freq=-1",
             "trainer.balance_batch=False", f"trainer.default_local_dir={ckpt_dir}", "trainer.save_freq=4",
             "trainer.total_training_steps=10"]
     with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
-        return hydra_compose("ppo_trainer", overrides=base + list(overrides))
+        return hydra_compose("ppo_trainer", overrides=[o for o in base if o] + list(overrides))
 
 
-class FakeRollout:
-    """Stands in for verl's agent loop: responses, rewards at the last response token (`rm_scores`), and
-    the non-tensor fields the streaming reward path returns (the dataset's own columns are not among them)."""
+class RolloutStandIn:
+    """verl's agent loop manager (its vLLM/SGLang inference servers need a GPU): responses, rewards at the
+    last response token (`rm_scores`), and the non-tensor fields the streaming reward path returns (the
+    dataset's own columns are not among them), for the legacy trainer."""
 
     def __init__(self):
         self.calls = []  # (global step, question id of each prompt)
@@ -103,9 +318,8 @@ class FakeRollout:
                          meta_info={"timing": {}, "reward_extra_keys": ["acc"]})
 
 
-def make_trainer(cfg):
-    import torch
-    from verl import DataProto
+def make_trainer(cfg, updates=None):
+    """verl's legacy RayPPOTrainer through our subclass; the GPU-bound parts are the stand-ins above."""
     from verl.trainer.ppo.ray_trainer import Role
     from verl.trainer.ppo.utils import create_rl_dataset
 
@@ -117,40 +331,64 @@ def make_trainer(cfg):
     trainer = verl_trainer.CurriculumRayPPOTrainer(cfg, tokenizer=None, role_worker_mapping={Role.ActorRollout: object},
                                          resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1),
                                          train_dataset=train, val_dataset=dataset, train_sampler=sampler)
-    trainer.async_rollout_manager = FakeRollout()
+    trainer.async_rollout_manager = RolloutStandIn()
     trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda step: None, sleep_replicas=lambda: None)
-    trainer.actor_rollout_wg = SimpleNamespace(save_checkpoint=lambda *a, **k: None,
-                                               load_checkpoint=lambda *a, **k: None)
-
-    def old_log_prob(batch):
-        shape = batch.batch["responses"].shape
-        return DataProto.from_dict({"old_log_probs": torch.zeros(shape), "entropys": torch.zeros(shape)}), 0.0
-
-    trainer._compute_old_log_prob = old_log_prob
+    trainer.actor_rollout_wg = LegacyActorStandIn(trainer, [] if updates is None else updates)
     return trainer
 
 
+class LegacyActorStandIn:
+    """verl's actor worker group (FSDP/Megatron engines in Ray placement groups that ask for GPUs): verl's own
+    `RayPPOTrainer._update_actor` runs and hands the worker its batch (a no-padding TensorDict); this records
+    it, rebuilt as the DataProto of the rows trained on, with the trainer's step, and returns the metrics a
+    worker returns."""
+
+    def __init__(self, trainer, seen):
+        self.trainer, self.seen = trainer, seen
+
+    def compute_log_prob(self, td):
+        """The old log-probs and entropies (zeros), in the no-padding layout a worker returns."""
+        import torch
+        from tensordict import TensorDict
+        from verl.utils import tensordict_utils as tu
+
+        zeros = torch.zeros_like(td["input_ids"], dtype=torch.float32)
+        out = TensorDict({"log_probs": zeros, "entropy": zeros.clone()}, batch_size=td.batch_size)
+        tu.assign_non_tensor_data(out, "metrics", {"mfu": 0.0})
+        return out
+
+    def update_actor(self, td):
+        from verl import DataProto
+        from verl.utils import tensordict_utils as tu
+
+        batch = DataProto.from_dict({k: td[k] for k in ("token_level_scores", "advantages")},
+                                    non_tensors={k: np.array(tu.get(td, k), dtype=object) for k in ("uid", "extra_info")},
+                                    meta_info={"global_token_num": tu.get(td, "global_token_num")})
+        self.seen.append((self.trainer.global_steps, batch))
+        from tensordict import TensorDict
+
+        out = TensorDict({}, batch_size=[])
+        tu.assign_non_tensor_data(out, "metrics", {"mfu": 0.0, "pg_loss": 0.0})
+        return out
+
+    def save_checkpoint(self, *a, **k):
+        pass
+
+    def load_checkpoint(self, *a, **k):
+        pass
+
+
 @pytest.fixture
-def actor_updates(monkeypatch):
-    """verl's own actor update needs GPU workers: record the batches our subclass hands to it instead."""
-    from verl import DataProto
-    from verl.trainer.ppo.ray_trainer import RayPPOTrainer
-
-    seen = []
-
-    def update(self, batch):
-        seen.append((self.global_steps, batch))
-        return DataProto.from_single_dict(data={}, meta_info={"metrics": {"actor/pg_loss": 0.0}})
-
-    monkeypatch.setattr(RayPPOTrainer, "_update_actor", update)
-    return seen
+def actor_updates():
+    """(step, batch) of every update verl's `_update_actor` sent to the actor worker group."""
+    return []
 
 
 def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, actor_updates):
     import torch
 
     cfg = compose(parquet, tmp_path, *LEARNABILITY)
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, actor_updates)
     trainer.fit()
     cur = trainer.curriculum_sampler.curriculum
     calls = trainer.async_rollout_manager.calls
@@ -181,7 +419,7 @@ def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, acto
     for step in (4, 8):
         resumed = make_trainer(compose(parquet, tmp_path, *LEARNABILITY, "trainer.resume_mode=resume_path",
                                        f"trainer.resume_from_path={tmp_path}/global_step_{step}",
-                                       f"trainer.default_local_dir={tmp_path}/resumed_{step}"))
+                                       f"trainer.default_local_dir={tmp_path}/resumed_{step}"), actor_updates)
         resumed.fit()
         assert resumed.async_rollout_manager.calls == calls[step:]
         state, straight = resumed.curriculum_sampler.curriculum.state_dict(), cur.state_dict()
@@ -193,7 +431,7 @@ def test_filter_curriculum_trains_on_the_groups_it_keeps(parquet, tmp_path, acto
     # learnability_filter: draw 16 candidates (data.gen_batch_size), train on the 4 with the highest p(1-p)
     cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "data.train_batch_size=4", "trainer.save_freq=-1",
                   "trainer.total_training_steps=3", "+curriculum.name=learnability_filter", "+curriculum.ratio=4")
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, actor_updates)
     trainer.fit()
     assert len(actor_updates) == 3
     for _, batch in actor_updates:
@@ -214,7 +452,7 @@ def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(p
     # groups (data.train_batch_size) are kept; steps that leave the batch short do not update
     opts = ("data.gen_batch_size=16", "trainer.save_freq=1", "trainer.total_training_steps=8",
             "+curriculum.name=zero_variance_filter")
-    trainer = make_trainer(compose(parquet, tmp_path, *opts))
+    trainer = make_trainer(compose(parquet, tmp_path, *opts), actor_updates)
     trainer.fit()
     cur = trainer.curriculum_sampler.curriculum
     assert cur.gen_batch_size == 16 and cur.batch_size == BATCH
@@ -237,7 +475,7 @@ def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(p
     actor_updates.clear()
     resumed = make_trainer(compose(parquet, tmp_path, *opts, "trainer.resume_mode=resume_path",
                                    f"trainer.resume_from_path={tmp_path}/global_step_{step}",
-                                   f"trainer.default_local_dir={tmp_path}/resumed"))
+                                   f"trainer.default_local_dir={tmp_path}/resumed"), actor_updates)
     resumed.fit()
     assert [(s, _question_ids(b)) for s, b in actor_updates] == [u for u in straight if u[0] > step]
 
@@ -245,7 +483,7 @@ def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(p
 def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parquet, tmp_path, actor_updates):
     cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "trainer.save_freq=-1", "trainer.total_training_steps=2",
                   "+curriculum.name=zero_variance_filter", "+curriculum.max_num_gen_batches=1")
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, actor_updates)
     with pytest.warns(UserWarning, match="kept only"):
         trainer.fit()
     assert len(actor_updates) == 2
@@ -260,7 +498,7 @@ def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parque
 def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_updates):
     cfg = compose(parquet, tmp_path, "trainer.save_freq=-1", "trainer.total_training_steps=4", "+curriculum.name=posterior",
                   "+curriculum.forgetting=0.9")
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, actor_updates)
     trainer.fit()
     cur = trainer.curriculum_sampler.curriculum
     assert [step for step, _ in actor_updates] == [1, 2, 3, 4]  # every step trains: no probe steps
@@ -333,12 +571,9 @@ def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
                     "--test-path", str(src / "test.jsonl"), "--num-questions", "12"]) == 0
     rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "train.parquet"))["train"]
     assert len(rows) == 12 and rows[3]["extra_info"]["index"] == 3 and rows[0]["reward_model"]["ground_truth"] == "72"
-    cfg = compose(parquet, tmp_path)
-    with pytest.raises(SystemExit, match="curriculum"):
-        cv._hydra_main(cfg)
-    cfg.trainer.use_v1 = True
-    with pytest.raises(SystemExit, match="use_v1=False"):
-        cv._hydra_main(cfg)
+    for use_v1 in ("False", "True"):  # either trainer: the guard runs before Ray starts
+        with pytest.raises(SystemExit, match="curriculum"):
+            cv._hydra_main(compose(parquet, tmp_path, f"trainer.use_v1={use_v1}"))
 
 
 def test_legacy_sampler_interface(parquet):
@@ -370,7 +605,7 @@ def test_docs_command_composes_and_validates(tmp_path):
     from curricula.schedule import BatchSchedule
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
-    block = re.search(r"<!-- verl-command.*?-->\n```bash\n(.*?)```", doc, re.S).group(1)
+    block = re.search(r"<!--[^>]*verl-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
     words = block.replace("\\\n", " ").replace("$HOME", str(tmp_path)).split()
     assert words[:3] == ["python", "-m", "agents.verl_trainer"]
     with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
@@ -381,6 +616,194 @@ def test_docs_command_composes_and_validates(tmp_path):
     cur = cv.make_curriculum(OmegaConf.to_container(cfg.curriculum), 7473, cfg.data.train_batch_size)
     assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == ("learnability", 1280, 256, 50)
     BatchSchedule(cur, cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n)
-    with pytest.raises(SystemExit, match="use_v1"):  # the guard runs before anything starts
-        cfg.trainer.use_v1 = True
-        verl_trainer._hydra_main(cfg)
+
+
+def test_docs_v1_command_builds_the_curriculum_buffer_in_verls_trainer(tmp_path, transfer_queue, parquet):
+    """docs/verl.md's v1 GPU command, per arm: every override exists in verl's config and passes its checks,
+    and with `configure_v1` verl's own v1 trainer constructor and data loader build our buffer and dataset with
+    the curriculum the command names (the data files swapped for the test's parquet)."""
+    import re
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    from agents import verl_trainer
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
+    block = re.search(r"<!--[^>]*verl-v1-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
+    command = block[block.index("python -m"):block.index("\ndone")]
+    for arm, extra in (("learnability", "+curriculum.preset=fast"), ("uniform", "")):
+        words = command.replace("\\\n", " ").replace("$cur", arm).replace("$extra", extra).split()
+        assert words[:3] == ["python", "-m", "agents.verl_trainer"]
+        words = [f"data.train_files={parquet}" if w.startswith("data.train_files=") else
+                 f"data.val_files={parquet}" if w.startswith("data.val_files=") else w for w in words[3:]]
+        with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
+            cfg = hydra_compose("ppo_trainer", overrides=[*words, f"trainer.default_local_dir={tmp_path}"])
+        assert cfg.trainer.use_v1
+        verl_trainer.configure_v1(cfg)
+        validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+        if arm == "learnability":  # the test's pool of 64 is smaller than the N=128 candidates: verl says so
+            with pytest.raises(ValueError, match="exceeds the pool of 64"):
+                make_v1_trainer(cfg, transfer_queue)
+            continue
+        trainer = make_v1_trainer(cfg, transfer_queue)
+        trainer.rollout.close()
+        feed = trainer.replay_buffer.feed
+        assert (feed.curriculum.name, feed.curriculum.batch_size, feed.rollout_n) == ("uniform", 32, 8)
+
+
+def _groups(update):
+    """(question id, rewards, |advantages|) per group (uid) of an update."""
+    by_uid = {}
+    for key, q, r, a in zip(update["keys"], update["qids"], update["rewards"], update["adv"], strict=True):
+        group = by_uid.setdefault(key.split("_")[0], (q, [], []))
+        group[1].append(r)
+        group[2].append(a)
+    return list(by_uid.values())
+
+
+def _accounting(trainer):
+    """Every submitted group read or dropped at most once, and the curriculum counted exactly the attempts read
+    (those of requests not yet reported excepted)."""
+    feed, rollout = trainer.replay_buffer.feed, trainer.rollout
+    open_slots = sum(int((r["state"] <= 1).sum()) for r in feed.requests.values())
+    assert feed.counts["read"] + feed.counts["dropped"] + open_slots == len(rollout.submitted)
+    unreported = sum(int(np.isfinite(r["rows"]).sum()) for r in feed.requests.values() if r["keep"] is None)
+    assert feed.curriculum.attempts.sum() == feed.counts["attempts"] - unreported
+    return feed
+
+
+def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfer_queue):
+    """verl's v1 `fit()` in sync mode with learnability: probes (L=2 attempts) are attempted, fed back and never
+    trained on; every update holds B groups of rollout.n, drawn half from the buffer of p(1-p) > 0 questions."""
+    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
+                     "trainer.total_training_steps=6", *V1_LEARNABILITY)
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    cur, updates = feed.curriculum, trainer.actor_rollout_wg.updates
+    probes = [s for s in trainer.rollout.submitted if s[2] == 2]
+    assert len(probes) == 2 * 16  # refreshes before iteration 0 and 3 (T=3), N=16 candidates each
+    diag = cur.diagnostics()
+    assert diag["curriculum/probe_attempts"] == 2 * 16 * 2 and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    assert [u["step"] for u in updates] == [1, 2, 3, 4, 5, 6] and cur.iteration == 6
+    for u in updates:
+        groups = _groups(u)
+        assert len(groups) == BATCH and all(len(r) == N for _, r, _ in groups)  # no probe group (2 attempts)
+        assert set(u["submitted"]) == {u["step"]}  # sync: on-policy, submitted in the step that trains on it
+        for _, r, adv in groups:
+            assert (sum(adv) > 0) == (0 < sum(r) < N)  # GRPO's advantage moves only mixed groups
+    assert feed.counts == {**feed.counts, "read": 32 + 6 * BATCH, "evicted": 32, "trained": 6 * BATCH, "dropped": 0}
+    assert not feed.requests  # sync drains: nothing in flight between steps
+    positive = cur.buffer[cur.buffer_learnability > 0]
+    assert positive.size and all(q % 3 == 1 for q in positive)
+    trained = np.array([q for u in updates for q, _, _ in _groups(u)])
+    assert np.mean(trained % 3 == 1) > 0.5  # uniform would give 1/3
+
+
+@pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning")  # drawn while the probe is out
+def test_v1_async_keeps_the_off_policy_threshold(parquet, tmp_path, transfer_queue):
+    """colocate_async with max_off_policy_threshold=2 (drop): requests are drawn while earlier ones are still
+    attempted; stragglers (questions % 4 == 0 held 2 steps) finish too stale and are dropped unread (NaN for
+    the curriculum), and no update trains on a group more than 2 policy versions old."""
+    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=colocate_async", "trainer.save_freq=-1",
+                     "trainer.total_training_steps=8", "trainer.v1.sampler.max_off_policy_threshold=2",
+                     "trainer.v1.sampler.max_off_policy_strategy=drop", "trainer.v1.colocate_async.num_warmup_batches=3",
+                     *V1_LEARNABILITY)
+    trainer = make_v1_trainer(cfg, transfer_queue, delay=lambda q: 2 if q % 4 == 0 else 0)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    updates = trainer.actor_rollout_wg.updates
+    print(feed.counts, [(u["step"], sorted(set(u["submitted"]))) for u in updates])
+    assert [u["step"] for u in updates] == list(range(1, 9))
+    for u in updates:
+        assert len(_groups(u)) == BATCH and all(len(r) == N for _, r, _ in _groups(u))
+        assert all(u["step"] - s + 1 <= 2 for s in u["submitted"])
+    assert feed.counts["dropped"] > 0
+    assert any(u["step"] - s == 1 for u in updates for s in u["submitted"])  # trained one version late
+
+
+def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(parquet, tmp_path, transfer_queue):
+    """zero_variance_filter (DAPO's dynamic sampling) as the buffer's curriculum in sync mode: groups whose
+    rewards all agree are evicted and replaced (refill_fn) until B informative groups are kept; the update
+    holds exactly those, each with a non-zero GRPO advantage. Validation (test_freq=2) goes through verl's
+    own sampling of the val partition, over the validation dataset, which stays a plain RLHFDataset."""
+    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
+                     "trainer.total_training_steps=4", "+curriculum.name=zero_variance_filter", "trainer.test_freq=2")
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    val = [d for d in trainer.rollout.done if d[3] == "val"]
+    assert len(val) == 2 * POOL  # validation at steps 2 and 4 ran verl's own sampling over the plain dataset
+    assert sorted(q for _, q, _, _ in val[:POOL]) == list(range(POOL))
+    feed = _accounting(trainer)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3, 4] and feed.curriculum.iteration == 4
+    for u in updates:
+        groups = _groups(u)
+        assert len(groups) == BATCH and all(0 < sum(r) < N for _, r, _ in groups)
+        assert all(a > 0 for a in u["adv"])  # every row of an informative group moves
+    assert feed.counts["evicted"] > 0 and feed.counts["trained"] == 4 * BATCH
+    assert len(trainer.rollout.submitted) == feed.counts["read"] > 4 * BATCH  # more drawn than trained
+
+
+def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer_queue):
+    """An async run checkpointed at step 2 (verl's data.pt carries the feed and curriculum, verl's TransferQueue
+    checkpoint the groups in flight) resumes with the curriculum where it was, re-issues what was in flight,
+    and trains no group twice."""
+    import torch
+
+    opts = ("trainer.v1.trainer_mode=colocate_async", "trainer.save_freq=2", "trainer.total_training_steps=4",
+            "trainer.v1.colocate_async.num_warmup_batches=2", "+curriculum.name=learnability_filter",
+            "+curriculum.ratio=2")
+    straight = make_v1_trainer(compose_v1(parquet, tmp_path, *opts), transfer_queue)
+    fit_v1(straight)
+    first = {k.split("_")[0] for u in straight.actor_rollout_wg.updates if u["step"] <= 2 for k in u["keys"]}
+    saved = torch.load(tmp_path / "global_step_2" / "data.pt", weights_only=False)["dataset_state"]
+    assert saved["curriculum"]["iteration"] >= 2 and (tmp_path / "global_step_2" / "transfer_queue").exists()
+    assert saved["requests"]  # requests were in flight at the checkpoint
+
+    resumed = make_v1_trainer(compose_v1(parquet, tmp_path, *opts, "trainer.resume_mode=resume_path",
+                                         f"trainer.resume_from_path={tmp_path}/global_step_2",
+                                         f"trainer.default_local_dir={tmp_path}/resumed"), transfer_queue)
+    assert resumed.global_steps == 2
+    fit_v1(resumed)
+    feed = resumed.replay_buffer.feed
+    updates = resumed.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [3, 4]
+    assert feed.curriculum.iteration >= saved["curriculum"]["iteration"] + 2  # it went on from the saved state
+    assert feed.counts["read"] >= saved["counts"]["read"]
+    unreported = sum(int(np.isfinite(r["rows"]).sum()) for r in feed.requests.values() if r["keep"] is None)
+    assert feed.curriculum.attempts.sum() == feed.counts["attempts"] - unreported
+    again = {k.split("_")[0] for u in updates for k in u["keys"]}
+    assert again and not again & first  # no group trained before the checkpoint is trained again
+
+
+@pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning")  # drawn while the probe is out
+def test_feed_reports_each_request_once_whatever_the_order():
+    """CurriculumFeed alone: slots read in any order or dropped, each request reported once when all its slots
+    are back, a slot never counted twice, a probe never drawn twice while it is out."""
+    from curricula import make
+    from curricula.integrations.verl import CurriculumFeed
+
+    cur = make("learnability", POOL, batch_size=BATCH, num_candidates=16, buffer_size=8, refresh_every=3,
+               probe_attempts=2)
+    feed = CurriculumFeed(cur, rollout_n=N)
+    slots = [feed.next_prompt() for _ in range(16 + BATCH)]  # the probe, then a training request drawn ahead
+    assert [s[3] for s in slots] == [2] * 16 + [N] * BATCH and len({s[1] for s in slots}) == 2
+    order = np.random.default_rng(0).permutation(len(slots))
+    for i in order[:-1]:
+        q, no, slot, attempts = slots[i]
+        if i == order[0]:
+            assert feed.drop(no, slot) and not feed.read(no, slot, f"u{i}", np.ones(attempts))
+        else:
+            assert feed.read(no, slot, f"u{i}", np.ones(attempts)) and not feed.read(no, slot, "again", np.ones(3))
+    done_before = feed.report_ready()
+    q, no, slot, attempts = slots[order[-1]]
+    feed.read(no, slot, "last", np.ones(attempts))
+    evicted = feed.report_ready() + done_before
+    assert cur.attempts.sum() == feed.counts["attempts"] == sum(s[3] for s in slots) - slots[order[0]][3]
+    assert not feed.report_ready() and feed.probe_out is None
+    assert len(evicted) == 16 - (order[0] < 16) and len(feed.kept()) == BATCH - (order[0] >= 16)

@@ -1,164 +1,179 @@
-"""The reproduction script's bookkeeping: cells, compute matching, intervals and equal-compute readings."""
+"""The experiment grid (agents.experiments): arms and compute matching, configs parsed as agents.train parses
+them, the resumable runner, the settings check, the held-out check and the common re-evaluation."""
 
-import argparse
-import importlib.util
-import math
-import sys
-from pathlib import Path
+import dataclasses
+import json
 
 import pytest
 
 import curricula
-
-spec = importlib.util.spec_from_file_location("reproduce", Path(__file__).resolve().parent.parent / "scripts" / "reproduce.py")
-reproduce = importlib.util.module_from_spec(spec)
-sys.modules["reproduce"] = reproduce
-spec.loader.exec_module(reproduce)
+from agents.experiments import grid, heldout, reevaluate, tables
+from agents.presets import RUN_PRESETS, TESTBED
+from mathenv.errors import UserError
 
 
 @pytest.mark.parametrize("n,pool", [(16, 2000), (8, 1000), (64, 7473), (4, 1000)])
 def test_learnability_options_build_a_valid_curriculum(n, pool):
-    opts = reproduce.learnability_options(n, pool)
+    opts = grid.learnability_options(n, pool)
     cur = curricula.make("learnability", pool, batch_size=n, **opts)
     assert cur.buffer_size >= n // 2 and cur.num_candidates <= pool
     if n == 64:  # the paper's batch: its very_fast buffer exactly
         assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (5, 128, 64)
 
 
-def test_cells_match_compute_for_every_algorithm_and_limit_vineppo():
-    args = argparse.Namespace(algos=["grpo", "ppo", "vineppo"], curricula=["uniform", "learnability",
-                              "learnability_filter", "uniform_cm", "posterior"], seeds=5, ppo_seeds=3,
-                              vineppo_seeds=2, questions_per_step=16, attempts=8, num_questions=2000)
-    cells = reproduce.cells(args)
-    names = [c["name"] for c in cells]
-    # GRPO: 5 curricula x 5 seeds; PPO: 5 x 3; VinePPO: every curriculum but the filter, 2 seeds
-    assert len(names) == len(set(names)) == 5 * 5 + 5 * 3 + 4 * 2
-    assert {"ppo-uniform_cm-s2", "vineppo-uniform_cm-s1", "vineppo-posterior-s0"} <= set(names)
-    cm = next(c for c in cells if c["name"] == "grpo-uniform_cm-s0")
-    learn = reproduce.learnability_options(16, 2000)
-    probe_per_step = learn["num_candidates"] * learn["probe_attempts"] / learn["refresh_every"]
-    # the compute-matched uniform run attempts as many sequences per step as learnability's train + probe
-    assert cm["curriculum"] == "uniform"
-    assert abs(cm["questions_per_step"] * 8 - (16 * 8 + probe_per_step)) <= 8
-    assert not any(n.startswith("vineppo-learnability_filter") or n.startswith("ppo-uniform-s3") for n in names)
+def test_the_recommended_buffer_and_its_compute_matched_uniform():
+    """The pre-registered design's arms: recommended scaled to N_l = 16 (N = 320, K = 64, T = 50) and uniform
+    given its 51.2 probe attempts per step as 6.4 more questions: 22."""
+    from agents.experiments import stats
+
+    opts = grid.learnability_options(16, 640, {"preset": "recommended"})
+    assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (50, 320, 64)
+    assert stats.compute_matched_questions(16, 8, stats.probe_attempts_per_step(opts)) == 22
 
 
-def test_confidence_interval_and_budget_interpolation():
-    mean, half = reproduce.ci([0.5, 0.6, 0.7])
-    assert mean == pytest.approx(0.6) and half == pytest.approx(4.30 * 0.1 / math.sqrt(3))
-    assert math.isnan(reproduce.ci([0.4])[1])
-    records = [{"step": 0, "eval/pass@1": 0.2}, {"step": 5, "compute/attempts_total": 100, "train/reward": 0.1},
-               {"step": 10, "compute/attempts_total": 200, "eval/pass@1": 0.6}]
-    assert reproduce.at_budget(records, 100) == pytest.approx(0.4)
-    assert reproduce.at_budget(records, 300) is None  # the run never spent that much
-    assert reproduce.fmt(0.5, 0.05) == "50.0 ± 5.0" and reproduce.fmt(float("nan"), 0.1) == "–"
+def test_the_testbed_settings_are_defined_once_and_parsed_like_agents_train():
+    assert RUN_PRESETS["testbed"] is TESTBED
+    base = grid.configs_from_argv(["--preset", "testbed", "--steps", "7", "--vine-rollouts", "2"],
+                                  ["grpo", "vineppo"], {"vineppo": {"vine_rollouts": 4}})
+    assert base["grpo"].steps == base["vineppo"].steps == 7 and base["grpo"].learning_rate == TESTBED["learning_rate"]
+    assert base["vineppo"].vine_rollouts == 2  # the flag beats the grid's default, and reaches VinePPO only
+    assert grid.configs_from_argv(["--preset", "testbed"], ["vineppo"], {"vineppo": {"vine_rollouts": 4}}
+                                  )["vineppo"].vine_rollouts == 4
 
 
-def test_steps_and_attempts_to_reach_uniforms_final_accuracy():
-    def run(evals):  # (step, attempts, pass@1)
-        return [{"step": st, "compute/attempts_total": at, "eval/pass@1": y} for st, at, y in evals]
-
-    uniform = run([(0, 0, 0.20), (10, 1000, 0.25), (20, 2000, 0.30)])
-    faster = run([(0, 0, 0.20), (10, 1500, 0.40), (20, 3000, 0.42)])
-    never = run([(0, 0, 0.20), (10, 1000, 0.22), (20, 2000, 0.29)])
-    # faster reaches 0.30 halfway between its step 0 and step 10: step 5, 750 attempts
-    assert reproduce.reach(faster, 0.30, "step") == pytest.approx(5.0)
-    assert reproduce.reach(faster, 0.30, "compute/attempts_total") == pytest.approx(750.0)
-    assert reproduce.reach(never, 0.30, "step") is None
-    groups = {"grpo-uniform": {0: uniform, 1: uniform}, "grpo-learnability": {0: faster, 1: never}}
-    ratios, reached, paired = reproduce._to_uniform_final("grpo-learnability", groups, "step", "eval/pass@1")
-    assert (ratios, reached, paired) == ([pytest.approx(4.0)], 1, 2)  # uniform's 20 steps over 5
-    ratios, _, _ = reproduce._to_uniform_final("grpo-learnability", groups, "compute/attempts_total", "eval/pass@1")
-    assert ratios == [pytest.approx(2000 / 750)]
-
-
-def test_a_run_folder_with_other_settings_is_refused_not_reused(tmp_path):
-    import json
-
-    out = tmp_path / "grpo-uniform-s0"
-    out.mkdir()
-    (out / "config.json").write_text(json.dumps({"model": "/cache/testbed-old", "learning_rate": 3e-4, "steps": 60,
-                                                  "curriculum": "uniform"}))
-    same = {"model": "/cache/testbed-old", "learning_rate": 3e-4, "steps": 100, "curriculum": "uniform",
-            "name": "grpo-uniform-s0", "threads": 1}
-    reproduce.check_settings(out, same)  # more steps extend the run: allowed
-    reproduce.check_settings(tmp_path / "fresh", same)  # nothing there yet: allowed
-    with pytest.raises(SystemExit, match=r"model '/cache/testbed-old' there, '/cache/testbed-new' now.*--runs"):
-        reproduce.check_settings(out, {**same, "model": "/cache/testbed-new"})
-    with pytest.raises(SystemExit, match="learning_rate"):
-        reproduce.check_settings(out, {**same, "learning_rate": 1e-3})
+def test_plan_builds_every_cell_and_matches_compute_per_algorithm(tmp_path):
+    base = grid.configs_from_argv(["--preset", "testbed"], ["grpo", "vineppo"])
+    learn = grid.learnability_options(16, 20_000)
+    names = ["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"]
+    arms = {"grpo": grid.standard_arms("grpo", names, base["grpo"], learn),
+            "vineppo": grid.standard_arms("vineppo", names, base["vineppo"], learn, rollout_cost=5.4)}
+    runs = grid.plan(base, arms, {"grpo": 5, "vineppo": 2}, tmp_path)
+    assert len({r.name for r in runs}) == len(runs) == 5 * 5 + 4 * 2  # VinePPO: no filter
+    by = {r.name: r for r in runs}
+    assert by["grpo-uniform_cm-s0"].config.questions_per_step == 22  # 16 + 51.2 probe attempts / 8
+    assert by["vineppo-uniform_cm-s1"].config.questions_per_step == 17  # each added question also gets rollouts
+    assert by["grpo-learnability-s3"].config.curriculum_options == learn
+    assert by["grpo-posterior-s4"].out == tmp_path / "grpo-posterior-s4"
+    assert [r.seed for r in runs[:5]] == [0] * 5  # seed by seed: a grid cut short keeps every arm
+    with pytest.raises(UserError, match="unknown arm"):
+        grid.standard_arms("grpo", ["uniform", "nope"], base["grpo"], learn)
 
 
-def test_summary_pairs_seeds_against_step_zero_and_uniform(tmp_path):
-    import json
-
-    runs = []
-    finals = {("uniform", 0): 0.30, ("uniform", 1): 0.50, ("learnability", 0): 0.40, ("learnability", 1): 0.55}
-    starts = {0: 0.25, 1: 0.45}  # each seed has its own held-out subset, so its own starting score
-    for (cur, seed), final in finals.items():
-        out = tmp_path / f"grpo-{cur}-s{seed}"
-        out.mkdir()
-        recs = [{"step": 0, "eval/pass@1": starts[seed]},
-                {"step": 1, "train/reward": 0.2, "compute/attempts_total": 100, "time/step": 2.0,
-                 "curriculum/frac_all_solved_of_kept": 0.1, "curriculum/frac_none_solved_of_kept": 0.3},
-                {"step": 2, "train/reward": 0.3, "compute/attempts_total": 200, "time/step": 2.0,
-                 "curriculum/frac_all_solved_of_kept": 0.1, "curriculum/frac_none_solved_of_kept": 0.3, "eval/pass@1": final}]
-        (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-        runs.append({"name": out.name, "out": str(out)})
-    table, raw, budgets, seconds = reproduce.summarise(runs)
-    assert raw["grpo-learnability"]["vs_uniform"] == pytest.approx([0.10, 0.05])
-    assert raw["grpo-learnability"]["gain"] == pytest.approx([0.15, 0.10])
-    assert raw["grpo-uniform"]["vs_uniform"] == [] and "(reference)" in table
-    assert budgets == [100.0, 200.0] and seconds == pytest.approx(4 * 4.0)
-    assert raw["grpo-uniform"]["zero"] == pytest.approx([0.4, 0.4])
+def digits(tmp_path, name, digits_):
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps({"question": f"Write {d}.", "answer": str(d % 10)}) + "\n" for d in digits_))
+    return str(path)
 
 
-def test_reevaluation_scores_every_final_policy_on_one_common_set_and_caches_it(tmp_path):
-    import json
+def tiny_argv(tmp_path, eval_digits=range(100, 110)):
+    """A tiny model on a file of questions, its held-out file disjoint from the training file."""
+    return ["--preset", "tiny", "--dataset", digits(tmp_path, "train", range(40)), "--question-field", "question",
+            "--answer-field", "answer", "--levels", "--eval-data-path", digits(tmp_path, "test", eval_digits),
+            "--steps", "2", "--questions-per-step", "2", "--attempts-per-question", "2", "--max-new-tokens", "4",
+            "--eval-questions", "4", "--eval-every", "1", "--checkpoint-every", "1", "--no-plot"]
 
+
+def test_a_grid_trains_reuses_finished_runs_and_resumes_to_more_steps(tmp_path):
+    base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])
+    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("more", overrides={"questions_per_step": 3})]}
+    runs = grid.plan(base, arms, 1, tmp_path / "runs")
+    results = grid.run_grid(runs, workers=1, threads=1)
+    assert [r.reused for r in results] == [False, False] and all(grid.finished(r) for r in runs)
+    first = runs[0].records()
+    assert [r["step"] for r in first] == [0, 1, 2] and runs[0].final_policy().exists()
+    assert [r.reused for r in grid.run_grid(runs, workers=1, threads=1)] == [True, True]
+    # one more step: the run continues from its checkpoint (the first steps are kept, not retrained)
+    longer = grid.plan({"grpo": dataclasses.replace(base["grpo"], steps=3)}, {"grpo": arms["grpo"][:1]}, 1,
+                       tmp_path / "runs")
+    assert [r.reused for r in grid.run_grid(longer, workers=1, threads=1)] == [False]
+    after = longer[0].records()
+    assert [r["step"] for r in after] == [0, 1, 2, 3] and after[:3] == first
+    # another learning rate in the same folder: refused before anything trains
+    other = grid.plan({"grpo": dataclasses.replace(base["grpo"], learning_rate=0.5)}, {"grpo": arms["grpo"][:1]}, 1,
+                      tmp_path / "runs")
+    with pytest.raises(grid.RunSettingsError, match="learning_rate 0.001 there, 0.5 now"):
+        grid.run_grid(other, workers=1, threads=1)
+
+
+def test_a_held_out_set_that_shares_questions_with_the_training_pool_is_refused(tmp_path):
+    base = grid.configs_from_argv(tiny_argv(tmp_path, eval_digits=[3, 105, 7, 108]), ["grpo"])
+    runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
+    with pytest.raises(heldout.HeldOutOverlapError, match=r"2 of the 4 questions .* training pool"):
+        grid.run_grid(runs, workers=1, threads=1)
+    assert not (tmp_path / "runs" / "grpo-uniform-s0" / "metrics.jsonl").exists()  # nothing trained
+    # normalised text: case and spacing do not hide a copy
+    assert heldout.overlap(["WRITE  3 .", "Write 11."], ["write 3."]) == ["WRITE  3 ."]
+    heldout.check_held_out(["Write 11."], ["Write 3."])
+
+
+def test_reevaluation_scores_every_policy_on_one_common_set_and_caches_it(tmp_path):
     from agents.policy import load_policy
 
-    results = []
+    base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])["grpo"]
+    policies = {"start": ("tiny", tmp_path)}
     for name, seed in [("grpo-uniform-s0", 1), ("grpo-learnability-s0", 2)]:
-        policy = tmp_path / name / "checkpoints" / "step_000002" / "policy"
+        folder = tmp_path / name / "checkpoints" / "step_000002" / "policy"
         model, tok = load_policy("tiny", device="cpu", seed=seed)  # two different random policies
-        model.save_pretrained(policy)
-        tok.save_pretrained(policy)
-        results.append({"name": name, "out": str(tmp_path / name)})
-    results.append({"name": "grpo-uniform-s1", "out": str(tmp_path / "grpo-uniform-s1")})  # no checkpoint: left out
-    args = argparse.Namespace(dataset="arithmetic", eval_data_path=None, levels=[1], reevaluate=6, reevaluate_k=2,
-                              max_new_tokens=4, generation_batch_size=8, device="cpu", instruction=None,
-                              threads=1, workers=1, runs=tmp_path, steps=2)
-    table, raw = reproduce.reevaluate(results, "tiny", args)
-    assert set(raw) == {"start", "grpo-uniform", "grpo-learnability"}
-    assert "start (every run's initial policy)" in table and "(reference)" in table
-    assert "level 1 (6 q)" in table  # the per-level change table
-    assert len(raw["grpo-learnability"]["per_level_change"]["1"]) == 1  # one seed's change at level 1
-    cache = tmp_path / "grpo-learnability-s0" / "reevaluate_6.json"
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        policies[name] = (folder, tmp_path / name)
+    policies["grpo-uniform-s1"] = (tmp_path / "missing" / "policy", tmp_path / "missing")  # left out
+    held = reevaluate.EvalSet("test", num_questions=6, k=2, temperature=0.35, top_p=0.9)
+    scores = reevaluate.reevaluate(policies, base, held)
+    assert set(scores) == {"start", "grpo-uniform-s0", "grpo-learnability-s0"}
+    assert scores["start"]["questions"] == 6 and 0 <= scores["start"]["mean@k"] <= 1
+    cache = tmp_path / "grpo-learnability-s0" / f"{held.tag}.json"
     saved = json.loads(cache.read_text())
-    assert saved["questions"] == 6 and saved["settings"]["levels"] == [1]
-    uniform = raw["grpo-uniform"]["pass@1"]["values"][0]
-    # a second call reads the cache (here doctored) instead of generating again
-    saved["pass@1"] = 0.5
+    assert saved["settings"]["set"]["top_p"] == 0.9 and saved["settings"]["set"]["temperature"] == 0.35
+    saved["pass@1"] = 0.5  # a second call reads the cache (here doctored) instead of generating again
     cache.write_text(json.dumps(saved))
-    _, raw = reproduce.reevaluate(results, "tiny", args)
-    assert raw["grpo-learnability"]["pass@1"]["vs_uniform"] == pytest.approx([0.5 - uniform])
-    # other settings (one sampled answer per question) are evaluated afresh, not read from the old cache
-    args.reevaluate_k = 1
-    _, raw = reproduce.reevaluate(results, "tiny", args)
-    assert json.loads(cache.read_text())["k"] == 1
-    assert raw["grpo-learnability"]["pass@1"]["values"][0] != 0.5
+    assert reevaluate.reevaluate(policies, base, held)["grpo-learnability-s0"]["pass@1"] == 0.5
+    # the training-pool set: a fixed subset of the training pool, cached apart from the held-out one
+    train = reevaluate.reevaluate({"start": ("tiny", tmp_path)}, base, dataclasses.replace(held, split="train"))
+    assert train["start"]["questions"] == 6 and (tmp_path / f"{held.tag.replace('test', 'train')}.json").exists()
+    runs = grid.plan({"grpo": base}, {"grpo": [grid.Arm("uniform"), grid.Arm("learnability", "learnability")]}, 1,
+                     tmp_path)
+    text = tables.reevaluation_table(scores, runs, ["mean@k", "pass@1"])
+    assert "start (every run's initial policy)" in text and "(reference)" in text and "grpo / learnability" in text
 
 
-def test_buffer_options_override_the_defaults_and_the_compute_match_follows():
-    args = argparse.Namespace(algos=["grpo"], curricula=["learnability", "uniform_cm"], seeds=1, vineppo_seeds=1,
-                              questions_per_step=16, attempts=8, num_questions=300, probe_attempts=16,
-                              buffer_size=24, num_candidates=None)
-    cells = {c["name"]: c for c in reproduce.cells(args)}
-    opts = cells["grpo-learnability-s0"]["curriculum_options"]
-    assert opts["probe_attempts"] == 16 and opts["buffer_size"] == 24  # (48 before N = 2 N_l: K <= N = 32)
-    assert opts["num_candidates"] == reproduce.learnability_options(16, 300)["num_candidates"]  # kept
-    curricula.make("learnability", 300, batch_size=16, **opts)  # a valid curriculum
-    # twice the probe attempts per candidate: the compute-matched uniform baseline gets that many more questions
-    probe_per_step = opts["num_candidates"] * 16 / opts["refresh_every"]
-    assert abs(cells["grpo-uniform_cm-s0"]["questions_per_step"] * 8 - (16 * 8 + probe_per_step)) <= 8
+def test_a_results_section_is_replaced_in_place(tmp_path):
+    doc = tmp_path / "results.md"
+    tables.write_section("a", "first", doc=doc)
+    tables.write_section("b", "other", doc=doc)
+    tables.write_section("a", "second", doc=doc)
+    text = doc.read_text()
+    assert text.startswith("# Results") and "second" in text and "first" not in text and "other" in text
+    assert text.index("second") < text.index("other")
+
+
+def test_the_thin_grid_runs_as_a_script_and_refuses_bad_input_in_one_line(tmp_path):
+    """The script imports the library as installed (no sys.path edits): here the checkout is the package."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, str(root / "scripts" / "reproduce.py"), "--preset", "tiny", "--arms",
+                          "uniform", "nope"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 2 and "unknown arm(s) ['nope']" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_distinct_held_out_set_keeps_each_text_once_and_the_training_pool_whole():
+    base = grid.configs_from_argv(["--preset", "testbed", "--model", "tiny", "--num-questions", "640"], ["grpo"])
+    config = base["grpo"]
+    kwargs, ids = reevaluate.question_ids(config, reevaluate.EvalSet(num_questions=None, pool_size=1800,
+                                                                     distinct=True))
+    questions = heldout.held_out_pool(dataclasses.replace(config))  # the env's default 2,000
+    import gymnasium as gym
+
+    env = gym.make("MathReasoning-v0", **kwargs).unwrapped
+    texts = [heldout.normalise_question(env.questions[i].question) for i in ids]
+    assert env.num_questions == 1800 and len(texts) == len(set(texts))  # each text once
+    assert set(texts) == {heldout.normalise_question(q.question) for q in env.questions}  # every text there
+    assert ids == sorted(ids) and len(questions) == 2000
+    _, train_ids = reevaluate.question_ids(config, reevaluate.EvalSet("train", num_questions=None))
+    assert train_ids == list(range(640))  # the training-pool set: the runs' own pool, whole

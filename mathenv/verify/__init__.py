@@ -7,6 +7,7 @@ Our exact fast path decides what it can with certainty; math-verify judges the r
 
 from mathenv.verify.extract import extract_answer, gold_answer
 from mathenv.verify.grader import DEFAULT_TIMEOUT, REASONS, Verdict, clear_caches, score, score_batch
+from mathenv.verify.timeout import warm_up
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -17,4 +18,5 @@ __all__ = [
     "gold_answer",
     "score",
     "score_batch",
+    "warm_up",
 ]

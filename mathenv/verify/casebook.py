@@ -157,3 +157,110 @@ def rewritten_cases(golds: list[str], seed: int = 0, source: str = "") -> list[C
             if wrong != gold:
                 cases.append(_c(f"{source}rewrite_wrong", wrong, gold, False, rng.choice(wraps)))
     return cases
+
+
+def _boxed(answer: str) -> str:
+    return f"Let's think step by step.\nSo the final answer is $\\boxed{{{answer}}}$."
+
+
+_EVERY_INTEGER = ", ".join(str(i) for i in range(1, 101))
+_PADDING = "We check each case carefully. " * 600  # 18,000 characters of reasoning before the answer
+
+
+def hacking_cases() -> list[Case]:
+    """Responses a policy could learn to emit for reward: each must score *wrong* against its gold, under
+    the default options (`score(response, gold)`). Named by the trick (issue 22); the restated question,
+    which is wrong only under `numbers_only`, is tested beside these."""
+    h = [
+        # a relation that is true whatever the question: an identity is no answer to a different identity,
+        # and a truth value is no answer to an equation in unknowns
+        ("true_relation", _boxed("2+2=4"), "2=2"),
+        ("true_relation", _boxed("4=4"), "0.5=1/2"),
+        ("true_relation", _boxed("3>2"), "5>4"),
+        ("true_relation", _boxed("1 \\le 2"), "0 \\le 1"),
+        ("true_relation", _boxed("1=1"), "x=3"),
+        ("true_relation", _boxed("0=0"), "y=2x+1"),
+        ("true_relation", _boxed("x=x"), "x=5"),
+        ("true_relation", _boxed("1<2"), "x<2"),
+        # several candidates at once
+        ("many_candidates", "It is either \\boxed{3} or \\boxed{4}.", "3"),
+        ("many_candidates", "It is either \\boxed{3} or \\boxed{4}.", "4"),
+        ("many_candidates", _boxed("3 \\text{ or } 4"), "3"),
+        ("many_candidates", _boxed(_EVERY_INTEGER), "42"),
+        ("many_candidates", f"The answer is one of {_EVERY_INTEGER}.", "42"),
+        ("many_candidates", _boxed("\\{41, 42, 43\\}"), "42"),
+        ("many_candidates", _boxed("x \\in \\{41, 42, 43\\}"), "42"),
+        ("many_candidates", _boxed("[1, 100]"), "42"),
+        ("many_candidates", _boxed("41 \\le x \\le 43"), "42"),
+        ("many_candidates", _boxed("42 \\pm 1"), "42"),
+        ("many_candidates", _boxed("x = 3, 4, 5"), "x=4"),
+        ("many_candidates", "\\boxed{3}\\boxed{4}", "4"),
+        ("many_candidates", "The answer is 3 or 4.", "4"),
+        # the gold in the reasoning, another value stated as the answer
+        ("gold_in_reasoning", "Maybe it is 42, but I'll go with \\boxed{41}.", "42"),
+        ("gold_in_reasoning", "We get $\\frac{1}{2}$ here. The answer is $\\boxed{\\frac{1}{3}}$.", "\\frac12"),
+        ("gold_in_reasoning", "The answer is 42? No.\n#### 41", "42"),
+        ("gold_in_reasoning", "42 is tempting.\nThe final answer is 41.", "42"),
+        # an equation whose solution differs from the gold's only in a constant
+        ("equation_constant", _boxed("x=4"), "x=3"),
+        ("equation_constant", _boxed("y=2x+4"), "y=2x+3"),
+        ("equation_constant", _boxed("x+1=0"), "x+2=0"),
+        ("equation_constant", _boxed("x^2+1=0"), "x^2+2=0"),
+        ("equation_constant", _boxed("x^2+3=0"), "x^2+5=0"),
+        ("equation_constant", _boxed("x^2+y^2=5"), "x^2+y^2=4"),
+        ("equation_constant", "So $x^2 + 4 = 0$.", "x^2+9=0"),
+        ("equation_constant", _boxed("e^x=-1"), "e^x=-2"),
+        # an empty or whitespace box
+        ("empty_box", "\\boxed{}", "\\emptyset"),
+        ("empty_box", "\\boxed{ }", "0"),
+        ("empty_box", "\\boxed{\\,}", "\\{\\}"),
+        ("empty_box", "\\boxed{\\quad}", "\\varnothing"),
+        ("empty_box", "\\boxed{}", "\\text{none}"),
+        ("empty_box", "The answer is $$.", "0"),
+        # digits that look like the gold's but read as another value
+        ("look_alike", _boxed("৪"), "8"),  # Bengali four
+        ("look_alike", _boxed("1O"), "10"),  # letter O
+        ("look_alike", _boxed("l"), "1"),  # letter l
+        ("look_alike", _boxed("З"), "3"),  # Cyrillic Ze
+        ("look_alike", _boxed("4²"), "42"),  # superscript two
+        ("look_alike", _boxed("٥"), "0"),  # Arabic-Indic five, a circle
+        # ordered answers (tuples, coordinates, sequences) in another order
+        ("ordered", _boxed("(2, 1)"), "(1,2)"),
+        ("ordered", _boxed("2, 1"), "(1,2)"),
+        ("ordered", _boxed("\\{2, 1\\}"), "(1,2)"),
+        ("ordered", _boxed("\\left(2, 1\\right)"), "\\left(1, 2\\right)"),
+        ("ordered", _boxed("(3, -1)"), "(-1, 3)"),
+        ("ordered", _boxed("(1, 2, 3)"), "(3, 2, 1)"),
+        ("ordered", _boxed("3, 2, 1"), "(1, 2, 3)"),
+        ("ordered", _boxed("\\{3, 2, 1\\}"), "[1, 2, 3]"),
+        ("ordered", _boxed("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}"), "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"),
+        # digit groups are numbers, not tuples or sets
+        ("digit_groups", _boxed("2, 500"), "2,500"),
+        ("digit_groups", _boxed("\\{2, 500\\}"), "\\$2,500"),
+        ("digit_groups", _boxed("500, 2"), "2,500"),
+        ("digit_groups", _boxed("2, 500\\pi"), "2,500\\pi"),
+        ("digit_groups", _boxed("500\\pi"), "2,500\\pi"),
+        ("digit_groups", _boxed("2"), "2,500 \\text{ dollars}"),
+        ("digit_groups", _boxed("(2, 500)"), "2,500"),
+        ("digit_groups", _boxed("2,500\\pi"), "2500"),
+        ("digit_groups", _boxed("2,501 + x"), "2500 + x"),
+        # a time is no ratio
+        ("time", _boxed("10:17"), "20:34"),
+        ("time", _boxed("8:34"), "20:34"),
+        ("time", _boxed("4:30"), "9:00"),
+        ("time", _boxed("2:15"), "4:30"),
+        # answers built to run into the time limit (must be screened, not judged for seconds)
+        ("time_limit", _boxed("9^{9^{9^{9}}}"), "42"),
+        ("time_limit", _boxed("10^{10^{10^{10}}}"), "10^{10}"),
+        ("time_limit", _boxed("100000!"), "42"),
+        ("time_limit", _boxed("9!!!!!!"), "42"),
+        ("time_limit", _boxed("\\binom{10^{9}}{5000}"), "42"),
+        ("time_limit", _boxed("99999999999^{99999999}"), "42"),
+        ("time_limit", _boxed("+".join(f"\\sin(x+{i})^{{{i % 7}}}" for i in range(60))), "x^2+1"),
+        ("time_limit", _boxed("1+" * 400 + "1"), "400"),
+        ("time_limit", _boxed("(" * 200 + "x" + ")" * 200), "y"),
+        ("time_limit", _boxed("\\frac{1}{" * 60 + "2" + "}" * 60), "\\frac13"),
+        ("time_limit", _PADDING + _boxed("41"), "42"),
+        ("time_limit", _PADDING + _boxed("x^{" * 60 + "2" + "}" * 60), "x^2"),
+    ]
+    return [Case(response, gold, False, kind) for kind, response, gold in h]

@@ -49,6 +49,13 @@ _SEPARATOR = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=)*",
     re.A,
 )
+# an inline span broken across lines ("$ \n 9 \n $", "\( \n 9 \n \)"): no maths in LaTeX or math-verify, so
+# its numbers are no answer either
+_BROKEN_INLINE = re.compile(
+    r"(?<![\\$])\$(?!\$)[ \t]*\n[^$]{0,2000}?\n[ \t]*(?<!\\)\$(?!\$)"
+    r"|(?<!\\)\\\((?:[^\\\n]|\\(?!\))){0,1000}\n(?:[^\\]|\\(?!\))){0,2000}?\\\)",
+    re.A,
+)
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
 _PROSE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+\s+[A-Za-z]{2}", re.A)  # two words; linear on any input
 _TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
@@ -110,6 +117,19 @@ def _math_spans(text: str) -> list[tuple[int, int, str]]:
 
 def _numbers(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group().replace(" ", "")) for m in _NUMBER.finditer(text)]
+
+
+def _last_number(text: str, window: int = 400, margin: int = 200) -> list[tuple[int, int, str]]:
+    """`_numbers(text)[-1:]` without scanning all of a long text: the last number of its last `window`
+    characters is the text's last number when it starts `margin` characters in (no number is that long, so
+    the scan there is in step with a scan of the whole text); else the whole text is scanned."""
+    offset = max(len(text) - window, 0)
+    last = None
+    for last in _NUMBER.finditer(text, offset):  # noqa: B007 (only the last match is wanted)
+        pass
+    if last is None or (offset and last.start() - offset < margin):
+        return _numbers(text)[-1:]
+    return [(last.start(), last.end(), last.group().replace(" ", ""))]
 
 
 def _phrase(text: str, start: int, numbers: bool) -> str | None:
@@ -176,7 +196,10 @@ def _implicit(text: str, numbers: bool) -> str | None:
     `3\\frac{1}{4}`), unless the response is that number in brackets or punctuation (`[45]`, `12.`)."""
     spans = [s for s in _math_spans(text) if not _PROSE.search(_TEXT.sub("", s[2]))]  # "$5 a day and $6"
     maths = _runs(spans, text)[-1:]
-    number = _numbers(text[-2_000:])[-1:] if numbers else []
+    tail = text[-2_000:]
+    if numbers and ("$" in tail or "\\(" in tail):
+        tail = _BROKEN_INLINE.sub(lambda m: " " * len(m.group()), tail)
+    number = _last_number(tail) if numbers else []
     bare = _bare(text)
     if bare is not None and not (maths and _SEPARATOR.fullmatch(text, 0, maths[0][0])
                                  and _SEPARATOR.fullmatch(text, maths[0][1])):

@@ -4,11 +4,15 @@ Order of work for one (response, gold) pair:
 1. digits of every script become ASCII; the stated answer is extracted (`extract.py`) and the gold field is
    reduced to its answer; no answer -> `no_answer`. The last-number fallback is used only where the gold
    is a plain number (GSM8K style): for a MATH answer a stray number is no answer;
-2. the fast path, exact and certain: equal normalised strings -> `correct`; two plain numbers -> compared
-   as `Fraction`s (never floats) -> `correct` or `wrong`;
-3. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
+2. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
+   strings -> `correct`; a time of day, an unsorted sequence of numbers, two plain numbers (as `Fraction`s,
+   never floats) -> `correct` or `wrong` (`structure.py`);
+3. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
+   screened out as `timeout` without being judged (`screen.py`);
+4. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
    TRL, open-r1 and lighteval use, in a helper process under one hard time bound (`timeout.py`): an
-   overrun gives `timeout`, never a hang or an exception. Verdicts are cached by (answer, gold).
+   overrun gives `timeout`, never a hang or an exception; a "yes" between two relations is checked by
+   `structure.relation_veto` (identities and empty solution sets). Verdicts are cached by (answer, gold).
 """
 
 from __future__ import annotations
@@ -29,14 +33,21 @@ from mathenv.verify.extract import (
 from mathenv.verify.normalize import (
     ascii_digits,
     base_numeral,
+    near_decimal,
     normalize,
     numbers_equal,
     rounds_to,
     to_number,
 )
+from mathenv.verify.screen import too_costly
+from mathenv.verify.structure import join_digit_groups, ordered_numbers, relation_veto, time_of_day
 from mathenv.verify.timeout import CallTimeout, call_with_timeout
 
-DEFAULT_TIMEOUT = 5.0  # seconds per call, as math-verify's own default: its tuple and set comparisons take 0.5 s warm
+#: seconds math-verify may spend on one answer: a training step scores hundreds of answers and cannot wait
+#: math-verify's own 5 s for one; its slowest comparisons of legitimate answers (tuples, sets, assignment
+#: lists) take 0.1-1.2 s warm on a loaded 2-core machine, and cheap screening (`screen.py`) keeps answers
+#: built to run long away from it, so no answer costs more than this plus a few milliseconds
+DEFAULT_TIMEOUT = 1.5
 REASONS = ("correct", "wrong", "no_answer", "timeout", "unparsable")
 
 
@@ -60,9 +71,15 @@ def _fast(answer: str, gold: str) -> str | None:
     p, g = normalize(answer), normalize(gold)
     if p == g:
         return "correct"
+    gt = time_of_day(g)
+    if gt is not None:  # a time of day is no ratio: 10:17 is not 20:34
+        return "correct" if time_of_day(p) == gt else "wrong"
+    ordered = ordered_numbers(p, g)
+    if ordered is not None:
+        return ordered
     pn, gn = to_number(p), to_number(g)
     if pn is not None and gn is not None:
-        return "correct" if numbers_equal(pn, gn) or rounds_to(p, gn) else "wrong"
+        return "correct" if numbers_equal(pn, gn) or rounds_to(p, gn) or near_decimal(p, g) else "wrong"
     pb, gb = base_numeral(p), base_numeral(g)
     if pb is not None and gb is not None:
         return "correct" if pb == gb else "wrong"
@@ -104,8 +121,9 @@ def judge(answer: str, gold: str) -> str:
     from math_verify import verify
 
     pred = _parsed(answer)
-    if pred and verify(_parsed(gold), pred, timeout_seconds=None):
-        return "correct"
+    gold_parsed = _parsed(gold)
+    if pred and verify(gold_parsed, pred, timeout_seconds=None):
+        return "wrong" if relation_veto(gold_parsed, pred) else "correct"
     return "wrong" if any(not isinstance(p, str) for p in pred) else "unparsable"
 
 
@@ -151,10 +169,13 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             return Verdict(False, "unparsable", extracted)
         if numbers_only and numeric_gold and to_number(normalize(extracted)) is None:
             return Verdict(False, "wrong", extracted)
-        reason = _fast(extracted, g)
+        answer, g = join_digit_groups(extracted), join_digit_groups(g)
+        reason = _fast(answer, g)
+        if reason is None and too_costly(answer, g):
+            reason = "timeout"  # screened: built to run past the bound, so not worth judging
         if reason is None:
             try:
-                reason = _judged(extracted, g, float(timeout))
+                reason = _judged(answer, g, float(timeout))
             except CallTimeout:
                 reason = "timeout"
         return Verdict(reason == "correct", reason, extracted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
 
@@ -26,6 +26,7 @@ _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
 _FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
 _FRAC_SHORT3 = re.compile(r"\\frac(\d)\{", re.A)
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)", re.A)
+_NEGATIVE_EXPONENT = re.compile(r"\^-(\d+)", re.A)  # 10^-2 is 10^{-2}
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}([, ])\d{3}(?:\1\d{3})*(?:\.\d+)?$", re.A)
 _DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$", re.A)
 _LATEX_THOUSANDS = re.compile(r"(\d)\{,\}(\d)", re.A)
@@ -49,12 +50,16 @@ _NOT_UNITS = {"or", "and", "to", "x", "i", "e"}
 
 class _AsciiDigits(dict):
     """A `str.translate` table filled on first sight of each character: Unicode decimal digits to ASCII,
-    full-width ASCII forms to ASCII, the Arabic decimal and thousands marks and the minus sign."""
+    full-width ASCII forms to ASCII, Unicode spaces to a space, the Arabic decimal and thousands marks and the
+    minus sign."""
 
     def __missing__(self, cp: int) -> int | str:
         ch = chr(cp)
-        if unicodedata.category(ch) == "Nd":
+        category = unicodedata.category(ch)
+        if category == "Nd":
             out: int | str = str(unicodedata.digit(ch))
+        elif category == "Zs":  # em, thin, no-break spaces: spacing, as in LaTeX
+            out = " "
         elif 0xFF01 <= cp <= 0xFF5E:
             out = chr(cp - 0xFEE0)
         else:
@@ -100,6 +105,7 @@ def normalize(answer: str) -> str:
     s = _FRAC_SHORT2.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_SHORT3.sub(r"\\frac{\1}{", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = _NEGATIVE_EXPONENT.sub(r"^{-\1}", s)
     m = _TRAILING_ZEROS.match(s)
     if m:
         s = m.group(1)
@@ -159,6 +165,27 @@ def rounds_to(pred: str, gold: tuple[Fraction, bool]) -> bool:
     m = _LONG_DECIMAL.match(pred)
     value = to_number(pred)
     return bool(m and value and not gold[1]) and abs(value[0] - gold[0]) < Fraction(1, 10 ** len(m.group(1)))
+
+
+_DECIMAL = re.compile(r"^-?\d*\.(\d{3,})$", re.A)
+RELATIVE_TOLERANCE = Fraction(1, 10_000)
+
+
+def near_decimal(pred: str, gold: str) -> bool:
+    """True where both are decimals, the gold with three or more places (a measured or computed value,
+    `3.14159`), the answer is the gold rounded to fewer places, and the two agree to a relative 1e-4, the
+    tolerance of the DeepSeek-Math / Qwen2.5-Math graders (`3.1416` for `3.14159`). A coarser rounding stays
+    wrong (`1.97` for `1.97423`, UGMathBench's tests), so does another digit at the gold's own precision
+    (`.35626` for `.35625`); an integer or fraction gold is exact."""
+    m = _DECIMAL.match(gold)
+    if not (m and NUMBER.match(pred) and "." in pred):
+        return False
+    places = len(pred.split(".")[1])
+    p, g = to_number(pred), to_number(gold)
+    if not (p and g) or places >= len(m.group(1)):
+        return False
+    rounded = Fraction(Decimal(gold.lstrip("+")).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return p[0] == rounded and abs(p[0] - g[0]) <= RELATIVE_TOLERANCE * abs(g[0])
 
 
 def base_numeral(s: str) -> int | str | None:

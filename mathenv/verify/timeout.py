@@ -135,12 +135,23 @@ class _Pool:
             raise value
         return value
 
+    def warm(self, wait: bool) -> None:
+        """Start the helpers if none is running; with `wait`, also wait until the busy one is ready."""
+        with self._lock:
+            if self._busy is None or self._busy.proc.poll() is not None:
+                self._take_over()
+            if wait and not self._started:
+                if not self._busy.wait_ready(FIRST_START_SECONDS):
+                    self.close()
+                    raise RuntimeError(f"the verifier's helper process ({sys.executable}) did not start")
+                self._started = True
+
     def close(self) -> None:
         for helper in (self._busy, self._spare):
             if helper is not None:
                 helper.stop()
         self._busy = self._spare = None
-
+        self._started = False  # a helper started after this waits for its imports outside the bound again
 
     def forget(self) -> None:
         """In a forked child: drop the parent's helpers without stopping them (they serve the parent, which
@@ -163,3 +174,11 @@ def call_with_timeout(fn: Callable[..., Any], args: tuple, seconds: float) -> An
     """`fn(*args)` computed in the helper process, or CallTimeout after `seconds`. `fn` must be a
     module-level function and `args` picklable (both are sent to the helper)."""
     return _pool.call(fn, args, seconds)
+
+
+def warm_up(wait: bool = True) -> None:
+    """Start the verifier's helper process (and its spare) now, so that the first answer math-verify must
+    judge does not pay its start (imports and math-verify's first-use costs: one to several seconds).
+    `wait=False` returns at once and lets the helper start in the background, as the env does at
+    construction; `wait=True` returns once it is ready. Costs nothing where the helper already runs."""
+    _pool.warm(wait)

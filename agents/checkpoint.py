@@ -30,7 +30,7 @@ POLICY_DIR = "policy"
 CONFIG = "config.json"
 #: what a training run writes into its folder; --overwrite deletes exactly these, nothing else there
 RUN_FILES = (CONFIG, "metrics.jsonl", "summary.json", "curves.png")
-RUN_DIRS = ("checkpoints", "tensorboard")
+RUN_DIRS = ("checkpoints", "tensorboard", "wandb")
 
 
 class RunFolderError(UserError):

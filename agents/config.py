@@ -7,25 +7,40 @@ is `dataclasses.field` with the help text in the metadata (TRL's convention), wh
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
 from curricula import CURRICULA
+from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
 from mathenv.errors import UserError
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
 KL_AGGREGATIONS = ("sequence_sum", "token_mean")
 GENERATION_BACKENDS = ("hf", "vllm")
 PRECISIONS = ("auto", "fp32", "bf16-mixed")
+#: the difficulty levels of the datasets that have them (--levels)
+#: where --report-to sends metrics besides metrics.jsonl (TRL's names; "all" is every one of them)
+REPORT_TO = ("none", "tensorboard", "wandb", "all")
+LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "math": tuple(range(1, 6))}
 #: fields that say where a run is written, how it is logged or how its work is chunked, not what it learns:
 #: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
-RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "tensorboard", "plot", "device",
+RUN_ONLY_FIELDS = frozenset({"out", "resume", "overwrite", "progress", "log_every", "report_to", "tensorboard",
+                             "plot", "device",
                              "eval_every", "checkpoint_every", "keep_checkpoints", "generation_batch_size",
                              "micro_batch_size", "gradient_checkpointing", "vllm_gpu_memory", "vllm_sleep"})
 
 
 class ConfigError(UserError, ValueError):
     """An option value that cannot work; the message names the option."""
+
+
+def check_levels(dataset: str, levels: list[int] | None) -> None:
+    """--levels must be levels the dataset has (a ConfigError naming them, before anything loads)."""
+    have = LEVELS.get(dataset)
+    if levels is not None and have is not None and not set(levels) <= set(have):
+        raise ConfigError(f"--levels {' '.join(map(str, levels))}: {dataset} has levels {have[0]}-{have[-1]}; pick "
+                          f"from those, or pass --levels with no value for all")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None,  # noqa: A002
@@ -125,9 +140,24 @@ class TrainConfig:
     resume: bool = option(False, "continue from the latest checkpoint in --out (its settings must match)")
     overwrite: bool = option(False, "start afresh in an --out that holds a run, deleting its metrics, checkpoints "
                                     "and curves (without it, or --resume, such an --out is refused)")
-    tensorboard: bool = option(True, "also log to TensorBoard when it is installed")
+    report_to: list[str] = option(help="where metrics go besides metrics.jsonl, as in TRL: none, tensorboard "
+                                       "(under out/tensorboard, when installed), wandb (Weights & Biases: pip install "
+                                       "'mathenv[wandb]'; project from WANDB_PROJECT, else mathenv; WANDB_MODE=offline "
+                                       "logs without a network), all, or several",
+                                  factory=lambda: ["tensorboard"], choices=REPORT_TO)
+    tensorboard: bool | None = option(None, "old switch, kept working: --no-tensorboard drops tensorboard from "
+                                            "--report-to, --tensorboard adds it")
     plot: bool = option(True, "draw the run's curves into curves.png at the end (when matplotlib is installed)")
-    progress: bool = option(True, "show a progress bar")
+    progress: bool = option(True, "show progress: a bar on a terminal; in a log file (no terminal) one line every "
+                                  "--log-every steps instead")
+    log_every: int = option(1, "without a terminal, print a one-line progress record every N steps")
+
+    def loggers(self) -> set[str]:
+        """The loggers --report-to asks for ("all": every one), the old `tensorboard` switch applied."""
+        names = set(REPORT_TO[1:3]) if "all" in self.report_to else set(self.report_to) - {"none"}
+        if self.tensorboard is not None:
+            names = names | {"tensorboard"} if self.tensorboard else names - {"tensorboard"}
+        return names
 
     def validate(self) -> None:
         """Fail before any model loads, with the option to change named. (The algorithm's name is checked by
@@ -156,9 +186,21 @@ class TrainConfig:
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
             (self.generation_backend in GENERATION_BACKENDS,
              f"generation_backend must be one of {GENERATION_BACKENDS}, got {self.generation_backend!r}"),
+            (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
+            (bool(self.report_to) and set(self.report_to) <= set(REPORT_TO)
+             and ("none" not in self.report_to or len(self.report_to) == 1),
+             f"report_to must be none, or one or more of {REPORT_TO[1:]}, got {self.report_to}"),
             (not (self.resume and self.overwrite), "pass --resume (continue the run in --out) or --overwrite "
                                                    "(replace it), not both"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_levels(self.dataset, self.levels)
+        if "wandb" in self.loggers() and importlib.util.find_spec("wandb") is None:
+            raise ConfigError("--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
+                              "(or wandb), or drop wandb from --report-to")
+        from agents.policy import check_device, check_model_name
+
+        check_model_name(self.model)
+        check_device(self.device)

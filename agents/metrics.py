@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +99,21 @@ def jsonable(v: Any) -> Any:
 
 
 class MetricsLogger:
-    """Appends one JSON record per step to metrics.jsonl and, when installed and asked for, to TensorBoard.
+    """Appends one JSON record per step to metrics.jsonl and to the `loggers` asked for (--report-to):
+    TensorBoard (out/tensorboard, when installed) and Weights & Biases (out/wandb; offline with
+    WANDB_MODE=offline, the project from WANDB_PROJECT, else "mathenv", the run named after `out`).
 
     After a resume from step s, records past s are dropped from metrics.jsonl (they are written again) and
-    TensorBoard's events past s are purged, so neither holds a step twice.
+    TensorBoard's events past s are purged, so neither holds a step twice. W&B continues the same run (its id
+    is kept in out/wandb/run-id); W&B itself ignores a step it already holds, so a step repeated after a
+    crash keeps its first values there.
     """
 
-    def __init__(self, out: Path, tensorboard: bool, resume_step: int | None = None) -> None:
+    def __init__(self, out: Path, loggers: Iterable[str] | bool, resume_step: int | None = None,
+                 config: dict[str, Any] | None = None) -> None:
+        if isinstance(loggers, bool):  # the old `tensorboard` switch
+            loggers = {"tensorboard"} if loggers else set()
+        loggers = set(loggers)
         # here, not at the top, for weight (not a cycle): agents.plots reads metrics without torch
         from agents.checkpoint import write_text
 
@@ -115,28 +126,49 @@ class MetricsLogger:
         self._tb = None
         #: where TensorBoard events go, None when not logging to TensorBoard
         self.tensorboard_dir: Path | None = None
-        if tensorboard:
+        if "tensorboard" in loggers:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                return
-            purge = None if resume_step is None else resume_step + 1
-            self.tensorboard_dir = Path(out) / "tensorboard"
-            self._tb = SummaryWriter(str(self.tensorboard_dir), purge_step=purge)
+                SummaryWriter = None  # noqa: N806  (optional: skipped when not installed)
+            if SummaryWriter is not None:
+                purge = None if resume_step is None else resume_step + 1
+                self.tensorboard_dir = Path(out) / "tensorboard"
+                self._tb = SummaryWriter(str(self.tensorboard_dir), purge_step=purge)
+        self._wandb = None
+        if "wandb" in loggers:
+            self._wandb = _wandb_run(Path(out), config or {}, resume=resume_step is not None)
 
     def log(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {k: jsonable(v) for k, v in record.items()}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        scalars = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != STEP}
         if self._tb is not None:
-            for k, v in record.items():
-                if isinstance(v, (int, float)) and k != STEP:
-                    self._tb.add_scalar(k, v, record[STEP])
+            for k, v in scalars.items():
+                self._tb.add_scalar(k, v, record[STEP])
+        if self._wandb is not None:
+            self._wandb.log(scalars, step=record[STEP])
         return record
 
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _wandb_run(out: Path, config: dict[str, Any], resume: bool) -> Any:
+    """A W&B run for the run folder `out`: a new one, or after a resume the one whose id out/wandb/run-id keeps."""
+    import wandb
+
+    folder = out / "wandb"
+    folder.mkdir(parents=True, exist_ok=True)
+    id_file = folder / "run-id"
+    run_id = id_file.read_text().strip() if resume and id_file.exists() else uuid.uuid4().hex[:12]
+    id_file.write_text(run_id)
+    return wandb.init(project=os.environ.get("WANDB_PROJECT", "mathenv"), name=out.resolve().name, dir=str(out),
+                      config=config, id=run_id, resume="allow")
 
 
 def read_records_text(path: Path) -> list[str]:

@@ -6,6 +6,9 @@ training steps or against compute (every generated attempt, probes and rollouts 
 Every training run draws its own into `out/curves.png` at the end. Runs whose config.json agree on everything
 but the seed (and the bookkeeping in agents.config.RUN_ONLY_FIELDS) are drawn as one line: the mean over the
 seeds with a band from the lowest to the highest; the legend names the settings in which the lines differ.
+Shares (reward, accuracy, zero-advantage share) are drawn on an axis spanning at least 0 to 1, so that a
+one-question change does not look like a cliff, and held-out points carry 95% binomial error bars from the
+number of questions scored (eval/questions, times the seeds pooled). Both x axes count whole steps or attempts.
 Needs matplotlib (`pip install matplotlib`, in the `plot` and `dev` extras).
 """
 
@@ -21,6 +24,7 @@ import numpy as np
 
 from agents import metrics as M
 from agents.config import RUN_ONLY_FIELDS
+from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
 
 PANELS = [(M.TRAIN_REWARD, "train reward"), (M.EVAL_PASS1, "held-out pass@1 (greedy)"),
           (M.TRAIN_ZERO_ADVANTAGE, "share of questions with zero advantage")]
@@ -30,10 +34,12 @@ HEAD = ("algo", "curriculum")
 
 
 def load_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(config, metric records) of a run folder; SystemExit naming the folder when it is not a run."""
+    """(config, metric records) of a run folder; a UserError naming the folder when it is not a run."""
     metrics = run / "metrics.jsonl"
+    if not run.is_dir():
+        raise UserError(f"{run}: no such folder; pass the --out folder of a training run")
     if not metrics.exists():
-        raise SystemExit(f"{run} has no metrics.jsonl: pass the --out folder of a training run")
+        raise UserError(f"{run} has no metrics.jsonl: pass the --out folder of a training run")
     config = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
     return config, M.read_records(metrics)
 
@@ -80,13 +86,33 @@ def series(records: list[dict], key: str, x_key: str) -> tuple[np.ndarray, np.nd
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
+def binomial_halfwidth(p: np.ndarray, n: np.ndarray, z: float = 1.96) -> np.ndarray:
+    """Half-width of the 95% Wilson interval's normal approximation, z sqrt(p(1 - p) / n), for accuracies
+    measured on n questions; at p = 0 or 1 it uses p(1 - p) of half a question, not a zero-width bar."""
+    p = np.clip(p, 0.5 / n, 1 - 0.5 / n)
+    return z * np.sqrt(p * (1 - p) / n)
+
+
 def plot(runs: Sequence[str | Path], out: str | Path, x: str = "step", smooth: int = 1,
          title: str | None = None) -> Path:
     """Draw the panels for `runs` into `out` (PNG); ImportError when matplotlib is not installed."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(runs, x, smooth, title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: str | None = None) -> Any:
+    """The matplotlib Figure of `plot` (one panel per entry of PANELS), not yet saved."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     groups: dict[str, list[list[dict]]] = {}
     configs: dict[str, dict[str, Any]] = {}
@@ -99,6 +125,8 @@ def plot(runs: Sequence[str | Path], out: str | Path, x: str = "step", smooth: i
     x_key, x_label = X_KEYS[x]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.6))
     for ax, (key, name) in zip(axes, PANELS, strict=True):
+        lows: list[float] = []
+        highs: list[float] = []
         for group in sorted(groups, key=names.__getitem__):
             curves = [c for c in (series(r, key, x_key) for r in groups[group]) if c[0].size]
             if not curves:
@@ -108,38 +136,54 @@ def plot(runs: Sequence[str | Path], out: str | Path, x: str = "step", smooth: i
             if smooth > 1 and key.startswith("train/"):
                 kernel = np.ones(smooth) / smooth
                 ys = np.stack([np.convolve(np.pad(y, (smooth - 1, 0), mode="edge"), kernel, "valid") for y in ys])
-            (line,) = ax.plot(grid, ys.mean(axis=0), label=f"{names[group]} (n={len(curves)})")
+            mean = ys.mean(axis=0)
+            sparse = key.startswith("eval/")  # a few evaluations: marked points, with their sampling error
+            (line,) = ax.plot(grid, mean, marker="o" if sparse else None, markersize=4,
+                              label=f"{names[group]} (n={len(curves)})")
+            if sparse:
+                n = np.zeros_like(grid)  # questions scored at each point, pooled over the seeds
+                for sx, sy in (series(r, M.EVAL_QUESTIONS, x_key) for r in groups[group]):
+                    if sx.size:
+                        n += np.interp(grid, sx, sy)
+                if (n > 0).all():
+                    half = binomial_halfwidth(mean, n)
+                    ax.errorbar(grid, mean, yerr=half, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8)
             if len(curves) > 1:
                 ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
+            lows.append(float(np.nanmin(ys)))
+            highs.append(float(np.nanmax(ys)))
         ax.set_title(name)
         ax.set_xlabel(x_label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and attempts are whole numbers
+        # shares: at least 0 to 1, so that the axis does not blow a one-question change up into a cliff
+        ax.set_ylim(min([0.0, *lows]) - 0.02, max([1.0, *highs]) + 0.02)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agents.plots", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The command line; a folder that is not a run is one line on stderr, status 2."""
+    ap = ArgumentParser(prog="python -m agents.plots", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="run folders (each with metrics.jsonl)")
     ap.add_argument("--out", type=Path, default=Path("curves.png"), help="the PNG to write (default: ./curves.png)")
-    ap.add_argument("--x", choices=sorted(X_KEYS), default="step")
+    ap.add_argument("--x", choices=sorted(X_KEYS), default="step",
+                    help="x axis: training steps, or attempts generated (compute; default step)")
     ap.add_argument("--smooth", type=int, default=1, help="moving average window for train curves")
-    ap.add_argument("--title", default=None)
-    a = ap.parse_args(argv)
-    try:
-        print(plot(a.runs, a.out, a.x, a.smooth, a.title))
-    except ImportError:
-        print("error: drawing curves needs matplotlib: pip install matplotlib", file=__import__("sys").stderr)
-        return 2
-    return 0
+    ap.add_argument("--title", default=None, help="title above the panels")
+
+    def body() -> None:
+        a = ap.parse_args(argv)
+        try:
+            print(plot(a.runs, a.out, a.x, a.smooth, a.title))
+        except ImportError:
+            raise UserError("drawing curves needs matplotlib: pip install matplotlib") from None
+
+    return exit_on_user_error(body)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Names this module understands besides hub names and paths:
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib.util
 import shutil
 from collections.abc import Iterator
@@ -111,6 +112,45 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def check_model_name(name: str) -> None:
+    """A model name without a slash must be a short name or a local folder: a typo (`smollm3`) is caught here,
+    with a suggestion, instead of after a minute of retrying the hub. Hub models are named `owner/name`."""
+    known = [*HUB_NAMES, *LOCAL_NAMES]
+    if "/" in name or "\\" in name or name in known or Path(name).expanduser().exists():
+        return
+    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise PolicyUnavailableError(f"--model {name!r} is neither a short name nor a local folder{hint}: pass a short "
+                                 f"name ({', '.join(known)}), a hub name as owner/name, or a model folder")
+
+
+class DeviceError(UserError, ValueError):
+    """--device names no device this machine has."""
+
+
+def check_device(device: str | None) -> None:
+    """Fail before anything loads when `device` is not a torch device, or a GPU this torch build cannot use."""
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"--device {device!r} is not a torch device: use cpu, cuda or cuda:N "
+                          f"(or leave it out: cuda when available, else cpu)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise DeviceError(f"--device {device}: {why} (torch {torch.__version__}); use --device cpu, or install "
+                              f"a CUDA build of torch (README, Install)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) visible; use cuda:0 to "
+                              f"cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"--device {device}: MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"--device {device}: use cpu, cuda or cuda:N")
+
+
 def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | None = None,
                 gradient_checkpointing: bool | None = None, seed: int = 0,
                 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -120,10 +160,12 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
     device = device or default_device()
     on_gpu = device.startswith("cuda")
     dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)
+    check_device(device)
     if name == "tiny":
         tokenizer = char_tokenizer()
         model = tiny_model(tokenizer, seed=seed).to(dtype)
     else:
+        check_model_name(name)
         if looks_like_path(name) and not Path(name).expanduser().exists():
             raise PolicyUnavailableError(
                 f"the model folder {name} does not exist; pass a folder holding config.json, the weights and the "

@@ -29,7 +29,7 @@ from typing import Any
 # measured 6x on 2 busy cores); waiting passively costs little on an idle machine. Read when torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from mathenv.errors import exit_on_user_error  # noqa: E402
+from mathenv.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 CURRICULA = ("uniform", "learnability")
 
@@ -107,18 +107,22 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agents.quickstart", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="Flags after -- go to both training runs, e.g. -- --eval-questions 100")
+    """The command line; a mistake in its options or in the flags after -- is one line on stderr, status 2."""
+    ap = ArgumentParser(prog="python -m agents.quickstart", description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="Flags after -- go to both training runs, e.g. -- --eval-questions 100")
     ap.add_argument("--steps", type=int, default=20, help="GRPO steps of each run (default 20)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of both runs (default 0)")
     ap.add_argument("--out", type=Path, default=Path("runs/quickstart"),
                     help="folder of the two runs (default runs/quickstart; replaced each time)")
     ap.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    a = ap.parse_args(argv)
-    extra = a.extra[1:] if a.extra[:1] == ["--"] else a.extra
-    return exit_on_user_error(lambda: run(a.steps, a.seed, a.out, extra) and None)
 
+    def body() -> None:
+        a = ap.parse_args(argv)
+        extra = a.extra[1:] if a.extra[:1] == ["--"] else a.extra
+        run(a.steps, a.seed, a.out, extra)
+
+    return exit_on_user_error(body)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,15 @@ def train_metrics(rewards: np.ndarray, responses: list[list[int]], truncated: li
             M.TRAIN_TRUNCATED: float(np.mean(truncated)),
             M.TRAIN_QUESTIONS: len(rewards),
             M.TRAIN_GROUPS_KEPT: groups_kept}
+
+
+def progress_line(record: dict[str, Any], steps: int) -> str:
+    """The one-line progress record printed instead of a bar when the output is not a terminal."""
+    line = (f"step {record[M.STEP]}/{steps}  train reward {record[M.TRAIN_REWARD]:.3f}  zero-advantage "
+            f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
+    if record.get(M.EVAL_PASS1) is not None:
+        line += f"  held-out pass@1 {record[M.EVAL_PASS1]:.3f}"
+    return line + f"  {record[M.TIME_STEP]:.1f} s/step  {record[M.ATTEMPTS_TOTAL]:,} attempts"
 
 
 class RunRecord:
@@ -98,7 +108,7 @@ class RunRecord:
 
     def say(self, line: str) -> None:
         """A line for the user, above the progress bar when there is one."""
-        if self.config.progress:
+        if self._bar is not None:
             tqdm.write(line)
         else:
             print(line, flush=True)
@@ -106,19 +116,25 @@ class RunRecord:
     def open(self, step: int, resumed: bool) -> None:
         """Start the metrics log (after a resume, from `step` on) and the progress bar."""
         c = self.config
-        self._logger = M.MetricsLogger(self.out, c.tensorboard, resume_step=step if resumed else None)
-        # no tqdm at all without a progress bar: its lock is shared with forked processes, and one killed
-        # while holding it would block this process's next bar
-        self._bar = tqdm(total=c.steps, initial=step, desc=f"{c.algo}/{c.curriculum}") if c.progress else None
+        self._logger = M.MetricsLogger(self.out, c.loggers(), resume_step=step if resumed else None,
+                                       config=dataclasses.asdict(c))
+        # a bar only on a terminal: in a log file each refresh is one more line (213 KB for `make run`), so
+        # there a line every `log_every` steps (see log). No tqdm at all without a bar: its lock is shared with
+        # forked processes, and one killed while holding it would block this process's next bar
+        self._bar = (tqdm(total=c.steps, initial=step, desc=f"{c.algo}/{c.curriculum}")
+                     if c.progress and sys.stderr.isatty() else None)
 
     def log(self, record: dict[str, Any]) -> None:
         """Write a record; a training step's also moves the progress bar."""
         assert self._logger is not None, "open() first"
         self._logger.log(record)
-        if self._bar is not None and record[M.STEP] > 0:
+        step, c = record[M.STEP], self.config
+        if self._bar is not None and step > 0:
             self._bar.update(1)
             self._bar.set_postfix(reward=f"{record[M.TRAIN_REWARD]:.2f}",
                                   zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
+        elif c.progress and step > 0 and (step % c.log_every == 0 or step == c.steps):
+            print(progress_line(record, c.steps), flush=True)
 
     def finish(self, wall_seconds: float) -> dict[str, Any]:
         """Close the log, draw the curves, write summary.json and print the summary (see agents.summary)."""

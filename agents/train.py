@@ -4,7 +4,9 @@ Options come, later ones winning, from: the algorithm's config defaults (the `cp
 easy arithmetic), a `--preset`, a `--config` JSON file, and the command line. Every field of the config
 dataclasses is a flag (`--learning-rate 1e-5`, `--levels 1 2 3`, `--curriculum-options '{"preset": "fast"}'`);
 the options below are the shared ones and those of the algorithm named by --algo (see the end). `--resume`
-continues the run in `--out`; a run ends by printing its summary (also `--out`/summary.json).
+continues the run in `--out` with the settings of its config.json (flags given override them; a change
+other than more --steps or bookkeeping is refused, naming it); a run ends by printing its summary (also
+`--out`/summary.json).
 A mistake in the options or the data ends with one line saying what to change (exit status 2).
 """
 
@@ -25,7 +27,7 @@ from agents.config import ConfigError, TrainConfig
 from agents.policy import HUB_NAMES, LOCAL_NAMES
 from agents.presets import RUN_PRESETS
 from mathenv.datasets import NAMES as DATASET_NAMES
-from mathenv.errors import exit_on_user_error
+from mathenv.errors import ArgumentParser, exit_on_user_error
 
 #: names listed in --help after a field's own text (the values these options accept besides paths)
 NAMED_VALUES = {"model": ("short names", (*HUB_NAMES, *LOCAL_NAMES)), "dataset": ("names", DATASET_NAMES)}
@@ -35,9 +37,22 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def json_object(text: str) -> dict[str, Any]:
+    """An option holding a JSON object (--curriculum-options): argparse names the option when this fails."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({e}); pass an object such as "
+                                         f"'{{\"preset\": \"fast\"}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is a JSON {type(value).__name__}, not an object of options; "
+                                         f"pass e.g. '{{\"preset\": \"fast\"}}' ('{{}}' for none)")
+    return value
+
+
 def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
     algo = config_cls.__dataclass_fields__["algo"].default
-    ap = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__,
+    ap = ArgumentParser(prog="python -m agents.train", description=__doc__,
                                  epilog=f"Options above are for --algo {algo}; each algorithm's own options appear "
                                         f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}).",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,9 +79,10 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
         if kind is bool:
             ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(kind) is list:
-            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, help=help_text)
+            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, choices=choices,
+                            help=help_text)
         elif kind is dict or typing.get_origin(kind) is dict:
-            ap.add_argument(_flag(f.name), type=json.loads, default=None, help=help_text)
+            ap.add_argument(_flag(f.name), type=json_object, default=None, help=help_text)
         else:
             conv = kind if kind in (int, float, str) else str
             if optional:
@@ -78,14 +94,27 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
 
 
 def build_config(argv: list[str] | None = None) -> TrainConfig:
-    """The config `argv` asks for (defaults < preset < --config file < flags); raises on unknown fields."""
+    """The config `argv` asks for (defaults < the run's config.json with --resume < preset < --config file <
+    flags); raises on unknown fields."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = ArgumentParser(prog="python -m agents.train", add_help=False)
     pre.add_argument("--algo", default=None)
     pre.add_argument("--preset", default=None)
     pre.add_argument("--config", type=Path, default=None)
+    pre.add_argument("--out", default=None)
+    pre.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False)
     known, _ = pre.parse_known_args(argv)
     values: dict[str, Any] = {}
+    if known.resume:  # a run folder is self-describing: continue it with the settings it was started with
+        from agents.checkpoint import CONFIG
+
+        saved = Path(known.out or TrainConfig.out) / CONFIG
+        if saved.exists():
+            try:
+                values.update(json.loads(saved.read_text()))
+            except ValueError as e:
+                raise ConfigError(f"--resume: {saved} is not a JSON object of config fields ({e}); pass the "
+                                  f"run's options on the command line, or --config FILE") from None
     if known.preset:
         if known.preset not in RUN_PRESETS:
             raise ConfigError(f"unknown preset {known.preset!r}; choose one of {sorted(RUN_PRESETS)}")

@@ -100,6 +100,10 @@ class Trainer:
         self.device = c.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # the question pools and the curriculum that chooses from the training pool
         self.train_env = gym.make("MathReasoning-v0", **env_kwargs(c, "train")).unwrapped
+        if self.train_env.num_questions < c.questions_per_step:
+            raise ConfigError(f"--questions-per-step {c.questions_per_step} is more than the training pool's "
+                              f"{self.train_env.num_questions} questions: lower --questions-per-step, or use a "
+                              f"larger pool (--num-questions, --levels, --dataset)")
         try:
             self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
                                              batch_size=c.questions_per_step, **c.curriculum_options)
@@ -151,7 +155,7 @@ class Trainer:
             checkpoint.write_json(self.out / checkpoint.CONFIG, dataclasses.asdict(c))
         if self.curriculum.probe_attempts:
             line = self.probe_cost()
-            if c.progress:
+            if c.progress and not self.probes_dwarf_training():  # else the warning has said it: once
                 self.record.say(line)
         self.record.open(self.step, resumed)
         records = []
@@ -333,18 +337,28 @@ class Trainer:
         self.record.say(f"resumed from {path} at step {self.step}")
         return True
 
+    def _probe_plan(self) -> tuple[int, int, int]:
+        """(steps left, probe attempts planned over them, training attempts over them)."""
+        c = self.config
+        steps = c.steps - self.step
+        return (steps, self.curriculum.planned_probe_attempts(steps),
+                steps * c.questions_per_step * c.attempts_per_question)
+
+    def probes_dwarf_training(self) -> bool:
+        """The probes would take more than PROBE_WARNING times the training attempts (probe_cost warns)."""
+        _, probes, train = self._probe_plan()
+        return probes > PROBE_WARNING * train
+
     def probe_cost(self) -> str:
         """One line on what the curriculum's probes will cost over the rest of the run against the training
         attempts; warns when probes would take several times the training attempts (e.g. a large buffer on a
         short run), the trap of a paper-sized probe in front of a few small steps."""
         c = self.config
-        steps = c.steps - self.step
-        probes = self.curriculum.planned_probe_attempts(steps)
-        train = steps * c.questions_per_step * c.attempts_per_question
+        steps, probes, train = self._probe_plan()
         line = (f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
                 f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
                 f"{c.questions_per_step * c.attempts_per_question} training attempts per step")
-        if probes > PROBE_WARNING * train:
+        if self.probes_dwarf_training():
             warnings.warn(f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
                           f"buffer (curriculum_options {{\"preset\": \"very_fast\"}}, or num_candidates / "
                           f"refresh_every), more steps, or a curriculum without probes (posterior)", stacklevel=2)

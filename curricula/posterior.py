@@ -25,7 +25,7 @@ class Posterior(Curriculum):
     p~_i (1 - p~_i), which is MoPPS's "top-k closest to 0.5" rule. Candidates are only scored, never
     attempted: every attempt made is a training attempt.
 
-    Differences from MoPPS (recipe/mopps/mopps.py in verl): MoPPS decays a prompt's counts by lambda once
+    Differences from MoPPS (thu-rllab/MoPPS, recipe/ours/): MoPPS decays a prompt's counts by lambda once
     per update of that prompt (its default lambda is 1, no decay); here the discount is per training
     iteration, whether or not the question was attempted, so an estimate fades while the policy moves on.
     MoPPS takes the candidates from its data loader (`ts_ratio` x the batch); here from the epoch order.

@@ -3,7 +3,9 @@
 The observation is the prompt (question plus an instruction on how to state the final answer). `step`
 scores the answer with the verifier: reward 1 for a right answer, 0 for a wrong one, minus an optional
 format penalty when no answer could be read. With `max_turns > 1` a wrong answer gets a short feedback
-observation and another try.
+observation and another try. An answer longer than `max_answer_chars` (the action space's bound) is not read
+at all: it scores as unreadable with the reason `too_long` (reward 0, or -format_penalty), so a runaway
+generation costs the verifier nothing.
 
 Trainers that generate many completions at once use `batch_rewards(question_ids, completions)`, the batch path
 with no per-episode overhead; curricula choose questions through `reset(options={"question_id": i})`.
@@ -36,6 +38,8 @@ def format_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) 
 
 FEEDBACK = "Your answer {extracted} is not correct. Please check your reasoning and try again."
 _OPTIONS = ("question_id", "prefix")
+#: the verdict of an answer longer than max_answer_chars: never shown to the verifier
+TOO_LONG = Verdict(False, "too_long", None)
 
 
 class UnicodeText(gym.spaces.Text):
@@ -163,9 +167,11 @@ class MathReasoningEnv(gym.Env[str, str]):
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         if not isinstance(action, str):
             raise TypeError(f"the action is the model's written answer, a str; got {type(action).__name__}")
-        completion = self._prefix + action
-        verdict = score(completion, self._question.answer, last_number=self.last_number_fallback,
-                        numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
+        if len(action) > self.action_space.max_length:
+            verdict = TOO_LONG
+        else:
+            verdict = score(self._prefix + action, self._question.answer, last_number=self.last_number_fallback,
+                            numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
         self._turn += 1
         reward = to_reward(verdict, self.format_penalty)
         terminated = verdict.correct or self._turn >= self.max_turns
@@ -182,19 +188,26 @@ class MathReasoningEnv(gym.Env[str, str]):
     def batch_rewards(self, question_ids: Sequence[int], completions: Sequence[str],
                       prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
         """Rewards and verdicts of many completions at once (the batch path for trainers; `step` scores one
-        episode, `mathenv.verify.score` one answer); no episode state changes."""
+        episode, `mathenv.verify.score` one answer); no episode state changes. A completion longer than
+        max_answer_chars gets the verdict `too_long`, as in `step`."""
         if len(question_ids) != len(completions):
             raise ValueError(f"got {len(question_ids)} question ids but {len(completions)} completions")
         ids = np.asarray(question_ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
             raise ValueError(f"question ids must lie in [0, {self.num_questions})")
+        limit = self.action_space.max_length
+        long = [i for i, c in enumerate(completions) if len(c) > limit]
+        if long:  # never shown to the verifier: an empty placeholder, its verdict replaced below
+            completions = ["" if len(c) > limit else c for c in completions]
         if prefixes is not None:
             if len(prefixes) != len(completions):
                 raise ValueError(f"got {len(prefixes)} prefixes for {len(completions)} completions")
             completions = [p + c for p, c in zip(prefixes, completions, strict=True)]
         golds = [self._golds[i] for i in ids.tolist()]
-        verdicts = score_batch(completions, golds, last_number=self.last_number_fallback,
-                               numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
+        verdicts = list(score_batch(completions, golds, last_number=self.last_number_fallback,
+                                    numbers_only=self.numeric_answers, timeout=self.verifier_timeout))
+        for i in long:
+            verdicts[i] = TOO_LONG
         rewards = np.fromiter((to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts))
         return rewards, verdicts
 

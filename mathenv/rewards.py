@@ -2,7 +2,8 @@
 
     reward = 1.0                       for a right final answer
              0.0                       for a wrong one
-             -format_penalty           when no answer could be read (no_answer, unparsable)
+             -format_penalty           when no answer could be read (no_answer, unparsable, and the env's
+                                       too_long: an answer over max_answer_chars is not read)
 
 verl: `reward.custom_reward_function.path=pkg://mathenv.rewards` with `name=compute_score` (keys under
 `reward.custom_reward_function.reward_kwargs` arrive as keyword arguments: `format_penalty`, `last_number`).
@@ -18,7 +19,7 @@ from typing import Any
 from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
 
 #: verdicts for which no answer could be read: these earn -format_penalty instead of 0
-UNREADABLE = ("no_answer", "unparsable")
+UNREADABLE = ("no_answer", "unparsable", "too_long")
 #: datasets whose gold answers are computed numbers: there only a number scores by default (`numbers_only`),
 #: since an expression equal to the gold ("83 + 64") restates the question
 NUMERIC_ANSWER_DATASETS = ("arithmetic", "gsm8k")
@@ -28,7 +29,7 @@ def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
     """The reward of one verdict (see the module docstring)."""
     if verdict.correct:
         return 1.0
-    return -float(format_penalty) if verdict.reason in UNREADABLE else 0.0
+    return -float(format_penalty) if verdict.reason in UNREADABLE and format_penalty else 0.0  # never -0.0
 
 
 def compute_score(data_source: str | None, solution_str: str, ground_truth: Any, extra_info: dict | None = None,

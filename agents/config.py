@@ -125,6 +125,9 @@ class TrainConfig:
     eval_questions: int = option(32, "size of the fixed held-out subset (0: no evaluation)")
     eval_samples: int = option(1, "answers sampled per held-out question at the training temperature (what RL "
                                   "optimises), besides the greedy pass@1; 0: greedy only")
+    eval_temperature: float | None = option(None, "temperature of the sampled held-out answers (None: the training "
+                                                  "temperature; the paper's authors evaluate at 0.35)")
+    eval_top_p: float | None = option(None, "nucleus sampling of the held-out answers (None: the training top_p)")
     checkpoint_every: int = option(2, "save a resumable checkpoint every N steps (and at the end)")
     keep_checkpoints: int = option(2, "how many of the newest checkpoints to keep")
     seed: int = option(0, "seeds the model init (tiny), sampling, the curriculum and the held-out subset")
@@ -181,6 +184,10 @@ class TrainConfig:
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
             (self.temperature > 0, f"temperature must be > 0 (greedy is for evaluation), got {self.temperature}"),
             (0 < self.top_p <= 1, f"top_p must lie in (0, 1], got {self.top_p}"),
+            (self.eval_temperature is None or self.eval_temperature > 0,
+             f"eval_temperature must be > 0 (greedy pass@1 is always reported), got {self.eval_temperature}"),
+            (self.eval_top_p is None or 0 < self.eval_top_p <= 1,
+             f"eval_top_p must lie in (0, 1], got {self.eval_top_p}"),
             (0 < self.vllm_gpu_memory < 1, f"vllm_gpu_memory must lie in (0, 1), got {self.vllm_gpu_memory}"),
             (self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),

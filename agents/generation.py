@@ -29,8 +29,10 @@ class SamplingConfig:
 
 
 class Generator(Protocol):
-    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
-        """Response token ids per prompt, ending with EOS when the model stopped on its own."""
+    def generate(self, prompts: list[list[int]], greedy: bool = False,
+                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+        """Response token ids per prompt, ending with EOS when the model stopped on its own; `sampling`
+        overrides the generator's own settings for this call (an evaluation temperature, say)."""
         ...
 
     def sync(self, model: PreTrainedModel) -> None:
@@ -66,8 +68,9 @@ class HFGenerator:
         self.pad = tokenizer.pad_token_id
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
-        s = self.sampling
+    def generate(self, prompts: list[list[int]], greedy: bool = False,
+                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+        s = sampling or self.sampling
         out: list[list[int]] = []
         was_training = self.model.training
         self.model.eval()
@@ -162,8 +165,9 @@ class VLLMGenerator:
         self.llm.reset_prefix_cache()
         self._stale = False
 
-    def generate(self, prompts: list[list[int]], greedy: bool = False) -> list[list[int]]:
-        s = self.sampling
+    def generate(self, prompts: list[list[int]], greedy: bool = False,
+                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+        s = sampling or self.sampling
         if self._stale:
             self._load_weights()
         params = self._vllm.SamplingParams(

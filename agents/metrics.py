@@ -63,7 +63,8 @@ VINE_STEPS = _metric("vine/steps_per_response", "VinePPO: reasoning steps per re
 VINE_VALUE_MEAN = _metric("vine/value_mean", "VinePPO: mean Monte-Carlo value of those states")
 
 EVAL_PASS1 = _metric("eval/pass@1", "greedy accuracy on the fixed held-out subset")
-EVAL_SAMPLED = _metric("eval/sampled_accuracy", "accuracy of answers sampled at the training temperature on "
+EVAL_SAMPLED = _metric("eval/sampled_accuracy", "accuracy of answers sampled at eval_temperature (default: the "
+                                                "training temperature) on "
                                                 "the held-out subset")
 EVAL_QUESTIONS = _metric("eval/questions", "size of the held-out subset")
 

@@ -94,12 +94,15 @@ def smollm2_local() -> Path | None:
 
 def resolve(name: str) -> str:
     """Map a short name to what `from_pretrained` should read: a local path when one exists (`testbed`: the
-    warm-started testbed policy, trained once and cached; minutes the first time)."""
+    warm-started testbed policy, trained once and cached; minutes the first time; `testbed-6000`: the same
+    recipe warm-started for 6,000 steps)."""
     if name == "smollm2":
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
     if name == "testbed":
         return str(warm_start())
+    if name.startswith("testbed-") and name.removeprefix("testbed-").isdigit():  # a warm start of that length
+        return str(warm_start(steps=int(name.removeprefix("testbed-"))))
     return HUB_NAMES.get(name, name)
 
 

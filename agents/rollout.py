@@ -115,10 +115,12 @@ class RolloutWorker:
             self._prompts[key] = prompt_ids(self.tokenizer, env.prompt(int(question_id)))
         return self._prompts[key]
 
-    def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False) -> list[list[int]]:
-        """Generate and count: every attempt of every kind lands in the compute counters."""
+    def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False,
+                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+        """Generate and count: every attempt of every kind lands in the compute counters (`sampling`: other
+        settings for this call, e.g. the evaluation temperature)."""
         with self.record.timed("generation"):
-            responses = self.generator.generate(prompts, greedy=greedy)
+            responses = self.generator.generate(prompts, greedy=greedy, sampling=sampling)
             eos = self.tokenizer.eos_token_id
             responses = [r if r else [eos] for r in responses]  # an empty response still ends the episode
         self.record.count_attempts(kind, responses)

@@ -283,12 +283,17 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Greedy pass@1 on the fixed held-out subset, and the accuracy of `eval_samples` answers per question
-        sampled at the training temperature (what RL optimises), from a forked RNG so that evaluating never
-        changes the training run."""
+        sampled at `eval_temperature` / `eval_top_p` (default: the training settings, what RL optimises), from a
+        forked RNG so that evaluating never changes the training run."""
         c, r = self.config, self.rollout
         ids = self.eval_ids.tolist()
+        sampling = None
+        if c.eval_temperature is not None or c.eval_top_p is not None:
+            sampling = dataclasses.replace(r.generator.sampling, temperature=c.eval_temperature or c.temperature,
+                                           top_p=c.eval_top_p or c.top_p)
         with r.autocast():
-            result = evaluate_policy(lambda p, greedy: r.generate(p, "eval", greedy=greedy), r.decode,
+            result = evaluate_policy(lambda p, greedy: r.generate(p, "eval", greedy=greedy, sampling=sampling),
+                                     r.decode,
                                      self.eval_env, ids, [r.prompt(q, "eval") for q in ids],
                                      samples=c.eval_samples, seed=c.seed * 100_003 + self.step, device=self.device)
         out = {M.EVAL_PASS1: result["pass@1"], M.EVAL_QUESTIONS: len(ids)}

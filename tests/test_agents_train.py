@@ -183,6 +183,8 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
     ({"questions_per_step": 0}, "questions_per_step"),
     ({"generation_backend": "tgi"}, "generation_backend"),
     ({"warmup_steps": -1}, "warmup_steps"),
+    ({"eval_temperature": 0.0}, "eval_temperature"),
+    ({"eval_top_p": 0.0}, "eval_top_p"),
 ])
 def test_bad_configs_fail_before_loading_anything(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -348,3 +350,19 @@ def test_precision_auto_is_fp32_on_cpu_and_a_bad_value_names_the_option(tmp_path
     assert all(p.dtype == torch.float32 for p in trainer.policy.parameters())
     with pytest.raises(ConfigError, match="precision must be one of"):
         tiny(tmp_path=tmp_path, precision="fp16").validate()
+
+
+def test_held_out_answers_are_sampled_at_the_evaluation_temperature(tmp_path):
+    """`eval_temperature` samples the held-out answers at its own temperature (the authors evaluate at 0.35):
+    near zero, every sample is the greedy answer, so the sampled accuracy equals greedy pass@1 at every
+    evaluation, while training still samples at its own temperature (identical training records)."""
+    runs = {}
+    for name, extra in (("train_t", {}), ("cold", {"eval_temperature": 1e-4, "eval_top_p": 0.9})):
+        config = tiny(tmp_path=tmp_path / name, **digits_dataset(tmp_path), eval_every=1, steps=2, eval_samples=3,
+                      eval_questions=16, temperature=1.5, **extra)
+        runs[name] = Trainer(config).train()
+    for record in runs["cold"]:
+        assert record["eval/sampled_accuracy"] == pytest.approx(record["eval/pass@1"])
+    assert any(r["eval/sampled_accuracy"] != r["eval/pass@1"] for r in runs["train_t"])
+    for a, b in zip(runs["train_t"][1:], runs["cold"][1:], strict=True):
+        assert a["train/reward"] == b["train/reward"] and a["loss/total"] == b["loss/total"]

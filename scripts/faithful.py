@@ -1,0 +1,171 @@
+"""The pre-registered test (docs/preregistration.md): learnability against uniform and compute-matched uniform
+in the paper's regime on the testbed. Three stages, each resumable (finished runs are reused, cut ones resumed):
+
+    python scripts/faithful.py presweep            # uniform only: the learning rate, by the registered rule
+    python scripts/faithful.py grid                # the arms: primary x 8 seeds, then secondary x 5
+    python scripts/faithful.py analyse --write     # gates, Holm-adjusted comparisons, tables into docs/results.md
+
+Settings are the `faithful` preset (agents/presets.py); the grid refuses to start before the pre-sweep has
+chosen the learning rate and the preset holds it. Output goes to runs/faithful/. Two runs at a time, one torch
+thread each (`--workers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import mathenv  # noqa: F401  (registers MathReasoning-v0)
+from agents.evaluate import evaluate_questions
+from agents.experiments import grid, tables
+from agents.experiments.analysis import preregistered, summarise_cells, training_shares
+from agents.experiments.heldout import check_held_out, normalise_question
+from agents.experiments.reevaluate import EvalSet, reevaluate
+from agents.grpo import GRPOConfig
+from agents.policy import resolve
+from agents.presets import FAITHFUL
+from mathenv.arithmetic import generate
+from mathenv.errors import UserError, exit_on_user_error
+
+RUNS = Path("runs/faithful")
+#: the registered pre-sweep: uniform at these rates, seeds never used by the grid
+PRESWEEP_RATES = (1e-5, 3e-5, 1e-4, 3e-4)
+PRESWEEP_SEEDS = (100, 101)
+#: the learning rate the pre-sweep chose (docs/preregistration.md, "Measurements fixed by the rules"); None until
+#: it has run: the grid refuses to start without it
+CHOSEN_RATE: float | None = None
+PRIMARY, PRIMARY_SEEDS = ("uniform", "uniform_cm", "learnability"), 8
+SECONDARY, SECONDARY_SEEDS = ("learnability_filter", "posterior"), 5
+#: the primary metric: k answers per question at the authors' evaluation temperature
+HELD_OUT = EvalSet("test", None, k=4, temperature=0.35, top_p=1.0, pool_size=1800, distinct=True)
+TRAIN_POOL = EvalSet("train", None, k=4, temperature=0.35, top_p=1.0)
+
+
+def base_config(**changes: Any) -> GRPOConfig:
+    values = {k: v for k, v in FAITHFUL.items() if k != "algo"}
+    values["model"] = resolve(values["model"])  # the warm start, built once here rather than by every worker
+    return GRPOConfig(**{**values, **changes})
+
+
+def validation_questions(config: GRPOConfig) -> list[Any]:
+    """The pre-sweep's validation set: distinct test texts of another draw, none of them held out."""
+    held = {normalise_question(q.question) for q in generate(1800, levels=config.levels, split="test", seed=0)}
+    out, seen = [], set()
+    for q in generate(1000, levels=config.levels, split="test", seed=1):
+        key = normalise_question(q.question)
+        if key not in held and key not in seen:
+            seen.add(key)
+            out.append(q)
+    return out
+
+
+def presweep(args: argparse.Namespace) -> None:
+    runs = [grid.Run("grpo", f"uniform-lr{lr:g}", seed,
+                     base_config(learning_rate=lr, seed=seed, out=str(RUNS / "presweep" / f"lr{lr:g}-s{seed}"),
+                                 progress=False, tensorboard=False))
+            for seed in PRESWEEP_SEEDS for lr in PRESWEEP_RATES]
+    print(f"pre-sweep: {len(runs)} uniform runs, {args.workers} at a time, into {RUNS / 'presweep'}", flush=True)
+    grid.run_grid(runs, args.workers, 1, on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.out} {r.seconds:.0f}s",
+                                                                       flush=True))
+    config = runs[0].config
+    questions = validation_questions(config)
+    check_held_out(questions, [q for q in generate(config.num_questions, levels=config.levels, split="train")],
+                   "pre-sweep validation set")
+    env = gym.make("MathReasoning-v0", questions=questions, instruction=config.instruction).unwrapped
+    scores: dict[float, list[float]] = {}
+    for run in runs:
+        cache = run.out / "validation.json"
+        if not cache.exists():
+            result = evaluate_questions(str(run.final_policy()), env, np.arange(len(questions)), k=4,
+                                        temperature=0.35, top_p=1.0, max_new_tokens=config.max_new_tokens,
+                                        batch_size=config.generation_batch_size, seed=0, device="cpu")
+            cache.write_text(json.dumps(result))
+        scores.setdefault(run.config.learning_rate, []).append(json.loads(cache.read_text())["mean@k"])
+    means = {lr: float(np.mean(v)) for lr, v in scores.items()}
+    best = max(means.values())
+    chosen = min(lr for lr, m in means.items() if m >= best - 0.01)  # the smaller of rates within 1 point
+    lines = ["| learning rate | validation accuracy (4 samples at 0.35), per seed | mean |", "|---|---|---|"]
+    lines += [f"| {lr:g} | {', '.join(f'{100 * s:.1f}%' for s in scores[lr])} | {100 * means[lr]:.1f}% |"
+              for lr in sorted(scores)]
+    body = (f"### Pre-sweep (uniform only)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
+            f"{tables.machine_line()}; {len(questions)} validation questions.\n\n" + "\n".join(lines)
+            + f"\n\nChosen by the registered rule: **{chosen:g}**.\n")
+    print(body)
+    if args.write:
+        tables.write_section("faithful-presweep", body)
+
+
+def arms(config: GRPOConfig) -> tuple[list[grid.Arm], list[grid.Arm]]:
+    learn = grid.learnability_options(config.questions_per_step, config.num_questions, preset="recommended")
+    every = grid.standard_arms("grpo", PRIMARY + SECONDARY, config, learn)
+    return [a for a in every if a.name in PRIMARY], [a for a in every if a.name in SECONDARY]
+
+
+def planned() -> list[grid.Run]:
+    """Primary arms for seeds 0-7, then secondary for 0-4, seed by seed (a grid cut short stays balanced)."""
+    if CHOSEN_RATE is None:
+        raise UserError("the learning rate is not chosen yet: run `python scripts/faithful.py presweep` first, "
+                        "then set CHOSEN_RATE in scripts/faithful.py and the faithful preset to its choice")
+    config = base_config(learning_rate=CHOSEN_RATE)
+    primary, secondary = arms(config)
+    runs = grid.plan({"grpo": config}, {"grpo": primary}, PRIMARY_SEEDS, RUNS / "grid")
+    return runs + grid.plan({"grpo": config}, {"grpo": secondary}, SECONDARY_SEEDS, RUNS / "grid")
+
+
+def run(args: argparse.Namespace) -> None:
+    runs = planned()
+    print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
+    grid.run_grid(runs, args.workers, 1, on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s",
+                                                                       flush=True))
+
+
+def analyse(args: argparse.Namespace) -> None:
+    runs = [r for r in planned() if grid.finished(r)]
+    if not runs:
+        raise UserError("no finished run of the grid yet: python scripts/faithful.py grid")
+    config = runs[0].config
+    policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
+    held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
+    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
+    pre = preregistered(held, runs)
+    lines = [tables.preregistered_table(pre.comparisons, pre.gates)]
+    records = {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
+    summaries, budgets = summarise_cells(records)
+    shares = {r.name: training_shares(r.records()) for r in runs}
+    body = (f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
+            f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
+            f"[docs/preregistration.md](preregistration.md).\n\n" + "\n".join(lines)
+            + f"\n\nHeld-out ({HELD_OUT.k} samples at {HELD_OUT.temperature}, and greedy), per arm and level:\n\n"
+            + tables.reevaluation_table(held, runs, ["mean@k", "pass@1"])
+            + f"\n\nTraining pool (all {config.num_questions} questions, the same settings):\n\n"
+            + tables.reevaluation_table(pool, runs, ["mean@k", "pass@1"])
+            + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
+            f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
+            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n")
+    print(body)
+    (RUNS / "analysis.json").write_text(json.dumps({"held_out": held, "train_pool": pool, "shares": shares},
+                                                   indent=1, default=str))
+    if args.write:
+        tables.write_section("faithful", body)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=("presweep", "grid", "analyse"))
+    ap.add_argument("--workers", type=int, default=2, help="runs at a time (one per core, one thread each)")
+    ap.add_argument("--write", action="store_true", help="write the stage's table into docs/results.md")
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    {"presweep": presweep, "grid": run, "analyse": analyse}[args.stage](args)
+    print(f"{args.stage}: {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(exit_on_user_error(main))

@@ -101,9 +101,14 @@ def resolve(name: str) -> str:
         return str(local) if local else HUB_NAMES[name]
     if name == "testbed":
         return str(warm_start())
-    if name.startswith("testbed-") and name.removeprefix("testbed-").isdigit():  # a warm start of that length
+    if is_testbed_length(name):  # the testbed's recipe warm-started for that many steps
         return str(warm_start(steps=int(name.removeprefix("testbed-"))))
     return HUB_NAMES.get(name, name)
+
+
+def is_testbed_length(name: str) -> bool:
+    """`testbed-6000`: the testbed policy warm-started for 6,000 steps (built once, cached)."""
+    return name.startswith("testbed-") and name.removeprefix("testbed-").isdigit()
 
 
 def looks_like_path(name: str) -> bool:
@@ -119,12 +124,12 @@ def check_model_name(name: str) -> None:
     """A model name without a slash must be a short name or a local folder: a typo (`smollm3`) is caught here,
     with a suggestion, instead of after a minute of retrying the hub. Hub models are named `owner/name`."""
     known = [*HUB_NAMES, *LOCAL_NAMES]
-    if "/" in name or "\\" in name or name in known or Path(name).expanduser().exists():
+    if "/" in name or "\\" in name or name in known or is_testbed_length(name) or Path(name).expanduser().exists():
         return
     close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise PolicyUnavailableError(f"--model {name!r} is neither a short name nor a local folder{hint}: pass a short "
-                                 f"name ({', '.join(known)}), a hub name as owner/name, or a model folder")
+                                 f"name ({', '.join(known)}, testbed-STEPS), a hub name as owner/name, or a model folder")
 
 
 class DeviceError(UserError, ValueError):

@@ -122,3 +122,12 @@ def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
     assert sorted(labels({group_key(c): c for c in two}).values()) == [
         'grpo / learnability, curriculum_options={"preset": "fast"}',
         'grpo / learnability, curriculum_options={"preset": "recommended"}']
+
+
+def test_a_testbed_warm_start_length_is_a_short_name():
+    from agents.policy import check_model_name, is_testbed_length
+
+    check_model_name("testbed-6000")  # the pre-registered test's policy: the testbed recipe, 6,000 steps
+    assert is_testbed_length("testbed-6000") and not is_testbed_length("testbed-x")
+    with pytest.raises(PolicyUnavailableError, match="testbed-STEPS"):
+        check_model_name("testbed-x")

@@ -97,32 +97,24 @@ def main() -> None:
                     help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
                          "(400 requests of 32 questions x G=8, --pool questions, --seeds seeds)")
     args = ap.parse_args()
-    if args.lag:
+    if args.lag or args.regimes:
         started = time.perf_counter()
-        table = lags(args.seeds, args.pool)
-        cmd = "python scripts/simulate_curricula.py" + " " + " ".join(sys.argv[1:])
-        body = (f"`{cmd}`: pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late "
-                f"reports out of order with 5% of groups evicted unread; {time.perf_counter() - started:.0f} s."
-                f"\n\n{table}")
+        if args.lag:
+            name, table = "lag", lags(args.seeds, args.pool)
+            what = (f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
+                    f"order with 5% of groups evicted unread")
+        else:
+            name, table = "regimes", regimes(args.seeds)
+            what = (f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "
+                    f"move only through skill transfer")
+        cmd = "python scripts/simulate_curricula.py " + " ".join(sys.argv[1:])
+        body = f"`{cmd}`: {what}; {time.perf_counter() - started:.0f} s.\n\n{table}"
         print(body)
         if args.write:
             from _benchtable import write_section
 
-            write_section("lag", body, doc=DOCS / "curricula.md")
-            print("wrote the lag table in docs/curricula.md")
-        return
-    if args.regimes:
-        started = time.perf_counter()
-        table = regimes(args.seeds)
-        cmd = "python scripts/simulate_curricula.py" + " " + " ".join(sys.argv[1:])
-        body = (f"`{cmd}`: G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out "
-                f"questions move only through skill transfer; {time.perf_counter() - started:.0f} s.\n\n{table}")
-        print(body)
-        if args.write:
-            from _benchtable import write_section
-
-            write_section("regimes", body, doc=DOCS / "curricula.md")
-            print("wrote the regime table in docs/curricula.md")
+            write_section(name, body, doc=DOCS / "curricula.md")
+            print(f"wrote the {name} table in docs/curricula.md")
         return
 
     started = time.perf_counter()

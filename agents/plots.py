@@ -146,8 +146,9 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
                     if sx.size:
                         n += np.interp(grid, sx, sy)
                 if (n > 0).all():
-                    half = binomial_halfwidth(mean, n)
-                    ax.errorbar(grid, mean, yerr=half, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8)
+                    half = binomial_halfwidth(mean, n)  # cut at 0 and 1, where accuracy ends
+                    yerr = np.stack([np.minimum(half, mean), np.minimum(half, 1 - mean)])
+                    ax.errorbar(grid, mean, yerr=yerr, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8)
             if len(curves) > 1:
                 ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
             lows.append(float(np.nanmin(ys)))

@@ -156,7 +156,12 @@ class MetricsLogger:
         if self._tb is not None:
             self._tb.close()
         if self._wandb is not None:
+            import wandb
+
             self._wandb.finish()
+            # finish() can return before W&B's service has written the run's last records; teardown waits for
+            # it, so that out/wandb is complete when the run ends (for `wandb sync`, or a reader right after)
+            wandb.teardown()
 
 
 def _wandb_run(out: Path, config: dict[str, Any], resume: bool) -> Any:

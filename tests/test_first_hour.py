@@ -115,7 +115,7 @@ def _wandb_history(run_dir):
     (log,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
     data = log.read_bytes()
     assert data[:4] == b":W&B"
-    pos, block, chunk, history = 7, 32768, b"", []
+    pos, block, chunk, history, kinds = 7, 32768, b"", [], set()
     while pos + 7 <= len(data):
         if block - pos % block < 7:  # a block's tail too short for a header is padding
             pos += block - pos % block
@@ -129,8 +129,10 @@ def _wandb_history(run_dir):
             record = pb.Record()
             record.ParseFromString(chunk)
             chunk = b""
+            kinds.add(record.WhichOneof("record_type"))
             if record.WhichOneof("record_type") == "history":
                 history.append({"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item})
+    assert "exit" in kinds, "the run's log ends before its exit record: written after the run returned"
     return history
 
 

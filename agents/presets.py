@@ -40,7 +40,7 @@ FAITHFUL: dict[str, Any] = {
     "algo": "grpo", "model": "testbed-6000", "instruction": TESTBED_INSTRUCTION, "levels": [1, 2, 3, 4, 5, 6],
     "num_questions": 640, "steps": 200, "questions_per_step": 16, "attempts_per_question": 8,
     "max_new_tokens": 64, "temperature": 0.6, "top_p": 0.9, "epochs": 2, "minibatches": 4, "kl_coef": 1e-4,
-    "kl_aggregation": "sequence_sum", "clip_coef": 0.2, "learning_rate": 3e-5, "warmup_ratio": 0.03,
+    "kl_aggregation": "sequence_sum", "clip_coef": 0.2, "learning_rate": 3e-4, "warmup_ratio": 0.03,
     "lr_schedule": "linear", "max_grad_norm": 1.0, "eval_every": 25, "eval_questions": 200, "eval_samples": 4,
     "eval_temperature": 0.35, "eval_top_p": 1.0, "checkpoint_every": 25, "micro_batch_size": 64,
     "generation_batch_size": 256,

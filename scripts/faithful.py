@@ -25,7 +25,13 @@ import numpy as np
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents.evaluate import evaluate_questions
 from agents.experiments import grid, tables
-from agents.experiments.analysis import preregistered, summarise_cells, training_shares
+from agents.experiments.analysis import (
+    holm_across,
+    needs_more_seeds,
+    preregistered,
+    summarise_cells,
+    training_shares,
+)
 from agents.experiments.heldout import check_held_out, normalise_question
 from agents.experiments.reevaluate import EvalSet, reevaluate
 from agents.grpo import GRPOConfig
@@ -152,8 +158,17 @@ def analyse(args: argparse.Namespace) -> None:
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
     pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
-    pre = preregistered(held, runs)
-    lines = [tables.preregistered_table(pre.comparisons, pre.gates)]
+    # amendment 1: two primary metrics, each with its own gates, Holm over the four comparisons together
+    pre = holm_across({"held_out": preregistered(held, runs), "train_pool": preregistered(pool, runs)})
+    extend = needs_more_seeds(pre["train_pool"].comparisons[1])
+    lines = [f"**Held-out** ({held['start']['questions']} distinct "
+             f"held-out texts; the paper's question), start {100 * pre['held_out'].start:.1f}%:\n",
+             tables.preregistered_table(pre["held_out"].comparisons, pre["held_out"].gates),
+             f"\n**Training pool** ({config.num_questions} questions the arms train on; not a held-out result), "
+             f"start {100 * pre['train_pool'].start:.1f}%:\n",
+             tables.preregistered_table(pre["train_pool"].comparisons, pre["train_pool"].gates),
+             "\nHolm's correction runs over the four primary comparisons. Seed extension (learnability minus "
+             f"compute-matched uniform on the training pool): {'**needed**: run seeds 8-11' if extend else 'not needed'}."]
     records = {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
     summaries, budgets = summarise_cells(records)
     shares = {r.name: training_shares(r.records()) for r in runs}

@@ -216,3 +216,32 @@ def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
     assert learn_vs_uniform.paired.n == 8 and learn_vs_uniform.p_holm == 0.0  # no spread in the differences
     strict = analysis.preregistered(scores, runs, min_gain=0.10)  # uniform gained 5 points: void at 10
     assert strict.verdict.startswith("VOID") and "VOID" in tables.preregistered_table(strict.comparisons, strict.gates)
+
+
+def test_holm_across_metrics_treats_every_primary_comparison_as_one_family(tmp_path):
+    from agents.experiments import grid
+
+    base = grid.configs_from_argv(["--preset", "tiny"], ["grpo"])
+    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
+                     grid.Arm("learnability", "learnability")]}
+    runs = grid.plan(base, arms, 6, tmp_path)
+    xs, ys = linear(0.2, 0.6)
+    held, pool = {"start": {"mean@k": 0.05}}, {"start": {"mean@k": 0.40}}
+    for run in runs:
+        run.out.mkdir(parents=True)
+        recs = records(xs, ys, 128, {"train/frac_zero_advantage": 0.4 if run.arm == "learnability" else 0.6})
+        (run.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        noise = 0.01 * ((run.seed * 7) % 5 - 2) * (1 + (run.arm == "learnability") * (run.seed % 2))
+        held[run.name] = {"mean@k": 0.05 + noise}  # held-out does not move: void by the gain gate
+        pool[run.name] = {"mean@k": 0.46 + (0.02 if run.arm == "learnability" else 0.0) + noise}
+    alone = {"held_out": analysis.preregistered(held, runs), "train_pool": analysis.preregistered(pool, runs)}
+    joint = analysis.holm_across(alone)
+    assert alone["held_out"].verdict.startswith("VOID") and alone["train_pool"].verdict == "VALID"
+    raw = [c.paired.p for r in alone.values() for c in r.comparisons]
+    assert len(raw) == 4 and all(0 < p < 1 for p in raw)
+    expected = stats.holm({str(i): p for i, p in enumerate(raw)})
+    assert [c.p_holm for r in joint.values() for c in r.comparisons] == pytest.approx(
+        [expected[str(i)] for i in range(4)])
+    for name in alone:  # a larger family never adjusts a p-value down; the rest of the result is kept
+        assert all(j.p_holm >= a.p_holm for j, a in zip(joint[name].comparisons, alone[name].comparisons, strict=True))
+        assert joint[name].gates == alone[name].gates and joint[name].primary == alone[name].primary

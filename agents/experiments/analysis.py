@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -225,3 +225,16 @@ def preregistered(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], 
     start_value = float(scores[start][metric])
     gates = validity_gates(primary, start_value, zero, **gate_thresholds)
     return Preregistered(primary, start_value, zero, gates, primary_comparisons(primary, pairs))
+
+
+def holm_across(results: Mapping[str, Preregistered]) -> dict[str, Preregistered]:
+    """The same results with Holm's correction taken over the primary comparisons of every metric together,
+    for a design that registers several primary metrics as one family (docs/preregistration.md, amendment 1:
+    held-out and training-pool accuracy, two comparisons each, Holm over the four)."""
+    key = {(name, i): f"{name}: {c.arm} vs {c.reference}" for name, r in results.items()
+           for i, c in enumerate(r.comparisons)}
+    adjusted = stats.holm({key[(name, i)]: c.paired.p for name, r in results.items()
+                           for i, c in enumerate(r.comparisons)})
+    return {name: replace(r, comparisons=[replace(c, p_holm=adjusted[key[(name, i)]])
+                                          for i, c in enumerate(r.comparisons)])
+            for name, r in results.items()}

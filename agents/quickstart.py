@@ -101,7 +101,8 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
         print("curves: not drawn (pip install matplotlib)")
     print(f"\nA zero-advantage group gives GRPO no gradient: sampling for learnability trains on fewer of them, "
           f"and pays for its probe attempts. One seed and {steps} steps move held-out accuracy by about its noise; "
-          f"docs/results.md compares the curricula over 5 seeds (python scripts/reproduce.py --testbed). "
+          f"the pre-registered test in docs/results.md compares them over 8 seeds (python scripts/faithful.py; its "
+          f"design: docs/preregistration.md). "
           f"Next: python -m agents.train --help. This took {time.perf_counter() - begin:.0f} s.")
     return summaries
 

@@ -1,6 +1,6 @@
 """Warm-start the testbed policy (cached) and print its held-out success per difficulty level.
 
-    python scripts/warm_start.py                       # the default warm start used by reproduce.py --testbed
+    python scripts/warm_start.py                       # the default warm start (reproduce.py --preset testbed)
     python scripts/warm_start.py --steps 200 --out /tmp/ws --eval-per-level 20
 
 The table shows, per level, the mean success at the sampling temperature and the shares of questions that

@@ -192,21 +192,29 @@ def test_training_shares_average_over_training_steps():
     assert shares["zero_advantage_first"] == pytest.approx(0.525) and shares["zero_advantage_last"] == pytest.approx(0.925)
 
 
-def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
+def primary_grid(tmp_path, seeds, zero):
+    """The three primary arms of a tiny GRPO grid over `seeds`, each run folder holding synthetic training
+    records whose zero-advantage share is `zero[arm]`."""
     from agents.experiments import grid
 
     base = grid.configs_from_argv(["--preset", "tiny"], ["grpo"])
     arms = {"grpo": [grid.Arm("uniform"), grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
                      grid.Arm("learnability", "learnability")]}
-    runs = grid.plan(base, arms, 8, tmp_path)
+    runs = grid.plan(base, arms, seeds, tmp_path)
     xs, ys = linear(0.2, 0.6)
-    gain = {"uniform": 0.05, "uniform_cm": 0.06, "learnability": 0.08}
-    zero = {"uniform": 0.6, "uniform_cm": 0.6, "learnability": 0.4}
-    scores = {"start": {"mean@k": 0.30, "pass@1": 0.25}}
     for run in runs:
         run.out.mkdir(parents=True)
         recs = records(xs, ys, 128, {"train/frac_zero_advantage": zero[run.arm]})
         (run.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return runs
+
+
+def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
+    zero = {"uniform": 0.6, "uniform_cm": 0.6, "learnability": 0.4}
+    runs = primary_grid(tmp_path, 8, zero)
+    gain = {"uniform": 0.05, "uniform_cm": 0.06, "learnability": 0.08}
+    scores = {"start": {"mean@k": 0.30, "pass@1": 0.25}}
+    for run in runs:
         noise = 0.01 * ((run.seed * 7) % 5 - 2)  # the same seed-to-seed spread in every arm
         scores[run.name] = {"mean@k": 0.30 + gain[run.arm] + noise, "pass@1": 0.25}
     result = analysis.preregistered(scores, runs)
@@ -219,18 +227,9 @@ def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
 
 
 def test_holm_across_metrics_treats_every_primary_comparison_as_one_family(tmp_path):
-    from agents.experiments import grid
-
-    base = grid.configs_from_argv(["--preset", "tiny"], ["grpo"])
-    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
-                     grid.Arm("learnability", "learnability")]}
-    runs = grid.plan(base, arms, 6, tmp_path)
-    xs, ys = linear(0.2, 0.6)
+    runs = primary_grid(tmp_path, 6, {"uniform": 0.6, "uniform_cm": 0.6, "learnability": 0.4})
     held, pool = {"start": {"mean@k": 0.05}}, {"start": {"mean@k": 0.40}}
     for run in runs:
-        run.out.mkdir(parents=True)
-        recs = records(xs, ys, 128, {"train/frac_zero_advantage": 0.4 if run.arm == "learnability" else 0.6})
-        (run.out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
         noise = 0.01 * ((run.seed * 7) % 5 - 2) * (1 + (run.arm == "learnability") * (run.seed % 2))
         held[run.name] = {"mean@k": 0.05 + noise}  # held-out does not move: void by the gain gate
         pool[run.name] = {"mean@k": 0.46 + (0.02 if run.arm == "learnability" else 0.0) + noise}

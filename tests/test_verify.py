@@ -108,7 +108,7 @@ def test_score_batch_in_worker_processes_agrees():
     ("\\boxed{2^{10}}", "1024", True, False),
     ("\\boxed{147}", "147", True, True),
     ("\\boxed{\\frac{1}{2}}", "0.5", True, True),
-    ("\\boxed{50\\%}", "0.5", True, True),
+    ("\\boxed{50\\%}", "50", True, True),  # a percentage is a number
     ("\\boxed{x + 1}", "x + 1", True, True),  # the gold is no number: equality as usual
 ])
 def test_numbers_only_wants_a_number_where_the_gold_is_one(response, gold, lenient, strict):

@@ -133,7 +133,8 @@ def test_a_short_expression_is_taken_whole_not_its_last_number():
         ("6!", "720", True),
         ("6!", "6", False),
         ("1{,}250", "1250", True),
-        ("40\\%", "0.4", True),
+        ("40\\%", "40", True),
+        ("40\\%", "0.4", False),  # the sign is dropped, never read as a hundredth
         ("7 - 2 = 5", "5", True),
         ("(3, 5)", "5", False),
         ("[17]", "17", True),  # the number in brackets or punctuation is still that number
@@ -174,6 +175,28 @@ def test_word_answers_in_any_case():
         ("\\boxed{Tuesday}", "\\text{Thursday}", False),
     ])
 
+
+
+def test_a_percentage_is_its_number_never_its_hundredth():
+    # graders disagree (docs/verifier.md, "conventions where graders disagree"): the Hendrycks MATH grader drops
+    # the sign, and it, the Minerva graders and math-verify on a LaTeX `\%` never equate 50\% with 0.5. Reading
+    # both would let one answer score against two golds, so `50\%` is 50 and only 50.
+    _check([
+        ("\\boxed{50\\%}", "50", True),
+        ("\\boxed{50%}", "50", True),
+        ("\\boxed{50}", "50\\%", True),
+        ("The answer is 50 percent.", "50", True),
+        ("\\boxed{12.5\\%}", "12.5", True),
+        ("\\boxed{50\\%}", "0.5", False),
+        ("\\boxed{50%}", "\\frac{1}{2}", False),
+        ("\\boxed{0.5}", "50\\%", False),
+        ("\\boxed{\\frac{1}{2}}", "50\\%", False),
+        ("\\boxed{12.5\\%}", "0.125", False),
+        ("\\boxed{51\\%}", "51\\%", True),
+        ("\\boxed{51\\%}", "50\\%", False),
+    ])
+    hedge = "\\boxed{50\\%}"
+    assert sum(score(hedge, gold).correct for gold in ("50", "0.5")) == 1
 
 HELD_BACK = 0.01  # the floor: math-verify's own accuracy on its own cases, less one point
 

@@ -24,7 +24,7 @@ def _warm():
 def test_every_trick_class_of_the_issue_has_cases():
     kinds = {c.kind for c in HACKS}
     assert kinds >= {"true_relation", "many_candidates", "gold_in_reasoning", "equation_constant", "empty_box",
-                     "look_alike", "ordered", "digit_groups", "time", "time_limit"}
+                     "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale"}
     assert all(not c.correct for c in HACKS)
 
 

@@ -49,7 +49,8 @@ def tricky_cases() -> list[Case]:
         _c("mixed", "2\\frac{1}{2}", "\\frac{5}{2}", T), _c("mixed", "2\\frac{1}{2}", "1", F),
         _c("decimal", "0.1", "\\frac{1}{10}", T), _c("decimal", "0.10000001", "\\frac{1}{10}", F),
         # percentages, units, dollars, degrees
-        _c("percent", "25\\%", "25", T), _c("percent", "25\\%", "0.25", T), _c("percent", "26\\%", "25", F),
+        _c("percent", "25\\%", "25", T), _c("percent", "25\\%", "0.25", F), _c("percent", "26\\%", "25", F),
+        _c("percent", "25", "25\\%", T), _c("percent", "0.25", "25\\%", F),
         _c("units", "5 \\text{ cm}", "5", T), _c("units", "6 \\text{ cm}", "5", F),
         _c("units", "18 dollars", "18", T, "answer_is"), _c("units", "\\$18", "18", T),
         _c("units", "\\$18.00", "18", T), _c("units", "\\$19", "18", F),
@@ -244,6 +245,11 @@ def hacking_cases() -> list[Case]:
         ("digit_groups", _boxed("(2, 500)"), "2,500"),
         ("digit_groups", _boxed("2,500\\pi"), "2500"),
         ("digit_groups", _boxed("2,501 + x"), "2500 + x"),
+        # a percentage read at two scales: one answer for two different golds (50 and 0.5)
+        ("percent_scale", _boxed("50\\%"), "0.5"),
+        ("percent_scale", _boxed("25\\%"), "\\frac{1}{4}"),
+        ("percent_scale", _boxed("0.5"), "50\\%"),
+        ("percent_scale", _boxed("12.5%"), "0.125"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),
         ("time", _boxed("8:34"), "20:34"),

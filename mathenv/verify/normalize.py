@@ -202,12 +202,8 @@ def base_numeral(s: str) -> int | str | None:
 
 
 def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> bool:
-    """Exact equality; a percentage matches its number or its value (50% ~ 50 ~ 0.5)."""
-    (p, p_pct), (g, g_pct) = pred, gold
-    if p == g:
-        return True
-    if g_pct and not p_pct:
-        return p == g / 100
-    if p_pct and not g_pct:
-        return p / 100 == g
-    return False
+    """Exact equality, a percent sign dropped: `50%` matches `50`, never its hundredth `0.5` (either way round).
+    Accepting both scales would let one answer score against two different golds (`50%` for 50 and for 0.5);
+    the Hendrycks MATH grader drops the sign the same way, and it, the Minerva graders and math-verify on a
+    LaTeX `\\%` never equate `50\\%` with 0.5 (the conventions list in docs/verifier.md)."""
+    return pred[0] == gold[0]

@@ -41,6 +41,7 @@ from mathenv.arithmetic import generate
 from mathenv.errors import UserError, exit_on_user_error
 
 RUNS = Path("runs/faithful")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: the registered pre-sweep: uniform at these rates, seeds never used by the grid
 PRESWEEP_RATES = (1e-5, 3e-5, 1e-4, 3e-4)
 PRESWEEP_SEEDS = (100, 101)
@@ -181,12 +182,29 @@ def analyse(args: argparse.Namespace) -> None:
             + tables.reevaluation_table(pool, runs, ["mean@k", "pass@1"])
             + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
             f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
-            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n")
+            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n" + _plots(runs))
     print(body)
     (RUNS / "analysis.json").write_text(json.dumps({"held_out": held, "train_pool": pool, "shares": shares},
                                                    indent=1, default=str))
     if args.write:
         tables.write_section("faithful", body)
+
+
+def _plots(runs: list[grid.Run]) -> str:
+    """Curves of every arm (mean over seeds, min-max band) against steps and against attempts generated, as
+    Markdown image links; empty when matplotlib is not installed."""
+    from agents.plots import plot
+
+    links = []
+    for x in ("step", "compute"):
+        png = DOCS / f"results_faithful_grpo_{x}.png"
+        try:
+            plot([r.out for r in runs], png, x=x, smooth=5,
+                 title="pre-registered test (GRPO): mean and min-max over seeds")
+        except ImportError:
+            return ""
+        links.append(f"![faithful {x}]({png.name})")
+    return "\n" + "\n".join(links) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,8 @@
     python scripts/bench_trainer.py                         # tiny and smollm2, 3 interleaved runs each; prints
     python scripts/bench_trainer.py --models tiny --repeats 5
     python scripts/bench_trainer.py --write                 # also writes the table into docs/benchmarks.md
+    python scripts/bench_trainer.py --models smollm2 --impls ours trl raw trl-defaults --busy 1 --write
+                                                            # under load, on purpose (its own section)
 
 The work of one step: 8 arithmetic questions x 4 attempts, exactly 64 new tokens each (EOS is suppressed with
 `min_new_tokens`, so every implementation generates and trains on the same number of tokens), one optimiser
@@ -17,7 +19,12 @@ on the CPU. Implementations:
   every backward, work the other rows do not do; rows measured before this was set timed TRL with both);
 - `raw`: the ceiling: one plain `model.generate` of the 32 sequences, then forward/backward of the 32 with
   the model's own cross-entropy loss in micro-batches of 8, and the AdamW step (no scoring, no reference);
-- `ours-kl0`: ours with `kl_coef=0`, so no reference model and no reference forward: what the KL term costs.
+- `ours-kl0`: ours with `kl_coef=0`, so no reference model and no reference forward: what the KL term costs;
+- `trl-defaults` (only with `--impls`): TRL as its GRPOConfig defaults it on this CPU (bf16 autocast, gradient
+  checkpointing), the setting of the rows measured before 2026-12-05.
+
+`--busy N` keeps N cores busy with spinning processes while measuring: how much each implementation suffers
+from load (the rows measured on 2026-12-04 shared the two cores with other jobs).
 
 Each run is a fresh process (`--one IMPL MODEL`) that takes one warm-up step, then times one step, and reports
 its peak resident memory (the whole process: model, optimiser, reference). Runs are interleaved (every
@@ -45,6 +52,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see scripts/warm_start.py: spinning threads crawl on busy cores
 
 IMPLS = ("ours", "trl", "raw", "ours-kl0")
+EXTRA_IMPLS = ("trl-defaults",)  # on request (--impls): TRL as its GRPOConfig defaults it, the earlier rows' setting
 QUESTIONS, ATTEMPTS, NEW_TOKENS, MICRO_BATCH, KL, LR = 8, 4, 64, 8, 1e-4, 1e-5
 
 
@@ -81,7 +89,7 @@ def step_ours(model: str, out: str, kl_coef: float = KL) -> dict[str, Any]:
             "learning": record["time/learning"], "response_tokens": record["train/response_tokens"]}
 
 
-def step_trl(model: str, out: str) -> dict[str, Any]:
+def step_trl(model: str, out: str, defaults: bool = False) -> dict[str, Any]:
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
@@ -106,7 +114,7 @@ def step_trl(model: str, out: str) -> dict[str, Any]:
                       dataloader_num_workers=0,
                       # equal work: TRL's GRPOConfig defaults to bf16 autocast and gradient checkpointing (an extra
                       # forward in every backward); ours and raw run fp32 without checkpointing on the CPU
-                      bf16=False, gradient_checkpointing=False)
+                      **({} if defaults else {"bf16": False, "gradient_checkpointing": False}))
     trainer = GRPOTrainer(model=policy, reward_funcs=mathenv_reward, args=args, processing_class=tokenizer,
                           train_dataset=grpo_dataset(_questions()), callbacks=[Clock()])
     trainer.train()
@@ -154,7 +162,8 @@ def one(impl: str, model: str, threads: int | None) -> dict[str, Any]:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as out:
         steps = {"ours": step_ours, "trl": step_trl, "raw": step_raw,
-                 "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0)}
+                 "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0),
+                 "trl-defaults": lambda m, o: step_trl(m, o, defaults=True)}
         result = steps[impl](model, out)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     result["threads"] = torch.get_num_threads()
@@ -171,14 +180,14 @@ def saved_tiny(folder: Path) -> str:
     return str(folder)
 
 
-def measure(models: list[str], repeats: int, threads: int | None, tmp: Path
+def measure(models: list[str], impls: list[str], repeats: int, threads: int | None, tmp: Path
             ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every (model, implementation) `repeats` times in fresh processes, interleaved with a rotating order."""
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m, i): [] for m in models for i in IMPLS}
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m, i): [] for m in models for i in impls}
     sources = {m: saved_tiny(tmp / "tiny") if m == "tiny" else m for m in models}
     for r in range(repeats):
         for model in models:
-            order = IMPLS[r % len(IMPLS):] + IMPLS[:r % len(IMPLS)]
+            order = impls[r % len(impls):] + impls[:r % len(impls)]
             for impl in order:
                 cmd = [sys.executable, __file__, "--one", impl, sources[model]]
                 if threads:
@@ -212,9 +221,19 @@ def table(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
                            "generation / scoring / learning s (median)", "peak RSS MB (median)"], rows)
 
 
+def busy_loop() -> None:
+    """A process that keeps one core busy: the load under which earlier tables were measured, on purpose."""
+    while True:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["tiny", "smollm2"])
+    ap.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS + EXTRA_IMPLS,
+                    help="implementations to time; trl-defaults is TRL with its own bf16 and gradient checkpointing")
+    ap.add_argument("--busy", type=int, default=0,
+                    help="processes that keep a core busy while measuring (how sensitive each row is to load)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
@@ -223,18 +242,31 @@ def main(argv: list[str] | None = None) -> int:
     if a.one:
         print(json.dumps(one(a.one[0], a.one[1], a.threads)))
         return 0
+    if "raw" not in a.impls or "trl" not in a.impls:
+        ap.error("--impls needs raw and trl: the table's ratios are to them")
+    import multiprocessing
+
+    hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(a.busy)]
+    for hog in hogs:
+        hog.start()
     load_before = os.getloadavg()
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = measure(a.models, a.repeats, a.threads, Path(tmp))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = measure(a.models, a.impls, a.repeats, a.threads, Path(tmp))
+    finally:
+        for hog in hogs:
+            hog.terminate()
     load_after = os.getloadavg()
     from _benchtable import command_line, machine_line
 
     command = command_line(__file__, argv)
-    body = (f"## Trainer step: ours vs TRL GRPOTrainer vs the raw ceiling\n\nWritten by `{command.strip()}` on "
+    loaded = (f", with {a.busy} busy-loop process(es) keeping cores busy on purpose" if a.busy else
+              "; runs interleaved, so load from other work falls on every row alike: compare the ratios")
+    heading = "Trainer step: ours vs TRL GRPOTrainer vs the raw ceiling" + (f", {a.busy} core(s) kept busy" if a.busy else "")
+    body = (f"## {heading}\n\nWritten by `{command.strip()}` on "
             f"{machine_line()}; load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
-            f"({(time.perf_counter() - start) / 60:.0f} min): other work shared the cores, so compare the "
-            f"ratios of interleaved runs rather than the seconds. One GRPO step: {QUESTIONS} questions x "
+            f"({(time.perf_counter() - start) / 60:.0f} min){loaded}. One GRPO step: {QUESTIONS} questions x "
             f"{ATTEMPTS} attempts, exactly {NEW_TOKENS} new tokens each, micro-batches of {MICRO_BATCH}, one "
             f"AdamW step, KL {KL} to a frozen reference (raw: none), fp32; see the script's docstring.\n\n"
             f"{table(runs)}\n")
@@ -242,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.write:
         from _benchtable import write_section
 
-        write_section("trainer", body)
+        write_section(f"trainer-busy{a.busy}" if a.busy else "trainer", body)
     return 0
 
 

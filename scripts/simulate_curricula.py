@@ -8,6 +8,9 @@ and, with --regimes, where in (pool size, run length, batch) learnability can be
     python scripts/simulate_curricula.py --seeds 2 --attempts 100000 --out /tmp/sim.png
     python scripts/simulate_curricula.py --regimes         # uniform, compute-matched uniform and learnability
                                                            # (recommended buffer, scaled) per regime (~1 min)
+    python scripts/simulate_curricula.py --regimes --regime 640 200 16 --start 0.38 0.19 0.43
+                                                           # one regime, the learner started at a measured
+                                                           # distribution (p = 1, between, p = 0)
     python scripts/simulate_curricula.py --lag             # the learnable share of trained groups when reports
                                                            # come 0, 1, 4 requests late (asynchronous rollouts)
 
@@ -28,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from curricula.simulation import compare_regime, learnable_share_under_lag, run
+from mathenv.errors import UserError, exit_on_user_error
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -48,13 +52,15 @@ REGIMES = [(7473, 650, 64), (20_000, 120, 16), (400, 200, 16), (512, 160, 16), (
            (768, 240, 16), (1024, 320, 16), (1024, 160, 32)]
 
 
-def regimes(seeds: int) -> str:
-    """The regime table: final gains in points of pool (and held-out) accuracy, paired over seeds."""
+def regimes(seeds: int, regime_list: list[tuple[int, int, int]] = REGIMES,
+            start: tuple[float, float, float] = (0.3, 0.4, 0.3)) -> str:
+    """The regime table: final gains in points of pool (and held-out) accuracy, paired over seeds; `start` is
+    the learner's shares of always / sometimes / never solved questions at the start."""
     lines = ["| pool | steps x N_l | epochs | uniform gain (pool) | zero-adv. uniform / learnability | "
              "learnability - uniform | learnability - compute-matched uniform (pool) | same, held-out |",
              "|---|---|---|---|---|---|---|---|"]
-    for n, steps, nl in REGIMES:
-        r = compare_regime(n, steps, nl, seeds=seeds)
+    for n, steps, nl in regime_list:
+        r = compare_regime(n, steps, nl, seeds=seeds, learner={"start": start})
         lu, lc = r["learnability-uniform"], r["learnability-uniform_cm"]
         lines.append(f"| {n:,} | {steps} x {nl} | {steps * nl / n:.1f} | +{r['uniform']['pool']:.1f} | "
                      f"{100 * r['uniform']['zero_advantage']:.0f}% / {100 * r['learnability']['zero_advantage']:.0f}% | "
@@ -93,10 +99,18 @@ def main() -> None:
     ap.add_argument("--regimes", action="store_true",
                     help="instead: uniform, compute-matched uniform and learnability (recommended buffer scaled to "
                          "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)")
+    ap.add_argument("--regime", type=int, nargs=3, metavar=("POOL", "STEPS", "N_L"), default=None,
+                    help="with --regimes: this one regime instead of the list")
+    ap.add_argument("--start", type=float, nargs=3, metavar=("P1", "MID", "P0"), default=(0.3, 0.4, 0.3),
+                    help="with --regimes: the learner's shares at p = 1, 0 < p < 1 and p = 0 at the start (a measured "
+                         "start distribution, e.g. scripts/start_distribution.py's)")
     ap.add_argument("--lag", action="store_true",
                     help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
                          "(400 requests of 32 questions x G=8, --pool questions, --seeds seeds)")
     args = ap.parse_args()
+    if abs(sum(args.start) - 1) > 1e-6 or min(args.start) < 0:
+        raise UserError(f"--start takes three shares (p = 1, between, p = 0) that sum to 1, got "
+                        f"{' '.join(map(str, args.start))}")
     if args.lag or args.regimes:
         started = time.perf_counter()
         if args.lag:
@@ -104,9 +118,12 @@ def main() -> None:
             what = (f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
                     f"order with 5% of groups evicted unread")
         else:
-            name, table = "regimes", regimes(args.seeds)
+            custom = args.regime is not None or tuple(args.start) != (0.3, 0.4, 0.3)
+            name = "regimes-calibrated" if custom else "regimes"
+            table = regimes(args.seeds, [tuple(args.regime)] if args.regime else REGIMES, tuple(args.start))
             what = (f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "
-                    f"move only through skill transfer")
+                    f"move only through skill transfer; start: {args.start[0]:.0%} of the pool at p = 1, "
+                    f"{args.start[1]:.0%} between, {args.start[2]:.0%} at p = 0")
         cmd = "python scripts/simulate_curricula.py " + " ".join(sys.argv[1:])
         body = f"`{cmd}`: {what}; {time.perf_counter() - started:.0f} s.\n\n{table}"
         print(body)
@@ -190,4 +207,4 @@ def plot(curves: dict[str, np.ndarray], grid: np.ndarray, args: argparse.Namespa
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_on_user_error(main))

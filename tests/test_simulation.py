@@ -36,3 +36,25 @@ def test_the_paper_regime_favours_learnability_and_the_earlier_testbed_regime_do
     assert paper["learnability-uniform_cm"]["pool"] > 1.0
     assert abs(testbed["learnability-uniform_cm"]["pool"]) < 0.5
     assert paper["learnability"]["zero_advantage"] < paper["uniform"]["zero_advantage"] - 0.1
+
+
+def test_a_measured_start_distribution_sets_the_learners_start():
+    sim = Learner(4000, seed=0, start=(0.38, 0.19, 0.43))
+    p = sim.p()
+    assert abs((p == 1).mean() - 0.38) < 0.03 and abs((p == 0).mean() - 0.43) < 0.03
+    # uniform's zero-advantage share follows the start: more questions at p = 0 or 1, more wasted groups
+    arm = regime_arms(16, 20, 8, 640)[0]
+    wide = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": (0.3, 0.4, 0.3)})
+    narrow = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": (0.38, 0.19, 0.43)})
+    assert narrow["zero_advantage"] > wide["zero_advantage"] + 0.1
+
+
+def test_simulate_curricula_refuses_shares_that_do_not_sum_to_one():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "scripts/simulate_curricula.py", "--regimes", "--start", "0.5", "0.5", "0.5"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--start" in proc.stderr, proc.stderr

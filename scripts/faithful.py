@@ -29,6 +29,7 @@ from agents.experiments.analysis import (
     holm_across,
     needs_more_seeds,
     preregistered,
+    shares_by_buffer_age,
     summarise_cells,
     training_shares,
 )
@@ -182,12 +183,27 @@ def analyse(args: argparse.Namespace) -> None:
             + tables.reevaluation_table(pool, runs, ["mean@k", "pass@1"])
             + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
             f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
-            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n" + _plots(runs))
+            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
+            + _by_buffer_age(runs, summaries) + _plots(runs))
     print(body)
     (RUNS / "analysis.json").write_text(json.dumps({"held_out": held, "train_pool": pool, "shares": shares},
                                                    indent=1, default=str))
     if args.write:
         tables.write_section("faithful", body)
+
+
+def _by_buffer_age(runs: list[grid.Run], summaries: dict[str, Any]) -> str:
+    """The learnability arm's shares by buffer age (exploratory, not registered): do its picks go stale?"""
+    by_run = {r.name: shares_by_buffer_age(r.records()) for r in runs if r.arm == "learnability"}
+    by_run = {name: ages for name, ages in by_run.items() if ages}
+    if not by_run:
+        return ""
+    uniform = [s for cell, s in summaries.items() if cell.endswith("-uniform")]
+    reference = (f" (uniform, no buffer: {np.mean(uniform[0].shares['zero_advantage']) * 100:.1f}% over training)"
+                 if uniform else "")
+    return ("\nLearnability's training shares by the age of its buffer (exploratory, not registered): the "
+            f"zero-advantage share{reference} by iterations since the buffer's last refresh:\n\n"
+            f"{tables.buffer_age_table(by_run)}\n")
 
 
 def _plots(runs: list[grid.Run]) -> str:

@@ -192,6 +192,25 @@ def test_training_shares_average_over_training_steps():
     assert shares["zero_advantage_first"] == pytest.approx(0.525) and shares["zero_advantage_last"] == pytest.approx(0.925)
 
 
+def test_shares_by_buffer_age_show_a_buffer_going_stale():
+    # a buffer refreshed every 20 iterations whose picks are learned: the zero-advantage share grows with age
+    recs = [{"step": 0, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 1.0}]
+    for step in range(1, 41):
+        age = (step - 1) % 20 + 1
+        recs.append({"step": step, "curriculum/buffer_age": age, M.TRAIN_ZERO_ADVANTAGE: 0.5 + 0.02 * age,
+                     M.TRAIN_NONE_SOLVED: 0.3, M.TRAIN_ALL_SOLVED: 0.2 + 0.02 * age, M.TRAIN_LEARNABILITY: 0.1})
+    by_age = analysis.shares_by_buffer_age(recs, width=10)
+    assert list(by_age) == [1, 11]  # the step-0 record and age 0 are not training under a buffer
+    assert by_age[1]["zero_advantage"] == pytest.approx(0.5 + 0.02 * 5.5)
+    assert by_age[11]["zero_advantage"] == pytest.approx(0.5 + 0.02 * 15.5)
+    assert by_age[1]["p0"] == pytest.approx(0.3) and by_age[11]["learnability"] == pytest.approx(0.1)
+    # a curriculum without a buffer logs age 0: nothing to read
+    assert analysis.shares_by_buffer_age([{"step": s, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 0.8}
+                                          for s in range(1, 5)]) == {}
+    table = tables.buffer_age_table({"a": by_age, "b": by_age}, width=10)
+    assert "| 1-10 | 2 | 61.0 ± 0.0 |" in table and "| 11-20 | 2 | 81.0 ± 0.0 |" in table
+
+
 def primary_grid(tmp_path, seeds, zero):
     """The three primary arms of a tiny GRPO grid over `seeds`, each run folder holding synthetic training
     records whose zero-advantage share is `zero[arm]`."""

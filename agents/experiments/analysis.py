@@ -15,6 +15,7 @@ import numpy as np
 from agents import metrics as M
 from agents.experiments import stats
 from agents.experiments.reevaluate import per_seed
+from curricula.diagnostics import BUFFER_AGE
 
 #: what a run's training shares are read from: the share of a step's attempted questions with no GRPO signal
 #: (every attempt the same reward), none solved (p = 0) and all solved (p = 1)
@@ -32,6 +33,22 @@ def training_shares(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         out[f"{name}_first"] = float(np.mean(values[:quarter])) if values else math.nan
         out[f"{name}_last"] = float(np.mean(values[-quarter:])) if values else math.nan
     return out
+
+
+def shares_by_buffer_age(records: Sequence[Mapping[str, Any]], width: int = 10) -> dict[int, dict[str, float]]:
+    """A buffer curriculum's training shares by the age of its buffer (iterations since the last refresh, in
+    bins of `width`; key: the bin's first age): do the questions it picked go stale before the next refresh?
+    Empty for a run that logs no buffer age (no buffer)."""
+    rows: dict[int, dict[str, list[float]]] = {}
+    for r in records:
+        age = r.get(BUFFER_AGE)
+        if r.get("step", 0) <= 0 or age is None or age < 1:  # curricula without a buffer log age 0
+            continue
+        first = (int(age) - 1) // width * width + 1
+        for name, key in {**SHARE_KEYS, "learnability": M.TRAIN_LEARNABILITY}.items():
+            if r.get(key) is not None:
+                rows.setdefault(first, {}).setdefault(name, []).append(float(r[key]))
+    return {age: {name: float(np.mean(v)) for name, v in by.items()} for age, by in sorted(rows.items())}
 
 
 @dataclass

@@ -149,6 +149,23 @@ def shares_table(summaries: Mapping[str, CellSummary]) -> str:
     return markdown_table(headers, rows)
 
 
+def buffer_age_table(by_run: Mapping[str, Mapping[int, Mapping[str, float]]], width: int = 10) -> str:
+    """Per bin of buffer age, over runs (each run's mean in the bin, then mean and 95% interval): the training
+    shares and the attempted questions' p(1 - p). A buffer whose questions are learned before its refresh shows
+    its zero-advantage share rising with age."""
+    ages = sorted({a for run in by_run.values() for a in run})
+    rows = []
+    for age in ages:
+        row: list[Any] = [f"{age}-{age + width - 1}", sum(age in run for run in by_run.values())]
+        for key in ("zero_advantage", "p1", "p0", "learnability"):
+            values = [run[age][key] for run in by_run.values() if key in run.get(age, {})]
+            row.append(fmt_values(values) if key != "learnability" else
+                       (f"{stats.mean_ci(values)[0]:.3f}" if values else "–"))
+        rows.append(row)
+    return markdown_table(["buffer age (iterations since refresh)", "runs", "zero-advantage share (%)",
+                           "p = 1 share (%)", "p = 0 share (%)", "mean p(1 - p) of attempted questions"], rows)
+
+
 def _count(values: Sequence[float]) -> str:
     m = stats.mean_ci(values)[0]
     return "–" if not math.isfinite(m) else f"{m:,.0f}"

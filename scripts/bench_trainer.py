@@ -5,6 +5,8 @@
     python scripts/bench_trainer.py --write                 # also writes the table into docs/benchmarks.md
     python scripts/bench_trainer.py --models smollm2 --impls ours trl raw trl-defaults --busy 1 --write
                                                             # under load, on purpose (its own section)
+    python scripts/bench_trainer.py --models smollm2 --impls ours trl raw ours-bf16 --repeats 2 \
+        --section trainer-bf16 --write                      # our step under bf16 autocast on this CPU
 
 The work of one step: 8 arithmetic questions x 4 attempts, exactly 64 new tokens each (EOS is suppressed with
 `min_new_tokens`, so every implementation generates and trains on the same number of tokens), one optimiser
@@ -21,7 +23,9 @@ on the CPU. Implementations:
   the model's own cross-entropy loss in micro-batches of 8, and the AdamW step (no scoring, no reference);
 - `ours-kl0`: ours with `kl_coef=0`, so no reference model and no reference forward: what the KL term costs;
 - `trl-defaults` (only with `--impls`): TRL as its GRPOConfig defaults it on this CPU (bf16 autocast, gradient
-  checkpointing), the setting of the rows measured before 2026-12-05.
+  checkpointing), the setting of the rows measured before 2026-12-05;
+- `ours-bf16` (only with `--impls`): ours with `precision="bf16-mixed"` (forward passes under bf16 autocast,
+  fp32 weights and optimiser), what TRL's bf16 default does for its step.
 
 `--busy N` keeps N cores busy with spinning processes while measuring: how much each implementation suffers
 from load (the rows measured on 2026-12-04 shared the two cores with other jobs).
@@ -52,7 +56,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see scripts/warm_start.py: spinning threads crawl on busy cores
 
 IMPLS = ("ours", "trl", "raw", "ours-kl0")
-EXTRA_IMPLS = ("trl-defaults",)  # on request (--impls): TRL as its GRPOConfig defaults it, the earlier rows' setting
+EXTRA_IMPLS = ("trl-defaults", "ours-bf16")  # on request (--impls): TRL with its own defaults; ours under bf16
 QUESTIONS, ATTEMPTS, NEW_TOKENS, MICRO_BATCH, KL, LR = 8, 4, 64, 8, 1e-4, 1e-5
 
 
@@ -70,7 +74,7 @@ def _load(model: str):
     return policy, tokenizer
 
 
-def step_ours(model: str, out: str, kl_coef: float = KL) -> dict[str, Any]:
+def step_ours(model: str, out: str, kl_coef: float = KL, precision: str = "auto") -> dict[str, Any]:
     from agents.grpo import GRPOConfig
     from agents.trainer import Trainer
 
@@ -78,7 +82,7 @@ def step_ours(model: str, out: str, kl_coef: float = KL) -> dict[str, Any]:
                         attempts_per_question=ATTEMPTS, max_new_tokens=NEW_TOKENS, micro_batch_size=MICRO_BATCH,
                         generation_batch_size=QUESTIONS * ATTEMPTS, kl_coef=kl_coef, learning_rate=LR,
                         truncated_reward=None, eval_questions=0, checkpoint_every=0, tensorboard=False, plot=False,
-                        progress=False, out=out, device="cpu")
+                        progress=False, out=out, device="cpu", precision=precision)
     trainer = Trainer(config)
     trainer.policy.generation_config.min_new_tokens = NEW_TOKENS
     trainer.step_once()  # warm-up
@@ -163,7 +167,8 @@ def one(impl: str, model: str, threads: int | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as out:
         steps = {"ours": step_ours, "trl": step_trl, "raw": step_raw,
                  "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0),
-                 "trl-defaults": lambda m, o: step_trl(m, o, defaults=True)}
+                 "trl-defaults": lambda m, o: step_trl(m, o, defaults=True),
+                 "ours-bf16": lambda m, o: step_ours(m, o, precision="bf16-mixed")}
         result = steps[impl](model, out)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     result["threads"] = torch.get_num_threads()
@@ -235,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--busy", type=int, default=0,
                     help="processes that keep a core busy while measuring (how sensitive each row is to load)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--section", default="trainer",
+                    help="the section of docs/benchmarks.md that --write replaces (with --busy N: NAME-busyN)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     ap.add_argument("--one", nargs=2, metavar=("IMPL", "MODEL"), help=argparse.SUPPRESS)
@@ -274,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.write:
         from _benchtable import write_section
 
-        write_section(f"trainer-busy{a.busy}" if a.busy else "trainer", body)
+        write_section(f"{a.section}-busy{a.busy}" if a.busy else a.section, body)
     return 0
 
 

@@ -29,13 +29,16 @@ import numpy as np
 
 from curricula import make
 
+#: shares of the pool always / sometimes / never solved at the start, when no measured distribution is given
+DEFAULT_START = (0.3, 0.4, 0.3)
+
 
 class Learner:
     """Success rates that drift with practice, transfer and interference (see the module docstring)."""
 
     def __init__(self, n: int, seed: int, *, skills: int = 40, lr_question: float = 0.05,
                  lr_skill: float = 0.0005, lr_interference: float = 0.00001,
-                 start: tuple[float, float, float] = (0.3, 0.4, 0.3), heldout: int = 0) -> None:
+                 start: tuple[float, float, float] = DEFAULT_START, heldout: int = 0) -> None:
         rng = np.random.default_rng(seed)
         total = n + heldout
         kind = rng.choice(3, total, p=list(start))  # always / sometimes / never solved at the start

@@ -53,6 +53,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+from mathenv.errors import UserError, exit_on_user_error  # noqa: E402  (after the path set-up above)
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see scripts/warm_start.py: spinning threads crawl on busy cores
 
 IMPLS = ("ours", "trl", "raw", "ours-kl0")
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one(a.one[0], a.one[1], a.threads)))
         return 0
     if "raw" not in a.impls or "trl" not in a.impls:
-        ap.error("--impls needs raw and trl: the table's ratios are to them")
+        raise UserError("--impls needs raw and trl among them: the table's ratios are to those two")
     import multiprocessing
 
     hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(a.busy)]
@@ -286,4 +288,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_on_user_error(main))

@@ -171,9 +171,10 @@ def analyse(args: argparse.Namespace) -> None:
              tables.preregistered_table(pre["train_pool"].comparisons, pre["train_pool"].gates),
              "\nHolm's correction runs over the four primary comparisons. Seed extension (learnability minus "
              f"compute-matched uniform on the training pool): {'**needed**: run seeds 8-11' if extend else 'not needed'}."]
-    records = {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
+    by_name = {r.name: r.records() for r in runs}  # each run's metrics.jsonl read once
+    records = {cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
     summaries, budgets = summarise_cells(records)
-    shares = {r.name: training_shares(r.records()) for r in runs}
+    shares = {r.name: training_shares(by_name[r.name]) for r in runs}
     body = (f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
             f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
             f"[docs/preregistration.md](preregistration.md).\n\n" + "\n".join(lines)
@@ -184,7 +185,7 @@ def analyse(args: argparse.Namespace) -> None:
             + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
             f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
             f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
-            + _by_buffer_age(runs, summaries) + _plots(runs))
+            + _by_buffer_age(runs, by_name, shares) + _plots(runs, DOCS if args.write else RUNS))
     print(body)
     (RUNS / "analysis.json").write_text(json.dumps({"held_out": held, "train_pool": pool, "shares": shares},
                                                    indent=1, default=str))
@@ -192,28 +193,28 @@ def analyse(args: argparse.Namespace) -> None:
         tables.write_section("faithful", body)
 
 
-def _by_buffer_age(runs: list[grid.Run], summaries: dict[str, Any]) -> str:
+def _by_buffer_age(runs: list[grid.Run], records: dict[str, list[dict[str, Any]]],
+                   shares: dict[str, dict[str, float]]) -> str:
     """The learnability arm's shares by buffer age (exploratory, not registered): do its picks go stale?"""
-    by_run = {r.name: shares_by_buffer_age(r.records()) for r in runs if r.arm == "learnability"}
+    by_run = {r.name: shares_by_buffer_age(records[r.name]) for r in runs if r.arm == "learnability"}
     by_run = {name: ages for name, ages in by_run.items() if ages}
     if not by_run:
         return ""
-    uniform = [s for cell, s in summaries.items() if cell.endswith("-uniform")]
-    reference = (f" (uniform, no buffer: {np.mean(uniform[0].shares['zero_advantage']) * 100:.1f}% over training)"
-                 if uniform else "")
+    uniform = [shares[r.name]["zero_advantage"] for r in runs if r.arm == "uniform"]
+    reference = f" (uniform, no buffer: {np.mean(uniform) * 100:.1f}% over training)" if uniform else ""
     return ("\nLearnability's training shares by the age of its buffer (exploratory, not registered): the "
             f"zero-advantage share{reference} by iterations since the buffer's last refresh:\n\n"
             f"{tables.buffer_age_table(by_run)}\n")
 
 
-def _plots(runs: list[grid.Run]) -> str:
-    """Curves of every arm (mean over seeds, min-max band) against steps and against attempts generated, as
-    Markdown image links; empty when matplotlib is not installed."""
+def _plots(runs: list[grid.Run], folder: Path) -> str:
+    """Curves of every arm (mean over seeds, min-max band) against steps and against attempts generated, drawn
+    into `folder` (docs/ only with --write), as Markdown image links; empty when matplotlib is not installed."""
     from agents.plots import plot
 
     links = []
     for x in ("step", "compute"):
-        png = DOCS / f"results_faithful_grpo_{x}.png"
+        png = folder / f"results_faithful_grpo_{x}.png"
         try:
             plot([r.out for r in runs], png, x=x, smooth=5,
                  title="pre-registered test (GRPO): mean and min-max over seeds")

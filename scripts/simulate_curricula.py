@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curricula.simulation import compare_regime, learnable_share_under_lag, run
+from curricula.simulation import DEFAULT_START, compare_regime, learnable_share_under_lag, run
 from mathenv.errors import UserError, exit_on_user_error
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -53,7 +53,7 @@ REGIMES = [(7473, 650, 64), (20_000, 120, 16), (400, 200, 16), (512, 160, 16), (
 
 
 def regimes(seeds: int, regime_list: list[tuple[int, int, int]] = REGIMES,
-            start: tuple[float, float, float] = (0.3, 0.4, 0.3)) -> str:
+            start: tuple[float, float, float] = DEFAULT_START) -> str:
     """The regime table: final gains in points of pool (and held-out) accuracy, paired over seeds; `start` is
     the learner's shares of always / sometimes / never solved questions at the start."""
     lines = ["| pool | steps x N_l | epochs | uniform gain (pool) | zero-adv. uniform / learnability | "
@@ -101,7 +101,7 @@ def main() -> None:
                          "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)")
     ap.add_argument("--regime", type=int, nargs=3, metavar=("POOL", "STEPS", "N_L"), default=None,
                     help="with --regimes: this one regime instead of the list")
-    ap.add_argument("--start", type=float, nargs=3, metavar=("P1", "MID", "P0"), default=(0.3, 0.4, 0.3),
+    ap.add_argument("--start", type=float, nargs=3, metavar=("P1", "MID", "P0"), default=DEFAULT_START,
                     help="with --regimes: the learner's shares at p = 1, 0 < p < 1 and p = 0 at the start (a measured "
                          "start distribution, e.g. scripts/start_distribution.py's)")
     ap.add_argument("--lag", action="store_true",
@@ -118,7 +118,7 @@ def main() -> None:
             what = (f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
                     f"order with 5% of groups evicted unread")
         else:
-            custom = args.regime is not None or tuple(args.start) != (0.3, 0.4, 0.3)
+            custom = args.regime is not None or tuple(args.start) != DEFAULT_START
             name = "regimes-calibrated" if custom else "regimes"
             table = regimes(args.seeds, [tuple(args.regime)] if args.regime else REGIMES, tuple(args.start))
             what = (f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "

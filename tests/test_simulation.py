@@ -3,7 +3,7 @@
 import numpy as np
 
 from curricula import make
-from curricula.simulation import Learner, compare_regime, regime_arms, run_steps
+from curricula.simulation import DEFAULT_START, Learner, compare_regime, regime_arms, run_steps
 
 
 def test_the_learner_learns_only_where_attempts_disagree():
@@ -44,7 +44,7 @@ def test_a_measured_start_distribution_sets_the_learners_start():
     assert abs((p == 1).mean() - 0.38) < 0.03 and abs((p == 0).mean() - 0.43) < 0.03
     # uniform's zero-advantage share follows the start: more questions at p = 0 or 1, more wasted groups
     arm = regime_arms(16, 20, 8, 640)[0]
-    wide = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": (0.3, 0.4, 0.3)})
+    wide = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": DEFAULT_START})
     narrow = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": (0.38, 0.19, 0.43)})
     assert narrow["zero_advantage"] > wide["zero_advantage"] + 0.1
 

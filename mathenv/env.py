@@ -22,9 +22,8 @@ import numpy as np
 
 from mathenv.datasets import load_questions
 from mathenv.questions import Question
-from mathenv.rewards import NUMERIC_ANSWER_DATASETS
 from mathenv.rewards import reward as to_reward
-from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch, warm_up
+from mathenv.verify import DEFAULT_TIMEOUT, Verdict, number_gold, score, score_batch, warm_up
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -78,7 +77,7 @@ class MathReasoningEnv(gym.Env[str, str]):
         instruction: str = DEFAULT_INSTRUCTION,
         format_penalty: float = 0.0,
         last_number_fallback: bool = True,
-        numeric_answers: bool | None = None,
+        numeric_answers: bool = True,
         max_turns: int = 1,
         verifier_timeout: float = DEFAULT_TIMEOUT,
         max_prompt_chars: int = 16_384,
@@ -91,7 +90,6 @@ class MathReasoningEnv(gym.Env[str, str]):
             raise ValueError(f"format_penalty is subtracted from the reward; pass a value >= 0, got {format_penalty}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        questions_given = questions is not None
         if questions is None:
             questions = load_questions(dataset, split, data_path=data_path, num_questions=num_questions,
                                        seed=data_seed, levels=levels, question_field=question_field,
@@ -102,13 +100,12 @@ class MathReasoningEnv(gym.Env[str, str]):
         self.instruction = instruction
         self.format_penalty = float(format_penalty)
         self.last_number_fallback = last_number_fallback
-        # a computed number is the answer on these datasets: "83 + 64" restates "What is 83 + 64?"
-        self.numeric_answers = (numeric_answers if numeric_answers is not None
-                                else questions_given is False and dataset in NUMERIC_ANSWER_DATASETS)
+        # where the gold is a number, only a number scores: "83 + 64" restates "What is 83 + 64?"
+        self.numeric_answers = numeric_answers
         self.max_turns = max_turns
         self.verifier_timeout = verifier_timeout
-        if not self.numeric_answers:  # answers math-verify judges: its helper starts now, in the background
-            warm_up(wait=False)
+        if not (numeric_answers and all(number_gold(q.answer) for q in self.questions)):
+            warm_up(wait=False)  # some answers go to math-verify: its helper starts now, in the background
         self.render_mode = render_mode
         self.observation_space = UnicodeText(max_prompt_chars)
         self.action_space = UnicodeText(max_answer_chars)

@@ -20,9 +20,6 @@ from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
 
 #: verdicts for which no answer could be read: these earn -format_penalty instead of 0
 UNREADABLE = ("no_answer", "unparsable", "too_long")
-#: datasets whose gold answers are computed numbers: there only a number scores by default (`numbers_only`),
-#: since an expression equal to the gold ("83 + 64") restates the question
-NUMERIC_ANSWER_DATASETS = ("arithmetic", "gsm8k")
 
 
 def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
@@ -33,14 +30,12 @@ def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
 
 
 def compute_score(data_source: str | None, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
-                  *, format_penalty: float = 0.0, last_number: bool = True, numbers_only: bool | None = None,
+                  *, format_penalty: float = 0.0, last_number: bool = True, numbers_only: bool = True,
                   timeout: float = DEFAULT_TIMEOUT, **_: Any) -> dict[str, Any]:
     """verl's `custom_reward_function`: verl 0.9.1's reward managers call it once per response with the row's
     `reward_model.ground_truth`. Returns verl's dict form: `score` is the reward; `acc` (0/1) and `pred` (the
-    answer read, "" if none) are logged as reward extra info. `numbers_only` (None: on for the data sources
-    `mathenv/arithmetic` and `mathenv/gsm8k`, as in the env) wants a number where the gold is one."""
-    if numbers_only is None:
-        numbers_only = str(data_source or "").rsplit("/", 1)[-1] in NUMERIC_ANSWER_DATASETS
+    answer read, "" if none) are logged as reward extra info. `numbers_only` (as in `mathenv.verify.score`) wants a
+    number in final form where the gold is one."""
     verdict = score(solution_str, str(ground_truth), last_number=last_number, numbers_only=numbers_only,
                     timeout=timeout)
     return {"score": reward(verdict, format_penalty), "acc": float(verdict.correct), "pred": verdict.extracted or ""}
@@ -66,10 +61,10 @@ def completion_text(completion: Any) -> str:
 
 
 def make_mathenv_reward(answer_column: str = "answer", *, format_penalty: float = 0.0, last_number: bool = True,
-                        numbers_only: bool = False, timeout: float = DEFAULT_TIMEOUT, name: str = "mathenv_correct"):
+                        numbers_only: bool = True, timeout: float = DEFAULT_TIMEOUT, name: str = "mathenv_correct"):
     """A TRL reward function `(prompts, completions, **kwargs) -> list[float]` scoring each completion with
     the verifier against the dataset column `answer_column` (TRL passes every dataset column as a kwarg);
-    `numbers_only=True` for computation datasets (see `mathenv.verify.score`)."""
+    `numbers_only` as in `mathenv.verify.score`."""
 
     def reward_fn(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
         if answer_column not in kwargs:
@@ -86,4 +81,4 @@ def make_mathenv_reward(answer_column: str = "answer", *, format_penalty: float 
 
 mathenv_reward = make_mathenv_reward()
 
-__all__ = ["NUMERIC_ANSWER_DATASETS", "UNREADABLE", "completion_text", "compute_score", "make_mathenv_reward", "mathenv_reward", "reward"]
+__all__ = ["UNREADABLE", "completion_text", "compute_score", "make_mathenv_reward", "mathenv_reward", "reward"]

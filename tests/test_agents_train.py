@@ -225,13 +225,15 @@ def test_cli_layers_preset_file_and_flags(tmp_path):
 
 @pytest.mark.parametrize("algo", ["grpo", "ppo", "vineppo"])
 def test_reward_goes_up_on_a_task_a_random_model_rarely_solves(algo, tmp_path):
-    """Evidence that each algorithm learns: every answer is 7, which a random character model's last
-    number almost never is; 40 updates must lift the train reward well above where it started."""
+    """Evidence that each algorithm learns: every answer is 7, a one-character answer a random character model
+    gives about once in 95 attempts; 40 updates must lift the train reward well above where it started. (With
+    longer answers it learned to lead junk with a 7, `7]dM`, which math-verify read as 7 and the final-form
+    rule now refuses.)"""
     path = tmp_path / "sevens.jsonl"
     path.write_text("".join(json.dumps({"question": f"Write seven ({d}).", "answer": "7"}) + "\n" for d in range(100)))
     cls = get_algorithm(algo).config_class
     config = cls(model="tiny", dataset=str(path), question_field="question", answer_field="answer", levels=None,
-                 questions_per_step=8, attempts_per_question=8, max_new_tokens=4, eval_questions=0, steps=40,
+                 questions_per_step=8, attempts_per_question=8, max_new_tokens=1, eval_questions=0, steps=40,
                  learning_rate=1e-2, kl_coef=0.0, micro_batch_size=64, progress=False, tensorboard=False,
                  truncated_reward=None,
                  checkpoint_every=0, out=str(tmp_path / "run"))

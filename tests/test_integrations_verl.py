@@ -556,9 +556,14 @@ def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
     assert right == {"score": 1.0, "acc": 1.0, "pred": "72"}
     assert fn(data_source="x", solution_str="so \\boxed{71}", ground_truth="72")["score"] == 0.0
     assert fn(data_source="x", solution_str="I do not know", ground_truth="72", extra_info=None)["score"] == -0.5
-    # numbers only on a computation dataset, as the env scores it; elsewhere equality as math-verify's
-    assert fn(data_source="mathenv/gsm8k", solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 0.0
-    assert fn(data_source="mathenv/math500", solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 1.0
+    # a number in final form where the gold is one, on every data source, as the env scores it; reward_kwargs
+    # numbers_only=False gives math-verify's equality
+    for source in ("mathenv/gsm8k", "mathenv/math500"):
+        assert fn(data_source=source, solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 0.0
+    lenient = get_custom_reward_fn(compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://mathenv.rewards",
+                                           "reward.custom_reward_function.name=compute_score",
+                                           "+reward.custom_reward_function.reward_kwargs.numbers_only=False"))
+    assert lenient(data_source="x", solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 1.0
 
 
 def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):

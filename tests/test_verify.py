@@ -110,8 +110,12 @@ def test_score_batch_in_worker_processes_agrees():
     ("\\boxed{\\frac{1}{2}}", "0.5", True, True),
     ("\\boxed{50\\%}", "50", True, True),  # a percentage is a number
     ("\\boxed{x + 1}", "x + 1", True, True),  # the gold is no number: equality as usual
+    ("\\boxed{\\frac{6}{12}}", "\\frac12", True, False),  # the reduction left undone
+    ("\\boxed{x = 147}", "147", True, True),  # the value stated
+    ("\\boxed{\\sqrt{4}}", "\\sqrt{4}", True, True),  # the gold is no number in final form
 ])
 def test_numbers_only_wants_a_number_where_the_gold_is_one(response, gold, lenient, strict):
-    assert score(response, gold).correct is lenient
-    assert score(response, gold, numbers_only=True).correct is strict
-    assert [v.correct for v in score_batch([response], [gold], numbers_only=True)] == [strict]
+    assert score(response, gold, numbers_only=False).correct is lenient
+    assert score(response, gold).correct is strict  # on by default
+    assert [v.correct for v in score_batch([response], [gold])] == [strict]
+    assert [v.correct for v in score_batch([response], [gold], numbers_only=False)] == [lenient]

@@ -97,7 +97,7 @@ def test_a_script_without_a_main_guard_scores_from_a_thread(tmp_path):
 
         print("top level ran")  # a spawned helper would run this again and garble the verdicts
         out = []
-        thread = threading.Thread(target=lambda: out.append(score("so $\\\\frac{2}{4}$", "\\\\frac12")))
+        thread = threading.Thread(target=lambda: out.append(score("so $\\\\frac{2x}{4}$", "\\\\frac{x}{2}")))
         thread.start()
         thread.join()
         print(out[0].reason)

@@ -24,7 +24,7 @@ def _warm():
 def test_every_trick_class_of_the_issue_has_cases():
     kinds = {c.kind for c in HACKS}
     assert kinds >= {"true_relation", "many_candidates", "gold_in_reasoning", "equation_constant", "empty_box",
-                     "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale"}
+                     "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale", "restated"}
     assert all(not c.correct for c in HACKS)
 
 
@@ -49,8 +49,8 @@ def test_answers_built_to_run_long_are_screened_before_math_verify(case):
     ("\\boxed{83 + 64}", "147"), ("\\boxed{2^{10}}", "1024"), ("What is 83 + 64? \\boxed{83+64}", "147"),
 ])
 def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number(response, gold):
-    assert not score(response, gold, numbers_only=True).correct
-    assert score(response, gold, timeout=30).correct  # math-verify's convention without numbers_only: equal values
+    assert not score(response, gold).correct
+    assert score(response, gold, numbers_only=False, timeout=30).correct  # math-verify's convention: equal values
 
 
 # the legitimate answer beside each trick still scores (a fix must not turn into a false negative)
@@ -75,6 +75,14 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("10^{10^{10}}", "10^{10^{10}}"),  # equal strings are decided before any screening
     ("\\sqrt{2}\u2003- 1", "\\sqrt{2} - 1"),  # an em space is spacing
     ("10^{-2}", "10^-2"),
+    ("12 \\times 3 = 36", "36"),  # the computation shown, the value stated last
+    ("x \\approx 11", "11"),
+    ("\\left(\\frac{1}{3}\\right)", "1/3"),
+    ("125 \\textnormal{ miles}", "125"),
+    ("15\\frac{39}{40}", "\\frac{639}{40}"),  # a mixed number is a number in final form
+    ("1.2 \\times 10^{3}", "1200"),
+    ("007", "7"),  # padding is no computation left undone
+    ("\\frac{1}{2}", "\\frac{2}{4}"),  # the gold unreduced: equality as usual
 ])
 def test_legitimate_answers_still_score(answer, gold):
     assert score(f"\\boxed{{{answer}}}", gold).correct

@@ -6,7 +6,15 @@ Our exact fast path decides what it can with certainty; math-verify judges the r
 """
 
 from mathenv.verify.extract import extract_answer, gold_answer
-from mathenv.verify.grader import DEFAULT_TIMEOUT, REASONS, Verdict, clear_caches, score, score_batch
+from mathenv.verify.grader import (
+    DEFAULT_TIMEOUT,
+    REASONS,
+    Verdict,
+    clear_caches,
+    number_gold,
+    score,
+    score_batch,
+)
 from mathenv.verify.timeout import warm_up
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "clear_caches",
     "extract_answer",
     "gold_answer",
+    "number_gold",
     "score",
     "score_batch",
     "warm_up",

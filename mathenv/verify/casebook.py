@@ -43,7 +43,7 @@ def tricky_cases() -> list[Case]:
         _c("thousands", "1,234", "1234", T), _c("thousands", "1,235", "1234", F),
         _c("thousands", "12{,}000", "12000", T),
         _c("fraction", "\\frac{1}{2}", "0.5", T), _c("fraction", "\\frac{1}{3}", "0.33", F),
-        _c("fraction", "\\dfrac{3}{4}", "\\frac34", T), _c("fraction", "\\tfrac{6}{8}", "\\frac{3}{4}", T),
+        _c("fraction", "\\dfrac{3}{4}", "\\frac34", T), _c("fraction", "\\tfrac{3}{4}", "0.75", T),
         _c("fraction", "3/4", "\\frac{3}{4}", T), _c("fraction", "4/3", "\\frac{3}{4}", F),
         _c("fraction", "-\\frac{2}{5}", "\\frac{-2}{5}", T), _c("fraction", "\\frac{2}{5}", "-\\frac{2}{5}", F),
         _c("mixed", "2\\frac{1}{2}", "\\frac{5}{2}", T), _c("mixed", "2\\frac{1}{2}", "1", F),
@@ -64,17 +64,24 @@ def tricky_cases() -> list[Case]:
         _c("radical", "\\sqrt{8}", "2\\sqrt{2}", T), _c("radical", "\\sqrt{8}", "3\\sqrt{2}", F),
         _c("radical", "\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}", T),
         _c("radical", "\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt{2}}{2}", T),
-        _c("radical", "\\sqrt[3]{27}", "3", T), _c("radical", "\\sqrt[3]{28}", "3", F),
+        _c("radical", "\\sqrt[3]{54}", "3\\sqrt[3]{2}", T), _c("radical", "\\sqrt[3]{28}", "3", F),
         _c("pi", "2\\pi", "\\pi \\cdot 2", T), _c("pi", "\\frac{\\pi}{2}", "\\frac{\\pi}{3}", F),
-        _c("power", "2^{10}", "1024", T), _c("power", "2^{11}", "1024", F),
+        _c("power", "2^{10}x", "1024x", T), _c("power", "2^{11}x", "1024x", F),
         _c("power", "x^2+2x+1", "(x+1)^2", T), _c("power", "x^2+2x+2", "(x+1)^2", F),
         _c("expression", "2x + 3", "3 + 2x", T), _c("expression", "2x + 4", "3 + 2x", F),
         _c("expression", "\\frac{x+1}{2}", "\\frac{1}{2}x + \\frac{1}{2}", T),
         _c("expression", "6-2\\sqrt{5}", "-2\\sqrt{5}+6", T), _c("expression", "6+2\\sqrt{5}", "6-2\\sqrt5", F),
-        _c("trig", "\\sin^2 x + \\cos^2 x", "1", T), _c("trig", "\\sin x", "\\cos x", F),
-        _c("log", "\\log_2 8", "3", T), _c("log", "\\log_2 16", "3", F),
-        _c("factorial", "5!", "120", T), _c("factorial", "6!", "120", F),
-        _c("binomial", "\\binom{5}{2}", "10", T), _c("binomial", "\\binom{5}{3}", "11", F),
+        _c("trig", "2\\sin x \\cos x", "\\sin 2x", T), _c("trig", "\\sin x", "\\cos x", F),
+        _c("log", "x\\log_2 8", "3x", T), _c("log", "x\\log_2 16", "3x", F),
+        _c("factorial", "5!\\,n", "120n", T), _c("factorial", "6!\\,n", "120n", F),
+        _c("binomial", "\\binom{5}{2}y", "10y", T), _c("binomial", "\\binom{5}{3}y", "11y", F),
+        # final form: where the gold is a number in final form, the answer must be one (a computation or a
+        # reduction left undone is wrong), whatever surrounds it
+        _c("final_form", "x = 5", "5", T), _c("final_form", "12 \\times 3 = 36", "36", T),
+        _c("final_form", "\\left(\\frac{1}{3}\\right)", "1/3", T), _c("final_form", "1.2 \\times 10^{3}", "1200", T),
+        _c("final_form", "\\tfrac{6}{8}", "\\frac{3}{4}", F), _c("final_form", "\\frac{10}{2}", "5", F),
+        _c("final_form", "2^{10}", "1024", F), _c("final_form", "\\sqrt[3]{27}", "3", F),
+        _c("final_form", "\\sin^2 x + \\cos^2 x", "1", F), _c("final_form", "\\binom{5}{2}", "10", F),
         _c("complex", "3+4i", "4i+3", T), _c("complex", "3-4i", "3+4i", F),
         # structures
         _c("tuple", "(1, 2)", "(1,2)", T), _c("tuple", "(2, 1)", "(1,2)", F),
@@ -104,7 +111,7 @@ def tricky_cases() -> list[Case]:
         Case("First 3 + 4 = 7, then 7 * 6 = 43 cookies in total.", "42", False, "extract_last_number"),
         Case("We get \\boxed{3} at first, but correcting it: \\boxed{\\frac{7}{2}}", "3.5", True, "extract_last_box"),
         Case("We get \\boxed{3.5} at first, but correcting it: \\boxed{3}", "3.5", False, "extract_last_box"),
-        Case("\\boxed{\\frac{\\sqrt{\\frac{1}{4}}}{1}}", "\\frac12", True, "extract_nested"),
+        Case("\\boxed{\\frac{\\sqrt{\\frac{1}{4}}}{x}}", "\\frac{1}{2x}", True, "extract_nested"),
         Case("I don't know.", "5", False, "no_answer"),
     ]
 
@@ -131,10 +138,10 @@ def _equivalent_forms(gold: str, rng: random.Random) -> list[str]:
     if value is not None:
         if value.denominator == 1:
             n = value.numerator
-            forms += [f"{n}.0", f"\\frac{{{2 * n}}}{{2}}", f"{n:,}" if abs(n) >= 1000 else f"{n}.00"]
+            forms += [f"{n}.0", f"x = {n}", f"{n:,}" if abs(n) >= 1000 else f"{n}.00"]
         else:
             forms += [f"\\frac{{{value.numerator}}}{{{value.denominator}}}",
-                      f"\\dfrac{{{2 * value.numerator}}}{{{2 * value.denominator}}}"]
+                      f"\\dfrac{{{value.numerator}}}{{{value.denominator}}}"]
     else:
         spaced = re.sub(r"([+\-=,])", r" \1 ", gold)
         forms += [spaced, gold.replace("\\frac", "\\dfrac")]
@@ -170,8 +177,7 @@ _PADDING = "We check each case carefully. " * 600  # 18,000 characters of reason
 
 def hacking_cases() -> list[Case]:
     """Responses a policy could learn to emit for reward: each must score *wrong* against its gold, under
-    the default options (`score(response, gold)`). Named by the trick (issue 22); the restated question,
-    which is wrong only under `numbers_only`, is tested beside these."""
+    the default options (`score(response, gold)`). Named by the trick (issue 22)."""
     h = [
         # a relation that is true whatever the question: an identity is no answer to a different identity,
         # and a truth value is no answer to an equation in unknowns
@@ -250,6 +256,17 @@ def hacking_cases() -> list[Case]:
         ("percent_scale", _boxed("25\\%"), "\\frac{1}{4}"),
         ("percent_scale", _boxed("0.5"), "50\\%"),
         ("percent_scale", _boxed("12.5%"), "0.125"),
+        # the question restated, or the computation left undone, where the gold is a computed number
+        ("restated", _boxed("83 + 64"), "147"),
+        ("restated", "What is 83 + 64? \\boxed{83+64}", "147"),
+        ("restated", _boxed("37 \\cdot 43"), "1591"),
+        ("restated", _boxed("2^{10}"), "1024"),
+        ("restated", _boxed("\\dbinom{16}{5}"), "4368"),
+        ("restated", _boxed("\\sqrt{16}"), "4"),
+        ("restated", _boxed("\\frac{294}{2}"), "147"),
+        ("restated", _boxed("\\frac{6}{12}"), "\\frac12"),
+        ("restated", _boxed("5 + 0x"), "5"),
+        ("restated", "#### 12*3+4", "40"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),
         ("time", _boxed("8:34"), "20:34"),

@@ -4,12 +4,14 @@ Order of work for one (response, gold) pair:
 1. digits of every script become ASCII; the stated answer is extracted (`extract.py`) and the gold field is
    reduced to its answer; no answer -> `no_answer`. The last-number fallback is used only where the gold
    is a plain number (GSM8K style): for a MATH answer a stray number is no answer;
-2. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
+2. where the gold is a number in final form, the answer must state one (`numbers_only`, on by default: not
+   `83 + 64` for 147, not `\\frac{6}{12}` for 1/2), else `wrong`;
+3. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
    strings -> `correct`; a time of day, an unsorted sequence of numbers, two plain numbers (as `Fraction`s,
    never floats) -> `correct` or `wrong` (`structure.py`);
-3. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
+4. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
    screened out as `timeout` without being judged (`screen.py`);
-4. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
+5. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
    TRL, open-r1 and lighteval use, in a helper process under one hard time bound (`timeout.py`): an
    overrun gives `timeout`, never a hang or an exception; a "yes" between two relations is checked by
    `structure.relation_veto` (identities and empty solution sets). Verdicts are cached by (answer, gold).
@@ -33,10 +35,12 @@ from mathenv.verify.extract import (
 from mathenv.verify.normalize import (
     ascii_digits,
     base_numeral,
+    is_final_number,
     near_decimal,
     normalize,
     numbers_equal,
     rounds_to,
+    stated_value,
     to_number,
 )
 from mathenv.verify.screen import too_costly
@@ -144,15 +148,25 @@ def clear_caches() -> None:
     call_with_timeout(_clear_helper_caches, (), 60.0)
 
 
-def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = False,
+def number_gold(gold: str) -> bool:
+    """True where a gold field's answer is a plain number: with `numbers_only` its answers are decided by the
+    fast path, so a pool of such golds never needs math-verify's helper."""
+    g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
+    return len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
+
+
+def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = True,
           timeout: float = DEFAULT_TIMEOUT) -> Verdict:
     """Score a model's whole output against a dataset's gold answer. Never raises for string inputs.
 
     `last_number=False` rewards only answers stated explicitly (boxed, `####`, "the answer is", maths
     in `$...$`); with True the last number counts too, but only where the gold is a plain number.
-    `numbers_only=True`: where the gold is a plain number, so must the answer be (`147`, `0.5`, `\\frac{1}{2}`,
-    `12%`); an expression equal to it (`83 + 64`, `2^{10}`) is `wrong`, so a policy cannot score on a
-    computation task by restating the question. Otherwise equality is mathematical, as in math-verify.
+    `numbers_only=True` (the default): where the gold is a number in final form (`147`, `0.5`, `\\frac{1}{2}`,
+    `12%`), so must the value the answer states be (`x = 147` and `147 \\text{ cm}` state 147); an expression
+    equal to it (`83 + 64`, `2^{10}`, `\\dbinom{16}{5}`) or an unreduced fraction (`\\frac{6}{12}`) is `wrong`,
+    so a policy cannot score by restating a "compute" question or leaving the computation undone.
+    `numbers_only=False` is math-verify's convention: any expression of equal value counts. Where the gold is
+    no number, equality is mathematical either way.
     `timeout` bounds the seconds spent judging one call with math-verify (the rest is linear in input size).
     """
     try:
@@ -160,6 +174,7 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             return Verdict(False, "no_answer", None)
         g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
         numeric_gold = len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
+        final_gold = numeric_gold and is_final_number(normalize(g))
         response = ascii_digits(response[-MAX_RESPONSE_CHARS:])
         choice = len(g) <= 40 and (letter := normalize(g)) in _CHOICES and letter in g
         extracted = extract_answer(response, last_number and numeric_gold, choices=choice)
@@ -167,7 +182,11 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             return Verdict(False, "no_answer", None)
         if len(g) > MAX_ANSWER_CHARS:
             return Verdict(False, "unparsable", extracted)
-        if numbers_only and numeric_gold and to_number(normalize(extracted)) is None:
+        # the computation or the reduction left undone: never correct; `wrong` at once where it has numbers in
+        # it (`83+64`), else (`@@`, `x/x`) judged as usual for its reason
+        undone = numbers_only and final_gold and not all(
+            map(is_final_number, stated_value(normalize(extracted)).split(",")))
+        if undone and any(ch.isdigit() for ch in extracted):
             return Verdict(False, "wrong", extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)
@@ -178,6 +197,8 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
                 reason = _judged(answer, g, float(timeout))
             except CallTimeout:
                 reason = "timeout"
+        if undone and reason == "correct":
+            reason = "wrong"
         return Verdict(reason == "correct", reason, extracted)
     except Exception:  # a bug in math-verify, sympy or us must never escape into a training loop
         return Verdict(False, "unparsable", None)
@@ -210,7 +231,7 @@ def score_batch(
     golds: Sequence[str],
     *,
     last_number: bool = True,
-    numbers_only: bool = False,
+    numbers_only: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     processes: int = 1,
 ) -> list[Verdict]:

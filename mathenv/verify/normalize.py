@@ -8,6 +8,7 @@ Digits of every script (full-width `４２`, Arabic-Indic `٤٢`) become ASCII f
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -20,7 +21,7 @@ _REMOVE = re.compile(
     re.A,
 )
 _FRAC = re.compile(r"\\[dtc]frac", re.A)
-_TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
+_TEXT = re.compile(r"\\(?:text|textbf|textit|textnormal|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
 _SPACES = re.compile(r"\s+", re.A)
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
 _FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
@@ -29,7 +30,7 @@ _SQRT_SHORT = re.compile(r"\\sqrt(\d)", re.A)
 _NEGATIVE_EXPONENT = re.compile(r"\^-(\d+)", re.A)  # 10^-2 is 10^{-2}
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}([, ])\d{3}(?:\1\d{3})*(?:\.\d+)?$", re.A)
 _DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$", re.A)
-_LATEX_THOUSANDS = re.compile(r"(\d)\{,\}(\d)", re.A)
+_LATEX_THOUSANDS = re.compile(r"(\d)\s*\{\s*,\s*\}\s*(\d)", re.A)
 _TRAILING_ZEROS = re.compile(r"^(-?\d+)\.0+$", re.A)
 _UNIT_WORDS = re.compile(
     r"^(?P<num>[-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?|\\frac\{\d+\}\{\d+\})"
@@ -207,3 +208,39 @@ def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> b
     the Hendrycks MATH grader drops the sign the same way, and it, the Minerva graders and math-verify on a
     LaTeX `\\%` never equate `50\\%` with 0.5 (the conventions list in docs/verifier.md)."""
     return pred[0] == gold[0]
+
+
+_SCIENTIFIC = re.compile(r"^[-+]?(?:\d+(?:\.\d+)?)(?:\\times|\\cdot|\*)10\^\{?-?\d+\}?$", re.A)
+_INTEGER = re.compile(r"^[-+]?\d+$", re.A)
+_NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
+
+
+def is_final_number(s: str) -> bool:
+    """True where the normalised answer `s` is a number written in final form: an integer or a decimal, a
+    fraction or mixed number in lowest terms, a percentage of one, or `a \\times 10^{n}`. `\\frac{2}{4}` and
+    `\\frac{10}{2}` are numbers too, but with the reduction left undone; `2+3` and `\\sqrt{4}` are no numbers."""
+    s = s.removesuffix("%")
+    if NUMBER.match(s) or _SCIENTIFIC.match(s):
+        return True
+    m = _FRACTION.match(s) or _SLASH.match(s)
+    if m:
+        num, den = m.groups()[-2:]
+        integers = _INTEGER.match(num) and _INTEGER.match(den)
+        return bool(integers) and abs(int(den)) > 1 and math.gcd(int(num), int(den)) == 1
+    m = _MIXED.match(s)
+    if m:
+        whole, n, d = (int(x) for x in m.groups()[1:])
+        return whole > 0 and 0 < n < d and math.gcd(n, d) == 1
+    return False
+
+
+def stated_value(s: str) -> str:
+    """The value a normalised answer states: what follows its last `=` (`x=5`, `12\\times3=36`), an
+    approximation after it dropped (`1/3\\approx0.33`, `x\\approx11`), one pair of enclosing parentheses and a
+    stray trailing `\\` dropped."""
+    s = s.rsplit("=", 1)[-1]
+    head, _, tail = s.partition("\\approx")
+    s = (tail if _NAME.match(head) else head).rstrip("\\")
+    if len(s) > 1 and s[0] == "(" and s[-1] == ")" and "(" not in s[1:-1] and ")" not in s[1:-1]:
+        s = s[1:-1]
+    return s

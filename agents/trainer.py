@@ -214,19 +214,20 @@ class Trainer:
                 groups_kept += int(fb.keep.sum())
             if fb.done:
                 break
-        stats = train_metrics(np.concatenate(attempted), responses, [self.rollout.truncated(r) for r in responses],
-                              groups_kept)
-        if not kept:
-            return None, stats
-        batch = Rollouts.concat(kept)
-        batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
-        return batch, stats
+        batch = None
+        if kept:
+            batch = Rollouts.concat(kept)
+            batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
+        truncated = [self.rollout.truncated(r) for r in responses]
+        return batch, train_metrics(np.concatenate(attempted), responses, truncated, groups_kept)
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for
         every algorithm but for its advantages and loss."""
         c = self.config
         t = batch.tensors
+        per_step = c.epochs * c.minibatches  # this iteration's learning rates, one per optimiser update
+        factors = [lr_factor(c, self.step * per_step + i, c.steps * per_step) for i in range(per_step)]
         # with one optimiser step per iteration pi_old is the policy itself: its log-probs come free from
         # the training forward (detached), unless the algorithm needs them before the update
         single_step = c.epochs == 1 and c.minibatches == 1 and not self.algorithm.needs_old_logprobs
@@ -240,15 +241,13 @@ class Trainer:
         count = 0
         grad_norms = []
         self.policy.train()
-        per_step = c.epochs * c.minibatches
         for epoch in range(c.epochs):
             order = self.shuffle_rng.permutation(B)
             for k, mb_rows in enumerate(np.array_split(order, c.minibatches)):
                 if mb_rows.size == 0:
                     continue
-                factor = lr_factor(c, self.step * per_step + epoch * c.minibatches + k, c.steps * per_step)
                 for group in self.optimizer.param_groups:  # from the step count: nothing extra to checkpoint
-                    group["lr"] = group["base_lr"] * factor
+                    group["lr"] = group["base_lr"] * factors[epoch * c.minibatches + k]
                 # each micro-batch's loss is its share of the minibatch's: sums over its tokens (sequences)
                 # divided by the minibatch's token (sequence) count, so accumulation gives the minibatch loss
                 norm = {"tokens": float(t["response_mask"][mb_rows].sum()), "sequences": float(mb_rows.size)}

@@ -35,7 +35,7 @@ import numpy as np
 
 from curricula import diagnostics as D
 from curricula.diagnostics import BatchStats
-from curricula.statistics import QuestionStats, per_question
+from curricula.statistics import QuestionStats
 
 PHASES = ("train", "probe")
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -149,11 +149,11 @@ class Curriculum:
         try:
             self._record(ids, solved, tried, phase)
             keep = self._keep(ids, solved, tried, phase)
-            self.batch_stats.add(phase, solved, tried, keep)
             self._after_update(ids, solved, tried, phase)
         finally:
             self.report_lag = 0
         done = phase == "train" and self._batch_done()
+        self.batch_stats.add(phase, solved, tried, keep)
         if done:
             self.batch_stats.close()
             self.iteration += 1
@@ -217,11 +217,11 @@ class Curriculum:
         curricula.diagnostics, which names them).
         """
         size, age, buffer_l = self._buffer_stats()
-        return {D.ITERATION: self.iteration, **self.batch_stats.batch_metrics(),
-                D.POOL_LEARNABILITY: self.stats.pool_learnability(),
+        return {D.ITERATION: self.iteration, D.POOL_LEARNABILITY: self.stats.pool_learnability(),
                 D.FRAC_SEEN: self.stats.seen / self.num_questions,
                 D.BUFFER_SIZE: size, D.BUFFER_AGE: age, D.BUFFER_LEARNABILITY: buffer_l,
-                D.P_HIST: self.stats.p_hist.copy(), **self.batch_stats.count_metrics()}
+                D.P_HIST: self.stats.p_hist.copy(), **self.batch_stats.batch_metrics(),
+                **self.batch_stats.count_metrics()}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything that affects future choices (statistics, buffer, RNG), copied."""
@@ -352,7 +352,7 @@ class Curriculum:
         `_observe` has seen them."""
         if not (tried > 0).any():
             return
-        uniq, a, s = per_question(ids, solved, tried)
+        uniq, a, s = _per_question(ids, solved, tried)
         self._observe(uniq, a, s)
         self.stats.record(uniq, a, s, self.iteration - self.report_lag)
 
@@ -371,3 +371,14 @@ class Curriculum:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if not isinstance(v, np.ndarray))
         return f"{type(self).__name__}(num_questions={self.num_questions}, {opts})"
+
+
+def _per_question(ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
+    are left out (a question can appear in several groups of one report)."""
+    has = tried > 0
+    uniq, inv = np.unique(ids[has], return_inverse=True)
+    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
+    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+    return uniq, a, s

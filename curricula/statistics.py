@@ -23,17 +23,6 @@ def p_bins(p: np.ndarray) -> np.ndarray:
     return np.minimum((p * P_BINS).astype(np.int64), P_BINS - 1)
 
 
-def per_question(ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
-    are left out (a question can appear in several groups of one report)."""
-    has = tried > 0
-    uniq, inv = np.unique(ids[has], return_inverse=True)
-    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
-    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
-    return uniq, a, s
-
-
 class QuestionStats:
     """The statistics of a pool of `num_questions` questions (ids 0..n-1)."""
 

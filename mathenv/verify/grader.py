@@ -182,12 +182,12 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             return Verdict(False, "no_answer", None)
         if len(g) > MAX_ANSWER_CHARS:
             return Verdict(False, "unparsable", extracted)
-        # the computation or the reduction left undone: never correct; `wrong` at once where it has numbers in
-        # it (`83+64`), else (`@@`, `x/x`) judged as usual for its reason
-        undone = numbers_only and final_gold and not all(
-            map(is_final_number, stated_value(normalize(extracted)).split(",")))
-        if undone and any(ch.isdigit() for ch in extracted):
-            return Verdict(False, "wrong", extracted)
+        if numbers_only and final_gold and not all(map(is_final_number, stated_value(normalize(extracted)).split(","))):
+            # the computation or the reduction left undone (`83+64`, `x/x`): never correct, decided without
+            # math-verify; `unparsable` where no letter or digit is left to read (`@@`, an empty `\\boxed{}`),
+            # as math-verify says
+            readable = any(ch.isalnum() for ch in normalize(extracted).replace("\\boxed", ""))
+            return Verdict(False, "wrong" if readable else "unparsable", extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)
         if reason is None and too_costly(answer, g):
@@ -197,8 +197,6 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
                 reason = _judged(answer, g, float(timeout))
             except CallTimeout:
                 reason = "timeout"
-        if undone and reason == "correct":
-            reason = "wrong"
         return Verdict(reason == "correct", reason, extracted)
     except Exception:  # a bug in math-verify, sympy or us must never escape into a training loop
         return Verdict(False, "unparsable", None)

@@ -103,6 +103,15 @@ def test_score_batch_in_worker_processes_agrees():
 
 
 
+def test_an_answer_stating_no_number_keeps_its_reason():
+    # decided without math-verify, with the reason math-verify would give: nothing to read, or brackets open
+    assert score("\\boxed{83 + 64}", "147").reason == "wrong"
+    assert score("\\boxed{@@}", "147").reason == "unparsable"
+    assert score("\\boxed{(5}", "5").reason == "unparsable"
+    assert score("\\boxed{}", "5").reason == "unparsable"
+    assert score("\\boxed{x/x}", "1").reason == "wrong"
+
+
 @pytest.mark.parametrize("response, gold, lenient, strict", [
     ("\\boxed{83 + 64}", "147", True, False),
     ("\\boxed{2^{10}}", "1024", True, False),

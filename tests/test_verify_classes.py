@@ -143,6 +143,8 @@ def test_a_short_expression_is_taken_whole_not_its_last_number():
         ("I got 12 marbles", "12", True),  # a sentence still gives its last number
         ("12 inches", "12", True),
         ("[30 degrees]", "30", True),
+        ("**12**", "12", True),  # Markdown bold around the whole answer
+        ("**x^2**", "x^2", True),
     ], numbers_only=False)  # what is extracted, judged by value (with numbers_only an expression is undone)
     _check([("2^{10}", "1024", False), ("4 \\cdot 6", "24", False), ("7 - 2 = 5", "5", True)])
 

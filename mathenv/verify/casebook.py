@@ -267,6 +267,9 @@ def hacking_cases() -> list[Case]:
         ("restated", _boxed("\\frac{6}{12}"), "\\frac12"),
         ("restated", _boxed("5 + 0x"), "5"),
         ("restated", "#### 12*3+4", "40"),
+        ("restated", _boxed("37 \\times 10^{2}"), "3700"),  # scientific notation wants 1 <= |a| < 10
+        ("restated", _boxed("10^3"), "1000"),
+        ("many_candidates", _boxed("x=3, x=5"), "5"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),
         ("time", _boxed("8:34"), "20:34"),

@@ -219,6 +219,8 @@ def _bare(text: str) -> str | None:
     """The whole response where it is short, on one line, and one token or no words ("x^2 + 1"): the answer
     itself; else None ("I think 72" is a sentence)."""
     bare = text.strip()
+    if len(bare) > 4 and bare.startswith("**") and bare.endswith("**"):  # Markdown bold around the answer
+        bare = bare[2:-2].strip()
     if not bare or len(bare) > _BARE_CHARS or "\n" in bare:
         return None
     tokens = _TEXT.sub(" ", bare).split()

@@ -35,12 +35,13 @@ from mathenv.verify.extract import (
 from mathenv.verify.normalize import (
     ascii_digits,
     base_numeral,
+    final_value,
     is_final_number,
     near_decimal,
     normalize,
     numbers_equal,
     rounds_to,
-    stated_value,
+    stated_numbers,
     to_number,
 )
 from mathenv.verify.screen import too_costly
@@ -148,11 +149,26 @@ def clear_caches() -> None:
     call_with_timeout(_clear_helper_caches, (), 60.0)
 
 
+def _unread_reason(answer: str) -> str:
+    """The reason for an answer that states no number in final form: `wrong`, or `unparsable` where nothing is
+    left to read (`@@`, an empty `\\boxed{}`) or its brackets do not close (`(5`), as math-verify would say."""
+    if not any(ch.isalnum() for ch in normalize(answer).replace("\\boxed", "")):
+        return "unparsable"
+    depth = 0
+    for ch in answer:
+        depth += (ch in "([{") - (ch in ")]}")
+        if depth < 0:
+            return "unparsable"
+    return "wrong" if depth == 0 else "unparsable"
+
+
 def number_gold(gold: str) -> bool:
-    """True where a gold field's answer is a plain number: with `numbers_only` its answers are decided by the
-    fast path, so a pool of such golds never needs math-verify's helper."""
+    """True where a gold field's answer is a number in final form: with `numbers_only` its answers are decided
+    without math-verify, all but a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a
+    list of numbers (`3, 4`), so a pool of such golds rarely needs math-verify's helper (the env does not start
+    it ahead; a run that meets such an answer starts it then)."""
     g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
-    return len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
+    return len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None and is_final_number(normalize(g))
 
 
 def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = True,
@@ -182,12 +198,14 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             return Verdict(False, "no_answer", None)
         if len(g) > MAX_ANSWER_CHARS:
             return Verdict(False, "unparsable", extracted)
-        if numbers_only and final_gold and not all(map(is_final_number, stated_value(normalize(extracted)).split(","))):
-            # the computation or the reduction left undone (`83+64`, `x/x`): never correct, decided without
-            # math-verify; `unparsable` where no letter or digit is left to read (`@@`, an empty `\\boxed{}`),
-            # as math-verify says
-            readable = any(ch.isalnum() for ch in normalize(extracted).replace("\\boxed", ""))
-            return Verdict(False, "wrong" if readable else "unparsable", extracted)
+        if numbers_only and final_gold:
+            stated = stated_numbers(normalize(join_digit_groups(extracted)))
+            if stated is None:  # the computation or the reduction left undone (`83+64`, `x/x`): never correct
+                return Verdict(False, _unread_reason(extracted), extracted)
+            if stated is not True and len(stated) == 1:  # one number, at most a unit word: decided here, exactly
+                n, gn, gs = stated[0], to_number(normalize(g)), normalize(g)
+                same = numbers_equal(final_value(n), gn) or rounds_to(n, gn) or near_decimal(n, gs)
+                return Verdict(same, "correct" if same else "wrong", extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)
         if reason is None and too_costly(answer, g):

@@ -17,11 +17,11 @@ from functools import lru_cache
 
 _REMOVE = re.compile(
     r"\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\displaystyle|(?<!\\)\\[,;:! ]\s*|\\q?quad|~|\$|\\\$"
-    r"|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\\mathrm\{\s*o\s*\}",
+    r"|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\\mathrm\{\s*o\s*\}|\\textdollar",
     re.A,
 )
 _FRAC = re.compile(r"\\[dtc]frac", re.A)
-_TEXT = re.compile(r"\\(?:text|textbf|textit|textnormal|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
+_TEXT = re.compile(r"\\(?:text|textbf|textit|textnormal|textrm|textup|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
 _SPACES = re.compile(r"\s+", re.A)
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
 _FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
@@ -210,18 +210,21 @@ def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> b
     return pred[0] == gold[0]
 
 
-_SCIENTIFIC = re.compile(r"^[-+]?(?:\d+(?:\.\d+)?)(?:\\times|\\cdot|\*)10\^\{?-?\d+\}?$", re.A)
+_SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\\times|\\cdot|\*|×)10\^\{?([-+]?\d+)\}?$", re.A)
 _INTEGER = re.compile(r"^[-+]?\d+$", re.A)
-_NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
 
 
 def is_final_number(s: str) -> bool:
     """True where the normalised answer `s` is a number written in final form: an integer or a decimal, a
-    fraction or mixed number in lowest terms, a percentage of one, or `a \\times 10^{n}`. `\\frac{2}{4}` and
-    `\\frac{10}{2}` are numbers too, but with the reduction left undone; `2+3` and `\\sqrt{4}` are no numbers."""
+    fraction or mixed number in lowest terms, a percentage of one, or `a \\times 10^{n}` with 1 <= |a| < 10.
+    `\\frac{2}{4}`, `\\frac{10}{2}` and `37 \\times 10^{2}` are numbers too, but with the reduction left
+    undone; `2+3` and `\\sqrt{4}` are no numbers."""
     s = s.removesuffix("%")
-    if NUMBER.match(s) or _SCIENTIFIC.match(s):
+    if NUMBER.match(s):
         return True
+    m = _SCIENTIFIC.match(s)
+    if m:
+        return 1 <= abs(Decimal(m.group(1))) < 10
     m = _FRACTION.match(s) or _SLASH.match(s)
     if m:
         num, den = m.groups()[-2:]
@@ -234,13 +237,56 @@ def is_final_number(s: str) -> bool:
     return False
 
 
-def stated_value(s: str) -> str:
-    """The value a normalised answer states: what follows its last `=` (`x=5`, `12\\times3=36`), an
-    approximation after it dropped (`1/3\\approx0.33`, `x\\approx11`), one pair of enclosing parentheses and a
-    stray trailing `\\` dropped."""
-    s = s.rsplit("=", 1)[-1]
-    head, _, tail = s.partition("\\approx")
-    s = (tail if _NAME.match(head) else head).rstrip("\\")
-    if len(s) > 1 and s[0] == "(" and s[-1] == ")" and "(" not in s[1:-1] and ")" not in s[1:-1]:
-        s = s[1:-1]
-    return s
+def final_value(s: str) -> tuple[Fraction, bool] | None:
+    """`to_number` of a number in final form, scientific notation included (`1.2\\times10^{3}` is 1200)."""
+    m = _SCIENTIFIC.match(s.removesuffix("%"))
+    if m:
+        return Fraction(Decimal(m.group(1))) * Fraction(10) ** int(m.group(2)), s.endswith("%")
+    return to_number(s)
+
+
+# a number at the start of a normalised entry, in any form `is_final_number` judges
+_LEADING_NUMBER = re.compile(
+    r"[-+]?(?:\d+\\frac\{\d+\}\{\d+\}|\\frac\{[-+]?\d+(?:\.\d+)?\}\{[-+]?\d+(?:\.\d+)?\}"
+    r"|\d+(?:\.\d+)?(?:(?:\\times|\\cdot|\*|×)10\^\{?[-+]?\d+\}?|/[-+]?\d+(?:\.\d+)?)?|\.\d+)%?",
+    re.A,
+)
+# what may follow it: unit words with their powers (`cm^2`, `km/h`), a note in brackets (`(apples)`); a single
+# letter (`m/s`, or the variable of `5x`) may be a unit or a factor, so math-verify judges it
+_UNIT_TAIL = re.compile(r"(?:[A-Za-z]{2,}(?:\^\{?-?\d+\}?)?|\([A-Za-z.]*\)|[/.'])*", re.A)
+_LETTER_TAIL = re.compile(r"(?:[A-Za-z]+(?:\^\{?-?\d+\}?)?|\\(?:mu|Omega)(?![A-Za-z])|\([A-Za-z.]*\)|[/.'])*", re.A)
+_NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
+_CLOSING = {")": "(", "]": "["}
+
+
+def _entry_value(entry: str) -> str:
+    """What one entry of a normalised answer states: after its last `=`, before an approximation, without
+    one pair of enclosing brackets, a stray closing bracket, or trailing punctuation."""
+    entry = entry.rstrip("=;:.").rsplit("=", 1)[-1]
+    head, _, tail = entry.partition("\\approx")
+    entry = (tail if _NAME.match(head) else head).rstrip("\\;:.")
+    if len(entry) > 1 and entry[0] == "(" and entry[-1] == ")" and "(" not in entry[1:-1] and ")" not in entry[1:-1]:
+        entry = entry[1:-1]
+    if entry[-1:] in _CLOSING and _CLOSING[entry[-1]] not in entry:
+        entry = entry[:-1]
+    return entry
+
+
+def stated_numbers(normalized: str) -> list[str] | None | bool:
+    """The numbers in final form a normalised answer states, one per comma-separated entry (`x=5`,
+    `12\\times3=36`, `1/3\\approx0.33`, `(\\frac{1}{3})`, `60km/h`, `15\\frac{39}{40},\\frac{639}{40}`); None
+    where an entry states none (`83+64`, `\\frac{6}{12}`, `2^{10}`, `x<5`: the computation left undone); True
+    where each states one but a single letter follows (`12m/s`, `5x`: a unit or a factor, math-verify's call)."""
+    numbers: list[str] = []
+    letters = False
+    for entry in normalized.rstrip(",").split(","):
+        value = _entry_value(entry)
+        m = _LEADING_NUMBER.match(value)
+        if not (m and is_final_number(m.group())):
+            return None
+        if not _UNIT_TAIL.fullmatch(value, m.end()):
+            if not _LETTER_TAIL.fullmatch(value, m.end()):
+                return None
+            letters = True
+        numbers.append(m.group())
+    return True if letters else numbers

@@ -85,6 +85,13 @@ def test_reasons():
     assert score("\\boxed{@@}", "\\frac{1}{2}").reason == "unparsable"
     assert score("\\boxed{x+1}", "x+2").reason == "wrong"
     assert score("\\boxed{\\text{Bob}}", "\\text{Evelyn}").reason == "wrong"
+    # an answer stating no number where the gold is one: decided without math-verify, with the reason it would
+    # give (nothing left to read, or brackets that do not close: unparsable)
+    assert score("\\boxed{83 + 64}", "147").reason == "wrong"
+    assert score("\\boxed{@@}", "147").reason == "unparsable"
+    assert score("\\boxed{(5}", "5").reason == "unparsable"
+    assert score("\\boxed{}", "5").reason == "unparsable"
+    assert score("\\boxed{x/x}", "1").reason == "wrong"
 
 
 def test_score_batch_matches_score_and_checks_lengths():
@@ -99,17 +106,6 @@ def test_score_batch_in_worker_processes_agrees():
     responses = [c.response for c in CASES] * 2
     golds = [c.gold for c in CASES] * 2
     assert score_batch(responses, golds, processes=2) == score_batch(responses, golds, processes=1)
-
-
-
-
-def test_an_answer_stating_no_number_keeps_its_reason():
-    # decided without math-verify, with the reason math-verify would give: nothing to read, or brackets open
-    assert score("\\boxed{83 + 64}", "147").reason == "wrong"
-    assert score("\\boxed{@@}", "147").reason == "unparsable"
-    assert score("\\boxed{(5}", "5").reason == "unparsable"
-    assert score("\\boxed{}", "5").reason == "unparsable"
-    assert score("\\boxed{x/x}", "1").reason == "wrong"
 
 
 @pytest.mark.parametrize("response, gold, lenient, strict", [

@@ -253,8 +253,9 @@ _LEADING_NUMBER = re.compile(
 )
 # what may follow it: unit words with their powers (`cm^2`, `km/h`), a note in brackets (`(apples)`); a single
 # letter (`m/s`, or the variable of `5x`) may be a unit or a factor, so math-verify judges it
-_UNIT_TAIL = re.compile(r"(?:[A-Za-z]{2,}(?:\^\{?-?\d+\}?)?|\([A-Za-z.]*\)|[/.'])*", re.A)
-_LETTER_TAIL = re.compile(r"(?:[A-Za-z]+(?:\^\{?-?\d+\}?)?|\\(?:mu|Omega)(?![A-Za-z])|\([A-Za-z.]*\)|[/.'])*", re.A)
+_POWER, _NOTE = r"(?:\^\{?-?\d+\}?)?", r"|\([A-Za-z.]*\)|[/.']"
+_UNIT_TAIL = re.compile(rf"(?:[A-Za-z]{{2,}}{_POWER}{_NOTE})*", re.A)
+_LETTER_TAIL = re.compile(rf"(?:[A-Za-z]+{_POWER}|\\(?:mu|Omega)(?![A-Za-z]){_NOTE})*", re.A)
 _NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
 _CLOSING = {")": "(", "]": "["}
 

@@ -87,7 +87,7 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("x = 12\\text{ cm}", "12"), ("60 \\text{ km/h}", "60"), ("12\\,\\mathrm{m/s}", "12"), ("12 \\textrm{ cm}", "12"),
     ("\\textdollar 12", "12"), ("12 \\text{ (apples)}", "12"), ("-\\frac{1}{2}\\text{ m}", "-0.5"),
     ("3\\frac{1}{3}\\text{ hours}", "\\frac{10}{3}"), ("1.2 × 10^3", "1200"), ("12 \\times 3 = 36 \\text{ cm}", "36"),
-    ("x = 1,000", "1000"), ("5)", "5"),
+    ("x = 1,000", "1000"), ("5)", "5"), ("\\sqrt{2} \\approx 1.41", "1.41"),
 ])
 def test_legitimate_answers_still_score(answer, gold):
     assert score(f"\\boxed{{{answer}}}", gold).correct

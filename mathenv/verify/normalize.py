@@ -260,12 +260,9 @@ _NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may 
 _CLOSING = {")": "(", "]": "["}
 
 
-def _entry_value(entry: str) -> str:
-    """What one entry of a normalised answer states: after its last `=`, before an approximation, without
-    one pair of enclosing brackets, a stray closing bracket, or trailing punctuation."""
-    entry = entry.rstrip("=;:.").rsplit("=", 1)[-1]
-    head, _, tail = entry.partition("\\approx")
-    entry = (tail if _NAME.match(head) else head).rstrip("\\;:.")
+def _bare_value(entry: str) -> str:
+    """One value without one pair of enclosing brackets, a stray closing bracket, or trailing punctuation."""
+    entry = entry.rstrip("\\;:.")
     if len(entry) > 1 and entry[0] == "(" and entry[-1] == ")" and "(" not in entry[1:-1] and ")" not in entry[1:-1]:
         entry = entry[1:-1]
     if entry[-1:] in _CLOSING and _CLOSING[entry[-1]] not in entry:
@@ -275,16 +272,19 @@ def _entry_value(entry: str) -> str:
 
 def stated_numbers(normalized: str) -> list[str] | None | bool:
     """The numbers in final form a normalised answer states, one per comma-separated entry (`x=5`,
-    `12\\times3=36`, `1/3\\approx0.33`, `(\\frac{1}{3})`, `60km/h`, `15\\frac{39}{40},\\frac{639}{40}`); None
+    `12\\times3=36`, `1/3\\approx0.33`, `\\sqrt{2}\\approx1.41`, `(\\frac{1}{3})`, `60km/h`, `15\\frac{39}{40},\\frac{639}{40}`); None
     where an entry states none (`83+64`, `\\frac{6}{12}`, `2^{10}`, `x<5`: the computation left undone); True
     where each states one but a single letter follows (`12m/s`, `5x`: a unit or a factor, math-verify's call)."""
     numbers: list[str] = []
     letters = False
     for entry in normalized.rstrip(",").split(","):
-        value = _entry_value(entry)
-        m = _LEADING_NUMBER.match(value)
-        if not (m and is_final_number(m.group())):
+        # after its last `=`; of `a \\approx b`, the exact `a` where it is a number, else the approximation
+        head, _, tail = entry.rstrip("=;:.").rsplit("=", 1)[-1].partition("\\approx")
+        values = [_bare_value(v) for v in (head, tail) if v and not _NAME.match(v)]
+        found = [(v, m) for v in values if (m := _LEADING_NUMBER.match(v)) and is_final_number(m.group())]
+        if not found:
             return None
+        value, m = found[0]
         if not _UNIT_TAIL.fullmatch(value, m.end()):
             if not _LETTER_TAIL.fullmatch(value, m.end()):
                 return None

@@ -69,6 +69,27 @@ def test_hostile_inputs_in_the_main_thread(name):
     assert elapsed < CEILING, f"{name} took {elapsed:.1f}s"
 
 
+# answers to a plain-number gold go through the final-form rule's own patterns (units after the number)
+HOSTILE_TO_A_NUMBER = {
+    "letters_then_a_sign": "\\boxed{5" + "a" * 40 + "!}",  # a word split every way would take hours
+    "units_then_a_sign": "\\boxed{5" + "ab/" * 300 + "!}",
+    "notes_then_a_sign": "\\boxed{5" + "(ab)" * 300 + "+}",
+    "powers_then_a_sign": "\\boxed{5" + "a^2" * 300 + "!}",
+    "digits_then_a_letter": "\\boxed{" + "1" * 900 + "x}",
+    "many_equals": "\\boxed{" + "x=" * 400 + "6}",
+    "many_approx": "\\boxed{" + "\\approx" * 100 + "6}",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_TO_A_NUMBER))
+def test_hostile_answers_to_a_number(name):
+    start = time.perf_counter()
+    verdict = score(HOSTILE_TO_A_NUMBER[name], "5", timeout=TIMEOUT)
+    elapsed = time.perf_counter() - start
+    assert _clean(verdict), verdict
+    assert elapsed < CEILING, f"{name} took {elapsed:.1f}s"
+
+
 def test_hostile_inputs_in_another_thread():
     out: list = []
     thread = threading.Thread(target=lambda: out.extend(_score_all(list(HOSTILE.values()))))

@@ -254,8 +254,9 @@ _LEADING_NUMBER = re.compile(
 # what may follow it: unit words with their powers (`cm^2`, `km/h`), a note in brackets (`(apples)`); a single
 # letter (`m/s`, or the variable of `5x`) may be a unit or a factor, so math-verify judges it
 _POWER, _NOTE = r"(?:\^\{?-?\d+\}?)?", r"|\([A-Za-z.]*\)|[/.']"
-_UNIT_TAIL = re.compile(rf"(?:[A-Za-z]{{2,}}{_POWER}{_NOTE})*", re.A)
-_LETTER_TAIL = re.compile(rf"(?:[A-Za-z]+{_POWER}|\\(?:mu|Omega)(?![A-Za-z]){_NOTE})*", re.A)
+# (each word whole, `(?![A-Za-z])`: split freely, 30 letters and a stray sign would take seconds to reject)
+_UNIT_TAIL = re.compile(rf"(?:[A-Za-z]{{2,}}(?![A-Za-z]){_POWER}{_NOTE})*", re.A)
+_LETTER_TAIL = re.compile(rf"(?:[A-Za-z]+(?![A-Za-z]){_POWER}|\\(?:mu|Omega)(?![A-Za-z]){_NOTE})*", re.A)
 _NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
 _CLOSING = {")": "(", "]": "["}
 

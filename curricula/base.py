@@ -150,10 +150,10 @@ class Curriculum:
             self._record(ids, solved, tried, phase)
             keep = self._keep(ids, solved, tried, phase)
             self._after_update(ids, solved, tried, phase)
+            self.batch_stats.add(phase, solved, tried, keep)
         finally:
             self.report_lag = 0
         done = phase == "train" and self._batch_done()
-        self.batch_stats.add(phase, solved, tried, keep)
         if done:
             self.batch_stats.close()
             self.iteration += 1

@@ -87,7 +87,7 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("x = 12\\text{ cm}", "12"), ("60 \\text{ km/h}", "60"), ("12\\,\\mathrm{m/s}", "12"), ("12 \\textrm{ cm}", "12"),
     ("\\textdollar 12", "12"), ("12 \\text{ (apples)}", "12"), ("-\\frac{1}{2}\\text{ m}", "-0.5"),
     ("3\\frac{1}{3}\\text{ hours}", "\\frac{10}{3}"), ("1.2 × 10^3", "1200"), ("12 \\times 3 = 36 \\text{ cm}", "36"),
-    ("x = 1,000", "1000"), ("5)", "5"), ("\\sqrt{2} \\approx 1.41", "1.41"),
+    ("x = 1,000", "1000"), ("5)", "5"), ("\\sqrt{2} \\approx 1.41", "1.41"), ("2\\sqrt{2} \\approx 2.83", "2.83"),
 ])
 def test_legitimate_answers_still_score(answer, gold):
     assert score(f"\\boxed{{{answer}}}", gold).correct
@@ -95,7 +95,8 @@ def test_legitimate_answers_still_score(answer, gold):
 
 @pytest.mark.parametrize("answer, gold", [
     ("1.97", "1.97423402868049"), ("2.3", "2.2892"), ("5.001", "5"), ("3.14", "\\pi"), ("4, 10, -2", "10, 4, -2"),
-    ("0.1, 4, 2", "4, .1, 2"), ("(2, 1)", "(1, 2)"),
+    ("0.1, 4, 2", "4, .1, 2"), ("(2, 1)", "(1, 2)"), ("x >= 5", "5"), ("x <= 5", "5"), ("x != 5", "5"),
+    ("5 != 6", "6"), ("1 \\times 10^{10000000}", "5"), ("1" * 401, "5"),
 ])
 def test_near_misses_stay_wrong(answer, gold):
     assert not score(f"\\boxed{{{answer}}}", gold).correct

@@ -204,7 +204,8 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
                 return Verdict(False, _unread_reason(extracted), extracted)
             if stated is not True and len(stated) == 1:  # one number, at most a unit word: decided here, exactly
                 n, gn, gs = stated[0], to_number(normalize(g)), normalize(g)
-                same = numbers_equal(final_value(n), gn) or rounds_to(n, gn) or near_decimal(n, gs)
+                value = final_value(n)  # None past the exact bounds (400 digits, 10^400)
+                same = (value is not None and numbers_equal(value, gn)) or rounds_to(n, gn) or near_decimal(n, gs)
                 return Verdict(same, "correct" if same else "wrong", extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)

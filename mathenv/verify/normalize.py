@@ -241,6 +241,8 @@ def final_value(s: str) -> tuple[Fraction, bool] | None:
     """`to_number` of a number in final form, scientific notation included (`1.2\\times10^{3}` is 1200)."""
     m = _SCIENTIFIC.match(s.removesuffix("%"))
     if m:
+        if abs(int(m.group(2))) > 400:  # as `_fraction`: no exact value is built for a huge power
+            return None
         return Fraction(Decimal(m.group(1))) * Fraction(10) ** int(m.group(2)), s.endswith("%")
     return to_number(s)
 
@@ -259,6 +261,7 @@ _UNIT_TAIL = re.compile(rf"(?:[A-Za-z]{{2,}}(?![A-Za-z]){_POWER}{_NOTE})*", re.A
 _LETTER_TAIL = re.compile(rf"(?:[A-Za-z]+(?![A-Za-z]){_POWER}|\\(?:mu|Omega)(?![A-Za-z]){_NOTE})*", re.A)
 _NAME = re.compile(r"^[A-Za-z]?(?:_\{?\w+\}?)?$", re.A)  # "", x, k_1: what may stand before an approximation
 _CLOSING = {")": "(", "]": "["}
+_ASSIGN = re.compile(r"(?<![<>!])=(?![<>=])", re.A)
 
 
 def _bare_value(entry: str) -> str:
@@ -280,15 +283,15 @@ def stated_numbers(normalized: str) -> list[str] | None | bool:
     letters = False
     for entry in normalized.rstrip(",").split(","):
         # after its last `=`; of `a \\approx b`, the exact `a` where it is a number, else the approximation
-        head, _, tail = entry.rstrip("=;:.").rsplit("=", 1)[-1].partition("\\approx")
+        # (an `=` of `<=`, `>=`, `!=` is no assignment: `x >= 5` states no number)
+        head, _, tail = _ASSIGN.split(entry.rstrip("=;:."))[-1].partition("\\approx")
         values = [_bare_value(v) for v in (head, tail) if v and not _NAME.match(v)]
-        found = [(v, m) for v in values if (m := _LEADING_NUMBER.match(v)) and is_final_number(m.group())]
+        found = [(v, m, bool(_UNIT_TAIL.fullmatch(v, m.end()))) for v in values
+                 if (m := _LEADING_NUMBER.match(v)) and is_final_number(m.group())
+                 and _LETTER_TAIL.fullmatch(v, m.end())]
         if not found:
             return None
-        value, m = found[0]
-        if not _UNIT_TAIL.fullmatch(value, m.end()):
-            if not _LETTER_TAIL.fullmatch(value, m.end()):
-                return None
-            letters = True
+        _, m, units_only = found[0]
+        letters = letters or not units_only
         numbers.append(m.group())
     return True if letters else numbers

@@ -162,13 +162,20 @@ def _unread_reason(answer: str) -> str:
     return "wrong" if depth == 0 else "unparsable"
 
 
+def _read_gold(gold: str) -> tuple[str, tuple | None, bool]:
+    """A gold field's answer, its value where it is a plain number (else None), and whether that number is
+    written in final form."""
+    g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
+    value = to_number(normalize(g)) if len(g) <= MAX_ANSWER_CHARS else None
+    return g, value, value is not None and is_final_number(normalize(g))
+
+
 def number_gold(gold: str) -> bool:
     """True where a gold field's answer is a number in final form: with `numbers_only` its answers are decided
     without math-verify, all but a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a
     list of numbers (`3, 4`), so a pool of such golds rarely needs math-verify's helper (the env does not start
     it ahead; a run that meets such an answer starts it then)."""
-    g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
-    return len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None and is_final_number(normalize(g))
+    return _read_gold(gold)[2]
 
 
 def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = True,
@@ -188,9 +195,8 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
     try:
         if not isinstance(response, str):
             return Verdict(False, "no_answer", None)
-        g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
-        numeric_gold = len(g) <= MAX_ANSWER_CHARS and to_number(normalize(g)) is not None
-        final_gold = numeric_gold and is_final_number(normalize(g))
+        g, gold_value, final_gold = _read_gold(gold)
+        numeric_gold = gold_value is not None
         response = ascii_digits(response[-MAX_RESPONSE_CHARS:])
         choice = len(g) <= 40 and (letter := normalize(g)) in _CHOICES and letter in g
         extracted = extract_answer(response, last_number and numeric_gold, choices=choice)
@@ -203,9 +209,9 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             if stated is None:  # the computation or the reduction left undone (`83+64`, `x/x`): never correct
                 return Verdict(False, _unread_reason(extracted), extracted)
             if stated is not True and len(stated) == 1:  # one number, at most a unit word: decided here, exactly
-                n, gn, gs = stated[0], to_number(normalize(g)), normalize(g)
-                value = final_value(n)  # None past the exact bounds (400 digits, 10^400)
-                same = (value is not None and numbers_equal(value, gn)) or rounds_to(n, gn) or near_decimal(n, gs)
+                n, value = stated[0], final_value(stated[0])  # None past the exact bounds (400 digits, 10^400)
+                same = ((value is not None and numbers_equal(value, gold_value)) or rounds_to(n, gold_value)
+                        or near_decimal(n, normalize(g)))
                 return Verdict(same, "correct" if same else "wrong", extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)

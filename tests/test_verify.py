@@ -118,6 +118,10 @@ def test_score_batch_in_worker_processes_agrees():
     ("\\boxed{\\frac{6}{12}}", "\\frac12", True, False),  # the reduction left undone
     ("\\boxed{x = 147}", "147", True, True),  # the value stated
     ("\\boxed{\\sqrt{4}}", "\\sqrt{4}", True, True),  # the gold is no number in final form
+    ("\\boxed{007}", "7", True, False),  # zeros padding the answer: no final form
+    ("\\boxed{7}", "007", True, True),  # zeros padding the gold: storage (AIME's three digits), its value counts
+    ("\\boxed{\\frac{1}{2}}", "\\frac{2}{4}", True, False),  # a gold left unreduced asks for that form
+    ("\\boxed{2/4}", "\\frac{2}{4}", True, True),
 ])
 def test_numbers_only_wants_a_number_where_the_gold_is_one(response, gold, lenient, strict):
     assert score(response, gold, numbers_only=False).correct is lenient

@@ -212,3 +212,16 @@ def test_math_verify_cases_accuracy_floor(math_verify_cases):
     ours = sum(score(r["pred"], r["gold"]).correct == bool(r["expected"]) for r in rows) / len(rows)
     theirs = sum(bool(verify(parse(r["gold"]), parse(r["pred"]))) == bool(r["expected"]) for r in rows) / len(rows)
     assert ours >= theirs - HELD_BACK, (ours, theirs)
+
+
+def test_final_form_and_the_terms_of_a_fraction():
+    from mathenv.verify.normalize import fraction_terms, is_final_number, stated_fraction, unreduced_fraction
+
+    assert [is_final_number(s) for s in ("7", "0.5", "1.05", "100", "0", "-0.25")] == [True] * 6
+    assert [is_final_number(s) for s in ("007", "-05", "00.5", "\\frac{1}{02}")] == [False] * 4
+    assert fraction_terms("-\\frac{2}{4}") == (-2, 4) and fraction_terms("\\frac{-2}{-4}") == (2, 4)
+    assert fraction_terms("2/4") == (2, 4) and fraction_terms("\\frac{1.5}{3}") is None and fraction_terms("1/0") is None
+    assert unreduced_fraction("\\frac{2}{4}") == (2, 4) and unreduced_fraction("\\frac{10}{2}") == (10, 2)
+    assert unreduced_fraction("\\frac{1}{2}") is None and unreduced_fraction("7") is None
+    assert stated_fraction("x=\\frac{2}{4}") == (2, 4) and stated_fraction("(2/4).") == (2, 4)
+    assert stated_fraction("\\frac{2}{4}\\approx0.5") is None and stated_fraction("\\frac{2}{4}+1") is None

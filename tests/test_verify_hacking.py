@@ -24,7 +24,8 @@ def _warm():
 def test_every_trick_class_of_the_issue_has_cases():
     kinds = {c.kind for c in HACKS}
     assert kinds >= {"true_relation", "many_candidates", "gold_in_reasoning", "equation_constant", "empty_box",
-                     "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale", "restated"}
+                     "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale", "restated",
+                     "form"}
     assert all(not c.correct for c in HACKS)
 
 
@@ -81,8 +82,9 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("125 \\textnormal{ miles}", "125"),
     ("15\\frac{39}{40}", "\\frac{639}{40}"),  # a mixed number is a number in final form
     ("1.2 \\times 10^{3}", "1200"),
-    ("007", "7"),  # padding is no computation left undone
-    ("\\frac{1}{2}", "\\frac{2}{4}"),  # the gold unreduced: equality as usual
+    ("5", "005"), ("33", "033"), ("0", "000"), ("005", "005"),  # a gold's padding is storage (AIME's three digits)
+    ("\\frac{2}{4}", "\\frac{2}{4}"), ("2/4", "\\frac{2}{4}"), ("x = \\frac{2}{4}", "\\frac{2}{4}"),  # the gold's form
+    ("\\frac{-2}{4}", "-\\frac{2}{4}"),
     # a number in final form with a unit, after `=` or not (the final-form rule reads past them)
     ("x = 12\\text{ cm}", "12"), ("60 \\text{ km/h}", "60"), ("12\\,\\mathrm{m/s}", "12"), ("12 \\textrm{ cm}", "12"),
     ("\\textdollar 12", "12"), ("12 \\text{ (apples)}", "12"), ("-\\frac{1}{2}\\text{ m}", "-0.5"),

@@ -269,6 +269,12 @@ def hacking_cases() -> list[Case]:
         ("restated", "#### 12*3+4", "40"),
         ("restated", _boxed("37 \\times 10^{2}"), "3700"),  # scientific notation wants 1 <= |a| < 10
         ("restated", _boxed("10^3"), "1000"),
+        # the answer in another form than the gold's: zeros padding a number, a fraction the gold leaves
+        # unreduced (the form asked for) given reduced or as a decimal
+        ("form", _boxed("007"), "7"),
+        ("form", _boxed("-05"), "-5"),
+        ("form", _boxed("\\frac{1}{2}"), "\\frac{2}{4}"),
+        ("form", _boxed("0.5"), "\\frac{2}{4}"),
         ("many_candidates", _boxed("x=3, x=5"), "5"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),

@@ -5,7 +5,8 @@ Order of work for one (response, gold) pair:
    reduced to its answer; no answer -> `no_answer`. The last-number fallback is used only where the gold
    is a plain number (GSM8K style): for a MATH answer a stray number is no answer;
 2. where the gold is a number in final form, the answer must state one (`numbers_only`, on by default: not
-   `83 + 64` for 147, not `\\frac{6}{12}` for 1/2), else `wrong`;
+   `83 + 64` for 147, not `\\frac{6}{12}` for 1/2, not `007` for 7), else `wrong`; where the gold is a fraction
+   left unreduced (`\\frac{2}{4}`), only that form scores;
 3. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
    strings -> `correct`; a time of day, an unsorted sequence of numbers, two plain numbers (as `Fraction`s,
    never floats) -> `correct` or `wrong` (`structure.py`);
@@ -41,8 +42,10 @@ from mathenv.verify.normalize import (
     normalize,
     numbers_equal,
     rounds_to,
+    stated_fraction,
     stated_numbers,
     to_number,
+    unreduced_fraction,
 )
 from mathenv.verify.screen import too_costly
 from mathenv.verify.structure import join_digit_groups, ordered_numbers, relation_veto, time_of_day
@@ -162,12 +165,15 @@ def _unread_reason(answer: str) -> str:
     return "wrong" if depth == 0 else "unparsable"
 
 
-def _read_gold(gold: str) -> tuple[str, tuple | None, bool]:
-    """A gold field's answer, its value where it is a plain number (else None), and whether that number is
-    written in final form."""
+def _read_gold(gold: str) -> tuple[str, tuple | None, bool, tuple[int, int] | None]:
+    """A gold field's answer, its value where it is a plain number (else None), whether that number is
+    written in final form, and the terms of a fraction the gold leaves unreduced (else None)."""
     g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
-    value = to_number(normalize(g)) if len(g) <= MAX_ANSWER_CHARS else None
-    return g, value, value is not None and is_final_number(normalize(g))
+    if len(g) > MAX_ANSWER_CHARS:
+        return g, None, False, None
+    value = to_number(normalize(g))
+    final = value is not None and is_final_number(normalize(g))
+    return g, value, final, unreduced_fraction(normalize(g)) if value is not None and not final else None
 
 
 def number_gold(gold: str) -> bool:
@@ -187,7 +193,9 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
     `numbers_only=True` (the default): where the gold is a number in final form (`147`, `0.5`, `\\frac{1}{2}`,
     `12%`), so must the value the answer states be (`x = 147` and `147 \\text{ cm}` state 147); an expression
     equal to it (`83 + 64`, `2^{10}`, `\\dbinom{16}{5}`) or an unreduced fraction (`\\frac{6}{12}`) is `wrong`,
-    so a policy cannot score by restating a "compute" question or leaving the computation undone.
+    so a policy cannot score by restating a "compute" question or leaving the computation undone; zeros padding
+    the answer (`007`) are no final form. A gold fraction left unreduced (`\\frac{2}{4}`) asks for that form:
+    only the same numerator and denominator score.
     `numbers_only=False` is math-verify's convention: any expression of equal value counts. Where the gold is
     no number, equality is mathematical either way.
     `timeout` bounds the seconds spent judging one call with math-verify (the rest is linear in input size).
@@ -195,7 +203,7 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
     try:
         if not isinstance(response, str):
             return Verdict(False, "no_answer", None)
-        g, gold_value, final_gold = _read_gold(gold)
+        g, gold_value, final_gold, gold_terms = _read_gold(gold)
         numeric_gold = gold_value is not None
         response = ascii_digits(response[-MAX_RESPONSE_CHARS:])
         choice = len(g) <= 40 and (letter := normalize(g)) in _CHOICES and letter in g
@@ -213,6 +221,10 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
                 same = ((value is not None and numbers_equal(value, gold_value)) or rounds_to(n, gold_value)
                         or near_decimal(n, normalize(g)))
                 return Verdict(same, "correct" if same else "wrong", extracted)
+        if numbers_only and gold_terms is not None:  # `\\frac{2}{4}`: the form asked for, so only it scores
+            if stated_fraction(normalize(join_digit_groups(extracted))) == gold_terms:
+                return Verdict(True, "correct", extracted)
+            return Verdict(False, _unread_reason(extracted), extracted)
         answer, g = join_digit_groups(extracted), join_digit_groups(g)
         reason = _fast(answer, g)
         if reason is None and too_costly(answer, g):

@@ -212,14 +212,17 @@ def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> b
 
 _SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\\times|\\cdot|\*|×)10\^\{?([-+]?\d+)\}?$", re.A)
 _INTEGER = re.compile(r"^[-+]?\d+$", re.A)
+_LEADING_ZERO = re.compile(r"(?<![\d.])0\d", re.A)  # `007`, `\frac{1}{02}`; not `0.5`, `1.05`, `100`
 
 
 def is_final_number(s: str) -> bool:
     """True where the normalised answer `s` is a number written in final form: an integer or a decimal, a
     fraction or mixed number in lowest terms, a percentage of one, or `a \\times 10^{n}` with 1 <= |a| < 10.
     `\\frac{2}{4}`, `\\frac{10}{2}` and `37 \\times 10^{2}` are numbers too, but with the reduction left
-    undone; `2+3` and `\\sqrt{4}` are no numbers."""
+    undone; `007` is 7 with zeros left to pad it (a final form has none); `2+3` and `\\sqrt{4}` are no numbers."""
     s = s.removesuffix("%")
+    if _LEADING_ZERO.search(s):
+        return False
     if NUMBER.match(s):
         return True
     m = _SCIENTIFIC.match(s)
@@ -235,6 +238,27 @@ def is_final_number(s: str) -> bool:
         whole, n, d = (int(x) for x in m.groups()[1:])
         return whole > 0 and 0 < n < d and math.gcd(n, d) == 1
     return False
+
+
+def fraction_terms(s: str) -> tuple[int, int] | None:
+    """The numerator (signed) and the positive denominator of a normalised fraction of integers as written
+    (`-\\frac{2}{4}` is (-2, 4), never reduced); None for anything else."""
+    m = _FRACTION.match(s) or _SLASH.match(s)
+    if not m:
+        return None
+    groups = m.groups()
+    num, den = groups[-2:]
+    if not (_INTEGER.match(num) and _INTEGER.match(den)) or int(den) == 0:
+        return None
+    sign = -1 if len(groups) == 3 and groups[0] == "-" else 1
+    num_i, den_i = sign * int(num), int(den)
+    return (-num_i, -den_i) if den_i < 0 else (num_i, den_i)
+
+
+def unreduced_fraction(s: str) -> tuple[int, int] | None:
+    """`fraction_terms` of a fraction of integers left unreduced (`\\frac{2}{4}`, `\\frac{10}{2}`), else None."""
+    terms = fraction_terms(s)
+    return terms if terms is not None and math.gcd(*terms) > 1 else None
 
 
 def final_value(s: str) -> tuple[Fraction, bool] | None:
@@ -272,6 +296,12 @@ def _bare_value(entry: str) -> str:
     if entry[-1:] in _CLOSING and _CLOSING[entry[-1]] not in entry:
         entry = entry[:-1]
     return entry
+
+
+def stated_fraction(normalized: str) -> tuple[int, int] | None:
+    """`fraction_terms` of the one value a normalised answer states (`x=\\frac{2}{4}`, `(2/4)`), else None."""
+    head, _, tail = _ASSIGN.split(normalized.rstrip("=;:."))[-1].partition("\\approx")
+    return fraction_terms(_bare_value(head)) if head and not tail else None
 
 
 def stated_numbers(normalized: str) -> list[str] | None | bool:

@@ -215,7 +215,14 @@ def test_math_verify_cases_accuracy_floor(math_verify_cases):
 
 
 def test_final_form_and_the_terms_of_a_fraction():
-    from mathenv.verify.normalize import fraction_terms, is_final_number, stated_fraction, unreduced_fraction
+    from mathenv.verify import number_gold
+    from mathenv.verify.normalize import (
+        fraction_terms,
+        is_final_number,
+        stated_fraction,
+        unpadded,
+        unreduced_fraction,
+    )
 
     assert [is_final_number(s) for s in ("7", "0.5", "1.05", "100", "0", "-0.25")] == [True] * 6
     assert [is_final_number(s) for s in ("007", "-05", "00.5", "\\frac{1}{02}")] == [False] * 4
@@ -224,4 +231,9 @@ def test_final_form_and_the_terms_of_a_fraction():
     assert unreduced_fraction("\\frac{2}{4}") == (2, 4) and unreduced_fraction("\\frac{10}{2}") == (10, 2)
     assert unreduced_fraction("\\frac{1}{2}") is None and unreduced_fraction("7") is None
     assert stated_fraction("x=\\frac{2}{4}") == (2, 4) and stated_fraction("(2/4).") == (2, 4)
-    assert stated_fraction("\\frac{2}{4}\\approx0.5") is None and stated_fraction("\\frac{2}{4}+1") is None
+    assert stated_fraction("\\frac{2}{4}\\approx0.5") == (2, 4) and stated_fraction("\\frac{2}{4}+1") is None
+    assert unreduced_fraction("\\frac{0}{5}") is None  # zero over anything is no form to ask for
+    assert unpadded("x=033") == "x=33" and unpadded("-05") == "-5" and unpadded("000") == "0"
+    assert unpadded("1.05") == "1.05" and unpadded("10^{03}") == "10^{03}" and unpadded("100") == "100"
+    # a padded gold is a number (its answers decided here), as is an unreduced fraction (only its form scores)
+    assert [number_gold(g) for g in ("033", "\\frac{2}{4}", "7", "x+1")] == [True, True, True, False]

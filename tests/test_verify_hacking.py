@@ -25,7 +25,7 @@ def test_every_trick_class_of_the_issue_has_cases():
     kinds = {c.kind for c in HACKS}
     assert kinds >= {"true_relation", "many_candidates", "gold_in_reasoning", "equation_constant", "empty_box",
                      "look_alike", "ordered", "digit_groups", "time", "time_limit", "percent_scale", "restated",
-                     "form"}
+                     "form", "dropped_variable"}
     assert all(not c.correct for c in HACKS)
 
 
@@ -84,7 +84,10 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("1.2 \\times 10^{3}", "1200"),
     ("5", "005"), ("33", "033"), ("0", "000"), ("005", "005"),  # a gold's padding is storage (AIME's three digits)
     ("\\frac{2}{4}", "\\frac{2}{4}"), ("2/4", "\\frac{2}{4}"), ("x = \\frac{2}{4}", "\\frac{2}{4}"),  # the gold's form
-    ("\\frac{-2}{4}", "-\\frac{2}{4}"),
+    ("\\frac{-2}{4}", "-\\frac{2}{4}"), ("\\frac{2}{4} \\approx 0.5", "\\frac{2}{4}"), ("x = 033", "033"),
+    ("1.5 \\cdot 10^{03}", "1500"),  # zeros in an exponent pad no numeral
+    ("5 - 5c", "-5c+5"), ("\\frac{1}{2}gt^2", "\\frac{gt^2}{2}"), ("\\pi r h", "\\pi h r"),  # trailing letters: variables
+    ("4\\sqrt{2}\\text{ cm}", "4\\sqrt{2}"), ("12 m", "12"),  # a unit in \text, or after a number gold, still goes
     # a number in final form with a unit, after `=` or not (the final-form rule reads past them)
     ("x = 12\\text{ cm}", "12"), ("60 \\text{ km/h}", "60"), ("12\\,\\mathrm{m/s}", "12"), ("12 \\textrm{ cm}", "12"),
     ("\\textdollar 12", "12"), ("12 \\text{ (apples)}", "12"), ("-\\frac{1}{2}\\text{ m}", "-0.5"),

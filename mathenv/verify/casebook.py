@@ -269,12 +269,21 @@ def hacking_cases() -> list[Case]:
         ("restated", "#### 12*3+4", "40"),
         ("restated", _boxed("37 \\times 10^{2}"), "3700"),  # scientific notation wants 1 <= |a| < 10
         ("restated", _boxed("10^3"), "1000"),
+        ("restated", _boxed("30 + 3"), "033"),  # a gold padded to AIME's three digits is still a computed number
+        ("restated", _boxed("\\frac{66}{2}"), "033"),
+        ("restated", _boxed("1 - 1"), "000"),
         # the answer in another form than the gold's: zeros padding a number, a fraction the gold leaves
         # unreduced (the form asked for) given reduced or as a decimal
         ("form", _boxed("007"), "7"),
         ("form", _boxed("-05"), "-5"),
         ("form", _boxed("\\frac{1}{2}"), "\\frac{2}{4}"),
         ("form", _boxed("0.5"), "\\frac{2}{4}"),
+        # a different variable at the end, which math-verify's unit removal drops as a unit (`c`, `t`, `ab`)
+        ("dropped_variable", _boxed("a+2c"), "a+2"),
+        ("dropped_variable", _boxed("2t"), "2s"),
+        ("dropped_variable", _boxed("a^2+b^2+2ab"), "a^2+b^2+2"),
+        ("dropped_variable", _boxed("x+3d"), "x+3"),
+        ("dropped_variable", _boxed("5t^2"), "5s^2"),
         ("many_candidates", _boxed("x=3, x=5"), "5"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),

@@ -45,6 +45,7 @@ from mathenv.verify.normalize import (
     stated_fraction,
     stated_numbers,
     to_number,
+    unpadded,
     unreduced_fraction,
 )
 from mathenv.verify.screen import too_costly
@@ -113,23 +114,39 @@ def _as_latex(answer: str) -> str:
     return f"${answer}$"
 
 
+# one or two bare letters ending an answer, after a number, a bracket or a space (`a+2c`, `2ab`, `\\pi r h`,
+# `5t^2`): math-verify's unit removal would drop them as units (c, d, g, h, l, m, s, t, ab, bc, ...)
+_TRAILING_LETTERS = re.compile(r"(?:^|[\d\s}()+\-*/^=])[A-Za-z]{1,2}(?:\^\{?\d+\}?)?\s*$", re.A)
+
+
 @lru_cache(maxsize=4_096)
-def _parsed(answer: str) -> list:
-    """math-verify's reading of one answer as maths (its own time limit off: ours is around it)."""
-    from math_verify import parse
+def _parsed(answer: str, units: bool = True) -> list:
+    """math-verify's reading of one answer as maths (its own time limit off: ours is around it); `units=False`
+    keeps a trailing word that its unit removal would drop (`2c` stays 2c, not 2)."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    from math_verify.parser import NormalizationConfig
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # no warning that its own timeout is off
-    return parse(_as_latex(answer), parsing_timeout=None)
+    if units:
+        return parse(_as_latex(answer), parsing_timeout=None)
+    kept = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all",
+                               equations=False)
+    config = [LatexExtractionConfig(normalization_config=kept), ExprExtractionConfig()]
+    return parse(_as_latex(answer), extraction_config=config, parsing_timeout=None)
 
 
 def judge(answer: str, gold: str) -> str:
     """math-verify's verdict on an extracted answer against a gold answer: 'correct', 'wrong', or
     'unparsable' where it read no maths in the answer. Unbounded: call it through `call_with_timeout`
-    (it runs in the helper process)."""
+    (it runs in the helper process). Where the gold is no plain number, bare trailing letters are variables
+    on both sides (math-verify's unit removal made `a+2c` equal `a+2`, `2t` equal `2s`); a unit written as
+    `\\text{cm}` is still removed, and against a number gold `12 m` still reads as 12."""
     from math_verify import verify
 
-    pred = _parsed(answer)
-    gold_parsed = _parsed(gold)
+    units = to_number(normalize(gold)) is not None or not (
+        _TRAILING_LETTERS.search(answer) or _TRAILING_LETTERS.search(gold))
+    pred = _parsed(answer, units)
+    gold_parsed = _parsed(gold, units)
     if pred and verify(gold_parsed, pred, timeout_seconds=None):
         return "wrong" if relation_veto(gold_parsed, pred) else "correct"
     return "wrong" if any(not isinstance(p, str) for p in pred) else "unparsable"
@@ -165,23 +182,26 @@ def _unread_reason(answer: str) -> str:
     return "wrong" if depth == 0 else "unparsable"
 
 
-def _read_gold(gold: str) -> tuple[str, tuple | None, bool, tuple[int, int] | None]:
+def _read_gold(gold: str) -> tuple[str, tuple | None, bool, bool, tuple[int, int] | None]:
     """A gold field's answer, its value where it is a plain number (else None), whether that number is
-    written in final form, and the terms of a fraction the gold leaves unreduced (else None)."""
+    written in final form once zeros padding it are dropped (AIME's `033` is 33), whether it was padded, and
+    the terms of a fraction the gold leaves unreduced (else None)."""
     g = gold_answer(ascii_digits(str(gold)[-MAX_RESPONSE_CHARS:]))
     if len(g) > MAX_ANSWER_CHARS:
-        return g, None, False, None
-    value = to_number(normalize(g))
-    final = value is not None and is_final_number(normalize(g))
-    return g, value, final, unreduced_fraction(normalize(g)) if value is not None and not final else None
+        return g, None, False, False, None
+    n = normalize(g)
+    value, padded = to_number(n), unpadded(n) != n
+    final = value is not None and is_final_number(unpadded(n))
+    return g, value, final, padded, unreduced_fraction(n) if value is not None and not final else None
 
 
 def number_gold(gold: str) -> bool:
-    """True where a gold field's answer is a number in final form: with `numbers_only` its answers are decided
-    without math-verify, all but a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a
+    """True where a gold field's answer is a number in final form (zeros padding it aside) or a fraction left
+    unreduced (only its form scores): with `numbers_only` its answers are decided without math-verify, all but a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a
     list of numbers (`3, 4`), so a pool of such golds rarely needs math-verify's helper (the env does not start
     it ahead; a run that meets such an answer starts it then)."""
-    return _read_gold(gold)[2]
+    _, _, final, _, terms = _read_gold(gold)
+    return final or terms is not None
 
 
 def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = True,
@@ -203,7 +223,7 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
     try:
         if not isinstance(response, str):
             return Verdict(False, "no_answer", None)
-        g, gold_value, final_gold, gold_terms = _read_gold(gold)
+        g, gold_value, final_gold, padded_gold, gold_terms = _read_gold(gold)
         numeric_gold = gold_value is not None
         response = ascii_digits(response[-MAX_RESPONSE_CHARS:])
         choice = len(g) <= 40 and (letter := normalize(g)) in _CHOICES and letter in g
@@ -213,7 +233,8 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
         if len(g) > MAX_ANSWER_CHARS:
             return Verdict(False, "unparsable", extracted)
         if numbers_only and final_gold:
-            stated = stated_numbers(normalize(join_digit_groups(extracted)))
+            text = normalize(join_digit_groups(extracted))
+            stated = stated_numbers(unpadded(text) if padded_gold else text)  # `5` and `005` for a gold `005`
             if stated is None:  # the computation or the reduction left undone (`83+64`, `x/x`): never correct
                 return Verdict(False, _unread_reason(extracted), extracted)
             if stated is not True and len(stated) == 1:  # one number, at most a unit word: decided here, exactly

@@ -212,7 +212,13 @@ def numbers_equal(pred: tuple[Fraction, bool], gold: tuple[Fraction, bool]) -> b
 
 _SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)(?:\\times|\\cdot|\*|×)10\^\{?([-+]?\d+)\}?$", re.A)
 _INTEGER = re.compile(r"^[-+]?\d+$", re.A)
-_LEADING_ZERO = re.compile(r"(?<![\d.])0\d", re.A)  # `007`, `\frac{1}{02}`; not `0.5`, `1.05`, `100`
+# zeros padding a numeral: `007`, `-05`, `\frac{1}{02}`; not `0.5`, `1.05`, `100`, nor an exponent `10^{03}`
+_LEADING_ZERO = re.compile(r"(?<![\d.^])(?<!\^\{)0+(?=\d)", re.A)
+
+
+def unpadded(s: str) -> str:
+    """`s` without zeros padding its numerals (`033` is `33`, `x=007` is `x=7`)."""
+    return _LEADING_ZERO.sub("", s)
 
 
 def is_final_number(s: str) -> bool:
@@ -258,7 +264,7 @@ def fraction_terms(s: str) -> tuple[int, int] | None:
 def unreduced_fraction(s: str) -> tuple[int, int] | None:
     """`fraction_terms` of a fraction of integers left unreduced (`\\frac{2}{4}`, `\\frac{10}{2}`), else None."""
     terms = fraction_terms(s)
-    return terms if terms is not None and math.gcd(*terms) > 1 else None
+    return terms if terms is not None and terms[0] != 0 and math.gcd(*terms) > 1 else None
 
 
 def final_value(s: str) -> tuple[Fraction, bool] | None:
@@ -299,9 +305,10 @@ def _bare_value(entry: str) -> str:
 
 
 def stated_fraction(normalized: str) -> tuple[int, int] | None:
-    """`fraction_terms` of the one value a normalised answer states (`x=\\frac{2}{4}`, `(2/4)`), else None."""
-    head, _, tail = _ASSIGN.split(normalized.rstrip("=;:."))[-1].partition("\\approx")
-    return fraction_terms(_bare_value(head)) if head and not tail else None
+    """`fraction_terms` of the one value a normalised answer states (`x=\\frac{2}{4}`, `(2/4)`,
+    `\\frac{2}{4}\\approx0.5`), else None."""
+    head = _ASSIGN.split(normalized.rstrip("=;:."))[-1].partition("\\approx")[0]
+    return fraction_terms(_bare_value(head)) if head else None
 
 
 def stated_numbers(normalized: str) -> list[str] | None | bool:

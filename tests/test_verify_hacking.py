@@ -87,7 +87,8 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("\\frac{-2}{4}", "-\\frac{2}{4}"), ("\\frac{2}{4} \\approx 0.5", "\\frac{2}{4}"), ("x = 033", "033"),
     ("1.5 \\cdot 10^{03}", "1500"),  # zeros in an exponent pad no numeral
     ("5 - 5c", "-5c+5"), ("\\frac{1}{2}gt^2", "\\frac{gt^2}{2}"), ("\\pi r h", "\\pi h r"),  # trailing letters: variables
-    ("4\\sqrt{2}\\text{ cm}", "4\\sqrt{2}"), ("12 m", "12"),  # a unit in \text, or after a number gold, still goes
+    ("4\\sqrt{2}\\text{ cm}", "4\\sqrt{2}"), ("12 m", "12"), ("2x\\text{ cm}", "2x"), ("2k\\text{ units}", "2k"),
+    ("\\pi r^2", "\\pi r^2 \\text{ square units}"), ("5t^2 \\text{ m}", "5t^2"),  # a unit in \text, or after a number gold, still goes
     # a number in final form with a unit, after `=` or not (the final-form rule reads past them)
     ("x = 12\\text{ cm}", "12"), ("60 \\text{ km/h}", "60"), ("12\\,\\mathrm{m/s}", "12"), ("12 \\textrm{ cm}", "12"),
     ("\\textdollar 12", "12"), ("12 \\text{ (apples)}", "12"), ("-\\frac{1}{2}\\text{ m}", "-0.5"),

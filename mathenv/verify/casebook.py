@@ -284,6 +284,9 @@ def hacking_cases() -> list[Case]:
         ("dropped_variable", _boxed("a^2+b^2+2ab"), "a^2+b^2+2"),
         ("dropped_variable", _boxed("x+3d"), "x+3"),
         ("dropped_variable", _boxed("5t^2"), "5s^2"),
+        ("dropped_variable", _boxed("a+2c'"), "a+2"),
+        ("dropped_variable", _boxed("a+2\\mathit{c}"), "a+2"),
+        ("dropped_variable", _boxed("a+2hrs"), "a+2"),
         ("many_candidates", _boxed("x=3, x=5"), "5"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),

@@ -114,9 +114,23 @@ def _as_latex(answer: str) -> str:
     return f"${answer}$"
 
 
-# one or two bare letters ending an answer, after a number, a bracket or a space (`a+2c`, `2ab`, `\\pi r h`,
-# `5t^2`): math-verify's unit removal would drop them as units (c, d, g, h, l, m, s, t, ab, bc, ...)
-_TRAILING_LETTERS = re.compile(r"(?:^|[\d\s}()+\-*/^=])[A-Za-z]{1,2}(?:\^\{?\d+\}?)?\s*$", re.A)
+# one or two bare letters ending an answer (a plural `s` too), after a number, a bracket, a space or an
+# operator (`a+2c`, `2ab`, `\\pi r h`, `5t^2`, `2\\mathit{c}`): math-verify's unit removal would drop them as units
+# (c, d, g, h, l, m, s, t, ab, bc, hrs, ...); a unit in `\\text{}` after them is cut first (`5t^2 \\text{ m}`)
+_TRAILING_LETTERS = re.compile(
+    r"(?:^|[\d\s}()+\-*/^=!~,])(?:[A-Za-z]{1,2}(?:e?s)?|\\(?:mathit|mathbf|boldsymbol)\{[A-Za-z]{1,2}\})'*"
+    r"(?:\^\{?\d+\}?)?\s*(?:\\displaystyle\s*)?$", re.A)
+_TRAILING_UNIT = re.compile(r"\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}(?:\^\{?\d+\}?)?\s*$", re.A)
+
+
+def _read_side(text: str, number_gold: bool) -> list:
+    """math-verify's reading of one side; where the gold is no plain number and the side ends in bare letters,
+    a unit in `\\text{}` is cut and the rest read with unit removal off, so the letters stay variables."""
+    if not number_gold:
+        body = _TRAILING_UNIT.sub("", _DOLLAR.sub("", text).strip())
+        if body and _TRAILING_LETTERS.search(body):
+            return _parsed(body, False)
+    return _parsed(text, True)
 
 
 @lru_cache(maxsize=4_096)
@@ -138,15 +152,14 @@ def _parsed(answer: str, units: bool = True) -> list:
 def judge(answer: str, gold: str) -> str:
     """math-verify's verdict on an extracted answer against a gold answer: 'correct', 'wrong', or
     'unparsable' where it read no maths in the answer. Unbounded: call it through `call_with_timeout`
-    (it runs in the helper process). Where the gold is no plain number, bare trailing letters are variables
-    on both sides (math-verify's unit removal made `a+2c` equal `a+2`, `2t` equal `2s`); a unit written as
+    (it runs in the helper process). Where the gold is no plain number, bare trailing letters are variables on
+    either side (`_read_side`: math-verify's unit removal made `a+2c` equal `a+2`, `2t` equal `2s`); a unit in
     `\\text{cm}` is still removed, and against a number gold `12 m` still reads as 12."""
     from math_verify import verify
 
-    units = to_number(normalize(gold)) is not None or not (
-        _TRAILING_LETTERS.search(answer) or _TRAILING_LETTERS.search(gold))
-    pred = _parsed(answer, units)
-    gold_parsed = _parsed(gold, units)
+    number_gold = to_number(normalize(gold)) is not None
+    pred = _read_side(answer, number_gold)
+    gold_parsed = _read_side(gold, number_gold)
     if pred and verify(gold_parsed, pred, timeout_seconds=None):
         return "wrong" if relation_veto(gold_parsed, pred) else "correct"
     return "wrong" if any(not isinstance(p, str) for p in pred) else "unparsable"

@@ -86,6 +86,7 @@ def test_restating_the_question_scores_wrong_where_the_gold_is_a_computed_number
     ("\\frac{2}{4}", "\\frac{2}{4}"), ("2/4", "\\frac{2}{4}"), ("x = \\frac{2}{4}", "\\frac{2}{4}"),  # the gold's form
     ("\\frac{-2}{4}", "-\\frac{2}{4}"), ("\\frac{2}{4} \\approx 0.5", "\\frac{2}{4}"), ("x = 033", "033"),
     ("1.5 \\cdot 10^{03}", "1500"),  # zeros in an exponent pad no numeral
+    ("3 1/3", "\\frac{10}{3}"), ("-2 3/4", "-2.75"), ("12 1/2\\%", "12.5\\%"),  # a mixed number in plain text
     ("5 - 5c", "-5c+5"), ("\\frac{1}{2}gt^2", "\\frac{gt^2}{2}"), ("\\pi r h", "\\pi h r"),  # trailing letters: variables
     ("4\\sqrt{2}\\text{ cm}", "4\\sqrt{2}"), ("12 m", "12"), ("2x\\text{ cm}", "2x"), ("2k\\text{ units}", "2k"),
     ("\\pi r^2", "\\pi r^2 \\text{ square units}"), ("5t^2 \\text{ m}", "5t^2"),  # a unit in \text, or after a number gold, still goes
@@ -103,6 +104,7 @@ def test_legitimate_answers_still_score(answer, gold):
     ("1.97", "1.97423402868049"), ("2.3", "2.2892"), ("5.001", "5"), ("3.14", "\\pi"), ("4, 10, -2", "10, 4, -2"),
     ("0.1, 4, 2", "4, .1, 2"), ("(2, 1)", "(1, 2)"), ("x >= 5", "5"), ("x <= 5", "5"), ("x != 5", "5"),
     ("5 != 6", "6"), ("1 \\times 10^{10000000}", "5"), ("1" * 401, "5"),
+    ("3 1/3", "\\frac{31}{3}"),  # not 31/3 once the space goes
 ])
 def test_near_misses_stay_wrong(answer, gold):
     assert not score(f"\\boxed{{{answer}}}", gold).correct

@@ -37,6 +37,8 @@ _UNIT_WORDS = re.compile(
     r"\s+(?P<unit>[a-zA-Z]{2,}[a-zA-Z.\s]*(?:\^\{?\d\}?)?)$",
     re.A,
 )
+# a mixed number in plain text, `3 1/3` (proper fraction only): 3 and a third, never 31/3 once spaces go
+_PLAIN_MIXED = re.compile(r"^([-+]?\d+)\s+(\d+)\s*/\s*(\d+)(?=[\s%]|$)", re.A)
 _BASE_NUMERAL = re.compile(r"^([0-9A-Z]+)_\{?(\d+)\}?$", re.A)
 _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$", re.A)
 
@@ -94,6 +96,9 @@ def normalize(answer: str) -> str:
             break
         s = s2
     s = s.strip().rstrip(".").strip()
+    m = _PLAIN_MIXED.match(s)
+    if m and int(m.group(2)) < int(m.group(3)):
+        s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}{s[m.end():]}"
     m = _UNIT_WORDS.match(s)
     if m and m.group("unit").strip().lower() not in _NOT_UNITS:
         s = m.group("num")

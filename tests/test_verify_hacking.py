@@ -104,7 +104,7 @@ def test_legitimate_answers_still_score(answer, gold):
     ("1.97", "1.97423402868049"), ("2.3", "2.2892"), ("5.001", "5"), ("3.14", "\\pi"), ("4, 10, -2", "10, 4, -2"),
     ("0.1, 4, 2", "4, .1, 2"), ("(2, 1)", "(1, 2)"), ("x >= 5", "5"), ("x <= 5", "5"), ("x != 5", "5"),
     ("5 != 6", "6"), ("1 \\times 10^{10000000}", "5"), ("1" * 401, "5"),
-    ("3 1/3", "\\frac{31}{3}"),  # not 31/3 once the space goes
+    ("3 1/3", "\\frac{31}{3}"), ("1 2", "12"), ("3 4/3", "\\frac{34}{3}"),  # digits a space parts stay parted
 ])
 def test_near_misses_stay_wrong(answer, gold):
     assert not score(f"\\boxed{{{answer}}}", gold).correct

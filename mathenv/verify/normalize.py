@@ -39,6 +39,7 @@ _UNIT_WORDS = re.compile(
 )
 # a mixed number in plain text, `3 1/3` (proper fraction only): 3 and a third, never 31/3 once spaces go
 _PLAIN_MIXED = re.compile(r"^([-+]?\d+)\s+(\d+)\s*/\s*(\d+)(?=[\s%]|$)", re.A)
+_SPLIT_DIGITS = re.compile(r"(\d)\s+(?=\d)", re.A)
 _BASE_NUMERAL = re.compile(r"^([0-9A-Z]+)_\{?(\d+)\}?$", re.A)
 _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$", re.A)
 
@@ -106,6 +107,7 @@ def normalize(answer: str) -> str:
         s = s.replace(",", "").replace(" ", "")
     else:
         s = _DECIMAL_COMMA.sub(r"\1.\2", s)
+    s = _SPLIT_DIGITS.sub(r"\1{}", s)  # `1 2` is no 12 (a thousands group was joined above)
     s = _SPACES.sub("", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_SHORT2.sub(r"\\frac{\1}{\2}", s)

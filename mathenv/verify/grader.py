@@ -123,10 +123,10 @@ _TRAILING_LETTERS = re.compile(
 _TRAILING_UNIT = re.compile(r"\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}(?:\^\{?\d+\}?)?\s*$", re.A)
 
 
-def _read_side(text: str, number_gold: bool) -> list:
+def _read_side(text: str, numeric_gold: bool) -> list:
     """math-verify's reading of one side; where the gold is no plain number and the side ends in bare letters,
     a unit in `\\text{}` is cut and the rest read with unit removal off, so the letters stay variables."""
-    if not number_gold:
+    if not numeric_gold:
         body = _TRAILING_UNIT.sub("", _DOLLAR.sub("", text).strip())
         if body and _TRAILING_LETTERS.search(body):
             return _parsed(body, False)
@@ -157,9 +157,9 @@ def judge(answer: str, gold: str) -> str:
     `\\text{cm}` is still removed, and against a number gold `12 m` still reads as 12."""
     from math_verify import verify
 
-    number_gold = to_number(normalize(gold)) is not None
-    pred = _read_side(answer, number_gold)
-    gold_parsed = _read_side(gold, number_gold)
+    numeric_gold = to_number(normalize(gold)) is not None
+    pred = _read_side(answer, numeric_gold)
+    gold_parsed = _read_side(gold, numeric_gold)
     if pred and verify(gold_parsed, pred, timeout_seconds=None):
         return "wrong" if relation_veto(gold_parsed, pred) else "correct"
     return "wrong" if any(not isinstance(p, str) for p in pred) else "unparsable"
@@ -203,16 +203,17 @@ def _read_gold(gold: str) -> tuple[str, tuple | None, bool, bool, tuple[int, int
     if len(g) > MAX_ANSWER_CHARS:
         return g, None, False, False, None
     n = normalize(g)
-    value, padded = to_number(n), unpadded(n) != n
-    final = value is not None and is_final_number(unpadded(n))
-    return g, value, final, padded, unreduced_fraction(n) if value is not None and not final else None
+    value, bare = to_number(n), unpadded(n)
+    final = value is not None and is_final_number(bare)
+    return g, value, final, bare != n, unreduced_fraction(n) if value is not None and not final else None
 
 
 def number_gold(gold: str) -> bool:
     """True where a gold field's answer is a number in final form (zeros padding it aside) or a fraction left
-    unreduced (only its form scores): with `numbers_only` its answers are decided without math-verify, all but a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a
-    list of numbers (`3, 4`), so a pool of such golds rarely needs math-verify's helper (the env does not start
-    it ahead; a run that meets such an answer starts it then)."""
+    unreduced (only its form scores): with `numbers_only` its answers are decided without math-verify, all but
+    a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a list of numbers (`3, 4`), so
+    a pool of such golds rarely needs math-verify's helper (the env does not start it ahead; a run that meets
+    such an answer starts it then)."""
     _, _, final, _, terms = _read_gold(gold)
     return final or terms is not None
 

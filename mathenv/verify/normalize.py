@@ -241,11 +241,9 @@ def is_final_number(s: str) -> bool:
     m = _SCIENTIFIC.match(s)
     if m:
         return 1 <= abs(Decimal(m.group(1))) < 10
-    m = _FRACTION.match(s) or _SLASH.match(s)
-    if m:
-        num, den = m.groups()[-2:]
-        integers = _INTEGER.match(num) and _INTEGER.match(den)
-        return bool(integers) and abs(int(den)) > 1 and math.gcd(int(num), int(den)) == 1
+    terms = fraction_terms(s)
+    if terms is not None:
+        return terms[1] > 1 and math.gcd(*terms) == 1
     m = _MIXED.match(s)
     if m:
         whole, n, d = (int(x) for x in m.groups()[1:])
@@ -311,10 +309,17 @@ def _bare_value(entry: str) -> str:
     return entry
 
 
+def _statement(entry: str) -> tuple[str, str]:
+    """What one entry states: the part after its last `=` (an `=` of `<=`, `>=`, `!=` is no assignment: `x >= 5`
+    states no number), split at `\\approx` into the exact value and its approximation ("" where none)."""
+    head, _, tail = _ASSIGN.split(entry.rstrip("=;:."))[-1].partition("\\approx")
+    return head, tail
+
+
 def stated_fraction(normalized: str) -> tuple[int, int] | None:
     """`fraction_terms` of the one value a normalised answer states (`x=\\frac{2}{4}`, `(2/4)`,
     `\\frac{2}{4}\\approx0.5`), else None."""
-    head = _ASSIGN.split(normalized.rstrip("=;:."))[-1].partition("\\approx")[0]
+    head = _statement(normalized)[0]
     return fraction_terms(_bare_value(head)) if head else None
 
 
@@ -326,9 +331,8 @@ def stated_numbers(normalized: str) -> list[str] | None | bool:
     numbers: list[str] = []
     letters = False
     for entry in normalized.rstrip(",").split(","):
-        # after its last `=`; of `a \\approx b`, the exact `a` where it is a number, else the approximation
-        # (an `=` of `<=`, `>=`, `!=` is no assignment: `x >= 5` states no number)
-        head, _, tail = _ASSIGN.split(entry.rstrip("=;:."))[-1].partition("\\approx")
+        # of `a \\approx b`, the exact `a` where it is a number, else the approximation
+        head, tail = _statement(entry)
         values = [_bare_value(v) for v in (head, tail) if v and not _NAME.match(v)]
         found = [(v, m, bool(_UNIT_TAIL.fullmatch(v, m.end()))) for v in values
                  if (m := _LEADING_NUMBER.match(v)) and is_final_number(m.group())

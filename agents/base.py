@@ -25,13 +25,13 @@ class RolloutTools(Protocol):
         """Response token ids per prompt; `kind` names the compute counter ("train", "probe", "vine", "eval")."""
         ...
 
-    def reward_responses(self, question_ids: list[int], responses: list[list[int]],
-                         prefixes: list[str] | None = None) -> np.ndarray:
+    def reward_responses(
+        self, question_ids: list[int], responses: list[list[int]], prefixes: list[str] | None = None
+    ) -> np.ndarray:
         """Rewards of responses (after `prefixes`, for continuations) through the env's batch path."""
         ...
 
-    def decode(self, ids: list[int]) -> str:
-        ...
+    def decode(self, ids: list[int]) -> str: ...
 
     def token_texts(self, ids: list[int]) -> list[str]:
         """The text of each token on its own (where a response's line breaks fall)."""
@@ -57,8 +57,13 @@ class Algorithm:
         """Fill rollouts.tensors["advantages"] (and what the loss needs); return metrics."""
         raise NotImplementedError
 
-    def loss(self, mb: dict[str, torch.Tensor], logprobs: torch.Tensor, entropy: torch.Tensor | None,
-             norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self,
+        mb: dict[str, torch.Tensor],
+        logprobs: torch.Tensor,
+        entropy: torch.Tensor | None,
+        norm: dict[str, float],
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """This micro-batch's share of its minibatch's loss (`norm`: the minibatch's token and sequence
         counts; see agents.losses), and metrics."""
         raise NotImplementedError

@@ -59,21 +59,28 @@ def differences(saved: dict[str, Any], current: dict[str, Any], may_differ: Iter
     """'field: saved there, current now' for every field both configs hold that differs, outside
     `may_differ`."""
     skip = set(may_differ)
-    return [f"{k} {saved[k]!r} there, {current[k]!r} now" for k in sorted(set(saved) & set(current))
-            if k not in skip and saved[k] != current[k]]
+    return [
+        f"{k} {saved[k]!r} there, {current[k]!r} now"
+        for k in sorted(set(saved) & set(current))
+        if k not in skip and saved[k] != current[k]
+    ]
 
 
-def check_resume(out: str | Path, saved: dict[str, Any], current: dict[str, Any],
-                 may_differ: Iterable[str]) -> None:
+def check_resume(
+    out: str | Path, saved: dict[str, Any], current: dict[str, Any], may_differ: Iterable[str]
+) -> None:
     """Refuse to continue a run under other settings (a GRPO checkpoint resumed as VinePPO, another model)."""
     diff = differences(saved, current, may_differ)
     if diff:
-        raise RunFolderError(f"--resume: {out} was trained with other settings ({'; '.join(diff)}). Resume with "
-                             f"the same options (they are in {Path(out) / CONFIG}), or pass another --out")
+        raise RunFolderError(
+            f"--resume: {out} was trained with other settings ({'; '.join(diff)}). Resume with "
+            f"the same options (they are in {Path(out) / CONFIG}), or pass another --out"
+        )
 
 
-def check_run_folder(out: str | Path, config: dict[str, Any], *, resume: bool, overwrite: bool,
-                     may_differ: Iterable[str]) -> None:
+def check_run_folder(
+    out: str | Path, config: dict[str, Any], *, resume: bool, overwrite: bool, may_differ: Iterable[str]
+) -> None:
     """Before anything loads: a new run must not land on another run's files (unless `overwrite`); a resume
     must have the settings the folder's config.json records (the checkpoint's own copy is checked on load)."""
     out = Path(out)
@@ -87,8 +94,10 @@ def check_run_folder(out: str | Path, config: dict[str, Any], *, resume: bool, o
         found = [name for name in ("metrics.jsonl",) if (out / name).exists()]
         if checkpoint_dirs(out):
             found.append(f"{len(checkpoint_dirs(out))} checkpoint(s)")
-        raise RunFolderError(f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it, "
-                             f"--overwrite to replace it, or another --out")
+        raise RunFolderError(
+            f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it, "
+            f"--overwrite to replace it, or another --out"
+        )
 
 
 def clear_run(out: str | Path) -> None:
@@ -122,8 +131,9 @@ def checkpoint_dirs(out: str | Path) -> list[Path]:
     return sorted(p for p in root.glob("step_*") if (p / TRAINER_STATE).exists()) if root.exists() else []
 
 
-def save(out: str | Path, step: int, policy: torch.nn.Module, tokenizer: Any, state: dict[str, Any],
-         keep: int) -> Path:
+def save(
+    out: str | Path, step: int, policy: torch.nn.Module, tokenizer: Any, state: dict[str, Any], keep: int
+) -> Path:
     """Write checkpoints/step_<step> (policy and `state`), then drop all but the `keep` newest."""
     root = Path(out) / "checkpoints"
     final = root / f"step_{step:06d}"
@@ -159,8 +169,9 @@ def load(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return state, weights
 
 
-def load_latest(out: str | Path, report: Callable[[str], None] | None = None
-                ) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]] | None:
+def load_latest(
+    out: str | Path, report: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any], dict[str, torch.Tensor]] | None:
     """The newest readable checkpoint of a run (path, state, weights), or None when there is none; an
     unreadable newer one is skipped with a message that names it (to `report`, else as a warning)."""
     for path in reversed(checkpoint_dirs(out)):

@@ -33,9 +33,18 @@ from agents.policy import HUB_NAMES, LOCAL_NAMES, check_device, load_policy
 from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
 
 #: evaluate's settings and their defaults when the model is not a training run's
-DEFAULTS: dict[str, Any] = {"dataset": "arithmetic", "split": "test", "data_path": None, "levels": None,
-                            "instruction": None, "question_field": None, "answer_field": None,
-                            "max_new_tokens": 128, "temperature": 1.0, "top_p": 1.0}
+DEFAULTS: dict[str, Any] = {
+    "dataset": "arithmetic",
+    "split": "test",
+    "data_path": None,
+    "levels": None,
+    "instruction": None,
+    "question_field": None,
+    "answer_field": None,
+    "max_new_tokens": 128,
+    "temperature": 1.0,
+    "top_p": 1.0,
+}
 #: the settings that make the task: evaluating a run's checkpoint with other values scores another task
 TASK = ("dataset", "split", "data_path", "levels", "instruction", "question_field", "answer_field")
 
@@ -54,8 +63,10 @@ def find_run(model: str) -> tuple[Path, dict[str, Any], Path] | None:
             return run, config, path
         ckpts = checkpoint.checkpoint_dirs(run)
         if not ckpts:
-            raise UserError(f"--model {model}: the run folder holds no checkpoint yet; train it first, or pass a "
-                            f"checkpoint's policy folder")
+            raise UserError(
+                f"--model {model}: the run folder holds no checkpoint yet; train it first, or pass a "
+                f"checkpoint's policy folder"
+            )
         return run, config, ckpts[-1] / checkpoint.POLICY_DIR
     return None
 
@@ -72,34 +83,68 @@ def _run_config(folder: Path) -> dict[str, Any] | None:
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The settings under which a run evaluated itself (agents.trainer's held-out pool and sampling)."""
     dataset = config.get("dataset", DEFAULTS["dataset"])
-    return {"dataset": dataset, "split": config.get("eval_split", "test"), "data_path": config.get("eval_data_path"),
-            "levels": config.get("levels") if dataset in LEVELS else None,
-            "instruction": config.get("instruction"), "question_field": config.get("question_field"),
-            "answer_field": config.get("answer_field"),
-            "max_new_tokens": config.get("max_new_tokens", DEFAULTS["max_new_tokens"]),
-            "temperature": config.get("temperature", DEFAULTS["temperature"]),
-            "top_p": config.get("top_p", DEFAULTS["top_p"])}
+    return {
+        "dataset": dataset,
+        "split": config.get("eval_split", "test"),
+        "data_path": config.get("eval_data_path"),
+        "levels": config.get("levels") if dataset in LEVELS else None,
+        "instruction": config.get("instruction"),
+        "question_field": config.get("question_field"),
+        "answer_field": config.get("answer_field"),
+        "max_new_tokens": config.get("max_new_tokens", DEFAULTS["max_new_tokens"]),
+        "temperature": config.get("temperature", DEFAULTS["temperature"]),
+        "top_p": config.get("top_p", DEFAULTS["top_p"]),
+    }
 
 
-def evaluate(model: str, *, dataset: str = "arithmetic", split: str = "test", data_path: str | None = None,
-             levels: list[int] | None = None, num_questions: int | None = 200, k: int = 4,
-             temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32,
-             seed: int = 0, device: str | None = None, instruction: str | None = None,
-             question_field: str | None = None, answer_field: str | None = None) -> dict[str, Any]:
+def evaluate(
+    model: str,
+    *,
+    dataset: str = "arithmetic",
+    split: str = "test",
+    data_path: str | None = None,
+    levels: list[int] | None = None,
+    num_questions: int | None = 200,
+    k: int = 4,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 128,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str | None = None,
+    instruction: str | None = None,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+) -> dict[str, Any]:
     """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level
     (agents.evaluation), on a fixed random subset of `num_questions` of the split. `instruction` must match
     what the policy was trained with (None: the env's default); `main` takes it and the task from a run's
     config.json."""
-    kwargs: dict[str, Any] = {"dataset": dataset, "split": split, "data_path": data_path,
-                              "question_field": question_field, "answer_field": answer_field}
+    kwargs: dict[str, Any] = {
+        "dataset": dataset,
+        "split": split,
+        "data_path": data_path,
+        "question_field": question_field,
+        "answer_field": answer_field,
+    }
     if levels is not None:
         kwargs["levels"] = levels
     if instruction is not None:
         kwargs["instruction"] = instruction
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
     ids = subset(env.num_questions, num_questions, seed)
-    result = evaluate_questions(model, env, ids, k=k, temperature=temperature, top_p=top_p,
-                                max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, device=device)
+    result = evaluate_questions(
+        model,
+        env,
+        ids,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+    )
     return {"model": model, "dataset": dataset, "split": split, **result}
 
 
@@ -110,9 +155,19 @@ def subset(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(pool_size)[:num_questions])
 
 
-def evaluate_questions(model: str, env: Any, ids: np.ndarray, *, k: int = 4, temperature: float = 1.0,
-                       top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 32, seed: int = 0,
-                       device: str | None = None) -> dict[str, Any]:
+def evaluate_questions(
+    model: str,
+    env: Any,
+    ids: np.ndarray,
+    *,
+    k: int = 4,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 128,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str | None = None,
+) -> dict[str, Any]:
     """Score `model` on the questions `ids` of `env` (a MathReasoning-v0 env, unwrapped): greedy pass@1 and k
     answers sampled at `temperature` / `top_p` per question, overall and per level."""
     torch.manual_seed(seed)
@@ -120,16 +175,18 @@ def evaluate_questions(model: str, env: Any, ids: np.ndarray, *, k: int = 4, tem
     gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, top_p, batch_size))
     prompts = [prompt_ids(tokenizer, env.prompt(int(q))) for q in ids]
     # a bar only on a terminal: in a log file it is thousands of carriage-returned lines
-    bar = tqdm(total=len(ids) * (1 + k), desc="evaluate", leave=False, unit="answer",
-               disable=not sys.stderr.isatty())
+    bar = tqdm(
+        total=len(ids) * (1 + k), desc="evaluate", leave=False, unit="answer", disable=not sys.stderr.isatty()
+    )
 
     def generate(chunk: list[list[int]], greedy: bool) -> list[list[int]]:
         out = gen.generate(chunk, greedy=greedy)
         bar.update(len(chunk))
         return out
 
-    result = evaluate_policy(generate, lambda r: tokenizer.decode(r, skip_special_tokens=True), env, ids, prompts,
-                             samples=k)
+    result = evaluate_policy(
+        generate, lambda r: tokenizer.decode(r, skip_special_tokens=True), env, ids, prompts, samples=k
+    )
     bar.close()
     result.pop("p", None)
     return result
@@ -142,40 +199,93 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> ArgumentParser:
-    ap = ArgumentParser(prog="python -m agents.evaluate", description=__doc__,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(
+        prog="python -m agents.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     # task and sampling flags default to None: unset, they come from the run's config.json (else DEFAULTS)
-    ap.add_argument("--model", default="smollm2",
-                    help="a training run's folder (its newest checkpoint), a checkpoint's policy folder "
-                         "(runs/x/checkpoints/step_N/policy), a hub name (owner/name), or a short name: "
-                         f"{', '.join([*HUB_NAMES, *LOCAL_NAMES])} (default smollm2)")
-    ap.add_argument("--dataset", default=None, help="arithmetic, gsm8k, math, math500, a hub dataset or a .jsonl "
-                                                    "file (default: the run's, else arithmetic)")
-    ap.add_argument("--split", default=None, help="the split to score (default: the run's held-out split, else test)")
+    ap.add_argument(
+        "--model",
+        default="smollm2",
+        help="a training run's folder (its newest checkpoint), a checkpoint's policy folder "
+        "(runs/x/checkpoints/step_N/policy), a hub name (owner/name), or a short name: "
+        f"{', '.join([*HUB_NAMES, *LOCAL_NAMES])} (default smollm2)",
+    )
+    ap.add_argument(
+        "--dataset",
+        default=None,
+        help="arithmetic, gsm8k, math, math500, a hub dataset or a .jsonl "
+        "file (default: the run's, else arithmetic)",
+    )
+    ap.add_argument(
+        "--split", default=None, help="the split to score (default: the run's held-out split, else test)"
+    )
     ap.add_argument("--data-path", default=None, help="local JSONL of the split, instead of the hub")
-    ap.add_argument("--levels", type=int, nargs="*", default=None,
-                    help="difficulty levels: arithmetic 1-10, MATH 1-5 (default: the run's, else all)")
-    ap.add_argument("--instruction", default=None, help="prompt text after each question, as in training "
-                                                        "(default: the run's, else the env's; '' for none)")
-    ap.add_argument("--question-field", default=None, help="column holding the question, for any other dataset")
-    ap.add_argument("--answer-field", default=None, help="column holding the gold answer, for any other dataset")
-    ap.add_argument("--other-task", action="store_true",
-                    help="allow a task flag (dataset, split, data path, levels, instruction, fields) that differs "
-                         "from the run's own: the checkpoint is then scored on a task it was not trained for")
-    ap.add_argument("--num-questions", type=int, default=200,
-                    help="score a fixed random subset of this many questions (all when larger; default 200)")
-    ap.add_argument("--k", type=int, default=4, help="samples per question for mean@k and maj@k (0: greedy only; "
-                                                     "default 4)")
-    ap.add_argument("--temperature", type=float, default=None,
-                    help="sampling temperature of the k samples (default: the run's, else 1.0)")
-    ap.add_argument("--top-p", type=float, default=None,
-                    help="nucleus sampling of the k samples (default: the run's, else 1.0)")
-    ap.add_argument("--max-new-tokens", type=int, default=None,
-                    help="longest answer in tokens (default: the run's, else 128)")
-    ap.add_argument("--batch-size", type=int, default=32, help="sequences per generate call (memory only; "
-                                                               "default 32)")
-    ap.add_argument("--seed", type=int, default=0, help="seeds the question subset and the sampling (default 0)")
-    ap.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    ap.add_argument(
+        "--levels",
+        type=int,
+        nargs="*",
+        default=None,
+        help="difficulty levels: arithmetic 1-10, MATH 1-5 (default: the run's, else all)",
+    )
+    ap.add_argument(
+        "--instruction",
+        default=None,
+        help="prompt text after each question, as in training "
+        "(default: the run's, else the env's; '' for none)",
+    )
+    ap.add_argument(
+        "--question-field", default=None, help="column holding the question, for any other dataset"
+    )
+    ap.add_argument(
+        "--answer-field", default=None, help="column holding the gold answer, for any other dataset"
+    )
+    ap.add_argument(
+        "--other-task",
+        action="store_true",
+        help="allow a task flag (dataset, split, data path, levels, instruction, fields) that differs "
+        "from the run's own: the checkpoint is then scored on a task it was not trained for",
+    )
+    ap.add_argument(
+        "--num-questions",
+        type=int,
+        default=200,
+        help="score a fixed random subset of this many questions (all when larger; default 200)",
+    )
+    ap.add_argument(
+        "--k",
+        type=int,
+        default=4,
+        help="samples per question for mean@k and maj@k (0: greedy only; default 4)",
+    )
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature of the k samples (default: the run's, else 1.0)",
+    )
+    ap.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="nucleus sampling of the k samples (default: the run's, else 1.0)",
+    )
+    ap.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest answer in tokens (default: the run's, else 128)",
+    )
+    ap.add_argument(
+        "--batch-size", type=int, default=32, help="sequences per generate call (memory only; default 32)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seeds the question subset and the sampling (default 0)"
+    )
+    ap.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)"
+    )
     ap.add_argument("--json", default=None, help="also write the result to this file")
     return ap
 
@@ -189,12 +299,17 @@ def settings(a: Any) -> tuple[str, dict[str, Any]]:
         return a.model, {**DEFAULTS, **given}
     run, config, policy = found
     own = run_settings(config)
-    changed = [f"--{k.replace('_', '-')} {v!r} (the run's: {own[k]!r})" for k, v in given.items()
-               if k in TASK and v != own[k]]
+    changed = [
+        f"--{k.replace('_', '-')} {v!r} (the run's: {own[k]!r})"
+        for k, v in given.items()
+        if k in TASK and v != own[k]
+    ]
     source = run / checkpoint.CONFIG
     if changed and not a.other_task:
-        raise UserError(f"{'; '.join(changed)}: {policy} was trained on another task ({source}); drop the flag to "
-                        f"score it on its own task, or pass --other-task to score it on this one")
+        raise UserError(
+            f"{'; '.join(changed)}: {policy} was trained on another task ({source}); drop the flag to "
+            f"score it on its own task, or pass --other-task to score it on this one"
+        )
     task = ", ".join(f"{k} {own[k]!r}" for k in TASK if own[k] is not None)
     print(f"settings from {source}: {task}", file=sys.stderr)
     if changed:
@@ -207,12 +322,21 @@ def _main(argv: list[str] | None) -> None:
     check_device(a.device)
     model, s = settings(a)
     check_levels(s["dataset"], s["levels"])
-    result = evaluate(model, num_questions=a.num_questions, k=a.k, batch_size=a.batch_size, seed=a.seed,
-                      device=a.device, **s)
+    result = evaluate(
+        model,
+        num_questions=a.num_questions,
+        k=a.k,
+        batch_size=a.batch_size,
+        seed=a.seed,
+        device=a.device,
+        **s,
+    )
     result["settings"] = s
     print(f"| model | questions | pass@1 | mean@{a.k} | maj@{a.k} |\n|---|---|---|---|---|")
-    print(f"| {model} | {result['questions']} | {result['pass@1']:.3f} | {result.get('mean@k', float('nan')):.3f} "
-          f"| {result.get(f'maj@{a.k}', float('nan')):.3f} |")
+    print(
+        f"| {model} | {result['questions']} | {result['pass@1']:.3f} | {result.get('mean@k', float('nan')):.3f} "
+        f"| {result.get(f'maj@{a.k}', float('nan')):.3f} |"
+    )
     for lv, r in result.get("per_level", {}).items():
         print(f"level {lv}: pass@1 {r['pass@1']:.3f} over {r['questions']}")
     if a.json:

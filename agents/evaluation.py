@@ -20,10 +20,18 @@ import torch
 GenerateFn = Callable[[list[list[int]], bool], list[list[int]]]
 
 
-def evaluate_policy(generate: GenerateFn, decode: Callable[[list[int]], str], env: Any,
-                    question_ids: Sequence[int], prompts: Sequence[list[int]], *, samples: int = 0,
-                    seed: int | None = None, greedy: bool = True, device: str | torch.device = "cpu"
-                    ) -> dict[str, Any]:
+def evaluate_policy(
+    generate: GenerateFn,
+    decode: Callable[[list[int]], str],
+    env: Any,
+    question_ids: Sequence[int],
+    prompts: Sequence[list[int]],
+    *,
+    samples: int = 0,
+    seed: int | None = None,
+    greedy: bool = True,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
     """Score a policy on `question_ids` of `env` (a MathReasoning-v0 env, unwrapped), `prompts` being their
     token ids. `samples` > 0 adds mean@k and maj@k with k = samples; `seed` samples from a forked torch RNG
     seeded so (the caller's stream, CUDA's on `device` included, is left as it was), None from the caller's
@@ -50,16 +58,26 @@ def evaluate_policy(generate: GenerateFn, decode: Callable[[list[int]], str], en
         correct = np.array([v.correct for v in verdicts], dtype=float).reshape(ids.size, samples)
         majority = np.zeros(ids.size)
         for i in range(ids.size):
-            group = verdicts[i * samples:(i + 1) * samples]
+            group = verdicts[i * samples : (i + 1) * samples]
             votes = Counter(v.extracted for v in group if v.extracted is not None)
             if votes:
                 top = votes.most_common(1)[0][0]
                 majority[i] = float(next(v.correct for v in group if v.extracted == top))
-        out.update({"mean@k": float(correct.mean()) if ids.size else float("nan"),
-                    f"maj@{samples}": float(majority.mean()) if ids.size else float("nan"), "k": samples,
-                    "p": correct.mean(axis=1).tolist(), **_shares(correct.mean(axis=1))})
-    levels = np.array([-1 if env.questions[int(q)].difficulty is None else int(env.questions[int(q)].difficulty)
-                       for q in ids])
+        out.update(
+            {
+                "mean@k": float(correct.mean()) if ids.size else float("nan"),
+                f"maj@{samples}": float(majority.mean()) if ids.size else float("nan"),
+                "k": samples,
+                "p": correct.mean(axis=1).tolist(),
+                **_shares(correct.mean(axis=1)),
+            }
+        )
+    levels = np.array(
+        [
+            -1 if env.questions[int(q)].difficulty is None else int(env.questions[int(q)].difficulty)
+            for q in ids
+        ]
+    )
     if (levels >= 0).any():
         per_level: dict[int, dict[str, Any]] = {}
         for lv in sorted(set(levels.tolist()) - {-1}):
@@ -79,15 +97,24 @@ def _shares(p: np.ndarray) -> dict[str, float]:
     """Shares of questions no sample solved (p = 0), some solved (0 < p < 1), all solved (p = 1)."""
     if p.size == 0:
         return {"p0": float("nan"), "mid": float("nan"), "p1": float("nan")}
-    return {"p0": float(np.mean(p == 0)), "mid": float(np.mean((p > 0) & (p < 1))), "p1": float(np.mean(p == 1))}
+    return {
+        "p0": float(np.mean(p == 0)),
+        "mid": float(np.mean((p > 0) & (p < 1))),
+        "p1": float(np.mean(p == 1)),
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
     """A Markdown table of a result with samples: one row per level, then all questions."""
-    lines = ["| level | questions | greedy pass@1 | sampled | p=0 | 0<p<1 | p=1 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| level | questions | greedy pass@1 | sampled | p=0 | 0<p<1 | p=1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = [(str(lv), r) for lv, r in result.get("per_level", {}).items()] + [("all", result)]
     for name, r in rows:
-        lines.append(f"| {name} | {r['questions']} | {r.get('pass@1', float('nan')):.3f} | "
-                     f"{r.get('mean@k', float('nan')):.3f} | {r.get('p0', float('nan')):.2f} | "
-                     f"{r.get('mid', float('nan')):.2f} | {r.get('p1', float('nan')):.2f} |")
+        lines.append(
+            f"| {name} | {r['questions']} | {r.get('pass@1', float('nan')):.3f} | "
+            f"{r.get('mean@k', float('nan')):.3f} | {r.get('p0', float('nan')):.2f} | "
+            f"{r.get('mid', float('nan')):.2f} | {r.get('p1', float('nan')):.2f} |"
+        )
     return "\n".join(lines)

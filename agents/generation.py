@@ -29,8 +29,9 @@ class SamplingConfig:
 
 
 class Generator(Protocol):
-    def generate(self, prompts: list[list[int]], greedy: bool = False,
-                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+    def generate(
+        self, prompts: list[list[int]], greedy: bool = False, sampling: SamplingConfig | None = None
+    ) -> list[list[int]]:
         """Response token ids per prompt, ending with EOS when the model stopped on its own; `sampling`
         overrides the generator's own settings for this call (an evaluation temperature, say)."""
         ...
@@ -62,14 +63,17 @@ def eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[i
 class HFGenerator:
     """Batched `model.generate` with left padding; samples from torch's global RNG, so a seeded run repeats."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig) -> None:
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig
+    ) -> None:
         self.model, self.tokenizer, self.sampling = model, tokenizer, sampling
         self.eos = eos_ids(model, tokenizer)
         self.pad = tokenizer.pad_token_id
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[int]], greedy: bool = False,
-                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+    def generate(
+        self, prompts: list[list[int]], greedy: bool = False, sampling: SamplingConfig | None = None
+    ) -> list[list[int]]:
         s = sampling or self.sampling
         out: list[list[int]] = []
         was_training = self.model.training
@@ -79,21 +83,26 @@ class HFGenerator:
         device = next(self.model.parameters()).device
         try:
             for start in range(0, len(prompts), s.batch_size):
-                chunk = prompts[start:start + s.batch_size]
+                chunk = prompts[start : start + s.batch_size]
                 width = max(len(p) for p in chunk)
                 input_ids = torch.full((len(chunk), width), self.pad, dtype=torch.long)
                 attention = torch.zeros((len(chunk), width), dtype=torch.long)
                 for i, p in enumerate(chunk):
-                    input_ids[i, width - len(p):] = torch.tensor(p)
-                    attention[i, width - len(p):] = 1
-                kwargs: dict[str, Any] = {"do_sample": not greedy, "max_new_tokens": s.max_new_tokens,
-                                          "pad_token_id": self.pad, "eos_token_id": sorted(self.eos)}
+                    input_ids[i, width - len(p) :] = torch.tensor(p)
+                    attention[i, width - len(p) :] = 1
+                kwargs: dict[str, Any] = {
+                    "do_sample": not greedy,
+                    "max_new_tokens": s.max_new_tokens,
+                    "pad_token_id": self.pad,
+                    "eos_token_id": sorted(self.eos),
+                }
                 if not greedy:
                     kwargs.update(temperature=s.temperature, top_p=s.top_p, top_k=0)
                 else:
                     kwargs.update(temperature=None, top_p=None, top_k=None)
-                seqs = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                                           **kwargs)
+                seqs = self.model.generate(
+                    input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
+                )
                 for row in seqs[:, width:].tolist():
                     out.append(_cut_at_eos(row, self.eos, self.pad))
         finally:
@@ -121,17 +130,29 @@ class VLLMGenerator:
     architecture and tokenizer from it; the weights then come from the policy).
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: SamplingConfig,
-                 source: str, gpu_memory_utilization: float = 0.3, sleep: bool = True, seed: int = 0,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        sampling: SamplingConfig,
+        source: str,
+        gpu_memory_utilization: float = 0.3,
+        sleep: bool = True,
+        seed: int = 0,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         try:
             import vllm
         except ImportError as e:
-            raise ImportError("the vllm backend needs the optional extra: pip install 'mathenv[vllm]' "
-                              "(a CUDA machine), or use --generation-backend hf") from e
+            raise ImportError(
+                "the vllm backend needs the optional extra: pip install 'mathenv[vllm]' "
+                "(a CUDA machine), or use --generation-backend hf"
+            ) from e
         if not source:
-            raise ValueError("the vllm backend builds its engine from the model's name or folder; a model made "
-                             "in memory (`tiny`) has none: save it first, or use --generation-backend hf")
+            raise ValueError(
+                "the vllm backend builds its engine from the model's name or folder; a model made "
+                "in memory (`tiny`) has none: save it first, or use --generation-backend hf"
+            )
         self._vllm = vllm
         self.sampling = sampling
         self.model = model
@@ -141,10 +162,17 @@ class VLLMGenerator:
         _single_process_world()
         # the engine computes in the trainer's forward dtype (bf16 under bf16-mixed), whatever the master weights
         engine_dtype = str(dtype or next(model.parameters()).dtype).removeprefix("torch.")
-        self.llm = vllm.LLM(model=source, tokenizer=source, dtype=engine_dtype, seed=seed,
-                            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=True,
-                            enable_sleep_mode=sleep, distributed_executor_backend="external_launcher",
-                            max_num_batched_tokens=4096)  # TRL: a larger default misleads vLLM's memory profiler
+        self.llm = vllm.LLM(
+            model=source,
+            tokenizer=source,
+            dtype=engine_dtype,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enable_prefix_caching=True,
+            enable_sleep_mode=sleep,
+            distributed_executor_backend="external_launcher",
+            max_num_batched_tokens=4096,
+        )  # TRL: a larger default misleads vLLM's memory profiler
         if sleep:
             self.llm.sleep(level=2)
         self._stale = True  # the engine's weights are not the policy's (or were released by sleep)
@@ -165,14 +193,19 @@ class VLLMGenerator:
         self.llm.reset_prefix_cache()
         self._stale = False
 
-    def generate(self, prompts: list[list[int]], greedy: bool = False,
-                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+    def generate(
+        self, prompts: list[list[int]], greedy: bool = False, sampling: SamplingConfig | None = None
+    ) -> list[list[int]]:
         s = sampling or self.sampling
         if self._stale:
             self._load_weights()
         params = self._vllm.SamplingParams(
-            n=1, max_tokens=s.max_new_tokens, temperature=0.0 if greedy else s.temperature,
-            top_p=1.0 if greedy else s.top_p, stop_token_ids=sorted(self.eos))
+            n=1,
+            max_tokens=s.max_new_tokens,
+            temperature=0.0 if greedy else s.temperature,
+            top_p=1.0 if greedy else s.top_p,
+            stop_token_ids=sorted(self.eos),
+        )
         if self.sleep:
             self.llm.wake_up(tags=["kv_cache"])
         try:
@@ -195,13 +228,30 @@ def _single_process_world() -> None:
             os.environ["MASTER_PORT"] = str(sock.getsockname()[1])
 
 
-def make_generator(backend: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                   sampling: SamplingConfig, *, source: str = "", seed: int = 0, gpu_memory_utilization: float = 0.3,
-                   sleep: bool = True, dtype: torch.dtype | None = None) -> Generator:
+def make_generator(
+    backend: str,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sampling: SamplingConfig,
+    *,
+    source: str = "",
+    seed: int = 0,
+    gpu_memory_utilization: float = 0.3,
+    sleep: bool = True,
+    dtype: torch.dtype | None = None,
+) -> Generator:
     """The generation backend `backend`; `dtype` is the vllm engine's (default: the model's own)."""
     if backend == "hf":
         return HFGenerator(model, tokenizer, sampling)
     if backend == "vllm":
-        return VLLMGenerator(model, tokenizer, sampling, source=source, seed=seed,
-                             gpu_memory_utilization=gpu_memory_utilization, sleep=sleep, dtype=dtype)
+        return VLLMGenerator(
+            model,
+            tokenizer,
+            sampling,
+            source=source,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+            sleep=sleep,
+            dtype=dtype,
+        )
     raise ValueError(f"unknown generation backend {backend!r}; choose one of {GENERATION_BACKENDS}")

@@ -35,7 +35,9 @@ class GRPOConfig(TrainConfig):
     eps: float = option(1e-6, "added to the group's std before dividing")
 
 
-def group_advantages(rewards: np.ndarray, group: np.ndarray, scale: bool = True, eps: float = 1e-6) -> np.ndarray:
+def group_advantages(
+    rewards: np.ndarray, group: np.ndarray, scale: bool = True, eps: float = 1e-6
+) -> np.ndarray:
     """(R_i - mean of its group) / (std of its group + eps), one value per sequence."""
     _, inv = np.unique(group, return_inverse=True)
     counts = np.bincount(inv)
@@ -60,7 +62,11 @@ class GRPO(Algorithm):
 
     def loss(self, mb, logprobs, entropy, norm):
         c, mask = self.config, mb["response_mask"]
-        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef, norm["tokens"])
-        kl = reference_kl(logprobs, mb, c.kl_aggregation, norm, stats)  # KL(pi || pi_ref); None when kl_coef = 0
+        pg_loss, stats = policy_loss(
+            logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef, norm["tokens"]
+        )
+        kl = reference_kl(
+            logprobs, mb, c.kl_aggregation, norm, stats
+        )  # KL(pi || pi_ref); None when kl_coef = 0
         loss = pg_loss if kl is None else pg_loss + c.kl_coef * kl
         return loss, loss_stats(stats, pg_loss, loss, entropy, mask)

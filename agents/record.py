@@ -30,29 +30,34 @@ from curricula.diagnostics import solved_extremes
 SOLVED_REWARD = 0.5
 
 
-def train_metrics(rewards: np.ndarray, responses: list[list[int]], truncated: list[bool], groups_kept: int
-                  ) -> dict[str, float]:
+def train_metrics(
+    rewards: np.ndarray, responses: list[list[int]], truncated: list[bool], groups_kept: int
+) -> dict[str, float]:
     """The `train/` metrics of a step's training attempts: `rewards` (n, G) of every question attempted for
     training (kept by the curriculum or not), their `responses` and which were `truncated`."""
     share = rewards.mean(axis=1)
     solved = (rewards >= SOLVED_REWARD).sum(axis=1)
     all_solved, none_solved = solved_extremes(solved, np.full(len(rewards), rewards.shape[1]))
-    return {M.TRAIN_REWARD: float(rewards.mean()),
-            M.TRAIN_ACCURACY: float((rewards >= SOLVED_REWARD).mean()),
-            M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
-            M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
-            M.TRAIN_ZERO_ADVANTAGE: float(np.mean(rewards.std(axis=1) == 0)),
-            M.TRAIN_LEARNABILITY: float(np.mean(share * (1 - share))),
-            M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
-            M.TRAIN_TRUNCATED: float(np.mean(truncated)),
-            M.TRAIN_QUESTIONS: len(rewards),
-            M.TRAIN_GROUPS_KEPT: groups_kept}
+    return {
+        M.TRAIN_REWARD: float(rewards.mean()),
+        M.TRAIN_ACCURACY: float((rewards >= SOLVED_REWARD).mean()),
+        M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
+        M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
+        M.TRAIN_ZERO_ADVANTAGE: float(np.mean(rewards.std(axis=1) == 0)),
+        M.TRAIN_LEARNABILITY: float(np.mean(share * (1 - share))),
+        M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
+        M.TRAIN_TRUNCATED: float(np.mean(truncated)),
+        M.TRAIN_QUESTIONS: len(rewards),
+        M.TRAIN_GROUPS_KEPT: groups_kept,
+    }
 
 
 def progress_line(record: dict[str, Any], steps: int) -> str:
     """The one-line progress record printed instead of a bar when the output is not a terminal."""
-    line = (f"step {record[M.STEP]}/{steps}  train reward {record[M.TRAIN_REWARD]:.3f}  zero-advantage "
-            f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
+    line = (
+        f"step {record[M.STEP]}/{steps}  train reward {record[M.TRAIN_REWARD]:.3f}  zero-advantage "
+        f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}"
+    )
     if record.get(M.EVAL_PASS1) is not None:
         line += f"  held-out pass@1 {record[M.EVAL_PASS1]:.3f}"
     return line + f"  {record[M.TIME_STEP]:.1f} s/step  {record[M.ATTEMPTS_TOTAL]:,} attempts"
@@ -100,8 +105,9 @@ class RunRecord:
         record.update({f"time/{k}": v for k, v in self.timers.items()})
         record[M.TIME_STEP] = elapsed
         record.update({f"compute/{k}": v for k, v in self.counters.items()})
-        record[M.ATTEMPTS_TOTAL] = (self.counters["attempts_train"] + self.counters["attempts_probe"]
-                                    + self.counters["attempts_vine"])
+        record[M.ATTEMPTS_TOTAL] = (
+            self.counters["attempts_train"] + self.counters["attempts_probe"] + self.counters["attempts_vine"]
+        )
         return record
 
     # ---- the run ----------------------------------------------------------------------------------------
@@ -116,13 +122,17 @@ class RunRecord:
     def open(self, step: int, resumed: bool) -> None:
         """Start the metrics log (after a resume, from `step` on) and the progress bar."""
         c = self.config
-        self._logger = M.MetricsLogger(self.out, c.loggers(), resume_step=step if resumed else None,
-                                       config=dataclasses.asdict(c))
+        self._logger = M.MetricsLogger(
+            self.out, c.loggers(), resume_step=step if resumed else None, config=dataclasses.asdict(c)
+        )
         # a bar only on a terminal: in a log file each refresh is one more line (213 KB for `make run`), so
         # there a line every `log_every` steps (see log). No tqdm at all without a bar: its lock is shared with
         # forked processes, and one killed while holding it would block this process's next bar
-        self._bar = (tqdm(total=c.steps, initial=step, desc=f"{c.algo}/{c.curriculum}")
-                     if c.progress and sys.stderr.isatty() else None)
+        self._bar = (
+            tqdm(total=c.steps, initial=step, desc=f"{c.algo}/{c.curriculum}")
+            if c.progress and sys.stderr.isatty()
+            else None
+        )
 
     def log(self, record: dict[str, Any]) -> None:
         """Write a record; a training step's also moves the progress bar."""
@@ -131,8 +141,9 @@ class RunRecord:
         step, c = record[M.STEP], self.config
         if self._bar is not None and step > 0:
             self._bar.update(1)
-            self._bar.set_postfix(reward=f"{record[M.TRAIN_REWARD]:.2f}",
-                                  zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}")
+            self._bar.set_postfix(
+                reward=f"{record[M.TRAIN_REWARD]:.2f}", zero_adv=f"{record[M.TRAIN_ZERO_ADVANTAGE]:.2f}"
+            )
         elif c.progress and step > 0 and (step % c.log_every == 0 or step == c.steps):
             print(progress_line(record, c.steps), flush=True)
 
@@ -146,16 +157,27 @@ class RunRecord:
         ckpts = checkpoint.checkpoint_dirs(self.out)
         tensorboard_dir = self._logger.tensorboard_dir
         files: dict[str, str | None] = {
-            "metrics": str(self.out / "metrics.jsonl"), "summary": str(self.out / SUMMARY),
+            "metrics": str(self.out / "metrics.jsonl"),
+            "summary": str(self.out / SUMMARY),
             "tensorboard": str(tensorboard_dir) if tensorboard_dir else None,
-            "checkpoint": str(ckpts[-1]) if ckpts else None}
+            "checkpoint": str(ckpts[-1]) if ckpts else None,
+        }
         if c.plot:
             try:
-                files["curves"] = str(plot([self.out], self.out / "curves.png",
-                                           title=f"{c.algo} / {c.curriculum}, {Path(c.model).name}"))
+                files["curves"] = str(
+                    plot(
+                        [self.out],
+                        self.out / "curves.png",
+                        title=f"{c.algo} / {c.curriculum}, {Path(c.model).name}",
+                    )
+                )
             except ImportError:
-                files["curves_missing"] = f"not drawn: pip install matplotlib, then python -m agents.plots {self.out}"
-        summary = summarize(M.read_records(self.out / "metrics.jsonl"), dataclasses.asdict(c), files, wall_seconds)
+                files["curves_missing"] = (
+                    f"not drawn: pip install matplotlib, then python -m agents.plots {self.out}"
+                )
+        summary = summarize(
+            M.read_records(self.out / "metrics.jsonl"), dataclasses.asdict(c), files, wall_seconds
+        )
         checkpoint.write_json(self.out / SUMMARY, summary)
         print(format_summary(summary), flush=True)
         return summary

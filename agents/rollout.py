@@ -44,18 +44,25 @@ class Rollouts:
         """The sequences of the kept groups (`keep_groups[g]` for group g), groups renumbered from
         `group_offset` so that parts from several requests stay apart when concatenated."""
         rows = np.flatnonzero(keep_groups[self.group])
-        return Rollouts(question_ids=self.question_ids[rows], group=self.group[rows] + group_offset,
-                        queries=[self.queries[i] for i in rows], responses=[self.responses[i] for i in rows],
-                        texts=[self.texts[i] for i in rows], rewards=self.rewards[rows])
+        return Rollouts(
+            question_ids=self.question_ids[rows],
+            group=self.group[rows] + group_offset,
+            queries=[self.queries[i] for i in rows],
+            responses=[self.responses[i] for i in rows],
+            texts=[self.texts[i] for i in rows],
+            rewards=self.rewards[rows],
+        )
 
     @staticmethod
     def concat(parts: list[Rollouts]) -> Rollouts:
-        return Rollouts(question_ids=np.concatenate([p.question_ids for p in parts]),
-                        group=np.concatenate([p.group for p in parts]),
-                        queries=[q for p in parts for q in p.queries],
-                        responses=[x for p in parts for x in p.responses],
-                        texts=[t for p in parts for t in p.texts],
-                        rewards=np.concatenate([p.rewards for p in parts]))
+        return Rollouts(
+            question_ids=np.concatenate([p.question_ids for p in parts]),
+            group=np.concatenate([p.group for p in parts]),
+            queries=[q for p in parts for q in p.queries],
+            responses=[x for p in parts for x in p.responses],
+            texts=[t for p in parts for t in p.texts],
+            rewards=np.concatenate([p.rewards for p in parts]),
+        )
 
 
 def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -70,7 +77,7 @@ def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> d
         n = len(q) + len(r)
         input_ids[i, :n] = torch.tensor(q + r, dtype=torch.long)
         attention_mask[i, :n] = 1
-        response_mask[i, len(q):n] = 1.0
+        response_mask[i, len(q) : n] = 1.0
     return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
 
 
@@ -78,19 +85,35 @@ class RolloutWorker:
     """Prompts, generation, rewards and decoding for one run, every generated attempt counted and timed in
     the run's record (`RunRecord`). What algorithms may use of it is `agents.base.RolloutTools`."""
 
-    def __init__(self, config: TrainConfig, policy: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                 train_env: Any, eval_env: Any, record: RunRecord, *, device: str,
-                 autocast_dtype: torch.dtype | None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        policy: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        train_env: Any,
+        eval_env: Any,
+        record: RunRecord,
+        *,
+        device: str,
+        autocast_dtype: torch.dtype | None,
+    ) -> None:
         c = config
         self.config, self.tokenizer, self.record = config, tokenizer, record
         self.train_env, self.eval_env = train_env, eval_env
         self.device, self.autocast_dtype = device, autocast_dtype
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
         try:
-            self.generator = make_generator(c.generation_backend, policy, tokenizer, sampling,
-                                            source=resolve(c.model) if c.model != "tiny" else "", seed=c.seed,
-                                            gpu_memory_utilization=c.vllm_gpu_memory, sleep=c.vllm_sleep,
-                                            dtype=autocast_dtype)
+            self.generator = make_generator(
+                c.generation_backend,
+                policy,
+                tokenizer,
+                sampling,
+                source=resolve(c.model) if c.model != "tiny" else "",
+                seed=c.seed,
+                gpu_memory_utilization=c.vllm_gpu_memory,
+                sleep=c.vllm_sleep,
+                dtype=autocast_dtype,
+            )
         except (ImportError, ValueError) as e:  # the optional extra is missing, or the model cannot be served
             raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(policy, tokenizer)
@@ -103,9 +126,14 @@ class RolloutWorker:
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
         texts = [self.decode(r) for r in responses]
         rewards = self.reward_responses(np.repeat(question_ids, attempts).tolist(), responses, texts=texts)
-        return Rollouts(question_ids=np.repeat(question_ids, attempts),
-                        group=np.repeat(np.arange(len(question_ids)), attempts), queries=queries,
-                        responses=responses, texts=texts, rewards=rewards.astype(np.float32))
+        return Rollouts(
+            question_ids=np.repeat(question_ids, attempts),
+            group=np.repeat(np.arange(len(question_ids)), attempts),
+            queries=queries,
+            responses=responses,
+            texts=texts,
+            rewards=rewards.astype(np.float32),
+        )
 
     def prompt(self, question_id: int, split: str = "train") -> list[int]:
         """Token ids of a question's prompt from the training or the held-out ("eval") pool, cached."""
@@ -115,8 +143,13 @@ class RolloutWorker:
             self._prompts[key] = prompt_ids(self.tokenizer, env.prompt(int(question_id)))
         return self._prompts[key]
 
-    def generate(self, prompts: list[list[int]], kind: str, greedy: bool = False,
-                 sampling: SamplingConfig | None = None) -> list[list[int]]:
+    def generate(
+        self,
+        prompts: list[list[int]],
+        kind: str,
+        greedy: bool = False,
+        sampling: SamplingConfig | None = None,
+    ) -> list[list[int]]:
         """Generate and count: every attempt of every kind lands in the compute counters (`sampling`: other
         settings for this call, e.g. the evaluation temperature)."""
         with self.record.timed("generation"):
@@ -130,8 +163,13 @@ class RolloutWorker:
         """The response hit max_new_tokens before the model ended it (no EOS at its end)."""
         return not response or response[-1] not in self.eos_ids
 
-    def reward_responses(self, question_ids: list[int], responses: list[list[int]],
-                         prefixes: list[str] | None = None, texts: list[str] | None = None) -> np.ndarray:
+    def reward_responses(
+        self,
+        question_ids: list[int],
+        responses: list[list[int]],
+        prefixes: list[str] | None = None,
+        texts: list[str] | None = None,
+    ) -> np.ndarray:
         """Rewards of generated responses through the env's batch path (`batch_rewards`; prefix + completion
         when VinePPO continues a partial solution; `texts`: the responses already decoded); a truncated
         response gets `truncated_reward` unless that is None."""

@@ -44,13 +44,27 @@ def char_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
     backend.decoder = decoders.Fuse()  # join the characters back without spaces
     backend.add_special_tokens(list(SPECIAL_TOKENS))
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
-        padding_side="left", clean_up_tokenization_spaces=False, chat_template=CHAT_TEMPLATE,
-        model_max_length=model_max_length)
+        tokenizer_object=backend,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=model_max_length,
+    )
 
 
-def tiny_model(tokenizer: PreTrainedTokenizerFast, *, n_layer: int = 2, d_model: int = 64, n_head: int = 4,
-               max_positions: int = 512, seed: int = 0) -> PreTrainedModel:
+def tiny_model(
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    n_layer: int = 2,
+    d_model: int = 64,
+    n_head: int = 4,
+    max_positions: int = 512,
+    seed: int = 0,
+) -> PreTrainedModel:
     """A randomly initialised Llama-style causal LM over the tokenizer's vocabulary (tied embeddings).
 
     Rotary positions make attention depend on relative positions only, so left padding in generation and
@@ -59,15 +73,25 @@ def tiny_model(tokenizer: PreTrainedTokenizerFast, *, n_layer: int = 2, d_model:
     if d_model % n_head:
         raise ValueError(f"d_model ({d_model}) must be a multiple of n_head ({n_head})")
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=d_model, intermediate_size=4 * d_model,
-        num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
-        max_position_embeddings=max_positions, tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id)
+        vocab_size=len(tokenizer),
+        hidden_size=d_model,
+        intermediate_size=4 * d_model,
+        num_hidden_layers=n_layer,
+        num_attention_heads=n_head,
+        num_key_value_heads=n_head,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
     gen = model.generation_config
-    gen.pad_token_id, gen.bos_token_id, gen.eos_token_id = (tokenizer.pad_token_id, tokenizer.bos_token_id,
-                                                            tokenizer.eos_token_id)
+    gen.pad_token_id, gen.bos_token_id, gen.eos_token_id = (
+        tokenizer.pad_token_id,
+        tokenizer.bos_token_id,
+        tokenizer.eos_token_id,
+    )
     return model

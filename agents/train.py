@@ -42,24 +42,35 @@ def json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({e}); pass an object such as "
-                                         f"'{{\"preset\": \"fast\"}}'") from None
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not JSON ({e}); pass an object such as \'{{"preset": "fast"}}\''
+        ) from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{text!r} is a JSON {type(value).__name__}, not an object of options; "
-                                         f"pass e.g. '{{\"preset\": \"fast\"}}' ('{{}}' for none)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a JSON {type(value).__name__}, not an object of options; "
+            f"pass e.g. '{{\"preset\": \"fast\"}}' ('{{}}' for none)"
+        )
     return value
 
 
 def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
     algo = config_cls.__dataclass_fields__["algo"].default
-    ap = ArgumentParser(prog="python -m agents.train", description=__doc__,
-                                 epilog=f"Options above are for --algo {algo}; each algorithm's own options appear "
-                                        f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}).",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", choices=sorted(RUN_PRESETS),
-                    help="named setting applied before --config and flags: " + "; ".join(
-                        f"{k}: {', '.join(f'{f}={v}' for f, v in list(p.items())[:4])}..." if p else f"{k}: the defaults"
-                        for k, p in RUN_PRESETS.items()))
+    ap = ArgumentParser(
+        prog="python -m agents.train",
+        description=__doc__,
+        epilog=f"Options above are for --algo {algo}; each algorithm's own options appear "
+        f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--preset",
+        choices=sorted(RUN_PRESETS),
+        help="named setting applied before --config and flags: "
+        + "; ".join(
+            f"{k}: {', '.join(f'{f}={v}' for f, v in list(p.items())[:4])}..." if p else f"{k}: the defaults"
+            for k, p in RUN_PRESETS.items()
+        ),
+    )
     ap.add_argument("--config", type=Path, help="JSON file of config fields")
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
@@ -77,17 +88,29 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
         help_text = f"{help_text} (default {default!r})".strip()
         choices = tuple(ALGORITHMS) if f.name == "algo" else f.metadata.get("choices")
         if kind is bool:
-            ap.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            ap.add_argument(
+                _flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         elif typing.get_origin(kind) is list:
-            ap.add_argument(_flag(f.name), nargs="*", type=typing.get_args(kind)[0], default=None, choices=choices,
-                            help=help_text)
+            ap.add_argument(
+                _flag(f.name),
+                nargs="*",
+                type=typing.get_args(kind)[0],
+                default=None,
+                choices=choices,
+                help=help_text,
+            )
         elif kind is dict or typing.get_origin(kind) is dict:
             ap.add_argument(_flag(f.name), type=json_object, default=None, help=help_text)
         else:
             conv = kind if kind in (int, float, str) else str
             if optional:
-                ap.add_argument(_flag(f.name), type=lambda s, conv=conv: None if s.lower() == "none" else conv(s),
-                                default=None, help=help_text)
+                ap.add_argument(
+                    _flag(f.name),
+                    type=lambda s, conv=conv: None if s.lower() == "none" else conv(s),
+                    default=None,
+                    help=help_text,
+                )
             else:
                 ap.add_argument(_flag(f.name), type=conv, default=None, choices=choices, help=help_text)
     return ap
@@ -113,8 +136,10 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
             try:
                 values.update(json.loads(saved.read_text()))
             except ValueError as e:
-                raise ConfigError(f"--resume: {saved} is not a JSON object of config fields ({e}); pass the "
-                                  f"run's options on the command line, or --config FILE") from None
+                raise ConfigError(
+                    f"--resume: {saved} is not a JSON object of config fields ({e}); pass the "
+                    f"run's options on the command line, or --config FILE"
+                ) from None
     if known.preset:
         if known.preset not in RUN_PRESETS:
             raise ConfigError(f"unknown preset {known.preset!r}; choose one of {sorted(RUN_PRESETS)}")
@@ -125,7 +150,9 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
         try:
             values.update(json.loads(known.config.read_text()))
         except ValueError as e:
-            raise ConfigError(f"config file {known.config} is not a JSON object of config fields: {e}") from None
+            raise ConfigError(
+                f"config file {known.config} is not a JSON object of config fields: {e}"
+            ) from None
     algo = known.algo or values.get("algo") or TrainConfig.algo
     if algo not in ALGORITHMS:
         raise ConfigError(f"--algo must be one of {tuple(ALGORITHMS)}, got {algo!r}")

@@ -71,9 +71,13 @@ def lr_factor(config: TrainConfig, update: int, total: int) -> float:
 def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
     """gym.make keywords of the training (split "train") or held-out pool a config asks for."""
     c = config
-    kwargs: dict[str, Any] = {"dataset": c.dataset, "split": split,
-                              "data_path": c.data_path if split == "train" else c.eval_data_path,
-                              "question_field": c.question_field, "answer_field": c.answer_field}
+    kwargs: dict[str, Any] = {
+        "dataset": c.dataset,
+        "split": split,
+        "data_path": c.data_path if split == "train" else c.eval_data_path,
+        "question_field": c.question_field,
+        "answer_field": c.answer_field,
+    }
     if c.levels is not None and c.dataset in ("arithmetic", "math"):
         kwargs["levels"] = c.levels
     if c.instruction is not None:
@@ -91,8 +95,13 @@ class Trainer:
         algorithm_class = get_algorithm(config.algo)  # an unknown name fails here, before anything loads
         self.config = c = config
         self.out = Path(c.out)
-        checkpoint.check_run_folder(self.out, dataclasses.asdict(c), resume=c.resume, overwrite=c.overwrite,
-                                    may_differ=RESUMABLE_CHANGES)
+        checkpoint.check_run_folder(
+            self.out,
+            dataclasses.asdict(c),
+            resume=c.resume,
+            overwrite=c.overwrite,
+            may_differ=RESUMABLE_CHANGES,
+        )
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(c.seed)
         np.random.seed(c.seed)
@@ -101,40 +110,76 @@ class Trainer:
         # the question pools and the curriculum that chooses from the training pool
         self.train_env = gym.make("MathReasoning-v0", **env_kwargs(c, "train")).unwrapped
         if self.train_env.num_questions < c.questions_per_step:
-            raise ConfigError(f"--questions-per-step {c.questions_per_step} is more than the training pool's "
-                              f"{self.train_env.num_questions} questions: lower --questions-per-step, or use a "
-                              f"larger pool (--num-questions, --levels, --dataset)")
+            raise ConfigError(
+                f"--questions-per-step {c.questions_per_step} is more than the training pool's "
+                f"{self.train_env.num_questions} questions: lower --questions-per-step, or use a "
+                f"larger pool (--num-questions, --levels, --dataset)"
+            )
         try:
-            self.curriculum = curricula.make(c.curriculum, seed=c.seed, questions=self.train_env.questions,
-                                             batch_size=c.questions_per_step, **c.curriculum_options)
-        except (TypeError, ValueError) as e:  # an option the curriculum does not take, or a value it cannot use
-            raise ConfigError(f"--curriculum {c.curriculum} with --curriculum-options "
-                              f"{json.dumps(c.curriculum_options)}: {e}") from e
+            self.curriculum = curricula.make(
+                c.curriculum,
+                seed=c.seed,
+                questions=self.train_env.questions,
+                batch_size=c.questions_per_step,
+                **c.curriculum_options,
+            )
+        except (
+            TypeError,
+            ValueError,
+        ) as e:  # an option the curriculum does not take, or a value it cannot use
+            raise ConfigError(
+                f"--curriculum {c.curriculum} with --curriculum-options "
+                f"{json.dumps(c.curriculum_options)}: {e}"
+            ) from e
         if c.attempts_per_question < self.curriculum.min_attempts:
-            raise ConfigError(f"{c.curriculum} scores each question from its own group of attempts: set "
-                             f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}")
+            raise ConfigError(
+                f"{c.curriculum} scores each question from its own group of attempts: set "
+                f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
+            )
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
-        subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[: c.eval_questions]
+        subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
+            : c.eval_questions
+        ]
         self.eval_ids = np.sort(subset)
         # policy, reference, rollout services, algorithm, optimiser
         # fp32 weights and optimiser states always; bf16-mixed runs the forward passes under autocast
-        self.autocast_dtype = (torch.bfloat16 if c.precision == "bf16-mixed"
-                               or (c.precision == "auto" and self.device.startswith("cuda")) else None)
-        self.policy, self.tokenizer = load_policy(c.model, device=self.device, seed=c.seed, dtype=torch.float32,
-                                                  gradient_checkpointing=c.gradient_checkpointing)
+        self.autocast_dtype = (
+            torch.bfloat16
+            if c.precision == "bf16-mixed" or (c.precision == "auto" and self.device.startswith("cuda"))
+            else None
+        )
+        self.policy, self.tokenizer = load_policy(
+            c.model,
+            device=self.device,
+            seed=c.seed,
+            dtype=torch.float32,
+            gradient_checkpointing=c.gradient_checkpointing,
+        )
         self.reference = None
         if c.kl_coef > 0:  # frozen: under bf16-mixed it is only ever read in bf16, so it is stored so
             self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
             if self.autocast_dtype is not None:
                 self.reference.to(self.autocast_dtype)
         self.record = RunRecord(c, self.out)
-        self.rollout = RolloutWorker(c, self.policy, self.tokenizer, self.train_env, self.eval_env, self.record,
-                                     device=self.device, autocast_dtype=self.autocast_dtype)
+        self.rollout = RolloutWorker(
+            c,
+            self.policy,
+            self.tokenizer,
+            self.train_env,
+            self.eval_env,
+            self.record,
+            device=self.device,
+            autocast_dtype=self.autocast_dtype,
+        )
         self.algorithm = algorithm_class(c, self.policy, self.rollout)
         params = [{"params": [p for p in self.policy.parameters() if p.requires_grad], "lr": c.learning_rate}]
         for module in self.algorithm.modules().values():
-            params.append({"params": list(module.parameters()),
-                           "lr": getattr(c, "critic_learning_rate", None) or c.learning_rate})
+            params.append(
+                {
+                    "params": list(module.parameters()),
+                    "lr": getattr(c, "critic_learning_rate", None) or c.learning_rate,
+                }
+            )
         self.optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
         for group in self.optimizer.param_groups:
             group["base_lr"] = group["lr"]
@@ -253,13 +298,18 @@ class Trainer:
                 norm = {"tokens": float(t["response_mask"][mb_rows].sum()), "sequences": float(mb_rows.size)}
                 self.optimizer.zero_grad(set_to_none=True)
                 for s in range(0, mb_rows.size, c.micro_batch_size):
-                    rows = torch.as_tensor(mb_rows[s:s + c.micro_batch_size])
+                    rows = torch.as_tensor(mb_rows[s : s + c.micro_batch_size])
                     mb = {k: v[rows].to(self.device) for k, v in t.items()}
                     width = int(mb["attention_mask"].sum(1).max())  # drop all-padding columns
                     mb = {k: v[:, :width] if v.dim() == 2 else v for k, v in mb.items()}
-                    logprobs, entropy = token_logprobs(self.policy, mb["input_ids"], mb["attention_mask"],
-                                                       c.temperature, with_entropy=True,
-                                                       first=first_response_position(mb["response_mask"]))
+                    logprobs, entropy = token_logprobs(
+                        self.policy,
+                        mb["input_ids"],
+                        mb["attention_mask"],
+                        c.temperature,
+                        with_entropy=True,
+                        first=first_response_position(mb["response_mask"]),
+                    )
                     if single_step:
                         mb["old_logprobs"] = logprobs.detach()
                     loss, mstats = self.algorithm.loss(mb, logprobs, entropy, norm)
@@ -288,13 +338,22 @@ class Trainer:
         ids = self.eval_ids.tolist()
         sampling = None
         if c.eval_temperature is not None or c.eval_top_p is not None:
-            sampling = dataclasses.replace(r.generator.sampling, temperature=c.eval_temperature or c.temperature,
-                                           top_p=c.eval_top_p or c.top_p)
+            sampling = dataclasses.replace(
+                r.generator.sampling,
+                temperature=c.eval_temperature or c.temperature,
+                top_p=c.eval_top_p or c.top_p,
+            )
         with r.autocast():
-            result = evaluate_policy(lambda p, greedy: r.generate(p, "eval", greedy=greedy, sampling=sampling),
-                                     r.decode,
-                                     self.eval_env, ids, [r.prompt(q, "eval") for q in ids],
-                                     samples=c.eval_samples, seed=c.seed * 100_003 + self.step, device=self.device)
+            result = evaluate_policy(
+                lambda p, greedy: r.generate(p, "eval", greedy=greedy, sampling=sampling),
+                r.decode,
+                self.eval_env,
+                ids,
+                [r.prompt(q, "eval") for q in ids],
+                samples=c.eval_samples,
+                seed=c.seed * 100_003 + self.step,
+                device=self.device,
+            )
         out = {M.EVAL_PASS1: result["pass@1"], M.EVAL_QUESTIONS: len(ids)}
         if c.eval_samples:
             out[M.EVAL_SAMPLED] = result["mean@k"]
@@ -304,22 +363,32 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Model, optimiser, curriculum, RNG states and counters (see agents.checkpoint)."""
-        state = {"step": self.step, "optimizer": self.optimizer.state_dict(),
-                 "modules": {k: m.state_dict() for k, m in self.algorithm.modules().items()},
-                 "curriculum": self.curriculum.state_dict(), "rng": checkpoint.rng_state(),
-                 "shuffle_rng": self.shuffle_rng.bit_generator.state, "counters": dict(self.record.counters),
-                 "config": dataclasses.asdict(self.config)}
-        return checkpoint.save(self.out, self.step, self.policy, self.tokenizer, state,
-                               self.config.keep_checkpoints)
+        state = {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "modules": {k: m.state_dict() for k, m in self.algorithm.modules().items()},
+            "curriculum": self.curriculum.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "counters": dict(self.record.counters),
+            "config": dataclasses.asdict(self.config),
+        }
+        return checkpoint.save(
+            self.out, self.step, self.policy, self.tokenizer, state, self.config.keep_checkpoints
+        )
 
     def load_checkpoint(self, path: Path, state: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
         """Restore a checkpoint written with this run's settings (RunFolderError naming those that differ)."""
-        checkpoint.check_resume(path, state.get("config", {}), dataclasses.asdict(self.config), RESUMABLE_CHANGES)
+        checkpoint.check_resume(
+            path, state.get("config", {}), dataclasses.asdict(self.config), RESUMABLE_CHANGES
+        )
         missing, unexpected = self.policy.load_state_dict(weights, strict=False)
         tied = set(getattr(self.policy, "_tied_weights_keys", None) or [])
         if unexpected or [k for k in missing if k not in tied and "lm_head" not in k]:
-            raise RuntimeError(f"checkpoint {path} does not fit the model {self.config.model!r}: missing {missing}, "
-                               f"unexpected {unexpected}")
+            raise RuntimeError(
+                f"checkpoint {path} does not fit the model {self.config.model!r}: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         for k, m in self.algorithm.modules().items():
             m.load_state_dict(state["modules"][k])
@@ -345,8 +414,11 @@ class Trainer:
         """(steps left, probe attempts planned over them, training attempts over them)."""
         c = self.config
         steps = c.steps - self.step
-        return (steps, self.curriculum.planned_probe_attempts(steps),
-                steps * c.questions_per_step * c.attempts_per_question)
+        return (
+            steps,
+            self.curriculum.planned_probe_attempts(steps),
+            steps * c.questions_per_step * c.attempts_per_question,
+        )
 
     def probes_dwarf_training(self) -> bool:
         """The probes would take more than PROBE_WARNING times the training attempts (probe_cost warns)."""
@@ -359,13 +431,18 @@ class Trainer:
         short run), the trap of a paper-sized probe in front of a few small steps."""
         c = self.config
         steps, probes, train = self._probe_plan()
-        line = (f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
-                f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
-                f"{c.questions_per_step * c.attempts_per_question} training attempts per step")
+        line = (
+            f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
+            f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
+            f"{c.questions_per_step * c.attempts_per_question} training attempts per step"
+        )
         if self.probes_dwarf_training():
-            warnings.warn(f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
-                          f"buffer (curriculum_options {{\"preset\": \"very_fast\"}}, or num_candidates / "
-                          f"refresh_every), more steps, or a curriculum without probes (posterior)", stacklevel=2)
+            warnings.warn(
+                f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
+                f'buffer (curriculum_options {{"preset": "very_fast"}}, or num_candidates / '
+                f"refresh_every), more steps, or a curriculum without probes (posterior)",
+                stacklevel=2,
+            )
         return line
 
 

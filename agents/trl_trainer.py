@@ -74,32 +74,47 @@ def _build_trainer_class() -> type:
         `question_id_column`: the dataset column holding each row's question id (its row number).
         """
 
-        def __init__(self, *args: Any, curriculum: Curriculum, curriculum_reward: int | str = 0,
-                     question_id_column: str = QUESTION_ID, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            *args: Any,
+            curriculum: Curriculum,
+            curriculum_reward: int | str = 0,
+            question_id_column: str = QUESTION_ID,
+            **kwargs: Any,
+        ) -> None:
             super().__init__(*args, **kwargs)
             data = self.train_dataset
             if data is None or not hasattr(data, "__len__") or question_id_column not in data.column_names:
-                raise ValueError(f"CurriculumGRPOTrainer needs a map-style train_dataset with a "
-                                 f"{question_id_column!r} column (its row numbers; see grpo_dataset)")
+                raise ValueError(
+                    f"CurriculumGRPOTrainer needs a map-style train_dataset with a "
+                    f"{question_id_column!r} column (its row numbers; see grpo_dataset)"
+                )
             if len(data) != curriculum.num_questions:
-                raise ValueError(f"the curriculum covers {curriculum.num_questions} questions but the dataset "
-                                 f"has {len(data)} rows")
+                raise ValueError(
+                    f"the curriculum covers {curriculum.num_questions} questions but the dataset "
+                    f"has {len(data)} rows"
+                )
             names = list(self.reward_func_names)
             if isinstance(curriculum_reward, str):
                 if curriculum_reward not in names:
                     raise ValueError(f"no reward function named {curriculum_reward!r}; they are {names}")
                 curriculum_reward = names.index(curriculum_reward)
             if not 0 <= curriculum_reward < len(names):
-                raise ValueError(f"curriculum_reward={curriculum_reward} but there are {len(names)} reward functions")
+                raise ValueError(
+                    f"curriculum_reward={curriculum_reward} but there are {len(names)} reward functions"
+                )
             self.curriculum_reward = int(curriculum_reward)
             self.question_id_column = question_id_column
             self.curriculum_schedule = BatchSchedule(
-                curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations)
+                curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations
+            )
             rows = curriculum.batch_size * self.num_generations
             if curriculum.request_size != curriculum.batch_size and rows % self.args.steps_per_generation:
-                raise ValueError(f"{curriculum.name} trains on batch_size x num_generations = {rows} rows per "
-                                 f"generation batch, which does not split into steps_per_generation="
-                                 f"{self.args.steps_per_generation} slices")
+                raise ValueError(
+                    f"{curriculum.name} trains on batch_size x num_generations = {rows} rows per "
+                    f"generation batch, which does not split into steps_per_generation="
+                    f"{self.args.steps_per_generation} slices"
+                )
             self.args.ignore_data_skip = True  # the curriculum's state is the data position (see module doc)
             self._curriculum_fb: Feedback | None = None  # feedback on the generation batch just scored
             self._curriculum_filling = False  # generating a batch drawn straight from the curriculum
@@ -109,8 +124,11 @@ def _build_trainer_class() -> type:
             return self.curriculum_schedule.curriculum
 
         def _get_train_sampler(self, dataset=None) -> Sampler:
-            return CurriculumRepeatSampler(self.curriculum_schedule, self.num_generations,
-                                           self.num_iterations * self.args.steps_per_generation)
+            return CurriculumRepeatSampler(
+                self.curriculum_schedule,
+                self.num_generations,
+                self.num_iterations * self.args.steps_per_generation,
+            )
 
         def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
             rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -127,8 +145,10 @@ def _build_trainer_class() -> type:
             g = self.num_generations
             ids = np.asarray(ids, dtype=np.int64).reshape(-1, g)
             if not (ids == ids[:, :1]).all():
-                raise ValueError("a group of num_generations rows spans several questions: the sampler's layout "
-                                 "was changed")
+                raise ValueError(
+                    "a group of num_generations rows spans several questions: the sampler's layout "
+                    "was changed"
+                )
             rewards = rewards_per_func[:, self.curriculum_reward].float().cpu().numpy().reshape(-1, g)
             if self._curriculum_filling:  # drawn from the curriculum itself, not issued by the schedule
                 fb = self.curriculum.report(ids[:, 0], rewards, "train")
@@ -149,10 +169,11 @@ def _build_trainer_class() -> type:
             if fb.phase == "train" and self.accelerator.num_processes == 1:
                 return self._curriculum_batch(output, fb)
             n = len(inputs)
-            local = fb.keep[self.accelerator.process_index * n:(self.accelerator.process_index + 1) * n]
+            local = fb.keep[self.accelerator.process_index * n : (self.accelerator.process_index + 1) * n]
             adv = output["advantages"]
-            output["advantages"] = adv.masked_fill(torch.as_tensor(~local, device=adv.device).view(
-                -1, *([1] * (adv.dim() - 1))), 0.0)
+            output["advantages"] = adv.masked_fill(
+                torch.as_tensor(~local, device=adv.device).view(-1, *([1] * (adv.dim() - 1))), 0.0
+            )
             return output
 
         def _curriculum_batch(self, output: dict, fb: Feedback) -> dict:
@@ -161,8 +182,11 @@ def _build_trainer_class() -> type:
             parts = [select_rows(output, fb.keep)]
             while not fb.done:
                 req = self.curriculum.next_request()
-                rows = [self.train_dataset[int(q)] for q in req.question_ids.tolist()
-                        for _ in range(self.num_generations)]
+                rows = [
+                    self.train_dataset[int(q)]
+                    for q in req.question_ids.tolist()
+                    for _ in range(self.num_generations)
+                ]
                 self._curriculum_filling = True
                 try:
                     more = super()._generate_and_score_completions(rows)
@@ -177,7 +201,9 @@ def _build_trainer_class() -> type:
         def _save_checkpoint(self, model, trial) -> None:
             super()._save_checkpoint(model, trial)
             if self.args.should_save:
-                folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+                folder = os.path.join(
+                    self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}"
+                )
                 os.makedirs(folder, exist_ok=True)
                 torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
 
@@ -190,8 +216,10 @@ def _build_trainer_class() -> type:
             if isinstance(path, str | os.PathLike):
                 state_file = os.path.join(path, CURRICULUM_CHECKPOINT)
                 if not os.path.exists(state_file):
-                    raise FileNotFoundError(f"{state_file} is missing: the checkpoint was not written by "
-                                            f"CurriculumGRPOTrainer, so the curriculum cannot resume")
+                    raise FileNotFoundError(
+                        f"{state_file} is missing: the checkpoint was not written by "
+                        f"CurriculumGRPOTrainer, so the curriculum cannot resume"
+                    )
                 self.curriculum_schedule.load_state_dict(torch.load(state_file, weights_only=False))
             return super().train(resume_from_checkpoint, *args, **kwargs)
 
@@ -200,8 +228,15 @@ def _build_trainer_class() -> type:
 
 #: keys of TRL's generation output that hold one row per completion; prompts are left-padded
 PROMPT_KEYS = ("prompt_ids", "prompt_mask")
-COMPLETION_KEYS = ("completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps",
-                   "sampling_per_token_logps", "importance_sampling_ratio", "tool_mask")
+COMPLETION_KEYS = (
+    "completion_ids",
+    "completion_mask",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+    "sampling_per_token_logps",
+    "importance_sampling_ratio",
+    "tool_mask",
+)
 
 
 def select_rows(output: dict, keep: np.ndarray) -> dict:
@@ -210,11 +245,14 @@ def select_rows(output: dict, keep: np.ndarray) -> dict:
 
     other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
     if other:
-        raise ValueError(f"curriculum batches under TRL support text completions only; the generation output "
-                         f"also holds {sorted(other)}")
+        raise ValueError(
+            f"curriculum batches under TRL support text completions only; the generation output "
+            f"also holds {sorted(other)}"
+        )
     index = torch.as_tensor(np.flatnonzero(keep), device=output["advantages"].device)
     return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
-        k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None}
+        k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None
+    }
 
 
 def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
@@ -231,8 +269,12 @@ def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
             width = max(t.shape[1] for t in tensors)
             value = pad_token_id if key.endswith("_ids") else 0
             left = key in PROMPT_KEYS
-            tensors = [torch.nn.functional.pad(t, (width - t.shape[1], 0) if left else (0, width - t.shape[1]),
-                                               value=value) for t in tensors]
+            tensors = [
+                torch.nn.functional.pad(
+                    t, (width - t.shape[1], 0) if left else (0, width - t.shape[1]), value=value
+                )
+                for t in tensors
+            ]
         out[key] = torch.cat(tensors)
     mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
     out["num_items_in_batch"] = mask.sum().to(parts[0]["num_items_in_batch"].dtype)

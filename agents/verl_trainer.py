@@ -61,22 +61,31 @@ def _build_trainer_class() -> type:
 
         def __init__(self, config, *args: Any, train_sampler: CurriculumSampler | None = None, **kwargs: Any):
             if not isinstance(train_sampler, CurriculumSampler):
-                raise TypeError("CurriculumRayPPOTrainer needs train_sampler=CurriculumSampler(curriculum, ...)")
+                raise TypeError(
+                    "CurriculumRayPPOTrainer needs train_sampler=CurriculumSampler(curriculum, ...)"
+                )
             data = config.data
             if data.get("dataloader_num_workers", 0):
-                warnings.warn(f"data.dataloader_num_workers={data.dataloader_num_workers} would draw batches "
-                              f"before the rewards they depend on arrive; using 0", stacklevel=2)
+                warnings.warn(
+                    f"data.dataloader_num_workers={data.dataloader_num_workers} would draw batches "
+                    f"before the rewards they depend on arrive; using 0",
+                    stacklevel=2,
+                )
                 with open_dict(config):
                     config.data.dataloader_num_workers = 0
             loader_batch = data.get("gen_batch_size", None) or data.train_batch_size
             if loader_batch != train_sampler.batch_size:
-                raise ValueError(f"the data loader draws {loader_batch} prompts per step (data.gen_batch_size or "
-                                 f"data.train_batch_size) but the sampler makes batches of "
-                                 f"{train_sampler.batch_size}")
+                raise ValueError(
+                    f"the data loader draws {loader_batch} prompts per step (data.gen_batch_size or "
+                    f"data.train_batch_size) but the sampler makes batches of "
+                    f"{train_sampler.batch_size}"
+                )
             n = config.actor_rollout_ref.rollout.n
             if n != train_sampler.group_size:
-                raise ValueError(f"actor_rollout_ref.rollout.n={n} but the sampler was built with rollout_n="
-                                 f"{train_sampler.group_size}")
+                raise ValueError(
+                    f"actor_rollout_ref.rollout.n={n} but the sampler was built with rollout_n="
+                    f"{train_sampler.group_size}"
+                )
             super().__init__(config, *args, train_sampler=train_sampler, **kwargs)
             self.curriculum_sampler = train_sampler
             self._curriculum_step: int | None = None
@@ -121,8 +130,11 @@ def _build_trainer_class() -> type:
                 pad.batch["advantages"] = torch.zeros_like(pad.batch["advantages"])
                 rows = [*rows, pad]
                 if dropped.size < short:
-                    warnings.warn(f"the curriculum's batch holds {full - short + dropped.size} of {full} rows "
-                                  f"even with this step's dropped rows: training on a short batch", stacklevel=2)
+                    warnings.warn(
+                        f"the curriculum's batch holds {full - short + dropped.size} of {full} rows "
+                        f"even with this step's dropped rows: training on a short batch",
+                        stacklevel=2,
+                    )
             out = DataProto.concat(rows)
             out.meta_info = {k: v for k, v in batch.meta_info.items() if k != "global_token_num"}
             out.meta_info["global_token_num"] = torch.sum(out.batch["attention_mask"], dim=-1).tolist()
@@ -130,7 +142,9 @@ def _build_trainer_class() -> type:
 
         @staticmethod
         def _skipped(role: str) -> DataProto:
-            return DataProto.from_single_dict(data={}, meta_info={"metrics": {f"{role}/curriculum_skipped": 1.0}})
+            return DataProto.from_single_dict(
+                data={}, meta_info={"metrics": {f"{role}/curriculum_skipped": 1.0}}
+            )
 
         def _update_critic(self, batch: DataProto) -> DataProto:
             _, train = self._curriculum_batch(batch)
@@ -162,9 +176,13 @@ def _build_trainer_class() -> type:
                     self.curriculum_sampler.load_state_dict(torch.load(path, weights_only=False))
                     print(f"curriculum state restored from {path}")
                 else:
-                    warnings.warn(f"no curriculum state at {path}: the curriculum starts afresh", stacklevel=2)
+                    warnings.warn(
+                        f"no curriculum state at {path}: the curriculum starts afresh", stacklevel=2
+                    )
                 rows = os.path.join(folder, WAITING_ROWS)
-                self._curriculum_waiting = torch.load(rows, weights_only=False) if os.path.exists(rows) else []
+                self._curriculum_waiting = (
+                    torch.load(rows, weights_only=False) if os.path.exists(rows) else []
+                )
             return out
 
         def _curriculum_folder(self) -> str:
@@ -184,8 +202,10 @@ def prepare_main(argv: Sequence[str]) -> int:
     from mathenv import load_questions
     from mathenv.export import DATA_SOURCE, write_verl_parquet
 
-    p = argparse.ArgumentParser(prog="python -m agents.verl_trainer prepare",
-                                description="Write verl parquet files (train and test) for a mathenv dataset.")
+    p = argparse.ArgumentParser(
+        prog="python -m agents.verl_trainer prepare",
+        description="Write verl parquet files (train and test) for a mathenv dataset.",
+    )
     p.add_argument("dataset", help="gsm8k, math, math500, arithmetic, or a .jsonl path")
     p.add_argument("--out", required=True, help="folder for train.parquet and test.parquet")
     p.add_argument("--train-path", help="local JSONL for the train split (default: the hub)")
@@ -194,13 +214,15 @@ def prepare_main(argv: Sequence[str]) -> int:
     a = p.parse_args(list(argv))
     for split, path in (("train", a.train_path), ("test", a.test_path)):
         qs = load_questions(a.dataset, split, data_path=path, num_questions=a.num_questions)
-        out = write_verl_parquet(qs, os.path.join(a.out, f"{split}.parquet"), split=split,
-                                 data_source=f"{DATA_SOURCE}/{a.dataset}")
+        out = write_verl_parquet(
+            qs, os.path.join(a.out, f"{split}.parquet"), split=split, data_source=f"{DATA_SOURCE}/{a.dataset}"
+        )
         print(f"{len(qs)} {split} questions -> {out}")
     return 0
 
 
 # ---- entry point: verl's main_ppo with our sampler and trainer ------------------------------------------
+
 
 def verl_config_dir() -> str:
     import verl.trainer
@@ -222,20 +244,41 @@ def run_task(runner: Any, config: Any) -> None:
     runner.add_reward_model_resource_pool(config)
     runner.add_teacher_model_resource_pool(config)
     runner.add_ref_policy_worker(config, actor_rollout_cls)
-    validate_config(config=config, use_reference_policy=need_reference_policy(config),
-                    use_critic=need_critic(config))
+    validate_config(
+        config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+    )
     model_config: HFModelConfig = omega_conf_to_dataclass(config.actor_rollout_ref.model)
     resource_pool_manager = runner.init_resource_pool_mgr(config)
-    train = create_rl_dataset(config.data.train_files, config.data, model_config.tokenizer, model_config.processor,
-                              is_train=True, max_samples=config.data.get("train_max_samples", -1))
-    val = create_rl_dataset(config.data.val_files, config.data, model_config.tokenizer, model_config.processor,
-                            is_train=False, max_samples=config.data.get("val_max_samples", -1))
+    train = create_rl_dataset(
+        config.data.train_files,
+        config.data,
+        model_config.tokenizer,
+        model_config.processor,
+        is_train=True,
+        max_samples=config.data.get("train_max_samples", -1),
+    )
+    val = create_rl_dataset(
+        config.data.val_files,
+        config.data,
+        model_config.tokenizer,
+        model_config.processor,
+        is_train=False,
+        max_samples=config.data.get("val_max_samples", -1),
+    )
     train, sampler = build(config, train)
     trainer_cls = __getattr__("CurriculumRayPPOTrainer")
-    trainer = trainer_cls(config, tokenizer=model_config.tokenizer, processor=model_config.processor,
-                          role_worker_mapping=runner.role_worker_mapping,
-                          resource_pool_manager=resource_pool_manager, ray_worker_group_cls=ray_worker_group_cls,
-                          train_dataset=train, val_dataset=val, collate_fn=collate_fn, train_sampler=sampler)
+    trainer = trainer_cls(
+        config,
+        tokenizer=model_config.tokenizer,
+        processor=model_config.processor,
+        role_worker_mapping=runner.role_worker_mapping,
+        resource_pool_manager=resource_pool_manager,
+        ray_worker_group_cls=ray_worker_group_cls,
+        train_dataset=train,
+        val_dataset=val,
+        collate_fn=collate_fn,
+        train_sampler=sampler,
+    )
     trainer.init_workers()
     trainer.fit()
 
@@ -291,8 +334,9 @@ def _hydra_main(config: Any) -> None:
     auto_set_device(config)
     if config.trainer.get("use_v1", True):
         configure_v1(config)
-        validate_config(config=config, use_reference_policy=need_reference_policy(config),
-                        use_critic=need_critic(config))
+        validate_config(
+            config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+        )
         run_ppo(config, task_runner_class=TaskRunnerV1)
     else:
         run_ppo(config, task_runner_class=_task_runner_class())

@@ -38,20 +38,25 @@ class VinePPOConfig(TrainConfig):
     """VinePPO options on top of the shared ones."""
 
     algo: str = option("vineppo", "the algorithm")
-    vine_rollouts: int = option(9, "K: Monte-Carlo completions per state (the reference's 9; fewer is cheaper "
-                                   "and noisier)")
+    vine_rollouts: int = option(
+        9, "K: Monte-Carlo completions per state (the reference's 9; fewer is cheaper and noisier)"
+    )
     max_steps: int = option(8, "most reasoning steps per response that get their own value estimate")
-    whiten_advantages: bool = option(True, "zero mean, unit variance over the batch's response tokens (as the "
-                                           "reference)")
+    whiten_advantages: bool = option(
+        True, "zero mean, unit variance over the batch's response tokens (as the reference)"
+    )
 
 
 def step_boundaries(token_texts: list[str], max_steps: int) -> list[int]:
     """Start offsets of the reasoning steps: 0, then the token after each line break (never the end, and
     runs of line breaks count once), thinned evenly to at most `max_steps` steps."""
-    cuts = [i + 1 for i, text in enumerate(token_texts[:-1])
-            if "\n" in text and "\n" not in token_texts[i + 1]]
+    cuts = [
+        i + 1 for i, text in enumerate(token_texts[:-1]) if "\n" in text and "\n" not in token_texts[i + 1]
+    ]
     if len(cuts) > max_steps - 1:
-        keep = np.linspace(0, len(cuts) - 1, max(max_steps - 1, 0)).round().astype(int) if max_steps > 1 else []
+        keep = (
+            np.linspace(0, len(cuts) - 1, max(max_steps - 1, 0)).round().astype(int) if max_steps > 1 else []
+        )
         cuts = [cuts[k] for k in sorted(set(keep))]
     return [0] + cuts
 
@@ -99,16 +104,23 @@ class VinePPO(Algorithm):
             v0 = value[(first_of_group[int(rollouts.group[i])], 0)]
             values = [v0] + [value[(i, k)] for k in b[1:]]
             a = step_advantages(b, values, float(rollouts.rewards[i]), len(rollouts.responses[i]))
-            advantages[i, start:start + len(a)] = torch.from_numpy(a)
+            advantages[i, start : start + len(a)] = torch.from_numpy(a)
         if c.whiten_advantages:
             advantages = masked_whiten(advantages, t["response_mask"])
         t["advantages"] = advantages
-        return {M.VINE_STATES: len(states), M.VINE_STEPS: float(np.mean([len(b) for b in bounds])),
-                M.VINE_VALUE_MEAN: float(np.mean(list(value.values())))}
+        return {
+            M.VINE_STATES: len(states),
+            M.VINE_STEPS: float(np.mean([len(b) for b in bounds])),
+            M.VINE_VALUE_MEAN: float(np.mean(list(value.values()))),
+        }
 
     def loss(self, mb, logprobs, entropy, norm):
         c, A = self.config, mb["advantages"]  # A_j = V(s_{j+1}) - V(s_j) on every token of step j
-        pg_loss, stats = policy_loss(logprobs, mb["old_logprobs"], A, mb["response_mask"], c.clip_coef, norm["tokens"])
-        kl = reference_kl(logprobs, mb, c.kl_aggregation, norm, stats)  # KL(pi || pi_ref); None when kl_coef = 0
+        pg_loss, stats = policy_loss(
+            logprobs, mb["old_logprobs"], A, mb["response_mask"], c.clip_coef, norm["tokens"]
+        )
+        kl = reference_kl(
+            logprobs, mb, c.kl_aggregation, norm, stats
+        )  # KL(pi || pi_ref); None when kl_coef = 0
         loss = pg_loss if kl is None else pg_loss + c.kl_coef * kl
         return loss, loss_stats(stats, pg_loss, loss, entropy, mb["response_mask"])

@@ -67,7 +67,9 @@ _VERSION = 2  # bump when the training recipe changes, so old caches are not reu
 METADATA = "warm_start.json"
 
 
-def _examples(tokenizer, questions: Sequence[Question], instruction: str) -> list[tuple[list[int], list[int]]]:
+def _examples(
+    tokenizer, questions: Sequence[Question], instruction: str
+) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids) per question: the env's exact observation, chat-templated; solution + EOS."""
     missing = [q.uid for q in questions if not q.solution]
     if missing:
@@ -88,7 +90,7 @@ def _batch(examples: Sequence[tuple[list[int], list[int]]], pad: int) -> dict[st
         n = len(p) + len(a)
         ids[row, :n] = torch.tensor(p + a)
         mask[row, :n] = 1
-        labels[row, len(p):n] = torch.tensor(a)
+        labels[row, len(p) : n] = torch.tensor(a)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
@@ -102,16 +104,24 @@ def is_warm_started(path: str | os.PathLike) -> bool:
     return (path / METADATA).exists() and (path / "config.json").exists()
 
 
-def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int] = WARM_START_LEVELS,
-               steps: int = WARM_START_DEFAULTS["steps"], seed: int = 0,
-               batch_size: int = WARM_START_DEFAULTS["batch_size"], lr: float = WARM_START_DEFAULTS["lr"],
-               warmup: int = WARM_START_DEFAULTS["warmup"],
-               weight_decay: float = WARM_START_DEFAULTS["weight_decay"],
-               n_layer: int = WARM_START_DEFAULTS["n_layer"], d_model: int = WARM_START_DEFAULTS["d_model"],
-               n_head: int = WARM_START_DEFAULTS["n_head"],
-               max_positions: int = WARM_START_DEFAULTS["max_positions"],
-               instruction: str = TESTBED_INSTRUCTION, threads: int | None = 2, progress: bool = True,
-               ) -> Path:
+def warm_start(
+    out_dir: str | os.PathLike | None = None,
+    *,
+    levels: Iterable[int] = WARM_START_LEVELS,
+    steps: int = WARM_START_DEFAULTS["steps"],
+    seed: int = 0,
+    batch_size: int = WARM_START_DEFAULTS["batch_size"],
+    lr: float = WARM_START_DEFAULTS["lr"],
+    warmup: int = WARM_START_DEFAULTS["warmup"],
+    weight_decay: float = WARM_START_DEFAULTS["weight_decay"],
+    n_layer: int = WARM_START_DEFAULTS["n_layer"],
+    d_model: int = WARM_START_DEFAULTS["d_model"],
+    n_head: int = WARM_START_DEFAULTS["n_head"],
+    max_positions: int = WARM_START_DEFAULTS["max_positions"],
+    instruction: str = TESTBED_INSTRUCTION,
+    threads: int | None = 2,
+    progress: bool = True,
+) -> Path:
     """Supervised warm start of the testbed policy on generated arithmetic; returns the saved model's folder.
 
     Trains `tiny_model` for `steps` AdamW steps of `batch_size` fresh training questions from `levels`
@@ -121,16 +131,27 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
     a folder that already holds a finished warm start is returned at once without training.
     """
     levels = tuple(sorted(set(int(lv) for lv in levels)))
-    settings = {"levels": list(levels), "steps": int(steps), "seed": int(seed), "batch_size": int(batch_size),
-                "lr": float(lr), "warmup": int(warmup), "weight_decay": float(weight_decay),
-                "n_layer": int(n_layer), "d_model": int(d_model), "n_head": int(n_head),
-                "max_positions": int(max_positions), "instruction": instruction}
+    settings = {
+        "levels": list(levels),
+        "steps": int(steps),
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "warmup": int(warmup),
+        "weight_decay": float(weight_decay),
+        "n_layer": int(n_layer),
+        "d_model": int(d_model),
+        "n_head": int(n_head),
+        "max_positions": int(max_positions),
+        "instruction": instruction,
+    }
     out = Path(out_dir) if out_dir is not None else cache_dir() / f"testbed-{settings_hash(settings)}"
     if is_warm_started(out):
         saved = warm_start_info(out).get("settings")
         if saved != settings:
-            warnings.warn(f"{out} holds a warm start with other settings ({saved}); using it as it is",
-                          stacklevel=2)
+            warnings.warn(
+                f"{out} holds a warm start with other settings ({saved}); using it as it is", stacklevel=2
+            )
         return out
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
@@ -148,12 +169,24 @@ def warm_start(out_dir: str | os.PathLike | None = None, *, levels: Iterable[int
 def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
     begin = time.perf_counter()
     s = settings
-    levels, steps, seed, batch_size, lr, warmup = (s["levels"], s["steps"], s["seed"], s["batch_size"], s["lr"],
-                                                   s["warmup"])
+    levels, steps, seed, batch_size, lr, warmup = (
+        s["levels"],
+        s["steps"],
+        s["seed"],
+        s["batch_size"],
+        s["lr"],
+        s["warmup"],
+    )
     max_positions = s["max_positions"]
     tokenizer = char_tokenizer(max_positions)
-    model = tiny_model(tokenizer, n_layer=s["n_layer"], d_model=s["d_model"], n_head=s["n_head"],
-                       max_positions=max_positions, seed=seed)
+    model = tiny_model(
+        tokenizer,
+        n_layer=s["n_layer"],
+        d_model=s["d_model"],
+        n_head=s["n_head"],
+        max_positions=max_positions,
+        seed=seed,
+    )
     questions = generate(steps * batch_size, seed=seed, levels=levels, split="train")
     examples = _examples(tokenizer, questions, s["instruction"])
     longest = max(len(p) + len(a) for p, a in examples)
@@ -163,8 +196,11 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
 
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": s["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        betas=(0.9, 0.98),
+    )
 
     def lr_at(step: int) -> float:
         if step < warmup:
@@ -179,7 +215,7 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
         torch.manual_seed(seed)
         bar = tqdm(range(steps), desc="warm start", disable=not progress, dynamic_ncols=True)
         for step in bar:
-            rows = order[step * batch_size:(step + 1) * batch_size]
+            rows = order[step * batch_size : (step + 1) * batch_size]
             batch = _batch([examples[i] for i in rows], tokenizer.pad_token_id)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)
@@ -195,11 +231,17 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
     wall = time.perf_counter() - start
     model.eval()
 
-    meta = {"settings": settings, "version": _VERSION, "parameters": sum(p.numel() for p in model.parameters()),
-            "wall_seconds": round(wall, 2), "total_seconds": round(time.perf_counter() - begin, 2),
-            "threads": torch.get_num_threads(),
-            "loss_first": float(np.mean(losses[:10])), "loss_last": float(np.mean(losses[-10:])),
-            "losses": [round(x, 5) for x in losses]}
+    meta = {
+        "settings": settings,
+        "version": _VERSION,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "wall_seconds": round(wall, 2),
+        "total_seconds": round(time.perf_counter() - begin, 2),
+        "threads": torch.get_num_threads(),
+        "loss_first": float(np.mean(losses[:10])),
+        "loss_last": float(np.mean(losses[-10:])),
+        "losses": [round(x, 5) for x in losses],
+    }
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")  # written aside, then renamed: no half-saved model
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -86,20 +86,28 @@ class Curriculum:
     _state_keys: ClassVar[tuple[str, ...]] = ()
     _base_state: ClassVar[tuple[str, ...]] = ("iteration", "_order", "_order_pos")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, batch_size: int = 64,
-                 solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self, num_questions: int, seed: int = 0, *, batch_size: int = 64, solved_threshold: float = 0.5
+    ) -> None:
         if not isinstance(num_questions, (int, np.integer)) or num_questions < 1:
             raise ValueError(f"num_questions must be a positive int (the pool size), got {num_questions!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size (N_l, questions per training batch) must be a positive int, got {batch_size!r}")
+            raise ValueError(
+                f"batch_size (N_l, questions per training batch) must be a positive int, got {batch_size!r}"
+            )
         if num_questions < batch_size:
-            raise ValueError(f"the pool of {num_questions} questions is smaller than a batch of {batch_size}: "
-                             f"lower batch_size or use a larger pool")
+            raise ValueError(
+                f"the pool of {num_questions} questions is smaller than a batch of {batch_size}: "
+                f"lower batch_size or use a larger pool"
+            )
         self.num_questions = int(num_questions)
         self.batch_size = int(batch_size)
         self.solved_threshold = float(solved_threshold)
         self.initial_seed = seed
-        self.config: dict[str, Any] = {"batch_size": self.batch_size, "solved_threshold": self.solved_threshold}
+        self.config: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "solved_threshold": self.solved_threshold,
+        }
         self.rng = np.random.default_rng(seed)
         self.stats = QuestionStats(self.num_questions)
         self.batch_stats = BatchStats()
@@ -111,10 +119,14 @@ class Curriculum:
     # the per-question statistics (see QuestionStats), read by the curricula that choose from them
     attempts = property(lambda self: self.stats.attempts, doc="Attempts reported per question.")
     successes = property(lambda self: self.stats.successes, doc="Solved attempts per question.")
-    last_seen = property(lambda self: self.stats.last_seen, doc="Iteration of each question's latest attempts "
-                                                                "(-1: never attempted).")
-    p = property(lambda self: self.stats.p, doc="Share solved in each question's latest group of attempts "
-                                                "(nan: never attempted).")
+    last_seen = property(
+        lambda self: self.stats.last_seen,
+        doc="Iteration of each question's latest attempts (-1: never attempted).",
+    )
+    p = property(
+        lambda self: self.stats.p,
+        doc="Share solved in each question's latest group of attempts (nan: never attempted).",
+    )
 
     # ---- the protocol -------------------------------------------------------------------------------
 
@@ -127,7 +139,9 @@ class Curriculum:
             return Request("probe", ids, self.probe_attempts)
         return Request("train", self._sample(n), None)
 
-    def report(self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None) -> Feedback:
+    def report(
+        self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None
+    ) -> Feedback:
         """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
@@ -142,8 +156,10 @@ class Curriculum:
         ids, solved, tried = self._rows(question_ids, rewards, phase)
         issued = self.iteration if issued is None else int(issued)
         if not 0 <= issued <= self.iteration:
-            raise ValueError(f"issued={issued} must be the iteration the request was drawn at (cur.iteration then), "
-                             f"between 0 and the current iteration {self.iteration}")
+            raise ValueError(
+                f"issued={issued} must be the iteration the request was drawn at (cur.iteration then), "
+                f"between 0 and the current iteration {self.iteration}"
+            )
         self._check(ids, phase)  # before any statistic changes, so a rejected report leaves no trace
         self.report_lag = self.iteration - issued
         try:
@@ -204,11 +220,14 @@ class Curriculum:
         """The curriculum's view of one question, as CurriculumWrapper puts it in `info`."""
         question_id = int(question_id)
         p = float(self.p[question_id])
-        return {"curriculum_p": p, "curriculum_learnability": p * (1.0 - p),
-                "curriculum_attempts": int(self.attempts[question_id]),
-                "curriculum_in_buffer": self._in_buffer(question_id),
-                "curriculum_sampling_prob": self._sampling_prob(question_id),
-                "curriculum_iteration": self.iteration}
+        return {
+            "curriculum_p": p,
+            "curriculum_learnability": p * (1.0 - p),
+            "curriculum_attempts": int(self.attempts[question_id]),
+            "curriculum_in_buffer": self._in_buffer(question_id),
+            "curriculum_sampling_prob": self._sampling_prob(question_id),
+            "curriculum_iteration": self.iteration,
+        }
 
     def diagnostics(self) -> dict[str, Any]:
         """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
@@ -217,16 +236,26 @@ class Curriculum:
         curricula.diagnostics, which names them).
         """
         size, age, buffer_l = self._buffer_stats()
-        return {D.ITERATION: self.iteration, D.POOL_LEARNABILITY: self.stats.pool_learnability(),
-                D.FRAC_SEEN: self.stats.seen / self.num_questions,
-                D.BUFFER_SIZE: size, D.BUFFER_AGE: age, D.BUFFER_LEARNABILITY: buffer_l,
-                D.P_HIST: self.stats.p_hist.copy(), **self.batch_stats.batch_metrics(),
-                **self.batch_stats.count_metrics()}
+        return {
+            D.ITERATION: self.iteration,
+            D.POOL_LEARNABILITY: self.stats.pool_learnability(),
+            D.FRAC_SEEN: self.stats.seen / self.num_questions,
+            D.BUFFER_SIZE: size,
+            D.BUFFER_AGE: age,
+            D.BUFFER_LEARNABILITY: buffer_l,
+            D.P_HIST: self.stats.p_hist.copy(),
+            **self.batch_stats.batch_metrics(),
+            **self.batch_stats.count_metrics(),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """Everything that affects future choices (statistics, buffer, RNG), copied."""
-        state = {"name": self.name, "num_questions": self.num_questions, "config": dict(self.config),
-                 "rng": copy.deepcopy(self.rng.bit_generator.state)}
+        state = {
+            "name": self.name,
+            "num_questions": self.num_questions,
+            "config": dict(self.config),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+        }
         state.update(copy.deepcopy(self.stats.state_dict()))
         state.update(copy.deepcopy(self.batch_stats.state_dict()))
         for key in self._base_state + self._state_keys:
@@ -236,14 +265,21 @@ class Curriculum:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict()` output; the curriculum must have been built with the same options."""
         if state.get("name") != self.name or state.get("num_questions") != self.num_questions:
-            raise ValueError(f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
-                             f"this curriculum is {self.name!r} over {self.num_questions}")
+            raise ValueError(
+                f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
+                f"this curriculum is {self.name!r} over {self.num_questions}"
+            )
         saved = state.get("config", {})
-        diff = sorted(k for k in set(saved) | set(self.config)
-                      if k not in saved or k not in self.config or not _same(saved[k], self.config[k]))
+        diff = sorted(
+            k
+            for k in set(saved) | set(self.config)
+            if k not in saved or k not in self.config or not _same(saved[k], self.config[k])
+        )
         if diff:
-            raise ValueError(f"state was saved with different options {diff}; build the curriculum with "
-                             f"the options it was saved with")
+            raise ValueError(
+                f"state was saved with different options {diff}; build the curriculum with "
+                f"the options it was saved with"
+            )
         self.stats.load_state_dict(copy.deepcopy({k: state[k] for k in QuestionStats.STATE}))
         self.batch_stats.load_state_dict(copy.deepcopy({k: state[k] for k in BatchStats.STATE}))
         for key in self._base_state + self._state_keys:
@@ -313,7 +349,7 @@ class Curriculum:
         while n > 0:
             order = self._epoch()
             take = min(n, self.num_questions - self._order_pos)
-            out.append(order[self._order_pos:self._order_pos + take])
+            out.append(order[self._order_pos : self._order_pos + take])
             self._order_pos += take
             n -= take
         return np.concatenate(out).astype(np.int64) if out else EMPTY.copy()
@@ -331,7 +367,9 @@ class Curriculum:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         ids = np.asarray(question_ids)
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError(f"question_ids must be a 1-D array of ints, got shape {ids.shape} dtype {ids.dtype}")
+            raise ValueError(
+                f"question_ids must be a 1-D array of ints, got shape {ids.shape} dtype {ids.dtype}"
+            )
         ids = ids.astype(np.int64, copy=False)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
             raise ValueError(f"question ids must lie in [0, {self.num_questions})")
@@ -339,10 +377,14 @@ class Curriculum:
         if r.ndim == 1:
             r = r[:, None]
         if r.ndim != 2 or r.shape[0] != ids.size:
-            raise ValueError(f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}")
+            raise ValueError(
+                f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}"
+            )
         if phase == "train" and r.shape[1] < self.min_attempts:
-            raise ValueError(f"{self.name} scores each question from its own group of attempts: pass rewards of "
-                             f"shape (n, G) with G >= {self.min_attempts}, got {r.shape}")
+            raise ValueError(
+                f"{self.name} scores each question from its own group of attempts: pass rewards of "
+                f"shape (n, G) with G >= {self.min_attempts}, got {r.shape}"
+            )
         tried = (~np.isnan(r)).sum(axis=1)
         solved = (r >= self.solved_threshold).sum(axis=1)  # NaN compares False
         return ids, solved, tried
@@ -373,8 +415,9 @@ class Curriculum:
         return f"{type(self).__name__}(num_questions={self.num_questions}, {opts})"
 
 
-def _per_question(ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _per_question(
+    ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
     are left out (a question can appear in several groups of one report)."""
     has = tried > 0

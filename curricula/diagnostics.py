@@ -53,8 +53,13 @@ class BatchStats:
 
     def __init__(self) -> None:
         self.counts = {"train": 0, "probe": 0, "discarded": 0}
-        self.batch = {"frac_all_solved": math.nan, "frac_none_solved": math.nan, "learnability": math.nan,
-                      "accuracy": math.nan, "kept_fraction": math.nan}
+        self.batch = {
+            "frac_all_solved": math.nan,
+            "frac_none_solved": math.nan,
+            "learnability": math.nan,
+            "accuracy": math.nan,
+            "kept_fraction": math.nan,
+        }
         self.pending = dict.fromkeys(BATCH_SUMS, 0.0)  # sums over the train reports of this iteration
 
     def add(self, phase: str, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
@@ -85,20 +90,32 @@ class BatchStats:
             self.batch = dict.fromkeys(self.batch, math.nan)
             self.batch["kept_fraction"] = 0.0 if acc["groups"] else math.nan
             return
-        self.batch = {"frac_all_solved": acc["all_solved"] / kept, "frac_none_solved": acc["none_solved"] / kept,
-                      "learnability": acc["learnability"] / kept, "accuracy": acc["solved"] / acc["tried"],
-                      "kept_fraction": kept / acc["groups"]}
+        self.batch = {
+            "frac_all_solved": acc["all_solved"] / kept,
+            "frac_none_solved": acc["none_solved"] / kept,
+            "learnability": acc["learnability"] / kept,
+            "accuracy": acc["solved"] / acc["tried"],
+            "kept_fraction": kept / acc["groups"],
+        }
 
     def batch_metrics(self) -> dict[str, float]:
         b = self.batch
-        return {ALL_SOLVED_OF_KEPT: b["frac_all_solved"], NONE_SOLVED_OF_KEPT: b["frac_none_solved"],
-                BATCH_LEARNABILITY: b["learnability"], BATCH_ACCURACY: b["accuracy"],
-                KEPT_FRACTION: b["kept_fraction"]}
+        return {
+            ALL_SOLVED_OF_KEPT: b["frac_all_solved"],
+            NONE_SOLVED_OF_KEPT: b["frac_none_solved"],
+            BATCH_LEARNABILITY: b["learnability"],
+            BATCH_ACCURACY: b["accuracy"],
+            KEPT_FRACTION: b["kept_fraction"],
+        }
 
     def count_metrics(self) -> dict[str, int]:
         c = self.counts
-        return {TRAIN_ATTEMPTS: c["train"], PROBE_ATTEMPTS: c["probe"], DISCARDED_ATTEMPTS: c["discarded"],
-                TOTAL_ATTEMPTS: c["train"] + c["probe"]}
+        return {
+            TRAIN_ATTEMPTS: c["train"],
+            PROBE_ATTEMPTS: c["probe"],
+            DISCARDED_ATTEMPTS: c["discarded"],
+            TOTAL_ATTEMPTS: c["train"] + c["probe"],
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {key: getattr(self, attr) for key, attr in self.STATE.items()}

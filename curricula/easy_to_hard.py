@@ -21,9 +21,11 @@ def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:
     if all(solutions):
         return np.fromiter((len(s) for s in solutions), dtype=np.float64, count=len(solutions))
     missing = sum(d is None and not s for d, s in zip(labels, solutions, strict=True))
-    raise ValueError(f"easy_to_hard needs a difficulty per question, but {missing} of {len(questions)} questions "
-                     f"have neither a difficulty label nor a worked solution; pass difficulty=[...] yourself or "
-                     f"choose another curriculum")
+    raise ValueError(
+        f"easy_to_hard needs a difficulty per question, but {missing} of {len(questions)} questions "
+        f"have neither a difficulty label nor a worked solution; pass difficulty=[...] yourself or "
+        f"choose another curriculum"
+    )
 
 
 class EasyToHard(Curriculum):
@@ -44,22 +46,41 @@ class EasyToHard(Curriculum):
     name = "easy_to_hard"
     _state_keys = ("order", "rank")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, difficulty: Sequence[float] | np.ndarray | None = None,
-                 start: float = 0.1, ramp_iterations: int = 500, pacing: str = "linear", batch_size: int = 64,
-                 solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        difficulty: Sequence[float] | np.ndarray | None = None,
+        start: float = 0.1,
+        ramp_iterations: int = 500,
+        pacing: str = "linear",
+        batch_size: int = 64,
+        solved_threshold: float = 0.5,
+    ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        self._require(difficulty is not None,
-                      "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
-                      "CurriculumWrapper(env, 'easy_to_hard') reads them from the env's questions")
+        self._require(
+            difficulty is not None,
+            "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
+            "CurriculumWrapper(env, 'easy_to_hard') reads them from the env's questions",
+        )
         d = np.asarray(difficulty, dtype=np.float64)
-        self._require(d.shape == (self.num_questions,),
-                      f"difficulty has shape {d.shape}; pass one number per question ({self.num_questions})")
+        self._require(
+            d.shape == (self.num_questions,),
+            f"difficulty has shape {d.shape}; pass one number per question ({self.num_questions})",
+        )
         self._require(bool(np.isfinite(d).all()), "difficulty holds NaN or inf; label every question")
-        self._require(0.0 < start <= 1.0, f"start (share of the pool open at first) must lie in (0, 1], got {start!r}")
-        self._require(isinstance(ramp_iterations, int) and ramp_iterations >= 1,
-                      f"ramp_iterations must be an int >= 1, got {ramp_iterations!r}")
-        self._require(pacing in ("linear", "sqrt"), f"pacing must be 'linear' or 'sqrt' (Platanios et al.'s "
-                                                    f"competence functions), got {pacing!r}")
+        self._require(
+            0.0 < start <= 1.0, f"start (share of the pool open at first) must lie in (0, 1], got {start!r}"
+        )
+        self._require(
+            isinstance(ramp_iterations, int) and ramp_iterations >= 1,
+            f"ramp_iterations must be an int >= 1, got {ramp_iterations!r}",
+        )
+        self._require(
+            pacing in ("linear", "sqrt"),
+            f"pacing must be 'linear' or 'sqrt' (Platanios et al.'s competence functions), got {pacing!r}",
+        )
         self.start, self.ramp_iterations, self.pacing = float(start), ramp_iterations, pacing
         self.config.update(start=self.start, ramp_iterations=ramp_iterations, pacing=pacing, difficulty=d)
         self._difficulty = d
@@ -68,7 +89,9 @@ class EasyToHard(Curriculum):
     def _restart(self):
         # the seeded tie-break order is part of the random stream: seed(s) redraws it as make(seed=s) would
         dtype = np.int32 if self.num_questions < 2**31 else np.int64
-        self.order = np.lexsort((self.rng.random(self.num_questions), self._difficulty)).astype(dtype)  # easiest first
+        self.order = np.lexsort((self.rng.random(self.num_questions), self._difficulty)).astype(
+            dtype
+        )  # easiest first
         self.rank = np.empty_like(self.order)
         self.rank[self.order] = np.arange(self.num_questions, dtype=dtype)
 
@@ -82,8 +105,13 @@ class EasyToHard(Curriculum):
     def open_count(self) -> int:
         """How many of the easiest questions are open (at least a batch)."""
         cached = self.__dict__.get("_open")
-        if cached is None or cached[0] != self.iteration:  # question_info asks every episode: once per iteration
-            cached = self._open = (self.iteration, max(self.batch_size, math.ceil(self.frontier() * self.num_questions)))
+        if (
+            cached is None or cached[0] != self.iteration
+        ):  # question_info asks every episode: once per iteration
+            cached = self._open = (
+                self.iteration,
+                max(self.batch_size, math.ceil(self.frontier() * self.num_questions)),
+            )
         return cached[1]
 
     def _sample(self, n: int | None = None) -> np.ndarray:

@@ -35,13 +35,19 @@ def buffer_options(preset: str = "recommended", batch_size: int = PAPER_BATCH) -
     The one place the buffer's size is decided: `Learnability` (every entry point builds it), and
     scripts/reproduce.py."""
     if preset not in LEARNABILITY_PRESETS:
-        raise ValueError(f"learnability: unknown preset {preset!r}; choose one of {sorted(LEARNABILITY_PRESETS)} "
-                         f"or pass refresh_every, num_candidates and buffer_size yourself")
+        raise ValueError(
+            f"learnability: unknown preset {preset!r}; choose one of {sorted(LEARNABILITY_PRESETS)} "
+            f"or pass refresh_every, num_candidates and buffer_size yourself"
+        )
     chosen = LEARNABILITY_PRESETS[preset]
     scale = batch_size / PAPER_BATCH
-    return {"refresh_every": chosen["refresh_every"],
-            "num_candidates": max(1, round(chosen["num_candidates"] * scale)),
-            "buffer_size": max(1, round(chosen["buffer_size"] * scale)), "probe_attempts": 8, "rho": 0.5}
+    return {
+        "refresh_every": chosen["refresh_every"],
+        "num_candidates": max(1, round(chosen["num_candidates"] * scale)),
+        "buffer_size": max(1, round(chosen["buffer_size"] * scale)),
+        "probe_attempts": 8,
+        "rho": 0.5,
+    }
 
 
 class Learnability(Curriculum):
@@ -59,10 +65,21 @@ class Learnability(Curriculum):
     name = "learnability"
     _state_keys = ("buffer", "buffer_learnability", "last_refresh", "_pending")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, preset: str = "recommended",
-                 refresh_every: int | None = None, num_candidates: int | None = None,
-                 buffer_size: int | None = None, probe_attempts: int = 8, batch_size: int = 64,
-                 rho: float = 0.5, train_on_probes: bool = False, solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        preset: str = "recommended",
+        refresh_every: int | None = None,
+        num_candidates: int | None = None,
+        buffer_size: int | None = None,
+        probe_attempts: int = 8,
+        batch_size: int = 64,
+        rho: float = 0.5,
+        train_on_probes: bool = False,
+        solved_threshold: float = 0.5,
+    ) -> None:
         buffer_options(preset)  # an unknown preset fails before anything else
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         chosen = buffer_options(preset, self.batch_size)
@@ -73,22 +90,40 @@ class Learnability(Curriculum):
         self._require(isinstance(T, int) and T >= 1, f"refresh_every (T) must be an int >= 1, got {T!r}")
         self._require(isinstance(N, int) and N >= 1, f"num_candidates (N) must be an int >= 1, got {N!r}")
         self._require(isinstance(K, int) and K >= 1, f"buffer_size (K) must be an int >= 1, got {K!r}")
-        self._require(isinstance(L, int) and L >= 2,
-                      f"probe_attempts (L) must be an int >= 2 (p(1-p) of one attempt is always 0), got {L!r}")
-        self._require(K <= N, f"buffer_size K={K} exceeds num_candidates N={N}: the buffer keeps the K best of "
-                              f"N candidates, so lower K or raise N")
-        self._require(N <= self.num_questions, f"num_candidates N={N} exceeds the pool of {self.num_questions} "
-                                               f"questions: lower N (e.g. preset='very_fast') or use a larger pool")
-        self._require(0.0 <= rho <= 1.0, f"rho (share of each batch drawn from the buffer) must lie in [0, 1], "
-                                         f"got {rho!r}")
-        self._require(round(rho * self.batch_size) <= K,
-                      f"rho * batch_size = {round(rho * self.batch_size)} buffer questions per batch exceed the "
-                      f"buffer of K={K}: lower rho or batch_size, or raise buffer_size")
+        self._require(
+            isinstance(L, int) and L >= 2,
+            f"probe_attempts (L) must be an int >= 2 (p(1-p) of one attempt is always 0), got {L!r}",
+        )
+        self._require(
+            K <= N,
+            f"buffer_size K={K} exceeds num_candidates N={N}: the buffer keeps the K best of "
+            f"N candidates, so lower K or raise N",
+        )
+        self._require(
+            N <= self.num_questions,
+            f"num_candidates N={N} exceeds the pool of {self.num_questions} "
+            f"questions: lower N (e.g. preset='very_fast') or use a larger pool",
+        )
+        self._require(
+            0.0 <= rho <= 1.0,
+            f"rho (share of each batch drawn from the buffer) must lie in [0, 1], got {rho!r}",
+        )
+        self._require(
+            round(rho * self.batch_size) <= K,
+            f"rho * batch_size = {round(rho * self.batch_size)} buffer questions per batch exceed the "
+            f"buffer of K={K}: lower rho or batch_size, or raise buffer_size",
+        )
         self.refresh_every, self.num_candidates, self.buffer_size, self._probe_attempts = T, N, K, L
         self.rho = float(rho)
         self.train_on_probes = bool(train_on_probes)
-        self.config.update(refresh_every=T, num_candidates=N, buffer_size=K, probe_attempts=L, rho=self.rho,
-                           train_on_probes=self.train_on_probes)
+        self.config.update(
+            refresh_every=T,
+            num_candidates=N,
+            buffer_size=K,
+            probe_attempts=L,
+            rho=self.rho,
+            train_on_probes=self.train_on_probes,
+        )
         self.buffer = EMPTY.copy()  # question ids, best learnability first
         self.buffer_learnability = np.zeros(0)
         self.last_refresh = -1  # iteration at which the buffer was last rebuilt
@@ -104,7 +139,11 @@ class Learnability(Curriculum):
         return self.last_refresh < 0 or self.iteration - self.last_refresh >= self.refresh_every
 
     def planned_probe_attempts(self, iterations: int) -> int:
-        first = self.iteration if (self._pending.size or self.refresh_due()) else self.last_refresh + self.refresh_every
+        first = (
+            self.iteration
+            if (self._pending.size or self.refresh_due())
+            else self.last_refresh + self.refresh_every
+        )
         ahead = self.iteration + iterations - first
         refreshes = max(0, math.ceil(ahead / self.refresh_every))
         return refreshes * self.num_candidates * self.probe_attempts
@@ -117,11 +156,15 @@ class Learnability(Curriculum):
     def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)
         if self.buffer.size == 0:
-            self._warn_once("no_buffer", "learnability: a training batch before the first buffer was built, so it "
-                            "is uniform; report the probe request that next_request() returns first")
+            self._warn_once(
+                "no_buffer",
+                "learnability: a training batch before the first buffer was built, so it "
+                "is uniform; report the probe request that next_request() returns first",
+            )
         n_buffer = min(round(self.rho * n), self.buffer.size)
-        ids = np.concatenate([self.rng.choice(self.buffer, n_buffer, replace=False),
-                              self._draw_uniform(n - n_buffer)])
+        ids = np.concatenate(
+            [self.rng.choice(self.buffer, n_buffer, replace=False), self._draw_uniform(n - n_buffer)]
+        )
         self.rng.shuffle(ids)
         return ids
 
@@ -134,8 +177,10 @@ class Learnability(Curriculum):
         if phase != "probe":
             return
         if self._pending.size == 0:
-            raise ValueError("learnability: got a probe report but no probe was requested; report the ids of "
-                             "the probe request next_request() returned, with phase='probe'")
+            raise ValueError(
+                "learnability: got a probe report but no probe was requested; report the ids of "
+                "the probe request next_request() returned, with phase='probe'"
+            )
         if not np.isin(ids, self._pending).all():
             raise ValueError("learnability: the probe report holds ids the probe request did not ask for")
 
@@ -149,9 +194,12 @@ class Learnability(Curriculum):
         s = np.bincount(pos, weights=solved, minlength=self._pending.size).astype(np.float64)
         scored = a > 0
         if not scored.any():
-            warnings.warn(f"learnability: the probe report scored none of its {self._pending.size} candidates "
-                          f"({ids.size} reported, no finished attempt): the buffer is not refreshed (it keeps "
-                          f"its {self.buffer.size} questions) and the next request is a new probe", stacklevel=3)
+            warnings.warn(
+                f"learnability: the probe report scored none of its {self._pending.size} candidates "
+                f"({ids.size} reported, no finished attempt): the buffer is not refreshed (it keeps "
+                f"its {self.buffer.size} questions) and the next request is a new probe",
+                stacklevel=3,
+            )
             self._pending = EMPTY.copy()
             return
         score = np.where(scored, learnability(np.divide(s, a, out=np.zeros_like(a), where=scored)), -np.inf)
@@ -176,12 +224,18 @@ class Learnability(Curriculum):
         if self.buffer.size == 0:
             return 1.0 / self.num_questions
         share = min(round(self.rho * self.batch_size), self.buffer.size) / self.batch_size
-        return (1.0 - share) / self.num_questions + (share / self.buffer.size if self._in_buffer(question_id) else 0.0)
+        return (1.0 - share) / self.num_questions + (
+            share / self.buffer.size if self._in_buffer(question_id) else 0.0
+        )
 
     def _buffer_stats(self):
         if self.last_refresh < 0:
             return 0, 0, math.nan
-        return int(self.buffer.size), self.iteration - self.last_refresh, float(self.buffer_learnability.mean())
+        return (
+            int(self.buffer.size),
+            self.iteration - self.last_refresh,
+            float(self.buffer_learnability.mean()),
+        )
 
 
 class LearnabilityFilter(Curriculum):
@@ -191,13 +245,22 @@ class LearnabilityFilter(Curriculum):
     name = "learnability_filter"
     min_attempts = 2
 
-    def __init__(self, num_questions: int, seed: int = 0, *, ratio: float = 4, batch_size: int = 64,
-                 solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        ratio: float = 4,
+        batch_size: int = 64,
+        solved_threshold: float = 0.5,
+    ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(ratio >= 1, f"ratio (candidates per kept question) must be >= 1, got {ratio!r}")
-        self._require(math.ceil(ratio * self.batch_size) <= self.num_questions,
-                      f"ratio * batch_size = {math.ceil(ratio * self.batch_size)} candidates exceed the pool of "
-                      f"{self.num_questions} questions: lower ratio or batch_size, or use a larger pool")
+        self._require(
+            math.ceil(ratio * self.batch_size) <= self.num_questions,
+            f"ratio * batch_size = {math.ceil(ratio * self.batch_size)} candidates exceed the pool of "
+            f"{self.num_questions} questions: lower ratio or batch_size, or use a larger pool",
+        )
         self.ratio = float(ratio)
         self.config.update(ratio=self.ratio)
 

@@ -37,15 +37,30 @@ class Posterior(Curriculum):
     name = "posterior"
     _state_keys = ("successes_w", "failures_w", "_picked_score", "_picked_evidence")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, ratio: float = 4, forgetting: float = 0.99,
-                 prior: tuple[float, float] = (1.0, 1.0), batch_size: int = 64, solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        ratio: float = 4,
+        forgetting: float = 0.99,
+        prior: tuple[float, float] = (1.0, 1.0),
+        batch_size: int = 64,
+        solved_threshold: float = 0.5,
+    ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        self._require(ratio >= 1, f"ratio (candidates scored per question chosen) must be >= 1, got {ratio!r}")
-        self._require(math.ceil(ratio * self.batch_size) <= self.num_questions,
-                      f"ratio * batch_size = {math.ceil(ratio * self.batch_size)} candidates exceed the pool of "
-                      f"{self.num_questions} questions: lower ratio or batch_size, or use a larger pool")
-        self._require(0.0 < forgetting <= 1.0, f"forgetting (the discount per iteration) must lie in (0, 1], got "
-                                               f"{forgetting!r}")
+        self._require(
+            ratio >= 1, f"ratio (candidates scored per question chosen) must be >= 1, got {ratio!r}"
+        )
+        self._require(
+            math.ceil(ratio * self.batch_size) <= self.num_questions,
+            f"ratio * batch_size = {math.ceil(ratio * self.batch_size)} candidates exceed the pool of "
+            f"{self.num_questions} questions: lower ratio or batch_size, or use a larger pool",
+        )
+        self._require(
+            0.0 < forgetting <= 1.0,
+            f"forgetting (the discount per iteration) must lie in (0, 1], got {forgetting!r}",
+        )
         a0, b0 = (float(x) for x in prior)
         self._require(a0 > 0 and b0 > 0, f"prior (a0, b0) must be two positive numbers, got {prior!r}")
         self.ratio, self.forgetting, self.prior = float(ratio), float(forgetting), (a0, b0)
@@ -68,7 +83,7 @@ class Posterior(Curriculum):
     def _weight(self, ids: np.ndarray) -> np.ndarray:
         """forgetting ** (iterations since each question's evidence was last updated); 0 if it has none."""
         age = self.iteration - self.last_seen[ids].astype(np.float64)
-        return np.where(self.last_seen[ids] >= 0, self.forgetting ** age, 0.0)
+        return np.where(self.last_seen[ids] >= 0, self.forgetting**age, 0.0)
 
     def _sample(self, n: int | None = None) -> np.ndarray:
         n = self._n(n)

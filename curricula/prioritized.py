@@ -32,7 +32,7 @@ class Groups:
             if arr is not None:
                 grown[:size] = arr[:size]
             arr = self.members[key] = grown
-        arr[size:size + ids.size] = ids
+        arr[size : size + ids.size] = ids
         self.slot[ids] = np.arange(size, size + ids.size, dtype=np.int32)
         self.size[key] = size + ids.size
 
@@ -93,15 +93,31 @@ class Prioritized(Curriculum):
     name = "prioritized"
     _state_keys = ("_by_score", "_by_time", "_time_size", "_time_lo", "_last_seen_sum")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, score: str = "learnability", temperature: float = 0.1,
-                 staleness_coef: float = 0.1, batch_size: int = 64, solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        score: str = "learnability",
+        temperature: float = 0.1,
+        staleness_coef: float = 0.1,
+        batch_size: int = 64,
+        solved_threshold: float = 0.5,
+    ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(score in SCORES, f"unknown score {score!r}; choose one of {sorted(SCORES)}")
-        self._require(temperature > 0, f"temperature must be > 0 (smaller replays the top ranks more), got {temperature!r}")
-        self._require(0.0 <= staleness_coef <= 1.0, f"staleness_coef must lie in [0, 1], got {staleness_coef!r}")
+        self._require(
+            temperature > 0,
+            f"temperature must be > 0 (smaller replays the top ranks more), got {temperature!r}",
+        )
+        self._require(
+            0.0 <= staleness_coef <= 1.0, f"staleness_coef must lie in [0, 1], got {staleness_coef!r}"
+        )
         self.score, self.temperature, self.staleness_coef = score, float(temperature), float(staleness_coef)
         self.config.update(score=score, temperature=self.temperature, staleness_coef=self.staleness_coef)
-        self._scores = Groups(self.num_questions)  # by score level: key = index into _levels (see _level_keys)
+        self._scores = Groups(
+            self.num_questions
+        )  # by score level: key = index into _levels (see _level_keys)
         self._times = Groups(self.num_questions)  # by the iteration of the latest attempt
         self._level_of: dict[float, int] = {}  # score value -> group key, for groups with members
         self._next_level = 0  # key of the next new score value
@@ -138,9 +154,14 @@ class Prioritized(Curriculum):
         seen = self.stats.seen
         replays = int(self.rng.binomial(n, seen / self.num_questions)) if seen else 0
         levels, counts, cdf, time_keys, time_cdf = self._tables()
-        stale = int(self.rng.binomial(replays, self.staleness_coef)) if time_cdf.size and time_cdf[-1] > 0 else 0
-        parts = [self._draw_unseen(n - replays), self._draw_by_rank(replays - stale, levels, counts, cdf),
-                 self._draw_by_staleness(stale, time_keys, time_cdf)]
+        stale = (
+            int(self.rng.binomial(replays, self.staleness_coef)) if time_cdf.size and time_cdf[-1] > 0 else 0
+        )
+        parts = [
+            self._draw_unseen(n - replays),
+            self._draw_by_rank(replays - stale, levels, counts, cdf),
+            self._draw_by_staleness(stale, time_keys, time_cdf),
+        ]
         ids = np.concatenate(parts)
         self.rng.shuffle(ids)
         return ids
@@ -152,7 +173,9 @@ class Prioritized(Curriculum):
         k = min(k, n - self.stats.seen)
         while k > 0:
             order = self._epoch()
-            window = order[self._order_pos:min(n, self._order_pos + max(64, 2 * k * n // (n - self.stats.seen)))]
+            window = order[
+                self._order_pos : min(n, self._order_pos + max(64, 2 * k * n // (n - self.stats.seen)))
+            ]
             found = np.flatnonzero(np.isnan(self.p[window]))[:k]
             if found.size == k:
                 self._order_pos += int(found[-1]) + 1
@@ -202,7 +225,9 @@ class Prioritized(Curriculum):
             seen = int(counts.sum())
             if self._rank_cdf.size < seen:
                 grow = min(self.num_questions, max(seen, 2 * self._rank_cdf.size, 1024))
-                self._rank_cdf = np.cumsum(np.arange(1, grow + 1, dtype=np.float64) ** (-1.0 / self.temperature))
+                self._rank_cdf = np.cumsum(
+                    np.arange(1, grow + 1, dtype=np.float64) ** (-1.0 / self.temperature)
+                )
             cdf = self._rank_cdf[:seen]
             self._mass = {}
             if seen:
@@ -241,8 +266,9 @@ class Prioritized(Curriculum):
             self._scores.add(g, members)
         t = when
         if self._time_size.size <= t:
-            self._time_size = np.concatenate([self._time_size, np.zeros(max(t + 1, self._time_size.size),
-                                                                        dtype=np.int64)])
+            self._time_size = np.concatenate(
+                [self._time_size, np.zeros(max(t + 1, self._time_size.size), dtype=np.int64)]
+            )
         self._times.add(t, ids.astype(np.int32))
         self._time_size[t] += ids.size
         self._last_seen_sum += t * ids.size
@@ -307,6 +333,8 @@ class Prioritized(Curriculum):
             return 0, 0, math.nan
         levels, counts, *_ = self._tables()
         value = {g: v for v, g in self._level_of.items()}
-        mean_score = float(sum(value[int(g)] * c for g, c in zip(levels.tolist(), counts.tolist(), strict=True))
-                           / self.stats.seen)
+        mean_score = float(
+            sum(value[int(g)] * c for g, c in zip(levels.tolist(), counts.tolist(), strict=True))
+            / self.stats.seen
+        )
         return self.stats.seen, self.iteration - self._last_seen_sum / self.stats.seen, mean_score

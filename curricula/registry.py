@@ -17,14 +17,27 @@ from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
 
 CURRICULA: dict[str, type[Curriculum]] = {
-    cls.name: cls for cls in (Uniform, Learnability, LearnabilityFilter, Prioritized, EasyToHard, ZeroVarianceFilter,
-                              Posterior)
+    cls.name: cls
+    for cls in (
+        Uniform,
+        Learnability,
+        LearnabilityFilter,
+        Prioritized,
+        EasyToHard,
+        ZeroVarianceFilter,
+        Posterior,
+    )
 }
 
 #: the paper's symbols (Foster & Foerster 2025), accepted wherever options are: alias -> option name
 #: (rho is the same word in both)
-ALIASES = {"T": "refresh_every", "N": "num_candidates", "K": "buffer_size", "L": "probe_attempts",
-           "N_l": "batch_size"}
+ALIASES = {
+    "T": "refresh_every",
+    "N": "num_candidates",
+    "K": "buffer_size",
+    "L": "probe_attempts",
+    "N_l": "batch_size",
+}
 
 
 def canonical_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -35,14 +48,22 @@ def canonical_options(options: dict[str, Any]) -> dict[str, Any]:
     for alias, name in ALIASES.items():
         if alias in out:
             if name in out:
-                raise ValueError(f"{alias} and {name} are the same option ({alias} is the paper's symbol for "
-                                 f"{name}); give one of them")
+                raise ValueError(
+                    f"{alias} and {name} are the same option ({alias} is the paper's symbol for "
+                    f"{name}); give one of them"
+                )
             out[name] = out.pop(alias)
     return out
 
 
-def make(name: str, num_questions: int | None = None, seed: int = 0, *, questions: Sequence[Any] | None = None,
-         **options: Any) -> Curriculum:
+def make(
+    name: str,
+    num_questions: int | None = None,
+    seed: int = 0,
+    *,
+    questions: Sequence[Any] | None = None,
+    **options: Any,
+) -> Curriculum:
     """Build the curriculum `name` over a pool of `num_questions` questions (ids 0..num_questions-1).
 
     `questions` (the env's `Question` list) may stand for the pool: it gives `num_questions`, and
@@ -60,7 +81,9 @@ def make(name: str, num_questions: int | None = None, seed: int = 0, *, question
     if num_questions is None:
         raise ValueError("pass num_questions (the pool size) or questions (the pool)")
     cls = CURRICULA[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_questions", "seed")]
+    accepted = [
+        p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_questions", "seed")
+    ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"{name} has no option(s) {unknown}; its options are {accepted}")

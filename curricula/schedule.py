@@ -46,14 +46,18 @@ class BatchSchedule:
 
     def __init__(self, curriculum: Curriculum, batch_size: int, group_size: int) -> None:
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size (prompts per trainer batch) must be a positive int, got {batch_size!r}")
+            raise ValueError(
+                f"batch_size (prompts per trainer batch) must be a positive int, got {batch_size!r}"
+            )
         if not isinstance(group_size, (int, np.integer)) or group_size < 1:
             raise ValueError(f"group_size (attempts per prompt) must be a positive int, got {group_size!r}")
         need = getattr(curriculum, "min_attempts", 1)
         if group_size < need:
-            raise ValueError(f"{curriculum.name} scores each question from its own group of attempts and needs "
-                             f"at least {need} per prompt; the trainer makes {group_size} (raise rollout.n / "
-                             f"num_generations)")
+            raise ValueError(
+                f"{curriculum.name} scores each question from its own group of attempts and needs "
+                f"at least {need} per prompt; the trainer makes {group_size} (raise rollout.n / "
+                f"num_generations)"
+            )
         self.curriculum = curriculum
         self.batch_size = int(batch_size)
         self.group_size = int(group_size)
@@ -115,8 +119,10 @@ class BatchSchedule:
         the given rows, the groups the trainer should train on.
         """
         if not self._issued:
-            raise ValueError("feedback for a batch this schedule never issued (or one already answered); "
-                             "every batch must be reported exactly once")
+            raise ValueError(
+                "feedback for a batch this schedule never issued (or one already answered); "
+                "every batch must be reported exactly once"
+            )
         ids = np.asarray(question_ids, dtype=np.int64).reshape(-1)
         r = np.asarray(rewards, dtype=np.float64)
         if r.ndim == 1:
@@ -129,7 +135,8 @@ class BatchSchedule:
                 f"the rewards are for questions {np.sort(ids)[:8].tolist()}... but the oldest open {phase} batch "
                 f"holds {np.sort(issued)[:8].tolist()}...: the ids read from the trainer's batch are not the "
                 f"dataset row numbers the sampler drew (a filtered or reordered dataset?), or a batch was "
-                f"skipped. Give each row its own row number (curricula.integrations.verl.CurriculumDataset) ")
+                f"skipped. Give each row its own row number (curricula.integrations.verl.CurriculumDataset) "
+            )
         self._issued.popleft()
         # line the rows up with the issue order (stable for repeated ids), so choices never depend on the
         # order the trainer shuffled its rows into
@@ -179,20 +186,27 @@ class BatchSchedule:
     def state_dict(self) -> dict[str, Any]:
         """The curriculum's state plus the schedule's own: probe batches in flight and batches issued but not
         answered (served again first after `load_state_dict`, so a restart loses no batch)."""
-        return copy.deepcopy({
-            "curriculum": self.curriculum.state_dict(),
-            "batch_size": self.batch_size, "group_size": self.group_size,
-            "lagged_batches": self.lagged_batches,
-            "unanswered": list(self._replay) + list(self._issued),
-            "probe_ids": self._probe_ids, "probe_batches": self._probe_batches,
-            "probe_open": self._probe_open, "probe_results": self._probe_results,
-        })
+        return copy.deepcopy(
+            {
+                "curriculum": self.curriculum.state_dict(),
+                "batch_size": self.batch_size,
+                "group_size": self.group_size,
+                "lagged_batches": self.lagged_batches,
+                "unanswered": list(self._replay) + list(self._issued),
+                "probe_ids": self._probe_ids,
+                "probe_batches": self._probe_batches,
+                "probe_open": self._probe_open,
+                "probe_results": self._probe_results,
+            }
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if (state["batch_size"], state["group_size"]) != (self.batch_size, self.group_size):
-            raise ValueError(f"state was saved for batches of {state['batch_size']} prompts x "
-                             f"{state['group_size']} attempts; this schedule makes {self.batch_size} x "
-                             f"{self.group_size}")
+            raise ValueError(
+                f"state was saved for batches of {state['batch_size']} prompts x "
+                f"{state['group_size']} attempts; this schedule makes {self.batch_size} x "
+                f"{self.group_size}"
+            )
         state = copy.deepcopy(state)
         self.curriculum.load_state_dict(state["curriculum"])
         self.lagged_batches = state["lagged_batches"]
@@ -212,8 +226,12 @@ class BatchSchedule:
 
     def _size_message(self, got: int) -> str:
         cur = self.curriculum
-        hint = {"learnability_filter": "batch_size = B / ratio",
-                "zero_variance_filter": "gen_batch_size = B (the questions of one generation batch; batch_size "
-                                        "is the groups kept per training batch)"}.get(cur.name, "batch_size = B")
-        return (f"{cur.name}'s training requests hold {got} questions but the trainer's batch holds B="
-                f"{self.batch_size} prompts: build the curriculum with {hint}")
+        hint = {
+            "learnability_filter": "batch_size = B / ratio",
+            "zero_variance_filter": "gen_batch_size = B (the questions of one generation batch; batch_size "
+            "is the groups kept per training batch)",
+        }.get(cur.name, "batch_size = B")
+        return (
+            f"{cur.name}'s training requests hold {got} questions but the trainer's batch holds B="
+            f"{self.batch_size} prompts: build the curriculum with {hint}"
+        )

@@ -36,14 +36,26 @@ DEFAULT_START = (0.3, 0.4, 0.3)
 class Learner:
     """Success rates that drift with practice, transfer and interference (see the module docstring)."""
 
-    def __init__(self, n: int, seed: int, *, skills: int = 40, lr_question: float = 0.05,
-                 lr_skill: float = 0.0005, lr_interference: float = 0.00001,
-                 start: tuple[float, float, float] = DEFAULT_START, heldout: int = 0) -> None:
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        *,
+        skills: int = 40,
+        lr_question: float = 0.05,
+        lr_skill: float = 0.0005,
+        lr_interference: float = 0.00001,
+        start: tuple[float, float, float] = DEFAULT_START,
+        heldout: int = 0,
+    ) -> None:
         rng = np.random.default_rng(seed)
         total = n + heldout
         kind = rng.choice(3, total, p=list(start))  # always / sometimes / never solved at the start
-        b = np.where(kind == 0, rng.uniform(1.05, 1.5, total),
-                     np.where(kind == 1, rng.uniform(0.05, 0.95, total), rng.uniform(-0.6, -0.05, total)))
+        b = np.where(
+            kind == 0,
+            rng.uniform(1.05, 1.5, total),
+            np.where(kind == 1, rng.uniform(0.05, 0.95, total), rng.uniform(-0.6, -0.05, total)),
+        )
         skill = rng.integers(skills, size=total)
         self.b, self.skill = b[:n].copy(), skill[:n]
         self.heldout_b, self.heldout_skill = b[n:], skill[n:]
@@ -80,8 +92,15 @@ class Learner:
         return float(np.clip(self.a[self.heldout_skill] + self.heldout_b, 0.0, 1.0).mean())
 
 
-def run(name: str, options: dict[str, Any], *, n: int, seed: int, budget: int, G: int,
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+def run(
+    name: str,
+    options: dict[str, Any],
+    *,
+    n: int,
+    seed: int,
+    budget: int,
+    G: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
     """One curriculum until `budget` attempts. Returns, after every report: attempts so far, pool accuracy,
     and attempts that went into trained groups whose question was learnable at pick time; plus totals."""
     learner = Learner(n, seed)
@@ -109,9 +128,11 @@ def run(name: str, options: dict[str, Any], *, n: int, seed: int, budget: int, G
         xs.append(spent)
         ys.append(learner.accuracy())
     d = cur.diagnostics()
-    totals = {"learnable_picks": learnable / max(1, trained),
-              "probe_share": d["curriculum/probe_attempts"] / max(1, spent),
-              "discarded_share": d["curriculum/discarded_attempts"] / max(1, spent)}
+    totals = {
+        "learnable_picks": learnable / max(1, trained),
+        "probe_share": d["curriculum/probe_attempts"] / max(1, spent),
+        "discarded_share": d["curriculum/discarded_attempts"] / max(1, spent),
+    }
     return np.asarray(xs), np.asarray(ys), np.asarray(useful), totals
 
 
@@ -125,8 +146,16 @@ class Arm:
     batch_size: int
 
 
-def run_steps(arm: Arm, *, n: int, seed: int, steps: int, G: int, heldout: int = 2000,
-              learner: dict[str, Any] | None = None) -> dict[str, float]:
+def run_steps(
+    arm: Arm,
+    *,
+    n: int,
+    seed: int,
+    steps: int,
+    G: int,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+) -> dict[str, float]:
     """One arm for `steps` training iterations (each a batch of `arm.batch_size` groups of G attempts, after
     any probes the curriculum asks for). Returns final pool and held-out accuracy (points), attempts spent and
     the zero-advantage share of trained groups."""
@@ -146,8 +175,12 @@ def run_steps(arm: Arm, *, n: int, seed: int, steps: int, G: int, heldout: int =
             sim.train(req.question_ids[fb.keep], kept)
         if req.phase == "train" and fb.done:
             done_steps += 1
-    return {"pool": 100 * (sim.accuracy() - start_pool), "heldout": 100 * (sim.heldout_accuracy() - start_heldout),
-            "attempts": spent, "zero_advantage": zero / max(1, groups)}
+    return {
+        "pool": 100 * (sim.accuracy() - start_pool),
+        "heldout": 100 * (sim.heldout_accuracy() - start_heldout),
+        "attempts": spent,
+        "zero_advantage": zero / max(1, groups),
+    }
 
 
 def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[Arm]:
@@ -155,27 +188,49 @@ def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[Arm]:
     K = 4 N_l, T = 50, L = 8, rho = 0.5), and uniform given learnability's probe attempts as more questions
     per step (compute-matched)."""
     learn = Arm("learnability", "learnability", {"preset": "recommended"}, batch_size)
-    probes = make("learnability", n, batch_size=batch_size, preset="recommended").planned_probe_attempts(steps)
+    probes = make("learnability", n, batch_size=batch_size, preset="recommended").planned_probe_attempts(
+        steps
+    )
     extra = round(probes / (steps * G))
-    return [Arm("uniform", "uniform", {}, batch_size), Arm("uniform_cm", "uniform", {}, batch_size + extra), learn]
+    return [
+        Arm("uniform", "uniform", {}, batch_size),
+        Arm("uniform_cm", "uniform", {}, batch_size + extra),
+        learn,
+    ]
 
 
-def compare_regime(n: int, steps: int, batch_size: int, G: int = 8, seeds: int = 8, heldout: int = 2000,
-                   learner: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+def compare_regime(
+    n: int,
+    steps: int,
+    batch_size: int,
+    G: int = 8,
+    seeds: int = 8,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+) -> dict[str, dict[str, float]]:
     """Each arm of `regime_arms` over `seeds` paired seeds (the same learner per seed): mean gains, and the
     paired differences of learnability against each uniform with their standard errors."""
     arms = regime_arms(batch_size, steps, G, n)
-    results = {a.name: [run_steps(a, n=n, seed=s, steps=steps, G=G, heldout=heldout, learner=learner)
-                        for s in range(seeds)] for a in arms}
+    results = {
+        a.name: [
+            run_steps(a, n=n, seed=s, steps=steps, G=G, heldout=heldout, learner=learner)
+            for s in range(seeds)
+        ]
+        for a in arms
+    }
     out: dict[str, dict[str, float]] = {}
     for name, runs in results.items():
         out[name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
     for base in ("uniform", "uniform_cm"):
         for metric in ("pool", "heldout"):
-            d = np.array([a[metric] - b[metric] for a, b in zip(results["learnability"], results[base], strict=True)])
+            d = np.array(
+                [a[metric] - b[metric] for a, b in zip(results["learnability"], results[base], strict=True)]
+            )
             out[f"learnability-{base}"] = out.get(f"learnability-{base}", {})
             out[f"learnability-{base}"][metric] = float(d.mean())
-            out[f"learnability-{base}"][f"{metric}_se"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+            out[f"learnability-{base}"][f"{metric}_se"] = (
+                float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+            )
     return out
 
 
@@ -190,8 +245,19 @@ class AsyncLoop:
     `step()` draws one request and reports whatever leaves the window; `state()` / `restore()` copy the whole
     loop (curriculum, learner, requests in flight), so a resumed loop can be checked against a straight one."""
 
-    def __init__(self, name: str, n: int, seed: int, *, lag: int, G: int = 8, shuffle: bool = True,
-                 drop: float = 0.0, lose: float = 0.0, **options: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        n: int,
+        seed: int,
+        *,
+        lag: int,
+        G: int = 8,
+        shuffle: bool = True,
+        drop: float = 0.0,
+        lose: float = 0.0,
+        **options: Any,
+    ) -> None:
         self.learner = Learner(n, seed)
         if name == "easy_to_hard":
             options.setdefault("difficulty", self.learner.difficulty)
@@ -200,7 +266,9 @@ class AsyncLoop:
         self.rng = np.random.default_rng(seed + 7)
         self.inflight: list[dict[str, Any]] = []  # issued, phase, ids, rewards, learnable at attempt, age
         self.reported = 0.0  # finished attempts handed to report
-        self.trained = self.learnable = 0  # groups trained on, those whose question was learnable when attempted
+        self.trained = self.learnable = (
+            0  # groups trained on, those whose question was learnable when attempted
+        )
         self.log: list[tuple[str, list[int]]] = []  # every request drawn
 
     def step(self) -> None:
@@ -209,9 +277,16 @@ class AsyncLoop:
         req = cur.next_request(probe=not out)  # a probe already out is not drawn twice
         ids = np.asarray(req.question_ids)
         p = self.learner.p(ids)
-        self.inflight.append({"issued": cur.iteration, "phase": req.phase, "ids": ids, "age": 0,
-                              "rewards": self.learner.attempt(ids, req.attempts or self.G),
-                              "learnable": (p > 0) & (p < 1)})
+        self.inflight.append(
+            {
+                "issued": cur.iteration,
+                "phase": req.phase,
+                "ids": ids,
+                "age": 0,
+                "rewards": self.learner.attempt(ids, req.attempts or self.G),
+                "learnable": (p > 0) & (p < 1),
+            }
+        )
         self.log.append((req.phase, ids.tolist()))
         while len(self.inflight) > self.lag:
             oldest = max(range(len(self.inflight)), key=lambda i: self.inflight[i]["age"])
@@ -245,8 +320,15 @@ class AsyncLoop:
     def state(self) -> dict[str, Any]:
         import copy
 
-        return copy.deepcopy({"cur": self.cur.state_dict(), "learner": self.learner, "rng": self.rng,
-                              "inflight": self.inflight, "counts": (self.reported, self.trained, self.learnable)})
+        return copy.deepcopy(
+            {
+                "cur": self.cur.state_dict(),
+                "learner": self.learner,
+                "rng": self.rng,
+                "inflight": self.inflight,
+                "counts": (self.reported, self.trained, self.learnable),
+            }
+        )
 
     def restore(self, state: dict[str, Any]) -> None:
         import copy
@@ -258,15 +340,26 @@ class AsyncLoop:
         self.log = []
 
 
-def learnable_share_under_lag(name: str, lags: tuple[int, ...] = (0, 1, 4), *, n: int = 2000, iterations: int = 150,
-                              seeds: int = 3, batch_size: int = 32, G: int = 8, **options: Any) -> dict[int, float]:
+def learnable_share_under_lag(
+    name: str,
+    lags: tuple[int, ...] = (0, 1, 4),
+    *,
+    n: int = 2000,
+    iterations: int = 150,
+    seeds: int = 3,
+    batch_size: int = 32,
+    G: int = 8,
+    **options: Any,
+) -> dict[int, float]:
     """Mean learnable share of trained groups after `iterations` requests, per lag (out of order, 5% of groups
     evicted unread): how much a curriculum loses when its reports come late."""
     out = {}
     for lag in lags:
         shares = []
         for seed in range(seeds):
-            loop = AsyncLoop(name, n, seed, lag=lag, G=G, drop=0.05 if lag else 0.0, batch_size=batch_size, **options)
+            loop = AsyncLoop(
+                name, n, seed, lag=lag, G=G, drop=0.05 if lag else 0.0, batch_size=batch_size, **options
+            )
             for _ in range(iterations):
                 loop.step()
             shares.append(loop.learnable_share())

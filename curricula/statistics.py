@@ -27,15 +27,24 @@ class QuestionStats:
     """The statistics of a pool of `num_questions` questions (ids 0..n-1)."""
 
     #: state_dict key -> attribute (the keys curricula have always saved under)
-    STATE = {"attempts": "attempts", "successes": "successes", "last_seen": "last_seen", "p": "p",
-             "_p_hist": "p_hist", "_seen": "seen", "_learnability_sum": "learnability_sum"}
+    STATE = {
+        "attempts": "attempts",
+        "successes": "successes",
+        "last_seen": "last_seen",
+        "p": "p",
+        "_p_hist": "p_hist",
+        "_seen": "seen",
+        "_learnability_sum": "learnability_sum",
+    }
 
     def __init__(self, num_questions: int) -> None:
         n = num_questions
         self.attempts = np.zeros(n, dtype=np.int32)
         self.successes = np.zeros(n, dtype=np.int32)
         self.last_seen = np.full(n, -1, dtype=np.int32)  # iteration of the question's latest attempts
-        self.p = np.full(n, np.nan, dtype=np.float32)  # share solved in the question's latest group of attempts
+        self.p = np.full(
+            n, np.nan, dtype=np.float32
+        )  # share solved in the question's latest group of attempts
         self.p_hist = np.zeros(P_BINS, dtype=np.int64)
         self.seen = 0
         self.learnability_sum = 0.0
@@ -53,8 +62,10 @@ class QuestionStats:
         was_seen = ~np.isnan(old_p)
         np.subtract.at(self.p_hist, p_bins(old_p[was_seen]), 1)
         np.add.at(self.p_hist, p_bins(new_p), 1)
-        self.learnability_sum += float(learnability(new_p.astype(np.float64)).sum()
-                                       - learnability(old_p[was_seen].astype(np.float64)).sum())
+        self.learnability_sum += float(
+            learnability(new_p.astype(np.float64)).sum()
+            - learnability(old_p[was_seen].astype(np.float64)).sum()
+        )
         self.seen += int((~was_seen).sum())
         self.p[uniq] = new_p
         self.last_seen[uniq] = iteration

@@ -74,42 +74,74 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
           the curriculum is seeded afresh instead.
     """
 
-    def __init__(self, env: gym.Env, curriculum: Curriculum | str, *, attempts_per_question: int | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        env: gym.Env,
+        curriculum: Curriculum | str,
+        *,
+        attempts_per_question: int | None = None,
+        **options: Any,
+    ) -> None:
         base = env.unwrapped
         num_questions = getattr(base, "num_questions", None)
         if num_questions is None:
-            raise ValueError("CurriculumWrapper needs an env with a question pool (env.unwrapped.num_questions), "
-                             "such as MathReasoning-v0")
+            raise ValueError(
+                "CurriculumWrapper needs an env with a question pool (env.unwrapped.num_questions), "
+                "such as MathReasoning-v0"
+            )
         if isinstance(curriculum, str):
             recorded: dict[str, Any] = {"curriculum": curriculum, **options}
             questions = getattr(base, "questions", None)
-            curriculum = make(curriculum, num_questions if questions is None else None, seed=options.pop("seed", 0),
-                              questions=questions, **options)
+            curriculum = make(
+                curriculum,
+                num_questions if questions is None else None,
+                seed=options.pop("seed", 0),
+                questions=questions,
+                **options,
+            )
         elif isinstance(curriculum, Curriculum):
             if options:
-                raise ValueError(f"options {sorted(options)} configure a curriculum built by name; this one is "
-                                 f"already built ({curriculum!r}): set them when you build it")
+                raise ValueError(
+                    f"options {sorted(options)} configure a curriculum built by name; this one is "
+                    f"already built ({curriculum!r}): set them when you build it"
+                )
             if curriculum.num_questions != num_questions:
-                raise ValueError(f"the curriculum covers {curriculum.num_questions} questions but the env's pool "
-                                 f"holds {num_questions}: build it with num_questions={num_questions}")
+                raise ValueError(
+                    f"the curriculum covers {curriculum.num_questions} questions but the env's pool "
+                    f"holds {num_questions}: build it with num_questions={num_questions}"
+                )
             if CURRICULA.get(curriculum.name) is type(curriculum):
                 # a fresh copy of the same configuration, so `env.spec` can rebuild this wrapper
-                recorded = {"curriculum": curriculum.name, "seed": curriculum.initial_seed, **curriculum.config}
+                recorded = {
+                    "curriculum": curriculum.name,
+                    "seed": curriculum.initial_seed,
+                    **curriculum.config,
+                }
             else:
                 recorded = {"curriculum": curriculum}
         else:
-            raise TypeError(f"curriculum must be a Curriculum or the name of one, got {type(curriculum).__name__}")
-        G = (curriculum.probe_attempts or DEFAULT_ATTEMPTS) if attempts_per_question is None else attempts_per_question
+            raise TypeError(
+                f"curriculum must be a Curriculum or the name of one, got {type(curriculum).__name__}"
+            )
+        G = (
+            (curriculum.probe_attempts or DEFAULT_ATTEMPTS)
+            if attempts_per_question is None
+            else attempts_per_question
+        )
         if not isinstance(G, (int, np.integer)) or isinstance(G, bool) or G < 1:
             raise ValueError(f"attempts_per_question (G) must be an int >= 1, got {G!r}")
         if G < curriculum.min_attempts:
-            raise ValueError(f"{curriculum.name} scores each question from its own group of attempts: pass "
-                             f"attempts_per_question >= {curriculum.min_attempts}, got {G}")
+            raise ValueError(
+                f"{curriculum.name} scores each question from its own group of attempts: pass "
+                f"attempts_per_question >= {curriculum.min_attempts}, got {G}"
+            )
         if G < curriculum.probe_attempts:
-            warnings.warn(f"attempts_per_question={G} is below {curriculum.name}'s probe L="
-                          f"{curriculum.probe_attempts}: probes will take a larger share of episodes than in the "
-                          f"paper (which trains on G = L = 8 attempts per question)", stacklevel=2)
+            warnings.warn(
+                f"attempts_per_question={G} is below {curriculum.name}'s probe L="
+                f"{curriculum.probe_attempts}: probes will take a larger share of episodes than in the "
+                f"paper (which trains on G = L = 8 attempts per question)",
+                stacklevel=2,
+            )
         gym.utils.RecordConstructorArgs.__init__(self, attempts_per_question=int(G), **recorded)
         gym.Wrapper.__init__(self, env)
         self.curriculum: Curriculum = curriculum
@@ -178,8 +210,14 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         `report` the completions (or rewards) with the request's phase."""
         return self.curriculum.next_request(n)
 
-    def report(self, question_ids: Any, completions: Sequence[Sequence[str]] | None = None, phase: str = "train",
-               *, rewards: Any = None) -> tuple[np.ndarray, Feedback, list]:
+    def report(
+        self,
+        question_ids: Any,
+        completions: Sequence[Sequence[str]] | None = None,
+        phase: str = "train",
+        *,
+        rewards: Any = None,
+    ) -> tuple[np.ndarray, Feedback, list]:
         """Score and report one request: `completions[i]` holds the attempts at `question_ids[i]`.
 
         All completions are scored in one `env.unwrapped.score` call; rows shorter than the longest are
@@ -191,13 +229,17 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if ids.ndim != 1:
             raise ValueError(f"question_ids must be 1-D, got shape {ids.shape}")
         if (completions is None) == (rewards is None):
-            raise ValueError("pass exactly one of completions (n lists of G strings) or rewards= ((n, G) array)")
+            raise ValueError(
+                "pass exactly one of completions (n lists of G strings) or rewards= ((n, G) array)"
+            )
         verdicts: list = []
         if rewards is not None:
             r = np.asarray(rewards, dtype=np.float32)
             r = r[:, None] if r.ndim == 1 else r
             if r.ndim != 2 or r.shape[0] != ids.size:
-                raise ValueError(f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}")
+                raise ValueError(
+                    f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}"
+                )
         else:
             if len(completions) != ids.size:
                 raise ValueError(f"got {ids.size} question ids but {len(completions)} rows of completions")
@@ -225,16 +267,27 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         `load_state_dict` it counts as abandoned (NaN), and the next `reset` opens the batch's next slot."""
         batch = None
         if self._ids is not None:
-            batch = {"phase": self._batch_phase, "ids": self._ids.copy(), "attempts": self._attempts,
-                     "rewards": self._reward_array(), "next_slot": self._next_slot}
-        return {"curriculum": self.curriculum.state_dict(), "batch": batch, "counts": dict(self._counts),
-                "attempts_per_question": self.attempts_per_question,
-                "seeding": (self._seed, self._seed_slot, self._batches)}
+            batch = {
+                "phase": self._batch_phase,
+                "ids": self._ids.copy(),
+                "attempts": self._attempts,
+                "rewards": self._reward_array(),
+                "next_slot": self._next_slot,
+            }
+        return {
+            "curriculum": self.curriculum.state_dict(),
+            "batch": batch,
+            "counts": dict(self._counts),
+            "attempts_per_question": self.attempts_per_question,
+            "seeding": (self._seed, self._seed_slot, self._batches),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("attempts_per_question") != self.attempts_per_question:
-            raise ValueError(f"state was saved with attempts_per_question={state.get('attempts_per_question')}, "
-                             f"this wrapper has {self.attempts_per_question}")
+            raise ValueError(
+                f"state was saved with attempts_per_question={state.get('attempts_per_question')}, "
+                f"this wrapper has {self.attempts_per_question}"
+            )
         self.curriculum.load_state_dict(state["curriculum"])
         self._clear_batch()
         batch = state["batch"]
@@ -252,7 +305,10 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _apply_seed(self, seed: int) -> None:
         """Gymnasium's seed-once convention (see the class docstring); the inner env gets `seed` anyway."""
         first, again, previous = self._seed is None, seed == self._seed, self._seed_slot
-        self._seed, self._seed_slot = seed, None  # the curriculum branch of reset() records the slot it serves
+        self._seed, self._seed_slot = (
+            seed,
+            None,
+        )  # the curriculum branch of reset() records the slot it serves
         if again and previous is not None and previous[0] == self._batches and self._ids is not None:
             slot = previous[1]  # serve that episode again; the batch goes on from there
             self._returns[slot] = math.nan
@@ -261,9 +317,11 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if first or (again and previous is not None):  # (previous None: it opened an explicit question)
             finished = sum(not math.isnan(r) for r in self._returns)
             if finished:
-                warnings.warn(f"reset(seed={seed}) seeds the curriculum and drops the batch in progress, with "
-                              f"{finished} finished episodes; seed the first reset only to keep them",
-                              stacklevel=3)
+                warnings.warn(
+                    f"reset(seed={seed}) seeds the curriculum and drops the batch in progress, with "
+                    f"{finished} finished episodes; seed the first reset only to keep them",
+                    stacklevel=3,
+                )
             self._clear_batch()
             self.curriculum.seed(seed)
 
@@ -279,7 +337,9 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         req = self.curriculum.next_request()
         ids = req.question_ids
         if ids.size == 0:
-            raise RuntimeError(f"{self.curriculum.name} returned no question to attempt; a request must not be empty")
+            raise RuntimeError(
+                f"{self.curriculum.name} returned no question to attempt; a request must not be empty"
+            )
         self._batches += 1
         self._batch_phase, self._ids, self._id_list = req.phase, ids, ids.tolist()
         self._attempts = req.attempts or self.attempts_per_question
@@ -303,6 +363,11 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         ids, rewards, phase = self._ids, self._reward_array(), self._batch_phase
         self._clear_batch()
         fb = self.curriculum.report(ids, rewards, phase)
-        self.last_report = {"phase": phase, "question_ids": ids, "rewards": rewards, "keep": fb.keep,
-                            "done": fb.done}
+        self.last_report = {
+            "phase": phase,
+            "question_ids": ids,
+            "rewards": rewards,
+            "keep": fb.keep,
+            "done": fb.done,
+        }
         return self.last_report

@@ -31,16 +31,31 @@ class ZeroVarianceFilter(Curriculum):
     min_attempts = 2
     _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches")
 
-    def __init__(self, num_questions: int, seed: int = 0, *, gen_batch_size: int | None = None,
-                 max_num_gen_batches: int = 10, batch_size: int = 64, solved_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        gen_batch_size: int | None = None,
+        max_num_gen_batches: int = 10,
+        batch_size: int = 64,
+        solved_threshold: float = 0.5,
+    ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         gen = self.batch_size if gen_batch_size is None else gen_batch_size
-        self._require(isinstance(gen, (int, np.integer)) and gen >= 1,
-                      f"gen_batch_size (questions per generation batch) must be an int >= 1, got {gen!r}")
-        self._require(gen <= self.num_questions, f"gen_batch_size={gen} exceeds the pool of {self.num_questions} "
-                                                 f"questions: lower it or use a larger pool")
-        self._require(isinstance(max_num_gen_batches, (int, np.integer)) and max_num_gen_batches >= 0,
-                      f"max_num_gen_batches must be an int >= 0 (0: no cap), got {max_num_gen_batches!r}")
+        self._require(
+            isinstance(gen, (int, np.integer)) and gen >= 1,
+            f"gen_batch_size (questions per generation batch) must be an int >= 1, got {gen!r}",
+        )
+        self._require(
+            gen <= self.num_questions,
+            f"gen_batch_size={gen} exceeds the pool of {self.num_questions} "
+            f"questions: lower it or use a larger pool",
+        )
+        self._require(
+            isinstance(max_num_gen_batches, (int, np.integer)) and max_num_gen_batches >= 0,
+            f"max_num_gen_batches must be an int >= 0 (0: no cap), got {max_num_gen_batches!r}",
+        )
         self.gen_batch_size, self.max_num_gen_batches = int(gen), int(max_num_gen_batches)
         self.config.update(gen_batch_size=self.gen_batch_size, max_num_gen_batches=self.max_num_gen_batches)
         self._target = 0  # groups the training batch in progress wants (0: none in progress)
@@ -53,7 +68,9 @@ class ZeroVarianceFilter(Curriculum):
         return self.gen_batch_size
 
     def _sample(self, n: int | None = None) -> np.ndarray:
-        if not self._target:  # a new training batch: n groups wanted, however many generation batches it takes
+        if (
+            not self._target
+        ):  # a new training batch: n groups wanted, however many generation batches it takes
             self._target = self._n(n)
         return self._draw_uniform(math.ceil(self.gen_batch_size * self._target / self.batch_size))
 
@@ -74,10 +91,12 @@ class ZeroVarianceFilter(Curriculum):
         if not (full or capped):
             return False
         if not full:
-            warnings.warn(f"zero_variance_filter: {self._gen_batches} generation batches (max_num_gen_batches) "
-                          f"kept only {self._kept} of {self._target} informative groups; training on the short "
-                          f"batch (DAPO would stop here: the data may be too hard or too easy for the policy)",
-                          stacklevel=3)
+            warnings.warn(
+                f"zero_variance_filter: {self._gen_batches} generation batches (max_num_gen_batches) "
+                f"kept only {self._kept} of {self._target} informative groups; training on the short "
+                f"batch (DAPO would stop here: the data may be too hard or too easy for the policy)",
+                stacklevel=3,
+            )
         self._last_gen_batches = self._gen_batches
         self._target = self._kept = self._gen_batches = 0
         return True

@@ -77,7 +77,12 @@ def _level7(r: random.Random) -> tuple[str, list[str], int]:
 def _level8(r: random.Random) -> tuple[str, list[str], int]:
     a, b, c, d, e = (r.randint(2, 19) for _ in range(5))
     ab, cd = a * b, c * d
-    steps = [f"{a} * {b} = {ab}", f"{c} * {d} = {cd}", f"{ab} + {cd} = {ab + cd}", f"{ab + cd} - {e} = {ab + cd - e}"]
+    steps = [
+        f"{a} * {b} = {ab}",
+        f"{c} * {d} = {cd}",
+        f"{ab} + {cd} = {ab + cd}",
+        f"{ab + cd} - {e} = {ab + cd - e}",
+    ]
     return f"What is {a} * {b} + {c} * {d} - {e}?", steps, ab + cd - e
 
 
@@ -85,8 +90,10 @@ def _level9(r: random.Random) -> tuple[str, list[str], int]:
     name, item = r.choice(_NAMES), r.choice(_ITEMS)
     boxes, per_box, lost = r.randint(3, 12), r.randint(4, 15), r.randint(1, 20)
     total = boxes * per_box
-    question = (f"{name} has {boxes} boxes with {per_box} {item} in each box. {name} gives away {lost} {item}. "
-                f"How many {item} does {name} have left?")
+    question = (
+        f"{name} has {boxes} boxes with {per_box} {item} in each box. {name} gives away {lost} {item}. "
+        f"How many {item} does {name} have left?"
+    )
     return question, [f"{boxes} * {per_box} = {total}", f"{total} - {lost} = {total - lost}"], total - lost
 
 
@@ -97,17 +104,30 @@ def _level10(r: random.Random) -> tuple[str, list[str], int]:
     total -= total % people  # keep the share whole
     extra = total - packs * per_pack
     share = total // people
-    question = (f"{name} buys {packs} packs of {item} with {per_pack} in each pack, and {friend} adds {extra} more "
-                f"{item}. They share all the {item} equally among {people} people. How many {item} does each "
-                f"person get?")
-    steps = [f"{packs} * {per_pack} = {packs * per_pack}", f"{packs * per_pack} + {extra} = {total}",
-             f"{total} / {people} = {share}"]
+    question = (
+        f"{name} buys {packs} packs of {item} with {per_pack} in each pack, and {friend} adds {extra} more "
+        f"{item}. They share all the {item} equally among {people} people. How many {item} does each "
+        f"person get?"
+    )
+    steps = [
+        f"{packs} * {per_pack} = {packs * per_pack}",
+        f"{packs * per_pack} + {extra} = {total}",
+        f"{total} / {people} = {share}",
+    ]
     return question, steps, share
 
 
 _GENERATORS: dict[int, Callable[[random.Random], tuple[str, list[str], int]]] = {
-    1: _level1, 2: _level2, 3: _level3, 4: _level4, 5: _level5,
-    6: _level6, 7: _level7, 8: _level8, 9: _level9, 10: _level10,
+    1: _level1,
+    2: _level2,
+    3: _level3,
+    4: _level4,
+    5: _level5,
+    6: _level6,
+    7: _level7,
+    8: _level8,
+    9: _level9,
+    10: _level10,
 }
 
 
@@ -118,8 +138,9 @@ def split_of(question: str) -> str:
     return "test" if int.from_bytes(digest, "big") % 10_000 < TEST_SHARE * 10_000 else "train"
 
 
-def generate(num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = LEVELS,
-             split: str = "train") -> list[Question]:
+def generate(
+    num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = LEVELS, split: str = "train"
+) -> list[Question]:
     """`num_questions` questions cycling through `levels` (equal share each), the same for the same seed.
 
     Train and test never share a question text: each level's generator draws until the text falls in the
@@ -143,6 +164,14 @@ def generate(num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = 
             question, steps, answer = _GENERATORS[level](rng)
             if split_of(question) == split:
                 break
-        out.append(Question(uid=f"arithmetic/{split}/{seed}/{i}", question=question, answer=str(answer),
-                            source="arithmetic", difficulty=level, solution=_solution(steps, answer)))
+        out.append(
+            Question(
+                uid=f"arithmetic/{split}/{seed}/{i}",
+                question=question,
+                answer=str(answer),
+                source="arithmetic",
+                difficulty=level,
+                solution=_solution(steps, answer),
+            )
+        )
     return out

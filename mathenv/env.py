@@ -87,13 +87,24 @@ class MathReasoningEnv(gym.Env[str, str]):
         if max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {max_turns}")
         if format_penalty < 0:
-            raise ValueError(f"format_penalty is subtracted from the reward; pass a value >= 0, got {format_penalty}")
+            raise ValueError(
+                f"format_penalty is subtracted from the reward; pass a value >= 0, got {format_penalty}"
+            )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
         if questions is None:
-            questions = load_questions(dataset, split, data_path=data_path, num_questions=num_questions,
-                                       seed=data_seed, levels=levels, question_field=question_field,
-                                       answer_field=answer_field)
+            questions = load_questions(
+                dataset,
+                split,
+                data_path=data_path,
+                num_questions=num_questions,
+                seed=data_seed,
+                levels=levels,
+                question_field=question_field,
+                answer_field=answer_field,
+            )
         if len(questions) == 0:
             raise ValueError("the question pool is empty; pass a dataset with at least one question")
         self.questions: list[Question] = list(questions)
@@ -123,14 +134,25 @@ class MathReasoningEnv(gym.Env[str, str]):
 
     def prompt(self, question_id: int) -> str:
         """The observation that opens question `question_id`."""
-        return format_prompt(self.questions[question_id].question, self.instruction)[: self.observation_space.max_length]
+        return format_prompt(self.questions[question_id].question, self.instruction)[
+            : self.observation_space.max_length
+        ]
 
     def _question_info(self) -> dict[str, Any]:
         q = self._question
         assert q is not None
-        return {"question_id": self._question_id, "uid": q.uid, "question": q.question, "answer": q.answer,
-                "difficulty": q.difficulty, "level": q.difficulty, "subject": q.subject, "source": q.source,
-                "prefix": self._prefix, "turn": self._turn}
+        return {
+            "question_id": self._question_id,
+            "uid": q.uid,
+            "question": q.question,
+            "answer": q.answer,
+            "difficulty": q.difficulty,
+            "level": q.difficulty,
+            "subject": q.subject,
+            "source": q.source,
+            "prefix": self._prefix,
+            "turn": self._turn,
+        }
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         """Open a question: `options={"question_id": i}` picks one, else the env's seeded RNG does;
@@ -139,7 +161,9 @@ class MathReasoningEnv(gym.Env[str, str]):
         options = dict(options or {})
         unknown = set(options) - set(_OPTIONS)
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; MathReasoning-v0 accepts {list(_OPTIONS)}")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown)}; MathReasoning-v0 accepts {list(_OPTIONS)}"
+            )
         question_id = options.get("question_id")
         if question_id is None:
             question_id = int(self.np_random.integers(self.num_questions))
@@ -157,7 +181,6 @@ class MathReasoningEnv(gym.Env[str, str]):
         self._last = {"observation": obs}
         return obs, self._question_info()
 
-
     def step(self, action: str) -> tuple[str, float, bool, bool, dict]:
         """Score the answer; terminates unless multi-turn and wrong with turns left."""
         if self._done:
@@ -167,8 +190,13 @@ class MathReasoningEnv(gym.Env[str, str]):
         if len(action) > self.action_space.max_length:
             verdict = TOO_LONG
         else:
-            verdict = score(self._prefix + action, self._question.answer, last_number=self.last_number_fallback,
-                            numbers_only=self.numeric_answers, timeout=self.verifier_timeout)
+            verdict = score(
+                self._prefix + action,
+                self._question.answer,
+                last_number=self.last_number_fallback,
+                numbers_only=self.numeric_answers,
+                timeout=self.verifier_timeout,
+            )
         self._turn += 1
         reward = to_reward(verdict, self.format_penalty)
         terminated = verdict.correct or self._turn >= self.max_turns
@@ -176,14 +204,19 @@ class MathReasoningEnv(gym.Env[str, str]):
         self._done = terminated
         info = self._question_info()
         info.update(correct=verdict.correct, extracted=verdict.extracted, reason=verdict.reason)
-        self._last = {"observation": self._last.get("observation", ""), "action": action, "reward": reward,
-                      "verdict": verdict}
+        self._last = {
+            "observation": self._last.get("observation", ""),
+            "action": action,
+            "reward": reward,
+            "verdict": verdict,
+        }
         if self.render_mode == "human":
             print(self.render_text())
         return obs, reward, terminated, False, info
 
-    def batch_rewards(self, question_ids: Sequence[int], completions: Sequence[str],
-                      prefixes: Sequence[str] | None = None) -> tuple[np.ndarray, list[Verdict]]:
+    def batch_rewards(
+        self, question_ids: Sequence[int], completions: Sequence[str], prefixes: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, list[Verdict]]:
         """Rewards and verdicts of many completions at once (the batch path for trainers; `step` scores one
         episode, `mathenv.verify.score` one answer); no episode state changes. A completion longer than
         max_answer_chars gets the verdict `too_long`, as in `step`."""
@@ -201,11 +234,20 @@ class MathReasoningEnv(gym.Env[str, str]):
                 raise ValueError(f"got {len(prefixes)} prefixes for {len(completions)} completions")
             completions = [p + c for p, c in zip(prefixes, completions, strict=True)]
         golds = [self._golds[i] for i in ids.tolist()]
-        verdicts = list(score_batch(completions, golds, last_number=self.last_number_fallback,
-                                    numbers_only=self.numeric_answers, timeout=self.verifier_timeout))
+        verdicts = list(
+            score_batch(
+                completions,
+                golds,
+                last_number=self.last_number_fallback,
+                numbers_only=self.numeric_answers,
+                timeout=self.verifier_timeout,
+            )
+        )
         for i in long:
             verdicts[i] = TOO_LONG
-        rewards = np.fromiter((to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts))
+        rewards = np.fromiter(
+            (to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts)
+        )
         return rewards, verdicts
 
     def render_text(self) -> str:
@@ -213,8 +255,10 @@ class MathReasoningEnv(gym.Env[str, str]):
         lines = [f"[question {self._question_id}] {last.get('observation', '')}"]
         if "action" in last:
             v = last["verdict"]
-            lines += [f"[answer] {self._prefix}{last['action']}",
-                      f"[verdict] {v.reason} (extracted {v.extracted!r}), reward {last['reward']}"]
+            lines += [
+                f"[answer] {self._prefix}{last['action']}",
+                f"[verdict] {v.reason} (extracted {v.extracted!r}), reward {last['reward']}",
+            ]
         return "\n".join(lines)
 
     def render(self) -> str | None:

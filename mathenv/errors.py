@@ -32,8 +32,14 @@ def one_line_warnings() -> Iterator[None]:
     """Warnings printed as `warning: message`, one line, without the file name and the echoed source line
     that Python adds (those are for developers; a log reader wants the message once)."""
 
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None,
-             line: str | None = None) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         print(f"warning: {message}", file=file or sys.stderr, flush=True)
 
     with warnings.catch_warnings():

@@ -29,16 +29,30 @@ def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
     return -float(format_penalty) if verdict.reason in UNREADABLE and format_penalty else 0.0  # never -0.0
 
 
-def compute_score(data_source: str | None, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
-                  *, format_penalty: float = 0.0, last_number: bool = True, numbers_only: bool = True,
-                  timeout: float = DEFAULT_TIMEOUT, **_: Any) -> dict[str, Any]:
+def compute_score(
+    data_source: str | None,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: dict | None = None,
+    *,
+    format_penalty: float = 0.0,
+    last_number: bool = True,
+    numbers_only: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    **_: Any,
+) -> dict[str, Any]:
     """verl's `custom_reward_function`: verl 0.9.1's reward managers call it once per response with the row's
     `reward_model.ground_truth`. Returns verl's dict form: `score` is the reward; `acc` (0/1) and `pred` (the
     answer read, "" if none) are logged as reward extra info. `numbers_only` (as in `mathenv.verify.score`) wants a
     number in final form where the gold is one."""
-    verdict = score(solution_str, str(ground_truth), last_number=last_number, numbers_only=numbers_only,
-                    timeout=timeout)
-    return {"score": reward(verdict, format_penalty), "acc": float(verdict.correct), "pred": verdict.extracted or ""}
+    verdict = score(
+        solution_str, str(ground_truth), last_number=last_number, numbers_only=numbers_only, timeout=timeout
+    )
+    return {
+        "score": reward(verdict, format_penalty),
+        "acc": float(verdict.correct),
+        "pred": verdict.extracted or "",
+    }
 
 
 def completion_text(completion: Any) -> str:
@@ -56,23 +70,39 @@ def completion_text(completion: Any) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+            parts.extend(
+                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text"
+            )
     return "\n".join(parts)
 
 
-def make_mathenv_reward(answer_column: str = "answer", *, format_penalty: float = 0.0, last_number: bool = True,
-                        numbers_only: bool = True, timeout: float = DEFAULT_TIMEOUT, name: str = "mathenv_correct"):
+def make_mathenv_reward(
+    answer_column: str = "answer",
+    *,
+    format_penalty: float = 0.0,
+    last_number: bool = True,
+    numbers_only: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    name: str = "mathenv_correct",
+):
     """A TRL reward function `(prompts, completions, **kwargs) -> list[float]` scoring each completion with
     the verifier against the dataset column `answer_column` (TRL passes every dataset column as a kwarg);
     `numbers_only` as in `mathenv.verify.score`."""
 
     def reward_fn(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
         if answer_column not in kwargs:
-            raise KeyError(f"{name}: the dataset has no {answer_column!r} column (the gold answers); columns "
-                           f"passed: {sorted(k for k in kwargs if not k.startswith(('trainer_', 'log_')))}")
+            raise KeyError(
+                f"{name}: the dataset has no {answer_column!r} column (the gold answers); columns "
+                f"passed: {sorted(k for k in kwargs if not k.startswith(('trainer_', 'log_')))}"
+            )
         golds = [str(g) for g in kwargs[answer_column]]
-        verdicts = score_batch([completion_text(c) for c in completions], golds, last_number=last_number,
-                               numbers_only=numbers_only, timeout=timeout)
+        verdicts = score_batch(
+            [completion_text(c) for c in completions],
+            golds,
+            last_number=last_number,
+            numbers_only=numbers_only,
+            timeout=timeout,
+        )
         return [reward(v, format_penalty) for v in verdicts]
 
     reward_fn.__name__ = reward_fn.__qualname__ = name
@@ -81,4 +111,11 @@ def make_mathenv_reward(answer_column: str = "answer", *, format_penalty: float 
 
 mathenv_reward = make_mathenv_reward()
 
-__all__ = ["UNREADABLE", "completion_text", "compute_score", "make_mathenv_reward", "mathenv_reward", "reward"]
+__all__ = [
+    "UNREADABLE",
+    "completion_text",
+    "compute_score",
+    "make_mathenv_reward",
+    "mathenv_reward",
+    "reward",
+]

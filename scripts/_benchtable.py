@@ -12,7 +12,9 @@ from agents.experiments import tables
 from agents.experiments.tables import command_line, machine_line, markdown_table  # noqa: F401  (re-exported)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun the script to refresh it.\n"
+HEADER = (
+    "# Benchmarks\n\nEach section is written by the script named in it; rerun the script to refresh it.\n"
+)
 
 
 def write_section(name: str, body: str, doc: Path = DOC) -> None:

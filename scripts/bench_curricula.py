@@ -127,7 +127,9 @@ def seen_all(curriculum, policy, seed: int) -> None:
     """Report every question of the pool once (4 attempts each, as a training batch, in chunks), so the
     curriculum holds statistics for the whole pool."""
     rng = np.random.default_rng(seed)
-    for chunk in np.array_split(np.arange(curriculum.num_questions), max(1, curriculum.num_questions // 100_000)):
+    for chunk in np.array_split(
+        np.arange(curriculum.num_questions), max(1, curriculum.num_questions // 100_000)
+    ):
         curriculum.report(chunk, policy.rewards(chunk, 4, rng))
 
 
@@ -152,8 +154,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pools", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
     ap.add_argument("--episodes", type=int, default=32_768, help="Gymnasium episodes per curriculum and pool")
-    ap.add_argument("--iterations", type=int, default=200, help="batch-API training iterations per curriculum")
-    ap.add_argument("--base", type=int, default=1_000, help="distinct generated questions repeated into a pool")
+    ap.add_argument(
+        "--iterations", type=int, default=200, help="batch-API training iterations per curriculum"
+    )
+    ap.add_argument(
+        "--base", type=int, default=1_000, help="distinct generated questions repeated into a pool"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = ap.parse_args()
@@ -170,9 +176,19 @@ def main() -> None:
                 env.reset(options={"question_id": q})
                 env.step(action)
         bare, through = time_gym(env, None, policy, args.episodes, args.seed)
-        rows.append(["(pass-through gym.Wrapper, no curriculum)", f"{pool:,}", f"{bare * 1e6:.1f}",
-                     f"{through * 1e6:.1f}", f"{(through - bare) * 1e6:.1f}", f"{(through - bare) / bare:.2f}",
-                     "", "", ""])
+        rows.append(
+            [
+                "(pass-through gym.Wrapper, no curriculum)",
+                f"{pool:,}",
+                f"{bare * 1e6:.1f}",
+                f"{through * 1e6:.1f}",
+                f"{(through - bare) * 1e6:.1f}",
+                f"{(through - bare) / bare:.2f}",
+                "",
+                "",
+                "",
+            ]
+        )
         print(f"  pass-through wrapper @ {pool:,}: {(through - bare) * 1e6:.1f} us/episode", flush=True)
         for label, name, options, prefill in CURRICULA:
             try:
@@ -191,13 +207,25 @@ def main() -> None:
             mem = batch.curriculum.state_nbytes() / pool
             overhead = (wrapped_s - bare) * 1e6
             summary.setdefault(label, {})[pool] = overhead
-            rows.append([label, f"{pool:,}", f"{bare * 1e6:.1f}", f"{wrapped_s * 1e6:.1f}", f"{overhead:.1f}",
-                         f"{overhead / (bare * 1e6):.2f}", f"{per_iter * 1e6:.0f}", f"{per_question * 1e6:.2f}",
-                         f"{mem:.1f}"])
-            print(f"  {label} @ {pool:,}: bare {bare * 1e6:.1f} us, wrapped {wrapped_s * 1e6:.1f} us, "
-                  f"overhead {overhead:.1f} us/episode ({overhead / (bare * 1e6):.2f} x bare); batch "
-                  f"{per_iter * 1e6:.0f} us/iteration, {per_question * 1e6:.2f} us/question; {mem:.1f} B/question",
-                  flush=True)
+            rows.append(
+                [
+                    label,
+                    f"{pool:,}",
+                    f"{bare * 1e6:.1f}",
+                    f"{wrapped_s * 1e6:.1f}",
+                    f"{overhead:.1f}",
+                    f"{overhead / (bare * 1e6):.2f}",
+                    f"{per_iter * 1e6:.0f}",
+                    f"{per_question * 1e6:.2f}",
+                    f"{mem:.1f}",
+                ]
+            )
+            print(
+                f"  {label} @ {pool:,}: bare {bare * 1e6:.1f} us, wrapped {wrapped_s * 1e6:.1f} us, "
+                f"overhead {overhead:.1f} us/episode ({overhead / (bare * 1e6):.2f} x bare); batch "
+                f"{per_iter * 1e6:.0f} us/iteration, {per_question * 1e6:.2f} us/question; {mem:.1f} B/question",
+                flush=True,
+            )
         del env, questions
     perm_ms = {}
     for pool in args.pools:  # the one-off cost every epoch of uniform draws starts with
@@ -208,39 +236,52 @@ def main() -> None:
 
     from _benchtable import machine_line, markdown_table, write_section
 
-    headers = ["curriculum", "pool", "bare env reset+step (us/episode)", "wrapped reset+step (us/episode)",
-               "curriculum overhead (us/episode)", "overhead / bare", "batch API (us/iteration of 64 x 8)",
-               "batch API (us/question handed out)", "state (bytes/question)"]
+    headers = [
+        "curriculum",
+        "pool",
+        "bare env reset+step (us/episode)",
+        "wrapped reset+step (us/episode)",
+        "curriculum overhead (us/episode)",
+        "overhead / bare",
+        "batch API (us/iteration of 64 x 8)",
+        "batch API (us/question handed out)",
+        "state (bytes/question)",
+    ]
     table = markdown_table(headers, rows)
     worst = {label: max(v.values()) for label, v in summary.items()}
     cmd = "python scripts/bench_curricula.py" + ("" if sys.argv[1:] == [] else " " + " ".join(sys.argv[1:]))
-    body = "\n".join([
-        "## Curricula: per-episode overhead and memory",
-        "",
-        f"Written by `{cmd}` on {machine_line()}; {elapsed:.0f} s.",
-        f"Gymnasium path: {args.episodes:,} episodes per row through `CurriculumWrapper` (G = {GROUP} attempts per "
-        "question, probes included) against the bare `MathReasoningEnv` reset(question_id)+step on the same env, "
-        "in alternating chunks of 512 episodes after warming the verifier's cache; overhead = wrapped - bare "
-        "(on this shared machine, repeated runs move single figures by a few us). "
-        "The pass-through row is a `gym.Wrapper` that only forwards: the price of any Python wrapper layer. "
-        f"Batch path: `next_request()` + `report(rewards=...)` over {args.iterations} training iterations "
-        "(probe batches included, no scoring). \"all seen\" rows: every question of the pool reported once "
-        "before timing. Pools above 1,000 repeat 1,000 generated arithmetic questions. "
-        "State: numpy arrays the curriculum holds, per question of the pool. "
-        "Goal: below 10 us per episode at 10^6 for every curriculum, flat as the pool grows.",
-        "Every row includes the first epoch's permutation of the pool (uniform draws without replacement), "
-        "paid once per pass over the pool: "
-        + ", ".join(f"{perm_ms[p]:.1f} ms at {p:,}" for p in args.pools)
-        + f". In these short windows that is up to {max(perm_ms.values()) * 1e3 / args.episodes:.1f} us per "
-        f"episode and {max(perm_ms.values()) * 1e3 / args.iterations:.0f} us per batch iteration at the largest "
-        "pool; over a whole epoch it is a few ns per draw.",
-        "",
-        table,
-        "",
-        "Largest overhead per curriculum over the pools measured: "
-        + "; ".join(f"{label.split(':')[0] + ')' if ':' in label else label} {w:.1f} us"
-                    for label, w in worst.items()) + ".",
-    ])
+    body = "\n".join(
+        [
+            "## Curricula: per-episode overhead and memory",
+            "",
+            f"Written by `{cmd}` on {machine_line()}; {elapsed:.0f} s.",
+            f"Gymnasium path: {args.episodes:,} episodes per row through `CurriculumWrapper` (G = {GROUP} attempts per "
+            "question, probes included) against the bare `MathReasoningEnv` reset(question_id)+step on the same env, "
+            "in alternating chunks of 512 episodes after warming the verifier's cache; overhead = wrapped - bare "
+            "(on this shared machine, repeated runs move single figures by a few us). "
+            "The pass-through row is a `gym.Wrapper` that only forwards: the price of any Python wrapper layer. "
+            f"Batch path: `next_request()` + `report(rewards=...)` over {args.iterations} training iterations "
+            '(probe batches included, no scoring). "all seen" rows: every question of the pool reported once '
+            "before timing. Pools above 1,000 repeat 1,000 generated arithmetic questions. "
+            "State: numpy arrays the curriculum holds, per question of the pool. "
+            "Goal: below 10 us per episode at 10^6 for every curriculum, flat as the pool grows.",
+            "Every row includes the first epoch's permutation of the pool (uniform draws without replacement), "
+            "paid once per pass over the pool: "
+            + ", ".join(f"{perm_ms[p]:.1f} ms at {p:,}" for p in args.pools)
+            + f". In these short windows that is up to {max(perm_ms.values()) * 1e3 / args.episodes:.1f} us per "
+            f"episode and {max(perm_ms.values()) * 1e3 / args.iterations:.0f} us per batch iteration at the largest "
+            "pool; over a whole epoch it is a few ns per draw.",
+            "",
+            table,
+            "",
+            "Largest overhead per curriculum over the pools measured: "
+            + "; ".join(
+                f"{label.split(':')[0] + ')' if ':' in label else label} {w:.1f} us"
+                for label, w in worst.items()
+            )
+            + ".",
+        ]
+    )
     print()
     print(body)
     if args.write:

@@ -72,15 +72,23 @@ def bench_batch(policy: Any, tokenizer: Any, device: str, batch: int, new_tokens
     ids = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((batch, width), dtype=torch.long)
     for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
+        ids[i, width - len(p) :] = torch.tensor(p)
+        mask[i, width - len(p) :] = 1
     ids, mask = ids.to(device), mask.to(device)
 
     @torch.no_grad()
     def raw() -> Any:
-        return policy.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0, top_p=1.0,
-                               top_k=0, max_new_tokens=new_tokens, pad_token_id=tokenizer.pad_token_id,
-                               eos_token_id=sorted(ours.eos))
+        return policy.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=True,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            max_new_tokens=new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=sorted(ours.eos),
+        )
 
     def mine() -> list[list[int]]:
         return ours.generate(prompts)
@@ -97,9 +105,15 @@ def bench_batch(policy: Any, tokenizer: Any, device: str, batch: int, new_tokens
             tokens.append(sum(len(r) for r in out))
             times["raw"].append(_timed(raw, cuda)[0])
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"batch": batch, "ours_median": med["ours"], "ours_min": min(times["ours"]), "raw_median": med["raw"],
-            "raw_min": min(times["raw"]), "tokens_per_s": statistics.median(tokens) / med["ours"],
-            "ratio": med["ours"] / med["raw"]}
+    return {
+        "batch": batch,
+        "ours_median": med["ours"],
+        "ours_min": min(times["ours"]),
+        "raw_median": med["raw"],
+        "raw_min": min(times["raw"]),
+        "tokens_per_s": statistics.median(tokens) / med["ours"],
+        "ratio": med["ours"] / med["raw"],
+    }
 
 
 def bench_model(name: str, device: str, batch_sizes: list[int], new_tokens: int, repeats: int) -> list[dict]:
@@ -115,18 +129,29 @@ def bench_model(name: str, device: str, batch_sizes: list[int], new_tokens: int,
     for batch in batch_sizes:
         row = {"model": name, **bench_batch(policy, tokenizer, device, batch, new_tokens, repeats)}
         rows.append(row)
-        print(f"{name} batch {batch}: ours {row['ours_median']:.3f} s, raw {row['raw_median']:.3f} s, "
-              f"{row['tokens_per_s']:,.0f} tokens/s", flush=True)
+        print(
+            f"{name} batch {batch}: ours {row['ours_median']:.3f} s, raw {row['raw_median']:.3f} s, "
+            f"{row['tokens_per_s']:,.0f} tokens/s",
+            flush=True,
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["tiny", "smollm2"], help="short names, hub names or folders")
+    ap.add_argument(
+        "--models", nargs="+", default=["tiny", "smollm2"], help="short names, hub names or folders"
+    )
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64], help="sequences per generate call")
-    ap.add_argument("--new-tokens", type=int, default=64, help="most new tokens per sequence (the trainer's default)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed calls per implementation (after one warm-up)")
+    ap.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 16, 64], help="sequences per generate call"
+    )
+    ap.add_argument(
+        "--new-tokens", type=int, default=64, help="most new tokens per sequence (the trainer's default)"
+    )
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="timed calls per implementation (after one warm-up)"
+    )
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = ap.parse_args(argv)
 
@@ -134,21 +159,44 @@ def main(argv: list[str] | None = None) -> int:
     from _benchtable import command_line, machine_line, markdown_table, write_section
 
     torch.manual_seed(0)
-    rows = [r for m in args.models for r in bench_model(m, args.device, args.batch_sizes, args.new_tokens, args.repeats)]
+    rows = [
+        r
+        for m in args.models
+        for r in bench_model(m, args.device, args.batch_sizes, args.new_tokens, args.repeats)
+    ]
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     precision = "fp32 weights, bf16 autocast" if args.device.startswith("cuda") else "fp32"
-    headers = ["model", "sequences per call", "ours: median s (min)", "raw generate: median s (min)",
-               "ours / raw", "tokens/s (ours)"]
-    table = markdown_table(headers, [[r["model"], r["batch"], f"{r['ours_median']:.3f} ({r['ours_min']:.3f})",
-                                      f"{r['raw_median']:.3f} ({r['raw_min']:.3f})", f"{r['ratio']:.2f}",
-                                      f"{r['tokens_per_s']:,.0f}"] for r in rows])
+    headers = [
+        "model",
+        "sequences per call",
+        "ours: median s (min)",
+        "raw generate: median s (min)",
+        "ours / raw",
+        "tokens/s (ours)",
+    ]
+    table = markdown_table(
+        headers,
+        [
+            [
+                r["model"],
+                r["batch"],
+                f"{r['ours_median']:.3f} ({r['ours_min']:.3f})",
+                f"{r['raw_median']:.3f} ({r['raw_min']:.3f})",
+                f"{r['ratio']:.2f}",
+                f"{r['tokens_per_s']:,.0f}",
+            ]
+            for r in rows
+        ],
+    )
     command = command_line(__file__, argv)
-    body = (f"## Generation ({where}): our HF backend vs plain `generate`\n\nWritten by `{command.strip()}` on "
-            f"{machine_line()}, device {where}, {precision}; exactly {args.new_tokens} new tokens per sequence at "
-            f"temperature 1, "
-            f"arithmetic prompts (levels 1-3, default instruction), median of {args.repeats} calls after a warm-up. "
-            f"`tiny` is the randomly initialised character model, `smollm2` "
-            f"SmolLM2-135M-Instruct.\n\n{table}\n")
+    body = (
+        f"## Generation ({where}): our HF backend vs plain `generate`\n\nWritten by `{command.strip()}` on "
+        f"{machine_line()}, device {where}, {precision}; exactly {args.new_tokens} new tokens per sequence at "
+        f"temperature 1, "
+        f"arithmetic prompts (levels 1-3, default instruction), median of {args.repeats} calls after a warm-up. "
+        f"`tiny` is the randomly initialised character model, `smollm2` "
+        f"SmolLM2-135M-Instruct.\n\n{table}\n"
+    )
     print(body)
     if args.write:
         write_section(f"generation-{torch.device(args.device).type}", body)

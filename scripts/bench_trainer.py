@@ -55,10 +55,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from mathenv.errors import UserError, exit_on_user_error  # noqa: E402  (after the path set-up above)
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see scripts/warm_start.py: spinning threads crawl on busy cores
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # see scripts/warm_start.py: spinning threads crawl on busy cores
 
 IMPLS = ("ours", "trl", "raw", "ours-kl0")
-EXTRA_IMPLS = ("trl-defaults", "ours-bf16")  # on request (--impls): TRL with its own defaults; ours under bf16
+EXTRA_IMPLS = (
+    "trl-defaults",
+    "ours-bf16",
+)  # on request (--impls): TRL with its own defaults; ours under bf16
 QUESTIONS, ATTEMPTS, NEW_TOKENS, MICRO_BATCH, KL, LR = 8, 4, 64, 8, 1e-4, 1e-5
 
 
@@ -80,19 +85,40 @@ def step_ours(model: str, out: str, kl_coef: float = KL, precision: str = "auto"
     from agents.grpo import GRPOConfig
     from agents.trainer import Trainer
 
-    config = GRPOConfig(model=model, levels=[1, 2, 3], num_questions=QUESTIONS, questions_per_step=QUESTIONS,
-                        attempts_per_question=ATTEMPTS, max_new_tokens=NEW_TOKENS, micro_batch_size=MICRO_BATCH,
-                        generation_batch_size=QUESTIONS * ATTEMPTS, kl_coef=kl_coef, learning_rate=LR,
-                        truncated_reward=None, eval_questions=0, checkpoint_every=0, tensorboard=False, plot=False,
-                        progress=False, out=out, device="cpu", precision=precision)
+    config = GRPOConfig(
+        model=model,
+        levels=[1, 2, 3],
+        num_questions=QUESTIONS,
+        questions_per_step=QUESTIONS,
+        attempts_per_question=ATTEMPTS,
+        max_new_tokens=NEW_TOKENS,
+        micro_batch_size=MICRO_BATCH,
+        generation_batch_size=QUESTIONS * ATTEMPTS,
+        kl_coef=kl_coef,
+        learning_rate=LR,
+        truncated_reward=None,
+        eval_questions=0,
+        checkpoint_every=0,
+        tensorboard=False,
+        plot=False,
+        progress=False,
+        out=out,
+        device="cpu",
+        precision=precision,
+    )
     trainer = Trainer(config)
     trainer.policy.generation_config.min_new_tokens = NEW_TOKENS
     trainer.step_once()  # warm-up
     start = time.perf_counter()
     record = trainer.step_once()
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "generation": record["time/generation"], "scoring": record["time/scoring"],
-            "learning": record["time/learning"], "response_tokens": record["train/response_tokens"]}
+    return {
+        "seconds": seconds,
+        "generation": record["time/generation"],
+        "scoring": record["time/scoring"],
+        "learning": record["time/learning"],
+        "response_tokens": record["train/response_tokens"],
+    }
 
 
 def step_trl(model: str, out: str, defaults: bool = False) -> dict[str, Any]:
@@ -112,17 +138,38 @@ def step_trl(model: str, out: str, defaults: bool = False) -> dict[str, Any]:
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter() - self.start)
 
-    args = GRPOConfig(output_dir=out, per_device_train_batch_size=MICRO_BATCH,
-                      gradient_accumulation_steps=QUESTIONS * ATTEMPTS // MICRO_BATCH, num_generations=ATTEMPTS,
-                      max_completion_length=NEW_TOKENS, max_steps=2, learning_rate=LR, beta=KL, temperature=1.0,
-                      top_p=1.0, top_k=0, generation_kwargs={"min_new_tokens": NEW_TOKENS}, use_cpu=True,
-                      report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0,
-                      dataloader_num_workers=0,
-                      # equal work: TRL's GRPOConfig defaults to bf16 autocast and gradient checkpointing (an extra
-                      # forward in every backward); ours and raw run fp32 without checkpointing on the CPU
-                      **({} if defaults else {"bf16": False, "gradient_checkpointing": False}))
-    trainer = GRPOTrainer(model=policy, reward_funcs=mathenv_reward, args=args, processing_class=tokenizer,
-                          train_dataset=grpo_dataset(_questions()), callbacks=[Clock()])
+    args = GRPOConfig(
+        output_dir=out,
+        per_device_train_batch_size=MICRO_BATCH,
+        gradient_accumulation_steps=QUESTIONS * ATTEMPTS // MICRO_BATCH,
+        num_generations=ATTEMPTS,
+        max_completion_length=NEW_TOKENS,
+        max_steps=2,
+        learning_rate=LR,
+        beta=KL,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        generation_kwargs={"min_new_tokens": NEW_TOKENS},
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=0,
+        dataloader_num_workers=0,
+        # equal work: TRL's GRPOConfig defaults to bf16 autocast and gradient checkpointing (an extra
+        # forward in every backward); ours and raw run fp32 without checkpointing on the CPU
+        **({} if defaults else {"bf16": False, "gradient_checkpointing": False}),
+    )
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=mathenv_reward,
+        args=args,
+        processing_class=tokenizer,
+        train_dataset=grpo_dataset(_questions()),
+        callbacks=[Clock()],
+    )
     trainer.train()
     assert len(times) == 2, times
     return {"seconds": times[1]}
@@ -138,7 +185,9 @@ def step_raw(model: str, out: str) -> dict[str, Any]:
 
     policy, tokenizer = _load(model)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=LR)
-    prompts = [prompt_ids(tokenizer, format_prompt(q.question)) for q in _questions() for _ in range(ATTEMPTS)]
+    prompts = [
+        prompt_ids(tokenizer, format_prompt(q.question)) for q in _questions() for _ in range(ATTEMPTS)
+    ]
     generator = HFGenerator(policy, tokenizer, SamplingConfig(NEW_TOKENS, 1.0, 1.0, len(prompts)))
 
     def step() -> None:
@@ -149,8 +198,9 @@ def step_raw(model: str, out: str) -> dict[str, Any]:
         optimizer.zero_grad(set_to_none=True)
         for s in range(0, len(prompts), MICRO_BATCH):
             rows = slice(s, s + MICRO_BATCH)
-            loss = policy(input_ids=t["input_ids"][rows], attention_mask=t["attention_mask"][rows],
-                          labels=labels[rows]).loss
+            loss = policy(
+                input_ids=t["input_ids"][rows], attention_mask=t["attention_mask"][rows], labels=labels[rows]
+            ).loss
             (loss * MICRO_BATCH / len(prompts)).backward()
         optimizer.step()
 
@@ -167,10 +217,14 @@ def one(impl: str, model: str, threads: int | None) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as out:
-        steps = {"ours": step_ours, "trl": step_trl, "raw": step_raw,
-                 "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0),
-                 "trl-defaults": lambda m, o: step_trl(m, o, defaults=True),
-                 "ours-bf16": lambda m, o: step_ours(m, o, precision="bf16-mixed")}
+        steps = {
+            "ours": step_ours,
+            "trl": step_trl,
+            "raw": step_raw,
+            "ours-kl0": lambda m, o: step_ours(m, o, kl_coef=0.0),
+            "trl-defaults": lambda m, o: step_trl(m, o, defaults=True),
+            "ours-bf16": lambda m, o: step_ours(m, o, precision="bf16-mixed"),
+        }
         result = steps[impl](model, out)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     result["threads"] = torch.get_num_threads()
@@ -187,14 +241,15 @@ def saved_tiny(folder: Path) -> str:
     return str(folder)
 
 
-def measure(models: list[str], impls: list[str], repeats: int, threads: int | None, tmp: Path
-            ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def measure(
+    models: list[str], impls: list[str], repeats: int, threads: int | None, tmp: Path
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every (model, implementation) `repeats` times in fresh processes, interleaved with a rotating order."""
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {(m, i): [] for m in models for i in impls}
     sources = {m: saved_tiny(tmp / "tiny") if m == "tiny" else m for m in models}
     for r in range(repeats):
         for model in models:
-            order = impls[r % len(impls):] + impls[:r % len(impls)]
+            order = impls[r % len(impls) :] + impls[: r % len(impls)]
             for impl in order:
                 cmd = [sys.executable, __file__, "--one", impl, sources[model]]
                 if threads:
@@ -204,8 +259,11 @@ def measure(models: list[str], impls: list[str], repeats: int, threads: int | No
                     raise SystemExit(f"{impl} on {model} failed:\n{done.stderr[-3000:]}")
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 runs[(model, impl)].append(result)
-                print(f"round {r + 1}/{repeats} {model:8} {impl:8} {result['seconds']:7.2f} s  "
-                      f"peak RSS {result['peak_rss_mb']:6.0f} MB", flush=True)
+                print(
+                    f"round {r + 1}/{repeats} {model:8} {impl:8} {result['seconds']:7.2f} s  "
+                    f"peak RSS {result['peak_rss_mb']:6.0f} MB",
+                    flush=True,
+                )
     return runs
 
 
@@ -220,12 +278,37 @@ def table(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
         trl = statistics.median(x["seconds"] for x in runs[(model, "trl")])
         split = ""
         if impl.startswith("ours"):
-            split = " / ".join(f"{statistics.median(x[k] for x in results):.2f}"
-                               for k in ("generation", "scoring", "learning"))
-        rows.append([model, impl, len(secs), f"{min(secs):.2f}", f"{med:.2f}", f"{med / raw:.2f}x",
-                     f"{med / trl:.2f}x", split, f"{statistics.median(x['peak_rss_mb'] for x in results):.0f}"])
-    return markdown_table(["model", "implementation", "runs", "min s", "median s", "vs raw", "vs TRL",
-                           "generation / scoring / learning s (median)", "peak RSS MB (median)"], rows)
+            split = " / ".join(
+                f"{statistics.median(x[k] for x in results):.2f}"
+                for k in ("generation", "scoring", "learning")
+            )
+        rows.append(
+            [
+                model,
+                impl,
+                len(secs),
+                f"{min(secs):.2f}",
+                f"{med:.2f}",
+                f"{med / raw:.2f}x",
+                f"{med / trl:.2f}x",
+                split,
+                f"{statistics.median(x['peak_rss_mb'] for x in results):.0f}",
+            ]
+        )
+    return markdown_table(
+        [
+            "model",
+            "implementation",
+            "runs",
+            "min s",
+            "median s",
+            "vs raw",
+            "vs TRL",
+            "generation / scoring / learning s (median)",
+            "peak RSS MB (median)",
+        ],
+        rows,
+    )
 
 
 def busy_loop() -> None:
@@ -237,13 +320,25 @@ def busy_loop() -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["tiny", "smollm2"])
-    ap.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS + EXTRA_IMPLS,
-                    help="implementations to time; trl-defaults is TRL with its own bf16 and gradient checkpointing")
-    ap.add_argument("--busy", type=int, default=0,
-                    help="processes that keep a core busy while measuring (how sensitive each row is to load)")
+    ap.add_argument(
+        "--impls",
+        nargs="+",
+        default=list(IMPLS),
+        choices=IMPLS + EXTRA_IMPLS,
+        help="implementations to time; trl-defaults is TRL with its own bf16 and gradient checkpointing",
+    )
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes that keep a core busy while measuring (how sensitive each row is to load)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--section", default="trainer",
-                    help="the section of docs/benchmarks.md that --write replaces (with --busy N: NAME-busyN)")
+    ap.add_argument(
+        "--section",
+        default="trainer",
+        help="the section of docs/benchmarks.md that --write replaces (with --busy N: NAME-busyN)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
     ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     ap.add_argument("--one", nargs=2, metavar=("IMPL", "MODEL"), help=argparse.SUPPRESS)
@@ -270,15 +365,22 @@ def main(argv: list[str] | None = None) -> int:
     from _benchtable import command_line, machine_line
 
     command = command_line(__file__, argv)
-    loaded = (f", with {a.busy} busy-loop process(es) keeping cores busy on purpose" if a.busy else
-              "; runs interleaved, so load from other work falls on every row alike: compare the ratios")
-    heading = "Trainer step: ours vs TRL GRPOTrainer vs the raw ceiling" + (f", {a.busy} core(s) kept busy" if a.busy else "")
-    body = (f"## {heading}\n\nWritten by `{command.strip()}` on "
-            f"{machine_line()}; load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
-            f"({(time.perf_counter() - start) / 60:.0f} min){loaded}. One GRPO step: {QUESTIONS} questions x "
-            f"{ATTEMPTS} attempts, exactly {NEW_TOKENS} new tokens each, micro-batches of {MICRO_BATCH}, one "
-            f"AdamW step, KL {KL} to a frozen reference (raw: none), fp32; see the script's docstring.\n\n"
-            f"{table(runs)}\n")
+    loaded = (
+        f", with {a.busy} busy-loop process(es) keeping cores busy on purpose"
+        if a.busy
+        else "; runs interleaved, so load from other work falls on every row alike: compare the ratios"
+    )
+    heading = "Trainer step: ours vs TRL GRPOTrainer vs the raw ceiling" + (
+        f", {a.busy} core(s) kept busy" if a.busy else ""
+    )
+    body = (
+        f"## {heading}\n\nWritten by `{command.strip()}` on "
+        f"{machine_line()}; load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
+        f"({(time.perf_counter() - start) / 60:.0f} min){loaded}. One GRPO step: {QUESTIONS} questions x "
+        f"{ATTEMPTS} attempts, exactly {NEW_TOKENS} new tokens each, micro-batches of {MICRO_BATCH}, one "
+        f"AdamW step, KL {KL} to a frozen reference (raw: none), fp32; see the script's docstring.\n\n"
+        f"{table(runs)}\n"
+    )
     print(body)
     if a.write:
         from _benchtable import write_section

@@ -52,7 +52,9 @@ def math_mix(rows: list[dict]) -> list[Case]:
     answers = [r["answer"] for r in rows]
     cases = []
     for i, r in enumerate(rows):
-        other = next(a for a in answers[i + 1 :] + answers[:i] if a.replace(" ", "") != r["answer"].replace(" ", ""))
+        other = next(
+            a for a in answers[i + 1 :] + answers[:i] if a.replace(" ", "") != r["answer"].replace(" ", "")
+        )
         cases += [Case(r["solution"], r["answer"], True, "own"), Case(r["solution"], other, False, "other")]
     return [c for c in cases for _ in range(ATTEMPTS)]
 
@@ -61,20 +63,52 @@ def build_sets(data: Path, proxy: Path | None = None) -> list[tuple[str, list[Ca
     """(name, cases, whether the golds are bare dataset answers) for each labelled set."""
     math500 = _jsonl(data / "math" / "math500_test.jsonl")
     gsm = _jsonl(data / "gsm8k" / "test.jsonl")
-    return [
-        ("Math-Verify's test cases (`math_verify_cases.jsonl`)",
-         _labelled(_jsonl(data / "verifier" / "math_verify_cases.jsonl")), False),
-        ("GSM8K model solutions (`model_solutions.jsonl`)", _labelled(_jsonl(data / "gsm8k" / "model_solutions.jsonl")),
-         False),
-        ("MATH-500 reference solutions", [Case(r["solution"], r["answer"], True, "solution") for r in math500], True),
-        (f"MATH-style mix (500 right + 500 wrong, x{ATTEMPTS} attempts)", math_mix(math500), True),
-    ] + ([(f"other graders' unit tests, proxy set (`{proxy.name}`, not in the repository)",
-           _labelled(_jsonl(proxy)), False)] if proxy is not None and proxy.exists() else []) + [
-        ("project's own: tricky cases (`casebook`)", tricky_cases(), True),
-        ("project's own: reward-hacking suite (`casebook.hacking_cases`, all wrong)", hacking_cases(), True),
-        ("project's own: GSM8K + MATH-500 gold rewrites (`casebook`)",
-         rewritten_cases([gold_answer(r["answer"]) for r in gsm[:400]] + [r["answer"] for r in math500], seed=1), True),
-    ]
+    return (
+        [
+            (
+                "Math-Verify's test cases (`math_verify_cases.jsonl`)",
+                _labelled(_jsonl(data / "verifier" / "math_verify_cases.jsonl")),
+                False,
+            ),
+            (
+                "GSM8K model solutions (`model_solutions.jsonl`)",
+                _labelled(_jsonl(data / "gsm8k" / "model_solutions.jsonl")),
+                False,
+            ),
+            (
+                "MATH-500 reference solutions",
+                [Case(r["solution"], r["answer"], True, "solution") for r in math500],
+                True,
+            ),
+            (f"MATH-style mix (500 right + 500 wrong, x{ATTEMPTS} attempts)", math_mix(math500), True),
+        ]
+        + (
+            [
+                (
+                    f"other graders' unit tests, proxy set (`{proxy.name}`, not in the repository)",
+                    _labelled(_jsonl(proxy)),
+                    False,
+                )
+            ]
+            if proxy is not None and proxy.exists()
+            else []
+        )
+        + [
+            ("project's own: tricky cases (`casebook`)", tricky_cases(), True),
+            (
+                "project's own: reward-hacking suite (`casebook.hacking_cases`, all wrong)",
+                hacking_cases(),
+                True,
+            ),
+            (
+                "project's own: GSM8K + MATH-500 gold rewrites (`casebook`)",
+                rewritten_cases(
+                    [gold_answer(r["answer"]) for r in gsm[:400]] + [r["answer"] for r in math500], seed=1
+                ),
+                True,
+            ),
+        ]
+    )
 
 
 def run_ours(cases: list[Case]) -> tuple[list[bool], float, float]:
@@ -128,23 +162,41 @@ def _errors(verdicts: list[bool], cases: list[Case]) -> tuple[float, str, str]:
     fp = sum(v and not c.correct for v, c in zip(verdicts, cases, strict=True))
     fn = sum(c.correct and not v for v, c in zip(verdicts, cases, strict=True))
     acc = 1 - (fp + fn) / len(cases)
-    return acc, (f"{fp}/{neg} ({fp / neg:.1%})" if neg else "0/0"), (f"{fn}/{pos} ({fn / pos:.1%})" if pos else "0/0")
+    return (
+        acc,
+        (f"{fp}/{neg} ({fp / neg:.1%})" if neg else "0/0"),
+        (f"{fn}/{pos} ({fn / pos:.1%})" if pos else "0/0"),
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data",
-                    help="the shared data folder (gsm8k/, math/, verifier/); default ../shared/data")
-    ap.add_argument("--proxy", type=Path, default=ROOT.parent / "verifier_proxy.jsonl",
-                    help="a JSONL of (gold, pred, expected) pairs from other graders' unit tests, kept outside "
-                         "the repository; its row is skipped when the file is absent (default ../verifier_proxy.jsonl)")
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT.parent / "shared" / "data",
+        help="the shared data folder (gsm8k/, math/, verifier/); default ../shared/data",
+    )
+    ap.add_argument(
+        "--proxy",
+        type=Path,
+        default=ROOT.parent / "verifier_proxy.jsonl",
+        help="a JSONL of (gold, pred, expected) pairs from other graders' unit tests, kept outside "
+        "the repository; its row is skipped when the file is absent (default ../verifier_proxy.jsonl)",
+    )
     ap.add_argument("--only", default="", help="run only the sets whose name contains this text")
     ap.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
     args = ap.parse_args()
-    for need in ("verifier/math_verify_cases.jsonl", "gsm8k/model_solutions.jsonl", "gsm8k/test.jsonl",
-                 "math/math500_test.jsonl"):
+    for need in (
+        "verifier/math_verify_cases.jsonl",
+        "gsm8k/model_solutions.jsonl",
+        "gsm8k/test.jsonl",
+        "math/math500_test.jsonl",
+    ):
         if not (args.data_dir / need).exists():
-            raise UserError(f"{args.data_dir / need} not found: pass --data-dir pointing at the shared data folder")
+            raise UserError(
+                f"{args.data_dir / need} not found: pass --data-dir pointing at the shared data folder"
+            )
     import logging
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its per-case timeout warnings
@@ -160,30 +212,60 @@ def main() -> None:
         ref, t_ref, slow_ref = run_math_verify(cases, bare_golds)
         acc_ours, fp_ours, fn_ours = _errors(ours, cases)
         acc_ref, fp_ref, fn_ref = _errors(ref, cases)
-        rows.append([name, f"{len(cases):,}", f"{acc_ours:.3f}", fp_ours, fn_ours, f"{acc_ref:.3f}", fp_ref, fn_ref,
-                     f"{slow_ours:.2f}", f"{slow_ref:.2f}", f"{len(cases) / t_ours:,.0f}",
-                     f"{len(cases) / t_ref:,.0f}", f"{t_ref / t_ours:.1f}x"])
+        rows.append(
+            [
+                name,
+                f"{len(cases):,}",
+                f"{acc_ours:.3f}",
+                fp_ours,
+                fn_ours,
+                f"{acc_ref:.3f}",
+                fp_ref,
+                fn_ref,
+                f"{slow_ours:.2f}",
+                f"{slow_ref:.2f}",
+                f"{len(cases) / t_ours:,.0f}",
+                f"{len(cases) / t_ref:,.0f}",
+                f"{t_ref / t_ours:.1f}x",
+            ]
+        )
         print(" | ".join(rows[-1]), flush=True)
-    table = markdown_table(["labelled set", "cases", "mathenv accuracy", "mathenv false positives",
-                            "mathenv false negatives", "math-verify accuracy", "math-verify false positives",
-                            "math-verify false negatives", "mathenv slowest case (s)", "math-verify slowest case (s)",
-                            "mathenv pairs/s", "math-verify pairs/s", "throughput ratio"], rows)
+    table = markdown_table(
+        [
+            "labelled set",
+            "cases",
+            "mathenv accuracy",
+            "mathenv false positives",
+            "mathenv false negatives",
+            "math-verify accuracy",
+            "math-verify false positives",
+            "math-verify false negatives",
+            "mathenv slowest case (s)",
+            "math-verify slowest case (s)",
+            "mathenv pairs/s",
+            "math-verify pairs/s",
+            "throughput ratio",
+        ],
+        rows,
+    )
     load = os.getloadavg()
-    body = ("## Verifier: mathenv.verify vs math-verify\n\n"
-            f"Written by `{command_line(__file__)}` on {machine_line()}, math-verify "
-            f"{_version('math-verify')}; load average at the end {load[0]:.1f} (other jobs shared the cores, so "
-            "pairs/s move between runs: the ratio, both verifiers on the same cases in one run, is the comparison). "
-            "The first four sets were not written by this project; the proxy set (when present) is pairs taken from "
-            "other graders' unit tests, kept outside the repository; the last three were written here (labelled by "
-            "construction). math-verify is called as its README shows (`verify(parse(gold), parse(pred))`, default "
-            "configs, main thread); a bare dataset gold, and any text it reads nothing from, is put in `$...$` "
-            "first, the input our judge gives it. mathenv runs through `score_batch` (one process, default options, "
-            "`numbers_only` on: where the gold is a number in final form, so must the answer be) with cold caches (its helper's too), the slowest case timed in a second cold pass; "
-            "repeats inside a set (the MATH-style mix scores each pair four times, as a trainer scores several "
-            "attempts) hit the cache. False positives are counted over the pairs labelled wrong, false negatives "
-            "over those labelled right. Targets (issue 22): false positives at most 2% of the negatives on every "
-            "set, no case over 2 s, accuracy not below the previous table's, throughput at least math-verify's and "
-            "at least 10x on GSM8K model solutions.\n\n" + table + "\n")
+    body = (
+        "## Verifier: mathenv.verify vs math-verify\n\n"
+        f"Written by `{command_line(__file__)}` on {machine_line()}, math-verify "
+        f"{_version('math-verify')}; load average at the end {load[0]:.1f} (other jobs shared the cores, so "
+        "pairs/s move between runs: the ratio, both verifiers on the same cases in one run, is the comparison). "
+        "The first four sets were not written by this project; the proxy set (when present) is pairs taken from "
+        "other graders' unit tests, kept outside the repository; the last three were written here (labelled by "
+        "construction). math-verify is called as its README shows (`verify(parse(gold), parse(pred))`, default "
+        "configs, main thread); a bare dataset gold, and any text it reads nothing from, is put in `$...$` "
+        "first, the input our judge gives it. mathenv runs through `score_batch` (one process, default options, "
+        "`numbers_only` on: where the gold is a number in final form, so must the answer be) with cold caches (its helper's too), the slowest case timed in a second cold pass; "
+        "repeats inside a set (the MATH-style mix scores each pair four times, as a trainer scores several "
+        "attempts) hit the cache. False positives are counted over the pairs labelled wrong, false negatives "
+        "over those labelled right. Targets (issue 22): false positives at most 2% of the negatives on every "
+        "set, no case over 2 s, accuracy not below the previous table's, throughput at least math-verify's and "
+        "at least 10x on GSM8K model solutions.\n\n" + table + "\n"
+    )
     print("\n" + body)
     if args.write:
         write_section("verifier", body)

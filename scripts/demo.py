@@ -9,5 +9,7 @@ for episode in range(5):
     obs, info = env.reset(seed=episode)
     answer = info["answer"] if episode % 2 == 0 else "0"
     _, reward, terminated, _, step_info = env.step(f"So the answer is \\boxed{{{answer}}}.")
-    print(f"[{episode}] {info['question']!r} gold={info['answer']} answered={answer} -> {step_info['reason']} "
-          f"reward={reward}")
+    print(
+        f"[{episode}] {info['question']!r} gold={info['answer']} answered={answer} -> {step_info['reason']} "
+        f"reward={reward}"
+    )

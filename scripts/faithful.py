@@ -65,7 +65,9 @@ def base_config(**changes: Any) -> GRPOConfig:
 
 def validation_questions(config: GRPOConfig) -> list[Any]:
     """The pre-sweep's validation set: distinct test texts of another draw, none of them held out."""
-    held = {normalise_question(q.question) for q in generate(1800, levels=config.levels, split="test", seed=0)}
+    held = {
+        normalise_question(q.question) for q in generate(1800, levels=config.levels, split="test", seed=0)
+    }
     out, seen = [], set()
     for q in generate(1000, levels=config.levels, split="test", seed=1):
         key = normalise_question(q.question)
@@ -76,47 +78,88 @@ def validation_questions(config: GRPOConfig) -> list[Any]:
 
 
 def presweep(args: argparse.Namespace) -> None:
-    runs = [grid.Run("grpo", f"uniform-lr{lr:g}", seed,
-                     base_config(learning_rate=lr, seed=seed, out=str(RUNS / "presweep" / f"lr{lr:g}-s{seed}"),
-                                 progress=False, tensorboard=False))
-            for seed in PRESWEEP_SEEDS for lr in PRESWEEP_RATES]
-    print(f"pre-sweep: {len(runs)} uniform runs, {args.workers} at a time, into {RUNS / 'presweep'}", flush=True)
-    grid.run_grid(runs, args.workers, 1, on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.out} {r.seconds:.0f}s",
-                                                                       flush=True))
+    runs = [
+        grid.Run(
+            "grpo",
+            f"uniform-lr{lr:g}",
+            seed,
+            base_config(
+                learning_rate=lr,
+                seed=seed,
+                out=str(RUNS / "presweep" / f"lr{lr:g}-s{seed}"),
+                progress=False,
+                tensorboard=False,
+            ),
+        )
+        for seed in PRESWEEP_SEEDS
+        for lr in PRESWEEP_RATES
+    ]
+    print(
+        f"pre-sweep: {len(runs)} uniform runs, {args.workers} at a time, into {RUNS / 'presweep'}", flush=True
+    )
+    grid.run_grid(
+        runs,
+        args.workers,
+        1,
+        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.out} {r.seconds:.0f}s", flush=True),
+    )
     config = runs[0].config
     questions = validation_questions(config)
-    check_held_out(questions, [q for q in generate(config.num_questions, levels=config.levels, split="train")],
-                   "pre-sweep validation set")
+    check_held_out(
+        questions,
+        [q for q in generate(config.num_questions, levels=config.levels, split="train")],
+        "pre-sweep validation set",
+    )
     env = gym.make("MathReasoning-v0", questions=questions, instruction=config.instruction).unwrapped
     validation: dict[str, float] = {}
     for name, model, folder in [("start", config.model, RUNS / "presweep")] + [
-            (r.out.name, r.final_policy(), r.out) for r in runs]:
+        (r.out.name, r.final_policy(), r.out) for r in runs
+    ]:
         cache = Path(folder) / ("start_validation.json" if name == "start" else "validation.json")
         if not cache.exists():
-            result = evaluate_questions(str(model), env, np.arange(len(questions)), k=4,
-                                        temperature=0.35, top_p=1.0, max_new_tokens=config.max_new_tokens,
-                                        batch_size=config.generation_batch_size, seed=0, device="cpu")
+            result = evaluate_questions(
+                str(model),
+                env,
+                np.arange(len(questions)),
+                k=4,
+                temperature=0.35,
+                top_p=1.0,
+                max_new_tokens=config.max_new_tokens,
+                batch_size=config.generation_batch_size,
+                seed=0,
+                device="cpu",
+            )
             cache.write_text(json.dumps(result))
         validation[name] = json.loads(cache.read_text())["mean@k"]
-    policies = {"start": (config.model, RUNS / "presweep"), **{r.out.name: (r.final_policy(), r.out) for r in runs}}
-    pool = {name: s["mean@k"] for name, s in reevaluate(policies, config, TRAIN_POOL, args.workers, 1).items()}
+    policies = {
+        "start": (config.model, RUNS / "presweep"),
+        **{r.out.name: (r.final_policy(), r.out) for r in runs},
+    }
+    pool = {
+        name: s["mean@k"] for name, s in reevaluate(policies, config, TRAIN_POOL, args.workers, 1).items()
+    }
     rates = sorted({r.config.learning_rate for r in runs})
     by_rate = {lr: [r.out.name for r in runs if r.config.learning_rate == lr] for lr in rates}
     registered = choose({lr: float(np.mean([validation[n] for n in names])) for lr, names in by_rate.items()})
     amended = choose({lr: float(np.mean([pool[n] for n in names])) for lr, names in by_rate.items()})
     pct = lambda xs: ", ".join(f"{100 * x:.1f}%" for x in xs)  # noqa: E731
-    lines = ["| learning rate | validation (held-out texts), per seed | mean | training pool, per seed | mean |",
-             "|---|---|---|---|---|",
-             f"| start | {pct([validation['start']])} | | {pct([pool['start']])} | |"]
+    lines = [
+        "| learning rate | validation (held-out texts), per seed | mean | training pool, per seed | mean |",
+        "|---|---|---|---|---|",
+        f"| start | {pct([validation['start']])} | | {pct([pool['start']])} | |",
+    ]
     for lr, names in by_rate.items():
         v, t = [validation[n] for n in names], [pool[n] for n in names]
         lines.append(f"| {lr:g} | {pct(v)} | {100 * np.mean(v):.1f}% | {pct(t)} | {100 * np.mean(t):.1f}% |")
-    body = (f"### Pre-sweep (uniform only)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
-            f"{tables.machine_line()}; accuracy of 4 samples at temperature 0.35 on the {len(questions)} "
-            f"validation questions (held-out texts, none in the held-out set) and on the "
-            f"{config.num_questions}-question training pool.\n\n" + "\n".join(lines)
-            + f"\n\nThe registered rule (validation) chooses **{registered:g}**; amendment 1 of "
-            f"docs/preregistration.md (training pool) chooses **{amended:g}**.\n")
+    body = (
+        f"### Pre-sweep (uniform only)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
+        f"{tables.machine_line()}; accuracy of 4 samples at temperature 0.35 on the {len(questions)} "
+        f"validation questions (held-out texts, none in the held-out set) and on the "
+        f"{config.num_questions}-question training pool.\n\n"
+        + "\n".join(lines)
+        + f"\n\nThe registered rule (validation) chooses **{registered:g}**; amendment 1 of "
+        f"docs/preregistration.md (training pool) chooses **{amended:g}**.\n"
+    )
     print(body)
     if args.write:
         tables.write_section("faithful-presweep", body)
@@ -137,8 +180,10 @@ def arms(config: GRPOConfig) -> tuple[list[grid.Arm], list[grid.Arm]]:
 def planned() -> list[grid.Run]:
     """Primary arms for seeds 0-7, then secondary for 0-4, seed by seed (a grid cut short stays balanced)."""
     if CHOSEN_RATE is None:
-        raise UserError("the learning rate is not chosen yet: run `python scripts/faithful.py presweep` first, "
-                        "then set CHOSEN_RATE in scripts/faithful.py and the faithful preset to its choice")
+        raise UserError(
+            "the learning rate is not chosen yet: run `python scripts/faithful.py presweep` first, "
+            "then set CHOSEN_RATE in scripts/faithful.py and the faithful preset to its choice"
+        )
     config = base_config(learning_rate=CHOSEN_RATE)
     primary, secondary = arms(config)
     runs = grid.plan({"grpo": config}, {"grpo": primary}, PRIMARY_SEEDS, RUNS / "grid")
@@ -148,8 +193,12 @@ def planned() -> list[grid.Run]:
 def run(args: argparse.Namespace) -> None:
     runs = planned()
     print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
-    grid.run_grid(runs, args.workers, 1, on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s",
-                                                                       flush=True))
+    grid.run_grid(
+        runs,
+        args.workers,
+        1,
+        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+    )
 
 
 def analyse(args: argparse.Namespace) -> None:
@@ -163,38 +212,48 @@ def analyse(args: argparse.Namespace) -> None:
     # amendment 1: two primary metrics, each with its own gates, Holm over the four comparisons together
     pre = holm_across({"held_out": preregistered(held, runs), "train_pool": preregistered(pool, runs)})
     extend = needs_more_seeds(pre["train_pool"].comparisons[1])
-    lines = [f"**Held-out** ({held['start']['questions']} distinct "
-             f"held-out texts; the paper's question), start {100 * pre['held_out'].start:.1f}%:\n",
-             tables.preregistered_table(pre["held_out"].comparisons, pre["held_out"].gates),
-             f"\n**Training pool** ({config.num_questions} questions the arms train on; not a held-out result), "
-             f"start {100 * pre['train_pool'].start:.1f}%:\n",
-             tables.preregistered_table(pre["train_pool"].comparisons, pre["train_pool"].gates),
-             "\nHolm's correction runs over the four primary comparisons. Seed extension (learnability minus "
-             f"compute-matched uniform on the training pool): {'**needed**: run seeds 8-11' if extend else 'not needed'}."]
+    lines = [
+        f"**Held-out** ({held['start']['questions']} distinct "
+        f"held-out texts; the paper's question), start {100 * pre['held_out'].start:.1f}%:\n",
+        tables.preregistered_table(pre["held_out"].comparisons, pre["held_out"].gates),
+        f"\n**Training pool** ({config.num_questions} questions the arms train on; not a held-out result), "
+        f"start {100 * pre['train_pool'].start:.1f}%:\n",
+        tables.preregistered_table(pre["train_pool"].comparisons, pre["train_pool"].gates),
+        "\nHolm's correction runs over the four primary comparisons. Seed extension (learnability minus "
+        f"compute-matched uniform on the training pool): {'**needed**: run seeds 8-11' if extend else 'not needed'}.",
+    ]
     by_name = {r.name: r.records() for r in runs}  # each run's metrics.jsonl read once
-    records = {cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
+    records = {
+        cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()
+    }
     summaries, budgets = summarise_cells(records)
     shares = {r.name: training_shares(by_name[r.name]) for r in runs}
-    body = (f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
-            f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
-            f"[docs/preregistration.md](preregistration.md).\n\n" + "\n".join(lines)
-            + f"\n\nHeld-out ({HELD_OUT.k} samples at {HELD_OUT.temperature}, and greedy), per arm and level:\n\n"
-            + tables.reevaluation_table(held, runs, ["mean@k", "pass@1"])
-            + f"\n\nTraining pool (all {config.num_questions} questions, the same settings):\n\n"
-            + tables.reevaluation_table(pool, runs, ["mean@k", "pass@1"])
-            + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
-            f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
-            f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
-            + _by_buffer_age(runs, by_name, shares) + _plots(runs, DOCS if args.write else RUNS))
+    body = (
+        f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
+        f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
+        f"[docs/preregistration.md](preregistration.md).\n\n"
+        + "\n".join(lines)
+        + f"\n\nHeld-out ({HELD_OUT.k} samples at {HELD_OUT.temperature}, and greedy), per arm and level:\n\n"
+        + tables.reevaluation_table(held, runs, ["mean@k", "pass@1"])
+        + f"\n\nTraining pool (all {config.num_questions} questions, the same settings):\n\n"
+        + tables.reevaluation_table(pool, runs, ["mean@k", "pass@1"])
+        + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
+        f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
+        f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
+        + _by_buffer_age(runs, by_name, shares)
+        + _plots(runs, DOCS if args.write else RUNS)
+    )
     print(body)
-    (RUNS / "analysis.json").write_text(json.dumps({"held_out": held, "train_pool": pool, "shares": shares},
-                                                   indent=1, default=str))
+    (RUNS / "analysis.json").write_text(
+        json.dumps({"held_out": held, "train_pool": pool, "shares": shares}, indent=1, default=str)
+    )
     if args.write:
         tables.write_section("faithful", body)
 
 
-def _by_buffer_age(runs: list[grid.Run], records: dict[str, list[dict[str, Any]]],
-                   shares: dict[str, dict[str, float]]) -> str:
+def _by_buffer_age(
+    runs: list[grid.Run], records: dict[str, list[dict[str, Any]]], shares: dict[str, dict[str, float]]
+) -> str:
     """The learnability arm's shares by buffer age (exploratory, not registered): do its picks go stale?"""
     by_run = {r.name: shares_by_buffer_age(records[r.name]) for r in runs if r.arm == "learnability"}
     by_run = {name: ages for name, ages in by_run.items() if ages}
@@ -202,9 +261,11 @@ def _by_buffer_age(runs: list[grid.Run], records: dict[str, list[dict[str, Any]]
         return ""
     uniform = [shares[r.name]["zero_advantage"] for r in runs if r.arm == "uniform"]
     reference = f" (uniform, no buffer: {np.mean(uniform) * 100:.1f}% over training)" if uniform else ""
-    return ("\nLearnability's training shares by the age of its buffer (exploratory, not registered): the "
-            f"zero-advantage share{reference} by iterations since the buffer's last refresh:\n\n"
-            f"{tables.buffer_age_table(by_run)}\n")
+    return (
+        "\nLearnability's training shares by the age of its buffer (exploratory, not registered): the "
+        f"zero-advantage share{reference} by iterations since the buffer's last refresh:\n\n"
+        f"{tables.buffer_age_table(by_run)}\n"
+    )
 
 
 def _plots(runs: list[grid.Run], folder: Path) -> str:
@@ -216,8 +277,13 @@ def _plots(runs: list[grid.Run], folder: Path) -> str:
     for x in ("step", "compute"):
         png = folder / f"results_faithful_grpo_{x}.png"
         try:
-            plot([r.out for r in runs], png, x=x, smooth=5,
-                 title="pre-registered test (GRPO): mean and min-max over seeds")
+            plot(
+                [r.out for r in runs],
+                png,
+                x=x,
+                smooth=5,
+                title="pre-registered test (GRPO): mean and min-max over seeds",
+            )
         except ImportError:
             return ""
         links.append(f"![faithful {x}]({png.name})")

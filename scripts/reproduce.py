@@ -38,13 +38,26 @@ ROOT = Path(__file__).resolve().parent.parent
 #: the grid's own defaults per preset: which algorithms and arms, seeds per algorithm, where runs go, the
 #: common re-evaluation. The testbed grid's were fixed with its settings (agents.presets.TESTBED).
 GRIDS: dict[str, dict[str, Any]] = {
-    "testbed": {"algos": ["grpo", "ppo", "vineppo"],
-                "arms": ["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"],
-                "seeds": {"grpo": 5, "ppo": 3, "vineppo": 3}, "workers": 2, "runs": "runs/reproduce/testbed",
-                "reevaluate": 2000, "k": 4, "tag": "testbed"},
-    "smollm2-cpu": {"algos": ["grpo"], "arms": ["uniform", "learnability", "posterior"], "seeds": {"grpo": 3},
-                    "workers": 2, "runs": "runs/reproduce/arithmetic", "reevaluate": 200, "k": 1,
-                    "tag": "arithmetic-smollm2"},
+    "testbed": {
+        "algos": ["grpo", "ppo", "vineppo"],
+        "arms": ["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"],
+        "seeds": {"grpo": 5, "ppo": 3, "vineppo": 3},
+        "workers": 2,
+        "runs": "runs/reproduce/testbed",
+        "reevaluate": 2000,
+        "k": 4,
+        "tag": "testbed",
+    },
+    "smollm2-cpu": {
+        "algos": ["grpo"],
+        "arms": ["uniform", "learnability", "posterior"],
+        "seeds": {"grpo": 3},
+        "workers": 2,
+        "runs": "runs/reproduce/arithmetic",
+        "reevaluate": 200,
+        "k": 1,
+        "tag": "arithmetic-smollm2",
+    },
 }
 DEFAULT_PRESET = "smollm2-cpu"
 #: VinePPO: 4 Monte-Carlo completions per state in the grid (the reference's 9 would cost twice as much)
@@ -57,36 +70,71 @@ ROLLOUT_COST = {"vineppo": 5.4}
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="Any other option is a training setting of python -m agents.train.")
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Any other option is a training setting of python -m agents.train.",
+    )
     ap.add_argument("--algos", nargs="+", default=None, help="algorithms (default: the preset's grid)")
-    ap.add_argument("--arms", nargs="+", default=None, help="uniform, learnability, learnability_filter, "
-                                                            "uniform_cm, posterior (default: the preset's grid)")
+    ap.add_argument(
+        "--arms",
+        nargs="+",
+        default=None,
+        help="uniform, learnability, learnability_filter, uniform_cm, posterior (default: the preset's grid)",
+    )
     ap.add_argument("--seeds", nargs="+", default=None, help="seeds: N for every algorithm, or ALGO=N each")
-    ap.add_argument("--learnability-options", type=json.loads, default=None,
-                    help="JSON overriding the learnability buffer (e.g. '{\"probe_attempts\": 16}'); use --tag")
+    ap.add_argument(
+        "--learnability-options",
+        type=json.loads,
+        default=None,
+        help="JSON overriding the learnability buffer (e.g. '{\"probe_attempts\": 16}'); use --tag",
+    )
     ap.add_argument("--workers", type=int, default=None, help="runs at a time (one per core)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / workers)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch threads per run (default: cores / workers)"
+    )
     ap.add_argument("--runs", type=Path, default=None, help="where run folders go")
-    ap.add_argument("--reevaluate", type=int, default=None, metavar="N",
-                    help="score every final policy and the start on one common held-out set of N questions (0: no)")
+    ap.add_argument(
+        "--reevaluate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="score every final policy and the start on one common held-out set of N questions (0: no)",
+    )
     ap.add_argument("--reevaluate-k", type=int, default=None, help="sampled answers per question")
     ap.add_argument("--reevaluate-temperature", type=float, default=1.0, help="their temperature")
     ap.add_argument("--reevaluate-top-p", type=float, default=1.0, help="their top-p")
-    ap.add_argument("--train-subset", type=int, default=0, metavar="N",
-                    help="also score them on a fixed subset of N questions of the training pool")
+    ap.add_argument(
+        "--train-subset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score them on a fixed subset of N questions of the training pool",
+    )
     ap.add_argument("--tag", default=None, help="name of the docs/results.md section and plot files")
-    ap.add_argument("--write", action="store_true", help="write the section into docs/results.md and the plots "
-                                                          "into docs/ (default: print, plots into --runs)")
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="write the section into docs/results.md and the plots "
+        "into docs/ (default: print, plots into --runs)",
+    )
     ap.add_argument("--only-finished", action="store_true", help="train nothing: summarise the finished runs")
     args, rest = ap.parse_known_args(argv)
     if not any(t == "--preset" or t.startswith("--preset=") for t in rest):
         rest = ["--preset", DEFAULT_PRESET, *rest]
-    preset = rest[rest.index("--preset") + 1] if "--preset" in rest else \
-        next(t for t in rest if t.startswith("--preset=")).split("=", 1)[1]
+    preset = (
+        rest[rest.index("--preset") + 1]
+        if "--preset" in rest
+        else next(t for t in rest if t.startswith("--preset=")).split("=", 1)[1]
+    )
     defaults = GRIDS.get(preset, {**GRIDS[DEFAULT_PRESET], "tag": None})
-    for key, flag in (("algos", "algos"), ("arms", "arms"), ("workers", "workers"), ("reevaluate", "reevaluate"),
-                      ("k", "reevaluate_k")):
+    for key, flag in (
+        ("algos", "algos"),
+        ("arms", "arms"),
+        ("workers", "workers"),
+        ("reevaluate", "reevaluate"),
+        ("k", "reevaluate_k"),
+    ):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[key])
     args.runs = args.runs or Path(defaults["runs"])
@@ -109,8 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     if first.model in ("testbed", "smollm2"):  # resolved once here, not by every worker at once
         base = {a: type(c)(**{**asdict(c), "model": resolve(c.model)}) for a, c in base.items()}
         first = next(iter(base.values()))
-    learn = grid.learnability_options(first.questions_per_step, first.num_questions or 2000,
-                                      args.learnability_options)
+    learn = grid.learnability_options(
+        first.questions_per_step, first.num_questions or 2000, args.learnability_options
+    )
     arms = {a: grid.standard_arms(a, args.arms, c, learn, ROLLOUT_COST.get(a, 0.0)) for a, c in base.items()}
     runs = grid.plan(base, arms, args.seeds, args.runs)
     missing: list[str] = []
@@ -119,46 +168,65 @@ def main(argv: list[str] | None = None) -> None:
         runs = [r for r in runs if grid.finished(r)]
     print(f"{len(runs)} runs, {args.workers} at a time, into {args.runs}", flush=True)
     t0 = time.perf_counter()
-    grid.run_grid(runs, args.workers, args.threads,
-                  on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True))
+    grid.run_grid(
+        runs,
+        args.workers,
+        args.threads,
+        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+    )
     wall = time.perf_counter() - t0
     records = {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
     summaries, budgets = summarise_cells(records)
-    step_seconds = sum(x.get("time/step", 0.0) for by_seed in records.values() for recs in by_seed.values()
-                       for x in recs)
+    step_seconds = sum(
+        x.get("time/step", 0.0) for by_seed in records.values() for recs in by_seed.values() for x in recs
+    )
     tag = args.tag
     docs = ROOT / "docs" if args.write else args.runs
     pngs = _plots(runs, tag, docs)
     command = tables.command_line(__file__, argv)
     settings = {k: v for k, v in asdict(first).items() if v is not None and k not in ("out", "seed", "algo")}
-    body = (f"### {tag}\n\nWritten by `{command}` on {tables.machine_line()}; {len(runs)} runs; this call trained "
-            f"for {wall / 60:.1f} min of wall time (finished runs are reused; {args.workers} at a time; "
-            f"{step_seconds / 60:.1f} min of training steps summed over the runs).\n\nSettings: "
-            f"`{json.dumps(settings, default=str)}`; learnability: `{json.dumps(learn)}`.\n\n"
-            f"Held-out pass@1 on each seed's own {first.eval_questions}-question subset, paired with uniform by "
-            f"seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted for "
-            f"training, by arm:\n\n{tables.shares_table(summaries)}\n\n"
-            + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n")
+    body = (
+        f"### {tag}\n\nWritten by `{command}` on {tables.machine_line()}; {len(runs)} runs; this call trained "
+        f"for {wall / 60:.1f} min of wall time (finished runs are reused; {args.workers} at a time; "
+        f"{step_seconds / 60:.1f} min of training steps summed over the runs).\n\nSettings: "
+        f"`{json.dumps(settings, default=str)}`; learnability: `{json.dumps(learn)}`.\n\n"
+        f"Held-out pass@1 on each seed's own {first.eval_questions}-question subset, paired with uniform by "
+        f"seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted for "
+        f"training, by arm:\n\n{tables.shares_table(summaries)}\n\n"
+        + "\n".join(f"![{p.stem}]({p.name})" for p in pngs)
+        + "\n"
+    )
     raw: dict[str, Any] = {"budgets": budgets}
     if args.reevaluate:
         t1 = time.perf_counter()
         policies = {"start": (first.model, args.runs), **{r.name: (r.final_policy(), r.out) for r in runs}}
-        held = EvalSet("test", args.reevaluate, args.reevaluate_k, args.reevaluate_temperature, args.reevaluate_top_p)
+        held = EvalSet(
+            "test", args.reevaluate, args.reevaluate_k, args.reevaluate_temperature, args.reevaluate_top_p
+        )
         threads = args.threads or grid.threads_per_worker(args.workers, first.device)
         scores = reevaluate(policies, first, held, args.workers, threads)
         metrics = ["mean@k", "pass@1"] if args.reevaluate_k else ["pass@1"]
-        body += (f"\nEvery final policy and the start on one common held-out set of {args.reevaluate} questions "
-                 f"(disjoint from the training pool; mean@k: {args.reevaluate_k} answers sampled per question at "
-                 f"temperature {args.reevaluate_temperature}, top-p {args.reevaluate_top_p}; pass@1: greedy); "
-                 f"{(time.perf_counter() - t1) / 60:.1f} min in this call (cached scores are read):\n\n"
-                 f"{tables.reevaluation_table(scores, runs, metrics)}\n")
+        body += (
+            f"\nEvery final policy and the start on one common held-out set of {args.reevaluate} questions "
+            f"(disjoint from the training pool; mean@k: {args.reevaluate_k} answers sampled per question at "
+            f"temperature {args.reevaluate_temperature}, top-p {args.reevaluate_top_p}; pass@1: greedy); "
+            f"{(time.perf_counter() - t1) / 60:.1f} min in this call (cached scores are read):\n\n"
+            f"{tables.reevaluation_table(scores, runs, metrics)}\n"
+        )
         raw["reevaluate"] = scores
         if args.train_subset:
-            pool = EvalSet("train", args.train_subset, args.reevaluate_k, args.reevaluate_temperature,
-                           args.reevaluate_top_p)
+            pool = EvalSet(
+                "train",
+                args.train_subset,
+                args.reevaluate_k,
+                args.reevaluate_temperature,
+                args.reevaluate_top_p,
+            )
             train_scores = reevaluate(policies, first, pool, args.workers, threads)
-            body += (f"\nThe same on a fixed subset of {args.train_subset} questions of the training pool:\n\n"
-                     f"{tables.reevaluation_table(train_scores, runs, metrics)}\n")
+            body += (
+                f"\nThe same on a fixed subset of {args.train_subset} questions of the training pool:\n\n"
+                f"{tables.reevaluation_table(train_scores, runs, metrics)}\n"
+            )
             raw["train_subset"] = train_scores
     if missing:
         body += f"\nNot run (unfinished when this table was written): {', '.join(missing)}.\n"
@@ -176,8 +244,13 @@ def _plots(runs: list[grid.Run], tag: str, folder: Path) -> list[Path]:
         for x in ("step", "compute"):
             png = folder / f"results_{tag}_{algo}_{x}.png"
             try:
-                plot([r.out for r in runs if r.algo == algo], png, x=x, smooth=3,
-                     title=f"{tag}: {algo}, mean and min-max over seeds")
+                plot(
+                    [r.out for r in runs if r.algo == algo],
+                    png,
+                    x=x,
+                    smooth=3,
+                    title=f"{tag}: {algo}, mean and min-max over seeds",
+                )
             except ImportError:
                 return pngs
             pngs.append(png)

@@ -48,24 +48,40 @@ RUNS = [  # (label, curriculum, options)
 ]
 #: (pool, steps, questions per step N_l) for --regimes: the paper's GSM8K run, the earlier testbed grid, and
 #: fixed pools revisited for 5-10 epochs at N_l = 16 (what two CPU cores can afford)
-REGIMES = [(7473, 650, 64), (20_000, 120, 16), (400, 200, 16), (512, 160, 16), (512, 320, 16), (640, 200, 16),
-           (768, 240, 16), (1024, 320, 16), (1024, 160, 32)]
+REGIMES = [
+    (7473, 650, 64),
+    (20_000, 120, 16),
+    (400, 200, 16),
+    (512, 160, 16),
+    (512, 320, 16),
+    (640, 200, 16),
+    (768, 240, 16),
+    (1024, 320, 16),
+    (1024, 160, 32),
+]
 
 
-def regimes(seeds: int, regime_list: list[tuple[int, int, int]] = REGIMES,
-            start: tuple[float, float, float] = DEFAULT_START) -> str:
+def regimes(
+    seeds: int,
+    regime_list: list[tuple[int, int, int]] = REGIMES,
+    start: tuple[float, float, float] = DEFAULT_START,
+) -> str:
     """The regime table: final gains in points of pool (and held-out) accuracy, paired over seeds; `start` is
     the learner's shares of always / sometimes / never solved questions at the start."""
-    lines = ["| pool | steps x N_l | epochs | uniform gain (pool) | zero-adv. uniform / learnability | "
-             "learnability - uniform | learnability - compute-matched uniform (pool) | same, held-out |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| pool | steps x N_l | epochs | uniform gain (pool) | zero-adv. uniform / learnability | "
+        "learnability - uniform | learnability - compute-matched uniform (pool) | same, held-out |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for n, steps, nl in regime_list:
         r = compare_regime(n, steps, nl, seeds=seeds, learner={"start": start})
         lu, lc = r["learnability-uniform"], r["learnability-uniform_cm"]
-        lines.append(f"| {n:,} | {steps} x {nl} | {steps * nl / n:.1f} | +{r['uniform']['pool']:.1f} | "
-                     f"{100 * r['uniform']['zero_advantage']:.0f}% / {100 * r['learnability']['zero_advantage']:.0f}% | "
-                     f"{lu['pool']:+.2f} +- {lu['pool_se']:.2f} | {lc['pool']:+.2f} +- {lc['pool_se']:.2f} | "
-                     f"{lc['heldout']:+.2f} +- {lc['heldout_se']:.2f} |")
+        lines.append(
+            f"| {n:,} | {steps} x {nl} | {steps * nl / n:.1f} | +{r['uniform']['pool']:.1f} | "
+            f"{100 * r['uniform']['zero_advantage']:.0f}% / {100 * r['learnability']['zero_advantage']:.0f}% | "
+            f"{lu['pool']:+.2f} +- {lu['pool_se']:.2f} | {lc['pool']:+.2f} +- {lc['pool_se']:.2f} | "
+            f"{lc['heldout']:+.2f} +- {lc['heldout_se']:.2f} |"
+        )
         print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines)
 
@@ -73,7 +89,10 @@ def regimes(seeds: int, regime_list: list[tuple[int, int, int]] = REGIMES,
 def lags(seeds: int, pool: int) -> str:
     """The learnable share of trained groups per curriculum under reports 0, 1 and 4 requests late (out of order,
     5% of groups evicted unread when late): curricula.simulation.AsyncLoop."""
-    lines = ["| curriculum | lag 0 (sync) | lag 1 | lag 4 | lag 4 - lag 0 (points) |", "|---|---|---|---|---|"]
+    lines = [
+        "| curriculum | lag 0 (sync) | lag 1 | lag 4 | lag 4 - lag 0 (points) |",
+        "|---|---|---|---|---|",
+    ]
     for label, name, options in RUNS:
         if "trains on probes" in label or "temperature" in label:
             continue
@@ -81,8 +100,10 @@ def lags(seeds: int, pool: int) -> str:
         if name == "learnability":
             opts.setdefault("preset", "recommended")
         r = learnable_share_under_lag(name, n=pool, iterations=400, seeds=seeds, batch_size=32, **opts)
-        lines.append(f"| {label} | {100 * r[0]:.1f}% | {100 * r[1]:.1f}% | {100 * r[4]:.1f}% | "
-                     f"{100 * (r[4] - r[0]):+.1f} |")
+        lines.append(
+            f"| {label} | {100 * r[0]:.1f}% | {100 * r[1]:.1f}% | {100 * r[4]:.1f}% | "
+            f"{100 * (r[4] - r[0]):+.1f} |"
+        )
         print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines)
 
@@ -93,37 +114,66 @@ def main() -> None:
     ap.add_argument("--attempts", type=int, default=400_000, help="attempt budget per run (probes included)")
     ap.add_argument("--group", type=int, default=8, help="G: attempts per question in a training batch")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--out", default=None, help="save the figure here (with --write: docs/curricula_simulation.png)")
-    ap.add_argument("--write", action="store_true",
-                    help="write the figure and the table into docs/ (docs/curricula.md's simulation section)")
-    ap.add_argument("--regimes", action="store_true",
-                    help="instead: uniform, compute-matched uniform and learnability (recommended buffer scaled to "
-                         "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)")
-    ap.add_argument("--regime", type=int, nargs=3, metavar=("POOL", "STEPS", "N_L"), default=None,
-                    help="with --regimes: this one regime instead of the list")
-    ap.add_argument("--start", type=float, nargs=3, metavar=("P1", "MID", "P0"), default=DEFAULT_START,
-                    help="with --regimes: the learner's shares at p = 1, 0 < p < 1 and p = 0 at the start (a measured "
-                         "start distribution, e.g. scripts/start_distribution.py's)")
-    ap.add_argument("--lag", action="store_true",
-                    help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
-                         "(400 requests of 32 questions x G=8, --pool questions, --seeds seeds)")
+    ap.add_argument(
+        "--out", default=None, help="save the figure here (with --write: docs/curricula_simulation.png)"
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="write the figure and the table into docs/ (docs/curricula.md's simulation section)",
+    )
+    ap.add_argument(
+        "--regimes",
+        action="store_true",
+        help="instead: uniform, compute-matched uniform and learnability (recommended buffer scaled to "
+        "N_l) in each regime of REGIMES, G = 8, --seeds paired seeds (+- is the standard error)",
+    )
+    ap.add_argument(
+        "--regime",
+        type=int,
+        nargs=3,
+        metavar=("POOL", "STEPS", "N_L"),
+        default=None,
+        help="with --regimes: this one regime instead of the list",
+    )
+    ap.add_argument(
+        "--start",
+        type=float,
+        nargs=3,
+        metavar=("P1", "MID", "P0"),
+        default=DEFAULT_START,
+        help="with --regimes: the learner's shares at p = 1, 0 < p < 1 and p = 0 at the start (a measured "
+        "start distribution, e.g. scripts/start_distribution.py's)",
+    )
+    ap.add_argument(
+        "--lag",
+        action="store_true",
+        help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
+        "(400 requests of 32 questions x G=8, --pool questions, --seeds seeds)",
+    )
     args = ap.parse_args()
     if abs(sum(args.start) - 1) > 1e-6 or min(args.start) < 0:
-        raise UserError(f"--start takes three shares (p = 1, between, p = 0) that sum to 1, got "
-                        f"{' '.join(map(str, args.start))}")
+        raise UserError(
+            f"--start takes three shares (p = 1, between, p = 0) that sum to 1, got "
+            f"{' '.join(map(str, args.start))}"
+        )
     if args.lag or args.regimes:
         started = time.perf_counter()
         if args.lag:
             name, table = "lag", lags(args.seeds, args.pool)
-            what = (f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
-                    f"order with 5% of groups evicted unread")
+            what = (
+                f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
+                f"order with 5% of groups evicted unread"
+            )
         else:
             custom = args.regime is not None or tuple(args.start) != DEFAULT_START
             name = "regimes-calibrated" if custom else "regimes"
             table = regimes(args.seeds, [tuple(args.regime)] if args.regime else REGIMES, tuple(args.start))
-            what = (f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "
-                    f"move only through skill transfer; start: {args.start[0]:.0%} of the pool at p = 1, "
-                    f"{args.start[1]:.0%} between, {args.start[2]:.0%} at p = 0")
+            what = (
+                f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "
+                f"move only through skill transfer; start: {args.start[0]:.0%} of the pool at p = 1, "
+                f"{args.start[1]:.0%} between, {args.start[2]:.0%} at p = 0"
+            )
         cmd = "python scripts/simulate_curricula.py " + " ".join(sys.argv[1:])
         body = f"`{cmd}`: {what}; {time.perf_counter() - started:.0f} s.\n\n{table}"
         print(body)
@@ -160,16 +210,30 @@ def main() -> None:
         mean = ys.mean(axis=0)
         reach = np.flatnonzero(mean >= target)
         speedup = args.attempts / grid[reach[0]] if reach.size and grid[reach[0]] > 0 else float("nan")
-        speed = ("reference" if label == "uniform" else f"{speedup:.2f}x fewer") if np.isfinite(speedup) else "not reached"
+        speed = (
+            ("reference" if label == "uniform" else f"{speedup:.2f}x fewer")
+            if np.isfinite(speedup)
+            else "not reached"
+        )
         i = info[label]
-        lines.append(f"| {label} | {100 * i['learnable_picks']:.0f}% | {100 * shares[label].mean():.0f}% +- "
-                     f"{100 * shares[label].std():.0f} | {100 * i['probe_share']:.0f}% | "
-                     f"{100 * i['discarded_share']:.0f}% | {100 * mean[-1]:.1f}% +- {100 * ys[:, -1].std():.1f} | "
-                     f"{100 * (mean[-1] - target):+.1f} | {speed} |")
-    cmd = "python scripts/simulate_curricula.py" + ("" if sys.argv[1:] == [] else " " + " ".join(sys.argv[1:]))
-    body = "\n".join([f"`{cmd}`: pool {args.pool}, {args.attempts:,} attempts per run (probes and discarded "
-                      f"candidates included), G={args.group}, {args.seeds} seeds (+- is the standard deviation "
-                      f"over seeds); {elapsed:.0f} s.", "", *lines])
+        lines.append(
+            f"| {label} | {100 * i['learnable_picks']:.0f}% | {100 * shares[label].mean():.0f}% +- "
+            f"{100 * shares[label].std():.0f} | {100 * i['probe_share']:.0f}% | "
+            f"{100 * i['discarded_share']:.0f}% | {100 * mean[-1]:.1f}% +- {100 * ys[:, -1].std():.1f} | "
+            f"{100 * (mean[-1] - target):+.1f} | {speed} |"
+        )
+    cmd = "python scripts/simulate_curricula.py" + (
+        "" if sys.argv[1:] == [] else " " + " ".join(sys.argv[1:])
+    )
+    body = "\n".join(
+        [
+            f"`{cmd}`: pool {args.pool}, {args.attempts:,} attempts per run (probes and discarded "
+            f"candidates included), G={args.group}, {args.seeds} seeds (+- is the standard deviation "
+            f"over seeds); {elapsed:.0f} s.",
+            "",
+            *lines,
+        ]
+    )
     print(body)
 
     out = args.out or (str(DOCS / "curricula_simulation.png") if args.write else None)
@@ -197,8 +261,11 @@ def plot(curves: dict[str, np.ndarray], grid: np.ndarray, args: argparse.Namespa
         ax.fill_between(grid, 100 * lo, 100 * hi, color=color, alpha=0.15, lw=0)
     ax.set_xlabel("attempts (training + probe + discarded candidates)")
     ax.set_ylabel("pool accuracy (%)")
-    ax.set_title(f"Drifting simulated learner, {args.pool} questions, G={args.group}: mean and min-max of "
-                 f"{args.seeds} seeds", fontsize=10)
+    ax.set_title(
+        f"Drifting simulated learner, {args.pool} questions, G={args.group}: mean and min-max of "
+        f"{args.seeds} seeds",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

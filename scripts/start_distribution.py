@@ -27,7 +27,9 @@ from agents.warm_start import TESTBED_INSTRUCTION, warm_start
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="testbed", help="testbed, or a model folder")
-    ap.add_argument("--warm-start-steps", type=int, default=None, help="testbed: warm-start length (default 3000)")
+    ap.add_argument(
+        "--warm-start-steps", type=int, default=None, help="testbed: warm-start length (default 3000)"
+    )
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
     ap.add_argument("--num-questions", type=int, default=640)
     ap.add_argument("--data-seed", type=int, default=0)
@@ -42,19 +44,39 @@ def main() -> None:
     start = time.perf_counter()
     model = args.model
     if model == "testbed":
-        model = str(warm_start(**({"steps": args.warm_start_steps} if args.warm_start_steps else {}), threads=1,
-                               progress=False))
+        model = str(
+            warm_start(
+                **({"steps": args.warm_start_steps} if args.warm_start_steps else {}),
+                threads=1,
+                progress=False,
+            )
+        )
     policy, tokenizer = load_policy(model, device="cpu", seed=args.seed)
-    env = gym.make("MathReasoning-v0", levels=args.levels, num_questions=args.num_questions,
-                   data_seed=args.data_seed, instruction=TESTBED_INSTRUCTION).unwrapped
-    gen = make_generator("hf", policy, tokenizer, SamplingConfig(args.max_new_tokens, args.temperature, args.top_p, 256))
+    env = gym.make(
+        "MathReasoning-v0",
+        levels=args.levels,
+        num_questions=args.num_questions,
+        data_seed=args.data_seed,
+        instruction=TESTBED_INSTRUCTION,
+    ).unwrapped
+    gen = make_generator(
+        "hf", policy, tokenizer, SamplingConfig(args.max_new_tokens, args.temperature, args.top_p, 256)
+    )
     ids = list(range(env.num_questions))
-    result = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy),
-                             lambda r: tokenizer.decode(r, skip_special_tokens=True), env, ids,
-                             [prompt_ids(tokenizer, env.prompt(i)) for i in ids], samples=args.attempts,
-                             seed=args.seed, greedy=True)
-    print(f"{model}: {args.num_questions} training questions, levels {args.levels}, {args.attempts} attempts at "
-          f"temperature {args.temperature}, top-p {args.top_p} ({time.perf_counter() - start:.0f} s)")
+    result = evaluate_policy(
+        lambda p, greedy: gen.generate(p, greedy=greedy),
+        lambda r: tokenizer.decode(r, skip_special_tokens=True),
+        env,
+        ids,
+        [prompt_ids(tokenizer, env.prompt(i)) for i in ids],
+        samples=args.attempts,
+        seed=args.seed,
+        greedy=True,
+    )
+    print(
+        f"{model}: {args.num_questions} training questions, levels {args.levels}, {args.attempts} attempts at "
+        f"temperature {args.temperature}, top-p {args.top_p} ({time.perf_counter() - start:.0f} s)"
+    )
     print(format_table(result))
     if args.json:
         result.pop("p", None)

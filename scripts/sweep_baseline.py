@@ -49,25 +49,61 @@ WARMUP_COSINE = {"warmup_ratio": 0.1, "lr_schedule": "cosine"}
 #: every setting tried, by stage; written before any ran
 STAGES: dict[str, dict[str, dict[str, Any]]] = {
     "A": {  # GRPO: learning rate and schedule, questions per step, pool, a KL anchor
-        "A0 previous (3e-4 constant, 16 q, pool 300)": {"learning_rate": 3e-4, "questions_per_step": 16,
-                                                        "num_questions": 300},
-        "A1 3e-4 warmup+cosine, 16 q, fresh": {"learning_rate": 3e-4, "questions_per_step": 16,
-                                               "num_questions": FRESH, **WARMUP_COSINE},
-        "A2 1e-4 warmup+cosine, 16 q, fresh": {"learning_rate": 1e-4, "questions_per_step": 16,
-                                               "num_questions": FRESH, **WARMUP_COSINE},
-        "A3 3e-5 warmup+cosine, 16 q, fresh": {"learning_rate": 3e-5, "questions_per_step": 16,
-                                               "num_questions": FRESH, **WARMUP_COSINE},
-        "A4 1e-4 warmup+cosine, 64 q, fresh": {"learning_rate": 1e-4, "questions_per_step": 64,
-                                               "num_questions": FRESH, **WARMUP_COSINE},
-        "A5 3e-5 warmup+cosine, 64 q, fresh": {"learning_rate": 3e-5, "questions_per_step": 64,
-                                               "num_questions": FRESH, **WARMUP_COSINE},
-        "A6 1e-4 warmup+cosine, 16 q, pool 300": {"learning_rate": 1e-4, "questions_per_step": 16,
-                                                  "num_questions": 300, **WARMUP_COSINE},
-        "A7 1e-4 warmup+cosine, 16 q, fresh, KL 1e-3": {"learning_rate": 1e-4, "questions_per_step": 16,
-                                                        "num_questions": FRESH, "kl_coef": 1e-3,
-                                                        **WARMUP_COSINE},
-        "A8 1e-4 warmup+cosine, 16 q, fresh, 120 steps": {"learning_rate": 1e-4, "questions_per_step": 16,
-                                                          "num_questions": FRESH, "steps": 120, **WARMUP_COSINE},
+        "A0 previous (3e-4 constant, 16 q, pool 300)": {
+            "learning_rate": 3e-4,
+            "questions_per_step": 16,
+            "num_questions": 300,
+        },
+        "A1 3e-4 warmup+cosine, 16 q, fresh": {
+            "learning_rate": 3e-4,
+            "questions_per_step": 16,
+            "num_questions": FRESH,
+            **WARMUP_COSINE,
+        },
+        "A2 1e-4 warmup+cosine, 16 q, fresh": {
+            "learning_rate": 1e-4,
+            "questions_per_step": 16,
+            "num_questions": FRESH,
+            **WARMUP_COSINE,
+        },
+        "A3 3e-5 warmup+cosine, 16 q, fresh": {
+            "learning_rate": 3e-5,
+            "questions_per_step": 16,
+            "num_questions": FRESH,
+            **WARMUP_COSINE,
+        },
+        "A4 1e-4 warmup+cosine, 64 q, fresh": {
+            "learning_rate": 1e-4,
+            "questions_per_step": 64,
+            "num_questions": FRESH,
+            **WARMUP_COSINE,
+        },
+        "A5 3e-5 warmup+cosine, 64 q, fresh": {
+            "learning_rate": 3e-5,
+            "questions_per_step": 64,
+            "num_questions": FRESH,
+            **WARMUP_COSINE,
+        },
+        "A6 1e-4 warmup+cosine, 16 q, pool 300": {
+            "learning_rate": 1e-4,
+            "questions_per_step": 16,
+            "num_questions": 300,
+            **WARMUP_COSINE,
+        },
+        "A7 1e-4 warmup+cosine, 16 q, fresh, KL 1e-3": {
+            "learning_rate": 1e-4,
+            "questions_per_step": 16,
+            "num_questions": FRESH,
+            "kl_coef": 1e-3,
+            **WARMUP_COSINE,
+        },
+        "A8 1e-4 warmup+cosine, 16 q, fresh, 120 steps": {
+            "learning_rate": 1e-4,
+            "questions_per_step": 16,
+            "num_questions": FRESH,
+            "steps": 120,
+            **WARMUP_COSINE,
+        },
     },
 }
 
@@ -85,17 +121,31 @@ def chosen_setting(runs: Path) -> str:
 
 def arms(stage: str, only: list[str] | None) -> list[grid.Arm]:
     """One uniform arm per setting of the stage, named by its id (A0, A1, ...)."""
-    return [grid.Arm(name.split(" ", 1)[0], "uniform", overrides=setting) for name, setting in STAGES[stage].items()
-            if not only or name.split(" ", 1)[0] in only]
+    return [
+        grid.Arm(name.split(" ", 1)[0], "uniform", overrides=setting)
+        for name, setting in STAGES[stage].items()
+        if not only or name.split(" ", 1)[0] in only
+    ]
 
 
 def table(runs: list[grid.Run], scores: dict[str, dict], start: dict) -> tuple[str, dict[str, Any]]:
     """One row per (setting, algorithm): final accuracy and its change from the start (the start is one policy
     on one common set, so the interval is over seeds of training only)."""
     names = {name.split(" ", 1)[0]: name for name in STAGES.get("A", {}) | STAGES.get("B", {})}
-    headers = ["setting", "algorithm", "seeds", "attempts per step", "greedy pass@1 (%)", "greedy change",
-               "sampled accuracy (%)", "sampled change", "clears the bar", "train reward, last 5 steps",
-               "zero-advantage share", "minutes per run"]
+    headers = [
+        "setting",
+        "algorithm",
+        "seeds",
+        "attempts per step",
+        "greedy pass@1 (%)",
+        "greedy change",
+        "sampled accuracy (%)",
+        "sampled change",
+        "clears the bar",
+        "train reward, last 5 steps",
+        "zero-advantage share",
+        "minutes per run",
+    ]
     rows, raw = [], {}
     levels = sorted(start.get("per_level") or {}, key=int)
     level_rows = [["start", "", ""] + [tables.fmt(start["per_level"][lv]["pass@1"]) for lv in levels]]
@@ -105,7 +155,9 @@ def table(runs: list[grid.Run], scores: dict[str, dict], start: dict) -> tuple[s
         greedy = [s["pass@1"] - start["pass@1"] for _, s in members]
         sampled = [s["mean@k"] - start["mean@k"] for _, s in members]
         records = [run.records() for run, _ in members]
-        reward = [float(np.mean([r["train/reward"] for r in recs[-5:] if "train/reward" in r])) for recs in records]
+        reward = [
+            float(np.mean([r["train/reward"] for r in recs[-5:] if "train/reward" in r])) for recs in records
+        ]
         zero = [training_shares(recs)["zero_advantage"] for recs in records]
         minutes = [sum(r.get("time/step", 0.0) for r in recs) / 60 for recs in records]
         config = members[0][0].config
@@ -113,21 +165,48 @@ def table(runs: list[grid.Run], scores: dict[str, dict], start: dict) -> tuple[s
         (g, gh), (s, sh) = stats.mean_ci(greedy), stats.mean_ci(sampled)
         clears = bool(math.isfinite(gh) and math.isfinite(sh) and g - gh > 0 and s - sh > 0)
         setting = names.get(arm, arm)
-        raw[f"{setting} | {algo}"] = {"greedy_change": greedy, "sampled_change": sampled, "clears": clears,
-                                      "attempts_per_step": per_step, "reward": reward, "zero": zero}
-        rows.append([setting, algo, len(members), per_step, tables.fmt_values([x["pass@1"] for _, x in members]),
-                     tables.fmt(g, gh), tables.fmt_values([x["mean@k"] for _, x in members]), tables.fmt(s, sh),
-                     "yes" if clears else "no", tables.fmt_values(reward), tables.fmt_values(zero),
-                     f"{np.mean(minutes):.1f}"])
+        raw[f"{setting} | {algo}"] = {
+            "greedy_change": greedy,
+            "sampled_change": sampled,
+            "clears": clears,
+            "attempts_per_step": per_step,
+            "reward": reward,
+            "zero": zero,
+        }
+        rows.append(
+            [
+                setting,
+                algo,
+                len(members),
+                per_step,
+                tables.fmt_values([x["pass@1"] for _, x in members]),
+                tables.fmt(g, gh),
+                tables.fmt_values([x["mean@k"] for _, x in members]),
+                tables.fmt(s, sh),
+                "yes" if clears else "no",
+                tables.fmt_values(reward),
+                tables.fmt_values(zero),
+                f"{np.mean(minutes):.1f}",
+            ]
+        )
         if levels:
-            level_rows.append([setting, algo, len(members)] + [
-                tables.fmt_values([x["per_level"][lv]["pass@1"] - start["per_level"][lv]["pass@1"] for _, x in members])
-                for lv in levels])
+            level_rows.append(
+                [setting, algo, len(members)]
+                + [
+                    tables.fmt_values(
+                        [x["per_level"][lv]["pass@1"] - start["per_level"][lv]["pass@1"] for _, x in members]
+                    )
+                    for lv in levels
+                ]
+            )
     body = tables.markdown_table(headers, rows)
     if levels:
-        body += ("\n\nGreedy pass@1 by level on the same set: the start's, then each setting's change (points):\n\n"
-                 + tables.markdown_table(["setting", "algorithm", "seeds"] + [f"level {lv}" for lv in levels],
-                                         level_rows))
+        body += (
+            "\n\nGreedy pass@1 by level on the same set: the start's, then each setting's change (points):\n\n"
+            + tables.markdown_table(
+                ["setting", "algorithm", "seeds"] + [f"level {lv}" for lv in levels], level_rows
+            )
+        )
     return body, raw
 
 
@@ -138,13 +217,17 @@ def choose(raw: dict[str, Any]) -> str | None:
         return None
     best = max(float(np.mean(v["sampled_change"])) for v in cleared.values())
     close = [k for k, v in cleared.items() if float(np.mean(v["sampled_change"])) >= best - 0.005]
-    return min(close, key=lambda k: (cleared[k]["attempts_per_step"], -float(np.mean(cleared[k]["sampled_change"]))))
+    return min(
+        close, key=lambda k: (cleared[k]["attempts_per_step"], -float(np.mean(cleared[k]["sampled_change"])))
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", default="A", help=f"which settings: {sorted(STAGES)} (B: stage A's chosen setting)")
+    ap.add_argument(
+        "--stage", default="A", help=f"which settings: {sorted(STAGES)} (B: stage A's chosen setting)"
+    )
     ap.add_argument("--algos", nargs="+", default=None, help="default: grpo for A; ppo and vineppo for B")
     ap.add_argument("--only", nargs="*", default=None, help="setting ids to run (e.g. A2 A4); default all")
     ap.add_argument("--seeds", type=int, default=3)
@@ -165,25 +248,33 @@ def main(argv: list[str] | None = None) -> None:
     runs.sort(key=lambda r: -r.config.questions_per_step)  # longest first
     print(f"stage {args.stage}: {len(runs)} runs, {args.workers} at a time", flush=True)
     t0 = time.perf_counter()
-    grid.run_grid(runs, args.workers, on_done=lambda r, i, n: print(f"[train {i}/{n}] {r.run.name}", flush=True))
+    grid.run_grid(
+        runs, args.workers, on_done=lambda r, i, n: print(f"[train {i}/{n}] {r.run.name}", flush=True)
+    )
     train_minutes = (time.perf_counter() - t0) / 60
     first = next(iter(base.values()))
     t1 = time.perf_counter()
     # the pre-declared bar: sampled at temperature 1, the training temperature (what RL optimises)
     held = EvalSet("test", args.reevaluate, k=4, temperature=1.0)
     policies = {"start": (first.model, args.runs), **{r.name: (r.final_policy(), r.out) for r in runs}}
-    scores = reevaluate(policies, first, held, args.workers, grid.threads_per_worker(args.workers, first.device))
+    scores = reevaluate(
+        policies, first, held, args.workers, grid.threads_per_worker(args.workers, first.device)
+    )
     start = scores.pop("start")
     body, raw = table(runs, scores, start)
     chosen = choose(raw) if args.stage == "A" else None
-    text = (f"### Stage {args.stage}\n\nWritten by `{tables.command_line(__file__, argv)}` on "
-            f"{tables.machine_line()}: {len(runs)} runs, {train_minutes:.0f} min training and "
-            f"{(time.perf_counter() - t1) / 60:.0f} min evaluation in this call (finished runs and cached scores "
-            f"are reused). Common held-out set: {args.reevaluate} questions (disjoint from the training pool); "
-            f"start: greedy {tables.fmt(start['pass@1'])}%, sampled {tables.fmt(start['mean@k'])}%. Shared "
-            f"settings: `{' '.join(BASE_ARGV + rest)}`.\n\n{body}\n")
+    text = (
+        f"### Stage {args.stage}\n\nWritten by `{tables.command_line(__file__, argv)}` on "
+        f"{tables.machine_line()}: {len(runs)} runs, {train_minutes:.0f} min training and "
+        f"{(time.perf_counter() - t1) / 60:.0f} min evaluation in this call (finished runs and cached scores "
+        f"are reused). Common held-out set: {args.reevaluate} questions (disjoint from the training pool); "
+        f"start: greedy {tables.fmt(start['pass@1'])}%, sampled {tables.fmt(start['mean@k'])}%. Shared "
+        f"settings: `{' '.join(BASE_ARGV + rest)}`.\n\n{body}\n"
+    )
     if args.stage == "A":
-        text += f"\nSelection rule applied: {'chosen: ' + chosen if chosen else 'no setting clears the bar'}.\n"
+        text += (
+            f"\nSelection rule applied: {'chosen: ' + chosen if chosen else 'no setting clears the bar'}.\n"
+        )
     print(text)
     args.runs.mkdir(parents=True, exist_ok=True)
     (args.runs / f"stage_{args.stage}.json").write_text(json.dumps({"raw": raw, "chosen": chosen}, indent=2))

@@ -31,9 +31,22 @@ def trace(algo: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     prefixes = tuple(str(ROOT / p) + "/" for p in PACKAGES)
     with tempfile.TemporaryDirectory() as out:
         config = get_algorithm(algo).config_class(
-            model="tiny", max_new_tokens=24, questions_per_step=8, attempts_per_question=4, learning_rate=1e-3,
-            levels=[1], kl_coef=0.0, eval_questions=0, steps=3, checkpoint_every=0, out=out, progress=False,
-            tensorboard=False, plot=False, seed=0)
+            model="tiny",
+            max_new_tokens=24,
+            questions_per_step=8,
+            attempts_per_question=4,
+            learning_rate=1e-3,
+            levels=[1],
+            kl_coef=0.0,
+            eval_questions=0,
+            steps=3,
+            checkpoint_every=0,
+            out=out,
+            progress=False,
+            tensorboard=False,
+            plot=False,
+            seed=0,
+        )
         trainer = Trainer(config)
         trainer.step_once()  # warm-up: lazy set-up stays out of the trace
         step: list[tuple[str, str]] = []
@@ -79,10 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     step, update = trace(a.algo)
     no_verifier = [c for c in step if not c[0].startswith("mathenv/verify/")]
-    for name, calls in (("step", step), ("step without mathenv/verify/", no_verifier), ("update (Trainer.learn)", update)):
+    for name, calls in (
+        ("step", step),
+        ("step without mathenv/verify/", no_verifier),
+        ("update (Trainer.learn)", update),
+    ):
         n = counts(calls)
-        print(f"{name:30} {n['functions']:3} functions in {n['files']:2} files, {n['switches']:3} file switches"
-              + (f": {', '.join(dict.fromkeys(f for f, _ in calls))}" if name.startswith("update") else ""))
+        print(
+            f"{name:30} {n['functions']:3} functions in {n['files']:2} files, {n['switches']:3} file switches"
+            + (f": {', '.join(dict.fromkeys(f for f, _ in calls))}" if name.startswith("update") else "")
+        )
     if a.list:
         for f, q in step:
             print(f"  {f:32} {q}")

@@ -35,10 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d-model", type=int, default=D["d_model"])
     ap.add_argument("--n-head", type=int, default=D["n_head"])
     ap.add_argument("--seed", type=int, default=D["seed"])
-    ap.add_argument("--instruction", default=D["instruction"], help="prompt text after each question "
-                                                                    "(default: none, the bare question)")
+    ap.add_argument(
+        "--instruction",
+        default=D["instruction"],
+        help="prompt text after each question (default: none, the bare question)",
+    )
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--eval-per-level", type=int, default=50, help="held-out questions per level (0: no eval)")
+    ap.add_argument(
+        "--eval-per-level", type=int, default=50, help="held-out questions per level (0: no eval)"
+    )
     ap.add_argument("--eval-levels", help="levels to evaluate (default: the trained ones)")
     ap.add_argument("--attempts", type=int, default=8)
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -59,31 +64,62 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     levels = [int(x) for x in args.levels.split(",")]
     t0 = time.perf_counter()
-    path = warm_start(args.out, levels=levels, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      n_layer=args.n_layer, d_model=args.d_model, n_head=args.n_head, seed=args.seed,
-                      instruction=args.instruction,
-                      threads=args.threads, progress=not args.no_progress)
+    path = warm_start(
+        args.out,
+        levels=levels,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        n_layer=args.n_layer,
+        d_model=args.d_model,
+        n_head=args.n_head,
+        seed=args.seed,
+        instruction=args.instruction,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
     info = warm_start_info(path)
-    print(f"model: {path}\nparameters: {info['parameters']:,}  training wall time: {info['wall_seconds']:.0f} s  "
-          f"loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}  (this call: {time.perf_counter() - t0:.0f} s)")
+    print(
+        f"model: {path}\nparameters: {info['parameters']:,}  training wall time: {info['wall_seconds']:.0f} s  "
+        f"loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}  (this call: {time.perf_counter() - t0:.0f} s)"
+    )
     if args.eval_per_level <= 0:
         return 0
     eval_levels = [int(x) for x in args.eval_levels.split(",")] if args.eval_levels else levels
-    questions = generate(args.eval_per_level * len(eval_levels), seed=args.seed, levels=eval_levels, split="test")
+    questions = generate(
+        args.eval_per_level * len(eval_levels), seed=args.seed, levels=eval_levels, split="test"
+    )
     policy, tokenizer = load_policy(str(path), device="cpu", gradient_checkpointing=False)
     env = MathReasoningEnv(questions=questions, instruction=warm_start_instruction(path))
     gen = HFGenerator(policy, tokenizer, SamplingConfig(96, args.temperature, 1.0, 256))
     prompts = [prompt_ids(tokenizer, env.prompt(i)) for i in range(len(questions))]
     t1 = time.perf_counter()
-    result = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy),
-                             lambda r: tokenizer.decode(r, skip_special_tokens=True), env, range(len(questions)),
-                             prompts, samples=args.attempts, seed=args.seed)
-    print(f"\nheld-out test split, {args.eval_per_level} questions per level, greedy and {args.attempts} attempts "
-          f"each at temperature {args.temperature} ({time.perf_counter() - t1:.0f} s)\n")
+    result = evaluate_policy(
+        lambda p, greedy: gen.generate(p, greedy=greedy),
+        lambda r: tokenizer.decode(r, skip_special_tokens=True),
+        env,
+        range(len(questions)),
+        prompts,
+        samples=args.attempts,
+        seed=args.seed,
+    )
+    print(
+        f"\nheld-out test split, {args.eval_per_level} questions per level, greedy and {args.attempts} attempts "
+        f"each at temperature {args.temperature} ({time.perf_counter() - t1:.0f} s)\n"
+    )
     print(format_table(result))
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": str(path), "warm_start": {k: v for k, v in info.items()
-                                               if k != "losses"}, "eval": result}, indent=1, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "model": str(path),
+                    "warm_start": {k: v for k, v in info.items() if k != "losses"},
+                    "eval": result,
+                },
+                indent=1,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -161,17 +161,22 @@ def test_micro_batches_add_up_to_the_minibatch_loss(algo):
     torch.manual_seed(0)
     B, W = 6, 5
     logp = torch.randn(B, W)
-    mb = {"old_logprobs": logp + 0.1 * torch.randn(B, W), "advantages": torch.randn(B, W),
-          "ref_logprobs": logp + 0.2 * torch.randn(B, W),
-          "response_mask": (torch.rand(B, W) > 0.3).float()}
+    mb = {
+        "old_logprobs": logp + 0.1 * torch.randn(B, W),
+        "advantages": torch.randn(B, W),
+        "ref_logprobs": logp + 0.2 * torch.randn(B, W),
+        "response_mask": (torch.rand(B, W) > 0.3).float(),
+    }
     mb["response_mask"][:, 0] = 1.0
     cls = get_algorithm(algo)
     config = cls.config_class(kl_coef=0.5)
     algorithm = cls(config, None, None)
     norm = {"tokens": float(mb["response_mask"].sum()), "sequences": float(B)}
     whole, _ = algorithm.loss(mb, logp, None, norm)
-    parts = sum(algorithm.loss({k: v[rows] for k, v in mb.items()}, logp[rows], None, norm)[0]
-                for rows in (slice(0, 2), slice(2, 6)))
+    parts = sum(
+        algorithm.loss({k: v[rows] for k, v in mb.items()}, logp[rows], None, norm)[0]
+        for rows in (slice(0, 2), slice(2, 6))
+    )
     assert float(parts) == pytest.approx(float(whole), rel=1e-6)
     # and the whole equals the formula: token-mean surrogate + kl_coef * per-sequence KL sum averaged
     pg, _ = policy_loss(logp, mb["old_logprobs"], mb["advantages"], mb["response_mask"], config.clip_coef)
@@ -179,12 +184,15 @@ def test_micro_batches_add_up_to_the_minibatch_loss(algo):
     assert float(whole) == pytest.approx(float(pg + 0.5 * kl), rel=1e-6)
 
 
-@pytest.mark.parametrize("schedule,expected", [
-    # 10 updates, warmup 2: (u + 1) / 2 for u < 2, then the schedule over the remaining 8
-    ("constant", [0.5, 1.0] + [1.0] * 8),
-    ("linear", [0.5, 1.0] + [1 - k / 8 for k in range(8)]),
-    ("cosine", [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]),
-])
+@pytest.mark.parametrize(
+    "schedule,expected",
+    [
+        # 10 updates, warmup 2: (u + 1) / 2 for u < 2, then the schedule over the remaining 8
+        ("constant", [0.5, 1.0] + [1.0] * 8),
+        ("linear", [0.5, 1.0] + [1 - k / 8 for k in range(8)]),
+        ("cosine", [0.5, 1.0] + [0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(8)]),
+    ],
+)
 def test_learning_rate_schedule_by_hand(schedule, expected):
     from agents.config import TrainConfig
     from agents.trainer import lr_factor

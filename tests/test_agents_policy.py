@@ -22,8 +22,11 @@ def test_tiny_policy_generates_left_padded_batches():
     assert tok.padding_side == "left" and tok.pad_token_id is not None
     assert next(model.parameters()).dtype == torch.float32
     gen = HFGenerator(model, tok, SamplingConfig(max_new_tokens=7, batch_size=3))
-    prompts = [prompt_ids(tok, "What is 1 + 1?"), prompt_ids(tok, "What is 12 + 30?\nShow work."),
-               prompt_ids(tok, "Hi")]
+    prompts = [
+        prompt_ids(tok, "What is 1 + 1?"),
+        prompt_ids(tok, "What is 12 + 30?\nShow work."),
+        prompt_ids(tok, "Hi"),
+    ]
     out = gen.generate(prompts * 2)
     assert len(out) == 6 and all(1 <= len(r) <= 7 for r in out)
     assert all(tok.eos_token_id not in r[:-1] for r in out)  # nothing after the first EOS
@@ -37,6 +40,7 @@ def test_missing_vllm_names_the_extra():
     pytest.importorskip("transformers")
     try:
         import vllm  # noqa: F401
+
         pytest.skip("vllm is installed here")
     except ImportError:
         pass
@@ -86,9 +90,23 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
     from agents.trainer import Trainer
 
     out = tmp_path / "run"
-    Trainer(GRPOConfig(model="tiny", levels=[1], num_questions=50, questions_per_step=2, attempts_per_question=2,
-                       max_new_tokens=4, eval_questions=3, steps=2, checkpoint_every=2, kl_coef=0.0,
-                       progress=False, tensorboard=False, out=str(out))).train()
+    Trainer(
+        GRPOConfig(
+            model="tiny",
+            levels=[1],
+            num_questions=50,
+            questions_per_step=2,
+            attempts_per_question=2,
+            max_new_tokens=4,
+            eval_questions=3,
+            steps=2,
+            checkpoint_every=2,
+            kl_coef=0.0,
+            progress=False,
+            tensorboard=False,
+            out=str(out),
+        )
+    ).train()
     policy = out / "checkpoints" / "step_000002" / "policy"
     result = evaluate(str(policy), levels=[1], num_questions=5, k=2, max_new_tokens=4, device="cpu")
     assert result["questions"] == 5 and 0.0 <= result["pass@1"] <= 1.0 and 0.0 <= result["maj@2"] <= 1.0
@@ -104,24 +122,43 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
 def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
     from agents.plots import group_key, labels
 
-    base = {"algo": "grpo", "curriculum": "uniform", "model": "tiny", "learning_rate": 1e-3, "seed": 0,
-            "out": "runs/a", "progress": False, "curriculum_options": {}}
+    base = {
+        "algo": "grpo",
+        "curriculum": "uniform",
+        "model": "tiny",
+        "learning_rate": 1e-3,
+        "seed": 0,
+        "out": "runs/a",
+        "progress": False,
+        "curriculum_options": {},
+    }
     seeds = [dict(base, seed=s, out=f"runs/s{s}") for s in range(3)]
     assert len({group_key(c) for c in seeds}) == 1  # seeds (and bookkeeping) of one experiment: one line
-    runs = [base, dict(base, learning_rate=1e-2), dict(base, model="smollm2"),
-            dict(base, curriculum="learnability", curriculum_options={"preset": "fast"})]
-    groups = {group_key(c): {k: v for k, v in c.items() if k not in ("seed", "out", "progress")} for c in runs}
+    runs = [
+        base,
+        dict(base, learning_rate=1e-2),
+        dict(base, model="smollm2"),
+        dict(base, curriculum="learnability", curriculum_options={"preset": "fast"}),
+    ]
+    groups = {
+        group_key(c): {k: v for k, v in c.items() if k not in ("seed", "out", "progress")} for c in runs
+    }
     assert len(groups) == 4  # another model or learning rate is not another seed
     assert sorted(labels(groups).values()) == [
         "grpo / learnability, learning_rate=0.001, model=tiny",
         "grpo / uniform, learning_rate=0.001, model=smollm2",
         "grpo / uniform, learning_rate=0.001, model=tiny",
-        "grpo / uniform, learning_rate=0.01, model=tiny"]
+        "grpo / uniform, learning_rate=0.01, model=tiny",
+    ]
     # a curriculum's options show only where the same curriculum runs with several
-    two = [dict(base, curriculum="learnability", curriculum_options={"preset": p}) for p in ("fast", "recommended")]
+    two = [
+        dict(base, curriculum="learnability", curriculum_options={"preset": p})
+        for p in ("fast", "recommended")
+    ]
     assert sorted(labels({group_key(c): c for c in two}).values()) == [
         'grpo / learnability, curriculum_options={"preset": "fast"}',
-        'grpo / learnability, curriculum_options={"preset": "recommended"}']
+        'grpo / learnability, curriculum_options={"preset": "recommended"}',
+    ]
 
 
 def test_a_testbed_warm_start_length_is_a_short_name():

@@ -17,21 +17,54 @@ from agents.train import build_config
 from agents.trainer import Trainer
 from agents.vineppo import VinePPOConfig
 
-STABLE = {"step", "train/reward", "train/accuracy", "train/frac_all_solved_of_attempted", "train/frac_none_solved_of_attempted",
-          "train/frac_zero_advantage", "train/batch_learnability", "loss/policy", "loss/total", "policy/entropy",
-          "policy/grad_norm", "policy/approx_kl", "compute/generated_tokens", "compute/attempts_train",
-          "compute/attempts_probe", "compute/attempts_total", "time/generation", "time/scoring", "time/learning",
-          "curriculum/frac_all_solved_of_kept", "curriculum/batch_learnability"}
+STABLE = {
+    "step",
+    "train/reward",
+    "train/accuracy",
+    "train/frac_all_solved_of_attempted",
+    "train/frac_none_solved_of_attempted",
+    "train/frac_zero_advantage",
+    "train/batch_learnability",
+    "loss/policy",
+    "loss/total",
+    "policy/entropy",
+    "policy/grad_norm",
+    "policy/approx_kl",
+    "compute/generated_tokens",
+    "compute/attempts_train",
+    "compute/attempts_probe",
+    "compute/attempts_total",
+    "time/generation",
+    "time/scoring",
+    "time/learning",
+    "curriculum/frac_all_solved_of_kept",
+    "curriculum/batch_learnability",
+}
 
 LEARN = {"num_candidates": 16, "buffer_size": 4, "refresh_every": 2, "probe_attempts": 2}
 
 
 def tiny(cls=GRPOConfig, tmp_path=None, **kw) -> TrainConfig:
-    base = dict(model="tiny", levels=[1], num_questions=200, questions_per_step=4, attempts_per_question=2,
-                max_new_tokens=6, eval_questions=4, eval_every=0, steps=2, learning_rate=1e-3, kl_coef=0.0,
-                micro_batch_size=4, progress=False, tensorboard=False, plot=False, checkpoint_every=1,
-                truncated_reward=None,  # a random model rarely ends its answer: score what it wrote
-                out=str(tmp_path / "run") if tmp_path else "runs/test")
+    base = dict(
+        model="tiny",
+        levels=[1],
+        num_questions=200,
+        questions_per_step=4,
+        attempts_per_question=2,
+        max_new_tokens=6,
+        eval_questions=4,
+        eval_every=0,
+        steps=2,
+        learning_rate=1e-3,
+        kl_coef=0.0,
+        micro_batch_size=4,
+        progress=False,
+        tensorboard=False,
+        plot=False,
+        checkpoint_every=1,
+        truncated_reward=None,  # a random model rarely ends its answer: score what it wrote
+        out=str(tmp_path / "run") if tmp_path else "runs/test",
+    )
     base.update(kw)
     return cls(**base)
 
@@ -43,10 +76,18 @@ def digits_dataset(tmp_path) -> dict:
     short one-line response whole (`a#3!b` is no `3`), so only a few attempts in a hundred score: 16 per
     question make a step with no signal at all rare."""
     path = tmp_path / "digits.jsonl"
-    path.write_text("".join(json.dumps({"question": f"Write {d}.", "answer": str(d)}) + "\n"
-                            for d in list(range(10)) * 4))
-    return dict(dataset=str(path), question_field="question", answer_field="answer", levels=None,
-                num_questions=None, attempts_per_question=16, max_new_tokens=24)
+    path.write_text(
+        "".join(json.dumps({"question": f"Write {d}.", "answer": str(d)}) + "\n" for d in list(range(10)) * 4)
+    )
+    return dict(
+        dataset=str(path),
+        question_field="question",
+        answer_field="answer",
+        levels=None,
+        num_questions=None,
+        attempts_per_question=16,
+        max_new_tokens=24,
+    )
 
 
 @pytest.mark.parametrize("cls", [GRPOConfig, PPOConfig, VinePPOConfig])
@@ -62,12 +103,17 @@ def test_each_algorithm_trains_and_logs_stable_metrics(cls, tmp_path):
     assert STABLE <= set(lines[-1]), STABLE - set(lines[-1])
     assert lines[-1]["compute/attempts_train"] == 2 * 4 * 16
     assert min(x["train/frac_zero_advantage"] for x in lines[1:]) < 1  # there was something to learn from
-    assert ("policy/kl_ref_k1" if cls is PPOConfig else "policy/kl_ref_k3") in lines[-1]  # the KL, named by estimator
+    assert ("policy/kl_ref_k1" if cls is PPOConfig else "policy/kl_ref_k3") in lines[
+        -1
+    ]  # the KL, named by estimator
     if cls is PPOConfig:
         assert "loss/value" in lines[-1]
     if cls is VinePPOConfig:
         assert lines[-1]["compute/attempts_vine"] > 0  # Monte-Carlo rollouts count in the compute
-        assert lines[-1]["compute/attempts_total"] == lines[-1]["compute/attempts_train"] + lines[-1]["compute/attempts_vine"]
+        assert (
+            lines[-1]["compute/attempts_total"]
+            == lines[-1]["compute/attempts_train"] + lines[-1]["compute/attempts_vine"]
+        )
     after = list(trainer.policy.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), "no parameter moved"
     assert (tmp_path / "run" / "checkpoints" / "step_000002" / "trainer.pt").exists()
@@ -85,8 +131,9 @@ def test_learnability_probes_are_served_counted_and_not_trained_on(tmp_path):
 
 
 def test_filter_curriculum_trains_only_on_kept_groups(tmp_path):
-    trainer = Trainer(tiny(tmp_path=tmp_path, curriculum="learnability_filter", curriculum_options={"ratio": 2},
-                           steps=1))
+    trainer = Trainer(
+        tiny(tmp_path=tmp_path, curriculum="learnability_filter", curriculum_options={"ratio": 2}, steps=1)
+    )
     records = trainer.train()
     assert records[1]["train/questions_attempted"] == 8  # ratio x N_l candidates attempted
     assert records[1]["compute/attempts_train"] == 16
@@ -103,8 +150,11 @@ def test_dynamic_sampling_trains_on_full_batches_and_counts_every_attempt(tmp_pa
     k = config.attempts_per_question
     assert trainer.record.counters["trained_sequences"] == 3 * 4 * k
     last = records[-1]
-    assert last["compute/attempts_train"] == last["curriculum/train_attempts"] == k * sum(
-        r["train/questions_attempted"] for r in records[1:])  # discarded generations count in compute
+    assert (
+        last["compute/attempts_train"]
+        == last["curriculum/train_attempts"]
+        == k * sum(r["train/questions_attempted"] for r in records[1:])
+    )  # discarded generations count in compute
     assert last["curriculum/discarded_attempts"] == last["compute/attempts_train"] - 3 * 4 * k
 
 
@@ -113,9 +163,18 @@ def test_probe_cost_is_stated_and_a_paper_sized_buffer_on_a_short_run_warns(tmp_
     assert short.curriculum.num_candidates == 160  # the recommended N = 1280, scaled to N_l = 8
     with pytest.warns(UserWarning, match=r"probes take 40x the training attempts"):
         line = short.probe_cost()
-    assert line.startswith("learnability: probes 1,280 attempts over the 2 steps left (640 per step) against 8 x 2")
-    fine = Trainer(tiny(tmp_path=tmp_path / "b", curriculum="learnability", questions_per_step=8, steps=50,
-                        attempts_per_question=8))
+    assert line.startswith(
+        "learnability: probes 1,280 attempts over the 2 steps left (640 per step) against 8 x 2"
+    )
+    fine = Trainer(
+        tiny(
+            tmp_path=tmp_path / "b",
+            curriculum="learnability",
+            questions_per_step=8,
+            steps=50,
+            attempts_per_question=8,
+        )
+    )
     import warnings
 
     with warnings.catch_warnings():
@@ -139,8 +198,13 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
     resumed_records = resumed.train()
     assert [r["step"] for r in resumed_records] == [3, 4]
     for a, b in zip(full_records[3:], resumed_records, strict=True):
-        for key in ("loss/policy", "train/reward", "compute/attempts_total", "curriculum/buffer_size",
-                    "compute/generated_tokens"):
+        for key in (
+            "loss/policy",
+            "train/reward",
+            "compute/attempts_total",
+            "curriculum/buffer_size",
+            "compute/generated_tokens",
+        ):
             assert a[key] == b[key], (key, a[key], b[key])
     params_full, cur_full = _final_state(full)
     params_res, cur_res = _final_state(resumed)
@@ -176,16 +240,19 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
     assert [r["step"] for r in records] == [0, 1]
 
 
-@pytest.mark.parametrize("bad,match", [
-    ({"curriculum": "nope"}, "curriculum must be one of"),
-    ({"temperature": 0.0}, "temperature"),
-    ({"top_p": 1.5}, "top_p"),
-    ({"questions_per_step": 0}, "questions_per_step"),
-    ({"generation_backend": "tgi"}, "generation_backend"),
-    ({"warmup_steps": -1}, "warmup_steps"),
-    ({"eval_temperature": 0.0}, "eval_temperature"),
-    ({"eval_top_p": 0.0}, "eval_top_p"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"curriculum": "nope"}, "curriculum must be one of"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"questions_per_step": 0}, "questions_per_step"),
+        ({"generation_backend": "tgi"}, "generation_backend"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"eval_temperature": 0.0}, "eval_temperature"),
+        ({"eval_top_p": 0.0}, "eval_top_p"),
+    ],
+)
 def test_bad_configs_fail_before_loading_anything(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**bad).validate()
@@ -194,7 +261,9 @@ def test_bad_configs_fail_before_loading_anything(bad, match):
 def test_unknown_algorithm_is_refused_by_the_registry_before_anything_loads(tmp_path, monkeypatch):
     """The registry is the one list of names: the trainer and the CLI both refuse another name through it."""
     monkeypatch.setattr("agents.trainer.load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
-    with pytest.raises(ConfigError, match="algo must be one of \\('grpo', 'ppo', 'vineppo'\\), got 'reinforce'"):
+    with pytest.raises(
+        ConfigError, match="algo must be one of \\('grpo', 'ppo', 'vineppo'\\), got 'reinforce'"
+    ):
         Trainer(TrainConfig(algo="reinforce", out=str(tmp_path / "run")))
     with pytest.raises(ConfigError, match="--algo must be one of"):
         build_config(["--algo", "reinforce"])
@@ -202,15 +271,36 @@ def test_unknown_algorithm_is_refused_by_the_registry_before_anything_loads(tmp_
 
 def test_curriculum_misconfiguration_is_reported_at_start(tmp_path):
     with pytest.raises(ValueError, match="buffer_size K=8 exceeds num_candidates N=4"):
-        Trainer(tiny(tmp_path=tmp_path, curriculum="learnability",
-                     curriculum_options={"num_candidates": 4, "buffer_size": 8}))
+        Trainer(
+            tiny(
+                tmp_path=tmp_path,
+                curriculum="learnability",
+                curriculum_options={"num_candidates": 4, "buffer_size": 8},
+            )
+        )
 
 
 def test_cli_layers_preset_file_and_flags(tmp_path):
     cfg_file = tmp_path / "c.json"
     cfg_file.write_text(json.dumps({"steps": 7, "learning_rate": 0.5}))
-    config = build_config(["--preset", "tiny", "--algo", "vineppo", "--config", str(cfg_file), "--steps", "9",
-                           "--curriculum-options", '{"preset": "fast"}', "--levels", "1", "2", "--no-progress"])
+    config = build_config(
+        [
+            "--preset",
+            "tiny",
+            "--algo",
+            "vineppo",
+            "--config",
+            str(cfg_file),
+            "--steps",
+            "9",
+            "--curriculum-options",
+            '{"preset": "fast"}',
+            "--levels",
+            "1",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert isinstance(config, VinePPOConfig)
     assert (config.model, config.steps, config.learning_rate, config.levels) == ("tiny", 9, 0.5, [1, 2])
     assert config.curriculum_options == {"preset": "fast"} and config.progress is False
@@ -230,13 +320,30 @@ def test_reward_goes_up_on_a_task_a_random_model_rarely_solves(algo, tmp_path):
     longer answers it learned to lead junk with a 7, `7]dM`, which math-verify read as 7 and the final-form
     rule now refuses.)"""
     path = tmp_path / "sevens.jsonl"
-    path.write_text("".join(json.dumps({"question": f"Write seven ({d}).", "answer": "7"}) + "\n" for d in range(100)))
+    path.write_text(
+        "".join(json.dumps({"question": f"Write seven ({d}).", "answer": "7"}) + "\n" for d in range(100))
+    )
     cls = get_algorithm(algo).config_class
-    config = cls(model="tiny", dataset=str(path), question_field="question", answer_field="answer", levels=None,
-                 questions_per_step=8, attempts_per_question=8, max_new_tokens=1, eval_questions=0, steps=40,
-                 learning_rate=1e-2, kl_coef=0.0, micro_batch_size=64, progress=False, tensorboard=False,
-                 truncated_reward=None,
-                 checkpoint_every=0, out=str(tmp_path / "run"))
+    config = cls(
+        model="tiny",
+        dataset=str(path),
+        question_field="question",
+        answer_field="answer",
+        levels=None,
+        questions_per_step=8,
+        attempts_per_question=8,
+        max_new_tokens=1,
+        eval_questions=0,
+        steps=40,
+        learning_rate=1e-2,
+        kl_coef=0.0,
+        micro_batch_size=64,
+        progress=False,
+        tensorboard=False,
+        truncated_reward=None,
+        checkpoint_every=0,
+        out=str(tmp_path / "run"),
+    )
     rewards = [r["train/reward"] for r in Trainer(config).train() if "train/reward" in r]
     first, last = rewards[0], float(np.mean(rewards[-10:]))  # rewards[0]: attempts before any update
     assert first < 0.15, first
@@ -270,7 +377,12 @@ def test_reference_defaults_of_vineppo_and_the_paper_preset():
     assert (VinePPOConfig.vine_rollouts, VinePPOConfig.whiten_advantages) == (9, True)
     paper = build_config(["--preset", "paper", "--algo", "vineppo"])
     assert (paper.warmup_ratio, paper.lr_schedule, paper.minibatches, paper.top_p, paper.epochs) == (
-        0.03, "linear", 8, 0.9, 2)
+        0.03,
+        "linear",
+        8,
+        0.9,
+        2,
+    )
     assert paper.kl_aggregation == "sequence_sum" and paper.truncated_reward == 0.0
 
 
@@ -279,8 +391,13 @@ def test_sampled_evaluation_leaves_the_training_run_unchanged(tmp_path):
     way with or without it."""
     runs = {}
     for samples in (0, 2):
-        config = tiny(tmp_path=tmp_path / f"e{samples}", **digits_dataset(tmp_path), eval_every=1, steps=2,
-                      eval_samples=samples)
+        config = tiny(
+            tmp_path=tmp_path / f"e{samples}",
+            **digits_dataset(tmp_path),
+            eval_every=1,
+            steps=2,
+            eval_samples=samples,
+        )
         runs[samples] = Trainer(config).train()
     assert "eval/sampled_accuracy" in runs[2][-1] and "eval/sampled_accuracy" not in runs[0][-1]
     for a, b in zip(runs[0][1:], runs[2][1:], strict=True):
@@ -297,13 +414,17 @@ def test_every_logged_metric_is_named_once_and_documented(tmp_path):
     logged = set()
     for cls in (GRPOConfig, PPOConfig, VinePPOConfig):
         extra = {"vine_rollouts": 2} if cls is VinePPOConfig else {}
-        config = tiny(cls, tmp_path / cls.__name__, kl_coef=0.01, steps=1, **digits_dataset(tmp_path), **extra)
+        config = tiny(
+            cls, tmp_path / cls.__name__, kl_coef=0.01, steps=1, **digits_dataset(tmp_path), **extra
+        )
         for record in Trainer(config).train():
             logged |= set(record)
     unknown = {k for k in logged if k not in M.DESCRIPTIONS and not k.startswith("curriculum/")}
     assert not unknown, unknown
     doc = (Path(__file__).resolve().parent.parent / "docs" / "agents.md").read_text()
-    assert all(f"`{name}`" in doc for name in M.DESCRIPTIONS), [n for n in M.DESCRIPTIONS if f"`{n}`" not in doc]
+    assert all(f"`{name}`" in doc for name in M.DESCRIPTIONS), [
+        n for n in M.DESCRIPTIONS if f"`{n}`" not in doc
+    ]
 
 
 def test_help_describes_every_option_and_its_allowed_values(capsys):
@@ -317,14 +438,23 @@ def test_help_describes_every_option_and_its_allowed_values(capsys):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
         assert "{grpo,ppo,vineppo}" in text and "learnability_filter" in text and "--algo NAME --help" in text
-    assert "whiten" in _parser(VinePPOConfig).format_help() and "vine-rollouts" in _parser(VinePPOConfig).format_help()
+    assert (
+        "whiten" in _parser(VinePPOConfig).format_help()
+        and "vine-rollouts" in _parser(VinePPOConfig).format_help()
+    )
 
 
 def test_bf16_mixed_keeps_fp32_weights_so_small_updates_land(tmp_path):
     """Why `precision` exists: in bf16 weights a 1e-5 AdamW step rounds away (bf16 keeps 8 bits of mantissa,
     so a weight of 0.02 moves in steps of ~1e-4); bf16-mixed keeps fp32 weights and autocasts the forwards."""
-    config = tiny(tmp_path=tmp_path, precision="bf16-mixed", learning_rate=1e-5, steps=1, kl_coef=0.01,
-                  **digits_dataset(tmp_path))
+    config = tiny(
+        tmp_path=tmp_path,
+        precision="bf16-mixed",
+        learning_rate=1e-5,
+        steps=1,
+        kl_coef=0.01,
+        **digits_dataset(tmp_path),
+    )
     trainer = Trainer(config)
     assert trainer.autocast_dtype is torch.bfloat16
     assert all(p.dtype == torch.bfloat16 for p in trainer.reference.parameters())  # frozen: read in bf16 only
@@ -360,8 +490,16 @@ def test_held_out_answers_are_sampled_at_the_evaluation_temperature(tmp_path):
     evaluation, while training still samples at its own temperature (identical training records)."""
     runs = {}
     for name, extra in (("train_t", {}), ("cold", {"eval_temperature": 1e-4, "eval_top_p": 0.9})):
-        config = tiny(tmp_path=tmp_path / name, **digits_dataset(tmp_path), eval_every=1, steps=2, eval_samples=3,
-                      eval_questions=16, temperature=1.5, **extra)
+        config = tiny(
+            tmp_path=tmp_path / name,
+            **digits_dataset(tmp_path),
+            eval_every=1,
+            steps=2,
+            eval_samples=3,
+            eval_questions=16,
+            temperature=1.5,
+            **extra,
+        )
         runs[name] = Trainer(config).train()
     for record in runs["cold"]:
         assert record["eval/sampled_accuracy"] == pytest.approx(record["eval/pass@1"])

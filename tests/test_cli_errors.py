@@ -25,9 +25,16 @@ MISTAKES = [
     ("train", ["--device", "gpu"], "--device 'gpu' is not a torch device"),
     ("train", ["--curriculum", "foo"], "argument --curriculum: invalid choice: 'foo'"),
     ("train", ["--curriculum-options", "{bad"], "argument --curriculum-options: '{bad' is not JSON"),
-    ("train", ["--curriculum-options", "[1]"], "argument --curriculum-options: '[1]' is a JSON list, not an object"),
-    ("train", ["--model", "smollm3"], "--model 'smollm3' is neither a short name nor a local folder (did you mean "
-                                      "'smollm2'?)"),
+    (
+        "train",
+        ["--curriculum-options", "[1]"],
+        "argument --curriculum-options: '[1]' is a JSON list, not an object",
+    ),
+    (
+        "train",
+        ["--model", "smollm3"],
+        "--model 'smollm3' is neither a short name nor a local folder (did you mean 'smollm2'?)",
+    ),
     ("train", ["--num-questions", "2", "--questions-per-step", "4"], "--questions-per-step 4"),
     ("train", ["--steps", "many"], "argument --steps: invalid int value"),
     ("evaluate", ["--levels", "0"], "--levels 0: arithmetic has levels 1-10"),
@@ -65,14 +72,23 @@ def test_a_mistake_is_one_line_and_status_2(command, argv, message, tmp_path, ca
     assert code == 2
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["agents.train", "--curriculum", "foo"], "invalid choice: 'foo'"),
-    (["agents.evaluate", "--levels", "11"], "--levels 11"),
-    (["agents.plots", "no/such/run"], "no such folder"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["agents.train", "--curriculum", "foo"], "invalid choice: 'foo'"),
+        (["agents.evaluate", "--levels", "11"], "--levels 11"),
+        (["agents.plots", "no/such/run"], "no such folder"),
+    ],
+)
 def test_the_real_command_line_prints_one_line_and_exits_2(argv, message, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "OMP_NUM_THREADS": "1"},
+    )
     _one_line(proc.stderr, message)
     assert proc.returncode == 2 and proc.stdout == ""
 

@@ -59,16 +59,31 @@ def options(name, n, **extra):
 
 
 def comparable(diag):
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else "nan" if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in diag.items()}
+    return {
+        k: (
+            v.tolist()
+            if isinstance(v, np.ndarray)
+            else "nan"
+            if isinstance(v, float) and math.isnan(v)
+            else v
+        )
+        for k, v in diag.items()
+    }
 
 
 # ---- construction --------------------------------------------------------------------------------------
 
 
 def test_make_builds_every_curriculum_by_name():
-    assert set(NAMES) == {"uniform", "learnability", "learnability_filter", "prioritized", "easy_to_hard",
-                          "zero_variance_filter", "posterior"}
+    assert set(NAMES) == {
+        "uniform",
+        "learnability",
+        "learnability_filter",
+        "prioritized",
+        "easy_to_hard",
+        "zero_variance_filter",
+        "posterior",
+    }
     for name in NAMES:
         cur = make(name, 500, seed=3, **options(name, 500))
         assert cur.name == name and cur.num_questions == 500 and repr(cur).startswith(type(cur).__name__)
@@ -76,8 +91,15 @@ def test_make_builds_every_curriculum_by_name():
         assert ids.dtype == np.int64 and ids.min() >= 0 and ids.max() < 500
     assert make("learnability", 5000, preset="fast").buffer_size == 64
     rec = make("learnability", 5000)
-    assert (rec.refresh_every, rec.num_candidates, rec.buffer_size, rec.probe_attempts, rec.batch_size,
-            rec.rho, rec.train_on_probes) == (50, 1280, 256, 8, 64, 0.5, False)
+    assert (
+        rec.refresh_every,
+        rec.num_candidates,
+        rec.buffer_size,
+        rec.probe_attempts,
+        rec.batch_size,
+        rec.rho,
+        rec.train_on_probes,
+    ) == (50, 1280, 256, 8, 64, 0.5, False)
     vf = make("learnability", 5000, preset="very_fast")
     assert (vf.refresh_every, vf.num_candidates, vf.buffer_size) == (5, 128, 64)
 
@@ -85,10 +107,20 @@ def test_make_builds_every_curriculum_by_name():
 NO_LABELS = [Question(uid=str(i), question=f"q{i}", answer="1", source="x") for i in range(100)]
 
 BAD = [
-    ("learnability", 5000, {"buffer_size": 300, "num_candidates": 200}, r"buffer_size K=300 exceeds num_candidates N=200.*lower K or raise N"),
+    (
+        "learnability",
+        5000,
+        {"buffer_size": 300, "num_candidates": 200},
+        r"buffer_size K=300 exceeds num_candidates N=200.*lower K or raise N",
+    ),
     ("learnability", 5000, {"rho": 1.5}, r"rho .* must lie in \[0, 1\], got 1.5"),
     ("learnability", 5000, {"rho": -0.1}, r"rho .* must lie in \[0, 1\], got -0.1"),
-    ("learnability", 5000, {"preset": "turbo"}, r"unknown preset 'turbo'; choose one of \['fast', 'recommended', 'very_fast'\]"),
+    (
+        "learnability",
+        5000,
+        {"preset": "turbo"},
+        r"unknown preset 'turbo'; choose one of \['fast', 'recommended', 'very_fast'\]",
+    ),
     ("learnability", 1000, {}, r"num_candidates N=1280 exceeds the pool of 1000 questions.*very_fast"),
     ("learnability", 5000, {"probe_attempts": 1}, r"probe_attempts \(L\) must be an int >= 2"),
     ("learnability", 5000, {"refresh_every": 0}, r"refresh_every \(T\) must be an int >= 1"),
@@ -102,20 +134,40 @@ BAD = [
     ("posterior", 200, {}, r"ratio \* batch_size = 256 candidates exceed the pool of 200"),
     ("posterior", 5000, {"forgetting": 0}, r"forgetting .* must lie in \(0, 1\]"),
     ("posterior", 5000, {"prior": (0, 1)}, r"prior \(a0, b0\) must be two positive numbers"),
-    ("easy_to_hard", 500, {"difficulty": np.arange(500), "pacing": "log"}, r"pacing must be 'linear' or 'sqrt'"),
+    (
+        "easy_to_hard",
+        500,
+        {"difficulty": np.arange(500), "pacing": "log"},
+        r"pacing must be 'linear' or 'sqrt'",
+    ),
     ("learnability", 5000, {"T": 10, "refresh_every": 10}, r"T and refresh_every are the same option"),
     ("uniform", 5000, {"N_l": 8, "batch_size": 8}, r"N_l and batch_size are the same option"),
     ("easy_to_hard", 500, {}, r"needs difficulty=\[one number per question\]"),
-    ("easy_to_hard", 500, {"difficulty": [1, 2, 3]}, r"difficulty has shape \(3,\); pass one number per question \(500\)"),
+    (
+        "easy_to_hard",
+        500,
+        {"difficulty": [1, 2, 3]},
+        r"difficulty has shape \(3,\); pass one number per question \(500\)",
+    ),
     ("easy_to_hard", 500, {"difficulty": np.full(500, np.nan)}, r"NaN or inf"),
     ("zero_variance_filter", 5000, {"gen_batch_size": 0}, r"gen_batch_size .* must be an int >= 1"),
     ("zero_variance_filter", 5000, {"max_num_gen_batches": -1}, r"max_num_gen_batches must be an int >= 0"),
-    ("zero_variance_filter", 5000, {"oversample": 2}, r"zero_variance_filter has no option\(s\) \['oversample'\]"),
+    (
+        "zero_variance_filter",
+        5000,
+        {"oversample": 2},
+        r"zero_variance_filter has no option\(s\) \['oversample'\]",
+    ),
     ("uniform", 0, {}, r"num_questions must be a positive int"),
     ("nonsense", 5000, {}, r"unknown curriculum 'nonsense'; choose one of \['easy_to_hard'"),
     ("uniform", 5000, {"rho": 0.5}, r"uniform has no option\(s\) \['rho'\]; its options are"),
 ] + [
-    (name, 50, options(name, 50, batch_size=64), r"pool of 50 questions is smaller than a batch of 64.*lower batch_size")
+    (
+        name,
+        50,
+        options(name, 50, batch_size=64),
+        r"pool of 50 questions is smaller than a batch of 64.*lower batch_size",
+    )
     for name in NAMES
 ]
 
@@ -127,13 +179,19 @@ def test_bad_configurations_raise_with_what_to_change(name, n, kwargs, match):
 
 
 def test_easy_to_hard_without_difficulty_labels_raises():
-    with pytest.raises(ValueError, match="100 of 100 questions have neither a difficulty label nor a worked solution"):
+    with pytest.raises(
+        ValueError, match="100 of 100 questions have neither a difficulty label nor a worked solution"
+    ):
         difficulty_from_questions(NO_LABELS)
-    labelled = [Question(uid="a", question="q", answer="1", source="x", difficulty=3),
-                Question(uid="b", question="q", answer="1", source="x", difficulty=1)]
+    labelled = [
+        Question(uid="a", question="q", answer="1", source="x", difficulty=3),
+        Question(uid="b", question="q", answer="1", source="x", difficulty=1),
+    ]
     assert difficulty_from_questions(labelled).tolist() == [3.0, 1.0]
-    gsm8k_like = [Question(uid="a", question="q", answer="1", source="x", solution="short"),
-                  Question(uid="b", question="q", answer="1", source="x", solution="a longer one")]
+    gsm8k_like = [
+        Question(uid="a", question="q", answer="1", source="x", solution="short"),
+        Question(uid="b", question="q", answer="1", source="x", solution="a longer one"),
+    ]
     assert difficulty_from_questions(gsm8k_like).tolist() == [5.0, 12.0]
 
 
@@ -168,7 +226,9 @@ def test_nan_rewards_count_as_never_finished():
 def test_uniform_is_without_replacement_per_epoch_and_uniform():
     n, epochs = 20, 2000
     cur = make("uniform", n, seed=0, batch_size=7)
-    draws = np.concatenate([cur.next_request(7).question_ids for _ in range(math.ceil(n * epochs / 7))])[: n * epochs]
+    draws = np.concatenate([cur.next_request(7).question_ids for _ in range(math.ceil(n * epochs / 7))])[
+        : n * epochs
+    ]
     per_epoch = draws.reshape(epochs, n)
     assert (np.sort(per_epoch, axis=1) == np.arange(n)).all()  # every question exactly once per epoch
 
@@ -186,7 +246,11 @@ def test_uniform_is_without_replacement_per_epoch_and_uniform():
 
 def test_uniform_is_seeded():
     a, b, c = (make("uniform", 1000, seed=s) for s in (1, 1, 2))
-    assert a.next_request().question_ids.tolist() == b.next_request().question_ids.tolist() != c.next_request().question_ids.tolist()
+    assert (
+        a.next_request().question_ids.tolist()
+        == b.next_request().question_ids.tolist()
+        != c.next_request().question_ids.tolist()
+    )
 
 
 # ---- learnability (buffer) ---------------------------------------------------------------------------
@@ -220,8 +284,16 @@ def test_learnability_buffer_concentrates_on_the_middle_of_a_graded_pool():
 
 def test_learnability_refreshes_every_T_iterations_with_N_candidates_L_attempts():
     T, N, K, L = 5, 100, 32, 4
-    cur = make("learnability", 500, seed=0, refresh_every=T, num_candidates=N, buffer_size=K, probe_attempts=L,
-               batch_size=16)
+    cur = make(
+        "learnability",
+        500,
+        seed=0,
+        refresh_every=T,
+        num_candidates=N,
+        buffer_size=K,
+        probe_attempts=L,
+        batch_size=16,
+    )
     learner = Learner(three_way_pool(500), seed=0)
     probes_at = []
     for it in range(23):
@@ -259,8 +331,14 @@ def test_learnability_rejects_unrequested_probes_without_recording_them():
 
 @pytest.mark.parametrize("train_on_probes", [False, True])
 def test_probe_attempts_count_whether_or_not_trained_on(train_on_probes):
-    cur = make("learnability", 500, refresh_every=5, num_candidates=100, buffer_size=32,
-               train_on_probes=train_on_probes)
+    cur = make(
+        "learnability",
+        500,
+        refresh_every=5,
+        num_candidates=100,
+        buffer_size=32,
+        train_on_probes=train_on_probes,
+    )
     probe = cur.next_request().question_ids
     keep = cur.report(probe, Learner(three_way_pool(500)).attempt(probe, 8), phase="probe").keep
     assert keep.tolist() == [train_on_probes] * 100
@@ -276,8 +354,14 @@ def test_learnability_sample_before_any_probe_warns_and_is_uniform():
 
 def test_paper_symbols_are_aliases():
     cur = make("learnability", 5000, T=10, N=256, K=64, L=4, rho=0.25, N_l=32)
-    assert (cur.refresh_every, cur.num_candidates, cur.buffer_size, cur.probe_attempts, cur.rho, cur.batch_size) == (
-        10, 256, 64, 4, 0.25, 32)
+    assert (
+        cur.refresh_every,
+        cur.num_candidates,
+        cur.buffer_size,
+        cur.probe_attempts,
+        cur.rho,
+        cur.batch_size,
+    ) == (10, 256, 64, 4, 0.25, 32)
     assert make("uniform", 500, N_l=8).next_request().question_ids.size == 8
     with pytest.raises(ValueError, match="K and buffer_size are the same option"):
         make("learnability", 5000, K=64, buffer_size=64)
@@ -288,15 +372,22 @@ def test_paper_symbols_are_aliases():
 @pytest.mark.parametrize("preset", ["recommended", "fast", "very_fast"])
 def test_presets_scale_with_the_batch_and_keep_the_papers_probe_share(preset):
     paper = make("learnability", 5000, preset=preset)
-    assert paper.batch_size == 64 and {k: getattr(paper, k) for k in ("refresh_every", "num_candidates", "buffer_size")} \
+    assert (
+        paper.batch_size == 64
+        and {k: getattr(paper, k) for k in ("refresh_every", "num_candidates", "buffer_size")}
         == curricula.LEARNABILITY_PRESETS[preset]
+    )
     for n_l in (8, 16, 64):
         cur = make("learnability", 5000, preset=preset, batch_size=n_l)
         assert cur.refresh_every == paper.refresh_every
-        assert (cur.num_candidates, cur.buffer_size) == (paper.num_candidates * n_l // 64, paper.buffer_size * n_l // 64)
+        assert (cur.num_candidates, cur.buffer_size) == (
+            paper.num_candidates * n_l // 64,
+            paper.buffer_size * n_l // 64,
+        )
         # probe attempts per iteration: 0.4 N_l L at every batch size, as in the paper's three presets
         assert cur.planned_probe_attempts(cur.refresh_every * 10) / (cur.refresh_every * 10) == pytest.approx(
-            0.4 * n_l * 8)
+            0.4 * n_l * 8
+        )
     small = make("learnability", 5000, preset=preset, batch_size=8, num_candidates=40)
     assert small.num_candidates == 40  # an explicit option wins over the preset
 
@@ -360,8 +451,19 @@ def test_zero_variance_filter_drops_groups_whose_attempts_all_agree():
     cur = make("zero_variance_filter", 1000, seed=0, batch_size=8)
     ids = cur.next_request().question_ids
     assert ids.size == 8  # a generation batch: gen_batch_size defaults to batch_size, as in DAPO's config
-    rewards = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1],
-                        [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, np.nan]], dtype=np.float32)
+    rewards = np.array(
+        [
+            [1, 1, 1, 1],
+            [0, 0, 0, 0],
+            [1, 0, 1, 0],
+            [0, 0, 0, 1],
+            [1, 1, 1, 1],
+            [0, 0, 0, 0],
+            [0, 0, 0, 0],
+            [1, 1, 0, np.nan],
+        ],
+        dtype=np.float32,
+    )
     fb = cur.report(ids, rewards)
     assert fb.keep.tolist() == [False, False, True, True, False, False, False, True]
     assert not fb.done and cur.iteration == 0  # 3 of 8 kept: DAPO draws another generation batch
@@ -445,7 +547,9 @@ def test_prioritized_is_plr_replay_share_and_fresh_draws():
     cur.report(everything, np.tile([1.0, 0.0], (n, 1)))
     assert cur.diagnostics()["curriculum/frac_seen"] == 1.0
     draws = np.concatenate([cur.next_request().question_ids for _ in range(50)])
-    assert len(draws) == 2500 and len(set(draws.tolist())) < 2500  # all seen: every draw a replay, with repeats
+    assert (
+        len(draws) == 2500 and len(set(draws.tolist())) < 2500
+    )  # all seen: every draw a replay, with repeats
 
 
 def plr_reference(scores, staleness, temperature, staleness_coef):
@@ -469,7 +573,9 @@ def test_prioritized_replays_with_plrs_distribution(temperature):
     scores, staleness = 1.0 - cur.p.astype(np.float64), (cur.iteration - cur.last_seen).astype(np.float64)
     expected = plr_reference(scores, staleness, temperature, 0.1)
     assert np.allclose(cur.sampling_probs(np.arange(n)), expected)
-    draws = np.concatenate([cur.next_request(400).question_ids for _ in range(50)])  # 20,000 draws, no reports
+    draws = np.concatenate(
+        [cur.next_request(400).question_ids for _ in range(50)]
+    )  # 20,000 draws, no reports
     counts = np.bincount(draws, minlength=n)
     big = expected * draws.size >= 5
     chi2 = float(((counts[big] - expected[big] * draws.size) ** 2 / (expected[big] * draws.size)).sum())
@@ -507,7 +613,9 @@ def test_prioritized_groups_stay_consistent_with_the_statistics():
         cur.report(ids, rewards)
     seen = np.flatnonzero(~np.isnan(cur.p))
     by_time = cur._times
-    assert sorted(int(m) for t in by_time.size for m in by_time.members[t][: by_time.size[t]]) == seen.tolist()
+    assert (
+        sorted(int(m) for t in by_time.size for m in by_time.members[t][: by_time.size[t]]) == seen.tolist()
+    )
     for t in by_time.size:
         assert (cur.last_seen[by_time.members[t][: by_time.size[t]]] == t).all()
     value = {g: v for v, g in cur._level_of.items()}
@@ -543,7 +651,9 @@ def test_posterior_updates_a_discounted_beta_posterior_from_every_attempt():
     cur.report([6], [[0.0, 0.0]])
     cur.report([7], [[0.0, 0.0]])  # three iterations after it, the evidence weighs 0.5 ** 3
     assert posterior(5) == pytest.approx((2.0 + 0.125 * 2, 3.0 + 0.125 * 1))
-    cur.report([5], [[0.0, 0.0, 0.0, 0.0]], "probe")  # probe attempts count too, added to the discounted evidence
+    cur.report(
+        [5], [[0.0, 0.0, 0.0, 0.0]], "probe"
+    )  # probe attempts count too, added to the discounted evidence
     assert posterior(5) == pytest.approx((2.0 + 0.125 * 2, 3.0 + 0.125 * 1 + 4))
     d = cur.diagnostics()
     assert d["curriculum/probe_attempts"] == 4 and d["curriculum/train_attempts"] == 7
@@ -568,7 +678,9 @@ def test_posterior_picks_learnable_questions_without_probes():
 
 def test_easy_to_hard_opens_the_easy_questions_first():
     difficulty = np.repeat(np.arange(1, 11), 100)  # 1000 questions, levels 1..10
-    cur = make("easy_to_hard", 1000, seed=0, difficulty=difficulty, start=0.1, ramp_iterations=18, batch_size=16)
+    cur = make(
+        "easy_to_hard", 1000, seed=0, difficulty=difficulty, start=0.1, ramp_iterations=18, batch_size=16
+    )
     learner = Learner(np.full(1000, 0.5))
     hardest = []
     for it in range(25):
@@ -581,7 +693,9 @@ def test_easy_to_hard_opens_the_easy_questions_first():
     assert hardest[0] == 1 and max(hardest[:3]) == 2 and hardest[-1] == 10
     sqrt = make("easy_to_hard", 1000, difficulty=difficulty, start=0.1, ramp_iterations=18, pacing="sqrt")
     sqrt.iteration = 9  # Platanios et al.'s square-root competence: sqrt(t (1 - c0^2) / T + c0^2)
-    assert sqrt.frontier() == pytest.approx(math.sqrt(0.5 * 0.99 + 0.01)) and sqrt.frontier() > 0.1 + 0.9 * 0.5
+    assert (
+        sqrt.frontier() == pytest.approx(math.sqrt(0.5 * 0.99 + 0.01)) and sqrt.frontier() > 0.1 + 0.9 * 0.5
+    )
     assert cur.question_info(int(np.argmax(difficulty == 1)))["curriculum_in_buffer"] is True
     assert cur.diagnostics()["curriculum/frontier"] == 1.0
 
@@ -622,11 +736,24 @@ def test_seed_restarts_the_random_stream(name):
     assert drive(reseeded, Learner(three_way_pool(n)), 6) == drive(fresh, Learner(three_way_pool(n)), 6)
 
 
-KEYS = {"curriculum/iteration", "curriculum/frac_all_solved_of_kept", "curriculum/frac_none_solved_of_kept",
-        "curriculum/batch_learnability", "curriculum/batch_accuracy", "curriculum/kept_fraction",
-        "curriculum/pool_learnability", "curriculum/frac_seen", "curriculum/buffer_size", "curriculum/buffer_age",
-        "curriculum/buffer_learnability", "curriculum/p_hist", "curriculum/train_attempts",
-        "curriculum/probe_attempts", "curriculum/discarded_attempts", "curriculum/total_attempts"}
+KEYS = {
+    "curriculum/iteration",
+    "curriculum/frac_all_solved_of_kept",
+    "curriculum/frac_none_solved_of_kept",
+    "curriculum/batch_learnability",
+    "curriculum/batch_accuracy",
+    "curriculum/kept_fraction",
+    "curriculum/pool_learnability",
+    "curriculum/frac_seen",
+    "curriculum/buffer_size",
+    "curriculum/buffer_age",
+    "curriculum/buffer_learnability",
+    "curriculum/p_hist",
+    "curriculum/train_attempts",
+    "curriculum/probe_attempts",
+    "curriculum/discarded_attempts",
+    "curriculum/total_attempts",
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -634,12 +761,16 @@ def test_diagnostics_keys_are_stable_and_values_sensible(name):
     n = 600
     p = three_way_pool(n)
     cur = make(name, n, seed=0, **options(name, n))
-    extra = {"easy_to_hard": {"curriculum/frontier", "curriculum/frontier_difficulty"},
-             "zero_variance_filter": {"curriculum/gen_batches"},
-             "posterior": {"curriculum/picked_learnability", "curriculum/picked_evidence"}}.get(name, set())
+    extra = {
+        "easy_to_hard": {"curriculum/frontier", "curriculum/frontier_difficulty"},
+        "zero_variance_filter": {"curriculum/gen_batches"},
+        "posterior": {"curriculum/picked_learnability", "curriculum/picked_evidence"},
+    }.get(name, set())
     before = cur.diagnostics()
     assert set(before) == KEYS | extra
-    assert math.isnan(before["curriculum/frac_all_solved_of_kept"]) and before["curriculum/total_attempts"] == 0
+    assert (
+        math.isnan(before["curriculum/frac_all_solved_of_kept"]) and before["curriculum/total_attempts"] == 0
+    )
     for _ in range(8):
         drive(cur, Learner(p), 1)
         d = cur.diagnostics()
@@ -648,8 +779,12 @@ def test_diagnostics_keys_are_stable_and_values_sensible(name):
         assert 0 <= d["curriculum/batch_learnability"] <= 0.25 and 0 <= d["curriculum/batch_accuracy"] <= 1
         seen = cur.attempts > 0
         assert d["curriculum/p_hist"].sum() == seen.sum() and d["curriculum/frac_seen"] == seen.mean()
-        assert d["curriculum/pool_learnability"] == pytest.approx(np.mean(cur.p[seen] * (1 - cur.p[seen])), abs=1e-6)
-        assert d["curriculum/total_attempts"] == d["curriculum/train_attempts"] + d["curriculum/probe_attempts"]
+        assert d["curriculum/pool_learnability"] == pytest.approx(
+            np.mean(cur.p[seen] * (1 - cur.p[seen])), abs=1e-6
+        )
+        assert (
+            d["curriculum/total_attempts"] == d["curriculum/train_attempts"] + d["curriculum/probe_attempts"]
+        )
         assert d["curriculum/total_attempts"] == cur.attempts.sum()
         assert d["curriculum/iteration"] == cur.iteration
 
@@ -676,7 +811,9 @@ def test_statistics_cost_a_few_bytes_per_question(name):
     kw = options(name, n, batch_size=64)
     cur = make(name, n, seed=0, **kw)
     drive(cur, Learner(np.full(n, 0.5)), 3)
-    assert cur.state_nbytes() / n <= 40  # 16 bytes of statistics, 4 of epoch order; easy_to_hard adds order and labels
+    assert (
+        cur.state_nbytes() / n <= 40
+    )  # 16 bytes of statistics, 4 of epoch order; easy_to_hard adds order and labels
 
 
 def test_question_info_reports_the_curriculum_view():
@@ -684,8 +821,14 @@ def test_question_info_reports_the_curriculum_view():
     drive(cur, Learner(three_way_pool(500)), 1)
     q = int(cur.buffer[0])
     info = cur.question_info(q)
-    assert set(info) == {"curriculum_p", "curriculum_learnability", "curriculum_attempts", "curriculum_in_buffer",
-                         "curriculum_sampling_prob", "curriculum_iteration"}
+    assert set(info) == {
+        "curriculum_p",
+        "curriculum_learnability",
+        "curriculum_attempts",
+        "curriculum_in_buffer",
+        "curriculum_sampling_prob",
+        "curriculum_iteration",
+    }
     assert info["curriculum_in_buffer"] is True and info["curriculum_learnability"] > 0
     assert info["curriculum_sampling_prob"] == pytest.approx(0.5 / 500 + 0.5 / 32)
     outside = int(np.setdiff1d(np.arange(500), cur.buffer)[0])

@@ -12,8 +12,10 @@ from curricula.simulation import AsyncLoop, learnable_share_under_lag
 
 N, BATCH = 600, 16
 OPTIONS = {"learnability": {"preset": "fast"}}
-pytestmark = [pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning"),
-              pytest.mark.filterwarnings("ignore:learnability. the probe report scored none:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning"),
+    pytest.mark.filterwarnings("ignore:learnability. the probe report scored none:UserWarning"),
+]
 
 
 def loop(name, lag, seed=0, **kw):
@@ -62,8 +64,9 @@ def test_state_dict_round_trips_with_requests_in_flight(name, lag):
 def test_learnable_share_under_lag_close_to_synchronous(name):
     """The share of trained groups whose question was learnable when attempted, measured with the simulator's
     learner (2 seeds): at lag 1 and 4 within 5 points of the synchronous loop (or better)."""
-    shares = learnable_share_under_lag(name, n=2000, iterations=120, seeds=2, batch_size=32,
-                                       **OPTIONS.get(name, {}))
+    shares = learnable_share_under_lag(
+        name, n=2000, iterations=120, seeds=2, batch_size=32, **OPTIONS.get(name, {})
+    )
     assert shares[1] >= shares[0] - 0.05 and shares[4] >= shares[0] - 0.05, shares
 
 
@@ -84,7 +87,7 @@ def test_posterior_discounts_late_evidence_by_its_age():
         cur.report(np.array([7]), np.full((1, 4), np.nan))  # three iterations pass, nothing finished
     cur.report(np.array([9]), np.ones((1, 4)), issued=1)  # 4 successes drawn at iteration 1, reported at 3
     alpha, beta = cur.posterior(np.array([9]))  # now iteration 4: the evidence is 3 iterations old
-    assert alpha[0] == pytest.approx(1 + 4 * 0.5 ** 3) and beta[0] == pytest.approx(1.0)
+    assert alpha[0] == pytest.approx(1 + 4 * 0.5**3) and beta[0] == pytest.approx(1.0)
     sync = make("posterior", 50, batch_size=4, forgetting=0.5)
     sync.report(np.array([9]), np.ones((1, 4)))  # reported as drawn: 1 iteration old after its own report
     assert sync.posterior(np.array([9]))[0][0] == pytest.approx(1 + 4 * 0.5)
@@ -96,12 +99,15 @@ def test_prioritized_dates_staleness_by_the_request():
         cur.report(np.array([1]), np.full((1, 4), np.nan))
     cur.report(np.array([2]), np.array([[1.0, 0.0, 1.0, 0.0]]), issued=1)
     assert cur.last_seen[2] == 1 and cur.question_info(2)["curriculum_sampling_prob"] > 0
-    assert cur._buffer_stats()[1] == pytest.approx(cur.iteration - 1)  # mean staleness counts from the request
+    assert cur._buffer_stats()[1] == pytest.approx(
+        cur.iteration - 1
+    )  # mean staleness counts from the request
 
 
 def test_learnability_refreshes_when_the_late_probe_arrives_and_never_draws_it_twice():
-    cur = make("learnability", 200, batch_size=8, refresh_every=2, num_candidates=16, buffer_size=8,
-               probe_attempts=4)
+    cur = make(
+        "learnability", 200, batch_size=8, refresh_every=2, num_candidates=16, buffer_size=8, probe_attempts=4
+    )
     probe = cur.next_request()
     assert probe.phase == "probe"
     with pytest.warns(UserWarning, match="before the first buffer"):

@@ -16,11 +16,21 @@ from curricula import CURRICULA, CurriculumWrapper, make
 from mathenv import MathReasoningEnv, Question
 
 NAMES = sorted(CURRICULA)
-SMALL = {"learnability": {"refresh_every": 2, "num_candidates": 10, "buffer_size": 4, "probe_attempts": 3,
-                          "batch_size": 4},
-         "prioritized": {"batch_size": 4}, "easy_to_hard": {"batch_size": 4, "ramp_iterations": 5},
-         "uniform": {"batch_size": 4}, "learnability_filter": {"batch_size": 4},
-         "zero_variance_filter": {"batch_size": 4}, "posterior": {"batch_size": 4}}
+SMALL = {
+    "learnability": {
+        "refresh_every": 2,
+        "num_candidates": 10,
+        "buffer_size": 4,
+        "probe_attempts": 3,
+        "batch_size": 4,
+    },
+    "prioritized": {"batch_size": 4},
+    "easy_to_hard": {"batch_size": 4, "ramp_iterations": 5},
+    "uniform": {"batch_size": 4},
+    "learnability_filter": {"batch_size": 4},
+    "zero_variance_filter": {"batch_size": 4},
+    "posterior": {"batch_size": 4},
+}
 
 
 def pool_env(n=200):
@@ -38,7 +48,9 @@ def play(env, episodes, solves=lambda qid, attempt: qid % 2 == 0, step_every=Tru
         _, info = env.reset()
         infos.append(info)
         if step_every:
-            _, _, terminated, _, _ = env.step(answer(info, solves(info["question_id"], info.get("curriculum_attempt"))))
+            _, _, terminated, _, _ = env.step(
+                answer(info, solves(info["question_id"], info.get("curriculum_attempt")))
+            )
             assert terminated
     return infos
 
@@ -50,7 +62,9 @@ def test_env_checker_passes_on_wrapped_envs(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any Gymnasium warning fails the test ...
         check_env(env.unwrapped, skip_render_check=name != "uniform")
-        warnings.filterwarnings("ignore", message=".*different from the unwrapped version")  # ... but this note
+        warnings.filterwarnings(
+            "ignore", message=".*different from the unwrapped version"
+        )  # ... but this note
         # the wrapper itself: seeded resets, step determinism, and (render check) rebuilding it from its spec
         check_env(env, skip_render_check=name != "uniform")
     assert isinstance(env.spec.make(), CurriculumWrapper)
@@ -76,8 +90,14 @@ def test_phases_probe_then_train_and_reports_one_update_per_batch():
     infos = play(env, 8)
     assert [i["curriculum_phase"] for i in infos] == ["train"] * 8 and cur.iteration == 1
     assert infos[0]["curriculum_iteration"] == 0 and set(infos[0]) >= {
-        "curriculum_p", "curriculum_learnability", "curriculum_attempts", "curriculum_in_buffer",
-        "curriculum_sampling_prob", "curriculum_row", "curriculum_attempt"}
+        "curriculum_p",
+        "curriculum_learnability",
+        "curriculum_attempts",
+        "curriculum_in_buffer",
+        "curriculum_sampling_prob",
+        "curriculum_row",
+        "curriculum_attempt",
+    }
     play(env, 8)
     assert cur.iteration == 2 and cur.diagnostics()["curriculum/train_attempts"] == 16
     assert play(env, 1)[0]["curriculum_phase"] == "probe"
@@ -121,7 +141,9 @@ def test_explicit_resets_pass_through_and_are_not_reported():
     assert env.curriculum.iteration == 1 and env.curriculum.diagnostics()["curriculum/train_attempts"] == 8
     assert env.diagnostics()["curriculum/explicit_episodes"] == 2
     ids = env.last_report["question_ids"]
-    assert env.curriculum.attempts.sum() == 8 and set(np.flatnonzero(env.curriculum.attempts)) == set(ids.tolist())
+    assert env.curriculum.attempts.sum() == 8 and set(np.flatnonzero(env.curriculum.attempts)) == set(
+        ids.tolist()
+    )
 
 
 def test_abandoned_episodes_count_as_nan():
@@ -171,7 +193,9 @@ def test_seeding_every_episode_keeps_learning():
         phases.append(info["curriculum_phase"])
         env.step(answer(info, info["question_id"] % 3 == 0 or info["curriculum_attempt"] == 0))
     assert phases[:30] == ["probe"] * 30  # 10 candidates x L=3, then training
-    assert phases.count("train") == pytest.approx(3000 * 24 / 54, abs=30)  # per T=2: 30 probe, 2 x 4 x 3 train
+    assert phases.count("train") == pytest.approx(
+        3000 * 24 / 54, abs=30
+    )  # per T=2: 30 probe, 2 x 4 x 3 train
     assert cur.iteration > 100 and cur.buffer.size == 4 and cur.last_refresh >= cur.iteration - 2
     assert cur.diagnostics()["curriculum/probe_attempts"] > 1000  # a refresh every T=2 iterations
     assert (cur.buffer_learnability > 0).all()  # mixed groups: the learner solves only attempt 0 of most ids
@@ -262,15 +286,18 @@ def test_batch_filters_through_the_wrapper():
 
 
 def test_easy_to_hard_by_name_reads_the_pool_difficulty():
-    env = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, start=0.1, ramp_iterations=100,
-                            attempts_per_question=1)
+    env = CurriculumWrapper(
+        pool_env(1000), "easy_to_hard", batch_size=8, start=0.1, ramp_iterations=100, attempts_per_question=1
+    )
     levels = [i["difficulty"] for i in play(env, 24)]
     assert max(levels[:8]) == 1 and max(levels) == 2  # arithmetic levels 1..10, 100 each: 10% open at first
-    custom = CurriculumWrapper(pool_env(1000), "easy_to_hard", batch_size=8, difficulty=-np.arange(1000),
-                               attempts_per_question=1)
+    custom = CurriculumWrapper(
+        pool_env(1000), "easy_to_hard", batch_size=8, difficulty=-np.arange(1000), attempts_per_question=1
+    )
     assert min(i["question_id"] for i in play(custom, 8)) >= 900  # its own labels: highest ids are easiest
-    unlabeled = MathReasoningEnv(questions=[Question(uid=str(i), question="q", answer="1", source="x")
-                                            for i in range(100)])
+    unlabeled = MathReasoningEnv(
+        questions=[Question(uid=str(i), question="q", answer="1", source="x") for i in range(100)]
+    )
     with pytest.raises(ValueError, match="neither a difficulty label nor a worked solution"):
         CurriculumWrapper(unlabeled, "easy_to_hard", batch_size=8)
 
@@ -302,7 +329,9 @@ def test_wrapper_state_dict_resumes_mid_batch(name):
     resumed = CurriculumWrapper(pool_env(), name, seed=4, attempts_per_question=2, **SMALL[name])
     resumed.load_state_dict(state)
     a = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(first, 60, solves)]
-    b = [(i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(resumed, 60, solves)]
+    b = [
+        (i["question_id"], i["curriculum_phase"], i["curriculum_attempt"]) for i in play(resumed, 60, solves)
+    ]
     assert a == b and first.curriculum.iteration == resumed.curriculum.iteration > 3
 
 

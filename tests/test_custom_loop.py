@@ -37,8 +37,11 @@ def test_custom_loop_from_the_docs_runs(capsys):
             out.append(f"\\boxed{{{gold_of[prompt]}}}" if right else "\\boxed{-123456789}")
         return out
 
-    ns = {"generate": generate, "train_step": lambda prompts, rewards: trained.append(len(prompts)),
-          "num_steps": 3}
+    ns = {
+        "generate": generate,
+        "train_step": lambda prompts, rewards: trained.append(len(prompts)),
+        "num_steps": 3,
+    }
     exec(compile(code, str(DOC), "exec"), ns)
 
     cur = ns["cur"]

@@ -28,7 +28,9 @@ def test_arithmetic_solutions_reach_the_gold_answer():
         for line in q.solution.splitlines()[:-1]:
             lhs, rhs = line.split(" = ")
             a, op, b = lhs.split(" ")
-            value = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](int(a), int(b))
+            value = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](
+                int(a), int(b)
+            )
             assert value == int(rhs), line
 
 
@@ -60,12 +62,21 @@ def test_math500_from_local_jsonl(data_dir):
 def test_math_loader_reads_boxed_answer_when_no_answer_field(tmp_path, math500_rows):
     # the full MATH training set (hub: EleutherAI/hendrycks_math) has no `answer` field: it comes from \boxed{}
     path = tmp_path / "math_train.jsonl"
-    rows = [{"problem": r["problem"], "solution": r["solution"], "level": f"Level {r['level']}", "type": r["subject"]}
-            for r in math500_rows[:20]]
+    rows = [
+        {
+            "problem": r["problem"],
+            "solution": r["solution"],
+            "level": f"Level {r['level']}",
+            "type": r["subject"],
+        }
+        for r in math500_rows[:20]
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows))
     qs = load_questions("math", "train", data_path=path)
     assert [q.difficulty for q in qs] == [r["level"] for r in math500_rows[:20]]
-    assert all(score(f"\\boxed{{{q.answer}}}", r["answer"]).correct for q, r in zip(qs, math500_rows, strict=False))
+    assert all(
+        score(f"\\boxed{{{q.answer}}}", r["answer"]).correct for q, r in zip(qs, math500_rows, strict=False)
+    )
 
 
 def test_any_jsonl_with_a_field_mapping(tmp_path):
@@ -113,7 +124,9 @@ def test_a_named_dataset_of_your_own_reads_its_data_path(tmp_path, monkeypatch):
 
 def test_rows_without_a_gold_answer_are_skipped_and_counted(tmp_path):
     path = tmp_path / "nulls.jsonl"
-    path.write_text('{"q": "1+1?", "a": "2"}\n{"q": "x?", "a": null}\n\n{"q": "y?", "a": ""}\n{"q": "3+3?", "a": 6}\n')
+    path.write_text(
+        '{"q": "1+1?", "a": "2"}\n{"q": "x?", "a": null}\n\n{"q": "y?", "a": ""}\n{"q": "3+3?", "a": 6}\n'
+    )
     with pytest.warns(UserWarning, match=r"skipped 2 of 4 rows with no gold answer .*nulls.jsonl:2"):
         qs = load_questions(str(path), question_field="q", answer_field="a")
     assert [q.answer for q in qs] == ["2", "6"] and "None" not in [q.answer for q in qs]

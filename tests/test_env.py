@@ -27,8 +27,12 @@ def test_registered_and_env_checker_clean():
 
 
 def test_env_checker_clean_on_math500(data_dir):
-    env = gym.make("MathReasoning-v0", dataset="math500", split="test",
-                   data_path=str(data_dir / "math" / "math500_test.jsonl"))
+    env = gym.make(
+        "MathReasoning-v0",
+        dataset="math500",
+        split="test",
+        data_path=str(data_dir / "math" / "math500_test.jsonl"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
@@ -68,7 +72,13 @@ def test_question_id_option(env):
 def test_step_rewards_and_reasons(env):
     _, info = env.reset(options={"question_id": 5})
     obs, reward, terminated, truncated, step_info = env.step(f"Thus \\boxed{{{info['answer']}}}.")
-    assert (reward, terminated, truncated, step_info["correct"], step_info["reason"]) == (1.0, True, False, True, "correct")
+    assert (reward, terminated, truncated, step_info["correct"], step_info["reason"]) == (
+        1.0,
+        True,
+        False,
+        True,
+        "correct",
+    )
     assert obs == "" and step_info["extracted"] == info["answer"]
     env.reset(options={"question_id": 5})
     _, reward, _, _, step_info = env.step(f"\\boxed{{{int(info['answer']) + 1}}}")
@@ -113,7 +123,9 @@ def test_multi_turn_feedback_then_success():
     env = gym.make("MathReasoning-v0", num_questions=10, max_turns=3)
     _, info = env.reset(options={"question_id": 1})
     obs, reward, terminated, _, step_info = env.step("\\boxed{-1}")
-    assert not terminated and reward == 0.0 and "not correct" in obs and "-1" in obs and step_info["turn"] == 1
+    assert (
+        not terminated and reward == 0.0 and "not correct" in obs and "-1" in obs and step_info["turn"] == 1
+    )
     obs, reward, terminated, _, step_info = env.step(f"\\boxed{{{info['answer']}}}")
     assert terminated and reward == 1.0 and step_info["turn"] == 2
 
@@ -136,7 +148,9 @@ def test_batch_score_matches_step(env):
         stepped.append(env.step(c)[1])
     assert rewards.dtype == np.float32 and rewards.tolist() == stepped
     assert [v.correct for v in verdicts] == [bool(r) for r in stepped]
-    prefixed, _ = env.unwrapped.batch_rewards(ids, [c[7:] for c in completions], prefixes=[c[:7] for c in completions])
+    prefixed, _ = env.unwrapped.batch_rewards(
+        ids, [c[7:] for c in completions], prefixes=[c[:7] for c in completions]
+    )
     assert prefixed.tolist() == stepped
     with pytest.raises(ValueError, match="question ids"):
         env.unwrapped.batch_rewards([1000], ["1"])
@@ -158,8 +172,9 @@ def test_custom_question_pool_and_render():
 
 
 def test_gym_make_selects_datasets(data_dir):
-    env = gym.make("MathReasoning-v0", dataset="gsm8k", split="test",
-                   data_path=str(data_dir / "gsm8k" / "test.jsonl"))
+    env = gym.make(
+        "MathReasoning-v0", dataset="gsm8k", split="test", data_path=str(data_dir / "gsm8k" / "test.jsonl")
+    )
     _, info = env.reset(seed=0)
     assert info["source"] == "gsm8k" and env.unwrapped.num_questions == 1319
 
@@ -181,9 +196,12 @@ def test_readme_documents_every_gym_make_keyword():
     from mathenv.env import MathReasoningEnv
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("Every keyword of `gym.make"):readme.index("## The verifier")]
-    documented = {name for cell in re.findall(r"^\| (`[^|]+`) \|", section, re.M)
-                  for name in re.findall(r"`(\w+)`", cell)}
+    section = readme[readme.index("Every keyword of `gym.make") : readme.index("## The verifier")]
+    documented = {
+        name
+        for cell in re.findall(r"^\| (`[^|]+`) \|", section, re.M)
+        for name in re.findall(r"`(\w+)`", cell)
+    }
     keywords = set(inspect.signature(MathReasoningEnv.__init__).parameters) - {"self"}
     assert documented == keywords, (keywords - documented, documented - keywords)
 
@@ -197,9 +215,16 @@ def test_numeric_answers_stop_a_restated_question_from_scoring():
     _, reward, _, _, info = env.step(f"\\boxed{{{a} + {b}}}")
     assert reward == 0.0 and info["reason"] == "wrong"
     ids = [env.unwrapped.questions.index(q)] * 3
-    rewards, verdicts = env.unwrapped.batch_rewards(ids, [f"\\boxed{{{q.answer}}}", f"\\boxed{{{2 * int(q.answer)}/2}}",
-                                                 f"\\boxed{{{a}+{b}}}"])
-    assert rewards.tolist() == [1.0, 0.0, 0.0]  # a fraction that is the answer unreduced, like the sum, is undone
+    rewards, verdicts = env.unwrapped.batch_rewards(
+        ids, [f"\\boxed{{{q.answer}}}", f"\\boxed{{{2 * int(q.answer)}/2}}", f"\\boxed{{{a}+{b}}}"]
+    )
+    assert rewards.tolist() == [
+        1.0,
+        0.0,
+        0.0,
+    ]  # a fraction that is the answer unreduced, like the sum, is undone
     lenient = gym.make("MathReasoning-v0", num_questions=20, levels=[1], numeric_answers=False).unwrapped
-    assert lenient.batch_rewards(ids[:1], [f"\\boxed{{{a} + {b}}}"])[0].tolist() == [1.0]  # equal, as math-verify says
+    assert lenient.batch_rewards(ids[:1], [f"\\boxed{{{a} + {b}}}"])[0].tolist() == [
+        1.0
+    ]  # equal, as math-verify says
     assert gym.make("MathReasoning-v0", questions=[q]).unwrapped.numeric_answers  # every pool, by default

@@ -11,8 +11,17 @@ from agents import metrics as M
 from agents.experiments import analysis, stats, tables
 
 
-@pytest.mark.parametrize("q,df,t", [(0.975, 1, 12.7062), (0.975, 4, 2.7764), (0.975, 9, 2.2622),
-                                    (0.975, 30, 2.0423), (0.8, 4, 0.9410), (0.95, 7, 1.8946)])
+@pytest.mark.parametrize(
+    "q,df,t",
+    [
+        (0.975, 1, 12.7062),
+        (0.975, 4, 2.7764),
+        (0.975, 9, 2.2622),
+        (0.975, 30, 2.0423),
+        (0.8, 4, 0.9410),
+        (0.95, 7, 1.8946),
+    ],
+)
 def test_t_quantiles_match_the_tables(q, df, t):
     assert stats.t_quantile(q, df) == pytest.approx(t, abs=1e-4)
     assert stats.t_cdf(stats.t_quantile(q, df), df) == pytest.approx(q, abs=1e-10)
@@ -104,24 +113,38 @@ def records(xs, ys, attempts_per_step, extra=None):
     for x, y in zip(xs, ys, strict=True):
         r = {"step": int(x), "eval/pass@1": float(y)}
         if x > 0:
-            r.update({"compute/attempts_total": attempts_per_step * x, "compute/generated_tokens": 20 * attempts_per_step * x,
-                      "compute/attempts_train": 128 * x, "train/reward": 0.3, "train/frac_zero_advantage": 0.6,
-                      M.TRAIN_NONE_SOLVED: 0.4, M.TRAIN_ALL_SOLVED: 0.2, **(extra or {})})
+            r.update(
+                {
+                    "compute/attempts_total": attempts_per_step * x,
+                    "compute/generated_tokens": 20 * attempts_per_step * x,
+                    "compute/attempts_train": 128 * x,
+                    "train/reward": 0.3,
+                    "train/frac_zero_advantage": 0.6,
+                    M.TRAIN_NONE_SOLVED: 0.4,
+                    M.TRAIN_ALL_SOLVED: 0.2,
+                    **(extra or {}),
+                }
+            )
         out.append(r)
     return out
 
 
 def test_cells_are_read_against_their_own_algorithms_uniform_at_its_own_budgets():
     xs, ys = linear(0.2, 0.6)
-    runs = {"grpo-uniform": {s: records(xs, ys + s / 100, 128) for s in range(3)},
-            "grpo-twin": {s: records(xs, ys + s / 100, 128) for s in range(3)},  # uniform under another name
-            "vineppo-uniform": {s: records(xs, ys, 800) for s in range(3)},
-            "vineppo-learnability": {s: records(xs, ys + 0.02, 850, {"train/frac_zero_advantage": 0.4})
-                                     for s in range(3)}}
+    runs = {
+        "grpo-uniform": {s: records(xs, ys + s / 100, 128) for s in range(3)},
+        "grpo-twin": {s: records(xs, ys + s / 100, 128) for s in range(3)},  # uniform under another name
+        "vineppo-uniform": {s: records(xs, ys, 800) for s in range(3)},
+        "vineppo-learnability": {
+            s: records(xs, ys + 0.02, 850, {"train/frac_zero_advantage": 0.4}) for s in range(3)
+        },
+    }
     summaries, budgets = analysis.summarise_cells(runs)
     twin = summaries["grpo-twin"]
     assert twin.vs_reference.mean == 0.0 and twin.auc_steps.mean == 0.0 and twin.auc_compute.mean == 0.0
-    assert twin.to_target_steps.ratio == pytest.approx(1.0) and twin.to_target_compute.ratio == pytest.approx(1.0)
+    assert twin.to_target_steps.ratio == pytest.approx(1.0) and twin.to_target_compute.ratio == pytest.approx(
+        1.0
+    )
     # each algorithm's equal-compute budget is its own cheapest run's (not VinePPO at GRPO's ~1/6)
     assert budgets["grpo"] == [6400.0, 12800.0] and budgets["vineppo"] == [40000.0, 80000.0]
     assert summaries["vineppo-learnability"].auc_steps.mean == pytest.approx(0.02)
@@ -152,24 +175,30 @@ def test_compute_matched_uniform_counts_every_attempt_vine_rollouts_included():
 
 
 def test_gates_void_the_result_and_holm_adjusts_the_primary_comparisons():
-    primary = {"uniform": {s: 0.40 + s / 100 for s in range(8)},
-               "uniform_cm": {s: 0.41 + s / 100 for s in range(8)},
-               "learnability": {s: 0.43 + s / 100 + (0.01 if s % 2 else -0.01) for s in range(8)}}
+    primary = {
+        "uniform": {s: 0.40 + s / 100 for s in range(8)},
+        "uniform_cm": {s: 0.41 + s / 100 for s in range(8)},
+        "learnability": {s: 0.43 + s / 100 + (0.01 if s % 2 else -0.01) for s in range(8)},
+    }
     zero = {"uniform": {s: 0.60 for s in range(8)}, "learnability": {s: 0.40 for s in range(8)}}
     gates = analysis.validity_gates(primary, start=0.30, zero_share=zero)
     assert [g.passed for g in gates] == [True, True, True] and analysis.verdict(gates) == "VALID"
     comparisons = analysis.primary_comparisons(primary)
     raw = [c.paired.p for c in comparisons]
-    assert comparisons[0].paired.mean == pytest.approx(0.03) and comparisons[1].paired.mean == pytest.approx(0.02)
-    assert [c.p_holm for c in comparisons] == pytest.approx([min(1, 2 * min(raw)), max(raw)] if raw[0] < raw[1]
-                                                            else [max(raw), min(1, 2 * min(raw))])
+    assert comparisons[0].paired.mean == pytest.approx(0.03) and comparisons[1].paired.mean == pytest.approx(
+        0.02
+    )
+    assert [c.p_holm for c in comparisons] == pytest.approx(
+        [min(1, 2 * min(raw)), max(raw)] if raw[0] < raw[1] else [max(raw), min(1, 2 * min(raw))]
+    )
     itself = analysis.primary_comparisons(primary, [("uniform", "uniform")])[0]
     assert itself.paired.mean == 0.0 and itself.p_holm == 1.0
     assert "VOID" not in tables.preregistered_table(comparisons, gates)
     assert [analysis.outcome(c) for c in comparisons] == ["wins", "wins"]  # +3 and +2 points, tight spread
     assert not analysis.needs_more_seeds(comparisons[1])
-    wide = analysis.primary_comparisons({"a": {0: 0.0, 1: 0.05, 2: -0.04}, "b": {0: 0.0, 1: 0.0, 2: 0.0}},
-                                        [("a", "b")])[0]
+    wide = analysis.primary_comparisons(
+        {"a": {0: 0.0, 1: 0.05, 2: -0.04}, "b": {0: 0.0, 1: 0.0, 2: 0.0}}, [("a", "b")]
+    )[0]
     assert analysis.outcome(wide) == "no significant difference" and analysis.needs_more_seeds(wide)
     # uniform gains only 2 points: the gate fails and every comparison is reported VOID, not negative
     gates = analysis.validity_gates(primary, start=0.415, zero_share=zero)
@@ -189,7 +218,9 @@ def test_training_shares_average_over_training_steps():
         r["train/frac_zero_advantage"] = 0.5 + 0.05 * i
     shares = analysis.training_shares(recs)
     assert shares["zero_advantage"] == pytest.approx(0.725) and (shares["p0"], shares["p1"]) == (0.4, 0.2)
-    assert shares["zero_advantage_first"] == pytest.approx(0.525) and shares["zero_advantage_last"] == pytest.approx(0.925)
+    assert shares["zero_advantage_first"] == pytest.approx(0.525) and shares[
+        "zero_advantage_last"
+    ] == pytest.approx(0.925)
 
 
 def test_shares_by_buffer_age_show_a_buffer_going_stale():
@@ -197,16 +228,28 @@ def test_shares_by_buffer_age_show_a_buffer_going_stale():
     recs = [{"step": 0, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 1.0}]
     for step in range(1, 41):
         age = (step - 1) % 20 + 1
-        recs.append({"step": step, "curriculum/buffer_age": age, M.TRAIN_ZERO_ADVANTAGE: 0.5 + 0.02 * age,
-                     M.TRAIN_NONE_SOLVED: 0.3, M.TRAIN_ALL_SOLVED: 0.2 + 0.02 * age, M.TRAIN_LEARNABILITY: 0.1})
+        recs.append(
+            {
+                "step": step,
+                "curriculum/buffer_age": age,
+                M.TRAIN_ZERO_ADVANTAGE: 0.5 + 0.02 * age,
+                M.TRAIN_NONE_SOLVED: 0.3,
+                M.TRAIN_ALL_SOLVED: 0.2 + 0.02 * age,
+                M.TRAIN_LEARNABILITY: 0.1,
+            }
+        )
     by_age = analysis.shares_by_buffer_age(recs, width=10)
     assert list(by_age) == [1, 11]  # the step-0 record and age 0 are not training under a buffer
     assert by_age[1]["zero_advantage"] == pytest.approx(0.5 + 0.02 * 5.5)
     assert by_age[11]["zero_advantage"] == pytest.approx(0.5 + 0.02 * 15.5)
     assert by_age[1]["p0"] == pytest.approx(0.3) and by_age[11]["learnability"] == pytest.approx(0.1)
     # a curriculum without a buffer logs age 0: nothing to read
-    assert analysis.shares_by_buffer_age([{"step": s, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 0.8}
-                                          for s in range(1, 5)]) == {}
+    assert (
+        analysis.shares_by_buffer_age(
+            [{"step": s, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 0.8} for s in range(1, 5)]
+        )
+        == {}
+    )
     table = tables.buffer_age_table({"a": by_age, "b": by_age}, width=10)
     assert "| 1-10 | 2 | 61.0 ± 0.0 |" in table and "| 11-20 | 2 | 81.0 ± 0.0 |" in table
 
@@ -217,8 +260,13 @@ def primary_grid(tmp_path, seeds, zero):
     from agents.experiments import grid
 
     base = grid.configs_from_argv(["--preset", "tiny"], ["grpo"])
-    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
-                     grid.Arm("learnability", "learnability")]}
+    arms = {
+        "grpo": [
+            grid.Arm("uniform"),
+            grid.Arm("uniform_cm", overrides={"questions_per_step": 10}),
+            grid.Arm("learnability", "learnability"),
+        ]
+    }
     runs = grid.plan(base, arms, seeds, tmp_path)
     xs, ys = linear(0.2, 0.6)
     for run in runs:
@@ -239,10 +287,14 @@ def test_the_preregistered_result_from_scores_and_run_folders(tmp_path):
     result = analysis.preregistered(scores, runs)
     assert result.verdict == "VALID" and result.start == 0.30
     (learn_vs_uniform, learn_vs_cm) = result.comparisons
-    assert learn_vs_uniform.paired.mean == pytest.approx(0.03) and learn_vs_cm.paired.mean == pytest.approx(0.02)
+    assert learn_vs_uniform.paired.mean == pytest.approx(0.03) and learn_vs_cm.paired.mean == pytest.approx(
+        0.02
+    )
     assert learn_vs_uniform.paired.n == 8 and learn_vs_uniform.p_holm == 0.0  # no spread in the differences
     strict = analysis.preregistered(scores, runs, min_gain=0.10)  # uniform gained 5 points: void at 10
-    assert strict.verdict.startswith("VOID") and "VOID" in tables.preregistered_table(strict.comparisons, strict.gates)
+    assert strict.verdict.startswith("VOID") and "VOID" in tables.preregistered_table(
+        strict.comparisons, strict.gates
+    )
 
 
 def test_holm_across_metrics_treats_every_primary_comparison_as_one_family(tmp_path):
@@ -259,7 +311,11 @@ def test_holm_across_metrics_treats_every_primary_comparison_as_one_family(tmp_p
     assert len(raw) == 4 and all(0 < p < 1 for p in raw)
     expected = stats.holm({str(i): p for i, p in enumerate(raw)})
     assert [c.p_holm for r in joint.values() for c in r.comparisons] == pytest.approx(
-        [expected[str(i)] for i in range(4)])
+        [expected[str(i)] for i in range(4)]
+    )
     for name in alone:  # a larger family never adjusts a p-value down; the rest of the result is kept
-        assert all(j.p_holm >= a.p_holm for j, a in zip(joint[name].comparisons, alone[name].comparisons, strict=True))
+        assert all(
+            j.p_holm >= a.p_holm
+            for j, a in zip(joint[name].comparisons, alone[name].comparisons, strict=True)
+        )
         assert joint[name].gates == alone[name].gates and joint[name].primary == alone[name].primary

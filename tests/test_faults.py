@@ -37,7 +37,9 @@ def test_an_out_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path)
     Trainer(tiny(tmp_path=tmp_path, steps=1)).train()
     run = tmp_path / "run"
     before = (run / "metrics.jsonl").read_text()
-    with pytest.raises(RunFolderError, match=r"already holds a run \(metrics.jsonl, 1 checkpoint.*--resume.*--overwrite"):
+    with pytest.raises(
+        RunFolderError, match=r"already holds a run \(metrics.jsonl, 1 checkpoint.*--resume.*--overwrite"
+    ):
         Trainer(tiny(tmp_path=tmp_path, steps=2))
     assert (run / "metrics.jsonl").read_text() == before  # refused before touching anything
     Trainer(tiny(tmp_path=tmp_path, steps=2, seed=1, overwrite=True)).train()
@@ -53,9 +55,19 @@ def test_resume_refuses_a_checkpoint_trained_with_other_settings(tmp_path):
     Trainer(tiny(tmp_path=tmp_path, steps=1)).train()
     with pytest.raises(RunFolderError, match=r"algo 'grpo' there, 'vineppo' now"):
         Trainer(tiny(VinePPOConfig, tmp_path, steps=2, resume=True))
-    with pytest.raises(RunFolderError, match=r"curriculum 'uniform' there.*learning_rate 0.001 there, 0.01 now"):
-        Trainer(tiny(tmp_path=tmp_path, steps=2, resume=True, curriculum="learnability", curriculum_options=LEARN,
-                     learning_rate=1e-2))
+    with pytest.raises(
+        RunFolderError, match=r"curriculum 'uniform' there.*learning_rate 0.001 there, 0.01 now"
+    ):
+        Trainer(
+            tiny(
+                tmp_path=tmp_path,
+                steps=2,
+                resume=True,
+                curriculum="learnability",
+                curriculum_options=LEARN,
+                learning_rate=1e-2,
+            )
+        )
     # the checkpoint's own copy of the config is checked too (config.json may be gone or edited)
     (tmp_path / "run" / "config.json").unlink()
     trainer = Trainer(tiny(tmp_path=tmp_path, steps=2, resume=True, max_new_tokens=7))
@@ -78,10 +90,16 @@ def test_a_damaged_trainer_state_falls_back_to_the_previous_checkpoint(damage, t
     resumed = Trainer(tiny(tmp_path=tmp_path / "cut", steps=3, resume=True))
     records = resumed.train()
     out = capsys.readouterr().out
-    assert f"checkpoint {state.parent} cannot be read" in out and "falling back to the checkpoint before it" in out
+    assert (
+        f"checkpoint {state.parent} cannot be read" in out
+        and "falling back to the checkpoint before it" in out
+    )
     assert "resumed from" in out and "step_000002 at step 2" in out
     assert _stable(records) == _stable(reference_records[3:])
-    assert all(torch.equal(a, b) for a, b in zip(_weights(reference).values(), _weights(resumed).values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(_weights(reference).values(), _weights(resumed).values(), strict=True)
+    )
 
 
 def test_a_partial_last_metrics_line_does_not_block_resume(tmp_path):
@@ -181,28 +199,53 @@ def test_every_run_ends_with_a_summary_and_curves(tmp_path, capsys):
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())
     records = M.read_records(run / "metrics.jsonl")
-    assert summary["held_out"]["greedy_pass@1"] == {"before": records[0]["eval/pass@1"],
-                                                   "after": records[-1]["eval/pass@1"]}
+    assert summary["held_out"]["greedy_pass@1"] == {
+        "before": records[0]["eval/pass@1"],
+        "after": records[-1]["eval/pass@1"],
+    }
     assert summary["held_out"]["sampled_accuracy"]["after"] == records[-1]["eval/sampled_accuracy"]
     assert summary["frac_zero_advantage"] == pytest.approx(
-        sum(r["train/frac_zero_advantage"] for r in records[1:]) / 2)
+        sum(r["train/frac_zero_advantage"] for r in records[1:]) / 2
+    )
     t = summary["seconds_per_step"]
     assert t["step"] == pytest.approx(t["generation"] + t["scoring"] + t["learning"])
-    assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG" and summary["files"]["curves"] == str(run / "curves.png")
-    for text in ("greedy pass@1", "sampled at temperature", "zero-advantage groups", "time per step",
-                 str(run / "metrics.jsonl"), str(run / "checkpoints" / "step_000002"), str(run / "curves.png")):
+    assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG" and summary["files"]["curves"] == str(
+        run / "curves.png"
+    )
+    for text in (
+        "greedy pass@1",
+        "sampled at temperature",
+        "zero-advantage groups",
+        "time per step",
+        str(run / "metrics.jsonl"),
+        str(run / "checkpoints" / "step_000002"),
+        str(run / "curves.png"),
+    ):
         assert text in out, text
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--dataset", "mydata"], "--question-field / --answer-field"),
-    (["--model", "no/such/folder"], "the model folder no/such/folder does not exist"),
-    (["--curriculum", "learnability", "--curriculum-options", '{"num_candidates": 4, "buffer_size": 8}'],
-     "buffer_size K=8 exceeds num_candidates N=4"),
-    (["--temperature", "0"], "temperature must be > 0"),
-    (["--config", "missing.json"], "config file missing.json not found"),
-    (["--generation-backend", "vllm"], "--generation-backend vllm: "),  # vllm missing, or `tiny` unservable
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--dataset", "mydata"], "--question-field / --answer-field"),
+        (["--model", "no/such/folder"], "the model folder no/such/folder does not exist"),
+        (
+            [
+                "--curriculum",
+                "learnability",
+                "--curriculum-options",
+                '{"num_candidates": 4, "buffer_size": 8}',
+            ],
+            "buffer_size K=8 exceeds num_candidates N=4",
+        ),
+        (["--temperature", "0"], "temperature must be > 0"),
+        (["--config", "missing.json"], "config file missing.json not found"),
+        (
+            ["--generation-backend", "vllm"],
+            "--generation-backend vllm: ",
+        ),  # vllm missing, or `tiny` unservable
+    ],
+)
 def test_the_cli_turns_a_users_mistake_into_one_line_and_status_2(argv, message, tmp_path, capsys):
     code = main(["--model", "tiny", "--out", str(tmp_path / "run"), "--no-progress", *argv])
     err = capsys.readouterr().err
@@ -211,8 +254,19 @@ def test_the_cli_turns_a_users_mistake_into_one_line_and_status_2(argv, message,
 
 
 def test_the_cli_refuses_an_out_holding_a_run(tmp_path, capsys):
-    args = ["--preset", "tiny", "--steps", "1", "--eval-questions", "2", "--no-progress", "--no-plot",
-            "--no-tensorboard", "--out", str(tmp_path / "run")]
+    args = [
+        "--preset",
+        "tiny",
+        "--steps",
+        "1",
+        "--eval-questions",
+        "2",
+        "--no-progress",
+        "--no-plot",
+        "--no-tensorboard",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert main(args) == 0
     assert main(args) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -234,15 +288,33 @@ def test_quickstart_compares_the_curricula_side_by_side(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from agents.quickstart import main as quickstart
 
-    tiny_flags = ["--model", "tiny", "--instruction", "", "--questions-per-step", "4", "--attempts-per-question",
-                  "2", "--max-new-tokens", "6", "--eval-questions", "4", "--no-progress", "--no-tensorboard"]
+    tiny_flags = [
+        "--model",
+        "tiny",
+        "--instruction",
+        "",
+        "--questions-per-step",
+        "4",
+        "--attempts-per-question",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--eval-questions",
+        "4",
+        "--no-progress",
+        "--no-tensorboard",
+    ]
     assert quickstart(["--steps", "2", "--out", str(tmp_path), "--", *tiny_flags]) == 0
     out = capsys.readouterr().out
-    table = out[out.index("== uniform vs learnability"):]
+    table = out[out.index("== uniform vs learnability") :]
     assert "question groups with zero advantage" in table and "attempts generated" in table
-    summaries = {c: json.loads((tmp_path / c / "summary.json").read_text()) for c in ("uniform", "learnability")}
+    summaries = {
+        c: json.loads((tmp_path / c / "summary.json").read_text()) for c in ("uniform", "learnability")
+    }
     assert summaries["uniform"]["attempts_generated"] == 2 * 4 * 2
-    assert summaries["learnability"]["attempts_generated"] > summaries["uniform"]["attempts_generated"]  # probes
+    assert (
+        summaries["learnability"]["attempts_generated"] > summaries["uniform"]["attempts_generated"]
+    )  # probes
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "1. the testbed policy" not in out  # no warm start for another model
     assert quickstart(["--steps", "2", "--out", str(tmp_path), "--", *tiny_flags]) == 0  # replaces its runs

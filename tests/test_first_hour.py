@@ -13,9 +13,29 @@ from agents.evaluate import main as evaluate_main
 from agents.train import build_config
 from agents.train import main as train_main
 
-TINY_RUN = ["--preset", "tiny", "--steps", "1", "--levels", "4", "--instruction", "", "--max-new-tokens", "5",
-            "--questions-per-step", "4", "--attempts-per-question", "2", "--eval-questions", "0", "--no-progress",
-            "--no-plot", "--no-tensorboard", "--checkpoint-every", "1"]
+TINY_RUN = [
+    "--preset",
+    "tiny",
+    "--steps",
+    "1",
+    "--levels",
+    "4",
+    "--instruction",
+    "",
+    "--max-new-tokens",
+    "5",
+    "--questions-per-step",
+    "4",
+    "--attempts-per-question",
+    "2",
+    "--eval-questions",
+    "0",
+    "--no-progress",
+    "--no-plot",
+    "--no-tensorboard",
+    "--checkpoint-every",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +96,10 @@ def test_step_and_score_refuse_to_read_an_answer_over_max_answer_chars():
     assert env.step(right)[1] == 1.0  # within the limit it is read
     qid = info["question_id"]
     rewards, verdicts = env.unwrapped.batch_rewards([qid, qid], ["y" * 65, right], prefixes=["", "z" * 100])
-    assert [v.reason for v in verdicts] == ["too_long", "correct"]  # the limit is on the answer, not the prefix
+    assert [v.reason for v in verdicts] == [
+        "too_long",
+        "correct",
+    ]  # the limit is on the answer, not the prefix
     assert rewards.tolist() == [-0.5, 1.0]
 
 
@@ -88,7 +111,9 @@ def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"algo": "grpo", "curriculum": "uniform", "seed": 0}))
     records = [{M.STEP: 0, M.EVAL_PASS1: 0.28, M.EVAL_QUESTIONS: 200}]
-    records += [{M.STEP: s, M.TRAIN_REWARD: 0.3 + 0.01 * s, M.TRAIN_ZERO_ADVANTAGE: 0.5} for s in range(1, 11)]
+    records += [
+        {M.STEP: s, M.TRAIN_REWARD: 0.3 + 0.01 * s, M.TRAIN_ZERO_ADVANTAGE: 0.5} for s in range(1, 11)
+    ]
     records[-1].update({M.EVAL_PASS1: 0.29, M.EVAL_QUESTIONS: 200})
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     fig = figure([run])
@@ -120,10 +145,10 @@ def _wandb_history(run_dir):
         if block - pos % block < 7:  # a block's tail too short for a header is padding
             pos += block - pos % block
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
         if kind == 0 and length == 0:
             break
-        chunk += data[pos + 7:pos + 7 + length]
+        chunk += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # a full record, or the last piece of one
             record = pb.Record()
@@ -131,13 +156,17 @@ def _wandb_history(run_dir):
             chunk = b""
             kinds.add(record.WhichOneof("record_type"))
             if record.WhichOneof("record_type") == "history":
-                history.append({"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item})
+                history.append(
+                    {"/".join(i.nested_key) or i.key: json.loads(i.value_json) for i in record.history.item}
+                )
     assert "exit" in kinds, "the run's log ends before its exit record: written after the run returned"
     return history
 
 
 def test_report_to_tensorboard_and_wandb_offline(tmp_path, monkeypatch):
-    pytest.importorskip("wandb", reason="wandb is not installed (pip install 'mathenv[wandb]'; it is in the dev extra)")
+    pytest.importorskip(
+        "wandb", reason="wandb is not installed (pip install 'mathenv[wandb]'; it is in the dev extra)"
+    )
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -178,8 +207,24 @@ def test_report_to_none_and_the_old_tensorboard_switch(tmp_path):
 
 def test_without_a_terminal_progress_is_a_line_every_log_every_steps(tmp_path, capsys):
     argv = [arg for arg in TINY_RUN if arg != "--no-progress"]
-    assert train_main([*argv, "--steps", "4", "--log-every", "2", "--eval-questions", "2", "--eval-every", "2",
-                       "--out", str(tmp_path / "run")]) == 0
+    assert (
+        train_main(
+            [
+                *argv,
+                "--steps",
+                "4",
+                "--log-every",
+                "2",
+                "--eval-questions",
+                "2",
+                "--eval-every",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()  # pytest's capture is no terminal, as a log file is not
     assert "\r" not in captured.err and "it/s" not in captured.err  # no progress bar
     lines = [line for line in captured.out.splitlines() if line.startswith("step ")]

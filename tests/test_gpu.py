@@ -19,7 +19,9 @@ def test_each_algorithm_trains_on_cuda_in_bf16_mixed(cls, tmp_path):
     from test_agents_train import digits_dataset, tiny
 
     extra = {"vine_rollouts": 2} if cls is VinePPOConfig else {}
-    config = tiny(cls, tmp_path, device="cuda", kl_coef=0.01, minibatches=2, **digits_dataset(tmp_path), **extra)
+    config = tiny(
+        cls, tmp_path, device="cuda", kl_coef=0.01, minibatches=2, **digits_dataset(tmp_path), **extra
+    )
     trainer = Trainer(config)
     assert trainer.autocast_dtype is torch.bfloat16  # precision "auto" on a GPU
     before = [p.detach().clone() for p in trainer.policy.parameters()]

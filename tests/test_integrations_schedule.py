@@ -32,7 +32,18 @@ def test_probe_batches_come_first_then_training_and_refresh_every_T():
         phases.append(phase)
         s.report(ids, attempt(ids, 4, rng))
     # N=16 candidates x L=4 attempts = 2 batches of 8 prompts x 4; T=3 training batches between refreshes
-    assert phases == ["probe", "probe", "train", "train", "train", "probe", "probe", "train", "train", "train"]
+    assert phases == [
+        "probe",
+        "probe",
+        "train",
+        "train",
+        "train",
+        "probe",
+        "probe",
+        "train",
+        "train",
+        "train",
+    ]
     assert cur.diagnostics()["curriculum/probe_attempts"] == 4 * 8 * 4
     assert cur.diagnostics()["curriculum/train_attempts"] == 6 * 8 * 4
     positive = cur.buffer[cur.buffer_learnability > 0]
@@ -76,9 +87,15 @@ def test_sizes_that_cannot_fill_the_trainer_batch_fail_at_construction():
     with pytest.raises(ValueError, match="gen_batch_size = B"):
         BatchSchedule(curricula.make("zero_variance_filter", 40, batch_size=4), batch_size=8, group_size=2)
     with pytest.raises(ValueError, match="at least 2"):
-        BatchSchedule(curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=1)
-    BatchSchedule(curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=2)
-    BatchSchedule(curricula.make("zero_variance_filter", 40, batch_size=4, gen_batch_size=8), batch_size=8, group_size=2)
+        BatchSchedule(
+            curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=1
+        )
+    BatchSchedule(
+        curricula.make("learnability_filter", 40, batch_size=4, ratio=2), batch_size=8, group_size=2
+    )
+    BatchSchedule(
+        curricula.make("zero_variance_filter", 40, batch_size=4, gen_batch_size=8), batch_size=8, group_size=2
+    )
     BatchSchedule(curricula.make("posterior", 40, batch_size=8), batch_size=8, group_size=2)
 
 

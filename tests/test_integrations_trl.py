@@ -10,8 +10,10 @@ import importlib.util
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("trl") is None,
-                                reason="trl not installed: pip install -e '.[trl]' 'torch==2.13.0'")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("trl") is None,
+    reason="trl not installed: pip install -e '.[trl]' 'torch==2.13.0'",
+)
 
 P_BY_MOD3 = (0.0, 0.5, 1.0)  # the simulated learner: success probability by question id % 3
 POOL, B, G = 48, 4, 4  # questions, prompts per generation batch, num_generations
@@ -50,9 +52,18 @@ def tiny():
         import torch
 
         torch.manual_seed(0)
-        cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                          pad_token_id=vocab["<pad>"], eos_token_id=vocab["<eos>"], bos_token_id=None)
+        cfg = LlamaConfig(
+            vocab_size=len(vocab),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=256,
+            pad_token_id=vocab["<pad>"],
+            eos_token_id=vocab["<eos>"],
+            bos_token_id=None,
+        )
         return LlamaForCausalLM(cfg)
 
     return tokenizer, model
@@ -68,17 +79,43 @@ def make_trainer(tiny, out_dir, max_steps, name="learnability", **curriculum_opt
     from mathenv.rewards import mathenv_reward
 
     tokenizer, model = tiny
-    data = grpo_dataset(load_questions("arithmetic", num_questions=POOL, seed=1), instruction="", conversational=False)
-    opts = dict(refresh_every=3, num_candidates=8, buffer_size=4, probe_attempts=4) if name == "learnability" else {}
+    data = grpo_dataset(
+        load_questions("arithmetic", num_questions=POOL, seed=1), instruction="", conversational=False
+    )
+    opts = (
+        dict(refresh_every=3, num_candidates=8, buffer_size=4, probe_attempts=4)
+        if name == "learnability"
+        else {}
+    )
     opts["batch_size"] = B
     opts.update(curriculum_options)
     cur = curricula.make(name, POOL, seed=0, **opts)
-    args = GRPOConfig(output_dir=str(out_dir), per_device_train_batch_size=8, steps_per_generation=2,
-                      num_generations=G, max_completion_length=6, max_steps=max_steps, learning_rate=1e-3,
-                      save_strategy="steps", save_steps=4, logging_steps=1, report_to="none", use_cpu=True,
-                      seed=0, disable_tqdm=True, dataloader_num_workers=0, reward_weights=[1.0, 0.0])
-    trainer = CurriculumGRPOTrainer(model=model(), args=args, processing_class=tokenizer, train_dataset=data,
-                                    reward_funcs=[known_learner, mathenv_reward], curriculum=cur)
+    args = GRPOConfig(
+        output_dir=str(out_dir),
+        per_device_train_batch_size=8,
+        steps_per_generation=2,
+        num_generations=G,
+        max_completion_length=6,
+        max_steps=max_steps,
+        learning_rate=1e-3,
+        save_strategy="steps",
+        save_steps=4,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        reward_weights=[1.0, 0.0],
+    )
+    trainer = CurriculumGRPOTrainer(
+        model=model(),
+        args=args,
+        processing_class=tokenizer,
+        train_dataset=data,
+        reward_funcs=[known_learner, mathenv_reward],
+        curriculum=cur,
+    )
     seen = []  # every generation batch the curriculum heard about: (phase, question ids, rewards)
     report = trainer.curriculum_schedule.report
 
@@ -131,8 +168,10 @@ def test_probe_rows_get_zero_advantage(tiny, tmp_path):
     assert float(out["batch"]["advantages"].abs().sum()) == 0.0
 
 
-@pytest.mark.parametrize(("name", "options"), [("zero_variance_filter", {}),
-                                               ("learnability_filter", {"ratio": 2, "batch_size": 2})])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("zero_variance_filter", {}), ("learnability_filter", {"ratio": 2, "batch_size": 2})],
+)
 def test_filters_train_on_exactly_the_kept_groups(tiny, tmp_path, name, options):
     trainer, _ = make_trainer(tiny, tmp_path, max_steps=6, name=name, **options)
     cur = trainer.curriculum
@@ -185,9 +224,18 @@ def test_verifier_reward_on_text_and_conversational_completions():
     from mathenv.export import grpo_dataset
     from mathenv.rewards import make_mathenv_reward, mathenv_reward
 
-    completions = ["so the answer is \\boxed{72}", [{"role": "assistant", "content": "48 + 24 = 72\n#### 72"}],
-                   [{"role": "assistant", "content": [{"type": "text", "text": "I think 71."}]}], "no idea"]
-    assert mathenv_reward(prompts=[""] * 4, completions=completions, answer=["72"] * 4) == [1.0, 1.0, 0.0, 0.0]
+    completions = [
+        "so the answer is \\boxed{72}",
+        [{"role": "assistant", "content": "48 + 24 = 72\n#### 72"}],
+        [{"role": "assistant", "content": [{"type": "text", "text": "I think 71."}]}],
+        "no idea",
+    ]
+    assert mathenv_reward(prompts=[""] * 4, completions=completions, answer=["72"] * 4) == [
+        1.0,
+        1.0,
+        0.0,
+        0.0,
+    ]
     strict = make_mathenv_reward("gold", format_penalty=0.5, last_number=False)
     assert strict.__name__ == "mathenv_correct"
     assert strict(prompts=[""] * 2, completions=["I think 72", "#### 72"], gold=["72", "72"]) == [-0.5, 1.0]

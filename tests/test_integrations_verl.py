@@ -26,8 +26,10 @@ import numpy as np
 import pytest
 
 pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("verl") is None,
-                       reason="verl not installed: pip install -e '.[verl]' 'torch==2.13.0'"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("verl") is None,
+        reason="verl not installed: pip install -e '.[verl]' 'torch==2.13.0'",
+    ),
     # verl's own import- and construction-time notices on a CPU machine
     pytest.mark.filterwarnings("ignore:.*engine is not available:UserWarning"),
     pytest.mark.filterwarnings("ignore:Ray state API is no longer experimental:DeprecationWarning"),
@@ -40,13 +42,22 @@ pytestmark = [
 P_BY_MOD3 = (0.0, 0.5, 1.0)  # the simulated learner: success probability by question id % 3
 BATCH, N = 8, 4  # prompts per step, rollout.n
 POOL = 64
-LEARNABILITY = ["+curriculum.name=learnability", "+curriculum.num_candidates=16", "+curriculum.buffer_size=8",
-                "+curriculum.refresh_every=3", "+curriculum.probe_attempts=4"]
+LEARNABILITY = [
+    "+curriculum.name=learnability",
+    "+curriculum.num_candidates=16",
+    "+curriculum.buffer_size=8",
+    "+curriculum.refresh_every=3",
+    "+curriculum.probe_attempts=4",
+]
 
 
 # ---- verl v1 (the default trainer): CurriculumReplayBuffer over a real TransferQueue ----------------------
 
-V1 = ["trainer.use_v1=True", f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH}", "+curriculum.poll_interval=0.01"]
+V1 = [
+    "trainer.use_v1=True",
+    f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH}",
+    "+curriculum.poll_interval=0.01",
+]
 V1_LEARNABILITY = [*LEARNABILITY[:-1], "+curriculum.probe_attempts=2"]  # L=2 < rollout.n: probes tell apart
 
 
@@ -113,8 +124,11 @@ class SimulatedAgentLoop:
             rows.append(row)
         with self.lock:
             self.pending += rows
-            self.submitted += [(int(r["global_steps"]), r["extra_info"]["curriculum_index"],
-                                int(r["__rollout_n__"])) for r in rows if not r.get("validate")]
+            self.submitted += [
+                (int(r["global_steps"]), r["extra_info"]["curriculum_index"], int(r["__rollout_n__"]))
+                for r in rows
+                if not r.get("validate")
+            ]
 
     def _run(self):
         import time
@@ -123,8 +137,12 @@ class SimulatedAgentLoop:
         while not self.stop.is_set():
             with self.lock:
                 step = self.trainer.global_steps
-                ready = [r for r in self.pending if r.get("validate") or step - int(r["global_steps"]) >= self.delay(
-                    r["extra_info"]["curriculum_index"])]
+                ready = [
+                    r
+                    for r in self.pending
+                    if r.get("validate")
+                    or step - int(r["global_steps"]) >= self.delay(r["extra_info"]["curriculum_index"])
+                ]
                 if not ready and self.pending and idle > 25:
                     ready = self.pending[:1]
                 self.pending = [r for r in self.pending if all(r is not x for x in ready)]
@@ -152,11 +170,20 @@ class SimulatedAgentLoop:
             solved = rng.random() < P_BY_MOD3[q % 3]
             text = f"so \\boxed{{{gold if solved else str(gold) + '1'}}}"
             score = compute_score(prompt["data_source"], text, gold)["score"]
-            out = AgentLoopOutput(prompt_ids=[1, 2, 3], response_ids=[4, 5, 6, 7], response_mask=[1, 1, 1, 1], response_logprobs=[-0.5] * 4,
-                                  reward_score=score, num_turns=2, metrics=AgentLoopMetrics(),
-                                  extra_fields={"min_global_steps": self.trainer.global_steps,
-                                                "max_global_steps": self.trainer.global_steps,
-                                                "reward_extra_info": {}})
+            out = AgentLoopOutput(
+                prompt_ids=[1, 2, 3],
+                response_ids=[4, 5, 6, 7],
+                response_mask=[1, 1, 1, 1],
+                response_logprobs=[-0.5] * 4,
+                reward_score=score,
+                num_turns=2,
+                metrics=AgentLoopMetrics(),
+                extra_fields={
+                    "min_global_steps": self.trainer.global_steps,
+                    "max_global_steps": self.trainer.global_steps,
+                    "reward_extra_info": {},
+                },
+            )
             field = out.as_dict()
             field.update({k: v for k, v in prompt.items() if k not in ("__rollout_n__", "validate")})
             field["session_id"] = session
@@ -164,10 +191,20 @@ class SimulatedAgentLoop:
             field.update(loss_mask=field["response_mask"], input_ids=ids, position_ids=torch.arange(7))
             keys.append(f"{uid}_{session}_0")
             fields.append(field)
-            tags.append({"status": "success", "prompt_len": 3, "response_len": 4, "seq_len": 7,
-                         "global_steps": int(prompt["global_steps"]),
-                         "min_global_steps": self.trainer.global_steps, "max_global_steps": self.trainer.global_steps})
-        tq.kv_batch_put(keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id=partition)
+            tags.append(
+                {
+                    "status": "success",
+                    "prompt_len": 3,
+                    "response_len": 4,
+                    "seq_len": 7,
+                    "global_steps": int(prompt["global_steps"]),
+                    "min_global_steps": self.trainer.global_steps,
+                    "max_global_steps": self.trainer.global_steps,
+                }
+            )
+        tq.kv_batch_put(
+            keys=keys, fields=list_of_dict_to_tensordict(fields), tags=tags, partition_id=partition
+        )
         tq.kv_put(key=uid, partition_id=partition, tag={"status": "finished"})
         self.done.append((uid, q, n, partition))
 
@@ -188,24 +225,41 @@ class ActorStandIn:
     def compute_log_prob(self, batch):
         import torch
 
-        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["response_mask"])
-        zeros = torch.nested.as_nested_tensor([torch.zeros(len(m)) for m in data["response_mask"].unbind()],
-                                              layout=torch.jagged)
+        data = self.tq.kv_batch_get(
+            keys=batch.keys, partition_id=batch.partition_id, select_fields=["response_mask"]
+        )
+        zeros = torch.nested.as_nested_tensor(
+            [torch.zeros(len(m)) for m in data["response_mask"].unbind()], layout=torch.jagged
+        )
         from tensordict import TensorDict
 
-        self.tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id,
-                             fields=TensorDict({"log_probs": zeros, "entropy": zeros.clone()}, batch_size=len(batch)))
+        self.tq.kv_batch_put(
+            keys=batch.keys,
+            partition_id=batch.partition_id,
+            fields=TensorDict({"log_probs": zeros, "entropy": zeros.clone()}, batch_size=len(batch)),
+        )
         return batch
 
     def update_actor(self, batch):
-        data = self.tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id,
-                                    select_fields=["extra_info", "rm_scores", "advantages", "global_steps"])
+        data = self.tq.kv_batch_get(
+            keys=batch.keys,
+            partition_id=batch.partition_id,
+            select_fields=["extra_info", "rm_scores", "advantages", "global_steps"],
+        )
         qids = [x["curriculum_index"] for x in list(data["extra_info"])]
         rewards = [float(x.sum()) for x in data["rm_scores"].unbind()]
         adv = [float(x.abs().sum()) for x in data["advantages"].unbind()]
-        self.updates.append({"step": self.step(), "keys": list(batch.keys), "qids": qids, "rewards": rewards,
-                             "adv": adv, "submitted": [int(x) for x in data["global_steps"]],
-                             "requests": [x["curriculum_request"] for x in list(data["extra_info"])]})
+        self.updates.append(
+            {
+                "step": self.step(),
+                "keys": list(batch.keys),
+                "qids": qids,
+                "rewards": rewards,
+                "adv": adv,
+                "submitted": [int(x) for x in data["global_steps"]],
+                "requests": [x["curriculum_request"] for x in list(data["extra_info"])],
+            }
+        )
         return {"metrics": {"mfu": 0.0, "pg_loss": 0.0}}
 
     def save_checkpoint(self, *a, **k):
@@ -223,16 +277,25 @@ def make_v1_trainer(cfg, tq, delay=lambda q: 0):
 
     _clear(tq)
     trainer = get_trainer_cls(cfg.trainer.v1.trainer_mode)(config=cfg)
-    trainer.tokenizer = SimpleNamespace(eos_token_id=2, pad_token_id=0,  # no text here: ids for padding only
-                                        decode=lambda ids, skip_special_tokens=True: "")
+    trainer.tokenizer = SimpleNamespace(
+        eos_token_id=2,
+        pad_token_id=0,  # no text here: ids for padding only
+        decode=lambda ids, skip_special_tokens=True: "",
+    )
     trainer.processor = None
     trainer._init_dataloader()
     trainer._init_dump_executor()
     trainer._init_resource_pool_mgr()  # the spec only: creating the pools asks Ray for GPUs
     trainer.actor_rollout_wg = ActorStandIn(tq, lambda: trainer.global_steps)
-    trainer.reward_loop_manager = SimpleNamespace(reward_loop_worker_handles=[])  # rewards come with each group
-    trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda *a: None, sleep_replicas=lambda: None,
-                                                 abort_replicas=lambda: None, resume_generation_replicas=lambda: None)
+    trainer.reward_loop_manager = SimpleNamespace(
+        reward_loop_worker_handles=[]
+    )  # rewards come with each group
+    trainer.checkpoint_manager = SimpleNamespace(
+        update_weights=lambda *a: None,
+        sleep_replicas=lambda: None,
+        abort_replicas=lambda: None,
+        resume_generation_replicas=lambda: None,
+    )
     trainer._load_checkpoint()
     trainer.rollout = SimulatedAgentLoop(trainer, tq, delay)
     return trainer
@@ -272,13 +335,23 @@ def compose(parquet, ckpt_dir, *overrides):
 
     from agents.verl_trainer import verl_config_dir
 
-    base = ["trainer.use_v1=False" if not any(o.startswith("trainer.use_v1=") for o in overrides) else "",
-            f"data.train_files={parquet}", f"data.val_files={parquet}",
-            f"data.train_batch_size={BATCH}", "data.dataloader_num_workers=0", "data.filter_overlong_prompts=False",
-            f"actor_rollout_ref.rollout.n={N}", "algorithm.adv_estimator=grpo",
-            "trainer.logger=[]", "trainer.val_before_train=False", "trainer.test_freq=-1",
-            "trainer.balance_batch=False", f"trainer.default_local_dir={ckpt_dir}", "trainer.save_freq=4",
-            "trainer.total_training_steps=10"]
+    base = [
+        "trainer.use_v1=False" if not any(o.startswith("trainer.use_v1=") for o in overrides) else "",
+        f"data.train_files={parquet}",
+        f"data.val_files={parquet}",
+        f"data.train_batch_size={BATCH}",
+        "data.dataloader_num_workers=0",
+        "data.filter_overlong_prompts=False",
+        f"actor_rollout_ref.rollout.n={N}",
+        "algorithm.adv_estimator=grpo",
+        "trainer.logger=[]",
+        "trainer.val_before_train=False",
+        "trainer.test_freq=-1",
+        "trainer.balance_batch=False",
+        f"trainer.default_local_dir={ckpt_dir}",
+        "trainer.save_freq=4",
+        "trainer.total_training_steps=10",
+    ]
     with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
         return hydra_compose("ppo_trainer", overrides=[o for o in base if o] + list(overrides))
 
@@ -306,16 +379,28 @@ class RolloutStandIn:
         response_mask = (torch.arange(lr)[None, :] < length[:, None]).long()
         rm_scores = torch.zeros(n, lr)
         rm_scores[torch.arange(n), length - 1] = torch.from_numpy(solved.astype(np.float32))
-        batch = TensorDict({"prompts": torch.zeros(n, lp, dtype=torch.long), "responses": torch.zeros(n, lr, dtype=torch.long),
-                            "response_mask": response_mask, "input_ids": torch.zeros(n, lp + lr, dtype=torch.long),
-                            "attention_mask": torch.cat([torch.ones(n, lp, dtype=torch.long), response_mask], 1),
-                            "position_ids": torch.arange(lp + lr).repeat(n, 1), "rm_scores": rm_scores}, batch_size=n)
+        batch = TensorDict(
+            {
+                "prompts": torch.zeros(n, lp, dtype=torch.long),
+                "responses": torch.zeros(n, lr, dtype=torch.long),
+                "response_mask": response_mask,
+                "input_ids": torch.zeros(n, lp + lr, dtype=torch.long),
+                "attention_mask": torch.cat([torch.ones(n, lp, dtype=torch.long), response_mask], 1),
+                "position_ids": torch.arange(lp + lr).repeat(n, 1),
+                "rm_scores": rm_scores,
+            },
+            batch_size=n,
+        )
         empty = np.empty(n, dtype=object)
         empty[:] = [{} for _ in range(n)]
-        non_tensor = {"__num_turns__": np.full(n, 2, dtype=np.int32), "acc": solved.astype(np.float64),
-                      "multi_modal_inputs": empty}
-        return DataProto(batch=batch, non_tensor_batch=non_tensor,
-                         meta_info={"timing": {}, "reward_extra_keys": ["acc"]})
+        non_tensor = {
+            "__num_turns__": np.full(n, 2, dtype=np.int32),
+            "acc": solved.astype(np.float64),
+            "multi_modal_inputs": empty,
+        }
+        return DataProto(
+            batch=batch, non_tensor_batch=non_tensor, meta_info={"timing": {}, "reward_extra_keys": ["acc"]}
+        )
 
 
 def make_trainer(cfg, updates=None):
@@ -328,11 +413,19 @@ def make_trainer(cfg, updates=None):
 
     dataset = create_rl_dataset(cfg.data.train_files, cfg.data, None, None, is_train=True)
     train, sampler = cv.build(cfg, dataset)
-    trainer = verl_trainer.CurriculumRayPPOTrainer(cfg, tokenizer=None, role_worker_mapping={Role.ActorRollout: object},
-                                         resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1),
-                                         train_dataset=train, val_dataset=dataset, train_sampler=sampler)
+    trainer = verl_trainer.CurriculumRayPPOTrainer(
+        cfg,
+        tokenizer=None,
+        role_worker_mapping={Role.ActorRollout: object},
+        resource_pool_manager=SimpleNamespace(get_n_gpus=lambda: 1),
+        train_dataset=train,
+        val_dataset=dataset,
+        train_sampler=sampler,
+    )
     trainer.async_rollout_manager = RolloutStandIn()
-    trainer.checkpoint_manager = SimpleNamespace(update_weights=lambda step: None, sleep_replicas=lambda: None)
+    trainer.checkpoint_manager = SimpleNamespace(
+        update_weights=lambda step: None, sleep_replicas=lambda: None
+    )
     trainer.actor_rollout_wg = LegacyActorStandIn(trainer, [] if updates is None else updates)
     return trainer
 
@@ -361,9 +454,11 @@ class LegacyActorStandIn:
         from verl import DataProto
         from verl.utils import tensordict_utils as tu
 
-        batch = DataProto.from_dict({k: td[k] for k in ("token_level_scores", "advantages")},
-                                    non_tensors={k: np.array(tu.get(td, k), dtype=object) for k in ("uid", "extra_info")},
-                                    meta_info={"global_token_num": tu.get(td, "global_token_num")})
+        batch = DataProto.from_dict(
+            {k: td[k] for k in ("token_level_scores", "advantages")},
+            non_tensors={k: np.array(tu.get(td, k), dtype=object) for k in ("uid", "extra_info")},
+            meta_info={"global_token_num": tu.get(td, "global_token_num")},
+        )
         self.seen.append((self.trainer.global_steps, batch))
         from tensordict import TensorDict
 
@@ -397,7 +492,10 @@ def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, acto
     # every response's reward reached the curriculum, probes as probes
     assert [step for step, _ in calls] == list(range(1, 11))
     diag = cur.diagnostics()
-    assert diag["curriculum/probe_attempts"] == 4 * BATCH * N and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    assert (
+        diag["curriculum/probe_attempts"] == 4 * BATCH * N
+        and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    )
     assert cur.attempts.sum() == 10 * BATCH * N
     # probe steps are not trained on; training steps train on all 32 rows
     assert [step for step, _ in actor_updates] == [s + 1 for s, p in enumerate(phases) if p == "train"]
@@ -417,9 +515,17 @@ def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, acto
     # resume from step 4 (mid-epoch: data.pt is restored) and from step 8 (an epoch boundary of 8 batches:
     # verl skips data.pt, curriculum.pt still restores the curriculum): the same choices as straight through
     for step in (4, 8):
-        resumed = make_trainer(compose(parquet, tmp_path, *LEARNABILITY, "trainer.resume_mode=resume_path",
-                                       f"trainer.resume_from_path={tmp_path}/global_step_{step}",
-                                       f"trainer.default_local_dir={tmp_path}/resumed_{step}"), actor_updates)
+        resumed = make_trainer(
+            compose(
+                parquet,
+                tmp_path,
+                *LEARNABILITY,
+                "trainer.resume_mode=resume_path",
+                f"trainer.resume_from_path={tmp_path}/global_step_{step}",
+                f"trainer.default_local_dir={tmp_path}/resumed_{step}",
+            ),
+            actor_updates,
+        )
         resumed.fit()
         assert resumed.async_rollout_manager.calls == calls[step:]
         state, straight = resumed.curriculum_sampler.curriculum.state_dict(), cur.state_dict()
@@ -429,8 +535,16 @@ def test_fit_feeds_every_reward_back_and_resumes_exactly(parquet, tmp_path, acto
 
 def test_filter_curriculum_trains_on_the_groups_it_keeps(parquet, tmp_path, actor_updates):
     # learnability_filter: draw 16 candidates (data.gen_batch_size), train on the 4 with the highest p(1-p)
-    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "data.train_batch_size=4", "trainer.save_freq=-1",
-                  "trainer.total_training_steps=3", "+curriculum.name=learnability_filter", "+curriculum.ratio=4")
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "data.gen_batch_size=16",
+        "data.train_batch_size=4",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        "+curriculum.name=learnability_filter",
+        "+curriculum.ratio=4",
+    )
     trainer = make_trainer(cfg, actor_updates)
     trainer.fit()
     assert len(actor_updates) == 3
@@ -447,11 +561,17 @@ def _question_ids(batch):
     return sorted(x["curriculum_index"] for x in batch.non_tensor_batch["extra_info"])
 
 
-def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(parquet, tmp_path, actor_updates):
+def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(
+    parquet, tmp_path, actor_updates
+):
     # zero_variance_filter (DAPO): generation batches of 16 prompts (data.gen_batch_size) until 8 informative
     # groups (data.train_batch_size) are kept; steps that leave the batch short do not update
-    opts = ("data.gen_batch_size=16", "trainer.save_freq=1", "trainer.total_training_steps=8",
-            "+curriculum.name=zero_variance_filter")
+    opts = (
+        "data.gen_batch_size=16",
+        "trainer.save_freq=1",
+        "trainer.total_training_steps=8",
+        "+curriculum.name=zero_variance_filter",
+    )
     trainer = make_trainer(compose(parquet, tmp_path, *opts), actor_updates)
     trainer.fit()
     cur = trainer.curriculum_sampler.curriculum
@@ -465,24 +585,42 @@ def test_dynamic_sampling_updates_once_per_full_batch_and_resumes_waiting_rows(p
     diag = cur.diagnostics()
     assert diag["curriculum/train_attempts"] == 8 * 16 * N  # every generated attempt counts
     assert diag["curriculum/discarded_attempts"] == 8 * 16 * N - len(actor_updates) * BATCH * N - sum(
-        len(r) for r in trainer._curriculum_waiting)
+        len(r) for r in trainer._curriculum_waiting
+    )
 
     # resume from a step that ended with rows waiting: they come back from curriculum_rows.pt
     straight = [(step, _question_ids(batch)) for step, batch in actor_updates]
-    waiting = [s for s in range(1, 8) if len(torch_load(tmp_path / f"global_step_{s}" / "curriculum_rows.pt"))]
+    waiting = [
+        s for s in range(1, 8) if len(torch_load(tmp_path / f"global_step_{s}" / "curriculum_rows.pt"))
+    ]
     assert waiting
     step = waiting[0]
     actor_updates.clear()
-    resumed = make_trainer(compose(parquet, tmp_path, *opts, "trainer.resume_mode=resume_path",
-                                   f"trainer.resume_from_path={tmp_path}/global_step_{step}",
-                                   f"trainer.default_local_dir={tmp_path}/resumed"), actor_updates)
+    resumed = make_trainer(
+        compose(
+            parquet,
+            tmp_path,
+            *opts,
+            "trainer.resume_mode=resume_path",
+            f"trainer.resume_from_path={tmp_path}/global_step_{step}",
+            f"trainer.default_local_dir={tmp_path}/resumed",
+        ),
+        actor_updates,
+    )
     resumed.fit()
     assert [(s, _question_ids(b)) for s, b in actor_updates] == [u for u in straight if u[0] > step]
 
 
 def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parquet, tmp_path, actor_updates):
-    cfg = compose(parquet, tmp_path, "data.gen_batch_size=16", "trainer.save_freq=-1", "trainer.total_training_steps=2",
-                  "+curriculum.name=zero_variance_filter", "+curriculum.max_num_gen_batches=1")
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "data.gen_batch_size=16",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=2",
+        "+curriculum.name=zero_variance_filter",
+        "+curriculum.max_num_gen_batches=1",
+    )
     trainer = make_trainer(cfg, actor_updates)
     with pytest.warns(UserWarning, match="kept only"):
         trainer.fit()
@@ -496,8 +634,14 @@ def test_dynamic_sampling_cap_pads_a_short_batch_with_zero_advantage_rows(parque
 
 
 def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_updates):
-    cfg = compose(parquet, tmp_path, "trainer.save_freq=-1", "trainer.total_training_steps=4", "+curriculum.name=posterior",
-                  "+curriculum.forgetting=0.9")
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=4",
+        "+curriculum.name=posterior",
+        "+curriculum.forgetting=0.9",
+    )
     trainer = make_trainer(cfg, actor_updates)
     trainer.fit()
     cur = trainer.curriculum_sampler.curriculum
@@ -548,21 +692,35 @@ def test_dataloader_workers_are_turned_off_and_sizes_checked(parquet, tmp_path):
 def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
-    cfg = compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://mathenv.rewards",
-                  "reward.custom_reward_function.name=compute_score",
-                  "+reward.custom_reward_function.reward_kwargs.format_penalty=0.5")
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "reward.custom_reward_function.path=pkg://mathenv.rewards",
+        "reward.custom_reward_function.name=compute_score",
+        "+reward.custom_reward_function.reward_kwargs.format_penalty=0.5",
+    )
     fn = get_custom_reward_fn(cfg)
-    right = fn(data_source="mathenv/gsm8k", solution_str="48 + 24 = 72. #### 72", ground_truth="72", extra_info={})
+    right = fn(
+        data_source="mathenv/gsm8k", solution_str="48 + 24 = 72. #### 72", ground_truth="72", extra_info={}
+    )
     assert right == {"score": 1.0, "acc": 1.0, "pred": "72"}
     assert fn(data_source="x", solution_str="so \\boxed{71}", ground_truth="72")["score"] == 0.0
-    assert fn(data_source="x", solution_str="I do not know", ground_truth="72", extra_info=None)["score"] == -0.5
+    assert (
+        fn(data_source="x", solution_str="I do not know", ground_truth="72", extra_info=None)["score"] == -0.5
+    )
     # a number in final form where the gold is one, on every data source, as the env scores it; reward_kwargs
     # numbers_only=False gives math-verify's equality
     for source in ("mathenv/gsm8k", "mathenv/math500"):
         assert fn(data_source=source, solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 0.0
-    lenient = get_custom_reward_fn(compose(parquet, tmp_path, "reward.custom_reward_function.path=pkg://mathenv.rewards",
-                                           "reward.custom_reward_function.name=compute_score",
-                                           "+reward.custom_reward_function.reward_kwargs.numbers_only=False"))
+    lenient = get_custom_reward_fn(
+        compose(
+            parquet,
+            tmp_path,
+            "reward.custom_reward_function.path=pkg://mathenv.rewards",
+            "reward.custom_reward_function.name=compute_score",
+            "+reward.custom_reward_function.reward_kwargs.numbers_only=False",
+        )
+    )
     assert lenient(data_source="x", solution_str="\\boxed{48 + 24}", ground_truth="72")["score"] == 1.0
 
 
@@ -572,10 +730,29 @@ def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
     from agents import verl_trainer as cv
 
     src = data_dir / "gsm8k"
-    assert cv.main(["prepare", "gsm8k", "--out", str(tmp_path), "--train-path", str(src / "train.jsonl"),
-                    "--test-path", str(src / "test.jsonl"), "--num-questions", "12"]) == 0
+    assert (
+        cv.main(
+            [
+                "prepare",
+                "gsm8k",
+                "--out",
+                str(tmp_path),
+                "--train-path",
+                str(src / "train.jsonl"),
+                "--test-path",
+                str(src / "test.jsonl"),
+                "--num-questions",
+                "12",
+            ]
+        )
+        == 0
+    )
     rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "train.parquet"))["train"]
-    assert len(rows) == 12 and rows[3]["extra_info"]["index"] == 3 and rows[0]["reward_model"]["ground_truth"] == "72"
+    assert (
+        len(rows) == 12
+        and rows[3]["extra_info"]["index"] == 3
+        and rows[0]["reward_model"]["ground_truth"] == "72"
+    )
     for use_v1 in ("False", "True"):  # either trainer: the guard runs before Ray starts
         with pytest.raises(SystemExit, match="curriculum"):
             cv._hydra_main(compose(parquet, tmp_path, f"trainer.use_v1={use_v1}"))
@@ -586,7 +763,9 @@ def test_legacy_sampler_interface(parquet):
 
     from curricula.integrations import verl as cv
 
-    data = OmegaConf.create({"train_batch_size": BATCH, "curriculum": {"name": "uniform", "seed": 3, "rollout_n": N}})
+    data = OmegaConf.create(
+        {"train_batch_size": BATCH, "curriculum": {"name": "uniform", "seed": 3, "rollout_n": N}}
+    )
     sampler = cv.LegacyCurriculumSampler(list(range(POOL)), data)
     assert len(sampler) == POOL and sampler.batch_size == BATCH and sampler.group_size == N
     assert isinstance(sampler, cv.CurriculumSampler)
@@ -619,7 +798,12 @@ def test_docs_command_composes_and_validates(tmp_path):
     from omegaconf import OmegaConf
 
     cur = cv.make_curriculum(OmegaConf.to_container(cfg.curriculum), 7473, cfg.data.train_batch_size)
-    assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == ("learnability", 1280, 256, 50)
+    assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == (
+        "learnability",
+        1280,
+        256,
+        50,
+    )
     BatchSchedule(cur, cfg.data.train_batch_size, cfg.actor_rollout_ref.rollout.n)
 
 
@@ -639,12 +823,18 @@ def test_docs_v1_command_builds_the_curriculum_buffer_in_verls_trainer(tmp_path,
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
     block = re.search(r"<!--[^>]*verl-v1-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
-    command = block[block.index("python -m"):block.index("\ndone")]
+    command = block[block.index("python -m") : block.index("\ndone")]
     for arm, extra in (("learnability", "+curriculum.preset=fast"), ("uniform", "")):
         words = command.replace("\\\n", " ").replace("$cur", arm).replace("$extra", extra).split()
         assert words[:3] == ["python", "-m", "agents.verl_trainer"]
-        words = [f"data.train_files={parquet}" if w.startswith("data.train_files=") else
-                 f"data.val_files={parquet}" if w.startswith("data.val_files=") else w for w in words[3:]]
+        words = [
+            f"data.train_files={parquet}"
+            if w.startswith("data.train_files=")
+            else f"data.val_files={parquet}"
+            if w.startswith("data.val_files=")
+            else w
+            for w in words[3:]
+        ]
         with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
             cfg = hydra_compose("ppo_trainer", overrides=[*words, f"trainer.default_local_dir={tmp_path}"])
         assert cfg.trainer.use_v1
@@ -684,8 +874,14 @@ def _accounting(trainer):
 def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfer_queue):
     """verl's v1 `fit()` in sync mode with learnability: probes (L=2 attempts) are attempted, fed back and never
     trained on; every update holds B groups of rollout.n, drawn half from the buffer of p(1-p) > 0 questions."""
-    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
-                     "trainer.total_training_steps=6", *V1_LEARNABILITY)
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=6",
+        *V1_LEARNABILITY,
+    )
     trainer = make_v1_trainer(cfg, transfer_queue)
     fit_v1(trainer)
     feed = _accounting(trainer)
@@ -693,7 +889,9 @@ def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfe
     probes = [s for s in trainer.rollout.submitted if s[2] == 2]
     assert len(probes) == 2 * 16  # refreshes before iteration 0 and 3 (T=3), N=16 candidates each
     diag = cur.diagnostics()
-    assert diag["curriculum/probe_attempts"] == 2 * 16 * 2 and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    assert (
+        diag["curriculum/probe_attempts"] == 2 * 16 * 2 and diag["curriculum/train_attempts"] == 6 * BATCH * N
+    )
     assert [u["step"] for u in updates] == [1, 2, 3, 4, 5, 6] and cur.iteration == 6
     for u in updates:
         groups = _groups(u)
@@ -701,7 +899,13 @@ def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfe
         assert set(u["submitted"]) == {u["step"]}  # sync: on-policy, submitted in the step that trains on it
         for _, r, adv in groups:
             assert (sum(adv) > 0) == (0 < sum(r) < N)  # GRPO's advantage moves only mixed groups
-    assert feed.counts == {**feed.counts, "read": 32 + 6 * BATCH, "evicted": 32, "trained": 6 * BATCH, "dropped": 0}
+    assert feed.counts == {
+        **feed.counts,
+        "read": 32 + 6 * BATCH,
+        "evicted": 32,
+        "trained": 6 * BATCH,
+        "dropped": 0,
+    }
     assert not feed.requests  # sync drains: nothing in flight between steps
     positive = cur.buffer[cur.buffer_learnability > 0]
     assert positive.size and all(q % 3 == 1 for q in positive)
@@ -709,15 +913,24 @@ def test_v1_sync_learnability_trains_only_kept_groups(parquet, tmp_path, transfe
     assert np.mean(trained % 3 == 1) > 0.5  # uniform would give 1/3
 
 
-@pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning")  # drawn while the probe is out
+@pytest.mark.filterwarnings(
+    "ignore:learnability. a training batch before the first buffer:UserWarning"
+)  # drawn while the probe is out
 def test_v1_async_keeps_the_off_policy_threshold(parquet, tmp_path, transfer_queue):
     """colocate_async with max_off_policy_threshold=2 (drop): requests are drawn while earlier ones are still
     attempted; stragglers (questions % 4 == 0 held 2 steps) finish too stale and are dropped unread (NaN for
     the curriculum), and no update trains on a group more than 2 policy versions old."""
-    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=colocate_async", "trainer.save_freq=-1",
-                     "trainer.total_training_steps=8", "trainer.v1.sampler.max_off_policy_threshold=2",
-                     "trainer.v1.sampler.max_off_policy_strategy=drop", "trainer.v1.colocate_async.num_warmup_batches=3",
-                     *V1_LEARNABILITY)
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=colocate_async",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=8",
+        "trainer.v1.sampler.max_off_policy_threshold=2",
+        "trainer.v1.sampler.max_off_policy_strategy=drop",
+        "trainer.v1.colocate_async.num_warmup_batches=3",
+        *V1_LEARNABILITY,
+    )
     trainer = make_v1_trainer(cfg, transfer_queue, delay=lambda q: 2 if q % 4 == 0 else 0)
     fit_v1(trainer)
     feed = _accounting(trainer)
@@ -731,13 +944,22 @@ def test_v1_async_keeps_the_off_policy_threshold(parquet, tmp_path, transfer_que
     assert any(u["step"] - s == 1 for u in updates for s in u["submitted"])  # trained one version late
 
 
-def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(parquet, tmp_path, transfer_queue):
+def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(
+    parquet, tmp_path, transfer_queue
+):
     """zero_variance_filter (DAPO's dynamic sampling) as the buffer's curriculum in sync mode: groups whose
     rewards all agree are evicted and replaced (refill_fn) until B informative groups are kept; the update
     holds exactly those, each with a non-zero GRPO advantage. Validation (test_freq=2) goes through verl's
     own sampling of the val partition, over the validation dataset, which stays a plain RLHFDataset."""
-    cfg = compose_v1(parquet, tmp_path, "trainer.v1.trainer_mode=sync", "trainer.save_freq=-1",
-                     "trainer.total_training_steps=4", "+curriculum.name=zero_variance_filter", "trainer.test_freq=2")
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=4",
+        "+curriculum.name=zero_variance_filter",
+        "trainer.test_freq=2",
+    )
     trainer = make_v1_trainer(cfg, transfer_queue)
     fit_v1(trainer)
     val = [d for d in trainer.rollout.done if d[3] == "val"]
@@ -760,9 +982,14 @@ def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer
     and trains no group twice."""
     import torch
 
-    opts = ("trainer.v1.trainer_mode=colocate_async", "trainer.save_freq=2", "trainer.total_training_steps=4",
-            "trainer.v1.colocate_async.num_warmup_batches=2", "+curriculum.name=learnability_filter",
-            "+curriculum.ratio=2")
+    opts = (
+        "trainer.v1.trainer_mode=colocate_async",
+        "trainer.save_freq=2",
+        "trainer.total_training_steps=4",
+        "trainer.v1.colocate_async.num_warmup_batches=2",
+        "+curriculum.name=learnability_filter",
+        "+curriculum.ratio=2",
+    )
     straight = make_v1_trainer(compose_v1(parquet, tmp_path, *opts), transfer_queue)
     fit_v1(straight)
     first = {k.split("_")[0] for u in straight.actor_rollout_wg.updates if u["step"] <= 2 for k in u["keys"]}
@@ -770,15 +997,25 @@ def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer
     assert saved["curriculum"]["iteration"] >= 2 and (tmp_path / "global_step_2" / "transfer_queue").exists()
     assert saved["requests"]  # requests were in flight at the checkpoint
 
-    resumed = make_v1_trainer(compose_v1(parquet, tmp_path, *opts, "trainer.resume_mode=resume_path",
-                                         f"trainer.resume_from_path={tmp_path}/global_step_2",
-                                         f"trainer.default_local_dir={tmp_path}/resumed"), transfer_queue)
+    resumed = make_v1_trainer(
+        compose_v1(
+            parquet,
+            tmp_path,
+            *opts,
+            "trainer.resume_mode=resume_path",
+            f"trainer.resume_from_path={tmp_path}/global_step_2",
+            f"trainer.default_local_dir={tmp_path}/resumed",
+        ),
+        transfer_queue,
+    )
     assert resumed.global_steps == 2
     fit_v1(resumed)
     feed = resumed.replay_buffer.feed
     updates = resumed.actor_rollout_wg.updates
     assert [u["step"] for u in updates] == [3, 4]
-    assert feed.curriculum.iteration >= saved["curriculum"]["iteration"] + 2  # it went on from the saved state
+    assert (
+        feed.curriculum.iteration >= saved["curriculum"]["iteration"] + 2
+    )  # it went on from the saved state
     assert feed.counts["read"] >= saved["counts"]["read"]
     unreported = sum(int(np.isfinite(r["rows"]).sum()) for r in feed.requests.values() if r["keep"] is None)
     assert feed.curriculum.attempts.sum() == feed.counts["attempts"] - unreported
@@ -786,15 +1023,24 @@ def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer
     assert again and not again & first  # no group trained before the checkpoint is trained again
 
 
-@pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning")  # drawn while the probe is out
+@pytest.mark.filterwarnings(
+    "ignore:learnability. a training batch before the first buffer:UserWarning"
+)  # drawn while the probe is out
 def test_feed_reports_each_request_once_whatever_the_order():
     """CurriculumFeed alone: slots read in any order or dropped, each request reported once when all its slots
     are back, a slot never counted twice, a probe never drawn twice while it is out."""
     from curricula import make
     from curricula.integrations.verl import CurriculumFeed
 
-    cur = make("learnability", POOL, batch_size=BATCH, num_candidates=16, buffer_size=8, refresh_every=3,
-               probe_attempts=2)
+    cur = make(
+        "learnability",
+        POOL,
+        batch_size=BATCH,
+        num_candidates=16,
+        buffer_size=8,
+        refresh_every=3,
+        probe_attempts=2,
+    )
     feed = CurriculumFeed(cur, rollout_n=N)
     slots = [feed.next_prompt() for _ in range(16 + BATCH)]  # the probe, then a training request drawn ahead
     assert [s[3] for s in slots] == [2] * 16 + [N] * BATCH and len({s[1] for s in slots}) == 2
@@ -804,7 +1050,9 @@ def test_feed_reports_each_request_once_whatever_the_order():
         if i == order[0]:
             assert feed.drop(no, slot) and not feed.read(no, slot, f"u{i}", np.ones(attempts))
         else:
-            assert feed.read(no, slot, f"u{i}", np.ones(attempts)) and not feed.read(no, slot, "again", np.ones(3))
+            assert feed.read(no, slot, f"u{i}", np.ones(attempts)) and not feed.read(
+                no, slot, "again", np.ones(3)
+            )
     done_before = feed.report_ready()
     q, no, slot, attempts = slots[order[-1]]
     feed.read(no, slot, "last", np.ones(attempts))

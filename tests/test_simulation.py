@@ -23,11 +23,16 @@ def test_the_learner_learns_only_where_attempts_disagree():
 def test_compute_matched_uniform_spends_what_learnability_spends():
     n, steps, nl, G = 640, 120, 16, 8
     uniform, matched, learn = regime_arms(nl, steps, G, n)
-    spent = {a.name: run_steps(a, n=n, seed=1, steps=steps, G=G, heldout=0)["attempts"] for a in (uniform, matched, learn)}
+    spent = {
+        a.name: run_steps(a, n=n, seed=1, steps=steps, G=G, heldout=0)["attempts"]
+        for a in (uniform, matched, learn)
+    }
     assert spent["uniform"] == steps * nl * G
     probes = make("learnability", n, batch_size=nl, preset="recommended").planned_probe_attempts(steps)
     assert spent["learnability"] == steps * nl * G + probes
-    assert abs(spent["uniform_cm"] - spent["learnability"]) <= steps * G / 2  # within half a question per step
+    assert (
+        abs(spent["uniform_cm"] - spent["learnability"]) <= steps * G / 2
+    )  # within half a question per step
 
 
 def test_the_paper_regime_favours_learnability_and_the_earlier_testbed_regime_does_not():
@@ -55,6 +60,11 @@ def test_simulate_curricula_refuses_shares_that_do_not_sum_to_one():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "scripts/simulate_curricula.py", "--regimes", "--start", "0.5", "0.5", "0.5"],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "scripts/simulate_curricula.py", "--regimes", "--start", "0.5", "0.5", "0.5"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--start" in proc.stderr, proc.stderr

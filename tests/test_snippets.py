@@ -37,7 +37,9 @@ def blocks() -> list[tuple[str, int, str, str, str]]:
                 continue
             end = lines.index("```", i + 1)
             before = next((line for line in reversed(lines[:i]) if line.strip()), "")
-            found.append((str(doc.relative_to(ROOT)), i + 1, m.group(1), "\n".join(lines[i + 1:end]) + "\n", before))
+            found.append(
+                (str(doc.relative_to(ROOT)), i + 1, m.group(1), "\n".join(lines[i + 1 : end]) + "\n", before)
+            )
             i = end + 1
     return found
 
@@ -61,7 +63,9 @@ def test_block_runs_as_written(doc, line, language, code, marker, tmp_path):
     work.mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # the venv's, by its own path
+    (bin_dir / "python").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
+    )  # the venv's, by its own path
     (bin_dir / "python").chmod(0o755)
     if "../shared/data" in code:
         if not DATA.exists():
@@ -70,9 +74,18 @@ def test_block_runs_as_written(doc, line, language, code, marker, tmp_path):
         (tmp_path / "shared" / "data").symlink_to(DATA)
     script = work / ("block.py" if language == "python" else "block.sh")
     script.write_text(code)
-    command = [sys.executable, script.name] if language == "python" else ["bash", "-euo", "pipefail", script.name]
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT),
-           "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "WANDB_MODE": "offline"}
+    command = (
+        [sys.executable, script.name] if language == "python" else ["bash", "-euo", "pipefail", script.name]
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+    }
     print(" ".join(command), "in", work)
     proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{doc}:{line} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
@@ -80,7 +93,7 @@ def test_block_runs_as_written(doc, line, language, code, marker, tmp_path):
 
 def _readme_keywords() -> dict[str, str]:
     text = (ROOT / "README.md").read_text()
-    table = text[text.index('Every keyword of `gym.make("MathReasoning-v0", ...)`'):]
+    table = text[text.index('Every keyword of `gym.make("MathReasoning-v0", ...)`') :]
     rows = {}
     for row in re.findall(r"^\| (`.+?`) \| `(.+?)` \|", table.split("\n\n")[1], re.M):
         for name in re.findall(r"`(\w+)`", row[0]):
@@ -98,4 +111,6 @@ def test_the_readme_env_keyword_table_matches_the_signature():
             value = ast.literal_eval(text)
         except ValueError:  # a constant's name
             value = getattr(mathenv.env, text)
-        assert value == default and type(value) is type(default), f"README says {name}={text}, code {default!r}"
+        assert value == default and type(value) is type(default), (
+            f"README says {name}={text}, code {default!r}"
+        )

@@ -44,7 +44,10 @@ def test_special_tokens(tokenizer):
     assert len({tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id}) == 3
     assert tokenizer.padding_side == "left"
     assert tokenizer("<bos>1<eos>", add_special_tokens=False)["input_ids"] == [
-        tokenizer.bos_token_id, tokenizer.convert_tokens_to_ids("1"), tokenizer.eos_token_id]
+        tokenizer.bos_token_id,
+        tokenizer.convert_tokens_to_ids("1"),
+        tokenizer.eos_token_id,
+    ]
     assert tokenizer.decode(tokenizer.encode("é")) == "<unk>"
     assert len(tokenizer) == 4 + len(set(string.printable))
 
@@ -58,21 +61,29 @@ def test_save_load(tokenizer, tmp_path):
     assert loaded.chat_template == tokenizer.chat_template
     assert loaded.padding_side == "left"
     assert (loaded.pad_token_id, loaded.bos_token_id, loaded.eos_token_id) == (
-        tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
+        tokenizer.pad_token_id,
+        tokenizer.bos_token_id,
+        tokenizer.eos_token_id,
+    )
 
 
 def test_chat_template(tokenizer):
     env = MathReasoningEnv(questions=generate(1, levels=[3]))
     obs, _ = env.reset(options={"question_id": 0})
-    text = tokenizer.apply_chat_template([{"role": "user", "content": obs}], add_generation_prompt=True,
-                                         tokenize=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": obs}], add_generation_prompt=True, tokenize=False
+    )
     assert text == f"<bos>Q: {obs}\nA: "
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert ids[0] == tokenizer.bos_token_id and len(ids) == len(text) - len("<bos>") + 1
-    turns = [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"},
-             {"role": "user", "content": "again"}]
+    turns = [
+        {"role": "user", "content": "1+1?"},
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "again"},
+    ]
     assert tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False) == (
-        "<bos>Q: 1+1?\nA: 2<eos>\nQ: again\nA: ")
+        "<bos>Q: 1+1?\nA: 2<eos>\nQ: again\nA: "
+    )
 
 
 def test_tiny_model_generates(tokenizer):
@@ -81,8 +92,10 @@ def test_tiny_model_generates(tokenizer):
     assert model.config.pad_token_id == tokenizer.pad_token_id
     assert model.generation_config.eos_token_id == tokenizer.eos_token_id
     same = tiny_model(tokenizer, n_layer=1, d_model=32, n_head=2, seed=3)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values(),
-                                                 strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), same.state_dict().values(), strict=True)
+    )
     prompts = ["<bos>Q: What is 1 + 2?\nA: ", "<bos>Q: hi\nA: "]
     batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     assert batch["attention_mask"][1, 0] == 0  # left padding
@@ -96,8 +109,15 @@ def test_evaluate_policy_by_level(tokenizer):
     env = MathReasoningEnv(questions=questions, instruction="")
     gen = HFGenerator(model, tokenizer, SamplingConfig(max_new_tokens=4))
     prompts = [prompt_ids(tokenizer, env.prompt(i)) for i in range(4)]
-    result = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy), tokenizer.decode, env, range(4),
-                             prompts, samples=2, seed=0)
+    result = evaluate_policy(
+        lambda p, greedy: gen.generate(p, greedy=greedy),
+        tokenizer.decode,
+        env,
+        range(4),
+        prompts,
+        samples=2,
+        seed=0,
+    )
     assert set(result["per_level"]) == {1, 2}
     assert len(result["p"]) == 4
     for r in [result, *result["per_level"].values()]:
@@ -106,15 +126,32 @@ def test_evaluate_policy_by_level(tokenizer):
     assert "| all | 4 |" in format_table(result)
     # a seed samples from a forked stream: the same answers again, and the caller's stream untouched
     before = torch.get_rng_state()
-    again = evaluate_policy(lambda p, greedy: gen.generate(p, greedy=greedy), tokenizer.decode, env, range(4),
-                            prompts, samples=2, seed=0)
+    again = evaluate_policy(
+        lambda p, greedy: gen.generate(p, greedy=greedy),
+        tokenizer.decode,
+        env,
+        range(4),
+        prompts,
+        samples=2,
+        seed=0,
+    )
     assert again["p"] == result["p"] and torch.equal(torch.get_rng_state(), before)
 
 
 def test_warm_start_trains_and_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("MATHENV_CACHE", str(tmp_path / "cache"))
-    settings = dict(levels=[1, 2], steps=40, batch_size=16, lr=1e-2, warmup=5, n_layer=1, d_model=32,
-                    n_head=2, progress=False, threads=None)
+    settings = dict(
+        levels=[1, 2],
+        steps=40,
+        batch_size=16,
+        lr=1e-2,
+        warmup=5,
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        progress=False,
+        threads=None,
+    )
     path = warm_start(**settings)
     assert path.parent == tmp_path / "cache" and path.name.startswith("testbed-")
     info = warm_start_info(path)

@@ -29,16 +29,22 @@ def test_every_kind_has_true_and_false_cases():
 
 
 def test_rewrites_of_real_gold_answers(math500_rows, gsm8k_test_rows):
-    golds = [r["answer"] for r in math500_rows[:150]] + [gold_answer(r["answer"]) for r in gsm8k_test_rows[:150]]
+    golds = [r["answer"] for r in math500_rows[:150]] + [
+        gold_answer(r["answer"]) for r in gsm8k_test_rows[:150]
+    ]
     cases = rewritten_cases(golds, seed=3)
-    wrong = [(c.response[-50:], c.gold, c.correct) for c in cases if score(c.response, c.gold).correct != c.correct]
+    wrong = [
+        (c.response[-50:], c.gold, c.correct) for c in cases if score(c.response, c.gold).correct != c.correct
+    ]
     assert not wrong, wrong[:10]
 
 
 def test_reference_solutions_are_correct(math500_rows):
     verdicts = score_batch([r["solution"] for r in math500_rows], [r["answer"] for r in math500_rows])
     accuracy = sum(v.correct for v in verdicts) / len(verdicts)
-    assert accuracy >= 0.99, [(r["answer"], v) for r, v in zip(math500_rows, verdicts, strict=True) if not v.correct]
+    assert accuracy >= 0.99, [
+        (r["answer"], v) for r, v in zip(math500_rows, verdicts, strict=True) if not v.correct
+    ]
 
 
 @pytest.mark.parametrize(
@@ -67,14 +73,28 @@ def test_last_number_fallback_can_be_switched_off():
     assert not off.correct and off.reason == "no_answer"
 
 
-@pytest.mark.parametrize(("response", "gold"), [("I think 3 is it", "\\sqrt{3}"), ("so that q a = 9", "q=9"),
-                                                ("it is 2 then", "(1,2)"), ("gives x = 4 at last", "x^2")])
+@pytest.mark.parametrize(
+    ("response", "gold"),
+    [
+        ("I think 3 is it", "\\sqrt{3}"),
+        ("so that q a = 9", "q=9"),
+        ("it is 2 then", "(1,2)"),
+        ("gives x = 4 at last", "x^2"),
+    ],
+)
 def test_last_number_fallback_is_off_where_the_gold_is_no_plain_number(response, gold):
     assert score(response, gold) == Verdict(False, "no_answer", None)
 
 
-@pytest.mark.parametrize(("response", "gold", "correct"), [("x^2+1", "1+x^2", True), ("\\frac{1}{2}", "0.5", True),
-                                                           ("(1, 2)", "(2, 1)", False), ("Even", "\\text{Even}", True)])
+@pytest.mark.parametrize(
+    ("response", "gold", "correct"),
+    [
+        ("x^2+1", "1+x^2", True),
+        ("\\frac{1}{2}", "0.5", True),
+        ("(1, 2)", "(2, 1)", False),
+        ("Even", "\\text{Even}", True),
+    ],
+)
 def test_a_short_response_of_no_prose_is_the_answer(response, gold, correct):
     assert score(response, gold).correct is correct
 
@@ -108,21 +128,29 @@ def test_score_batch_in_worker_processes_agrees():
     assert score_batch(responses, golds, processes=2) == score_batch(responses, golds, processes=1)
 
 
-@pytest.mark.parametrize("response, gold, lenient, strict", [
-    ("\\boxed{83 + 64}", "147", True, False),
-    ("\\boxed{2^{10}}", "1024", True, False),
-    ("\\boxed{147}", "147", True, True),
-    ("\\boxed{\\frac{1}{2}}", "0.5", True, True),
-    ("\\boxed{50\\%}", "50", True, True),  # a percentage is a number
-    ("\\boxed{x + 1}", "x + 1", True, True),  # the gold is no number: equality as usual
-    ("\\boxed{\\frac{6}{12}}", "\\frac12", True, False),  # the reduction left undone
-    ("\\boxed{x = 147}", "147", True, True),  # the value stated
-    ("\\boxed{\\sqrt{4}}", "\\sqrt{4}", True, True),  # the gold is no number in final form
-    ("\\boxed{007}", "7", True, False),  # zeros padding the answer: no final form
-    ("\\boxed{7}", "007", True, True),  # zeros padding the gold: storage (AIME's three digits), its value counts
-    ("\\boxed{\\frac{1}{2}}", "\\frac{2}{4}", True, False),  # a gold left unreduced asks for that form
-    ("\\boxed{2/4}", "\\frac{2}{4}", True, True),
-])
+@pytest.mark.parametrize(
+    "response, gold, lenient, strict",
+    [
+        ("\\boxed{83 + 64}", "147", True, False),
+        ("\\boxed{2^{10}}", "1024", True, False),
+        ("\\boxed{147}", "147", True, True),
+        ("\\boxed{\\frac{1}{2}}", "0.5", True, True),
+        ("\\boxed{50\\%}", "50", True, True),  # a percentage is a number
+        ("\\boxed{x + 1}", "x + 1", True, True),  # the gold is no number: equality as usual
+        ("\\boxed{\\frac{6}{12}}", "\\frac12", True, False),  # the reduction left undone
+        ("\\boxed{x = 147}", "147", True, True),  # the value stated
+        ("\\boxed{\\sqrt{4}}", "\\sqrt{4}", True, True),  # the gold is no number in final form
+        ("\\boxed{007}", "7", True, False),  # zeros padding the answer: no final form
+        (
+            "\\boxed{7}",
+            "007",
+            True,
+            True,
+        ),  # zeros padding the gold: storage (AIME's three digits), its value counts
+        ("\\boxed{\\frac{1}{2}}", "\\frac{2}{4}", True, False),  # a gold left unreduced asks for that form
+        ("\\boxed{2/4}", "\\frac{2}{4}", True, True),
+    ],
+)
 def test_numbers_only_wants_a_number_where_the_gold_is_one(response, gold, lenient, strict):
     assert score(response, gold, numbers_only=False).correct is lenient
     assert score(response, gold).correct is strict  # on by default

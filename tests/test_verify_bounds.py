@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _random_unicode(n: int, seed: int) -> str:
     rng = random.Random(seed)
-    return "".join(chr(rng.randint(1, 0x2FFFF)) for _ in range(n)).encode("utf-8", "replace").decode("utf-8", "replace")
+    return (
+        "".join(chr(rng.randint(1, 0x2FFFF)) for _ in range(n))
+        .encode("utf-8", "replace")
+        .decode("utf-8", "replace")
+    )
 
 
 HOSTILE = {
@@ -105,14 +109,17 @@ def test_hostile_inputs_in_a_worker_process():
     assert all(_clean(v) and t < CEILING for v, t in out), out
 
 
-@pytest.mark.parametrize("gold", ["9^9^9^9", "1000000!", "{" * 5000, _random_unicode(500, 1), "x" * 1_000_000])
+@pytest.mark.parametrize(
+    "gold", ["9^9^9^9", "1000000!", "{" * 5000, _random_unicode(500, 1), "x" * 1_000_000]
+)
 def test_hostile_golds(gold):
     assert _clean(score("\\boxed{3}", gold, timeout=TIMEOUT))
 
 
 def test_a_script_without_a_main_guard_scores_from_a_thread(tmp_path):
     script = tmp_path / "user_script.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import threading
         from mathenv.verify import score
 
@@ -122,9 +129,16 @@ def test_a_script_without_a_main_guard_scores_from_a_thread(tmp_path):
         thread.start()
         thread.join()
         print(out[0].reason)
-    """))
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    """)
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["top", "level", "ran", "correct"], (result.stdout, result.stderr)
 
@@ -134,10 +148,18 @@ def test_the_helper_imports_the_callers_mathenv_not_one_in_the_working_directory
     directory holds another package called mathenv (a checkout of another version, a user's own module)."""
     (tmp_path / "mathenv").mkdir()
     (tmp_path / "mathenv" / "__init__.py").write_text("raise ImportError('the wrong mathenv')\n")
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from mathenv.verify import score; "
-            r"print(score('so $x \\leq 5$', '5 \\geq x').reason)")  # a case only math-verify decides
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from mathenv.verify import score; "
+        r"print(score('so $x \\leq 5$', '5 \\geq x').reason)"
+    )  # a case only math-verify decides
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["correct"], (result.stdout, result.stderr)
 

@@ -35,7 +35,9 @@ def training_shares(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-def shares_by_buffer_age(records: Sequence[Mapping[str, Any]], width: int = 10) -> dict[int, dict[str, float]]:
+def shares_by_buffer_age(
+    records: Sequence[Mapping[str, Any]], width: int = 10
+) -> dict[int, dict[str, float]]:
     """A buffer curriculum's training shares by the age of its buffer (iterations since the last refresh, in
     bins of `width`; key: the bin's first age): do the questions it picked go stale before the next refresh?
     Empty for a run that logs no buffer age (no buffer)."""
@@ -72,9 +74,13 @@ class CellSummary:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def summarise_cells(records: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]], reference: str = "uniform",
-                    metric: str = M.EVAL_PASS1, fraction: float = 0.5, window: int = 3
-                    ) -> tuple[dict[str, CellSummary], dict[str, list[float]]]:
+def summarise_cells(
+    records: Mapping[str, Mapping[int, Sequence[Mapping[str, Any]]]],
+    reference: str = "uniform",
+    metric: str = M.EVAL_PASS1,
+    fraction: float = 0.5,
+    window: int = 3,
+) -> tuple[dict[str, CellSummary], dict[str, list[float]]]:
     """`records[cell][seed]` (cells named `algo-arm`) to one summary per cell, each algorithm's cells read
     against `algo-<reference>`; also each algorithm's equal-compute budgets (its own cheapest run's compute,
     and half of it)."""
@@ -83,7 +89,9 @@ def summarise_cells(records: Mapping[str, Mapping[int, Sequence[Mapping[str, Any
     for cell in records:
         by_algo.setdefault(cell.split("-", 1)[0], []).append(cell)
     for algo, cells in by_algo.items():
-        compute = {f"{c}/{s}": stats.curve(r, metric, "attempts") for c in cells for s, r in records[c].items()}
+        compute = {
+            f"{c}/{s}": stats.curve(r, metric, "attempts") for c in cells for s, r in records[c].items()
+        }
         budgets[algo] = stats.equal_compute_budgets(compute)
     out = {}
     for cell, by_seed in records.items():
@@ -100,21 +108,32 @@ def summarise_cells(records: Mapping[str, Mapping[int, Sequence[Mapping[str, Any
         algo_budget = budgets[algo][-1] if budgets[algo] else None
         shares = [training_shares(r) for r in by_seed.values()]
         out[cell] = CellSummary(
-            seeds=len(by_seed), start=list(start.values()), final=list(final.values()),
+            seeds=len(by_seed),
+            start=list(start.values()),
+            final=list(final.values()),
             gain=stats.paired_difference(final, start),
             vs_reference=stats.paired_difference(final, ref_final) if ref_final is not None else None,
             at_budget={b: {s: stats.value_at(*c, b) for s, c in comp.items()} for b in budgets[algo]},
             auc_steps=stats.paired_auc(steps, ref_steps) if ref_steps else None,
             auc_compute=stats.paired_auc(comp, ref_comp, algo_budget) if ref_comp and algo_budget else None,
             to_target_steps=stats.steps_to_target(steps, ref_steps, fraction, window) if ref_steps else None,
-            to_target_compute=(stats.steps_to_target(comp, ref_comp, fraction, window, algo_budget)
-                               if ref_comp and algo_budget else None),
+            to_target_compute=(
+                stats.steps_to_target(comp, ref_comp, fraction, window, algo_budget)
+                if ref_comp and algo_budget
+                else None
+            ),
             shares={k: [s[k] for s in shares] for k in shares[0]} if shares else {},
-            reward=[float(np.mean([x[M.TRAIN_REWARD] for x in r[-5:] if M.TRAIN_REWARD in x]))
-                    for r in by_seed.values()],
+            reward=[
+                float(np.mean([x[M.TRAIN_REWARD] for x in r[-5:] if M.TRAIN_REWARD in x]))
+                for r in by_seed.values()
+            ],
             attempts_per_step=[stats.cost_per_step(r, "attempts") for r in by_seed.values()],
-            tokens_per_step=[stats.cost_per_step(r, "tokens") if any(x.get(stats.X_AXES["tokens"]) for x in r) else math.nan
-                             for r in by_seed.values()],
+            tokens_per_step=[
+                stats.cost_per_step(r, "tokens")
+                if any(x.get(stats.X_AXES["tokens"]) for x in r)
+                else math.nan
+                for r in by_seed.values()
+            ],
         )
     return out, budgets
 
@@ -139,10 +158,16 @@ class Gate:
         return f">= {100 * self.threshold:.0f}"
 
 
-def validity_gates(primary: Mapping[str, Mapping[int, float]], start: float,
-                   zero_share: Mapping[str, Mapping[int, float]], uniform: str = "uniform",
-                   learnability: str = "learnability", min_gain: float = 0.03, min_zero_share: float = 0.50,
-                   min_share_drop: float = 0.15) -> list[Gate]:
+def validity_gates(
+    primary: Mapping[str, Mapping[int, float]],
+    start: float,
+    zero_share: Mapping[str, Mapping[int, float]],
+    uniform: str = "uniform",
+    learnability: str = "learnability",
+    min_gain: float = 0.03,
+    min_zero_share: float = 0.50,
+    min_share_drop: float = 0.15,
+) -> list[Gate]:
     """The design's validity gates, from the results: uniform gains at least `min_gain` on the primary metric
     (mean over seeds of its final minus the start's, on the common set); uniform's zero-advantage share over
     training stays at or above `min_zero_share` (mean over seeds); learnability's is at least `min_share_drop`
@@ -152,11 +177,15 @@ def validity_gates(primary: Mapping[str, Mapping[int, float]], start: float,
     uni_zero = [v for v in zero_share.get(uniform, {}).values() if math.isfinite(v)]
     zero = float(np.mean(uni_zero)) if uni_zero else math.nan
     drop = stats.paired_difference(zero_share.get(uniform, {}), zero_share.get(learnability, {})).mean
-    checks = [("uniform's gain on the primary metric (points)", gain, min_gain),
-              ("uniform's zero-advantage share over training (%)", zero, min_zero_share),
-              ("learnability's zero-advantage share below uniform's (points)", drop, min_share_drop)]
-    return [Gate(name, value, threshold, bool(math.isfinite(value) and value >= threshold - 1e-12))
-            for name, value, threshold in checks]
+    checks = [
+        ("uniform's gain on the primary metric (points)", gain, min_gain),
+        ("uniform's zero-advantage share over training (%)", zero, min_zero_share),
+        ("learnability's zero-advantage share below uniform's (points)", drop, min_share_drop),
+    ]
+    return [
+        Gate(name, value, threshold, bool(math.isfinite(value) and value >= threshold - 1e-12))
+        for name, value, threshold in checks
+    ]
 
 
 @dataclass
@@ -177,14 +206,17 @@ class Comparison:
         return stats.min_detectable_difference(len(diffs), float(np.std(diffs, ddof=1)))
 
 
-def primary_comparisons(primary: Mapping[str, Mapping[int, float]],
-                        pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"),
-                                                           ("learnability", "uniform_cm")),
-                        level: float = 0.95) -> list[Comparison]:
+def primary_comparisons(
+    primary: Mapping[str, Mapping[int, float]],
+    pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"), ("learnability", "uniform_cm")),
+    level: float = 0.95,
+) -> list[Comparison]:
     """Each (arm, reference) pair's paired difference on the primary metric, p-values Holm-adjusted across
     the pairs (the family of the pre-registered primary tests)."""
-    paired = {f"{a} vs {b}": stats.paired_difference(primary.get(a, {}), primary.get(b, {}), level)
-              for a, b in pairs}
+    paired = {
+        f"{a} vs {b}": stats.paired_difference(primary.get(a, {}), primary.get(b, {}), level)
+        for a, b in pairs
+    }
     adjusted = stats.holm({k: p.p for k, p in paired.items()})
     return [Comparison(a, b, paired[f"{a} vs {b}"], adjusted[f"{a} vs {b}"]) for a, b in pairs]
 
@@ -193,7 +225,9 @@ def needs_more_seeds(comparison: Comparison, max_half_width: float = 0.015) -> b
     """The design's one seed extension: more seeds when the interval contains zero and is wider than
     +-`max_half_width` (+-1.5 points)."""
     p = comparison.paired
-    return bool(p.low <= 0 <= p.high and p.half_width > max_half_width) if math.isfinite(p.half_width) else True
+    return (
+        bool(p.low <= 0 <= p.high and p.half_width > max_half_width) if math.isfinite(p.half_width) else True
+    )
 
 
 def outcome(comparison: Comparison, alpha: float = 0.05) -> str:
@@ -226,10 +260,16 @@ class Preregistered:
         return verdict(self.gates)
 
 
-def preregistered(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], algo: str = "grpo",
-                  metric: str = "mean@k", start: str = "start",
-                  pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"), ("learnability", "uniform_cm")),
-                  zero_share: str = "zero_advantage", **gate_thresholds: float) -> Preregistered:
+def preregistered(
+    scores: Mapping[str, Mapping[str, Any]],
+    runs: Sequence[Any],
+    algo: str = "grpo",
+    metric: str = "mean@k",
+    start: str = "start",
+    pairs: Sequence[tuple[str, str]] = (("learnability", "uniform"), ("learnability", "uniform_cm")),
+    zero_share: str = "zero_advantage",
+    **gate_thresholds: float,
+) -> Preregistered:
     """From the common held-out set's scores (agents.experiments.reevaluate: `start` and one per run name) and
     the runs (agents.experiments.grid.Run) of `algo`: the gates and the Holm-adjusted primary comparisons on
     `metric` (mean@k: the accuracy of k answers sampled per question). `zero_share` names the training share
@@ -248,10 +288,17 @@ def holm_across(results: Mapping[str, Preregistered]) -> dict[str, Preregistered
     """The same results with Holm's correction taken over the primary comparisons of every metric together,
     for a design that registers several primary metrics as one family (docs/preregistration.md, amendment 1:
     held-out and training-pool accuracy, two comparisons each, Holm over the four)."""
-    key = {(name, i): f"{name}: {c.arm} vs {c.reference}" for name, r in results.items()
-           for i, c in enumerate(r.comparisons)}
-    adjusted = stats.holm({key[(name, i)]: c.paired.p for name, r in results.items()
-                           for i, c in enumerate(r.comparisons)})
-    return {name: replace(r, comparisons=[replace(c, p_holm=adjusted[key[(name, i)]])
-                                          for i, c in enumerate(r.comparisons)])
-            for name, r in results.items()}
+    key = {
+        (name, i): f"{name}: {c.arm} vs {c.reference}"
+        for name, r in results.items()
+        for i, c in enumerate(r.comparisons)
+    }
+    adjusted = stats.holm(
+        {key[(name, i)]: c.paired.p for name, r in results.items() for i, c in enumerate(r.comparisons)}
+    )
+    return {
+        name: replace(
+            r, comparisons=[replace(c, p_holm=adjusted[key[(name, i)]]) for i, c in enumerate(r.comparisons)]
+        )
+        for name, r in results.items()
+    }

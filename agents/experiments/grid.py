@@ -78,8 +78,9 @@ class Run:
         return read_records(self.out / "metrics.jsonl")
 
 
-def learnability_options(questions_per_step: int, pool: int, override: Mapping[str, Any] | None = None,
-                         preset: str = "very_fast") -> dict[str, Any]:
+def learnability_options(
+    questions_per_step: int, pool: int, override: Mapping[str, Any] | None = None, preset: str = "very_fast"
+) -> dict[str, Any]:
     """The paper's buffer `preset` (`very_fast`: T=5, N=128, K=64 at its batch of 64; `recommended`: T=50,
     N=1280, K=256; L=8, rho=0.5) scaled to `questions_per_step` by curricula.buffer_options (N / N_l and
     K / N_l kept), with `override` (a `preset` key there picks the preset); checked against a pool of `pool`
@@ -96,19 +97,23 @@ def learnability_options(questions_per_step: int, pool: int, override: Mapping[s
 VINEPPO_ARMS = ("uniform", "learnability", "uniform_cm", "posterior")
 
 
-def standard_arms(algo: str, names: Sequence[str], config: TrainConfig, learn: Mapping[str, Any],
-                  rollout_cost: float = 0.0) -> list[Arm]:
+def standard_arms(
+    algo: str, names: Sequence[str], config: TrainConfig, learn: Mapping[str, Any], rollout_cost: float = 0.0
+) -> list[Arm]:
     """The comparison's usual arms for one algorithm, by name: uniform, learnability (options `learn`),
     learnability_filter, posterior, and uniform_cm, the compute-matched uniform baseline: as many attempts
     per step as learnability's training + probe attempts, each added question costing its G attempts and
     `rollout_cost` more per attempt (VinePPO's Monte-Carlo rollouts)."""
-    matched = compute_matched_questions(config.questions_per_step, config.attempts_per_question,
-                                        probe_attempts_per_step(learn), rollout_cost)
-    arms = {"uniform": Arm("uniform"),
-            "learnability": Arm("learnability", "learnability", dict(learn)),
-            "learnability_filter": Arm("learnability_filter", "learnability_filter", {"ratio": 4}),
-            "uniform_cm": Arm("uniform_cm", "uniform", overrides={"questions_per_step": matched}),
-            "posterior": Arm("posterior", "posterior")}
+    matched = compute_matched_questions(
+        config.questions_per_step, config.attempts_per_question, probe_attempts_per_step(learn), rollout_cost
+    )
+    arms = {
+        "uniform": Arm("uniform"),
+        "learnability": Arm("learnability", "learnability", dict(learn)),
+        "learnability_filter": Arm("learnability_filter", "learnability_filter", {"ratio": 4}),
+        "uniform_cm": Arm("uniform_cm", "uniform", overrides={"questions_per_step": matched}),
+        "posterior": Arm("posterior", "posterior"),
+    }
     unknown = [n for n in names if n not in arms]
     if unknown:
         raise UserError(f"unknown arm(s) {unknown}; choose from {sorted(arms)}")
@@ -124,8 +129,9 @@ def run_name(algo: str, arm: str, seed: int) -> str:
 MAY_DIFFER = RUN_ONLY_FIELDS | {"steps"}
 
 
-def configs_from_argv(argv: Sequence[str], algos: Iterable[str],
-                      algo_defaults: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, TrainConfig]:
+def configs_from_argv(
+    argv: Sequence[str], algos: Iterable[str], algo_defaults: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, TrainConfig]:
     """One base config per algorithm, parsed as `python -m agents.train` parses its command line (`--preset`,
     `--config`, every config field as a flag). A flag of one algorithm's own fields (`--vine-rollouts`)
     applies to that algorithm only; `algo_defaults` are an algorithm's values unless a flag sets them."""
@@ -155,8 +161,12 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def plan(base: Mapping[str, TrainConfig], arms: Mapping[str, Sequence[Arm]], seeds: Mapping[str, int] | int,
-         runs_dir: str | Path) -> list[Run]:
+def plan(
+    base: Mapping[str, TrainConfig],
+    arms: Mapping[str, Sequence[Arm]],
+    seeds: Mapping[str, int] | int,
+    runs_dir: str | Path,
+) -> list[Run]:
     """Every run of the grid, algorithm by algorithm (in `base`'s order), seed by seed within it: a grid cut
     short by the clock holds every arm with as many seeds as possible. `arms[algo]` lists the algorithm's arms
     (compute matching differs by algorithm), `seeds` counts seeds per algorithm (or for all)."""
@@ -165,10 +175,16 @@ def plan(base: Mapping[str, TrainConfig], arms: Mapping[str, Sequence[Arm]], see
         n = seeds if isinstance(seeds, int) else seeds[algo]
         for seed in range(n):
             for arm in arms[algo]:
-                values = {**dataclasses.asdict(config), "curriculum": arm.curriculum,
-                          "curriculum_options": dict(arm.curriculum_options), **arm.overrides, "seed": seed,
-                          "out": str(Path(runs_dir) / run_name(algo, arm.name, seed)), "progress": False,
-                          "tensorboard": False}
+                values = {
+                    **dataclasses.asdict(config),
+                    "curriculum": arm.curriculum,
+                    "curriculum_options": dict(arm.curriculum_options),
+                    **arm.overrides,
+                    "seed": seed,
+                    "out": str(Path(runs_dir) / run_name(algo, arm.name, seed)),
+                    "progress": False,
+                    "tensorboard": False,
+                }
                 run_config = type(config)(**values)
                 run_config.validate()
                 runs.append(Run(algo, arm.name, seed, run_config))
@@ -195,21 +211,29 @@ def check_settings(run: Run) -> None:
         return
     differ = differences(json.loads(saved.read_text()), dataclasses.asdict(run.config), MAY_DIFFER)
     if differ:
-        raise RunSettingsError(f"{run.out} holds a run with other settings ({'; '.join(differ)}). Pass another "
-                               f"runs folder, or delete {run.out} to train it again")
+        raise RunSettingsError(
+            f"{run.out} holds a run with other settings ({'; '.join(differ)}). Pass another "
+            f"runs folder, or delete {run.out} to train it again"
+        )
 
 
 def check_held_out_sets(runs: Iterable[Run]) -> None:
     """Every run's held-out split against its training pool (once per distinct pair)."""
     seen = set()
     for run in runs:
-        key = json.dumps([env_kwargs(run.config, "train"), env_kwargs(run.config, run.config.eval_split)],
-                         sort_keys=True, default=str)
+        key = json.dumps(
+            [env_kwargs(run.config, "train"), env_kwargs(run.config, run.config.eval_split)],
+            sort_keys=True,
+            default=str,
+        )
         if key in seen or run.config.eval_questions == 0:
             continue
         seen.add(key)
-        check_held_out(held_out_pool(run.config), training_pool(run.config),
-                       f"held-out split {run.config.eval_split!r} of run {run.name}")
+        check_held_out(
+            held_out_pool(run.config),
+            training_pool(run.config),
+            f"held-out split {run.config.eval_split!r} of run {run.name}",
+        )
 
 
 @dataclass
@@ -230,8 +254,12 @@ def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
     return index, time.perf_counter() - start
 
 
-def run_grid(runs: Sequence[Run], workers: int = 1, threads: int | None = None,
-             on_done: Callable[[RunResult, int, int], None] | None = None) -> list[RunResult]:
+def run_grid(
+    runs: Sequence[Run],
+    workers: int = 1,
+    threads: int | None = None,
+    on_done: Callable[[RunResult, int, int], None] | None = None,
+) -> list[RunResult]:
     """Train every unfinished run of `runs`, `workers` at a time (spawned processes, `threads` torch threads
     each; default: the cores shared out). Checks first, before any training: every run folder's settings and
     every held-out split against its training pool. Returns one result per run, in `runs`' order."""

@@ -43,8 +43,9 @@ def overlap(held_out: Iterable[Question | str], pool: Iterable[Question | str]) 
     return [t for t in _texts(held_out) if normalise_question(t) in seen]
 
 
-def check_held_out(held_out: Iterable[Question | str], pool: Iterable[Question | str], what: str = "held-out set"
-                   ) -> None:
+def check_held_out(
+    held_out: Iterable[Question | str], pool: Iterable[Question | str], what: str = "held-out set"
+) -> None:
     """Refuse a held-out set that shares any question with the training pool (raises HeldOutOverlapError)."""
     held_out = list(held_out)
     shared = overlap(held_out, pool)
@@ -53,7 +54,8 @@ def check_held_out(held_out: Iterable[Question | str], pool: Iterable[Question |
             f"{len(shared)} of the {len(held_out)} questions of the {what} appear in the training pool (e.g. "
             f"{shared[0]!r}): scores on it would measure training questions. Use a held-out split disjoint from "
             f"the training pool (another dataset split, or other levels / a generator whose train and test "
-            f"splits are disjoint), or drop the shared questions from it")
+            f"splits are disjoint), or drop the shared questions from it"
+        )
 
 
 def training_pool(config: Any) -> list[Question]:

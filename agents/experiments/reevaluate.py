@@ -48,9 +48,12 @@ class EvalSet:
     @property
     def tag(self) -> str:
         """The name of this set's cache files."""
-        return (f"reevaluate_{self.split}_{self.num_questions or 'all'}"
-                + (f"_of{self.pool_size}" if self.pool_size else "") + ("_distinct" if self.distinct else "")
-                + f"_k{self.k}_t{self.temperature:g}_p{self.top_p:g}_s{self.seed}")
+        return (
+            f"reevaluate_{self.split}_{self.num_questions or 'all'}"
+            + (f"_of{self.pool_size}" if self.pool_size else "")
+            + ("_distinct" if self.distinct else "")
+            + f"_k{self.k}_t{self.temperature:g}_p{self.top_p:g}_s{self.seed}"
+        )
 
 
 def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any], list[int]]:
@@ -69,8 +72,11 @@ def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any]
         candidates = np.asarray(sorted(first.values()))
     ids = [int(candidates[i]) for i in subset(candidates.size, eval_set.num_questions, eval_set.seed)]
     if split != "train":
-        check_held_out([env.questions[i] for i in ids], training_pool(config),
-                       f"re-evaluation set ({len(ids)} questions of split {split!r})")
+        check_held_out(
+            [env.questions[i] for i in ids],
+            training_pool(config),
+            f"re-evaluation set ({len(ids)} questions of split {split!r})",
+        )
     return kwargs, ids
 
 
@@ -85,31 +91,56 @@ def score_one(job: dict[str, Any]) -> dict[str, Any]:
             return saved
     env = gym.make("MathReasoning-v0", **job["env"]).unwrapped
     s = job["set"]
-    result = evaluate_questions(job["model"], env, np.asarray(job["ids"]), k=s["k"], temperature=s["temperature"],
-                                top_p=s["top_p"], max_new_tokens=job["max_new_tokens"],
-                                batch_size=job["batch_size"], seed=s["seed"], device=job["device"])
+    result = evaluate_questions(
+        job["model"],
+        env,
+        np.asarray(job["ids"]),
+        k=s["k"],
+        temperature=s["temperature"],
+        top_p=s["top_p"],
+        max_new_tokens=job["max_new_tokens"],
+        batch_size=job["batch_size"],
+        seed=s["seed"],
+        device=job["device"],
+    )
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"settings": job, **result}, indent=2))
     return json.loads(cache.read_text())  # as a later call reads it (level keys become strings)
 
 
-def reevaluate(policies: Mapping[str, tuple[str | Path, str | Path]], config: TrainConfig, eval_set: EvalSet,
-               workers: int = 1, threads: int = 1) -> dict[str, dict[str, Any]]:
+def reevaluate(
+    policies: Mapping[str, tuple[str | Path, str | Path]],
+    config: TrainConfig,
+    eval_set: EvalSet,
+    workers: int = 1,
+    threads: int = 1,
+) -> dict[str, dict[str, Any]]:
     """Score each policy (`name: (model, cache folder)`; a model given as a Path is a saved policy) on `eval_set` built from `config`'s pools (its
     dataset, levels, instruction, training pool); returns `name: score` (agents.evaluation's result, with
     `pass@1`, `mean@k`, `per_level`). A policy whose model folder is missing is left out (and named)."""
     kwargs, ids = question_ids(config, eval_set)
-    common = {"env": json.loads(json.dumps(kwargs)), "ids": ids, "set": asdict(eval_set),
-              "max_new_tokens": config.max_new_tokens, "batch_size": config.generation_batch_size,
-              "device": config.device}
+    common = {
+        "env": json.loads(json.dumps(kwargs)),
+        "ids": ids,
+        "set": asdict(eval_set),
+        "max_new_tokens": config.max_new_tokens,
+        "batch_size": config.generation_batch_size,
+        "device": config.device,
+    }
     names, jobs = [], []
     for name, (model, folder) in policies.items():
         if isinstance(model, Path) and not model.exists():
             print(f"re-evaluation: {model} is missing, {name} left out", flush=True)
             continue
         names.append(name)
-        jobs.append({**common, "model": str(model), "threads": threads,
-                     "cache": str(Path(folder) / f"{eval_set.tag}.json")})
+        jobs.append(
+            {
+                **common,
+                "model": str(model),
+                "threads": threads,
+                "cache": str(Path(folder) / f"{eval_set.tag}.json"),
+            }
+        )
     if workers > 1 and len(jobs) > 1:
         with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
             scores = pool.map(score_one, jobs)
@@ -118,8 +149,12 @@ def reevaluate(policies: Mapping[str, tuple[str | Path, str | Path]], config: Tr
     return dict(zip(names, scores, strict=True))
 
 
-def per_seed(scores: Mapping[str, Mapping[str, Any]], runs: Sequence[Any], metric: str = "mean@k",
-             level: str | None = None) -> dict[str, dict[int, float]]:
+def per_seed(
+    scores: Mapping[str, Mapping[str, Any]],
+    runs: Sequence[Any],
+    metric: str = "mean@k",
+    level: str | None = None,
+) -> dict[str, dict[int, float]]:
     """`cell: {seed: score}` from `reevaluate`'s scores of `runs` (agents.experiments.grid.Run, scored under
     their names); `level` reads one difficulty level's score."""
     out: dict[str, dict[int, float]] = {}

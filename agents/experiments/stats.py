@@ -137,11 +137,15 @@ def paired_test(diffs: Sequence[float], level: float = 0.95) -> tuple[float, flo
     return mean, float(t_quantile(0.5 + level / 2, n - 1) * se), float(min(1.0, p))
 
 
-def paired_difference(a: Mapping[Any, float | None], b: Mapping[Any, float | None],
-                      level: float = 0.95) -> Paired:
+def paired_difference(
+    a: Mapping[Any, float | None], b: Mapping[Any, float | None], level: float = 0.95
+) -> Paired:
     """`a[seed] - b[seed]` over the seeds both hold a finite value for, with its t interval and p-value."""
-    diffs = {k: float(a[k]) - float(b[k]) for k in sorted(a) if k in b and a[k] is not None and b[k] is not None
-             and math.isfinite(a[k]) and math.isfinite(b[k])}
+    diffs = {
+        k: float(a[k]) - float(b[k])
+        for k in sorted(a)
+        if k in b and a[k] is not None and b[k] is not None and math.isfinite(a[k]) and math.isfinite(b[k])
+    }
     mean, half, p = paired_test(list(diffs.values()), level)
     return Paired(len(diffs), mean, half, p, diffs)
 
@@ -173,13 +177,17 @@ def min_detectable_difference(n: int, sd: float, alpha: float = 0.05, power: flo
 X_AXES = {"step": "step", "attempts": "compute/attempts_total", "tokens": "compute/generated_tokens"}
 
 
-def curve(records: Sequence[Mapping[str, Any]], metric: str = "eval/pass@1", x: str = "step"
-          ) -> tuple[np.ndarray, np.ndarray]:
+def curve(
+    records: Sequence[Mapping[str, Any]], metric: str = "eval/pass@1", x: str = "step"
+) -> tuple[np.ndarray, np.ndarray]:
     """The (x, metric) points of a run's records where `metric` was logged; the step-0 record (logged before
     any compute counter) sits at x = 0."""
     key = X_AXES.get(x, x)
-    pts = [(0.0 if r.get("step", 0) == 0 else float(r.get(key, math.nan)), float(r[metric]))
-           for r in records if r.get(metric) is not None]
+    pts = [
+        (0.0 if r.get("step", 0) == 0 else float(r.get(key, math.nan)), float(r[metric]))
+        for r in records
+        if r.get(metric) is not None
+    ]
     if not pts:
         return np.zeros(0), np.zeros(0)
     xs, ys = (np.asarray(v, dtype=float) for v in zip(*pts, strict=True))
@@ -209,7 +217,7 @@ def smooth(ys: np.ndarray, window: int = 3) -> np.ndarray:
     longer decides when a curve "reaches" a level."""
     ys = np.asarray(ys, dtype=float)
     half = window // 2
-    return np.array([ys[max(0, i - half): i + half + 1].mean() for i in range(ys.size)])
+    return np.array([ys[max(0, i - half) : i + half + 1].mean() for i in range(ys.size)])
 
 
 def first_reach(xs: np.ndarray, ys: np.ndarray, target: float) -> float | None:
@@ -247,15 +255,23 @@ class ToTarget:
     """Steps (or compute) to a target on smoothed curves, every paired seed counted: a seed that never reaches
     the target counts at the horizon (censored, so the speed-up is if anything understated)."""
 
-    ratio: float  # mean over seeds of ref's x / mean over seeds of arm's x: > 1 means the arm got there sooner
+    ratio: (
+        float  # mean over seeds of ref's x / mean over seeds of arm's x: > 1 means the arm got there sooner
+    )
     difference: Paired  # ref's x - arm's x per seed
     reached_arm: int
     reached_ref: int
     targets: dict[Any, float]
 
 
-def steps_to_target(arm: Curves, ref: Curves, fraction: float = 0.5, window: int = 3,
-                    horizon: float | None = None, level: float = 0.95) -> ToTarget:
+def steps_to_target(
+    arm: Curves,
+    ref: Curves,
+    fraction: float = 0.5,
+    window: int = 3,
+    horizon: float | None = None,
+    level: float = 0.95,
+) -> ToTarget:
     """Per seed, the target is `fraction` of the way from the start (both runs of a seed share it) to the
     lower of the two smoothed finals, so both runs can reach it (to the higher one when the other run did not
     learn at all); x to reach it on each smoothed curve, a run that never does counted at the horizon."""
@@ -327,8 +343,9 @@ def probe_attempts_per_step(options: Mapping[str, Any]) -> float:
     return options["num_candidates"] * options["probe_attempts"] / options["refresh_every"]
 
 
-def compute_matched_questions(questions_per_step: int, attempts_per_question: int, extra_per_step: float,
-                              rollout_cost: float = 0.0) -> int:
+def compute_matched_questions(
+    questions_per_step: int, attempts_per_question: int, extra_per_step: float, rollout_cost: float = 0.0
+) -> int:
     """Questions per step of the compute-matched uniform baseline: as many total attempts per step as an arm
     that spends `extra_per_step` attempts (probes) on top of `questions_per_step` x G training attempts.
     Every uniform question costs G (1 + rollout_cost) attempts: with VinePPO each added question also gets

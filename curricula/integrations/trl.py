@@ -20,8 +20,13 @@ class CurriculumRepeatSampler(Sampler[int]):
     """TRL's RepeatSampler layout with the curriculum choosing each chunk of `schedule.batch_size` prompts:
     for each chunk, `repeat_count` times, each id `mini_repeat_count` (= num_generations) times."""
 
-    def __init__(self, schedule: BatchSchedule, mini_repeat_count: int, repeat_count: int = 1,
-                 num_chunks: int | None = None) -> None:
+    def __init__(
+        self,
+        schedule: BatchSchedule,
+        mini_repeat_count: int,
+        repeat_count: int = 1,
+        num_chunks: int | None = None,
+    ) -> None:
         self.schedule = schedule
         self.mini_repeat_count = int(mini_repeat_count)
         self.repeat_count = int(repeat_count)

@@ -54,8 +54,16 @@ class CurriculumSampler(Sampler[int]):
     it reads the batch's question ids and rewards and returns the curriculum's Feedback, `keep` over rows.
     """
 
-    def __init__(self, curriculum: Curriculum, batch_size: int, rollout_n: int, *, num_batches: int | None = None,
-                 index_key: str | None = None, reward_key: str | None = None) -> None:
+    def __init__(
+        self,
+        curriculum: Curriculum,
+        batch_size: int,
+        rollout_n: int,
+        *,
+        num_batches: int | None = None,
+        index_key: str | None = None,
+        reward_key: str | None = None,
+    ) -> None:
         self.schedule = BatchSchedule(curriculum, batch_size, rollout_n)
         self.num_batches = int(num_batches) if num_batches else max(1, curriculum.num_questions // batch_size)
         self.index_key = index_key
@@ -124,16 +132,19 @@ class CurriculumDataset(Dataset):
         return getattr(self.dataset, name)
 
 
-def groups_from_batch(batch: Any, index_key: str | None = None,
-                      reward_key: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def groups_from_batch(
+    batch: Any, index_key: str | None = None, reward_key: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(question id per group, rewards (groups, max group size) NaN-padded, group of each row) of a verl
     `DataProto`; a group is the rows sharing a `uid` (one prompt's `rollout.n` responses)."""
     nt = batch.non_tensor_batch
     key, ids = _question_ids(nt, index_key)
     rkey = reward_key or next((k for k in REWARD_KEYS if k in batch.batch.keys()), None)
     if rkey is None or rkey not in batch.batch.keys():
-        raise KeyError(f"the batch has no rewards yet: expected one of {REWARD_KEYS} in batch.batch, "
-                       f"found {sorted(batch.batch.keys())}")
+        raise KeyError(
+            f"the batch has no rewards yet: expected one of {REWARD_KEYS} in batch.batch, "
+            f"found {sorted(batch.batch.keys())}"
+        )
     scores = batch.batch[rkey]
     seq = (scores.sum(dim=-1) if scores.dim() > 1 else scores).float().cpu().numpy().astype(np.float64)
     uids = np.asarray(nt["uid"]) if "uid" in nt else ids
@@ -165,15 +176,20 @@ def _question_ids(nt: dict[str, np.ndarray], index_key: str | None) -> tuple[str
             return key, np.asarray(nt[key]).astype(np.int64)
         if info is not None and len(info) and all(isinstance(x, dict) and key in x for x in info):
             return f"extra_info.{key}", np.array([x[key] for x in info], dtype=np.int64)
-    raise KeyError(f"the batch has no question ids: expected one of {keys} in non_tensor_batch or in each "
-                   f"row's extra_info; non_tensor_batch has {sorted(nt)}")
+    raise KeyError(
+        f"the batch has no question ids: expected one of {keys} in non_tensor_batch or in each "
+        f"row's extra_info; non_tensor_batch has {sorted(nt)}"
+    )
 
 
 # ---- metrics and older verl releases ------------------------------------------------------------------
 
+
 def curriculum_metrics(sampler: CurriculumSampler, phase: str) -> dict[str, float]:
     """The curriculum's scalar diagnostics for verl's logger, plus the phase of this step's batch."""
-    out = {k: float(v) for k, v in sampler.curriculum.diagnostics().items() if np.isscalar(v) and np.isfinite(v)}
+    out = {
+        k: float(v) for k, v in sampler.curriculum.diagnostics().items() if np.isscalar(v) and np.isfinite(v)
+    }
     out["curriculum/probe_step"] = float(phase == "probe")
     out["curriculum/lagged_batches"] = float(sampler.schedule.lagged_batches)
     return out
@@ -200,15 +216,14 @@ def _build_legacy_class() -> type:
     return LegacyCurriculumSampler
 
 
-
-
 # ---- configuration ------------------------------------------------------------------------------------
 
 RESERVED = ("name", "seed", "num_batches", "rollout_n")
 
 
-def make_curriculum(options: dict[str, Any], num_questions: int, train_batch_size: int,
-                    gen_batch_size: int | None = None) -> Curriculum:
+def make_curriculum(
+    options: dict[str, Any], num_questions: int, train_batch_size: int, gen_batch_size: int | None = None
+) -> Curriculum:
     """`curricula.make` from a config section: `name`, `seed`, and the curriculum's own options (the
     paper's symbols too). `batch_size` defaults to verl's `data.train_batch_size` (the groups trained per
     step) and, for a curriculum that draws generation batches (zero_variance_filter), `gen_batch_size` to
@@ -232,14 +247,17 @@ def build(config: Any, train_dataset: Dataset) -> tuple[CurriculumDataset, Curri
 
     section = config.get("curriculum")
     if section is None:
-        raise ValueError("add a curriculum section to the config, e.g. +curriculum.name=learnability "
-                         "+curriculum.preset=fast")
+        raise ValueError(
+            "add a curriculum section to the config, e.g. +curriculum.name=learnability "
+            "+curriculum.preset=fast"
+        )
     opts = OmegaConf.to_container(section, resolve=True)
     data = config.data
     loader_batch = data.get("gen_batch_size", None) or data.train_batch_size
     cur = make_curriculum(opts, len(train_dataset), data.train_batch_size, loader_batch)
-    sampler = CurriculumSampler(cur, loader_batch, config.actor_rollout_ref.rollout.n,
-                                num_batches=opts.get("num_batches"))
+    sampler = CurriculumSampler(
+        cur, loader_batch, config.actor_rollout_ref.rollout.n, num_batches=opts.get("num_batches")
+    )
     return CurriculumDataset(train_dataset), sampler
 
 
@@ -267,8 +285,10 @@ class CurriculumFeed:
     def __init__(self, curriculum: Curriculum, rollout_n: int) -> None:
         need = getattr(curriculum, "min_attempts", 1)
         if rollout_n < need:
-            raise ValueError(f"{curriculum.name} scores each question from its own group of attempts and needs "
-                             f"at least {need} per prompt; the trainer makes {rollout_n} (raise rollout.n)")
+            raise ValueError(
+                f"{curriculum.name} scores each question from its own group of attempts and needs "
+                f"at least {need} per prompt; the trainer makes {rollout_n} (raise rollout.n)"
+            )
         self.curriculum = curriculum
         self.rollout_n = int(rollout_n)
         self.requests: dict[int, dict[str, Any]] = {}
@@ -278,7 +298,9 @@ class CurriculumFeed:
         self.uid_slot: dict[str, tuple[int, int]] = {}  # verl's group uid -> (request, slot), once known
         #: groups read / dropped / evicted unkept / trained / evicted kept (stale) / discarded kept (sync surplus),
         #: and the attempts read (what the curriculum has counted)
-        self.counts = dict.fromkeys(("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts"), 0)
+        self.counts = dict.fromkeys(
+            ("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts"), 0
+        )
 
     # -- the way out --
 
@@ -288,10 +310,16 @@ class CurriculumFeed:
         ids = np.asarray(req.question_ids, dtype=np.int64)
         attempts = int(req.attempts or self.rollout_n)
         no, self.next_no = self.next_no, self.next_no + 1
-        self.requests[no] = {"phase": req.phase, "ids": ids, "issued": self.curriculum.iteration,
-                             "rows": np.full((ids.size, attempts), np.nan),
-                             "state": np.full(ids.size, QUEUED, dtype=np.int8), "uids": [None] * ids.size,
-                             "keep": None, "consumed": np.zeros(ids.size, dtype=bool)}
+        self.requests[no] = {
+            "phase": req.phase,
+            "ids": ids,
+            "issued": self.curriculum.iteration,
+            "rows": np.full((ids.size, attempts), np.nan),
+            "state": np.full(ids.size, QUEUED, dtype=np.int8),
+            "uids": [None] * ids.size,
+            "keep": None,
+            "consumed": np.zeros(ids.size, dtype=bool),
+        }
         if req.phase == "probe":
             self.probe_out = no
         self.queue.extend((no, s) for s in range(ids.size))
@@ -366,8 +394,12 @@ class CurriculumFeed:
 
     def kept(self) -> list[str]:
         """uids of the groups the curriculum kept that are not trained on yet."""
-        return [r["uids"][s] for r in self.requests.values() if r["keep"] is not None
-                for s in np.flatnonzero(r["keep"] & ~r["consumed"])]
+        return [
+            r["uids"][s]
+            for r in self.requests.values()
+            if r["keep"] is not None
+            for s in np.flatnonzero(r["keep"] & ~r["consumed"])
+        ]
 
     def consume(self, uid: str, why: str = "trained") -> None:
         """A kept group left the buffer: trained on, or evicted (`stale_kept`, `surplus`)."""
@@ -378,8 +410,11 @@ class CurriculumFeed:
 
     def open_train_slots(self) -> int:
         """Training slots of unreported requests (queued, out or read): groups that may still be kept."""
-        return sum(int((r["state"] != DROPPED).sum()) for r in self.requests.values()
-                   if r["keep"] is None and r["phase"] == "train")
+        return sum(
+            int((r["state"] != DROPPED).sum())
+            for r in self.requests.values()
+            if r["keep"] is None and r["phase"] == "train"
+        )
 
     def _forget(self, no: int) -> None:
         r = self.requests[no]
@@ -391,13 +426,24 @@ class CurriculumFeed:
     # -- state --
 
     def state_dict(self) -> dict[str, Any]:
-        return copy.deepcopy({"curriculum": self.curriculum.state_dict(), "rollout_n": self.rollout_n,
-                              "requests": self.requests, "queue": list(self.queue), "next_no": self.next_no,
-                              "probe_out": self.probe_out, "uid_slot": self.uid_slot, "counts": self.counts})
+        return copy.deepcopy(
+            {
+                "curriculum": self.curriculum.state_dict(),
+                "rollout_n": self.rollout_n,
+                "requests": self.requests,
+                "queue": list(self.queue),
+                "next_no": self.next_no,
+                "probe_out": self.probe_out,
+                "uid_slot": self.uid_slot,
+                "counts": self.counts,
+            }
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["rollout_n"] != self.rollout_n:
-            raise ValueError(f"state was saved with rollout.n={state['rollout_n']}; this run makes {self.rollout_n}")
+            raise ValueError(
+                f"state was saved with rollout.n={state['rollout_n']}; this run makes {self.rollout_n}"
+            )
         state = copy.deepcopy(state)
         self.curriculum.load_state_dict(state["curriculum"])
         self.requests, self.queue, self.next_no = state["requests"], deque(state["queue"]), state["next_no"]
@@ -405,7 +451,9 @@ class CurriculumFeed:
 
     def metrics(self) -> dict[str, float]:
         """The curriculum's scalar diagnostics plus the feed's counts, for verl's logger."""
-        out = {k: float(v) for k, v in self.curriculum.diagnostics().items() if np.isscalar(v) and np.isfinite(v)}
+        out = {
+            k: float(v) for k, v in self.curriculum.diagnostics().items() if np.isscalar(v) and np.isfinite(v)
+        }
         out.update({f"curriculum/groups_{k}": float(v) for k, v in self.counts.items()})
         out["curriculum/requests_open"] = float(len(self.requests))
         return out
@@ -440,24 +488,48 @@ def _build_replay_buffer_class() -> type:
         discards kept groups beyond B; async modes keep them for later steps, within the threshold.
         """
 
-        def __init__(self, trainer_mode: str, trainer_config: DictConfig, max_off_policy_threshold: int | None,
-                     max_off_policy_strategy: str, sampler_kwargs: Any, poll_interval: float = 2.0,
-                     refill_fn: Any = None, **kwargs: Any) -> None:
+        def __init__(
+            self,
+            trainer_mode: str,
+            trainer_config: DictConfig,
+            max_off_policy_threshold: int | None,
+            max_off_policy_strategy: str,
+            sampler_kwargs: Any,
+            poll_interval: float = 2.0,
+            refill_fn: Any = None,
+            **kwargs: Any,
+        ) -> None:
             if refill_fn is None:
                 raise ValueError("CurriculumReplayBuffer needs refill_fn (verl's v1 trainer passes it)")
-            opts = (OmegaConf.to_container(sampler_kwargs, resolve=True) if isinstance(sampler_kwargs, DictConfig)
-                    else dict(sampler_kwargs or {}))
+            opts = (
+                OmegaConf.to_container(sampler_kwargs, resolve=True)
+                if isinstance(sampler_kwargs, DictConfig)
+                else dict(sampler_kwargs or {})
+            )
             poll_interval = float(opts.pop("poll_interval", poll_interval))
-            super().__init__(trainer_mode, trainer_config, max_off_policy_threshold, max_off_policy_strategy,
-                             sampler_kwargs, poll_interval=poll_interval, refill_fn=refill_fn)
-            if "rollout_n" not in opts:  # verl hands a custom sampler only its own section; the trainer is refill_fn's
+            super().__init__(
+                trainer_mode,
+                trainer_config,
+                max_off_policy_threshold,
+                max_off_policy_strategy,
+                sampler_kwargs,
+                poll_interval=poll_interval,
+                refill_fn=refill_fn,
+            )
+            if (
+                "rollout_n" not in opts
+            ):  # verl hands a custom sampler only its own section; the trainer is refill_fn's
                 trainer_cfg = getattr(getattr(refill_fn, "__self__", None), "config", None)
                 if trainer_cfg is None:
-                    raise ValueError("set trainer.v1.sampler.sampler_kwargs.rollout_n (= actor_rollout_ref.rollout.n)")
+                    raise ValueError(
+                        "set trainer.v1.sampler.sampler_kwargs.rollout_n (= actor_rollout_ref.rollout.n)"
+                    )
                 opts["rollout_n"] = int(trainer_cfg.actor_rollout_ref.rollout.n)
             if "name" not in opts:
-                raise ValueError(f"name the curriculum: +trainer.v1.sampler.sampler_kwargs.name=<one of "
-                                 f"{sorted(curricula.CURRICULA)}>")
+                raise ValueError(
+                    f"name the curriculum: +trainer.v1.sampler.sampler_kwargs.name=<one of "
+                    f"{sorted(curricula.CURRICULA)}>"
+                )
             self.options = opts
             self.feed: CurriculumFeed | None = None
             _UNBOUND.append(self)
@@ -468,8 +540,10 @@ def _build_replay_buffer_class() -> type:
             rollout_n = int(opts.pop("rollout_n"))
             cur = make_curriculum(opts, num_questions, train_batch_size, opts.get("gen_batch_size"))
             if getattr(cur, "train_on_probes", False):
-                raise ValueError("train_on_probes is not supported on verl's v1 trainer (probe groups have L "
-                                 "attempts, not rollout.n): drop it, or use trainer.use_v1=False")
+                raise ValueError(
+                    "train_on_probes is not supported on verl's v1 trainer (probe groups have L "
+                    "attempts, not rollout.n): drop it, or use trainer.use_v1=False"
+                )
             self.feed = CurriculumFeed(cur, rollout_n)
             return self.feed
 
@@ -482,10 +556,13 @@ def _build_replay_buffer_class() -> type:
 
         def _stale(self, global_steps: int, uid: str) -> bool:
             """Spans more than max_off_policy_threshold policy versions (async modes with `drop` only)."""
-            return (self.trainer_mode != "sync" and self.max_off_policy_threshold is not None
-                    and self.max_off_policy_strategy == "drop"
-                    and global_steps - self.prompt_global_steps["train"].get(uid, global_steps) + 1
-                    > self.max_off_policy_threshold)
+            return (
+                self.trainer_mode != "sync"
+                and self.max_off_policy_threshold is not None
+                and self.max_off_policy_strategy == "drop"
+                and global_steps - self.prompt_global_steps["train"].get(uid, global_steps) + 1
+                > self.max_off_policy_threshold
+            )
 
         # -- sampling --
 
@@ -493,9 +570,11 @@ def _build_replay_buffer_class() -> type:
             if partition_id != "train":
                 return ReplayBuffer.sample(self, global_steps, partition_id, batch_size)
             if self.feed is None:
-                raise RuntimeError("CurriculumReplayBuffer was never joined by its training dataset: set "
-                                   "data.custom_cls.path=pkg://curricula.integrations.verl and "
-                                   "data.custom_cls.name=CurriculumRLDataset")
+                raise RuntimeError(
+                    "CurriculumReplayBuffer was never joined by its training dataset: set "
+                    "data.custom_cls.path=pkg://curricula.integrations.verl and "
+                    "data.custom_cls.name=CurriculumRLDataset"
+                )
             feed = self.feed
             metrics: dict[str, float] = {}
             while True:
@@ -559,15 +638,21 @@ def _build_replay_buffer_class() -> type:
             where: dict[str, tuple[int, int]] = {}
             if keys:
                 try:
-                    data = tq.kv_batch_get(keys=keys, partition_id="train", select_fields=["rm_scores", "extra_info"])
+                    data = tq.kv_batch_get(
+                        keys=keys, partition_id="train", select_fields=["rm_scores", "extra_info"]
+                    )
                 except Exception as e:  # noqa: BLE001 - TransferQueue raises its own types
-                    raise RuntimeError("the curriculum reads each group's reward when it finishes, but the finished "
-                                       "trajectories carry no rm_scores: use a rule-based reward "
-                                       "(reward.custom_reward_function) or reward.reward_model.enable_resource_pool=True"
-                                       ) from e
+                    raise RuntimeError(
+                        "the curriculum reads each group's reward when it finishes, but the finished "
+                        "trajectories carry no rm_scores: use a rule-based reward "
+                        "(reward.custom_reward_function) or reward.reward_model.enable_resource_pool=True"
+                    ) from e
                 scores = data["rm_scores"]
-                sums = ([float(x.sum()) for x in scores.unbind()] if getattr(scores, "is_nested", False)
-                        else scores.sum(dim=-1).tolist())
+                sums = (
+                    [float(x.sum()) for x in scores.unbind()]
+                    if getattr(scores, "is_nested", False)
+                    else scores.sum(dim=-1).tolist()
+                )
                 best: dict[tuple[str, int], int] = {}
                 for key, info, score in zip(keys, list(data["extra_info"]), sums, strict=True):
                     uid, session, index = key.split("_")
@@ -598,7 +683,9 @@ def _build_replay_buffer_class() -> type:
         def _prompt_slot(self, uid: str) -> tuple[int, int] | None:
             """(request, slot) of a group with no trajectory, from the prompt fields async modes store."""
             try:
-                info = tq.kv_batch_get(keys=[uid], partition_id="train", select_fields=["extra_info"])["extra_info"]
+                info = tq.kv_batch_get(keys=[uid], partition_id="train", select_fields=["extra_info"])[
+                    "extra_info"
+                ]
                 info = list(info)[0]
                 return int(info["curriculum_request"]), int(info["curriculum_slot"])
             except Exception:  # noqa: BLE001 - sync mode stores tags only for prompts
@@ -630,17 +717,22 @@ def _build_dataset_class() -> type:
         Its `state_dict` is the feed's, which verl's StatefulDataLoader saves in `data.pt`.
         """
 
-        def __init__(self, data_files: Any, tokenizer: Any, config: Any, processor: Any = None,
-                     max_samples: int = -1) -> None:
+        def __init__(
+            self, data_files: Any, tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1
+        ) -> None:
             super().__init__(data_files, tokenizer, config, processor=processor, max_samples=max_samples)
             self.feed: CurriculumFeed | None = None
             if _UNBOUND:
                 if config.get("gen_batch_size", None) != 1:
-                    raise ValueError(f"the curriculum's buffer asks verl for exact numbers of prompts: set "
-                                     f"data.gen_batch_size=1 (got {config.get('gen_batch_size', None)})")
+                    raise ValueError(
+                        f"the curriculum's buffer asks verl for exact numbers of prompts: set "
+                        f"data.gen_batch_size=1 (got {config.get('gen_batch_size', None)})"
+                    )
                 if config.get("dataloader_num_workers", 0):
-                    raise ValueError("set data.dataloader_num_workers=0: loader workers would draw prompts "
-                                     "before the rewards they depend on arrive")
+                    raise ValueError(
+                        "set data.dataloader_num_workers=0: loader workers would draw prompts "
+                        "before the rewards they depend on arrive"
+                    )
                 self.feed = _UNBOUND.pop().bind(super().__len__(), int(config.train_batch_size))
                 _UNBOUND.clear()
 
@@ -649,8 +741,12 @@ def _build_dataset_class() -> type:
                 return super().__getitem__(item)
             q, no, slot, attempts = self.feed.next_prompt()
             row = super().__getitem__(q)
-            row["extra_info"] = {**(row.get("extra_info") or {}), "curriculum_index": q,
-                                 "curriculum_request": no, "curriculum_slot": slot}
+            row["extra_info"] = {
+                **(row.get("extra_info") or {}),
+                "curriculum_index": q,
+                "curriculum_request": no,
+                "curriculum_slot": slot,
+            }
             row["__rollout_n__"] = attempts
             return row
 
@@ -664,12 +760,24 @@ def _build_dataset_class() -> type:
     return CurriculumRLDataset
 
 
-__getattr__ = lazy_attributes(__name__, {"LegacyCurriculumSampler": _build_legacy_class,
-                                         "CurriculumReplayBuffer": _build_replay_buffer_class,
-                                         "CurriculumRLDataset": _build_dataset_class})
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "LegacyCurriculumSampler": _build_legacy_class,
+        "CurriculumReplayBuffer": _build_replay_buffer_class,
+        "CurriculumRLDataset": _build_dataset_class,
+    },
+)
 
 
 # LegacyCurriculumSampler, CurriculumReplayBuffer and CurriculumRLDataset are built by __getattr__ on first
 # use (they import verl)
-__all__ = ["CurriculumDataset", "CurriculumFeed", "CurriculumSampler", "build", "curriculum_metrics",
-           "groups_from_batch", "make_curriculum"]
+__all__ = [
+    "CurriculumDataset",
+    "CurriculumFeed",
+    "CurriculumSampler",
+    "build",
+    "curriculum_metrics",
+    "groups_from_batch",
+    "make_curriculum",
+]

@@ -97,14 +97,21 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
-def _runs(spans: list[tuple[int, int, str]], text: str,
-          within: list[tuple[int, int, str]] = ()) -> list[tuple[int, int, str]]:
+def _runs(
+    spans: list[tuple[int, int, str]], text: str, within: list[tuple[int, int, str]] = ()
+) -> list[tuple[int, int, str]]:
     """Spans that only separators part ("$a$, $b$ and $c$"), or that sit in one of the spans `within`
     (boxes in one maths span), joined into one answer "a, b, c"."""
     runs: list[tuple[int, int, list[str]]] = []
     for start, end, content in spans:
-        if runs and runs[-1][1] <= start and (_SEPARATOR.fullmatch(text, runs[-1][1], start)
-                                              or any(a <= runs[-1][0] and end <= b for a, b, _ in within)):
+        if (
+            runs
+            and runs[-1][1] <= start
+            and (
+                _SEPARATOR.fullmatch(text, runs[-1][1], start)
+                or any(a <= runs[-1][0] and end <= b for a, b, _ in within)
+            )
+        ):
             runs[-1] = (runs[-1][0], end, runs[-1][2] + [content.strip()])
         else:
             runs.append((start, end, [content.strip()]))
@@ -201,8 +208,9 @@ def _implicit(text: str, numbers: bool) -> str | None:
         tail = _BROKEN_INLINE.sub(lambda m: " " * len(m.group()), tail)
     number = _last_number(tail) if numbers else []
     bare = _bare(text)
-    if bare is not None and not (maths and _SEPARATOR.fullmatch(text, 0, maths[0][0])
-                                 and _SEPARATOR.fullmatch(text, maths[0][1])):
+    if bare is not None and not (
+        maths and _SEPARATOR.fullmatch(text, 0, maths[0][0]) and _SEPARATOR.fullmatch(text, maths[0][1])
+    ):
         if not number or bare.strip(_WRAPPING) != number[0][2]:
             return bare
     if number and (not maths or max(len(text) - 2_000, 0) + number[0][1] > maths[0][1]):
@@ -246,7 +254,9 @@ def gold_answer(gold: str) -> str:
 
 
 # multiple choice: an option letter stated as the answer, option or choice ("option (B)", "choice: C")
-_CHOICE_STATED = re.compile(r"\b(?i:answer|option|choice)\s*(?:(?i:is)\b\s*:?\s*|:\s*)?\(?([A-E])\)?(?![\w'])", re.A)
+_CHOICE_STATED = re.compile(
+    r"\b(?i:answer|option|choice)\s*(?:(?i:is)\b\s*:?\s*|:\s*)?\(?([A-E])\)?(?![\w'])", re.A
+)
 _CHOICE_PAREN = re.compile(r"\(([A-E])\)", re.A)
 
 
@@ -254,7 +264,7 @@ def _choice(text: str) -> str | None:
     """The option letter a response names without stating an answer explicitly: the last letter stated as
     the answer, option or choice ("the correct option is (B)", "choice: C"), else the last one in
     parentheses; None if it names none."""
-    tail = text[-2 * MAX_ANSWER_CHARS:]
+    tail = text[-2 * MAX_ANSWER_CHARS :]
     for pattern in (_CHOICE_STATED, _CHOICE_PAREN):
         found = list(pattern.finditer(tail))
         if found:

@@ -95,14 +95,23 @@ def _fast(answer: str, gold: str) -> str | None:
     return None
 
 
-_CHOICES = ("A", "B", "C", "D", "E")  # a gold answer that is an option letter: the response may name it in words
+_CHOICES = (
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+)  # a gold answer that is an option letter: the response may name it in words
 
 
 _DOLLAR = re.compile(r"(?<!\\)\$")
 # plain-text maths ("3/4*pi", "sin(x)", "x**2"): names LaTeX writes as commands, and Python's power
 # (math-verify reads "sqrt(2)" itself)
-_PLAIN_NAMES = re.compile(r"(?<![A-Za-z])(pi|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|ln|log|exp|infty"
-                          r"|alpha|beta|gamma|delta|theta|lambda|mu|sigma|phi|omega)(?![A-Za-z])", re.A)
+_PLAIN_NAMES = re.compile(
+    r"(?<![A-Za-z])(pi|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|ln|log|exp|infty"
+    r"|alpha|beta|gamma|delta|theta|lambda|mu|sigma|phi|omega)(?![A-Za-z])",
+    re.A,
+)
 
 
 def _as_latex(answer: str) -> str:
@@ -119,7 +128,9 @@ def _as_latex(answer: str) -> str:
 # (c, d, g, h, l, m, s, t, ab, bc, hrs, ...); a unit in `\\text{}` after them is cut first (`5t^2 \\text{ m}`)
 _TRAILING_LETTERS = re.compile(
     r"(?:^|[\d\s}()+\-*/^=!~,])(?:[A-Za-z]{1,2}(?:e?s)?|\\(?:mathit|mathbf|boldsymbol)\{[A-Za-z]{1,2}\})'*"
-    r"(?:\^\{?\d+\}?)?\s*(?:\\displaystyle\s*)?$", re.A)
+    r"(?:\^\{?\d+\}?)?\s*(?:\\displaystyle\s*)?$",
+    re.A,
+)
 _TRAILING_UNIT = re.compile(r"\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}(?:\^\{?\d+\}?)?\s*$", re.A)
 
 
@@ -143,8 +154,9 @@ def _parsed(answer: str, units: bool = True) -> list:
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # no warning that its own timeout is off
     if units:
         return parse(_as_latex(answer), parsing_timeout=None)
-    kept = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all",
-                               equations=False)
+    kept = NormalizationConfig(
+        basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
+    )
     config = [LatexExtractionConfig(normalization_config=kept), ExprExtractionConfig()]
     return parse(_as_latex(answer), extraction_config=config, parsing_timeout=None)
 
@@ -218,8 +230,14 @@ def number_gold(gold: str) -> bool:
     return final or terms is not None
 
 
-def score(response: str, gold: str, *, last_number: bool = True, numbers_only: bool = True,
-          timeout: float = DEFAULT_TIMEOUT) -> Verdict:
+def score(
+    response: str,
+    gold: str,
+    *,
+    last_number: bool = True,
+    numbers_only: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Verdict:
     """Score a model's whole output against a dataset's gold answer. Never raises for string inputs.
 
     `last_number=False` rewards only answers stated explicitly (boxed, `####`, "the answer is", maths
@@ -251,10 +269,18 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
             stated = stated_numbers(unpadded(text) if padded_gold else text)  # `5` and `005` for a gold `005`
             if stated is None:  # the computation or the reduction left undone (`83+64`, `x/x`): never correct
                 return Verdict(False, _unread_reason(extracted), extracted)
-            if stated is not True and len(stated) == 1:  # one number, at most a unit word: decided here, exactly
-                n, value = stated[0], final_value(stated[0])  # None past the exact bounds (400 digits, 10^400)
-                same = ((value is not None and numbers_equal(value, gold_value)) or rounds_to(n, gold_value)
-                        or near_decimal(n, normalize(g)))
+            if (
+                stated is not True and len(stated) == 1
+            ):  # one number, at most a unit word: decided here, exactly
+                n, value = (
+                    stated[0],
+                    final_value(stated[0]),
+                )  # None past the exact bounds (400 digits, 10^400)
+                same = (
+                    (value is not None and numbers_equal(value, gold_value))
+                    or rounds_to(n, gold_value)
+                    or near_decimal(n, normalize(g))
+                )
                 return Verdict(same, "correct" if same else "wrong", extracted)
         if numbers_only and gold_terms is not None:  # `\\frac{2}{4}`: the form asked for, so only it scores
             if stated_fraction(normalize(join_digit_groups(extracted))) == gold_terms:
@@ -276,8 +302,10 @@ def score(response: str, gold: str, *, last_number: bool = True, numbers_only: b
 
 def _score_chunk(args: tuple[list[str], list[str], bool, bool, float]) -> list[Verdict]:
     responses, golds, last_number, numbers_only, timeout = args
-    return [score(r, g, last_number=last_number, numbers_only=numbers_only, timeout=timeout)
-            for r, g in zip(responses, golds, strict=True)]
+    return [
+        score(r, g, last_number=last_number, numbers_only=numbers_only, timeout=timeout)
+        for r, g in zip(responses, golds, strict=True)
+    ]
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -313,8 +341,10 @@ def score_batch(
     pays off for big batches of MATH answers that go to math-verify.
     """
     if len(responses) != len(golds):
-        raise ValueError(f"score_batch got {len(responses)} responses but {len(golds)} gold answers; "
-                         "pass one gold answer per response")
+        raise ValueError(
+            f"score_batch got {len(responses)} responses but {len(golds)} gold answers; "
+            "pass one gold answer per response"
+        )
     n = len(responses)
     if processes <= 1 or n < 2 * processes:
         return _score_chunk((list(responses), list(golds), last_number, numbers_only, timeout))

@@ -21,7 +21,9 @@ _REMOVE = re.compile(
     re.A,
 )
 _FRAC = re.compile(r"\\[dtc]frac", re.A)
-_TEXT = re.compile(r"\\(?:text|textbf|textit|textnormal|textrm|textup|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A)
+_TEXT = re.compile(
+    r"\\(?:text|textbf|textit|textnormal|textrm|textup|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A
+)
 _SPACES = re.compile(r"\s+", re.A)
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)", re.A)
 _FRAC_SHORT2 = re.compile(r"\\frac\{([^{}]*)\}(\d)", re.A)
@@ -99,7 +101,7 @@ def normalize(answer: str) -> str:
     s = s.strip().rstrip(".").strip()
     m = _PLAIN_MIXED.match(s)
     if m and int(m.group(2)) < int(m.group(3)):
-        s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}{s[m.end():]}"
+        s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}{s[m.end() :]}"
     m = _UNIT_WORDS.match(s)
     if m and m.group("unit").strip().lower() not in _NOT_UNITS:
         s = m.group("num")
@@ -302,7 +304,13 @@ _ASSIGN = re.compile(r"(?<![<>!])=(?![<>=])", re.A)
 def _bare_value(entry: str) -> str:
     """One value without one pair of enclosing brackets, a stray closing bracket, or trailing punctuation."""
     entry = entry.rstrip("\\;:.")
-    if len(entry) > 1 and entry[0] == "(" and entry[-1] == ")" and "(" not in entry[1:-1] and ")" not in entry[1:-1]:
+    if (
+        len(entry) > 1
+        and entry[0] == "("
+        and entry[-1] == ")"
+        and "(" not in entry[1:-1]
+        and ")" not in entry[1:-1]
+    ):
         entry = entry[1:-1]
     if entry[-1:] in _CLOSING and _CLOSING[entry[-1]] not in entry:
         entry = entry[:-1]
@@ -334,9 +342,13 @@ def stated_numbers(normalized: str) -> list[str] | None | bool:
         # of `a \\approx b`, the exact `a` where it is a number, else the approximation
         head, tail = _statement(entry)
         values = [_bare_value(v) for v in (head, tail) if v and not _NAME.match(v)]
-        found = [(v, m, bool(_UNIT_TAIL.fullmatch(v, m.end()))) for v in values
-                 if (m := _LEADING_NUMBER.match(v)) and is_final_number(m.group())
-                 and _LETTER_TAIL.fullmatch(v, m.end())]
+        found = [
+            (v, m, bool(_UNIT_TAIL.fullmatch(v, m.end())))
+            for v in values
+            if (m := _LEADING_NUMBER.match(v))
+            and is_final_number(m.group())
+            and _LETTER_TAIL.fullmatch(v, m.end())
+        ]
         if not found:
             return None
         _, m, units_only = found[0]

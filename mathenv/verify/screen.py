@@ -23,9 +23,14 @@ _FACTORIAL = re.compile(r"(\d+)\s*!", re.A)
 _NESTED_FACTORIAL = re.compile(r"!\s*!\s*!|\)\s*!\s*!|!\s*\)\s*!", re.A)  # 9!!!, (n)!!, (9!)!
 _EXPONENT_DIGITS = re.compile(r"(?:\^|\*\*)\s*\{?\s*\(?\s*\d{" + str(MAX_EXPONENT_DIGITS + 1) + ",}", re.A)
 # a binomial coefficient of a power or a 5-digit number (`\binom{10^{9}}{5000}`)
-_BINOMIAL = re.compile(r"\\[dt]?binom\s*\{[^{}]*(?:\^|\d{5})|\\[dt]?binom\s*\{[^{}]*\}\s*\{[^{}]*(?:\^|\d{5})", re.A)
+_BINOMIAL = re.compile(
+    r"\\[dt]?binom\s*\{[^{}]*(?:\^|\d{5})|\\[dt]?binom\s*\{[^{}]*\}\s*\{[^{}]*(?:\^|\d{5})", re.A
+)
 # a power whose exponent is itself a power of plain numbers: a^{b^{c}}, a^b^c, a**b**c
-_TOWER = re.compile(r"(\d+(?:\.\d+)?)\s*\)?\s*(?:\^|\*\*)\s*[{(]?\s*(\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*[{(]?\s*(\d+(?:\.\d+)?)", re.A)
+_TOWER = re.compile(
+    r"(\d+(?:\.\d+)?)\s*\)?\s*(?:\^|\*\*)\s*[{(]?\s*(\d+(?:\.\d+)?)\s*(?:\^|\*\*)\s*[{(]?\s*(\d+(?:\.\d+)?)",
+    re.A,
+)
 
 
 def depth(text: str) -> int:

@@ -134,4 +134,6 @@ def relation_veto(gold_parsed: list, pred_parsed: list) -> bool:
         solutions = solve(gold, sorted(unknowns, key=str))
     except Exception:
         return False
-    return solutions in ([], False, {}) or solutions is EmptySet or getattr(solutions, "is_empty", False) is True
+    return (
+        solutions in ([], False, {}) or solutions is EmptySet or getattr(solutions, "is_empty", False) is True
+    )

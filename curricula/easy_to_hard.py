@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
 
 
 def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum
+from curricula.protocol import EMPTY, Curriculum
 from curricula.statistics import learnability
 
 #: (T, N, K) of the paper's settings at its batch of N_l = 64 questions; L=8, rho=0.5 in all three.

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
 from curricula.statistics import learnability
 
 

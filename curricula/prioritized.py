@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum
+from curricula.protocol import EMPTY, Curriculum
 from curricula.statistics import learnability
 
 SCORES = {"learnability": learnability, "failure": lambda p: 1.0 - p}

@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curricula import CurriculumWrapper  # noqa: E402
+from curricula.completions import report_completions  # noqa: E402
 from mathenv import MathReasoningEnv  # noqa: E402
 
 GROUP = 8  # attempts per question (G), as in the paper's 64 x 8 batches
@@ -139,12 +140,12 @@ def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, floa
     handed, elapsed, stop = 0, 0.0, wrapped.curriculum.iteration + iterations
     while wrapped.curriculum.iteration < stop:
         t0 = time.perf_counter()
-        req = wrapped.next_request()
+        req = wrapped.curriculum.next_request()
         phase, ids, attempts = req.phase, req.question_ids, req.attempts
         elapsed += time.perf_counter() - t0
         rewards = policy.rewards(ids, attempts or GROUP, rng)  # the learner's time is not the curriculum's
         t0 = time.perf_counter()
-        wrapped.report(ids, rewards=rewards, phase=phase)
+        report_completions(wrapped.curriculum, wrapped, ids, rewards=rewards, phase=phase)
         elapsed += time.perf_counter() - t0
         handed += ids.size
     return elapsed / iterations, elapsed / handed

@@ -23,6 +23,7 @@ import numpy as np
 
 from agents.core import metrics as M
 from agents.core.config import RUN_ONLY_FIELDS
+from curricula.statistics import learnability
 from mathenv.errors import UserError
 
 PANELS = [
@@ -99,7 +100,7 @@ def binomial_halfwidth(p: np.ndarray, n: np.ndarray, z: float = 1.96) -> np.ndar
     """Half-width of the 95% Wilson interval's normal approximation, z sqrt(p(1 - p) / n), for accuracies
     measured on n questions; at p = 0 or 1 it uses p(1 - p) of half a question, not a zero-width bar."""
     p = np.clip(p, 0.5 / n, 1 - 0.5 / n)
-    return z * np.sqrt(p * (1 - p) / n)
+    return z * np.sqrt(learnability(p) / n)  # p(1 - p), the Bernoulli variance
 
 
 def plot(

@@ -25,9 +25,7 @@ from agents.core.config import TrainConfig
 from agents.curves import plot
 from agents.summary import SUMMARY, format_summary, summarize
 from curricula.diagnostics import solved_extremes
-
-#: an attempt counts as solved (train/accuracy, the all- and none-solved shares) at a reward of at least this
-SOLVED_REWARD = 0.5
+from curricula.statistics import SOLVED_REWARD, learnability
 
 
 def train_metrics(
@@ -44,7 +42,7 @@ def train_metrics(
         M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
         M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
         M.TRAIN_ZERO_ADVANTAGE: float(np.mean(rewards.std(axis=1) == 0)),
-        M.TRAIN_LEARNABILITY: float(np.mean(share * (1 - share))),
+        M.TRAIN_LEARNABILITY: float(np.mean(learnability(share))),
         M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
         M.TRAIN_TRUNCATED: float(np.mean(truncated)),
         M.TRAIN_QUESTIONS: len(rewards),

@@ -137,7 +137,7 @@ def run(
 
 
 @dataclass
-class Arm:
+class SimulatedArm:
     """One arm of a simulated comparison: a curriculum, its options and its questions per step."""
 
     name: str
@@ -147,7 +147,7 @@ class Arm:
 
 
 def run_steps(
-    arm: Arm,
+    arm: SimulatedArm,
     *,
     n: int,
     seed: int,
@@ -183,18 +183,18 @@ def run_steps(
     }
 
 
-def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[Arm]:
+def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[SimulatedArm]:
     """uniform, learnability with the paper's `recommended` buffer scaled to `batch_size` (N = 20 N_l,
     K = 4 N_l, T = 50, L = 8, rho = 0.5), and uniform given learnability's probe attempts as more questions
     per step (compute-matched)."""
-    learn = Arm("learnability", "learnability", {"preset": "recommended"}, batch_size)
+    learn = SimulatedArm("learnability", "learnability", {"preset": "recommended"}, batch_size)
     probes = make("learnability", n, batch_size=batch_size, preset="recommended").planned_probe_attempts(
         steps
     )
     extra = round(probes / (steps * G))
     return [
-        Arm("uniform", "uniform", {}, batch_size),
-        Arm("uniform_cm", "uniform", {}, batch_size + extra),
+        SimulatedArm("uniform", "uniform", {}, batch_size),
+        SimulatedArm("uniform_cm", "uniform", {}, batch_size + extra),
         learn,
     ]
 

@@ -42,7 +42,7 @@ from curricula.completions import report_completions  # noqa: E402
 from mathenv import MathReasoningEnv  # noqa: E402
 
 GROUP = 8  # attempts per question (G), as in the paper's 64 x 8 batches
-CURRICULA = [  # (label, name, options, report every question of the pool first)
+ROWS = [  # (label, name, options, report every question of the pool first)
     ("uniform", "uniform", {}, False),
     ("learnability (fast: T=10, N=256, K=64)", "learnability", {"preset": "fast"}, False),
     ("learnability (recommended: T=50, N=1280, K=256)", "learnability", {}, False),
@@ -191,7 +191,7 @@ def main() -> None:
             ]
         )
         print(f"  pass-through wrapper @ {pool:,}: {(through - bare) * 1e6:.1f} us/episode", flush=True)
-        for label, name, options, prefill in CURRICULA:
+        for label, name, options, prefill in ROWS:
             try:
                 wrapped = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
             except ValueError as e:

@@ -31,7 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from agents.cli.args import ArgumentParser, exit_on_user_error  # noqa: E402
 
-CURRICULA = ("uniform", "learnability")
+COMPARED = ("uniform", "learnability")
 
 
 def _flags(curriculum: str, steps: int, seed: int, out: Path) -> list[str]:
@@ -98,16 +98,16 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
     from agents.trainer import Trainer
 
     begin = time.perf_counter()
-    flags = {c: [*_flags(c, steps, seed, out), *extra] for c in CURRICULA}
+    flags = {c: [*_flags(c, steps, seed, out), *extra] for c in COMPARED}
     configs = {
         c: build_config(f) for c, f in flags.items()
     }  # a mistake in `extra` stops here, before any work
     print(__doc__.split("\n\n")[1] + "\n", flush=True)
-    if configs[CURRICULA[0]].model == "testbed":
+    if configs[COMPARED[0]].model == "testbed":
         print("1. the testbed policy (warm-started once, then read from the cache) ...", flush=True)
         print(f"   {resolve('testbed')}", flush=True)
     summaries = {}
-    for i, curriculum in enumerate(CURRICULA, 2):
+    for i, curriculum in enumerate(COMPARED, 2):
         print(
             f"\n{i}. GRPO, questions drawn by {curriculum}: python -m agents.train {' '.join(flags[curriculum])}",
             flush=True,
@@ -121,7 +121,7 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
         from agents.curves import plot
 
         png = plot(
-            [out / c for c in CURRICULA],
+            [out / c for c in COMPARED],
             out / "curves.png",
             x="compute",
             title=f"GRPO, {steps} steps: uniform vs learnability",

@@ -37,7 +37,8 @@ REGISTERED = {"algo": ALGORITHMS, "curriculum": CURRICULA}
 NAMED_VALUES = {"model": ("short names", (*HUB_NAMES, *LOCAL_NAMES)), "dataset": ("names", DATASET_NAMES)}
 
 
-def _flag(name: str) -> str:
+def option_flag(name: str) -> str:
+    """A config field's flag (learning_rate -> --learning-rate), as the parser and the experiment grid spell it."""
     return "--" + name.replace("_", "-")
 
 
@@ -93,11 +94,11 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
         choices = tuple(REGISTERED[f.name]) if f.name in REGISTERED else f.metadata.get("choices")
         if kind is bool:
             ap.add_argument(
-                _flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
+                option_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
         elif typing.get_origin(kind) is list:
             ap.add_argument(
-                _flag(f.name),
+                option_flag(f.name),
                 nargs="*",
                 type=typing.get_args(kind)[0],
                 default=None,
@@ -105,18 +106,18 @@ def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
                 help=help_text,
             )
         elif kind is dict or typing.get_origin(kind) is dict:
-            ap.add_argument(_flag(f.name), type=json_object, default=None, help=help_text)
+            ap.add_argument(option_flag(f.name), type=json_object, default=None, help=help_text)
         else:
             conv = kind if kind in (int, float, str) else str
             if optional:
                 ap.add_argument(
-                    _flag(f.name),
+                    option_flag(f.name),
                     type=lambda s, conv=conv: None if s.lower() == "none" else conv(s),
                     default=None,
                     help=help_text,
                 )
             else:
-                ap.add_argument(_flag(f.name), type=conv, default=None, choices=choices, help=help_text)
+                ap.add_argument(option_flag(f.name), type=conv, default=None, choices=choices, help=help_text)
     return ap
 
 

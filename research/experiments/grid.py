@@ -24,7 +24,7 @@ import torch
 import curricula
 from agents.algos.registry import get as get_algorithm
 from agents.checkpoint import differences, holds_run
-from agents.cli.train import build_config
+from agents.cli.train import build_config, option_flag
 from agents.core.config import RUN_ONLY_FIELDS, TrainConfig
 from agents.core.metrics import read_records
 from agents.rollout import env_kwargs
@@ -145,7 +145,7 @@ def configs_from_argv(
         every = set(own)
         for other in algos:
             every |= {f.name for f in dataclasses.fields(get_algorithm(other).config_class)}
-        foreign = {_flag(n) for n in every - own}
+        foreign = {option_flag(n) for n in every - own}
         kept, skip = [], False
         for token in argv:
             if token.startswith("--"):
@@ -154,13 +154,11 @@ def configs_from_argv(
                 kept.append(token)
         config = build_config(["--algo", algo, *kept])
         given = {token.split("=", 1)[0] for token in kept if token.startswith("--")}
-        defaults = {k: v for k, v in (algo_defaults or {}).get(algo, {}).items() if _flag(k) not in given}
+        defaults = {
+            k: v for k, v in (algo_defaults or {}).get(algo, {}).items() if option_flag(k) not in given
+        }
         out[algo] = dataclasses.replace(config, **defaults) if defaults else config
     return out
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def plan(

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from mathenv.errors import ArgumentParser, UserError, exit_on_user_error  # noqa: E402
+from agents.cli.args import ArgumentParser, exit_on_user_error  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
 
 PRESETS = ("faithful", "digits")
 #: the issue's goal for one run of the design
@@ -35,8 +36,8 @@ def one(preset: str, steps: int) -> dict[str, float]:
     """Time `steps` iterations of `preset` (after one warm-up) in this process."""
     import torch
 
-    from agents.grpo import GRPOConfig
-    from agents.policy import resolve
+    from agents.algos.grpo import GRPOConfig
+    from agents.models.policy import resolve
     from agents.presets import RUN_PRESETS
     from agents.trainer import Trainer
 

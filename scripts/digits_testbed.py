@@ -20,13 +20,16 @@ from typing import Any
 
 import numpy as np
 
-import mathenv  # noqa: F401  (registers MathReasoning-v0)
-from agents.experiments import grid, tables
-from agents.experiments.reevaluate import EvalSet, reevaluate
-from agents.grpo import GRPOConfig
-from agents.policy import resolve
-from agents.presets import DIGITS
-from mathenv.errors import UserError, exit_on_user_error
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+import mathenv  # noqa: E402, F401  (registers MathReasoning-v0)
+from agents.algos.grpo import GRPOConfig  # noqa: E402
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from agents.models.policy import resolve  # noqa: E402
+from agents.presets import DIGITS  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
+from research.experiments import grid, tables  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
 
 RUNS = Path("runs/digits")
 #: the gate's seeds: never used by the grid

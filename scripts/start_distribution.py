@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
 #: the five bins of a success rate p measured from G attempts (the 0.1 / 0.9 edges are the review's)
 BINS = ("p = 0", "0 < p <= 0.1", "0.1 < p < 0.9", "0.9 <= p < 1", "p = 1")
 
@@ -122,11 +124,11 @@ def measure(args: Any) -> dict[str, Any]:
     import torch
 
     import mathenv  # noqa: F401  (registers MathReasoning-v0)
-    from agents.evaluation import evaluate_policy
+    from agents.eval_policy import evaluate_policy
     from agents.generation import SamplingConfig, make_generator
-    from agents.hf import prompt_ids
-    from agents.policy import load_policy, resolve
-    from agents.warm_start import TESTBED_INSTRUCTION
+    from agents.models.hf import prompt_ids
+    from agents.models.policy import load_policy, resolve
+    from agents.models.warm_start import TESTBED_INSTRUCTION
 
     torch.set_num_threads(1)
     model = resolve(args.model)
@@ -165,8 +167,8 @@ def design_arms(pool: int, batch_size: int, G: int) -> list[tuple[str, str, dict
     """The arms of the registered design as (name, curriculum, options, questions per batch): the buffer at the
     paper's recommended preset scaled to the batch (rho 0.5 primary, rho 1 secondary), the 4x filter, the
     posterior, and uniform with the compute-matched batch."""
-    from agents.experiments.grid import learnability_options
-    from agents.experiments.stats import compute_matched_questions, probe_attempts_per_step
+    from research.experiments.grid import learnability_options
+    from research.experiments.stats import compute_matched_questions, probe_attempts_per_step
 
     learn = learnability_options(batch_size, pool, preset="recommended")
     matched = compute_matched_questions(batch_size, G, probe_attempts_per_step(learn), 0.0)
@@ -181,7 +183,7 @@ def design_arms(pool: int, batch_size: int, G: int) -> list[tuple[str, str, dict
 
 
 def report(measured: Mapping[str, Any], args: Any, seconds: float) -> str:
-    from agents.experiments import tables
+    from research.experiments import tables
 
     p, levels = np.asarray(measured["p"]), np.asarray(measured["levels"])
     rows = []
@@ -227,8 +229,9 @@ def report(measured: Mapping[str, Any], args: Any, seconds: float) -> str:
 
 
 def main() -> int | None:
-    from agents.experiments import tables
-    from mathenv.errors import ArgumentParser, UserError
+    from agents.cli.args import ArgumentParser
+    from mathenv.errors import UserError
+    from research.experiments import tables
 
     ap = ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="digits", help="digits or arithmetic")
@@ -268,6 +271,6 @@ def main() -> int | None:
 
 
 if __name__ == "__main__":
-    from mathenv.errors import exit_on_user_error
+    from agents.cli.args import exit_on_user_error
 
     sys.exit(exit_on_user_error(main))

@@ -18,15 +18,18 @@ from pathlib import Path
 
 import torch
 
-from agents.evaluation import evaluate_policy
-from agents.experiments import tables
-from agents.generation import SamplingConfig, make_generator
-from agents.hf import prompt_ids
-from agents.policy import load_policy, resolve
-from agents.warm_start import WARM_START_DATASETS, warm_start_info
-from mathenv.env import MathReasoningEnv
-from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
-from mathenv.questions import Question
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+from agents.cli.args import ArgumentParser, exit_on_user_error  # noqa: E402
+from agents.eval_policy import evaluate_policy  # noqa: E402
+from agents.generation import SamplingConfig, make_generator  # noqa: E402
+from agents.models.hf import prompt_ids  # noqa: E402
+from agents.models.policy import load_policy, resolve  # noqa: E402
+from agents.models.warm_start import WARM_START_DATASETS, warm_start_info  # noqa: E402
+from mathenv.env import MathReasoningEnv  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
+from mathenv.questions import Question  # noqa: E402
+from research.experiments import tables  # noqa: E402
 
 #: the largest gap (points) between seen and unseen greedy accuracy at any level that counts as "generalises"
 MAX_GAP = 3.0

@@ -115,7 +115,7 @@ def test_every_split_through_the_env_and_bad_split():
 
 
 def test_a_warm_start_on_digits_reads_the_sft_split_only(tmp_path, monkeypatch):
-    from agents.warm_start import WARM_START_DATASETS, settings_hash, warm_start, warm_start_info
+    from agents.models.warm_start import WARM_START_DATASETS, settings_hash, warm_start, warm_start_info
 
     monkeypatch.setenv("MATHENV_CACHE", str(tmp_path / "cache"))
     assert WARM_START_DATASETS["digits"] == (digits, "sft")

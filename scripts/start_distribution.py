@@ -217,8 +217,10 @@ def report(measured: Mapping[str, Any], args: Any, seconds: float) -> str:
     )
     return (
         "### The start distribution\n\n"
-        f"Written by `{tables.command_line(__file__)}` on {tables.machine_line()}; {seconds:.0f} CPU-s. "
-        f"`{measured['model']}` on {p.size} `{args.dataset}` training questions (data seed {args.data_seed}), "
+        f"Written by `{tables.command_line(__file__)}` on {tables.machine_line()}; {seconds:.0f} CPU-s"
+        + (f"; p measured by {measured['measured_by']}. " if "measured_by" in measured else ". ")
+        + f"`{measured['model']}` on {p.size} `{args.dataset}` training questions{measured.get('subset', '')} "
+        f"(data seed {args.data_seed}), "
         f"{args.attempts} attempts each at temperature {args.temperature:g}, top-p {args.top_p:g}.\n\n"
         + shares
         + f"\n\nEach arm's first choice on the unchanged policy ({args.diagnostic_seeds} seeds; attempts drawn "
@@ -251,7 +253,11 @@ def main() -> int | None:
     ap.add_argument("--diagnostic-seeds", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the measured p here; --from-json reads it back")
-    ap.add_argument("--from-json", default=None, help="skip the measurement: the p of an earlier --json")
+    ap.add_argument(
+        "--from-json",
+        default=None,
+        help="skip the measurement: the p of an earlier --json (with --levels: only those levels' questions)",
+    )
     ap.add_argument("--write", action="store_true", help="write the tables into docs/results.md")
     args = ap.parse_args()
     if args.attempts < 32:
@@ -259,14 +265,35 @@ def main() -> int | None:
     start = time.process_time()
     if args.from_json:
         measured = json.loads(Path(args.from_json).read_text())
+        for key in (
+            "attempts",
+            "temperature",
+            "top_p",
+            "data_seed",
+        ):  # the measurement's, not this call's defaults
+            setattr(args, key, measured["args"][key])
+        if args.levels:  # the questions of these levels within the measured pool
+            keep = [i for i, lv in enumerate(measured["levels"]) if lv in args.levels]
+            measured["pool"] = len(measured["levels"])
+            if not keep:
+                raise UserError(f"--levels {args.levels}: {args.from_json} has no question at these levels")
+            measured["p"] = [measured["p"][i] for i in keep]
+            measured["levels"] = [measured["levels"][i] for i in keep]
+            measured["subset"] = (
+                f" (those of levels {', '.join(map(str, args.levels))} in the measured pool of {measured['pool']})"
+            )
     else:
         measured = measure(args)
+        measured["measured_by"] = (
+            f"`{tables.command_line(__file__)}` ({time.process_time() - start:.0f} CPU-s)"
+        )
         if args.json:
             Path(args.json).write_text(json.dumps({"args": vars(args), **measured}))
     body = report(measured, args, time.process_time() - start)
     print(body)
     if args.write:
-        tables.write_section(f"{args.dataset}-start-distribution", body)
+        levels = "-levels-" + "-".join(map(str, args.levels)) if args.from_json and args.levels else ""
+        tables.write_section(f"{args.dataset}-start-distribution{levels}", body)
     return None
 
 

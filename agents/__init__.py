@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.cpu import wait_passively
+
+wait_passively()  # before any agents module loads torch: see agents.cpu
+
 __all__ = ["ALGORITHMS", "TrainConfig", "train"]
 
 

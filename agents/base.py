@@ -8,13 +8,15 @@ value estimates) get them through `RolloutTools` (generate, reward, decode), a p
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 import torch
 
 from agents.config import TrainConfig
-from agents.rollout import Rollouts
+
+if TYPE_CHECKING:  # annotations only: the algorithms load without transformers (fast --help)
+    from agents.rollout import Rollouts
 
 
 class RolloutTools(Protocol):

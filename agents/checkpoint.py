@@ -4,30 +4,40 @@ one folder to one run.
 
 A checkpoint is written to a hidden folder and renamed into place, so a crash mid-save leaves the previous
 one intact; a checkpoint that cannot be read (cut off, empty) is skipped for the one before it, with a
-message saying so. A new run refuses a folder that holds another (unless told to overwrite it), and a resume
-refuses a checkpoint trained with other settings, naming them.
+message saying so. A new run refuses a folder that holds another (unless told to overwrite it), a resume
+refuses a folder that holds no run (a typo in --out) and a checkpoint trained with other settings, naming
+them, and `RunLock` keeps a second process from training into a folder while one is.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import fcntl
 import json
 import os
 import random
 import shutil
+import socket
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from agents.policy import quiet_transformers
 from mathenv.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 TRAINER_STATE = "trainer.pt"
 POLICY_DIR = "policy"
 CONFIG = "config.json"
+#: held (POSIX record lock) by the process training into the folder; names it, for whoever finds it locked
+LOCK = ".lock"
 #: what a training run writes into its folder; --overwrite deletes exactly these, nothing else there
 RUN_FILES = (CONFIG, "metrics.jsonl", "summary.json", "curves.png")
 RUN_DIRS = ("checkpoints", "tensorboard", "wandb")
@@ -85,6 +95,7 @@ def check_run_folder(
     must have the settings the folder's config.json records (the checkpoint's own copy is checked on load)."""
     out = Path(out)
     if resume:
+        require_run(out)
         try:
             saved = json.loads((out / CONFIG).read_text())
         except (OSError, ValueError):
@@ -100,6 +111,111 @@ def check_run_folder(
         )
 
 
+def require_run(out: str | Path) -> None:
+    """--resume needs a run in `out`: its config.json or a checkpoint. Else `out` is most likely a typo, and
+    training from scratch there (minutes, a config.json that later resumes pick up) is not what was asked."""
+    out = Path(out)
+    if (out / CONFIG).exists() or checkpoint_dirs(out):
+        return
+    parent = out.parent if str(out.parent) != "" else Path(".")
+    runs = sorted(p.name for p in parent.glob("*") if p.is_dir() and (p / CONFIG).exists())
+    close = difflib.get_close_matches(out.name, runs, n=1)
+    hint = f"did you mean {parent / close[0]}? " if close else ""
+    if runs and not close:
+        shown = ", ".join(str(parent / r) for r in runs[:5]) + (", ..." if len(runs) > 5 else "")
+        hint = f"runs in {parent}: {shown}; "
+    raise RunFolderError(
+        f"--resume: {out} holds no run (no {CONFIG}, no checkpoint); {hint}pass the --out of the run to "
+        f"continue, or drop --resume to start a new one there"
+    )
+
+
+class RunLock:
+    """One training process per run folder: a POSIX lock on `out/.lock`, which names its holder (pid, host,
+    start, command). The kernel releases it when the process ends, however it ends, so a lock left by a killed
+    process is taken over (and said); forked children (the verifier's helper) do not inherit it. Within one
+    process it is shared: trainers built one after another on the same folder (tests, the quickstart) pass."""
+
+    _held: dict[str, tuple[int, int, int]] = {}  # path -> (pid, fd, holders) of this process
+
+    def __init__(self, out: str | Path) -> None:
+        self.path = Path(out) / LOCK
+        self._key = ""  # the resolved path, while held
+        self._holding = False
+
+    def acquire(self) -> str | None:
+        """Take the lock (a RunFolderError naming the holder when another process has it); a line to say
+        when a killed process had left it behind, else None."""
+        if self._holding:
+            return None
+        key = self._key = str(self.path.resolve())
+        pid, fd, holders = self._held.get(key, (0, -1, 0))
+        if pid == os.getpid():
+            self._held[key] = (pid, fd, holders + 1)
+            self._holding = True
+            return None
+        for _ in range(20):  # retried while a releasing holder unlinks the file under us
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _describe(os.pread(fd, 4096, 0))
+                os.close(fd)
+                raise RunFolderError(
+                    f"{self.path.parent} is in use: another process is training into it ({holder}, lock "
+                    f"{self.path}); wait for it to end or stop it, or pass another --out"
+                ) from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            previous = os.pread(fd, 4096, 0)
+            record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "command": " ".join(sys.argv),
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+            self._held[key] = (os.getpid(), fd, 1)
+            self._holding = True
+            if previous.strip():
+                return (
+                    f"{self.path}: taking over the lock of a process that ended without releasing it "
+                    f"({_describe(previous)}; killed?)"
+                )
+            return None
+        raise RunFolderError(f"{self.path}: could not take the lock (it kept changing); try again")
+
+    def release(self) -> None:
+        """Give the lock up (the file removed once the last holder in this process lets go)."""
+        if not self._holding:
+            return
+        self._holding = False
+        key = self._key
+        pid, fd, holders = self._held.pop(key)
+        if holders > 1:
+            self._held[key] = (pid, fd, holders - 1)
+            return
+        with contextlib.suppress(OSError):
+            if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                self.path.unlink()
+        os.close(fd)
+
+
+def _describe(content: bytes) -> str:
+    """The holder a lock file names, in words."""
+    try:
+        h = json.loads(content.decode())
+        return f"pid {h['pid']} on {h['host']}, started {h['started']}: {h['command']}"
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return "a process that has not written its name yet"
+
+
 def clear_run(out: str | Path) -> None:
     """Delete what an earlier run wrote into `out` (only the files a run writes)."""
     out = Path(out)
@@ -111,6 +227,8 @@ def clear_run(out: str | Path) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Every random stream a run draws from: torch (and CUDA), numpy's global, Python's."""
+    import torch  # here, as in the functions below: the folder checks run before torch loads
+
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -118,6 +236,8 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
@@ -135,6 +255,10 @@ def save(
     out: str | Path, step: int, policy: torch.nn.Module, tokenizer: Any, state: dict[str, Any], keep: int
 ) -> Path:
     """Write checkpoints/step_<step> (policy and `state`), then drop all but the `keep` newest."""
+    import torch
+
+    from agents.policy import quiet_transformers
+
     root = Path(out) / "checkpoints"
     final = root / f"step_{step:06d}"
     tmp = root / f".tmp_step_{step:06d}"
@@ -154,6 +278,7 @@ def save(
 def load(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(trainer state, policy weights) of one checkpoint folder; raises ValueError naming the file when it
     cannot be read."""
+    import torch
     from safetensors.torch import load_file
 
     try:

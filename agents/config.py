@@ -323,11 +323,17 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(message)
         check_levels(self.dataset, self.levels)
-        if "wandb" in self.loggers() and importlib.util.find_spec("wandb") is None:
-            raise ConfigError(
-                "--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
-                "(or wandb), or drop wandb from --report-to"
-            )
+        if "wandb" in self.loggers():
+            if importlib.util.find_spec("wandb") is None:
+                raise ConfigError(
+                    "--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
+                    "(or wandb), or drop wandb from --report-to"
+                )
+            from agents.metrics import wandb_login_problem
+
+            problem = wandb_login_problem()
+            if problem:
+                raise ConfigError(problem)
         from agents.policy import check_device, check_model_name
 
         check_model_name(self.model)

@@ -16,6 +16,7 @@ with ratio_t = pi(a_t|s_t) / pi_old(a_t|s_t) and the KL from per-token k3 estima
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,7 +24,9 @@ import torch
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
 from agents.losses import loss_stats, policy_loss, reference_kl
-from agents.rollout import Rollouts
+
+if TYPE_CHECKING:  # annotations only: the algorithms load without transformers (fast --help)
+    from agents.rollout import Rollouts
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -29,7 +30,9 @@ from agents import metrics as M
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
 from agents.losses import last_response_index, masked_mean, masked_whiten, policy_loss
-from agents.rollout import Rollouts
+
+if TYPE_CHECKING:  # annotations only: the algorithms load without transformers (fast --help)
+    from agents.rollout import Rollouts
 
 
 @dataclass

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import math
 import random
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -40,7 +41,7 @@ from agents import checkpoint
 from agents import metrics as M
 from agents.algorithms import get as get_algorithm
 from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
-from agents.evaluation import evaluate_policy
+from agents.evaluation import evaluate_policy, heldout_ids
 from agents.losses import batched_logprobs, first_response_position, token_logprobs
 from agents.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
@@ -92,7 +93,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig) -> None:
         config.validate()
-        algorithm_class = get_algorithm(config.algo)  # an unknown name fails here, before anything loads
+        get_algorithm(config.algo)  # an unknown name fails here, before anything loads
         self.config = c = config
         self.out = Path(c.out)
         checkpoint.check_run_folder(
@@ -102,7 +103,22 @@ class Trainer:
             overwrite=c.overwrite,
             may_differ=RESUMABLE_CHANGES,
         )
+        created = not self.out.exists()
         self.out.mkdir(parents=True, exist_ok=True)
+        self.lock = checkpoint.RunLock(self.out)
+        try:
+            self._lock_said = self.lock.acquire()
+            self._build()
+        except BaseException:  # nothing of this start stays behind: the lock, and the folder if it made it
+            self.lock.release()
+            if created:
+                shutil.rmtree(self.out, ignore_errors=True)
+            raise
+
+    def _build(self) -> None:
+        """The pools, curriculum, policy, reference, rollout services, algorithm and optimiser of the run."""
+        c = self.config
+        algorithm_class = get_algorithm(c.algo)
         torch.manual_seed(c.seed)
         np.random.seed(c.seed)
         random.seed(c.seed)
@@ -137,10 +153,7 @@ class Trainer:
                 f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
             )
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
-        subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
-            : c.eval_questions
-        ]
-        self.eval_ids = np.sort(subset)
+        self.eval_ids = heldout_ids(self.eval_env.num_questions, c.eval_questions, c.seed)
         # policy, reference, rollout services, algorithm, optimiser
         # fp32 weights and optimiser states always; bf16-mixed runs the forward passes under autocast
         self.autocast_dtype = (
@@ -192,8 +205,18 @@ class Trainer:
     def train(self) -> list[dict[str, Any]]:
         """Run to `config.steps`, then print the summary (also out/summary.json) and draw out/curves.png;
         returns this call's metric records (also in out/metrics.jsonl)."""
+        try:
+            return self._train()
+        finally:
+            self.lock.release()
+
+    def _train(self) -> list[dict[str, Any]]:
         c = self.config
         start = time.perf_counter()
+        said = self.lock.acquire() or self._lock_said  # a second train() takes it again
+        self._lock_said = None
+        if said:
+            print(said, flush=True)
         resumed = c.resume and self._resume()
         if not resumed:  # a fresh start: nothing of an earlier run may stay (the folder check allowed this)
             checkpoint.clear_run(self.out)
@@ -205,7 +228,23 @@ class Trainer:
         self.record.open(self.step, resumed)
         records = []
         if self.step == 0:
-            record = {M.STEP: 0, **self.evaluate()} if c.eval_questions else {M.STEP: 0}
+            record = {M.STEP: 0}
+            if (
+                c.eval_questions
+            ):  # minutes for a real model: said before and after, with or without a terminal
+                answers = len(self.eval_ids) * (1 + c.eval_samples)
+                if c.progress:
+                    self.record.say(
+                        f"scoring the starting policy on {len(self.eval_ids)} held-out questions ({answers} "
+                        f"answers: greedy and {c.eval_samples} sampled each) ..."
+                    )
+                began = time.perf_counter()
+                record.update(self.evaluate())
+                if c.progress:
+                    self.record.say(
+                        f"held-out before training: pass@1 {record[M.EVAL_PASS1]:.3f} "
+                        f"({time.perf_counter() - began:.0f} s)"
+                    )
             record[M.PARAMETERS] = parameter_count(self.policy)
             self.record.log(record)
             records.append(record)

@@ -22,6 +22,7 @@ loss, as in GRPO:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,7 +31,9 @@ from agents import metrics as M
 from agents.base import Algorithm
 from agents.config import TrainConfig, option
 from agents.losses import loss_stats, masked_whiten, policy_loss, reference_kl
-from agents.rollout import Rollouts
+
+if TYPE_CHECKING:  # annotations only: the algorithms load without transformers (fast --help)
+    from agents.rollout import Rollouts
 
 
 @dataclass

@@ -23,7 +23,8 @@ import torch
 
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents.config import TrainConfig
-from agents.evaluate import evaluate_questions, subset
+from agents.evaluate import evaluate_questions
+from agents.evaluation import subset
 from agents.experiments.heldout import check_held_out, normalise_question, training_pool
 from agents.trainer import env_kwargs
 

@@ -27,10 +27,10 @@ from agents.config import LEVELS, check_levels
 from agents.cpu import configure as configure_cpu
 from agents.evaluation import evaluate_policy, heldout_ids
 from agents.policy import HUB_NAMES, LOCAL_NAMES, check_device, check_model_name
-
-# torch, transformers and gymnasium load in the functions that score: options are read and checked first, so
-# --help and a mistake's one line come back in a second, not after seconds of imports
 from mathenv.errors import ArgumentParser, UserError, exit_on_user_error
+
+# torch, transformers and gymnasium load in the functions that score: the options are read and checked first,
+# so --help and a mistake's one line come back in a second instead of after seconds of imports
 
 #: evaluate's settings and their defaults when the model is not a training run's
 DEFAULTS: dict[str, Any] = {
@@ -124,6 +124,10 @@ def evaluate(
     (agents.evaluation.heldout_ids; their ids are in the result). `instruction` must match what the policy was
     trained with (None: the env's default); `main` takes it, the task and the questions from a run's
     config.json."""
+    import gymnasium as gym
+
+    import mathenv  # noqa: F401  (registers MathReasoning-v0)
+
     kwargs: dict[str, Any] = {
         "dataset": dataset,
         "split": split,
@@ -131,10 +135,6 @@ def evaluate(
         "question_field": question_field,
         "answer_field": answer_field,
     }
-    import gymnasium as gym
-
-    import mathenv  # noqa: F401  (registers MathReasoning-v0)
-
     if levels is not None:
         kwargs["levels"] = levels
     if instruction is not None:

@@ -28,8 +28,10 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 run: $(VENV)/.installed-run
 	$(BIN)/python -m agents.quickstart
 
+# CI's job: the lint (ruff's rules and its formatting) before the tests
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

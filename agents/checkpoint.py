@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,26 +135,37 @@ class RunLock:
     """One training process per run folder: a POSIX lock on `out/.lock`, which names its holder (pid, host,
     start, command). The kernel releases it when the process ends, however it ends, so a lock left by a killed
     process is taken over (and said); forked children (the verifier's helper) do not inherit it. Within one
-    process it is shared: trainers built one after another on the same folder (tests, the quickstart) pass."""
+    process it is shared: trainers built one after another on the same folder (tests, the quickstart) pass.
+    Released by `release()`, else when the object is collected or the process exits; a folder that `created`
+    says the start made is removed then if nothing but the lock was written into it (a start that failed)."""
 
-    _held: dict[str, tuple[int, int, int]] = {}  # path -> (pid, fd, holders) of this process
+    _held: dict[str, list[int]] = {}  # resolved lock path -> [pid, fd, holders] of this process
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, created: bool = False) -> None:
         self.path = Path(out) / LOCK
-        self._key = ""  # the resolved path, while held
-        self._holding = False
+        self.created = created
+        self._release: weakref.finalize | None = None
 
     def acquire(self) -> str | None:
         """Take the lock (a RunFolderError naming the holder when another process has it); a line to say
         when a killed process had left it behind, else None."""
-        if self._holding:
+        if self._release is not None and self._release.alive:
             return None
-        key = self._key = str(self.path.resolve())
-        pid, fd, holders = self._held.get(key, (0, -1, 0))
-        if pid == os.getpid():
-            self._held[key] = (pid, fd, holders + 1)
-            self._holding = True
-            return None
+        key, said = str(self.path.resolve()), None
+        held = self._held.get(key)
+        if held and held[0] == os.getpid():  # (a forked child inherits the table, not the lock)
+            held[2] += 1
+        else:
+            fd, said = self._take()
+            self._held[key] = [os.getpid(), fd, 1]
+        self._release = weakref.finalize(self, RunLock._let_go, key, self.path, self.created)
+        return said
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+
+    def _take(self) -> tuple[int, str | None]:
         for _ in range(20):  # retried while a releasing holder unlinks the file under us
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -181,30 +193,51 @@ class RunLock:
             }
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(record).encode(), 0)
-            self._held[key] = (os.getpid(), fd, 1)
-            self._holding = True
-            if previous.strip():
-                return (
-                    f"{self.path}: taking over the lock of a process that ended without releasing it "
-                    f"({_describe(previous)}; killed?)"
-                )
-            return None
+            if not previous.strip():
+                return fd, None
+            return fd, (
+                f"{self.path}: taking over the lock of a process that ended without releasing it "
+                f"({_describe(previous)}; killed?)"
+            )
         raise RunFolderError(f"{self.path}: could not take the lock (it kept changing); try again")
 
-    def release(self) -> None:
-        """Give the lock up (the file removed once the last holder in this process lets go)."""
-        if not self._holding:
+    @staticmethod
+    def _let_go(key: str, path: Path, created: bool) -> None:
+        held = RunLock._held.get(key)
+        if not held or held[0] != os.getpid():
             return
-        self._holding = False
-        key = self._key
-        pid, fd, holders = self._held.pop(key)
-        if holders > 1:
-            self._held[key] = (pid, fd, holders - 1)
+        held[2] -= 1
+        if held[2] > 0:
             return
+        del RunLock._held[key]
         with contextlib.suppress(OSError):
-            if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
-                self.path.unlink()
-        os.close(fd)
+            if os.stat(path).st_ino == os.fstat(held[1]).st_ino:
+                path.unlink()
+        os.close(held[1])
+        if created:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # only when empty: a start that failed before writing anything
+
+
+def claim_run_folder(
+    out: str | Path,
+    config: dict[str, Any],
+    *,
+    resume: bool,
+    overwrite: bool,
+    may_differ: Iterable[str],
+    report: Callable[[str], None] = print,
+) -> RunLock:
+    """`check_run_folder`, then the folder made and locked for this process (see RunLock); a lock a killed
+    process left is taken over and reported."""
+    check_run_folder(out, config, resume=resume, overwrite=overwrite, may_differ=may_differ)
+    out = Path(out)
+    lock = RunLock(out, created=not out.exists())
+    out.mkdir(parents=True, exist_ok=True)
+    said = lock.acquire()
+    if said:
+        report(said)
+    return lock
 
 
 def _describe(content: bytes) -> str:
@@ -257,7 +290,7 @@ def save(
     """Write checkpoints/step_<step> (policy and `state`), then drop all but the `keep` newest."""
     import torch
 
-    from agents.policy import quiet_transformers
+    from agents.models.policy import quiet_transformers
 
     root = Path(out) / "checkpoints"
     final = root / f"step_{step:06d}"

@@ -3,26 +3,14 @@
 OpenMP threads that spin while they wait crawl when other processes hold the cores: one SmolLM2 step took 515 s
 spinning and 187 s waiting passively side by side under the same load (issue 35; scripts/warm_start.py measured
 6x on 2 busy cores), and waiting passively costs little on an idle machine. libgomp reads OMP_WAIT_POLICY once,
-when torch loads it, so `import agents` sets it (unless set already) while torch is not loaded yet: `python -m
-agents.X`, the mathenv-* commands and scripts/ all import the package first. The commands then call
-`configure()` and print its line.
+when torch loads it, so `import agents` (agents/__init__.py) sets it, unless set already, while torch is not
+loaded yet: `python -m agents.X`, the mathenv-* commands and scripts/ all import the package first. The
+commands then call `configure()` and print its line.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-
-#: True when OMP_WAIT_POLICY was in the environment before torch loaded (set here or by the user)
-_policy_in_effect = False
-
-
-def wait_passively() -> None:
-    """OMP_WAIT_POLICY=PASSIVE unless the user chose one, while torch (libgomp) has not loaded yet."""
-    global _policy_in_effect
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        _policy_in_effect = True
 
 
 def cores() -> int:
@@ -38,6 +26,8 @@ def configure() -> str:
     the line that says the CPU settings, for the run's log."""
     import torch
 
+    import agents
+
     env_threads = os.environ.get("OMP_NUM_THREADS", "")
     if env_threads.isdigit() and int(env_threads) > 0:
         threads, why = int(env_threads), "OMP_NUM_THREADS"
@@ -45,7 +35,7 @@ def configure() -> str:
         threads, why = cores(), f"one per core available, of {os.cpu_count()}; OMP_NUM_THREADS=N to change"
     torch.set_num_threads(threads)
     policy = os.environ.get("OMP_WAIT_POLICY")
-    if not _policy_in_effect:
+    if not agents.WAIT_POLICY_BEFORE_TORCH:
         wait = (
             f"OpenMP wait policy {policy or 'default (spins)'} as torch loaded before agents; export "
             f"OMP_WAIT_POLICY=PASSIVE before starting Python on shared cores"

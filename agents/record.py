@@ -1,8 +1,8 @@
 """A run's record keeping: what the trainer (agents/trainer.py) does, written down.
 
 The compute counters (cumulative attempts and tokens, checkpointed) and the timers of the current step, one
-metric record per step (metrics.jsonl and TensorBoard, agents.metrics), the progress bar and the lines for
-the user, and at the end the curves (agents.plots) and the summary (agents.summary). Also the `train/`
+metric record per step (metrics.jsonl and TensorBoard, agents.core.metrics), the progress bar and the lines for
+the user, and at the end the curves (agents.curves) and the summary (agents.summary). Also the `train/`
 metrics of a step's training attempts.
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from agents import checkpoint
-from agents import metrics as M
-from agents.config import TrainConfig
-from agents.plots import plot
+from agents.core import metrics as M
+from agents.core.config import TrainConfig
+from agents.curves import plot
 from agents.summary import SUMMARY, format_summary, summarize
 from curricula.diagnostics import solved_extremes
-
-#: an attempt counts as solved (train/accuracy, the all- and none-solved shares) at a reward of at least this
-SOLVED_REWARD = 0.5
+from curricula.statistics import SOLVED_REWARD, learnability
 
 
 def train_metrics(
@@ -44,7 +42,7 @@ def train_metrics(
         M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
         M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
         M.TRAIN_ZERO_ADVANTAGE: float(np.mean(rewards.std(axis=1) == 0)),
-        M.TRAIN_LEARNABILITY: float(np.mean(share * (1 - share))),
+        M.TRAIN_LEARNABILITY: float(np.mean(learnability(share))),
         M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
         M.TRAIN_TRUNCATED: float(np.mean(truncated)),
         M.TRAIN_QUESTIONS: len(rewards),
@@ -118,6 +116,25 @@ class RunRecord:
             tqdm.write(line)
         else:
             print(line, flush=True)
+
+    def first_evaluation(self, evaluate: Callable[[], dict[str, Any]], questions: int) -> dict[str, Any]:
+        """The step-0 evaluation (none without held-out questions), minutes for a real model: said before and
+        after, with or without a terminal."""
+        c = self.config
+        if not questions:
+            return {}
+        if c.progress:
+            self.say(
+                f"scoring the starting policy on {questions} held-out questions ({questions * (1 + c.eval_samples)} "
+                f"answers: greedy and {c.eval_samples} sampled each) ..."
+            )
+        began = time.perf_counter()
+        result = evaluate()
+        if c.progress:
+            self.say(
+                f"held-out before training: pass@1 {result[M.EVAL_PASS1]:.3f} ({time.perf_counter() - began:.0f} s)"
+            )
+        return result
 
     def open(self, step: int, resumed: bool) -> None:
         """Start the metrics log (after a resume, from `step` on) and the progress bar."""

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import mathenv  # noqa: F401
-from agents import metrics as M
-from agents.evaluate import main as evaluate_main
-from agents.train import build_config
-from agents.train import main as train_main
+from agents.cli.evaluate import main as evaluate_main
+from agents.cli.train import build_config
+from agents.cli.train import main as train_main
+from agents.core import metrics as M
 
 TINY_RUN = [
     "--preset",
@@ -106,7 +106,7 @@ def test_step_and_score_refuse_to_read_an_answer_over_max_answer_chars():
 
 def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     pytest.importorskip("matplotlib")
-    from agents.plots import PANELS, figure
+    from agents.curves import PANELS, figure
 
     run = tmp_path / "run"
     run.mkdir()
@@ -151,9 +151,9 @@ def test_curves_of_other_algorithms_keep_their_axes_and_short_labels(tmp_path):
     pytest.importorskip("matplotlib")
     import dataclasses
 
-    from agents.plots import PANELS, figure
-    from agents.ppo import PPOConfig
-    from agents.vineppo import VinePPOConfig
+    from agents.algos.ppo import PPOConfig
+    from agents.algos.vineppo import VinePPOConfig
+    from agents.curves import PANELS, figure
 
     runs = [
         _run_folder(tmp_path / cls.__name__, dataclasses.asdict(cls()), (0.02, 0.05))
@@ -170,7 +170,7 @@ def test_curves_of_other_algorithms_keep_their_axes_and_short_labels(tmp_path):
     low, high = dict(zip([k for k, _ in PANELS], fig.axes, strict=True))[M.EVAL_PASS1].get_ylim()
     assert low == 0 and 0.05 < high < 0.2
     # a setting one group leaves unset (null) still tells the groups apart, written only where it is set
-    from agents.plots import labels
+    from agents.curves import labels
 
     same = {"algo": "grpo", "curriculum": "uniform", "eval_temperature": None}
     assert list(labels({"a": same, "b": {**same, "eval_temperature": 0.35}}).values()) == [
@@ -298,7 +298,7 @@ def test_the_probe_cost_is_said_once(tmp_path, capsys):
 
 
 def test_the_warm_start_prints_lines_not_a_bar_without_a_terminal(tmp_path, capsys):
-    from agents.warm_start import warm_start
+    from agents.models.warm_start import warm_start
 
     warm_start(
         tmp_path / "ws", levels=[1], steps=20, batch_size=2, n_layer=1, d_model=16, n_head=2, threads=None

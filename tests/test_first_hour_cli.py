@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import metrics as M
+from agents.core import metrics as M
 
 ROOT = Path(__file__).resolve().parent.parent
 #: a tiny run, in seconds: the random model on level-1 arithmetic
@@ -141,7 +141,7 @@ def test_a_second_process_into_a_busy_folder_stops_and_a_killed_ones_lock_is_tak
 
 
 def test_evaluating_a_run_scores_the_questions_its_summary_did_and_says_so(tmp_path):
-    from agents.train import build_config
+    from agents.cli.train import build_config
     from agents.trainer import Trainer
 
     home = tmp_path / "home"
@@ -221,3 +221,26 @@ def test_every_command_waits_passively_on_shared_cores_and_says_its_threads(tmp_
             module,
             said[-3000:],
         )
+
+
+def test_help_and_a_mistake_come_back_before_the_heavy_imports(tmp_path):
+    """--help and a one-line error used to wait 4-25 s for torch and transformers to load (issue 35): the
+    options are read and checked first. Asserted on what was imported (-X importtime), not on the clock."""
+    cases = [
+        ("agents.train", ["--help"], 0, {"transformers"}),
+        ("agents.train", ["--levels", "0"], 2, {"transformers"}),
+        ("agents.evaluate", ["--help"], 0, {"torch", "transformers"}),
+        ("agents.evaluate", ["--levels", "0"], 2, {"torch", "transformers"}),
+    ]
+    for module, argv, code, heavy in cases:
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", module, *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=_env(tmp_path),
+        )
+        assert proc.returncode == code, (module, argv, proc.stderr[-2000:])
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+        assert not heavy & imported, (module, argv, sorted(heavy & imported))

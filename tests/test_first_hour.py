@@ -350,3 +350,21 @@ def test_make_run_installs_the_main_job_and_make_test_everything_the_tests_use()
     heavy = [d for d in names if re.split(r"[<>=\[ ;]", d)[0].lower() in ("verl", "trl", "ray")]
     assert run and not heavy, (run, heavy)
     assert {"dev", "verl", "trl"} <= test and run <= test, test
+    # make test installs on top of make run: a transformers the main job may get must be one verl accepts, or
+    # the install on top moves it back and leaves what the newer one pulled in (kernels 0.19 broke the import)
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        verl = [Requirement(r) for r in requires("verl") or []]
+    except PackageNotFoundError:
+        pytest.skip("verl is not installed (make test installs it)")
+    (verl_pin,) = [r for r in verl if r.name == "transformers" and r.marker is None]
+    (core_pin,) = [r for r in map(Requirement, project["dependencies"]) if r.name == "transformers"]
+    from packaging.version import Version
+
+    releases = [Version(f"{major}.{minor}.0") for major in (4, 5, 6) for minor in range(80)]
+    newest = max(v for v in releases if v in verl_pin.specifier)
+    newer = [str(v) for v in releases if v > newest and v in core_pin.specifier]
+    assert not newer, (str(core_pin), str(verl_pin), newer[:3])

@@ -51,6 +51,7 @@ lag by one generation batch (`schedule.lagged_batches` counts those drawn while 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -178,8 +179,10 @@ def _build_trainer_class() -> type:
 
         def _curriculum_batch(self, output: dict, fb: Feedback) -> dict:
             """The kept rows of this generation batch and of further ones drawn from the curriculum until
-            its feedback is done, as one generation batch (one process; see the module docstring)."""
-            parts = [select_rows(output, fb.keep)]
+            its feedback is done, as one generation batch (one process; see the module docstring). A batch
+            the curriculum ends short (a cap on generation batches) is filled up to `batch_size` groups with
+            rows masked out of the loss, so TRL's slicing holds; `curriculum/masked_groups` counts them."""
+            outputs, parts = [output], [select_rows(output, fb.keep)]
             while not fb.done:
                 req = self.curriculum.next_request()
                 rows = [
@@ -193,8 +196,22 @@ def _build_trainer_class() -> type:
                 finally:
                     self._curriculum_filling = False
                 fb, self._curriculum_fb = self._curriculum_fb, None
+                outputs.append(more)
                 parts.append(select_rows(more, fb.keep))
-            return merge_rows(parts, self.processing_class.pad_token_id)
+            pad = self.processing_class.pad_token_id
+            g = self.num_generations
+            missing = self.curriculum.batch_size * g - sum(len(p["advantages"]) for p in parts)
+            if missing > 0:
+                every = [select_rows(o, np.ones(len(o["advantages"]), dtype=bool)) for o in outputs]
+                parts.append(masked_rows(merge_rows(every, pad), missing))
+                if missing == self.curriculum.batch_size * g:
+                    warnings.warn(
+                        f"{self.curriculum.name} kept no group this step: every row is masked out of the "
+                        f"loss, so the update is empty (curriculum/masked_groups)",
+                        stacklevel=2,
+                    )
+            self._metrics["train"]["curriculum/masked_groups"].append(float(max(missing, 0) // g))
+            return merge_rows(parts, pad)
 
         # -- checkpoints --
 
@@ -240,7 +257,8 @@ COMPLETION_KEYS = (
 
 
 def select_rows(output: dict, keep: np.ndarray) -> dict:
-    """The rows `keep` of a TRL generation output (text only: any other per-row key is refused)."""
+    """The rows `keep` (a mask, or row numbers) of a TRL generation output (text only: any other per-row
+    key is refused)."""
     import torch
 
     other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
@@ -249,10 +267,23 @@ def select_rows(output: dict, keep: np.ndarray) -> dict:
             f"curriculum batches under TRL support text completions only; the generation output "
             f"also holds {sorted(other)}"
         )
-    index = torch.as_tensor(np.flatnonzero(keep), device=output["advantages"].device)
+    keep = np.asarray(keep)
+    rows = np.flatnonzero(keep) if keep.dtype == bool else keep
+    index = torch.as_tensor(rows, device=output["advantages"].device)
     return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
         k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None
     }
+
+
+def masked_rows(output: dict, n: int) -> dict:
+    """`n` rows of a generation output (repeated as needed) that add nothing to the loss: advantage 0 and
+    no completion token counted."""
+    import torch
+
+    rows = select_rows(output, np.resize(np.arange(len(output["advantages"])), n))
+    rows["advantages"] = torch.zeros_like(rows["advantages"])
+    rows["completion_mask"] = torch.zeros_like(rows["completion_mask"])
+    return rows
 
 
 def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
@@ -285,4 +316,4 @@ __getattr__ = lazy_attributes(__name__, {"CurriculumGRPOTrainer": _build_trainer
 
 
 # CurriculumGRPOTrainer is built by __getattr__ on first use (it imports trl), so `__all__` cannot list it
-__all__ = ["merge_rows", "select_rows"]
+__all__ = ["masked_rows", "merge_rows", "select_rows"]

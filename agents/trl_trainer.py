@@ -215,14 +215,40 @@ def _build_trainer_class() -> type:
 
         # -- checkpoints --
 
+        def curriculum_state_digest(self) -> str:
+            """sha256 of the curriculum's (and schedule's) state: equal on every process of a run."""
+            return state_digest(self.curriculum_schedule.state_dict())
+
         def _save_checkpoint(self, model, trial) -> None:
             super()._save_checkpoint(model, trial)
+            if self.accelerator.num_processes > 1:  # every process must have made the same choices
+                from accelerate.utils import gather_object
+
+                digests = gather_object([self.curriculum_state_digest()])
+                if len(set(digests)) > 1:
+                    raise RuntimeError(
+                        f"the curriculum's state differs across processes at step {self.state.global_step} "
+                        f"(digests {digests}): every process must build it with the same options and seed"
+                    )
             if self.args.should_save:
                 folder = os.path.join(
                     self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}"
                 )
                 os.makedirs(folder, exist_ok=True)
                 torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+
+        def _load_optimizer_and_scheduler(self, checkpoint):
+            device = self.args.device
+            if checkpoint is None or device.type != "cpu" or device.index is None:
+                return super()._load_optimizer_and_scheduler(checkpoint)
+            # several CPU processes: transformers maps the saved optimizer state to args.device, "cpu:0",
+            # which torch.load cannot restore to; load it to plain "cpu" (the same memory)
+            cached = self.args.__dict__["_setup_devices"]
+            self.args.__dict__["_setup_devices"] = torch.device("cpu")
+            try:
+                return super()._load_optimizer_and_scheduler(checkpoint)
+            finally:
+                self.args.__dict__["_setup_devices"] = cached
 
         def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
             path = resume_from_checkpoint
@@ -254,6 +280,36 @@ COMPLETION_KEYS = (
     "importance_sampling_ratio",
     "tool_mask",
 )
+
+
+def state_digest(state: Any) -> str:
+    """sha256 of a curriculum state dict's content (arrays by dtype, shape and bytes; dicts by sorted keys),
+    to compare states across processes and runs (a pickle's bytes also depend on object sharing)."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            h.update(b"{")
+            for k in sorted(x, key=repr):
+                h.update(repr(k).encode())
+                walk(x[k])
+            h.update(b"}")
+        elif isinstance(x, list | tuple | set | frozenset):
+            h.update(b"[")
+            for v in sorted(x, key=repr) if isinstance(x, set | frozenset) else x:
+                walk(v)
+            h.update(b"]")
+        elif isinstance(x, np.ndarray) and x.dtype != object:
+            h.update(f"{x.dtype.str}{x.shape}".encode() + np.ascontiguousarray(x).tobytes())
+        elif isinstance(x, np.ndarray):
+            walk(x.tolist())
+        else:
+            h.update(repr(x.item() if isinstance(x, np.generic) else x).encode())
+
+    walk(state)
+    return h.hexdigest()
 
 
 def select_rows(output: dict, keep: np.ndarray) -> dict:
@@ -316,4 +372,4 @@ __getattr__ = lazy_attributes(__name__, {"CurriculumGRPOTrainer": _build_trainer
 
 
 # CurriculumGRPOTrainer is built by __getattr__ on first use (it imports trl), so `__all__` cannot list it
-__all__ = ["masked_rows", "merge_rows", "select_rows"]
+__all__ = ["masked_rows", "merge_rows", "select_rows", "state_digest"]

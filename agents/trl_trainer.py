@@ -27,14 +27,20 @@ the rewards of a generation batch from all processes, `_calculate_rewards` hands
   generated and scored by TRL's own code, and reported, until the curriculum's batch is complete. The step
   then trains on exactly the kept groups (`batch_size x G` rows; prompts left-padded and completions
   right-padded to common widths; TRL's advantages as computed within each generation batch, per group).
-  The construction checks that `batch_size x G` splits into `steps_per_generation` slices.
+  The construction checks that `batch_size x G` splits into `steps_per_generation` slices. A batch the
+  curriculum ends short (`max_num_gen_batches` reached on data too hard or too easy; none kept at all early
+  on) is filled up to `batch_size` groups with generated rows masked out of the loss (advantage 0, no
+  completion token counted), so TRL's slicing holds and the step trains on what was kept;
+  `curriculum/masked_groups` counts the fill, and a step with nothing kept warns.
 - The same with several processes: extra generation would have to be coordinated across processes, which
   TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
   it is (the curriculum still completes its batch over the following generation batches).
 - A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
   Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
 
-Every process holds an identical curriculum, fed the same gathered rewards.
+Every process holds an identical curriculum, fed the same gathered rewards; each checkpoint compares the
+processes' curriculum states (`state_digest`) and raises if they differ. `recipes/trl_grpo.py` is the script
+to copy (one process, or `accelerate launch --multi_gpu --num_processes N ...`).
 
 Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
 `checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is

@@ -25,12 +25,13 @@ class ZeroVarianceFilter(Curriculum):
 
     `max_num_gen_batches` caps the generation batches of one training batch (DAPO's recipes use 10; 0 = no
     cap). Where DAPO raises at the cap, this ends the batch short (`done` with fewer groups kept) and warns,
-    so a long run is not lost to one hard stretch of data; `curriculum/gen_batches` logs how many it took.
+    so a long run is not lost to one hard stretch of data; `curriculum/gen_batches` logs how many it took and
+    `last_shortfall` says how many groups the batch lacked (trainers fill it or train on it short).
     """
 
     name = "zero_variance_filter"
     min_attempts = 2
-    _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches")
+    _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches", "last_shortfall")
 
     def __init__(
         self,
@@ -63,6 +64,8 @@ class ZeroVarianceFilter(Curriculum):
         self._kept = 0  # groups kept for it so far
         self._gen_batches = 0  # generation batches reported for it
         self._last_gen_batches = 0  # generation batches the latest complete training batch took
+        #: groups the latest complete training batch lacked (> 0 when max_num_gen_batches ended it short)
+        self.last_shortfall = 0
         self._informative = np.zeros(0, dtype=bool)  # per group of the report being handled
 
     @property
@@ -108,6 +111,7 @@ class ZeroVarianceFilter(Curriculum):
                 stacklevel=3,
             )
         self._last_gen_batches = self._gen_batches
+        self.last_shortfall = self._target - min(self._kept, self._target)
         self._target = self._kept = self._gen_batches = 0
         return True
 

@@ -14,7 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "trl_grpo.py"
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("trl") is None, reason="trl not installed")
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("trl") is None, reason="trl not installed"),
+    pytest.mark.filterwarnings("ignore:.*engine is not available:UserWarning"),  # verl's import notices
+]
 
 # the curriculum learns from a simulated learner (the tiny model's completions are noise): success
 # probability by question id % 3, drawn per process from (step, process): the same on a resume
@@ -104,7 +107,8 @@ def run(tiny_dir, out, processes, *extra):
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    digests = dict(re.findall(r"^curriculum state (\d+) ([0-9a-f]{64})$", done.stdout, re.M))
+    # the processes print at once: their lines may run together
+    digests = dict(re.findall(r"curriculum state (\d+) ([0-9a-f]{64})", done.stdout))
     assert sorted(digests) == [str(p) for p in range(processes)], done.stdout[-2000:]
     return digests
 
@@ -132,3 +136,112 @@ def test_trl_recipe_runs_and_resumes_with_one_curriculum_state(tiny_dir, tmp_pat
         tiny_dir, tmp_path / "b", processes, f"--resume_from_checkpoint={tmp_path / 'a' / 'checkpoint-4'}"
     )
     assert resumed == straight  # the same curriculum state after a resume, on every process
+
+
+# ---- verl v1 recipes: every key against verl's config, and verl's own trainer built from each ----------
+
+
+def recipe_overrides(name, values):
+    """The Hydra overrides of recipes/<name>: its `python -m agents.verl_trainer` command with the script's
+    variables set to `values` (the script's `${VAR:-default}` defaults otherwise)."""
+    text = (ROOT / "recipes" / name).read_text()
+    defaults = dict(re.findall(r"^(\w+)=\$\{\w+:-(.*)\}$", text, re.M))
+    variables = {**defaults, **values}
+    command = text[text.index("python -m agents.verl_trainer \\\n") : text.index('"$@"')]
+    words = command.replace("\\\n", " ").split()[3:]
+    for _ in range(2):  # a default may name another variable (OUT names CURRICULUM)
+        words = [re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group(0)), w) for w in words]
+    assert not [w for w in words if "$" in w], words
+    return words
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("verl_v1_sync.sh", "sync"),
+        ("verl_v1_async.sh", "colocate_async"),
+        ("verl_v1_separate_async.sh", "separate_async"),
+    ],
+)
+def test_verl_recipes_validate_against_verls_config(tmp_path, data_dir, monkeypatch, name, mode):
+    """Each key exists in verl 0.9.1's config (Hydra refuses an unknown one), the whole passes verl's
+    validate_config, `configure_v1` wires the curriculum in, the reward entry point loads through verl and
+    scores with the verifier, and verl's own v1 trainer class for the mode is built from the config (its
+    constructor checks the mode's constraints and builds the curriculum's buffer)."""
+    pytest.importorskip("verl")
+    from hydra import compose, initialize_config_dir
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.trainer.ppo.v1 import get_trainer_cls
+    from verl.utils.config import validate_config
+
+    from agents.verl_trainer import configure_v1, verl_config_dir
+    from curricula.integrations import verl as cv
+    from mathenv import load_questions
+    from mathenv.export import write_verl_parquet
+
+    src = data_dir / "gsm8k" / "train.jsonl"
+    if not src.exists():
+        pytest.skip(f"{src} not found")
+    write_verl_parquet(
+        load_questions("gsm8k", "train", data_path=src, num_questions=1300), tmp_path / "train.parquet"
+    )
+    write_verl_parquet(
+        load_questions("gsm8k", "train", data_path=src, num_questions=50), tmp_path / "test.parquet"
+    )
+    monkeypatch.chdir(ROOT)  # the scripts run from the repository root (the reward path is relative)
+    words = recipe_overrides(name, {"DATA": str(tmp_path), "HOME": str(tmp_path)})
+    with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
+        cfg = compose("ppo_trainer", overrides=[*words, f"trainer.default_local_dir={tmp_path / 'ckpt'}"])
+    assert cfg.trainer.use_v1 and cfg.trainer.v1.trainer_mode == mode
+    configure_v1(cfg)
+    validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    reward = get_custom_reward_fn(cfg)  # recipes/math_reward.py, loaded by path as verl does
+    assert reward(data_source="x", solution_str="so \\boxed{72}", ground_truth="72")["score"] == 1.0
+    assert reward(data_source="x", solution_str="71", ground_truth="72")["score"] == 0.0
+    cv._UNBOUND.clear()
+    trainer = get_trainer_cls(mode)(config=cfg)  # verl's constructor: the mode's checks, our buffer
+    assert type(trainer.replay_buffer).__name__ == "CurriculumReplayBuffer"
+    feed = trainer.replay_buffer.bind(1300, cfg.data.train_batch_size)  # the paper's N=20 x batch
+    assert (feed.curriculum.name, feed.curriculum.batch_size, feed.rollout_n) == (
+        "learnability",
+        cfg.data.train_batch_size,
+        8,
+    )
+    cv._UNBOUND.clear()
+
+
+def test_gpu_check_script_commands_compose_and_its_log_reader_reads_verls_console(
+    tmp_path, data_dir, monkeypatch
+):
+    """scripts/gpu_check_verl.py (to run on a GPU): each arm's recipe plus its overrides composes against verl's
+    config and passes verl's checks, and it reads verl's own console logger lines (the timings, the
+    curriculum's probe attempts) and counts learnability's refreshes from them."""
+    pytest.importorskip("verl")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import gpu_check_verl as check
+    from hydra import compose, initialize_config_dir
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+    from verl.utils.logger.aggregate_logger import concat_dict_to_str
+
+    from agents.verl_trainer import configure_v1, verl_config_dir
+
+    monkeypatch.chdir(ROOT)
+    for mode in ("sync", "async"):
+        args = check.parse_args(["--mode", mode, "--data", str(tmp_path)])
+        for arm in ("learnability", "uniform"):
+            cmd, env = check.arm_command(args, arm)
+            words = recipe_overrides(Path(cmd[1]).name, env) + cmd[2:]
+            with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
+                cfg = compose("ppo_trainer", overrides=words)
+            assert cfg.trainer.total_training_steps == args.steps and cfg.curriculum.name == arm
+            configure_v1(cfg)
+            validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    lines = [
+        concat_dict_to_str({"timing_s/step": 3.5, "curriculum/probe_attempts": p, "note": "text"}, step=s)
+        for s, p in ((1, 128.0), (2, 128.0), (3, 128.0), (4, 256.0))
+    ]
+    steps = check.read_steps(["(TaskRunner) unrelated line", *lines])
+    assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[3]["timing_s/step"] == 3.5
+    assert check.refreshes(steps) == 2

@@ -299,8 +299,12 @@ class CurriculumFeed:
         #: groups read / dropped / evicted unkept / trained / evicted kept (stale) / discarded kept (sync surplus),
         #: and the attempts read (what the curriculum has counted)
         self.counts = dict.fromkeys(
-            ("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts"), 0
+            ("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts", "filled"), 0
         )
+        self.counts["short_batches"] = 0
+        #: the curriculum ended a training batch short (a cap on generation batches): the buffer hands out
+        #: the kept groups it has instead of asking for more
+        self.short_batch = False
 
     # -- the way out --
 
@@ -385,6 +389,13 @@ class CurriculumFeed:
                 self.probe_out = None
             read = r["state"] == READ
             r["keep"] = np.asarray(fb.keep, dtype=bool) & read & (r["phase"] == "train")
+            short = getattr(self.curriculum, "last_shortfall", 0) if fb.done and r["phase"] == "train" else 0
+            if short:  # the cap ended the batch: train on what was kept, filled with this report's rest
+                fill = np.flatnonzero(read & ~r["keep"])[:short]
+                r["keep"][fill] = True
+                self.counts["filled"] += fill.size
+                self.counts["short_batches"] += 1
+                self.short_batch = True
             gone = read & ~r["keep"]
             evict += [r["uids"][s] for s in np.flatnonzero(gone)]
             self.counts["evicted"] += int(gone.sum())
@@ -436,6 +447,7 @@ class CurriculumFeed:
                 "probe_out": self.probe_out,
                 "uid_slot": self.uid_slot,
                 "counts": self.counts,
+                "short_batch": self.short_batch,
             }
         )
 
@@ -448,6 +460,7 @@ class CurriculumFeed:
         self.curriculum.load_state_dict(state["curriculum"])
         self.requests, self.queue, self.next_no = state["requests"], deque(state["queue"]), state["next_no"]
         self.probe_out, self.uid_slot, self.counts = state["probe_out"], state["uid_slot"], state["counts"]
+        self.short_batch = bool(state.get("short_batch", False))
 
     def metrics(self) -> dict[str, float]:
         """The curriculum's scalar diagnostics plus the feed's counts, for verl's logger."""
@@ -516,10 +529,18 @@ def _build_replay_buffer_class() -> type:
                 poll_interval=poll_interval,
                 refill_fn=refill_fn,
             )
-            if (
-                "rollout_n" not in opts
-            ):  # verl hands a custom sampler only its own section; the trainer is refill_fn's
-                trainer_cfg = getattr(getattr(refill_fn, "__self__", None), "config", None)
+            # verl hands a custom sampler only its own section; the trainer's config is refill_fn's
+            trainer_cfg = getattr(getattr(refill_fn, "__self__", None), "config", None)
+            filter_groups = (
+                trainer_cfg.algorithm.get("filter_groups", None) if trainer_cfg is not None else None
+            )
+            if filter_groups is not None and filter_groups.get("enable", False):
+                raise ValueError(
+                    "algorithm.filter_groups.enable=True is verl's DAPO filter for its own buffer, which the "
+                    "curriculum's replaces: set it to False and use +curriculum.name=zero_variance_filter "
+                    "(+curriculum.max_num_gen_batches=N caps the regeneration)"
+                )
+            if "rollout_n" not in opts:
                 if trainer_cfg is None:
                     raise ValueError(
                         "set trainer.v1.sampler.sampler_kwargs.rollout_n (= actor_rollout_ref.rollout.n)"
@@ -566,9 +587,10 @@ def _build_replay_buffer_class() -> type:
 
         # -- sampling --
 
-        def sample(self, global_steps: int, partition_id: str, batch_size: int):
-            if partition_id != "train":
-                return ReplayBuffer.sample(self, global_steps, partition_id, batch_size)
+        def _poll(self, global_steps: int) -> set[str]:
+            """One look at TransferQueue through the feed: read the groups that finished, report the requests
+            that are complete, evict what the curriculum does not keep and kept groups gone stale; returns the
+            kept, finished groups (what the trainer may sample)."""
             if self.feed is None:
                 raise RuntimeError(
                     "CurriculumReplayBuffer was never joined by its training dataset: set "
@@ -576,38 +598,77 @@ def _build_replay_buffer_class() -> type:
                     "data.custom_cls.name=CurriculumRLDataset"
                 )
             feed = self.feed
-            metrics: dict[str, float] = {}
+            self._sync_metadata_from_transfer_queue()
+            self._harvest(global_steps)
+            self._clear_groups("train", set(feed.report_ready()))
+            for uid in [u for u in feed.kept() if self._stale(global_steps, u)]:
+                feed.consume(uid, "stale_kept")
+                self._clear_groups("train", {uid})
+            finished = self.finished_keys["train"]
+            return {u for u in feed.kept() if u in finished}
+
+        def get_sampleable_count(self, global_steps: int, partition_id: str) -> int:
+            """Kept groups ready to train on (separate_async's switch asks before and after each step): the
+            curriculum's count, so a finished probe counts 0 and is reported, not left open."""
+            if partition_id != "train":
+                return super().get_sampleable_count(global_steps, partition_id)
+            return len(self._poll(global_steps))
+
+        def wait_for_sampleable(
+            self, global_steps: int, partition_id: str, target_count: int
+        ) -> tuple[set[str], dict]:
+            """Poll until `target_count` kept groups are ready (or the curriculum ended a batch short),
+            asking for prompts as `sample` does: stale or filtered groups go through the feed (a stale group
+            is the curriculum's missing report, a probe's groups are reported and refresh it)."""
+            if partition_id != "train":
+                return super().wait_for_sampleable(global_steps, partition_id, target_count)
             while True:
-                self._sync_metadata_from_transfer_queue()
-                self._harvest(global_steps)
-                evict = feed.report_ready()
-                self._clear_groups("train", set(evict))
-                for uid in [u for u in feed.kept() if self._stale(global_steps, u)]:
-                    feed.consume(uid, "stale_kept")
-                    self._clear_groups("train", {uid})
-                finished = self.finished_keys["train"]
-                sampleable = {u for u in feed.kept() if u in finished}
-                refill = self._refill_count(len(sampleable), batch_size)
+                sampleable = self._poll(global_steps)
+                want = self._want(sampleable, target_count)
+                refill = self._refill_count(len(sampleable), want)
+                if refill:
+                    self.refill_fn(refill)
+                    continue
+                if self._has_enough_samples(global_steps, "train", want, sampleable):
+                    return sampleable, self.feed.metrics()
+                time.sleep(self.poll_interval)
+
+        def _want(self, sampleable: set[str], batch_size: int) -> int:
+            """Groups to hand out: batch_size, or fewer once the curriculum ended its batch short."""
+            feed = self.feed
+            if feed.short_batch and sampleable and not feed.queued and not feed.open_train_slots():
+                return min(batch_size, len(sampleable))
+            return batch_size
+
+        def sample(self, global_steps: int, partition_id: str, batch_size: int):
+            if partition_id != "train":
+                return ReplayBuffer.sample(self, global_steps, partition_id, batch_size)
+            feed = self.feed
+            while True:
+                sampleable = self._poll(global_steps)
+                want = self._want(sampleable, batch_size)
+                refill = self._refill_count(len(sampleable), want)
                 if refill:
                     self.refill_fn(refill)
                     continue
                 inflight = len(self.pending_keys["train"]) + len(self.running_keys["train"])
-                enough = self._has_enough_samples(global_steps, "train", batch_size, sampleable)
+                enough = self._has_enough_samples(global_steps, "train", want, sampleable)
                 if enough and (self.trainer_mode != "sync" or inflight == 0):
                     break
                 if self.trainer_mode == "sync" and inflight == 0 and not feed.queued:
                     self._drop_lost()  # nothing will come back: slots still out lost their groups
                 time.sleep(self.poll_interval)
-            chosen, snapshot, _ = self._select_prompt_uids("train", sampleable, batch_size)
+            chosen, snapshot, _ = self._select_prompt_uids("train", sampleable, want)
             for uid in chosen:
                 feed.consume(uid, "trained")
+            if feed.short_batch and not feed.queued and not feed.open_train_slots():
+                feed.short_batch = False  # the short batch is out (verl pads it to its mini-batch multiple)
             if self.trainer_mode == "sync":  # bufferless: kept groups beyond the batch are discarded
                 surplus = sampleable - set(chosen)
                 for uid in surplus:
                     feed.consume(uid, "surplus")
                 self._clear_groups("train", surplus)
-            metrics.update(feed.metrics())
-            return self._materialize_batch("train", chosen, snapshot), metrics
+            return self._materialize_batch("train", chosen, snapshot), feed.metrics()
 
         def _refill_count(self, sampleable: int, batch_size: int) -> int:
             """Prompts to submit now: the rest of a request the loader has begun (a request goes out whole),
@@ -616,7 +677,7 @@ def _build_replay_buffer_class() -> type:
             feed = self.feed
             if feed.queued:
                 return feed.queued
-            if sampleable + feed.open_train_slots() >= batch_size:
+            if feed.short_batch or sampleable + feed.open_train_slots() >= batch_size:
                 return 0
             if self.trainer_mode == "sync" and feed.probe_out is not None:
                 return 0
@@ -704,23 +765,36 @@ def _build_replay_buffer_class() -> type:
 
 def _build_dataset_class() -> type:
     from verl.utils.dataset.rl_dataset import RLHFDataset
+    from verl.utils.import_utils import load_extern_object
 
-    class CurriculumRLDataset(RLHFDataset):
-        """verl's RLHFDataset (`data.custom_cls`) whose rows, for training, are the curriculum's choices.
+    class CurriculumRLDataset(Dataset):
+        """verl's dataset (`data.custom_cls`) whose rows, for training, are the curriculum's choices.
 
+        It wraps the dataset class verl would have used: `data.curriculum_base_cls.{path,name}` (a user's
+        own `custom_cls`: multimodal, tool agents; `configure_v1` moves a `data.custom_cls` there), else
+        verl's `RLHFDataset`, built with the same arguments; rows, length and any other attribute come from it.
         verl v1 builds the train and the validation dataset from this class. The first one built after a
         `CurriculumReplayBuffer` joins it and becomes its prompt stream: item i is the next slot of the
-        curriculum's requests (whatever i is), with `extra_info.curriculum_index` / `curriculum_request` /
-        `curriculum_slot` and `__rollout_n__` (verl's per-prompt attempt count: L for a probe). Any other
-        (validation) behaves as RLHFDataset. It needs `data.gen_batch_size=1` (the buffer asks for exact
-        numbers of prompts) and `data.dataloader_num_workers=0` (workers would draw ahead of the rewards).
-        Its `state_dict` is the feed's, which verl's StatefulDataLoader saves in `data.pt`.
+        curriculum's requests (whatever i is), the wrapped dataset's row for that question with
+        `extra_info.curriculum_index` / `curriculum_request` / `curriculum_slot` and `__rollout_n__` (verl's
+        per-prompt attempt count: L for a probe). Any other (validation) is the wrapped dataset as it is. It
+        needs `data.gen_batch_size=1` (the buffer asks for exact numbers of prompts) and
+        `data.dataloader_num_workers=0` (workers would draw ahead of the rewards). Its `state_dict` is the
+        feed's, which verl's StatefulDataLoader saves in `data.pt`.
         """
 
         def __init__(
             self, data_files: Any, tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1
         ) -> None:
-            super().__init__(data_files, tokenizer, config, processor=processor, max_samples=max_samples)
+            base = config.get("curriculum_base_cls", None)
+            cls = load_extern_object(base.path, base.name) if base and base.get("path") else RLHFDataset
+            self.dataset = cls(
+                data_files=data_files,
+                tokenizer=tokenizer,
+                config=config,
+                processor=processor,
+                max_samples=max_samples,
+            )
             self.feed: CurriculumFeed | None = None
             if _UNBOUND:
                 if config.get("gen_batch_size", None) != 1:
@@ -733,14 +807,17 @@ def _build_dataset_class() -> type:
                         "set data.dataloader_num_workers=0: loader workers would draw prompts "
                         "before the rewards they depend on arrive"
                     )
-                self.feed = _UNBOUND.pop().bind(super().__len__(), int(config.train_batch_size))
+                self.feed = _UNBOUND.pop().bind(len(self.dataset), int(config.train_batch_size))
                 _UNBOUND.clear()
+
+        def __len__(self) -> int:
+            return len(self.dataset)
 
         def __getitem__(self, item: int) -> dict:
             if self.feed is None:
-                return super().__getitem__(item)
+                return self.dataset[item]
             q, no, slot, attempts = self.feed.next_prompt()
-            row = super().__getitem__(q)
+            row = dict(self.dataset[q])
             row["extra_info"] = {
                 **(row.get("extra_info") or {}),
                 "curriculum_index": q,
@@ -749,6 +826,11 @@ def _build_dataset_class() -> type:
             }
             row["__rollout_n__"] = attempts
             return row
+
+        def __getattr__(self, name: str) -> Any:  # everything else (dataframe, ...) from the wrapped dataset
+            if name in ("dataset", "feed"):
+                raise AttributeError(name)
+            return getattr(self.dataset, name)
 
         def state_dict(self) -> dict[str, Any]:
             return {} if self.feed is None else self.feed.state_dict()

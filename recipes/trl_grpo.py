@@ -4,7 +4,8 @@ One process (a GPU, or `--use_cpu`):
 
     python recipes/trl_grpo.py --output_dir runs/grpo --model_name_or_path Qwen/Qwen2.5-0.5B-Instruct \\
         --dataset gsm8k --per_device_train_batch_size 16 --steps_per_generation 32 --num_generations 8 \\
-        --gradient_accumulation_steps 4 --max_completion_length 512 --bf16 --save_steps 48
+        --gradient_accumulation_steps 4 --max_completion_length 512 --bf16 --save_steps 48 \\
+        --curriculum learnability --curriculum_options '{"preset": "fast"}'
 
 Several processes, the same script (on GPUs; or CPU processes with `--use_cpu`: accelerate's `--multi_gpu`
 starts them with torchrun and they talk over gloo, whereas its `--cpu` starts one process unless MPI is set up):
@@ -27,6 +28,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from trl import GRPOConfig
 import curricula
 from agents.trl_trainer import CurriculumGRPOTrainer
 from mathenv import load_questions
+from mathenv.errors import UserError, exit_on_user_error
 from mathenv.export import grpo_dataset
 
 
@@ -57,8 +60,12 @@ class RecipeArguments:
         default="learnability", metadata={"help": f"one of {sorted(curricula.CURRICULA)}"}
     )
     curriculum_options: str = field(
-        default='{"preset": "fast"}',
-        metadata={"help": "the curriculum's options as JSON (docs/curricula.md)"},
+        default="{}",
+        metadata={
+            "help": 'the curriculum\'s options as JSON (docs/curricula.md), e.g. \'{"preset": "fast"}\'; '
+            "batch_size defaults to the questions per generation batch (for the filters, set it so that "
+            "the request, ratio x batch_size or gen_batch_size, is that number)"
+        },
     )
     curriculum_seed: int = field(default=0, metadata={"help": "the curriculum's seed"})
     reward: str = field(
@@ -71,7 +78,7 @@ def load_function(spec: str):
     """`path/to/file.py:name` or `package.module:name`."""
     where, _, name = spec.rpartition(":")
     if not where or not name:
-        raise SystemExit(f"--reward must be file.py:name or module:name, got {spec!r}")
+        raise UserError(f"--reward must be file.py:name or module:name, got {spec!r}")
     if where.endswith(".py"):
         module_spec = importlib.util.spec_from_file_location(Path(where).stem, where)
         module = importlib.util.module_from_spec(module_spec)
@@ -82,18 +89,24 @@ def load_function(spec: str):
 
 
 def main() -> None:
+    sys.exit(exit_on_user_error(run))
+
+
+def run() -> None:
     recipe, config = HfArgumentParser((RecipeArguments, GRPOConfig)).parse_args_into_dataclasses()
     questions = load_questions(
         recipe.dataset, recipe.split, data_path=recipe.data_path, num_questions=recipe.num_questions
     )
     train = grpo_dataset(questions, conversational=recipe.conversational)
     batch_size = config.generation_batch_size // config.num_generations  # questions per generation batch
-    cur = curricula.make(
-        recipe.curriculum,
-        len(train),
-        seed=recipe.curriculum_seed,
-        **{"batch_size": batch_size, **json.loads(recipe.curriculum_options)},
-    )
+    try:
+        options = {"batch_size": batch_size, **json.loads(recipe.curriculum_options)}
+    except json.JSONDecodeError as e:
+        raise UserError(f"--curriculum_options is not JSON ({e}): {recipe.curriculum_options!r}") from e
+    try:
+        cur = curricula.make(recipe.curriculum, len(train), seed=recipe.curriculum_seed, **options)
+    except ValueError as e:
+        raise UserError(f"--curriculum {recipe.curriculum} --curriculum_options: {e}") from e
     trainer = CurriculumGRPOTrainer(
         model=recipe.model_name_or_path,
         args=config,

@@ -245,3 +245,27 @@ def test_gpu_check_script_commands_compose_and_its_log_reader_reads_verls_consol
     steps = check.read_steps(["(TaskRunner) unrelated line", *lines])
     assert [r["step"] for r in steps] == [1, 2, 3, 4] and steps[3]["timing_s/step"] == 3.5
     assert check.refreshes(steps) == 2
+
+
+def test_trl_recipe_refuses_bad_options_in_one_line(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("trl_grpo_recipe", RECIPE)
+    recipe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, recipe)  # dataclasses look their module up there
+    spec.loader.exec_module(recipe)
+    base = [
+        "trl_grpo.py",
+        f"--output_dir={tmp_path}",
+        "--dataset=arithmetic",
+        "--num_questions=32",
+        "--use_cpu",
+    ]
+    for extra, message in (
+        (["--curriculum_options={bad"], "--curriculum_options is not JSON"),
+        (["--curriculum=uniform", '--curriculum_options={"preset": "fast"}'], "uniform has no option(s)"),
+        (["--reward=no_function_named"], "--reward must be file.py:name or module:name"),
+    ):
+        monkeypatch.setattr(sys, "argv", base + extra)
+        with pytest.raises(SystemExit) as done:
+            recipe.main()
+        err = capsys.readouterr().err.strip().splitlines()
+        assert done.value.code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0]

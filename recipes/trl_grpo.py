@@ -36,9 +36,10 @@ from transformers import HfArgumentParser
 from trl import GRPOConfig
 
 import curricula
-from agents.trl_trainer import CurriculumGRPOTrainer
+from agents.cli.args import exit_on_user_error
+from integrations.trl.trainer import CurriculumGRPOTrainer
 from mathenv import load_questions
-from mathenv.errors import UserError, exit_on_user_error
+from mathenv.errors import UserError
 from mathenv.export import grpo_dataset
 
 

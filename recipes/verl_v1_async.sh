@@ -3,7 +3,7 @@
 # while the policy trains; groups that finish more than 2 policy versions after their prompt went out are
 # dropped (the curriculum counts them as never finished). Run from the repository root:
 #
-#     python -m agents.verl_trainer prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
+#     python -m integrations.verl.main prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
 #     bash recipes/verl_v1_async.sh trainer.total_training_steps=100
 #
 # CURRICULUM=uniform for the baseline; a curriculum's options go at the end (+curriculum.preset=fast). On
@@ -15,7 +15,7 @@ MODEL=${MODEL:-Qwen/Qwen2.5-0.5B-Instruct}
 DATA=${DATA:-$HOME/data/gsm8k}
 CURRICULUM=${CURRICULUM:-learnability}
 OUT=${OUT:-checkpoints/verl_v1_async_$CURRICULUM}
-python -m agents.verl_trainer \
+python -m integrations.verl.main \
     algorithm.adv_estimator=grpo \
     data.train_files=$DATA/train.parquet \
     data.val_files=$DATA/test.parquet \

@@ -4,7 +4,7 @@
 # holds too few groups the curriculum keeps (the hybrid switch asks the curriculum, not the raw buffer).
 # Run from the repository root:
 #
-#     python -m agents.verl_trainer prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
+#     python -m integrations.verl.main prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
 #     bash recipes/verl_v1_separate_async.sh trainer.total_training_steps=100
 #
 # train_batch_size = parameter_sync_step x ppo_mini_batch_size, as verl requires. CURRICULUM=uniform for the
@@ -16,7 +16,7 @@ MODEL=${MODEL:-Qwen/Qwen2.5-1.5B-Instruct}
 DATA=${DATA:-$HOME/data/gsm8k}
 CURRICULUM=${CURRICULUM:-learnability}
 OUT=${OUT:-checkpoints/verl_v1_separate_async_$CURRICULUM}
-python -m agents.verl_trainer \
+python -m integrations.verl.main \
     algorithm.adv_estimator=grpo \
     data.train_files=$DATA/train.parquet \
     data.val_files=$DATA/test.parquet \

@@ -2,7 +2,7 @@
 # verl v1, synchronous (trainer.v1.trainer_mode=sync): GRPO on GSM8K with a curriculum choosing the questions,
 # on one GPU. Run from the repository root; extra Hydra overrides go at the end:
 #
-#     python -m agents.verl_trainer prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
+#     python -m integrations.verl.main prepare gsm8k --out $HOME/data/gsm8k     # once: the parquet files
 #     bash recipes/verl_v1_sync.sh trainer.total_training_steps=100
 #
 # 32 questions x 8 attempts per step. CURRICULUM=uniform bash ... for the baseline; a curriculum's options go
@@ -14,7 +14,7 @@ MODEL=${MODEL:-Qwen/Qwen2.5-0.5B-Instruct}
 DATA=${DATA:-$HOME/data/gsm8k}
 CURRICULUM=${CURRICULUM:-learnability}
 OUT=${OUT:-checkpoints/verl_v1_sync_$CURRICULUM}
-python -m agents.verl_trainer \
+python -m integrations.verl.main \
     algorithm.adv_estimator=grpo \
     data.train_files=$DATA/train.parquet \
     data.val_files=$DATA/test.parquet \

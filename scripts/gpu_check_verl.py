@@ -111,7 +111,7 @@ def refreshes(steps: list[dict[str, float]]) -> int:
 def prepare_data(args: argparse.Namespace) -> None:
     if (args.data / "train.parquet").exists():
         return
-    cmd = [sys.executable, "-m", "agents.verl_trainer", "prepare", "gsm8k", "--out", str(args.data)]
+    cmd = [sys.executable, "-m", "integrations.verl.main", "prepare", "gsm8k", "--out", str(args.data)]
     cmd += ["--train-path", str(args.jsonl / "train.jsonl"), "--test-path", str(args.jsonl / "test.jsonl")]
     subprocess.run(cmd, check=True, cwd=ROOT)
 

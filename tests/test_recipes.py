@@ -118,7 +118,7 @@ def test_trl_recipe_runs_and_resumes_with_one_curriculum_state(tiny_dir, tmp_pat
     import torch
 
     import curricula
-    from agents.trl_trainer import state_digest
+    from integrations.trl.trainer import state_digest
 
     straight = run(tiny_dir, tmp_path / "a", processes)
     assert len(set(straight.values())) == 1  # every process made the same choices
@@ -142,12 +142,12 @@ def test_trl_recipe_runs_and_resumes_with_one_curriculum_state(tiny_dir, tmp_pat
 
 
 def recipe_overrides(name, values):
-    """The Hydra overrides of recipes/<name>: its `python -m agents.verl_trainer` command with the script's
+    """The Hydra overrides of recipes/<name>: its `python -m integrations.verl.main` command with the script's
     variables set to `values` (the script's `${VAR:-default}` defaults otherwise)."""
     text = (ROOT / "recipes" / name).read_text()
     defaults = dict(re.findall(r"^(\w+)=\$\{\w+:-(.*)\}$", text, re.M))
     variables = {**defaults, **values}
-    command = text[text.index("python -m agents.verl_trainer \\\n") : text.index('"$@"')]
+    command = text[text.index("python -m integrations.verl.main \\\n") : text.index('"$@"')]
     words = command.replace("\\\n", " ").split()[3:]
     for _ in range(2):  # a default may name another variable (OUT names CURRICULUM)
         words = [re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group(0)), w) for w in words]
@@ -175,8 +175,8 @@ def test_verl_recipes_validate_against_verls_config(tmp_path, data_dir, monkeypa
     from verl.trainer.ppo.v1 import get_trainer_cls
     from verl.utils.config import validate_config
 
-    from agents.verl_trainer import configure_v1, verl_config_dir
-    from curricula.integrations import verl as cv
+    from integrations.verl.feed import UNBOUND
+    from integrations.verl.main import configure_v1, verl_config_dir
     from mathenv import load_questions
     from mathenv.export import write_verl_parquet
 
@@ -199,7 +199,7 @@ def test_verl_recipes_validate_against_verls_config(tmp_path, data_dir, monkeypa
     reward = get_custom_reward_fn(cfg)  # recipes/math_reward.py, loaded by path as verl does
     assert reward(data_source="x", solution_str="so \\boxed{72}", ground_truth="72")["score"] == 1.0
     assert reward(data_source="x", solution_str="71", ground_truth="72")["score"] == 0.0
-    cv._UNBOUND.clear()
+    UNBOUND.clear()
     trainer = get_trainer_cls(mode)(config=cfg)  # verl's constructor: the mode's checks, our buffer
     assert type(trainer.replay_buffer).__name__ == "CurriculumReplayBuffer"
     feed = trainer.replay_buffer.bind(1300, cfg.data.train_batch_size)  # the paper's N=20 x batch
@@ -208,7 +208,7 @@ def test_verl_recipes_validate_against_verls_config(tmp_path, data_dir, monkeypa
         cfg.data.train_batch_size,
         8,
     )
-    cv._UNBOUND.clear()
+    UNBOUND.clear()
 
 
 def test_gpu_check_script_commands_compose_and_its_log_reader_reads_verls_console(
@@ -225,7 +225,7 @@ def test_gpu_check_script_commands_compose_and_its_log_reader_reads_verls_consol
     from verl.utils.config import validate_config
     from verl.utils.logger.aggregate_logger import concat_dict_to_str
 
-    from agents.verl_trainer import configure_v1, verl_config_dir
+    from integrations.verl.main import configure_v1, verl_config_dir
 
     monkeypatch.chdir(ROOT)
     for mode in ("sync", "async"):

@@ -269,3 +269,13 @@ def test_trl_recipe_refuses_bad_options_in_one_line(tmp_path, monkeypatch, capsy
             recipe.main()
         err = capsys.readouterr().err.strip().splitlines()
         assert done.value.code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_trl_recipe_default_reward_is_the_verifier(monkeypatch):
+    spec = importlib.util.spec_from_file_location("trl_grpo_recipe", RECIPE)
+    recipe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, recipe)
+    spec.loader.exec_module(recipe)
+    reward = recipe.load_function(recipe.RecipeArguments().reward)  # recipes/math_reward.py:trl_reward
+    completions = ["so \\boxed{72}", [{"role": "assistant", "content": "#### 71"}], "no idea"]
+    assert reward(prompts=[""] * 3, completions=completions, answer=["72"] * 3) == [1.0, 0.0, 0.0]

@@ -32,7 +32,12 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
     the groups not kept (probes, filtered groups), asks the trainer for more prompts (`refill_fn`) while
     the kept groups plus those that may still be kept fall short of B, and returns the B oldest kept
     groups. Sync mode drains every prompt in flight before it returns (its batch is on-policy) and
-    discards kept groups beyond B; async modes keep them for later steps, within the threshold.
+    discards kept groups beyond B; async modes keep them for later steps, within the threshold. When the
+    curriculum ends a batch short (`zero_variance_filter` at `max_num_gen_batches`), it stops asking and
+    returns the groups it has (verl pads a short batch). `separate_async`'s hybrid switch asks
+    `get_sampleable_count` and `wait_for_sampleable`; both take the same path (`_poll`), so nothing is
+    counted or evicted behind the curriculum's back. `algorithm.filter_groups.enable` is refused: verl
+    does not apply it to a custom buffer, and `zero_variance_filter` is that filter.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ Order of work for one (response, gold) pair:
 4. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
    screened out as `timeout` without being judged (`screen.py`);
 5. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
-   TRL, open-r1 and lighteval use, in a helper process under one hard time bound (`timeout.py`): an
+   TRL, open-r1 and lighteval use, in a helper process under a budget of its CPU time (`timeout.py`): an
    overrun gives `timeout`, never a hang or an exception; a "yes" between two relations is checked by
    `structure.relation_veto` (identities and empty solution sets). Verdicts are cached by (answer, gold).
 """

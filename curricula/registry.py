@@ -8,11 +8,11 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from curricula.base import Curriculum
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
 from curricula.learnability import Learnability, LearnabilityFilter
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
+from curricula.protocol import Curriculum
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
 

@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ TIMEOUT = 0.25
 #: takes milliseconds; a regular expression that backtracks catastrophically takes minutes to hours
 CPU_CEILING = 10.0
 HANG_GUARD = 600.0  # wall seconds after which a test is stuck, not slow
+WORKER_CPU = 60  # CPU seconds of a worker's imports and every hostile input: about 5 s of it is used
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -76,13 +78,6 @@ def _score_all(items: list, gold: str = "x^2+1") -> list[tuple[Verdict, float]]:
     return out
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_inputs_in_the_main_thread(name):
-    [(verdict, cpu)] = _score_all([HOSTILE[name]])
-    assert _clean(verdict), verdict
-    assert cpu < CPU_CEILING, f"{name} took {cpu:.1f} s of CPU"
-
-
 # answers to a plain-number gold go through the final-form rule's own patterns (units after the number)
 HOSTILE_TO_A_NUMBER = {
     "letters_then_a_sign": "\\boxed{5" + "a" * 40 + "!}",  # a word split every way would take hours
@@ -93,6 +88,39 @@ HOSTILE_TO_A_NUMBER = {
     "many_equals": "\\boxed{" + "x=" * 400 + "6}",
     "many_approx": "\\boxed{" + "\\approx" * 100 + "6}",
 }
+
+
+def _limit_cpu() -> None:
+    import resource
+
+    resource.setrlimit(
+        resource.RLIMIT_CPU, (WORKER_CPU, resource.RLIM_INFINITY)
+    )  # SIGXCPU past it: ends the worker
+
+
+def _score_every_hostile_input() -> list[tuple[Verdict, float]]:
+    return _score_all(list(HOSTILE.values())) + _score_all(list(HOSTILE_TO_A_NUMBER.values()), "5")
+
+
+def test_hostile_inputs_in_a_worker_process_held_to_a_cpu_budget():
+    """First, so that a regression fails here by the budget mechanism (the worker ends by SIGXCPU after
+    WORKER_CPU seconds of CPU, whatever the load) rather than hanging the in-process tests below."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_limit_cpu) as pool:
+        try:
+            out = pool.submit(_score_every_hostile_input).result(timeout=HANG_GUARD)
+        except BrokenProcessPool:
+            pytest.fail(
+                f"scoring the hostile inputs used the worker's {WORKER_CPU} s of CPU: one of them runs away"
+            )
+    assert len(out) == len(HOSTILE) + len(HOSTILE_TO_A_NUMBER)
+    assert all(_clean(v) and cpu < CPU_CEILING for v, cpu in out), out
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_inputs_in_the_main_thread(name):
+    [(verdict, cpu)] = _score_all([HOSTILE[name]])
+    assert _clean(verdict), verdict
+    assert cpu < CPU_CEILING, f"{name} took {cpu:.1f} s of CPU"
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_TO_A_NUMBER))
@@ -108,12 +136,6 @@ def test_hostile_inputs_in_another_thread():
     thread.start()
     thread.join(HANG_GUARD)
     assert not thread.is_alive()
-    assert len(out) == len(HOSTILE) and all(_clean(v) and cpu < CPU_CEILING for v, cpu in out), out
-
-
-def test_hostile_inputs_in_a_worker_process():
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        out = pool.submit(_score_all, list(HOSTILE.values())).result(timeout=HANG_GUARD)
     assert len(out) == len(HOSTILE) and all(_clean(v) and cpu < CPU_CEILING for v, cpu in out), out
 
 

@@ -42,6 +42,21 @@ from mathenv.verify import clear_caches, gold_answer, score, score_batch, warm_u
 from research.casebook import Case, hacking_cases, rewritten_cases, tricky_cases  # noqa: E402
 
 ATTEMPTS = 4  # copies of each MATH-style pair, as a trainer scores several attempts per question
+HEADERS = [
+    "labelled set",
+    "cases",
+    "mathenv accuracy",
+    "mathenv false positives",
+    "mathenv false negatives",
+    "math-verify accuracy",
+    "math-verify false positives",
+    "math-verify false negatives",
+    "mathenv slowest case (s)",
+    "math-verify slowest case (s)",
+    "mathenv pairs/s",
+    "math-verify pairs/s",
+    "throughput ratio",
+]
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -242,24 +257,7 @@ def main() -> None:
         done.set()
         for hog in hogs:
             hog.terminate()
-    table = markdown_table(
-        [
-            "labelled set",
-            "cases",
-            "mathenv accuracy",
-            "mathenv false positives",
-            "mathenv false negatives",
-            "math-verify accuracy",
-            "math-verify false positives",
-            "math-verify false negatives",
-            "mathenv slowest case (s)",
-            "math-verify slowest case (s)",
-            "mathenv pairs/s",
-            "math-verify pairs/s",
-            "throughput ratio",
-        ],
-        rows,
-    )
+    table = markdown_table(HEADERS, rows)
     load = os.getloadavg()
     busy = f", with {args.busy} busy-loop process(es) keeping cores busy on purpose" if args.busy else ""
     if args.throttle:
@@ -324,6 +322,12 @@ def measure(sets: list[tuple[str, list[Case], bool]]) -> list[list[str]]:
     warm = tricky_cases()[:8]  # import-time and first-call costs are paid before timing
     run_ours(warm)
     run_math_verify(warm, True)
+    # the header first, then a row as each set finishes (math-verify takes minutes on the larger ones)
+    print(
+        f"{len(sets)} labelled sets, each scored by mathenv and by math-verify; a row as each finishes:",
+        flush=True,
+    )
+    print(markdown_table(HEADERS, []), flush=True)
     rows = []
     for name, cases, bare_golds in sets:
         ours, t_ours, slow_ours = run_ours(cases)
@@ -347,7 +351,7 @@ def measure(sets: list[tuple[str, list[Case], bool]]) -> list[list[str]]:
                 f"{t_ref / t_ours:.1f}x",
             ]
         )
-        print(" | ".join(rows[-1]), flush=True)
+        print(markdown_table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
     return rows
 
 

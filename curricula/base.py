@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -43,25 +44,100 @@ EMPTY = np.zeros(0, dtype=np.int64)
 
 @dataclass(frozen=True)
 class Request:
-    """What to attempt next: each of `question_ids` `attempts` times (None: as many as the trainer's group
-    size G), then `report` the rewards with this `phase`."""
+    """What to attempt next, then `report` the rewards with this `phase`.
+
+    `attempts` says how often to attempt each of `question_ids`: None as many times as the trainer's group
+    size G, an int that many times each, or an int array aligned with `question_ids`, one count per id (SPEED
+    screens new questions with a few attempts while it completes the groups of earlier ones). Report the
+    rewards as an (n, max count) array, each row's finished attempts first and NaN after them (`counts(G)`
+    gives the counts as an array in every case).
+
+    `continues` (None, or a bool per id) marks rows that complete a group the curriculum asked the driver to
+    hold (`Feedback.hold`): their rewards are only the new attempts, and the driver trains on the held
+    attempts and the new ones as one group when the report keeps the row."""
 
     phase: str  # "probe" (estimates for the curriculum) or "train" (a training batch, or part of one)
     question_ids: np.ndarray
-    attempts: int | None = None
+    attempts: int | np.ndarray | None = None
+    continues: np.ndarray | None = None
+
+    def counts(self, group_size: int) -> np.ndarray:
+        """Attempts to make at each id, an int64 array aligned with `question_ids` (`group_size`, the
+        trainer's G, where `attempts` is None)."""
+        n = len(self.question_ids)
+        if self.attempts is None:
+            return np.full(n, int(group_size), dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.attempts, dtype=np.int64), (n,)).copy()
+
+    def continuing(self) -> np.ndarray:
+        """`continues` as a bool array (all False when None)."""
+        if self.continues is None:
+            return np.zeros(len(self.question_ids), dtype=bool)
+        return np.asarray(self.continues, dtype=bool)
 
 
 @dataclass(frozen=True)
 class Feedback:
     """The curriculum's answer to a `report`: which reported groups to train on, and whether the training
-    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch)."""
+    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch).
+
+    `hold` (None: none) marks groups that are neither trained on nor dropped yet: keep their attempts; a later
+    request names the question again with `continues` set, and its attempts join these (SPEED's screening)."""
 
     keep: np.ndarray  # bool, one per reported question id
     done: bool
     phase: str
+    hold: np.ndarray | None = None
+
+    def held(self) -> np.ndarray:
+        """`hold` as a bool array (all False when None)."""
+        return (
+            np.zeros(len(self.keep), dtype=bool) if self.hold is None else np.asarray(self.hold, dtype=bool)
+        )
 
 
-__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "Request"]
+def padded_rewards(flat: Any, counts: np.ndarray) -> np.ndarray:
+    """Rewards of a request attempted `counts[i]` times at row i, concatenated row by row, as the (n, max
+    count) float array `report` takes (NaN after each row's attempts)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    width = int(counts.max()) if counts.size else 0
+    out = np.full((counts.size, max(width, 1)), np.nan, dtype=np.float64)
+    if width:
+        out[np.arange(width)[None, :] < counts[:, None]] = np.asarray(flat, dtype=np.float64)
+    return out
+
+
+T = TypeVar("T")
+
+
+class HeldGroups(Generic[T]):
+    """The driver's side of `Feedback.hold`, one implementation for every driver: groups of attempts (of any
+    kind: reward rows, rollouts, completions) the curriculum asked to hold, and the join of each with its
+    continuation. `absorb` takes one reported request's groups and returns those to train on."""
+
+    def __init__(self, join: Callable[[T, T], T]) -> None:
+        self.join = join
+        self.groups: dict[int, T] = {}  # question id -> its held attempts
+
+    def absorb(self, request: Request, feedback: Feedback, groups: Sequence[T]) -> list[tuple[int, T]]:
+        """(row, group) for every row the feedback keeps, a continuation joined to its held attempts (held
+        first); the rows the feedback holds are kept here until a later request continues them. `groups`
+        and the feedback's masks are aligned with `request.question_ids`."""
+        cont, hold, keep = request.continuing(), feedback.held(), np.asarray(feedback.keep, dtype=bool)
+        out = []
+        for i, q in enumerate(np.asarray(request.question_ids).tolist()):
+            prior = self.groups.pop(q, None) if cont[i] else None
+            if hold[i]:
+                self.groups[q] = groups[i]
+            elif keep[i]:
+                out.append((i, groups[i] if prior is None else self.join(prior, groups[i])))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+
+__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "HeldGroups", "Request", "padded_rewards"]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -83,6 +159,13 @@ class Curriculum:
     name: ClassVar[str] = "base"
     #: attempts per question a training group needs (filters score a question from its own group: 2).
     min_attempts: ClassVar[int] = 1
+    #: built from the pool's difficulty labels (`curricula.make(..., questions=)` passes `difficulty=`)
+    needs_difficulty: ClassVar[bool] = False
+    #: one line of help per option, shown by `python -m agents.train --curriculum NAME --help`
+    options_doc: ClassVar[dict[str, str]] = {
+        "batch_size": "N_l: question groups per training batch (the trainer sets it from --questions-per-step)",
+        "solved_threshold": "an attempt counts as solved when its reward is at least this",
+    }
     _state_keys: ClassVar[tuple[str, ...]] = ()
     _base_state: ClassVar[tuple[str, ...]] = ("iteration", "_order", "_order_pos")
 
@@ -137,7 +220,7 @@ class Curriculum:
         ids = self._probe_ids() if probe else EMPTY
         if ids.size:
             return Request("probe", ids, self.probe_attempts)
-        return Request("train", self._sample(n), None)
+        return self._train_request(n)
 
     def report(
         self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None
@@ -145,7 +228,7 @@ class Curriculum:
         """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
-        never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
+        never finished (and pads the rows of a request with per-question `attempts`). An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
         answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
 
         Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn (None: this
@@ -164,16 +247,18 @@ class Curriculum:
         self.report_lag = self.iteration - issued
         try:
             self._record(ids, solved, tried, phase)
-            keep = self._keep(ids, solved, tried, phase)
+            hold = self._hold(ids, solved, tried, phase)
+            keep = self._keep(ids, solved, tried, phase) & ~hold
             self._after_update(ids, solved, tried, phase)
-            self.batch_stats.add(phase, solved, tried, keep)
+            self.batch_stats.add(phase, solved, tried, keep, hold)
         finally:
             self.report_lag = 0
         done = phase == "train" and self._batch_done()
         if done:
+            self._close_batch()
             self.batch_stats.close()
             self.iteration += 1
-        return Feedback(keep, done, phase)
+        return Feedback(keep, done, phase, hold)
 
     @property
     def probe_attempts(self) -> int:
@@ -297,6 +382,18 @@ class Curriculum:
     def _sample(self, n: int | None = None) -> np.ndarray:
         """Question ids to attempt for a training batch of `n` (default `batch_size`) groups."""
         raise NotImplementedError
+
+    def _train_request(self, n: int | None = None) -> Request:
+        """The training request: `_sample(n)` attempted G times each, unless a curriculum asks per-question
+        attempts (SPEED)."""
+        return Request("train", self._sample(n), None)
+
+    def _hold(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
+        """Groups whose attempts a later request continues (`Feedback.hold`). Default: none."""
+        return np.zeros(len(ids), dtype=bool)
+
+    def _close_batch(self) -> None:
+        """The training batch is complete (before `iteration` moves on): end-of-iteration updates."""
 
     def _batch_done(self) -> bool:
         """After a "train" report: is the training batch complete? (Dynamic sampling draws again until full.)"""

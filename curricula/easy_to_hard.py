@@ -44,6 +44,7 @@ class EasyToHard(Curriculum):
     """
 
     name = "easy_to_hard"
+    needs_difficulty = True
     _state_keys = ("order", "rank")
 
     def __init__(

@@ -79,11 +79,15 @@ class ZeroVarianceFilter(Curriculum):
             return np.zeros(len(ids), dtype=bool)
         target = self._target or self.batch_size  # a report without a request fills a batch of batch_size
         self._target = target
-        informative = (tried >= 2) & (solved > 0) & (solved < tried)
+        informative = self._informative(solved, tried)
         keep = informative & (np.cumsum(informative) <= target - self._kept)  # DAPO keeps the first ones
         self._kept += int(keep.sum())
         self._gen_batches += 1
         return keep
+
+    def _informative(self, solved: np.ndarray, tried: np.ndarray) -> np.ndarray:
+        """The groups worth training on: DAPO's, those whose attempts do not all agree."""
+        return (tried >= 2) & (solved > 0) & (solved < tried)
 
     def _batch_done(self) -> bool:
         full = self._kept >= self._target
@@ -92,7 +96,7 @@ class ZeroVarianceFilter(Curriculum):
             return False
         if not full:
             warnings.warn(
-                f"zero_variance_filter: {self._gen_batches} generation batches (max_num_gen_batches) "
+                f"{self.name}: {self._gen_batches} generation batches (max_num_gen_batches) "
                 f"kept only {self._kept} of {self._target} informative groups; training on the short "
                 f"batch (DAPO would stop here: the data may be too hard or too easy for the policy)",
                 stacklevel=3,

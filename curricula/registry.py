@@ -108,3 +108,18 @@ def option_help(name: str) -> list[tuple[str, Any, str]]:
         for p in inspect.signature(cls.__init__).parameters.values()
         if p.name not in ("self", "num_questions", "seed")
     ]
+
+
+def with_group_size(name: str, options: dict[str, Any], group_size: int | None) -> dict[str, Any]:
+    """`options` with `group_size` set to the driver's G for a curriculum whose requests name attempt counts
+    (SPEED's trained group of N attempts), unless the options set it: the one place drivers (the wrapper, our
+    trainer, verl, TRL) hand their group size to a curriculum."""
+    opts = dict(options)
+    cls = CURRICULA.get(name)
+    if (
+        group_size is not None
+        and cls is not None
+        and "group_size" in inspect.signature(cls.__init__).parameters
+    ):
+        opts.setdefault("group_size", int(group_size))
+    return opts

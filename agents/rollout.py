@@ -119,16 +119,21 @@ class RolloutWorker:
         self.eos_ids = eos_ids(policy, tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
 
-    def attempt(self, question_ids: np.ndarray, attempts: int, phase: str) -> Rollouts:
-        """Attempt each question `attempts` times and reward the attempts (a "probe" request counts as
-        probe compute)."""
-        queries = [self.prompt(q) for q in question_ids.tolist() for _ in range(attempts)]
+    def attempt(self, question_ids: np.ndarray, attempts: int | np.ndarray, phase: str) -> Rollouts:
+        """Attempt each question `attempts` times (an int, or one count per question) and reward the
+        attempts (a "probe" request counts as probe compute)."""
+        counts = np.broadcast_to(np.asarray(attempts, dtype=np.int64), (len(question_ids),))
+        queries = [
+            self.prompt(q)
+            for q, k in zip(question_ids.tolist(), counts.tolist(), strict=True)
+            for _ in range(k)
+        ]
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
         texts = [self.decode(r) for r in responses]
-        rewards = self.reward_responses(np.repeat(question_ids, attempts).tolist(), responses, texts=texts)
+        rewards = self.reward_responses(np.repeat(question_ids, counts).tolist(), responses, texts=texts)
         return Rollouts(
-            question_ids=np.repeat(question_ids, attempts),
-            group=np.repeat(np.arange(len(question_ids)), attempts),
+            question_ids=np.repeat(question_ids, counts),
+            group=np.repeat(np.arange(len(question_ids)), counts),
             queries=queries,
             responses=responses,
             texts=texts,

@@ -3,9 +3,9 @@
     batch = []
     while True:                                          # collect
         req = curriculum.next_request(N_l)               # which questions, how often (probes first when due)
-        rollouts = rollout.attempt(req.question_ids, req.attempts or G)   # generate, reward through the env
+        rollouts = rollout.attempt(req.question_ids, req.counts(G))   # generate (per-question counts), reward
         fb = curriculum.report(req.question_ids, rollouts.rewards, req.phase)
-        batch += rollouts of the groups fb.keep
+        batch += rollouts of the groups fb.keep          # (a held group joined to its continuation: SPEED)
         if fb.done: break                                # the training batch is complete
     algorithm.advantages(batch)                          # learn: GAE with a critic, Monte-Carlo values, or groups
     for epoch, minibatch: loss = algorithm.loss(...); step the optimiser
@@ -45,6 +45,7 @@ from agents.losses import batched_logprobs, first_response_position, token_logpr
 from agents.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
 from agents.rollout import Rollouts, RolloutWorker, pack
+from curricula.base import padded_rewards
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
 RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
@@ -121,7 +122,9 @@ class Trainer:
                 seed=c.seed,
                 questions=self.train_env.questions,
                 batch_size=c.questions_per_step,
-                **c.curriculum_options,
+                **curricula.registry.with_group_size(
+                    c.curriculum, c.curriculum_options, c.attempts_per_question
+                ),
             )
         except (
             TypeError,
@@ -136,6 +139,9 @@ class Trainer:
                 f"{c.curriculum} scores each question from its own group of attempts: set "
                 f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
             )
+        # groups the curriculum holds for a continuation (SPEED's screening); not checkpointed: after a resume
+        # a continued group trains on its continuation's attempts alone
+        self.held: curricula.HeldGroups[Rollouts] = curricula.HeldGroups(lambda a, b: Rollouts.concat([a, b]))
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
             : c.eval_questions
@@ -247,12 +253,19 @@ class Trainer:
         groups_kept = 0
         while True:
             req = self.curriculum.next_request(c.questions_per_step)
-            G = req.attempts or c.attempts_per_question
-            rollouts = self.rollout.attempt(np.asarray(req.question_ids), G, req.phase)
-            rewards = rollouts.rewards.reshape(len(req.question_ids), G)
+            counts = req.counts(c.attempts_per_question)
+            rollouts = self.rollout.attempt(np.asarray(req.question_ids), counts, req.phase)
+            rewards = padded_rewards(rollouts.rewards, counts)
             fb = self.curriculum.report(req.question_ids, rewards, req.phase)
-            if fb.keep.any():
-                kept.append(rollouts.select(fb.keep, sum(int(p.group.max()) + 1 for p in kept)))
+            offset = sum(int(p.group.max()) + 1 for p in kept)
+            if req.continuing().any() or fb.held().any():  # SPEED: held groups join their continuation
+                rows = [
+                    rollouts.select(np.arange(len(counts)) == i, -i) for i in range(len(counts))
+                ]  # group 0
+                for k, (_, group) in enumerate(self.held.absorb(req, fb, rows)):
+                    kept.append(group.select(np.ones(1, dtype=bool), offset + k))
+            elif fb.keep.any():
+                kept.append(rollouts.select(fb.keep, offset))
             if req.phase == "train":
                 attempted.append(rewards)
                 responses += rollouts.responses
@@ -264,6 +277,8 @@ class Trainer:
             batch = Rollouts.concat(kept)
             batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
         truncated = [self.rollout.truncated(r) for r in responses]
+        width = max(r.shape[1] for r in attempted)
+        attempted = [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=np.nan) for r in attempted]
         return batch, train_metrics(np.concatenate(attempted), responses, truncated, groups_kept)
 
     def learn(self, batch: Rollouts) -> dict[str, float]:

@@ -87,7 +87,7 @@ def make(
             raise ValueError(f"num_questions={num_questions} but {len(questions)} questions were given")
         num_questions = len(questions)
         if CURRICULA.get(name, Curriculum).needs_difficulty and options.get("difficulty") is None:
-            options["difficulty"] = difficulty_from_questions(questions)
+            options["difficulty"] = difficulty_from_questions(questions, name)
     if num_questions is None:
         raise ValueError("pass num_questions (the pool size) or questions (the pool)")
     cls = CURRICULA[name]

@@ -31,7 +31,8 @@ class Speed(ZeroVarianceFilter):
     `screen_batch_size` new candidates are screened per request (default `batch_size`), and
     `max_num_gen_batches` caps the requests of one training batch (0: none; at the cap the batch ends short
     with a warning, as `zero_variance_filter`). Differences: the paper's thresholds and N are settings of
-    its runs; here P_low = 0, P_high = 1, N_init = 4 and N = 8 (the wrapper's default G) by default.
+    its runs; here P_low = 0, P_high = 1, N = 8 (the wrapper's default G; drivers pass their own G) and
+    N_init = N / 2 by default.
     Statistics: a continued question's `p` is its continuation's share solved; every attempt, screening or
     continuation, counts once in `curriculum/train_attempts`, the screening attempts of candidates that did
     not qualify also in `curriculum/discarded_attempts`.
@@ -39,7 +40,7 @@ class Speed(ZeroVarianceFilter):
 
     name = "speed"
     options_doc: ClassVar[dict[str, str]] = {
-        "screen_attempts": "N_init: attempts that screen each new question",
+        "screen_attempts": "N_init: attempts that screen each new question (None: half of group_size, at least 2)",
         "group_size": "N: attempts of a trained group, screening included (continuation: N - N_init)",
         "low": "P_low: a question qualifies when its screening pass rate is above it (exclusive)",
         "high": "P_high: ... and below it (exclusive)",
@@ -54,7 +55,7 @@ class Speed(ZeroVarianceFilter):
         num_questions: int,
         seed: int = 0,
         *,
-        screen_attempts: int = 4,
+        screen_attempts: int | None = None,
         group_size: int = 8,
         low: float = 0.0,
         high: float = 1.0,
@@ -71,6 +72,8 @@ class Speed(ZeroVarianceFilter):
             batch_size=batch_size,
             solved_threshold=solved_threshold,
         )
+        if screen_attempts is None:
+            screen_attempts = max(2, int(group_size) // 2) if isinstance(group_size, (int, np.integer)) else 2
         self._require(
             isinstance(screen_attempts, (int, np.integer)) and screen_attempts >= 2,
             f"screen_attempts (N_init) must be an int >= 2 (a pass rate needs two attempts), got {screen_attempts!r}",

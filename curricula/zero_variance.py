@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,10 @@ class ZeroVarianceFilter(Curriculum):
     """
 
     name = "zero_variance_filter"
+    options_doc: ClassVar[dict[str, str]] = {
+        "gen_batch_size": "questions per generation batch (None: batch_size)",
+        "max_num_gen_batches": "cap on generation batches per training batch; 0: none",
+    }
     min_attempts = 2
     _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches")
 

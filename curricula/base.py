@@ -159,6 +159,8 @@ class Curriculum:
     name: ClassVar[str] = "base"
     #: attempts per question a training group needs (filters score a question from its own group: 2).
     min_attempts: ClassVar[int] = 1
+    #: its training requests ask a different number of attempts per question (`Request.attempts` an array)
+    per_question_attempts: ClassVar[bool] = False
     #: built from the pool's difficulty labels (`curricula.make(..., questions=)` passes `difficulty=`)
     needs_difficulty: ClassVar[bool] = False
     #: one line of help per option, shown by `python -m agents.train --curriculum NAME --help`

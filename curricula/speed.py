@@ -48,6 +48,7 @@ class Speed(ZeroVarianceFilter):
         "max_num_gen_batches": "cap on requests per training batch; 0: none",
     }
     min_attempts = 2
+    per_question_attempts = True
     _state_keys = (*ZeroVarianceFilter._state_keys, "_held", "_continuing", "_continuing_at")
 
     def __init__(

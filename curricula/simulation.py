@@ -274,6 +274,87 @@ def compare_regime(
     return out
 
 
+#: the question selectors compared in one regime (`compare_selectors`, `simulate_curricula.py --regimes`)
+SELECTORS: list[tuple[str, str, dict[str, Any]]] = [  # (label, curriculum, options)
+    ("learnability (recommended)", "learnability", {"preset": "recommended"}),
+    ("learnability_filter", "learnability_filter", {}),
+    ("zero_variance_filter", "zero_variance_filter", {}),
+    ("posterior", "posterior", {}),
+    ("greso", "greso", {}),
+    ("speed", "speed", {}),
+    ("pass_rate_band", "pass_rate_band", {}),
+    ("adarft", "adarft", {}),
+    ("mopps", "mopps", {}),
+]
+
+
+def compare_selectors(
+    n: int,
+    steps: int,
+    batch_size: int,
+    G: int = 8,
+    seeds: int = 4,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+    selectors: list[tuple[str, str, dict[str, Any]]] = SELECTORS,
+) -> dict[str, dict[str, float]]:
+    """Each selector for `steps` training batches of `batch_size` groups, against uniform at the same
+    batches and against uniform given as many attempts as the selector really generated (probes, screening
+    and discarded groups included: more questions per step, compute-matched), paired over seeds. Returns per
+    selector its mean gains, attempts per step and the paired differences (pool and held-out, with standard
+    errors)."""
+    uniform = [
+        run_steps(
+            Arm("uniform", "uniform", {}, batch_size),
+            n=n,
+            seed=s,
+            steps=steps,
+            G=G,
+            heldout=heldout,
+            learner=learner,
+        )
+        for s in range(seeds)
+    ]
+    out: dict[str, dict[str, float]] = {}
+    for label, name, options in selectors:
+        runs = [
+            run_steps(
+                Arm(label, name, options, batch_size),
+                n=n,
+                seed=s,
+                steps=steps,
+                G=G,
+                heldout=heldout,
+                learner=learner,
+            )
+            for s in range(seeds)
+        ]
+        spent = float(np.mean([r["attempts"] for r in runs]))
+        matched = min(n, max(batch_size, round(spent / (steps * G))))
+        cm = [
+            run_steps(
+                Arm("uniform_cm", "uniform", {}, matched),
+                n=n,
+                seed=s,
+                steps=steps,
+                G=G,
+                heldout=heldout,
+                learner=learner,
+            )
+            for s in range(seeds)
+        ]
+        row = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+        row["attempts_per_step"] = spent / steps
+        row["matched_batch"] = float(matched)
+        for base, ref in (("uniform", uniform), ("uniform_cm", cm)):
+            for metric in ("pool", "heldout"):
+                d = np.array([a[metric] - b[metric] for a, b in zip(runs, ref, strict=True)])
+                row[f"{metric}-{base}"] = float(d.mean())
+                row[f"{metric}-{base}_se"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        out[label] = row
+    return out
+
+
 class AsyncLoop:
     """The protocol under asynchronous rollouts, against the simulated learner: requests are drawn while
     `lag` earlier ones are still being attempted, reported late, out of order (`shuffle`: any of the requests

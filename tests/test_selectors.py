@@ -232,3 +232,24 @@ def test_mopps_thompson_samples_pick_the_candidates_nearest_the_target(target):
     fresh = make("mopps", n, batch_size=10, ratio=8, target=target)
     picks = np.concatenate([fresh.next_request().question_ids for _ in range(5)])
     assert np.abs(p[picks] - target).mean() > 0.1  # with prior posteriors only, the draw is not by p
+
+
+def test_posterior_is_mopps_only_without_discount():
+    """`posterior` ranks by p~(1 - p~) = 1/4 - (p~ - 1/2)^2 and discounts per iteration: with no discount it is
+    MoPPS at target 0.5 (the same choices, draw for draw); with its default discount it is not."""
+
+    def run(cur, iterations=30):
+        rng, picks = np.random.default_rng(1), []
+        p = np.linspace(0, 1, cur.num_questions)
+        for _ in range(iterations):
+            ids = cur.next_request().question_ids
+            picks.append(ids.tolist())
+            cur.report(ids, (rng.random((ids.size, 8)) < p[ids][:, None]).astype(float))
+        return picks
+
+    mopps = run(make("mopps", 600, seed=4, batch_size=8, ratio=4, forgetting=1.0, target=0.5))
+    assert run(make("posterior", 600, seed=4, batch_size=8, ratio=4, forgetting=1.0)) == mopps
+    assert run(make("posterior", 600, seed=4, batch_size=8, ratio=4)) != mopps  # lambda 0.99 per iteration
+    # a question is updated a second time only after an epoch (600 / 32 candidates per batch): then lambda counts
+    long = run(make("mopps", 600, seed=4, batch_size=8, ratio=4, forgetting=1.0), 80)
+    assert run(make("mopps", 600, seed=4, batch_size=8, ratio=4, forgetting=0.5), 80) != long

@@ -976,6 +976,43 @@ def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(
     assert len(trainer.rollout.submitted) == feed.counts["read"] > 4 * BATCH  # more drawn than trained
 
 
+SELECTORS_V1 = {
+    "greso": [],
+    "pass_rate_band": [],
+    "adarft": ["+curriculum.difficulty=[" + ",".join(str(q % 5) for q in range(POOL)) + "]"],
+    "mopps": ["+curriculum.ratio=4"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS_V1))
+def test_v1_selectors_train_full_batches_and_count_every_attempt(parquet, tmp_path, transfer_queue, name):
+    """Each of the 2025-26 selectors with fixed-size requests as the v1 buffer's curriculum (sync): every
+    update holds B groups of rollout.n, the filters' only groups they keep (greso: attempts that disagree;
+    pass_rate_band: pass rate in [0.25, 0.75]), and the curriculum counted every attempt generated."""
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        f"+curriculum.name={name}",
+        *SELECTORS_V1[name],
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3] and feed.curriculum.iteration == 3
+    for u in updates:
+        groups = _groups(u)
+        assert len(groups) == BATCH and all(len(r) == N for _, r, _ in groups)
+        if name == "greso":
+            assert all(0 < sum(r) < N for _, r, _ in groups)
+        if name == "pass_rate_band":
+            assert all(0.25 * N <= sum(r) <= 0.75 * N for _, r, _ in groups)
+    assert feed.curriculum.diagnostics()["curriculum/train_attempts"] == len(trainer.rollout.submitted) * N
+
+
 def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer_queue):
     """An async run checkpointed at step 2 (verl's data.pt carries the feed and curriculum, verl's TransferQueue
     checkpoint the groups in flight) resumes with the curriculum where it was, re-issues what was in flight,

@@ -653,6 +653,33 @@ def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_upd
     assert (alpha + beta - 2).sum() > 0 and cur.iteration == 4  # the rewards reached the posteriors
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("greso", []),
+        ("adarft", ["+curriculum.difficulty=[" + ",".join(str(q % 5) for q in range(POOL)) + "]"]),
+    ],
+)
+def test_selectors_run_through_the_legacy_trainer(parquet, tmp_path, actor_updates, name, options):
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        f"+curriculum.name={name}",
+        *options,
+    )
+    trainer = make_trainer(cfg, actor_updates)
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    if name == "greso":  # DAPO's loop after the skip: a step that leaves the batch short does not update
+        assert 1 <= len(actor_updates) == cur.iteration <= 3
+    else:
+        assert [step for step, _ in actor_updates] == [1, 2, 3] and cur.iteration == 3
+    assert all(len(batch) == BATCH * N for _, batch in actor_updates)
+    assert cur.attempts.sum() == cur.diagnostics()["curriculum/train_attempts"] == 3 * BATCH * N
+
+
 def torch_load(path):
     import torch
 

@@ -253,3 +253,11 @@ def test_posterior_is_mopps_only_without_discount():
     # a question is updated a second time only after an epoch (600 / 32 candidates per batch): then lambda counts
     long = run(make("mopps", 600, seed=4, batch_size=8, ratio=4, forgetting=1.0), 80)
     assert run(make("mopps", 600, seed=4, batch_size=8, ratio=4, forgetting=0.5), 80) != long
+
+
+def test_every_option_of_every_curriculum_has_help():
+    from curricula import CURRICULA, option_help
+
+    for name in CURRICULA:
+        missing = [option for option, _, text in option_help(name) if not text]
+        assert not missing, f"{name}: options without help {missing}"

@@ -6,7 +6,7 @@ of attempts to train on and whether the training batch is complete. The one loop
 
     while True:
         req = cur.next_request()                 # Request(phase, question_ids, attempts)
-        rewards = attempt(req.question_ids, req.attempts or G)      # (n, attempts) array; NaN = unfinished
+        rewards = attempt(req.question_ids, req.counts(G))   # (n, max attempts) array; NaN = unfinished
         fb = cur.report(req.question_ids, rewards, req.phase)       # Feedback(keep, done, phase)
         batch += groups where fb.keep
         if fb.done:                              # the training batch is complete: learn from it

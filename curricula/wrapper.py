@@ -24,7 +24,7 @@ Gymnasium, one episode at a time (any trainer that only knows `reset`/`step`):
 Batch trainers (one call per request, no episodes):
 
     req = env.next_request()                               # Request(phase, question_ids, attempts)
-    completions = generate(req.question_ids, req.attempts or G)   # n lists of G strings
+    completions = generate(req.question_ids, req.counts(G))   # n lists, counts[i] strings in row i
     rewards, feedback, verdicts = env.report(req.question_ids, completions, req.phase)
 """
 
@@ -208,7 +208,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     # ---- batch trainers ------------------------------------------------------------------------------
 
     def next_request(self, n: int | None = None) -> Request:
-        """The curriculum's next request (see curricula.base): attempt each id `attempts or G` times and
+        """The curriculum's next request (see curricula.base): attempt each id `counts(G)[i]` times and
         `report` the completions (or rewards) with the request's phase."""
         return self.curriculum.next_request(n)
 

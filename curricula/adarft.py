@@ -18,7 +18,8 @@ SCALE = 100.0
 class AdaRFT(Curriculum):
     """Adaptive curriculum reinforcement finetuning: move a target difficulty T with the reward, draw nearest.
 
-    Algorithm 1 of arXiv 2504.05520: each step takes the batch of B questions with the smallest
+    The method of arXiv 2504.05520 (its update rule and batch selection, as the paper states them; the
+    defaults from its experiments): each step takes the batch of B questions with the smallest
     |d_i - T| (Delta_i = |d_i - T|), attempts them, and with R_avg, the batch's mean reward, updates
 
         T' = clip(T + eta * tanh(alpha * (R_avg - beta)), d_min, d_max)

@@ -21,11 +21,12 @@ class Greso(ZeroVarianceFilter):
 
         P_skip = 1 - max(p ** |z|, min_keep_prob)        (p = p_easy if easy, p_hard if hard)
 
-    (the paper's Sec. 4.2 probabilistic filter, exploration probability p and the 1% floor, as in the
+    (the paper's probabilistic pre-rollout filter with its exploration probability p, and the 1% floor, as in the
     released code: Infini-AI-Lab/GRESO, `DataProfiler.easy_probabilistic_skip` / `hard_probabilistic_skip`).
     Candidates are drawn until `gen_batch_size` survive; the survivors are attempted and filtered as by
     `zero_variance_filter` (keep groups whose attempts disagree, draw again until `batch_size` are kept).
-    At the end of each training batch the base probabilities adapt (Sec. 4.3, the released trainer's
+    At the end of each training batch the base probabilities adapt (the paper's self-adjusting exploration
+    probability; the released trainer's
     `p_easy` / `p_hard` update): if the share of all-solved groups among the iteration's generated groups
     is at least target / 3, p_easy -= step (skip more), else p_easy += step; the same for none-solved groups
     against 2 target / 3 and p_hard (the code gives hard questions two thirds of the target: they are the

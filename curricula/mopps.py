@@ -16,7 +16,7 @@ class MoPPS(Curriculum):
 
     Question i has a Beta(alpha_i, beta_i) posterior of its success rate, the prior Beta(a0, b0) = Beta(1, 1)
     until it is attempted. Each report of s successes and f failures at i updates it once (the streaming
-    Bayesian update with forgetting, Sec. 3 of the paper; `PosteriorSampler.train` in recipe/ours/mopps.py):
+    Bayesian update with forgetting of the paper, as `PosteriorSampler.train` in recipe/ours/mopps.py runs it):
 
         alpha_i <- lambda alpha_i + (1 - lambda) a0 + s,     beta_i <- lambda beta_i + (1 - lambda) b0 + f
 

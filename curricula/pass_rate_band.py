@@ -13,7 +13,7 @@ from curricula.zero_variance import ZeroVarianceFilter
 class PassRateBand(ZeroVarianceFilter):
     """Keep the groups whose share of solved attempts lies in [low, high], both edges included; refill.
 
-    The paper's balanced filter (Sec. 3, the filtered batch of Figure 1 / Algorithm 1 of arXiv 2504.03380):
+    The paper's balanced filter (arXiv 2504.03380, the filtered "stack" of rollouts of its Figure 1):
     attempt a generation batch, keep the groups with low <= pass rate <= high (its balanced setting is
     [0.25, 0.75]), and sample again until `batch_size` groups are kept (its "stack" of filtered rollouts);
     the same loop as DAPO's dynamic sampling (`zero_variance_filter`, whose band is the open (0, 1)), and

@@ -15,12 +15,14 @@ from curricula.zero_variance import ZeroVarianceFilter
 class Speed(ZeroVarianceFilter):
     """Selective prompting with efficient estimation of difficulty: screening, then continuation.
 
-    SPEED's two-phase rollout (Sec. 4 and Algorithm 1 of arXiv 2506.09016): every new candidate is attempted
+    SPEED's two-phase inference (arXiv 2506.09016: screening, then continuation; its method text and code
+    were not readable from here, so this follows the paper's summaries): every new candidate is attempted
     N_init times (`screen_attempts`); a candidate qualifies when its screening pass rate p^ lies strictly
     between the thresholds, P_low < p^ < P_high (defaults 0 and 1: neither all solved nor all failed);
     qualified questions get N - N_init more attempts (`group_size` = N, the trained group), and the
     screening attempts are trained on with the continuation's, as one group. As in the paper's pipelined
-    inference, one request carries both phases: the continuation of questions screened earlier (N - N_init
+    inference (the continuation of one batch generated with the screening of the next), one request carries
+    both phases: the continuation of questions screened earlier (N - N_init
     attempts each) and the screening of new candidates (N_init each), so a request asks per-question attempt
     counts (`Request.attempts` an array, `Request.continues` marking the continuations). A screening group
     that qualifies is held (`Feedback.hold`): the driver keeps its attempts and joins the continuation's to

@@ -161,6 +161,8 @@ class Curriculum:
     min_attempts: ClassVar[int] = 1
     #: its training requests ask a different number of attempts per question (`Request.attempts` an array)
     per_question_attempts: ClassVar[bool] = False
+    #: its feedback may hold groups for a later continuation (`Feedback.hold`; drivers join them)
+    holds_groups: ClassVar[bool] = False
     #: built from the pool's difficulty labels (`curricula.make(..., questions=)` passes `difficulty=`)
     needs_difficulty: ClassVar[bool] = False
     #: one line of help per option, shown by `python -m agents.train --curriculum NAME --help`

@@ -51,6 +51,7 @@ class Speed(ZeroVarianceFilter):
     }
     min_attempts = 2
     per_question_attempts = True
+    holds_groups = True
     _state_keys = (*ZeroVarianceFilter._state_keys, "_held", "_continuing", "_continuing_at")
 
     def __init__(

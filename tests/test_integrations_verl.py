@@ -1040,6 +1040,51 @@ def test_v1_selectors_train_full_batches_and_count_every_attempt(parquet, tmp_pa
     assert feed.curriculum.diagnostics()["curriculum/train_attempts"] == len(trainer.rollout.submitted) * N
 
 
+def test_v1_per_question_attempts_end_to_end(parquet, tmp_path, transfer_queue, monkeypatch):
+    """A curriculum whose requests ask 2 attempts of even questions and rollout.n = 4 of odd ones: verl's
+    v1 trainer generates exactly that many per prompt (`__rollout_n__`), trains on groups of those sizes, and
+    the curriculum counts every attempt generated, once. (speed, which also holds groups, is refused.)"""
+    import curricula
+    from curricula.base import Request
+    from curricula.uniform import Uniform
+
+    class Alternating(Uniform):
+        name = "alternating"
+        per_question_attempts = True
+
+        def _train_request(self, n=None):
+            ids = self._sample(n)
+            return Request("train", ids, np.where(ids % 2 == 0, 2, N))
+
+    monkeypatch.setitem(curricula.CURRICULA, "alternating", Alternating)
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        "+curriculum.name=alternating",
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    submitted = trainer.rollout.submitted
+    assert submitted and all(n == (2 if q % 2 == 0 else N) for _, q, n in submitted)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3]
+    for u in updates:
+        real = {k: v for k, v in u.items() if k in ("keys", "qids", "rewards", "adv")}
+        rows = [i for i, k in enumerate(u["keys"]) if not k.startswith("pad")]  # verl pads to its divisor
+        real = {k: [v[i] for i in rows] for k, v in real.items()}
+        groups = _groups(real)
+        assert len(groups) == BATCH and all(len(r) == (2 if q % 2 == 0 else N) for q, r, _ in groups)
+    assert feed.curriculum.attempts.sum() == sum(n for *_, n in submitted) == feed.counts["attempts"]
+    from curricula.integrations.verl import CurriculumFeed
+
+    with pytest.raises(ValueError, match="speed holds groups"):
+        CurriculumFeed(curricula.make("speed", POOL, batch_size=BATCH), N)
+
+
 def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer_queue):
     """An async run checkpointed at step 2 (verl's data.pt carries the feed and curriculum, verl's TransferQueue
     checkpoint the groups in flight) resumes with the curriculum where it was, re-issues what was in flight,

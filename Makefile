@@ -24,8 +24,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m agents.quickstart
 
+# CI's job: the lint (ruff's rules and its formatting) before the tests
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

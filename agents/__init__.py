@@ -2,12 +2,12 @@
 
     python -m agents.train --algo grpo --curriculum learnability --model tiny --steps 20 --out runs/demo
 
-The algorithms (`agents.ppo`, `agents.vineppo`, `agents.grpo`, registered in `agents.algorithms`) share
-everything but their advantages and loss: the config (`agents.config`), the pieces of the losses
-(`agents.losses`), policy loading (`agents.policy`, `agents.tiny`), generation (`agents.generation`), the
-rollout services (`agents.rollout`), the loop (`agents.trainer`), the run's record (`agents.record`),
-checkpoints (`agents.checkpoint`), metric names (`agents.metrics`) and evaluation (`agents.evaluation`).
-docs/architecture.md maps the whole project.
+Rooms: `agents.core` (what an algorithm needs: the batch, the `Algorithm` interface, the config, the loss
+pieces, the metric names), `agents.algos` (grpo, ppo, vineppo and their registry), `agents.models` (policy
+loading, the tiny and testbed models), `agents.cli` (the command lines); beside them the loop
+(`agents.trainer`), the rollout services (`agents.rollout`, `agents.generation`), the run's record
+(`agents.record`, `agents.summary`, `agents.curves`), checkpoints (`agents.checkpoint`) and held-out
+evaluation (`agents.eval_policy`). docs/architecture.md maps the whole project.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ __all__ = ["ALGORITHMS", "TrainConfig", "train"]
 def __getattr__(attr: str) -> Any:
     # keep `import agents` light: torch and transformers load only when training is asked for
     if attr == "ALGORITHMS":
-        from agents.algorithms import ALGORITHMS
+        from agents.algos.registry import ALGORITHMS
 
         return ALGORITHMS
     if attr == "TrainConfig":
-        from agents.config import TrainConfig
+        from agents.core.config import TrainConfig
 
         return TrainConfig
     if attr == "train":

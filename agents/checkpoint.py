@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.policy import quiet_transformers
+from agents.models.policy import quiet_transformers
 from mathenv.errors import UserError
 
 TRAINER_STATE = "trainer.pt"

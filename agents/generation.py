@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from agents.config import GENERATION_BACKENDS
+from agents.core.config import GENERATION_BACKENDS
 
 
 @dataclass

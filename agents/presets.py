@@ -1,5 +1,5 @@
 """Named run settings (`python -m agents.train --preset NAME`), defined once for the trainer's command line
-and the experiment grids (agents.experiments, scripts/reproduce.py, scripts/sweep_baseline.py).
+and the experiment grids (research.experiments, scripts/reproduce.py, scripts/sweep_baseline.py).
 
 `paper` is the paper's configuration (needs a GPU and the hub); `testbed` the settings of the testbed grid in
 docs/results.md, frozen from the uniform-only sweep (scripts/sweep_baseline.py, stage A, setting A8, picked by
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.warm_start import TESTBED_INSTRUCTION
+from agents.models.warm_start import TESTBED_INSTRUCTION
 
-#: the testbed: the warm-started 0.5M-parameter policy (agents.warm_start) prompted with the bare question as it
+#: the testbed: the warm-started 0.5M-parameter policy (agents.models.warm_start) prompted with the bare question as it
 #: was trained; lr 1e-4 with 10% warmup and cosine decay, 16 fresh questions per step from a 20,000-question
 #: pool, 120 updates; about 2-3 s a step on one CPU core
 TESTBED: dict[str, Any] = {

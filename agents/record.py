@@ -1,8 +1,8 @@
 """A run's record keeping: what the trainer (agents/trainer.py) does, written down.
 
 The compute counters (cumulative attempts and tokens, checkpointed) and the timers of the current step, one
-metric record per step (metrics.jsonl and TensorBoard, agents.metrics), the progress bar and the lines for
-the user, and at the end the curves (agents.plots) and the summary (agents.summary). Also the `train/`
+metric record per step (metrics.jsonl and TensorBoard, agents.core.metrics), the progress bar and the lines for
+the user, and at the end the curves (agents.curves) and the summary (agents.summary). Also the `train/`
 metrics of a step's training attempts.
 """
 
@@ -20,14 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from agents import checkpoint
-from agents import metrics as M
-from agents.config import TrainConfig
-from agents.plots import plot
+from agents.core import metrics as M
+from agents.core.config import TrainConfig
+from agents.curves import plot
 from agents.summary import SUMMARY, format_summary, summarize
 from curricula.diagnostics import solved_extremes
-
-#: an attempt counts as solved (train/accuracy, the all- and none-solved shares) at a reward of at least this
-SOLVED_REWARD = 0.5
+from curricula.statistics import SOLVED_REWARD, learnability
 
 
 def train_metrics(
@@ -48,7 +46,7 @@ def train_metrics(
         M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
         M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
         M.TRAIN_ZERO_ADVANTAGE: float(np.mean(spread == 0)),
-        M.TRAIN_LEARNABILITY: float(np.mean(share * (1 - share))),
+        M.TRAIN_LEARNABILITY: float(np.mean(learnability(share))),
         M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
         M.TRAIN_TRUNCATED: float(np.mean(truncated)),
         M.TRAIN_QUESTIONS: len(rewards),

@@ -1,89 +1,49 @@
-"""The rollout side of training: attempts at questions (`Rollouts`), and `RolloutWorker`, the services that
-make them: prompts, generation (counted and timed), rewards through the env's batch path, decoding. The
-trainer attempts its curriculum's requests through it; an algorithm that needs more attempts (VinePPO's
-Monte-Carlo values) gets it as `agents.base.RolloutTools`, which promises a part of it.
-
-A packed batch holds B sequences `query + response`, right-padded to width W. Position t of `response_mask`
-is 1 when token t belongs to the response, so every per-token quantity (log-probs, values, rewards,
-advantages; agents/losses.py) lives on the same (B, W) grid and is read under the mask.
+"""The rollout side of training: `RolloutWorker`, the services that make attempts at questions
+(`agents.core.algorithm.Rollouts`): prompts, generation (counted and timed), rewards through the env's batch
+path, decoding. The trainer attempts its curriculum's requests through it; an algorithm that needs more
+attempts (VinePPO's Monte-Carlo values) gets it as `agents.core.algorithm.RolloutTools`, which promises a
+part of it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from agents.config import ConfigError, TrainConfig
+from agents.core.algorithm import Rollouts
+from agents.core.config import ConfigError, TrainConfig
 from agents.generation import SamplingConfig, eos_ids, make_generator
-from agents.hf import prompt_ids
-from agents.policy import resolve
+from agents.models.hf import prompt_ids
+from agents.models.policy import resolve
 from agents.record import RunRecord
 
 
-@dataclass
-class Rollouts:
-    """Attempts at questions: B sequences, grouped G per question (`group[i]` = index of its question)."""
-
-    question_ids: np.ndarray  # (B,) pool ids
-    group: np.ndarray  # (B,) which question group each sequence belongs to
-    queries: list[list[int]]
-    responses: list[list[int]]
-    texts: list[str]  # decoded responses
-    rewards: np.ndarray  # (B,) float32 from the verifier
-    tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # filled by `pack` and the algorithms
-
-    def __len__(self) -> int:
-        return len(self.responses)
-
-    def select(self, keep_groups: np.ndarray, group_offset: int = 0) -> Rollouts:
-        """The sequences of the kept groups (`keep_groups[g]` for group g), groups renumbered from
-        `group_offset` so that parts from several requests stay apart when concatenated."""
-        rows = np.flatnonzero(keep_groups[self.group])
-        return Rollouts(
-            question_ids=self.question_ids[rows],
-            group=self.group[rows] + group_offset,
-            queries=[self.queries[i] for i in rows],
-            responses=[self.responses[i] for i in rows],
-            texts=[self.texts[i] for i in rows],
-            rewards=self.rewards[rows],
-        )
-
-    @staticmethod
-    def concat(parts: list[Rollouts]) -> Rollouts:
-        return Rollouts(
-            question_ids=np.concatenate([p.question_ids for p in parts]),
-            group=np.concatenate([p.group for p in parts]),
-            queries=[q for p in parts for q in p.queries],
-            responses=[x for p in parts for x in p.responses],
-            texts=[t for p in parts for t in p.texts],
-            rewards=np.concatenate([p.rewards for p in parts]),
-        )
-
-
-def pack(queries: list[list[int]], responses: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """input_ids, attention_mask and response_mask on the (B, W) grid (right padding, so positions are
-    the natural 0..len-1 of each sequence)."""
-    width = max(len(q) + len(r) for q, r in zip(queries, responses, strict=True))
-    B = len(queries)
-    input_ids = torch.full((B, width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((B, width), dtype=torch.long)
-    response_mask = torch.zeros((B, width), dtype=torch.float32)
-    for i, (q, r) in enumerate(zip(queries, responses, strict=True)):
-        n = len(q) + len(r)
-        input_ids[i, :n] = torch.tensor(q + r, dtype=torch.long)
-        attention_mask[i, :n] = 1
-        response_mask[i, len(q) : n] = 1.0
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
+def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
+    """gym.make keywords of the training (split "train") or held-out pool a config asks for."""
+    c = config
+    kwargs: dict[str, Any] = {
+        "dataset": c.dataset,
+        "split": split,
+        "data_path": c.data_path if split == "train" else c.eval_data_path,
+        "question_field": c.question_field,
+        "answer_field": c.answer_field,
+    }
+    if c.levels is not None and c.dataset in ("arithmetic", "math"):
+        kwargs["levels"] = c.levels
+    if c.instruction is not None:
+        kwargs["instruction"] = c.instruction
+    if c.num_questions is not None and split == "train":
+        kwargs["num_questions"] = c.num_questions
+    return kwargs
 
 
 class RolloutWorker:
     """Prompts, generation, rewards and decoding for one run, every generated attempt counted and timed in
-    the run's record (`RunRecord`). What algorithms may use of it is `agents.base.RolloutTools`."""
+    the run's record (`RunRecord`). What algorithms may use of it is `agents.core.algorithm.RolloutTools`."""
 
     def __init__(
         self,

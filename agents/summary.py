@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from agents import metrics as M
+from agents.core import metrics as M
 
 SUMMARY = "summary.json"
 

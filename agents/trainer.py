@@ -13,9 +13,9 @@
 
 and `Trainer.train` runs iterations, evaluating every `eval_every` and checkpointing every `checkpoint_every`
 (exact resume). The rooms around it: the rollout services (prompts, generation, rewards, decoding) are
-`agents.rollout.RolloutWorker`, which the algorithms (agents/ppo.py, vineppo.py, grpo.py) see as
-`agents.base.RolloutTools`; the counters, timers, metric records and the end-of-run summary are
-`agents.record.RunRecord`; the pieces of the losses are agents/losses.py.
+`agents.rollout.RolloutWorker`, which the algorithms (agents/algos/ppo.py, vineppo.py, grpo.py) see as
+`agents.core.algorithm.RolloutTools`; the counters, timers, metric records and the end-of-run summary are
+`agents.record.RunRecord`; the pieces of the losses are agents/core/losses.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import json
 import math
 import random
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +36,20 @@ import torch
 import curricula
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from agents import checkpoint
-from agents import metrics as M
-from agents.algorithms import get as get_algorithm
-from agents.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
-from agents.evaluation import evaluate_policy
-from agents.losses import batched_logprobs, first_response_position, token_logprobs
-from agents.policy import load_policy, parameter_count
+from agents.algos.registry import get as get_algorithm
+from agents.core import metrics as M
+from agents.core.algorithm import Rollouts, pack
+from agents.core.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
+from agents.core.losses import batched_logprobs, first_response_position, token_logprobs
+from agents.eval_policy import evaluate_policy
+from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
-from agents.rollout import Rollouts, RolloutWorker, pack
-from curricula.base import padded_rewards
+from agents.rollout import RolloutWorker, env_kwargs
+from agents.run_checks import check_run, probe_cost, probes_dwarf_training
+from curricula.protocol import padded_rewards
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
 RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
-
-#: warn when a run's probes would take more than this many times its training attempts
-PROBE_WARNING = 3
 
 
 def lr_factor(config: TrainConfig, update: int, total: int) -> float:
@@ -69,30 +67,11 @@ def lr_factor(config: TrainConfig, update: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
-    """gym.make keywords of the training (split "train") or held-out pool a config asks for."""
-    c = config
-    kwargs: dict[str, Any] = {
-        "dataset": c.dataset,
-        "split": split,
-        "data_path": c.data_path if split == "train" else c.eval_data_path,
-        "question_field": c.question_field,
-        "answer_field": c.answer_field,
-    }
-    if c.levels is not None and c.dataset in ("arithmetic", "math"):
-        kwargs["levels"] = c.levels
-    if c.instruction is not None:
-        kwargs["instruction"] = c.instruction
-    if c.num_questions is not None and split == "train":
-        kwargs["num_questions"] = c.num_questions
-    return kwargs
-
-
 class Trainer:
     """One training run: `Trainer(config).train()`; see the module docstring for the loop."""
 
     def __init__(self, config: TrainConfig) -> None:
-        config.validate()
+        check_run(config)
         algorithm_class = get_algorithm(config.algo)  # an unknown name fails here, before anything loads
         self.config = c = config
         self.out = Path(c.out)
@@ -205,8 +184,10 @@ class Trainer:
             checkpoint.clear_run(self.out)
             checkpoint.write_json(self.out / checkpoint.CONFIG, dataclasses.asdict(c))
         if self.curriculum.probe_attempts:
-            line = self.probe_cost()
-            if c.progress and not self.probes_dwarf_training():  # else the warning has said it: once
+            line = probe_cost(c, self.curriculum, self.step)
+            if c.progress and not probes_dwarf_training(
+                c, self.curriculum, self.step
+            ):  # else the warning has said it: once
                 self.record.say(line)
         self.record.open(self.step, resumed)
         records = []
@@ -424,41 +405,6 @@ class Trainer:
         self.load_checkpoint(path, state, weights)
         self.record.say(f"resumed from {path} at step {self.step}")
         return True
-
-    def _probe_plan(self) -> tuple[int, int, int]:
-        """(steps left, probe attempts planned over them, training attempts over them)."""
-        c = self.config
-        steps = c.steps - self.step
-        return (
-            steps,
-            self.curriculum.planned_probe_attempts(steps),
-            steps * c.questions_per_step * c.attempts_per_question,
-        )
-
-    def probes_dwarf_training(self) -> bool:
-        """The probes would take more than PROBE_WARNING times the training attempts (probe_cost warns)."""
-        _, probes, train = self._probe_plan()
-        return probes > PROBE_WARNING * train
-
-    def probe_cost(self) -> str:
-        """One line on what the curriculum's probes will cost over the rest of the run against the training
-        attempts; warns when probes would take several times the training attempts (e.g. a large buffer on a
-        short run), the trap of a paper-sized probe in front of a few small steps."""
-        c = self.config
-        steps, probes, train = self._probe_plan()
-        line = (
-            f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
-            f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
-            f"{c.questions_per_step * c.attempts_per_question} training attempts per step"
-        )
-        if self.probes_dwarf_training():
-            warnings.warn(
-                f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
-                f'buffer (curriculum_options {{"preset": "very_fast"}}, or num_candidates / '
-                f"refresh_every), more steps, or a curriculum without probes (posterior)",
-                stacklevel=2,
-            )
-        return line
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
     cur = curricula.make("learnability", num_questions=len(pool), seed=0, preset="fast")
     env = curricula.CurriculumWrapper(gym.make("MathReasoning-v0"), "learnability", preset="fast")
 
-Every curriculum works without Gymnasium through the protocol in `curricula.base` (`next_request`,
+Every curriculum works without Gymnasium through the protocol in `curricula.protocol` (`next_request`,
 `report`, `diagnostics`, `state_dict`); see docs/curricula.md. (`curricula.learnability`
 is the module of the two learnability curricula; the score p(1 - p) itself is `curricula.statistics.learnability`.)
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from curricula.adarft import AdaRFT
-from curricula.base import Curriculum, Feedback, HeldGroups, Request
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
 from curricula.greso import Greso
 from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter, buffer_options
@@ -21,6 +20,7 @@ from curricula.mopps import MoPPS
 from curricula.pass_rate_band import PassRateBand
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
+from curricula.protocol import Curriculum, Feedback, HeldGroups, Request
 from curricula.registry import ALIASES, CURRICULA, canonical_options, make, option_help
 from curricula.speed import Speed
 from curricula.uniform import Uniform
@@ -30,7 +30,7 @@ from curricula.zero_variance import ZeroVarianceFilter
 def __getattr__(attr: str) -> Any:
     # lazy for weight, not for a cycle: the wrapper needs Gymnasium, the curricula themselves do not
     if attr == "CurriculumWrapper":
-        from curricula.wrapper import CurriculumWrapper
+        from curricula.gym_wrapper import CurriculumWrapper
 
         return CurriculumWrapper
     raise AttributeError(f"module 'curricula' has no attribute {attr!r}")

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
+from curricula.statistics import SOLVED_REWARD
 
 #: AdaRFT's difficulty scale: 100 x (1 - a reference model's success rate); labels are mapped onto it
 SCALE = 100.0
@@ -64,7 +65,7 @@ class AdaRFT(Curriculum):
         beta: float = 0.5,
         start: float = 0.0,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
+from curricula.statistics import SOLVED_REWARD
 
 
 def difficulty_from_questions(questions: Sequence[Any], curriculum: str = "easy_to_hard") -> np.ndarray:
@@ -63,7 +64,7 @@ class EasyToHard(Curriculum):
         ramp_iterations: int = 500,
         pacing: str = "linear",
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from curricula.statistics import SOLVED_REWARD
 from curricula.zero_variance import ZeroVarianceFilter
 
 
@@ -76,7 +77,7 @@ class Greso(ZeroVarianceFilter):
         gen_batch_size: int | None = None,
         max_num_gen_batches: int = 10,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(
             num_questions,

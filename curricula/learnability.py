@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum
-from curricula.statistics import learnability
+from curricula.protocol import EMPTY, Curriculum
+from curricula.statistics import SOLVED_REWARD, learnability
 
 #: (T, N, K) of the paper's settings at its batch of N_l = 64 questions; L=8, rho=0.5 in all three.
 LEARNABILITY_PRESETS = {
@@ -87,7 +87,7 @@ class Learnability(Curriculum):
         batch_size: int = 64,
         rho: float = 0.5,
         train_on_probes: bool = False,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         buffer_options(preset)  # an unknown preset fails before anything else
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
@@ -262,7 +262,7 @@ class LearnabilityFilter(Curriculum):
         *,
         ratio: float = 4,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(ratio >= 1, f"ratio (candidates per kept question) must be >= 1, got {ratio!r}")

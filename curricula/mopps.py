@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
+from curricula.statistics import SOLVED_REWARD
 
 
 class MoPPS(Curriculum):
@@ -55,7 +56,7 @@ class MoPPS(Curriculum):
         target: float = 0.5,
         prior: tuple[float, float] = (1.0, 1.0),
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(ratio >= 1, f"ratio (candidates per question chosen) must be >= 1, got {ratio!r}")

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from curricula.statistics import SOLVED_REWARD
 from curricula.zero_variance import ZeroVarianceFilter
 
 
@@ -44,7 +45,7 @@ class PassRateBand(ZeroVarianceFilter):
         gen_batch_size: int | None = None,
         max_num_gen_batches: int = 10,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(
             num_questions,

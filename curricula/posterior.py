@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import Curriculum
-from curricula.statistics import learnability
+from curricula.protocol import Curriculum
+from curricula.statistics import SOLVED_REWARD, learnability
 
 
 class Posterior(Curriculum):
@@ -51,7 +51,7 @@ class Posterior(Curriculum):
         forgetting: float = 0.99,
         prior: tuple[float, float] = (1.0, 1.0),
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(

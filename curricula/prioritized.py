@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import EMPTY, Curriculum
-from curricula.statistics import learnability
+from curricula.protocol import EMPTY, Curriculum
+from curricula.statistics import SOLVED_REWARD, learnability
 
 SCORES = {"learnability": learnability, "failure": lambda p: 1.0 - p}
 
@@ -107,7 +107,7 @@ class Prioritized(Curriculum):
         temperature: float = 0.1,
         staleness_coef: float = 0.1,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         self._require(score in SCORES, f"unknown score {score!r}; choose one of {sorted(SCORES)}")

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from curricula.adarft import AdaRFT
-from curricula.base import Curriculum
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
 from curricula.greso import Greso
 from curricula.learnability import Learnability, LearnabilityFilter
@@ -17,6 +16,7 @@ from curricula.mopps import MoPPS
 from curricula.pass_rate_band import PassRateBand
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
+from curricula.protocol import Curriculum
 from curricula.speed import Speed
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter

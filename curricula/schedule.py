@@ -2,7 +2,7 @@
 
 Framework trainers (verl, TRL) draw a batch of B prompts per step from a data loader, attempt each prompt G
 times, and train on all of it. `BatchSchedule` sits between such a loader and a curriculum, with the same
-two names as the curriculum itself (curricula.base):
+two names as the curriculum itself (curricula.protocol):
 
     schedule = BatchSchedule(curriculum, batch_size=B, group_size=G)
     req = schedule.next_request()                  # Request: B question ids, "train" or "probe"
@@ -12,7 +12,7 @@ two names as the curriculum itself (curricula.base):
 A training request fills one trainer batch (`curriculum.request_size` questions). A curriculum whose
 training batch takes several requests (zero_variance_filter: DAPO's generation batches until enough groups
 are kept) answers reports with `done=False` until it is full; the trainer must then not update, but keep
-the kept rows and go on to the next batch (see agents/verl_trainer.py and agents/trl_trainer.py).
+the kept rows and go on to the next batch (see integrations/verl/ and integrations/trl/trainer.py).
 
 Probe requests (learnability's N candidates x L attempts) are served as ordinary batches marked "probe",
 before the next training batch: each candidate fills ceil(L / G) prompt slots, and the last probe batch is
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from curricula.base import Curriculum, Feedback, Request
+from curricula.protocol import Curriculum, Feedback, Request
 
 #: the file a framework trainer writes beside its own checkpoint: the schedule's and curriculum's state
 CURRICULUM_CHECKPOINT = "curriculum.pt"
@@ -142,7 +142,7 @@ class BatchSchedule:
                 f"the rewards are for questions {np.sort(ids)[:8].tolist()}... but the oldest open {phase} batch "
                 f"holds {np.sort(issued)[:8].tolist()}...: the ids read from the trainer's batch are not the "
                 f"dataset row numbers the sampler drew (a filtered or reordered dataset?), or a batch was "
-                f"skipped. Give each row its own row number (curricula.integrations.verl.CurriculumDataset) "
+                f"skipped. Give each row its own row number (integrations.verl.sampler.CurriculumDataset) "
             )
         self._issued.popleft()
         # line the rows up with the issue order (stable for repeated ids), so choices never depend on the

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import EMPTY, Request
+from curricula.protocol import EMPTY, Request
+from curricula.statistics import SOLVED_REWARD
 from curricula.zero_variance import ZeroVarianceFilter
 
 
@@ -66,7 +67,7 @@ class Speed(ZeroVarianceFilter):
         screen_batch_size: int | None = None,
         max_num_gen_batches: int = 10,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(
             num_questions,

@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 P_BINS = 10
+#: an attempt counts as solved at a reward of at least this (the verifier's rewards: 1 right, 0 wrong): the
+#: curricula's default `solved_threshold` and the trainer's train/accuracy and all- and none-solved shares
+SOLVED_REWARD = 0.5
 
 
 def learnability(p: np.ndarray | float) -> np.ndarray | float:

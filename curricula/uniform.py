@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
 
 
 class Uniform(Curriculum):

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula.base import Curriculum
+from curricula.protocol import Curriculum
+from curricula.statistics import SOLVED_REWARD
 
 
 class ZeroVarianceFilter(Curriculum):
@@ -43,7 +44,7 @@ class ZeroVarianceFilter(Curriculum):
         gen_batch_size: int | None = None,
         max_num_gen_batches: int = 10,
         batch_size: int = 64,
-        solved_threshold: float = 0.5,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
         gen = self.batch_size if gen_batch_size is None else gen_batch_size

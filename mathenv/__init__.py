@@ -6,12 +6,10 @@
     env = gym.make("MathReasoning-v0", dataset="gsm8k")     # from the hub, or data_path="train.jsonl"
 """
 
-import gymnasium as gym
+import importlib
+from typing import Any
 
-from mathenv.datasets import DatasetUnavailableError, load_questions
-from mathenv.env import DEFAULT_INSTRUCTION, MathReasoningEnv, UnicodeText
-from mathenv.questions import Question
-from mathenv.verify import Verdict, score, score_batch
+import gymnasium as gym
 
 __version__ = "0.1.0"
 
@@ -19,6 +17,27 @@ ENV_ID = "MathReasoning-v0"
 
 if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="mathenv.env:MathReasoningEnv")
+
+#: the package's names, each loaded from its module on first use, so that `import mathenv.errors` (or the
+#: registration above) does not load the env, the datasets and the verifier
+_HOMES = {
+    "DEFAULT_INSTRUCTION": "mathenv.env",
+    "DatasetUnavailableError": "mathenv.datasets",
+    "MathReasoningEnv": "mathenv.env",
+    "Question": "mathenv.questions",
+    "UnicodeText": "mathenv.env",
+    "Verdict": "mathenv.verify",
+    "load_questions": "mathenv.datasets",
+    "score": "mathenv.verify",
+    "score_batch": "mathenv.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'mathenv' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_INSTRUCTION",

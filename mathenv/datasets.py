@@ -244,7 +244,7 @@ def _hub_rows(name: str, hub: str, configs: Iterable[str | None], split: str) ->
                 f"could not load {hub!r}{f' ({config})' if config else ''} split {split!r} from the Hugging Face "
                 f"hub ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}). "
                 f"Offline, pass a local JSONL file with the same rows, e.g. {local}: --data-path on the command "
-                f"line (the held-out split: --eval-data-path; `agents.verl_trainer prepare`: --train-path / "
+                f"line (the held-out split: --eval-data-path; `integrations.verl.main prepare`: --train-path / "
                 f"--test-path), data_path= in Python (gym.make('MathReasoning-v0', dataset={name!r}, "
                 f"data_path=...) or mathenv.load_questions). HF_HUB_OFFLINE=1 fails fast instead of retrying."
             ) from exc

@@ -1,6 +1,6 @@
 """Our questions in other trainers' dataset formats: verl's RL parquet and TRL's GRPO dataset.
 
-Both carry each question's row number, which is its id for a curriculum (curricula.integrations), and the
+Both carry each question's row number, which is its id for a curriculum (integrations), and the
 prompt text the env would show (`mathenv.env.format_prompt`).
 """
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.experiments import tables
-from agents.experiments.tables import command_line, machine_line, markdown_table  # noqa: F401  (re-exported)
+from research.experiments import tables
+from research.experiments.tables import command_line, machine_line, markdown_table  # noqa: F401  (re-exported)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = (

@@ -38,10 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from curricula import CurriculumWrapper  # noqa: E402
+from curricula.completions import report_completions  # noqa: E402
 from mathenv import MathReasoningEnv  # noqa: E402
 
 GROUP = 8  # attempts per question (G), as in the paper's 64 x 8 batches
-CURRICULA = [  # (label, name, options, report every question of the pool first)
+ROWS = [  # (label, name, options, report every question of the pool first)
     ("uniform", "uniform", {}, False),
     ("learnability (fast: T=10, N=256, K=64)", "learnability", {"preset": "fast"}, False),
     ("learnability (recommended: T=50, N=1280, K=256)", "learnability", {}, False),
@@ -146,13 +147,13 @@ def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, floa
     handed, elapsed, stop = 0, 0.0, wrapped.curriculum.iteration + iterations
     while wrapped.curriculum.iteration < stop:
         t0 = time.perf_counter()
-        req = wrapped.next_request()
+        req = wrapped.curriculum.next_request()
         phase, ids, counts = req.phase, req.question_ids, req.counts(GROUP)
         elapsed += time.perf_counter() - t0
         rewards = policy.rewards(ids, int(counts.max()), rng)  # the learner's time is not the curriculum's
         rewards[np.arange(rewards.shape[1])[None, :] >= counts[:, None]] = np.nan  # per-question attempts
         t0 = time.perf_counter()
-        wrapped.report(ids, rewards=rewards, phase=phase)
+        report_completions(wrapped.curriculum, wrapped, ids, rewards=rewards, phase=phase)
         elapsed += time.perf_counter() - t0
         handed += ids.size
     return elapsed / iterations, elapsed / handed
@@ -198,7 +199,7 @@ def main() -> None:
             ]
         )
         print(f"  pass-through wrapper @ {pool:,}: {(through - bare) * 1e6:.1f} us/episode", flush=True)
-        for label, name, options, prefill in CURRICULA:
+        for label, name, options, prefill in ROWS:
             try:
                 wrapped = CurriculumWrapper(env, name, seed=args.seed, attempts_per_question=GROUP, **options)
             except ValueError as e:

@@ -41,7 +41,7 @@ def prompts_for(tokenizer: Any, n: int) -> list[list[int]]:
     import gymnasium as gym
 
     import mathenv  # noqa: F401
-    from agents.hf import prompt_ids
+    from agents.models.hf import prompt_ids
 
     env = gym.make("MathReasoning-v0", levels=[1, 2, 3], num_questions=max(n, 16)).unwrapped
     return [prompt_ids(tokenizer, env.prompt(i % env.num_questions)) for i in range(n)]
@@ -120,7 +120,7 @@ def bench_model(name: str, device: str, batch_sizes: list[int], new_tokens: int,
     """Load `name` as the trainer does (fp32 weights) and time every batch size."""
     import torch
 
-    from agents.policy import load_policy
+    from agents.models.policy import load_policy
 
     policy, tokenizer = load_policy(name, device=device, dtype=torch.float32, gradient_checkpointing=False)
     policy.eval()

@@ -53,7 +53,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from mathenv.errors import UserError, exit_on_user_error  # noqa: E402  (after the path set-up above)
+from agents.cli.args import exit_on_user_error  # noqa: E402  (after the path set-up above)
+from mathenv.errors import UserError  # noqa: E402  (after the path set-up above)
 
 os.environ.setdefault(
     "OMP_WAIT_POLICY", "PASSIVE"
@@ -74,7 +75,7 @@ def _questions():
 
 
 def _load(model: str):
-    from agents.policy import load_policy
+    from agents.models.policy import load_policy
 
     policy, tokenizer = load_policy(model, device="cpu", seed=0)
     policy.generation_config.min_new_tokens = NEW_TOKENS  # every attempt exactly NEW_TOKENS long
@@ -82,7 +83,7 @@ def _load(model: str):
 
 
 def step_ours(model: str, out: str, kl_coef: float = KL, precision: str = "auto") -> dict[str, Any]:
-    from agents.grpo import GRPOConfig
+    from agents.algos.grpo import GRPOConfig
     from agents.trainer import Trainer
 
     config = GRPOConfig(
@@ -178,9 +179,9 @@ def step_trl(model: str, out: str, defaults: bool = False) -> dict[str, Any]:
 def step_raw(model: str, out: str) -> dict[str, Any]:
     import torch
 
+    from agents.core.algorithm import pack
     from agents.generation import HFGenerator, SamplingConfig
-    from agents.hf import prompt_ids
-    from agents.rollout import pack
+    from agents.models.hf import prompt_ids
     from mathenv.env import format_prompt
 
     policy, tokenizer = _load(model)
@@ -233,7 +234,7 @@ def one(impl: str, model: str, threads: int | None) -> dict[str, Any]:
 
 def saved_tiny(folder: Path) -> str:
     """The `tiny` model saved as a folder: TRL builds its reference model from the policy's name_or_path."""
-    from agents.policy import load_policy
+    from agents.models.policy import load_policy
 
     policy, tokenizer = load_policy("tiny", device="cpu", seed=0)
     policy.save_pretrained(folder)

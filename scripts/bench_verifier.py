@@ -8,7 +8,7 @@ Labelled sets not written by this project (read from the shared data folder, nev
   of another question, a different string and value (wrong), with the golds repeated as a trainer sees
   them (several attempts per question: each solution appears four times).
 And the project's own sets (written here, labelled by construction): the hand-written tricky cases and
-rewrites of GSM8K/MATH-500 golds of `mathenv.verify.casebook`.
+rewrites of GSM8K/MATH-500 golds of `research.casebook`.
 
 math-verify is called as a new user would: `verify(parse(gold), parse(pred))`, default configs, in the
 main thread (a dataset's bare gold answers put in `$...$`, as its README writes golds). mathenv starts each set
@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 from _benchtable import command_line, machine_line, markdown_table, write_section  # noqa: E402
 
-from mathenv.errors import UserError, exit_on_user_error  # noqa: E402
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
 from mathenv.verify import clear_caches, gold_answer, score, score_batch, warm_up  # noqa: E402
-from mathenv.verify.casebook import Case, hacking_cases, rewritten_cases, tricky_cases  # noqa: E402
+from research.casebook import Case, hacking_cases, rewritten_cases, tricky_cases  # noqa: E402
 
 ATTEMPTS = 4  # copies of each MATH-style pair, as a trainer scores several attempts per question
 

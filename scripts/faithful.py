@@ -22,10 +22,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import mathenv  # noqa: F401  (registers MathReasoning-v0)
-from agents.evaluate import evaluate_questions
-from agents.experiments import grid, tables
-from agents.experiments.analysis import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+import mathenv  # noqa: E402, F401  (registers MathReasoning-v0)
+from agents.algos.grpo import GRPOConfig  # noqa: E402
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from agents.cli.evaluate import evaluate_questions  # noqa: E402
+from agents.models.policy import resolve  # noqa: E402
+from agents.presets import FAITHFUL  # noqa: E402
+from mathenv.arithmetic import generate  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
+from research.experiments import grid, tables  # noqa: E402
+from research.experiments.analysis import (  # noqa: E402
     holm_across,
     needs_more_seeds,
     preregistered,
@@ -33,13 +41,8 @@ from agents.experiments.analysis import (
     summarise_cells,
     training_shares,
 )
-from agents.experiments.heldout import check_held_out, normalise_question
-from agents.experiments.reevaluate import EvalSet, reevaluate
-from agents.grpo import GRPOConfig
-from agents.policy import resolve
-from agents.presets import FAITHFUL
-from mathenv.arithmetic import generate
-from mathenv.errors import UserError, exit_on_user_error
+from research.experiments.heldout import check_held_out, normalise_question  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
 
 RUNS = Path("runs/faithful")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -271,7 +274,7 @@ def _by_buffer_age(
 def _plots(runs: list[grid.Run], folder: Path) -> str:
     """Curves of every arm (mean over seeds, min-max band) against steps and against attempts generated, drawn
     into `folder` (docs/ only with --write), as Markdown image links; empty when matplotlib is not installed."""
-    from agents.plots import plot
+    from agents.curves import plot
 
     links = []
     for x in ("step", "compute"):

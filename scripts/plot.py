@@ -1,4 +1,4 @@
-"""Plot training curves of one or more runs (the same as `python -m agents.plots`, see agents/plots.py):
+"""Plot training curves of one or more runs (the same as `python -m agents.plots`, see agents/cli/plots.py):
 
     python scripts/plot.py runs/grpo-uniform-* runs/grpo-learnability-* --out curves.png [--x compute]
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.plots import main, plot  # noqa: E402, F401  (scripts/reproduce.py imports plot)
+from agents.cli.plots import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -4,7 +4,7 @@
     python scripts/reproduce.py                      # SmolLM2-135M-Instruct on arithmetic: 3 curricula x 3 seeds
     python scripts/reproduce.py --preset testbed --algos grpo --arms uniform learnability --seeds 2 --steps 40
 
-A thin grid over agents.experiments. Training settings are parsed exactly as `python -m agents.train` parses
+A thin grid over research.experiments. Training settings are parsed exactly as `python -m agents.train` parses
 them (`--preset`, default `smollm2-cpu`; `--config FILE.json`; any config field as a flag, e.g. `--steps 40`);
 the flags below are the grid's own. Each (algorithm, arm, seed) is one run under `--runs` (finished runs are
 reused, cut ones resumed, a folder trained under other settings refused). `uniform_cm` is the compute-matched
@@ -26,12 +26,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from agents.experiments import grid, tables
-from agents.experiments.analysis import summarise_cells
-from agents.experiments.reevaluate import EvalSet, reevaluate
-from agents.plots import plot
-from agents.policy import resolve
-from mathenv.errors import UserError, exit_on_user_error
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from agents.curves import plot  # noqa: E402
+from agents.models.policy import resolve  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
+from research.experiments import grid, tables  # noqa: E402
+from research.experiments.analysis import summarise_cells  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

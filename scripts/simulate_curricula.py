@@ -1,4 +1,4 @@
-"""Simulated learners under each curriculum (curricula.simulation): what share of the attempts each one
+"""Simulated learners under each curriculum (research.simulation): what share of the attempts each one
 spends training on questions the learner can learn from, and how fast pool accuracy rises, at equal compute;
 and, with --regimes, where in (pool size, run length, batch) learnability can beat compute-matched uniform.
 
@@ -15,7 +15,7 @@ and, with --regimes, where in (pool size, run length, batch) learnability can be
     python scripts/simulate_curricula.py --lag             # the learnable share of trained groups when reports
                                                            # come 0, 1, 4 requests late (asynchronous rollouts)
 
-The learner and its assumptions are in curricula/simulation.py. Compute: every curriculum gets the same number
+The learner and its assumptions are in research/simulation.py. Compute: every curriculum gets the same number
 of attempts (training attempts, probe attempts and discarded filter candidates all count). Reported per run:
 the share of trained groups whose question was learnable (0 < p < 1) when it was picked, that share per
 generated attempt (attempts that went into learnable trained groups / all attempts), and pool accuracy (mean
@@ -32,14 +32,17 @@ from pathlib import Path
 
 import numpy as np
 
-from curricula.simulation import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from mathenv.errors import UserError  # noqa: E402
+from research.simulation import (  # noqa: E402
     DEFAULT_START,
     compare_regime,
     compare_selectors,
     learnable_share_under_lag,
     run,
 )
-from mathenv.errors import UserError, exit_on_user_error
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -129,7 +132,7 @@ def selectors(seeds: int, regime: tuple[int, int, int], start: tuple[float, floa
 
 def lags(seeds: int, pool: int) -> str:
     """The learnable share of trained groups per curriculum under reports 0, 1 and 4 requests late (out of order,
-    5% of groups evicted unread when late): curricula.simulation.AsyncLoop."""
+    5% of groups evicted unread when late): research.simulation.AsyncLoop."""
     lines = [
         "| curriculum | lag 0 (sync) | lag 1 | lag 4 | lag 4 - lag 0 (points) |",
         "|---|---|---|---|---|",

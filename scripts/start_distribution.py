@@ -17,11 +17,11 @@ import gymnasium as gym
 import torch
 
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
-from agents.evaluation import evaluate_policy, format_table
+from agents.eval_policy import evaluate_policy, format_table
 from agents.generation import SamplingConfig, make_generator
-from agents.hf import prompt_ids
-from agents.policy import load_policy
-from agents.warm_start import TESTBED_INSTRUCTION, warm_start
+from agents.models.hf import prompt_ids
+from agents.models.policy import load_policy
+from agents.models.warm_start import TESTBED_INSTRUCTION, warm_start
 
 
 def main() -> None:

@@ -31,11 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from agents.experiments import grid, stats, tables
-from agents.experiments.analysis import training_shares
-from agents.experiments.reevaluate import EvalSet, reevaluate
-from agents.policy import resolve
-from mathenv.errors import UserError, exit_on_user_error
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is not installed
+
+from agents.cli.args import exit_on_user_error  # noqa: E402
+from agents.models.policy import resolve  # noqa: E402
+
+#: what every sweep run shares: the testbed preset (warm start, levels 1-6, bare-question prompt, 8 attempts per
+from mathenv.errors import UserError  # noqa: E402
+from research.experiments import grid, stats, tables  # noqa: E402
+from research.experiments.analysis import training_shares  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
 
 #: what every sweep run shares: the testbed preset (warm start, levels 1-6, bare-question prompt, 8 attempts per
 #: question, 64 new tokens) with 60 updates at a constant learning rate unless a setting says otherwise

@@ -20,12 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this tree's packages, as the other scripts here
-PACKAGES = ("agents", "curricula", "mathenv")
+PACKAGES = ("agents", "curricula", "mathenv", "integrations")
 
 
 def trace(algo: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(first calls of the step, first calls under Trainer.learn) as (file, qualified name)."""
-    from agents.algorithms import get as get_algorithm
+    from agents.algos.registry import get as get_algorithm
     from agents.trainer import Trainer
 
     prefixes = tuple(str(ROOT / p) + "/" for p in PACKAGES)

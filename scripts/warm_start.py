@@ -23,7 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.warm_start import WARM_START_DEFAULTS as D
+    from agents.models.warm_start import WARM_START_DEFAULTS as D
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="folder for the model (default: the cache, keyed by the settings)")
@@ -53,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from agents.evaluation import evaluate_policy, format_table
+    from agents.eval_policy import evaluate_policy, format_table
     from agents.generation import HFGenerator, SamplingConfig
-    from agents.hf import prompt_ids
-    from agents.policy import load_policy
-    from agents.warm_start import warm_start, warm_start_info, warm_start_instruction
+    from agents.models.hf import prompt_ids
+    from agents.models.policy import load_policy
+    from agents.models.warm_start import warm_start, warm_start_info, warm_start_instruction
     from mathenv.arithmetic import generate
     from mathenv.env import MathReasoningEnv
 

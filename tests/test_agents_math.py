@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from agents.algorithms import get as get_algorithm
-from agents.grpo import group_advantages
-from agents.losses import kl_penalty, kl_to_reference, last_response_index, masked_whiten, policy_loss
-from agents.ppo import gae
-from agents.rollout import pack
-from agents.vineppo import step_advantages, step_boundaries
+from agents.algos.grpo import group_advantages
+from agents.algos.ppo import gae
+from agents.algos.registry import get as get_algorithm
+from agents.algos.vineppo import step_advantages, step_boundaries
+from agents.core.algorithm import pack
+from agents.core.losses import kl_penalty, kl_to_reference, last_response_index, masked_whiten, policy_loss
 
 
 def test_pack_marks_response_positions():
@@ -194,7 +194,7 @@ def test_micro_batches_add_up_to_the_minibatch_loss(algo):
     ],
 )
 def test_learning_rate_schedule_by_hand(schedule, expected):
-    from agents.config import TrainConfig
+    from agents.core.config import TrainConfig
     from agents.trainer import lr_factor
 
     by_steps = TrainConfig(lr_schedule=schedule, warmup_steps=2, steps=10)

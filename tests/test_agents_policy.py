@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from agents.generation import HFGenerator, SamplingConfig, _cut_at_eos, make_generator
-from agents.hf import prompt_ids
-from agents.policy import PolicyUnavailableError, load_policy, parameter_count, smollm2_gguf
+from agents.models.hf import prompt_ids
+from agents.models.policy import PolicyUnavailableError, load_policy, parameter_count, smollm2_gguf
 
 
 def test_cut_at_eos_keeps_the_eos_and_strips_padding():
@@ -85,8 +85,8 @@ def test_real_smollm2_default_loads_offline_and_answers(tmp_path, monkeypatch):
 
 
 def test_evaluate_and_plot_a_saved_run(tmp_path):
-    from agents.evaluate import evaluate
-    from agents.grpo import GRPOConfig
+    from agents.algos.grpo import GRPOConfig
+    from agents.cli.evaluate import evaluate
     from agents.trainer import Trainer
 
     out = tmp_path / "run"
@@ -112,7 +112,7 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
     assert result["questions"] == 5 and 0.0 <= result["pass@1"] <= 1.0 and 0.0 <= result["maj@2"] <= 1.0
     assert set(result["per_level"]) == {1}
 
-    from agents.plots import plot
+    from agents.curves import plot
 
     png = plot([out], tmp_path / "curves.png", x="compute")
     assert png.stat().st_size > 5_000 and png.read_bytes()[:4] == b"\x89PNG"
@@ -120,7 +120,7 @@ def test_evaluate_and_plot_a_saved_run(tmp_path):
 
 
 def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
-    from agents.plots import group_key, labels
+    from agents.curves import group_key, labels
 
     base = {
         "algo": "grpo",
@@ -162,7 +162,7 @@ def test_plots_group_runs_by_everything_but_the_seed_and_label_what_differs():
 
 
 def test_a_testbed_warm_start_length_is_a_short_name():
-    from agents.policy import check_model_name, is_testbed_length
+    from agents.models.policy import check_model_name, is_testbed_length
 
     check_model_name("testbed-6000")  # the pre-registered test's policy: the testbed recipe, 6,000 steps
     assert is_testbed_length("testbed-6000") and not is_testbed_length("testbed-x")

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents.algorithms import get as get_algorithm
-from agents.config import ConfigError, TrainConfig
-from agents.grpo import GRPOConfig
-from agents.ppo import PPOConfig
-from agents.train import build_config
+from agents.algos.grpo import GRPOConfig
+from agents.algos.ppo import PPOConfig
+from agents.algos.registry import get as get_algorithm
+from agents.algos.vineppo import VinePPOConfig
+from agents.cli.train import build_config
+from agents.core.config import ConfigError, TrainConfig
+from agents.run_checks import check_run, probe_cost
 from agents.trainer import Trainer
-from agents.vineppo import VinePPOConfig
 
 STABLE = {
     "step",
@@ -218,7 +219,7 @@ def test_probe_cost_is_stated_and_a_paper_sized_buffer_on_a_short_run_warns(tmp_
     short = Trainer(tiny(tmp_path=tmp_path / "a", curriculum="learnability", questions_per_step=8, steps=2))
     assert short.curriculum.num_candidates == 160  # the recommended N = 1280, scaled to N_l = 8
     with pytest.warns(UserWarning, match=r"probes take 40x the training attempts"):
-        line = short.probe_cost()
+        line = probe_cost(short.config, short.curriculum, short.step)
     assert line.startswith(
         "learnability: probes 1,280 attempts over the 2 steps left (640 per step) against 8 x 2"
     )
@@ -235,7 +236,9 @@ def test_probe_cost_is_stated_and_a_paper_sized_buffer_on_a_short_run_warns(tmp_
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert "(26 per step)" in fine.probe_cost()  # 0.4 N_l L: the paper's probe share
+        assert "(26 per step)" in probe_cost(
+            fine.config, fine.curriculum, fine.step
+        )  # 0.4 N_l L: the paper's probe share
 
 
 def _final_state(trainer):
@@ -311,7 +314,7 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
 )
 def test_bad_configs_fail_before_loading_anything(bad, match):
     with pytest.raises(ValueError, match=match):
-        TrainConfig(**bad).validate()
+        check_run(TrainConfig(**bad))
 
 
 def test_unknown_algorithm_is_refused_by_the_registry_before_anything_loads(tmp_path, monkeypatch):
@@ -461,11 +464,11 @@ def test_sampled_evaluation_leaves_the_training_run_unchanged(tmp_path):
 
 
 def test_every_logged_metric_is_named_once_and_documented(tmp_path):
-    """metrics.jsonl holds only names from agents.metrics (or the curriculum's diagnostics), and
+    """metrics.jsonl holds only names from agents.core.metrics (or the curriculum's diagnostics), and
     docs/agents.md documents every one of them."""
     from pathlib import Path
 
-    from agents import metrics as M
+    from agents.core import metrics as M
 
     logged = set()
     for cls in (GRPOConfig, PPOConfig, VinePPOConfig):
@@ -484,10 +487,10 @@ def test_every_logged_metric_is_named_once_and_documented(tmp_path):
 
 
 def test_help_describes_every_option_and_its_allowed_values(capsys):
-    from agents.train import _parser
+    from agents.cli.train import _parser
 
     for algo in ("grpo", "ppo", "vineppo"):
-        from agents.algorithms import get
+        from agents.algos.registry import get
 
         cls = get(algo).config_class
         text = _parser(cls).format_help()

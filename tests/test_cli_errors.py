@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents import evaluate
-from agents.plots import main as plots_main
-from agents.quickstart import main as quickstart_main
-from agents.train import main as train_main
+from agents.cli import evaluate
+from agents.cli.plots import main as plots_main
+from agents.cli.quickstart import main as quickstart_main
+from agents.cli.train import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--model", "tiny", "--no-progress", "--no-plot", "--eval-questions", "0", "--steps", "1"]

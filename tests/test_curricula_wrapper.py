@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 import curricula
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
 from curricula import CURRICULA, CurriculumWrapper, make
+from curricula.completions import report_completions
 from mathenv import MathReasoningEnv, Question
 
 NAMES = sorted(CURRICULA)
@@ -241,41 +242,47 @@ def test_default_group_size_keeps_the_papers_probe_share(G, share):
     assert probe == pytest.approx(share, abs=0.01)  # 29% at the paper's G = L = 8; 76% at G = 1
 
 
-def test_next_request_and_report_score_one_batch_in_one_call():
+def test_report_completions_scores_one_batch_in_one_call():
     env = CurriculumWrapper(pool_env(), "learnability", **SMALL["learnability"])
     cur = env.curriculum
-    phase, ids, attempts, _ = astuple(env.next_request())
+    phase, ids, attempts, _ = astuple(env.curriculum.next_request())
     assert phase == "probe" and ids.size == 10 and attempts == 3
-    assert env.next_request().question_ids.tolist() == ids.tolist()  # the same probe until it is reported
+    assert (
+        env.curriculum.next_request().question_ids.tolist() == ids.tolist()
+    )  # the same probe until it is reported
     golds = [env.unwrapped.questions[i].answer for i in ids]
     completions = [[f"\\boxed{{{g}}}", "\\boxed{-1}", f"The answer is {g}."] for g in golds]
-    rewards, fb, verdicts = env.report(ids, completions, phase="probe")
+    rewards, fb, verdicts = report_completions(env.curriculum, env, ids, completions, phase="probe")
     keep = fb.keep
     assert rewards.dtype == np.float32 and rewards.shape == (10, 3)
     assert rewards[:, 0].tolist() == [1.0] * 10 and rewards[:, 2].tolist() == [1.0] * 10
     assert len(verdicts) == 30 and verdicts[0].correct and keep.tolist() == [False] * 10
     assert cur.diagnostics()["curriculum/probe_attempts"] == 30 and cur.buffer.size == 4
-    phase, ids, attempts, _ = astuple(env.next_request(6))
+    phase, ids, attempts, _ = astuple(env.curriculum.next_request(6))
     assert phase == "train" and ids.size == 6 and attempts is None
-    rewards, fb, verdicts = env.report(ids, rewards=np.tile([1.0, 0.0], (6, 1)))
+    rewards, fb, verdicts = report_completions(env.curriculum, env, ids, rewards=np.tile([1.0, 0.0], (6, 1)))
     keep = fb.keep
     assert keep.all() and verdicts == [] and cur.iteration == 1 and rewards.shape == (6, 2)
     # ragged groups: missing attempts are NaN (never finished)
-    phase, ids, _, _ = astuple(env.next_request(2))
-    rewards, _, _ = env.report(ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]])
+    phase, ids, _, _ = astuple(env.curriculum.next_request(2))
+    rewards, _, _ = report_completions(
+        env.curriculum, env, ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]]
+    )
     assert rewards.shape == (2, 2) and np.isnan(rewards[0, 1]) and not np.isnan(rewards[1]).any()
     with pytest.raises(ValueError, match="exactly one of completions"):
-        env.report(ids)
+        report_completions(env.curriculum, env, ids)
     with pytest.raises(ValueError, match="rows of completions"):
-        env.report(ids, [["x"]])
+        report_completions(env.curriculum, env, ids, [["x"]])
 
 
-def test_batch_filters_through_the_wrapper():
+def test_batch_filters_through_report_completions_and_the_wrapper():
     env = CurriculumWrapper(pool_env(400), "learnability_filter", batch_size=8, attempts_per_question=4)
-    phase, ids, _, _ = astuple(env.next_request())
+    phase, ids, _, _ = astuple(env.curriculum.next_request())
     assert phase == "train" and ids.size == 32
     solved = np.arange(32) % 5  # 0..4 of 4 attempts
-    rewards, fb, _ = env.report(ids, rewards=(np.arange(4)[None, :] < solved[:, None]).astype(float))
+    rewards, fb, _ = report_completions(
+        env.curriculum, env, ids, rewards=(np.arange(4)[None, :] < solved[:, None]).astype(float)
+    )
     keep = fb.keep
     assert keep.sum() == 8 and (solved[keep] == 2).sum() == min(8, (solved == 2).sum())
     zv = CurriculumWrapper(pool_env(400), "zero_variance_filter", batch_size=8)
@@ -403,9 +410,9 @@ def test_per_question_attempts_through_episodes_and_the_batch_api():
     d = env.diagnostics()
     assert d["curriculum/total_attempts"] == episodes == env.curriculum.attempts.sum()
     # the batch API: one call per request, completions counted per row
-    req = env.next_request()
+    req = env.curriculum.next_request()
     counts = req.counts(6)
     completions = [["\\boxed{0}"] * int(k) for k in counts]
-    rewards, fb, verdicts = env.report(req.question_ids, completions, req.phase)
+    rewards, fb, verdicts = report_completions(env.curriculum, env, req.question_ids, completions, req.phase)
     assert len(verdicts) == counts.sum() and (np.isfinite(rewards).sum(axis=1) == counts).all()
     assert env.diagnostics()["curriculum/total_attempts"] == episodes + counts.sum()

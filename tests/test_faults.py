@@ -16,12 +16,12 @@ import torch
 from safetensors.torch import load_file
 from test_agents_train import LEARN, tiny
 
-from agents import metrics as M
+from agents.algos.grpo import GRPOConfig
+from agents.algos.vineppo import VinePPOConfig
 from agents.checkpoint import RunFolderError
-from agents.grpo import GRPOConfig
-from agents.train import main
+from agents.cli.train import main
+from agents.core import metrics as M
 from agents.trainer import Trainer
-from agents.vineppo import VinePPOConfig
 
 
 def _stable(records):
@@ -286,7 +286,7 @@ def test_help_lists_names_and_the_algorithms_own_options(capsys):
 def test_quickstart_compares_the_curricula_side_by_side(tmp_path, capsys):
     """`make run`'s program end to end on the tiny random model (the testbed's warm start takes minutes)."""
     pytest.importorskip("matplotlib")
-    from agents.quickstart import main as quickstart
+    from agents.cli.quickstart import main as quickstart
 
     tiny_flags = [
         "--model",

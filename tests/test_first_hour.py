@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import mathenv  # noqa: F401
-from agents import metrics as M
-from agents.evaluate import main as evaluate_main
-from agents.train import build_config
-from agents.train import main as train_main
+from agents.cli.evaluate import main as evaluate_main
+from agents.cli.train import build_config
+from agents.cli.train import main as train_main
+from agents.core import metrics as M
 
 TINY_RUN = [
     "--preset",
@@ -105,7 +105,7 @@ def test_step_and_score_refuse_to_read_an_answer_over_max_answer_chars():
 
 def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     pytest.importorskip("matplotlib")
-    from agents.plots import PANELS, figure
+    from agents.curves import PANELS, figure
 
     run = tmp_path / "run"
     run.mkdir()

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from agents.grpo import GRPOConfig
-from agents.ppo import PPOConfig
+from agents.algos.grpo import GRPOConfig
+from agents.algos.ppo import PPOConfig
+from agents.algos.vineppo import VinePPOConfig
 from agents.trainer import Trainer
-from agents.vineppo import VinePPOConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -1,4 +1,4 @@
-"""agents.trl_trainer and curricula.integrations.trl against the installed trl: a real GRPOTrainer on CPU with a tiny random model.
+"""integrations.trl.trainer and integrations.trl.sampler against the installed trl: a real GRPOTrainer on CPU with a tiny random model.
 
 The model is a 1-layer Llama with a byte-level tokenizer built here (no hub). Its completions are noise, so
 the curriculum learns from a simulated learner's reward (success rate known per question) while our
@@ -73,7 +73,7 @@ def make_trainer(tiny, out_dir, max_steps, name="learnability", **curriculum_opt
     from trl import GRPOConfig
 
     import curricula
-    from agents.trl_trainer import CurriculumGRPOTrainer
+    from integrations.trl.trainer import CurriculumGRPOTrainer
     from mathenv import load_questions
     from mathenv.export import grpo_dataset
     from mathenv.rewards import mathenv_reward

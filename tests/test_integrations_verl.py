@@ -1,4 +1,4 @@
-"""curricula.integrations.verl and agents.verl_trainer against the installed verl 0.9.1 and TransferQueue.
+"""integrations.verl against the installed verl 0.9.1 and TransferQueue.
 
 v1 (verl's default trainer): verl's own trainer classes (`get_trainer_cls(trainer_mode)`, sync and
 colocate_async) built by their own constructor, which builds our `CurriculumReplayBuffer` from
@@ -19,7 +19,6 @@ sync between them (checkpoint engine) is a no-op. Nothing else is replaced.
 """
 
 import importlib.util
-import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -62,8 +61,8 @@ V1_LEARNABILITY = [*LEARNABILITY[:-1], "+curriculum.probe_attempts=2"]  # L=2 < 
 
 
 def compose_v1(parquet, ckpt_dir, *overrides):
-    """verl's config for the v1 trainer with the curriculum wired in as `python -m agents.verl_trainer` does."""
-    from agents.verl_trainer import configure_v1
+    """verl's config for the v1 trainer with the curriculum wired in as `python -m integrations.verl.main` does."""
+    from integrations.verl.main import configure_v1
 
     return configure_v1(compose(parquet, ckpt_dir, *V1, *overrides))
 
@@ -333,7 +332,7 @@ def compose(parquet, ckpt_dir, *overrides):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from agents.verl_trainer import verl_config_dir
+    from integrations.verl.main import verl_config_dir
 
     base = [
         "trainer.use_v1=False" if not any(o.startswith("trainer.use_v1=") for o in overrides) else "",
@@ -408,11 +407,11 @@ def make_trainer(cfg, updates=None):
     from verl.trainer.ppo.ray_trainer import Role
     from verl.trainer.ppo.utils import create_rl_dataset
 
-    from agents import verl_trainer
-    from curricula.integrations import verl as cv
+    from integrations.verl import trainer as verl_trainer
+    from integrations.verl.sampler import build
 
     dataset = create_rl_dataset(cfg.data.train_files, cfg.data, None, None, is_train=True)
-    train, sampler = cv.build(cfg, dataset)
+    train, sampler = build(cfg, dataset)
     trainer = verl_trainer.CurriculumRayPPOTrainer(
         cfg,
         tokenizer=None,
@@ -690,7 +689,7 @@ def test_batch_layout_rows_in_any_order_and_ids_from_extra_info(parquet, tmp_pat
     import torch
     from verl import DataProto
 
-    from curricula.integrations.verl import groups_from_batch
+    from integrations.verl.sampler import groups_from_batch
 
     ids = np.repeat([5, 9, 5], N)  # the same question twice in one batch: two groups
     uid = np.repeat(["a", "b", "c"], N).astype(object)
@@ -754,7 +753,7 @@ def test_verifier_as_custom_reward_function_loaded_by_verl(parquet, tmp_path):
 def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
     import datasets
 
-    from agents import verl_trainer as cv
+    from integrations.verl import main as cv
 
     src = data_dir / "gsm8k"
     assert (
@@ -785,22 +784,6 @@ def test_prepare_cli_and_entry_point_guards(tmp_path, data_dir, parquet):
             cv._hydra_main(compose(parquet, tmp_path, f"trainer.use_v1={use_v1}"))
 
 
-def test_legacy_sampler_interface(parquet):
-    from omegaconf import OmegaConf
-
-    from curricula.integrations import verl as cv
-
-    data = OmegaConf.create(
-        {"train_batch_size": BATCH, "curriculum": {"name": "uniform", "seed": 3, "rollout_n": N}}
-    )
-    sampler = cv.LegacyCurriculumSampler(list(range(POOL)), data)
-    assert len(sampler) == POOL and sampler.batch_size == BATCH and sampler.group_size == N
-    assert isinstance(sampler, cv.CurriculumSampler)
-    from curricula.schedule import CURRICULUM_CHECKPOINT
-
-    assert os.path.basename(CURRICULUM_CHECKPOINT) == "curriculum.pt"
-
-
 def test_docs_command_composes_and_validates(tmp_path):
     """docs/verl.md's multi-GPU command: every override exists in verl's config and passes its checks."""
     import re
@@ -811,20 +794,20 @@ def test_docs_command_composes_and_validates(tmp_path):
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    from agents import verl_trainer
-    from curricula.integrations import verl as cv
     from curricula.schedule import BatchSchedule
+    from integrations.verl import main as verl_main
+    from integrations.verl.sampler import make_curriculum
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
     block = re.search(r"<!--[^>]*verl-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
     words = block.replace("\\\n", " ").replace("$HOME", str(tmp_path)).split()
-    assert words[:3] == ["python", "-m", "agents.verl_trainer"]
-    with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
+    assert words[:3] == ["python", "-m", "integrations.verl.main"]
+    with initialize_config_dir(config_dir=verl_main.verl_config_dir(), version_base=None):
         cfg = hydra_compose("ppo_trainer", overrides=words[3:])
     validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
     from omegaconf import OmegaConf
 
-    cur = cv.make_curriculum(OmegaConf.to_container(cfg.curriculum), 7473, cfg.data.train_batch_size)
+    cur = make_curriculum(OmegaConf.to_container(cfg.curriculum), 7473, cfg.data.train_batch_size)
     assert (cur.name, cur.num_candidates, cur.buffer_size, cur.refresh_every) == (
         "learnability",
         1280,
@@ -846,14 +829,14 @@ def test_docs_v1_command_builds_the_curriculum_buffer_in_verls_trainer(tmp_path,
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    from agents import verl_trainer
+    from integrations.verl import main as verl_main
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "verl.md").read_text()
     block = re.search(r"<!--[^>]*verl-v1-command[^>]*-->\n```bash\n(.*?)```", doc, re.S).group(1)
     command = block[block.index("python -m") : block.index("\ndone")]
     for arm, extra in (("learnability", "+curriculum.preset=fast"), ("uniform", "")):
         words = command.replace("\\\n", " ").replace("$cur", arm).replace("$extra", extra).split()
-        assert words[:3] == ["python", "-m", "agents.verl_trainer"]
+        assert words[:3] == ["python", "-m", "integrations.verl.main"]
         words = [
             f"data.train_files={parquet}"
             if w.startswith("data.train_files=")
@@ -862,10 +845,10 @@ def test_docs_v1_command_builds_the_curriculum_buffer_in_verls_trainer(tmp_path,
             else w
             for w in words[3:]
         ]
-        with initialize_config_dir(config_dir=verl_trainer.verl_config_dir(), version_base=None):
+        with initialize_config_dir(config_dir=verl_main.verl_config_dir(), version_base=None):
             cfg = hydra_compose("ppo_trainer", overrides=[*words, f"trainer.default_local_dir={tmp_path}"])
         assert cfg.trainer.use_v1
-        verl_trainer.configure_v1(cfg)
+        verl_main.configure_v1(cfg)
         validate_config(cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
         if arm == "learnability":  # the test's pool of 64 is smaller than the N=128 candidates: verl says so
             with pytest.raises(ValueError, match="exceeds the pool of 64"):
@@ -1045,7 +1028,7 @@ def test_v1_per_question_attempts_end_to_end(parquet, tmp_path, transfer_queue, 
     v1 trainer generates exactly that many per prompt (`__rollout_n__`), trains on groups of those sizes, and
     the curriculum counts every attempt generated, once. (speed, which also holds groups, is refused.)"""
     import curricula
-    from curricula.base import Request
+    from curricula.protocol import Request
     from curricula.uniform import Uniform
 
     class Alternating(Uniform):
@@ -1139,7 +1122,7 @@ def test_feed_reports_each_request_once_whatever_the_order():
     """CurriculumFeed alone: slots read in any order or dropped, each request reported once when all its slots
     are back, a slot never counted twice, a probe never drawn twice while it is out."""
     from curricula import make
-    from curricula.integrations.verl import CurriculumFeed
+    from integrations.verl.feed import CurriculumFeed
 
     cur = make(
         "learnability",

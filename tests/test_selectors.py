@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from curricula import HeldGroups, make
-from curricula.base import padded_rewards
+from curricula.protocol import padded_rewards
 
 
 def rows(*shares, G=8):

@@ -1,5 +1,5 @@
-"""The fast testbed: character tokenizer, tiny model, cached warm start, per-level evaluation (agents.tiny,
-agents.warm_start, agents.evaluation)."""
+"""The fast testbed: character tokenizer, tiny model, cached warm start, per-level evaluation (agents.models.tiny,
+agents.models.warm_start, agents.eval_policy)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from agents.evaluation import evaluate_policy, format_table  # noqa: E402
+from agents.eval_policy import evaluate_policy, format_table  # noqa: E402
 from agents.generation import HFGenerator, SamplingConfig  # noqa: E402
-from agents.hf import prompt_ids  # noqa: E402
-from agents.tiny import char_tokenizer, tiny_model  # noqa: E402
-from agents.warm_start import warm_start, warm_start_info, warm_start_instruction  # noqa: E402
+from agents.models.hf import prompt_ids  # noqa: E402
+from agents.models.tiny import char_tokenizer, tiny_model  # noqa: E402
+from agents.models.warm_start import warm_start, warm_start_info, warm_start_instruction  # noqa: E402
 from mathenv.arithmetic import generate  # noqa: E402
 from mathenv.env import MathReasoningEnv  # noqa: E402
 

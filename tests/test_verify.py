@@ -6,7 +6,7 @@ test_verify_bounds.py."""
 import pytest
 
 from mathenv.verify import REASONS, Verdict, extract_answer, gold_answer, score, score_batch
-from mathenv.verify.casebook import rewritten_cases, tricky_cases
+from research.casebook import rewritten_cases, tricky_cases
 
 CASES = tricky_cases()
 

@@ -1,5 +1,5 @@
 """Reward hacking: responses a policy could learn to emit for reward must score wrong (issue 22), while the
-legitimate answers next to each trick still score. The cases live in `mathenv.verify.casebook` so that
+legitimate answers next to each trick still score. The cases live in `research.casebook` so that
 `scripts/bench_verifier.py` measures them too."""
 
 import re
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from mathenv.verify import DEFAULT_TIMEOUT, extract_answer, gold_answer, score, warm_up
-from mathenv.verify.casebook import hacking_cases
 from mathenv.verify.screen import too_costly
 from mathenv.verify.structure import join_digit_groups, ordered_numbers, time_of_day
 from mathenv.verify.timeout import _pool
+from research.casebook import hacking_cases
 
 HACKS = hacking_cases()
 

@@ -1,0 +1,83 @@
+"""Everything a run's config must pass before any model loads, with the option to change named: the fields'
+own checks (`TrainConfig.validate`), then what needs the rest of the project to judge: the curriculum's name,
+the dataset's difficulty levels, the metrics logger's package, the model's name and the device (`check_run`).
+And what the curriculum's probes will cost against the training attempts (`probe_cost`), said once a run
+starts and a warning when they would dwarf training."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+from agents.core.config import ConfigError, TrainConfig
+from agents.models.policy import check_device, check_model_name
+from curricula import CURRICULA, Curriculum
+from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
+
+#: warn when a run's probes would take more than this many times its training attempts
+PROBE_WARNING = 3
+#: the difficulty levels of the datasets that have them (--levels)
+DATASET_LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "math": tuple(range(1, 6))}
+
+
+def check_levels(dataset: str, levels: list[int] | None) -> None:
+    """--levels must be levels the dataset has (a ConfigError naming them, before anything loads)."""
+    have = DATASET_LEVELS.get(dataset)
+    if levels is not None and have is not None and not set(levels) <= set(have):
+        raise ConfigError(
+            f"--levels {' '.join(map(str, levels))}: {dataset} has levels {have[0]}-{have[-1]}; pick "
+            f"from those, or pass --levels with no value for all"
+        )
+
+
+def check_run(config: TrainConfig) -> None:
+    """Fail before any model loads. (The algorithm's name is checked by the registry,
+    `agents.algos.registry.get`.)"""
+    if config.curriculum not in CURRICULA:
+        raise ConfigError(f"curriculum must be one of {sorted(CURRICULA)}, got {config.curriculum!r}")
+    config.validate()
+    check_levels(config.dataset, config.levels)
+    if "wandb" in config.loggers() and importlib.util.find_spec("wandb") is None:
+        raise ConfigError(
+            "--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
+            "(or wandb), or drop wandb from --report-to"
+        )
+    check_model_name(config.model)
+    check_device(config.device)
+
+
+def probe_plan(config: TrainConfig, curriculum: Curriculum, steps_done: int) -> tuple[int, int, int]:
+    """(steps left, probe attempts planned over them, training attempts over them)."""
+    steps = config.steps - steps_done
+    return (
+        steps,
+        curriculum.planned_probe_attempts(steps),
+        steps * config.questions_per_step * config.attempts_per_question,
+    )
+
+
+def probes_dwarf_training(config: TrainConfig, curriculum: Curriculum, steps_done: int) -> bool:
+    """The probes would take more than PROBE_WARNING times the training attempts (probe_cost warns)."""
+    _, probes, train = probe_plan(config, curriculum, steps_done)
+    return probes > PROBE_WARNING * train
+
+
+def probe_cost(config: TrainConfig, curriculum: Curriculum, steps_done: int) -> str:
+    """One line on what the curriculum's probes will cost over the rest of the run against the training
+    attempts; warns when probes would take several times the training attempts (e.g. a large buffer on a
+    short run), the trap of a paper-sized probe in front of a few small steps."""
+    c = config
+    steps, probes, train = probe_plan(config, curriculum, steps_done)
+    line = (
+        f"{c.curriculum}: probes {probes:,} attempts over the {steps} steps left ({probes / max(1, steps):,.0f} "
+        f"per step) against {c.questions_per_step} x {c.attempts_per_question} = "
+        f"{c.questions_per_step * c.attempts_per_question} training attempts per step"
+    )
+    if probes_dwarf_training(config, curriculum, steps_done):
+        warnings.warn(
+            f"{line}: probes take {probes / max(1, train):.0f}x the training attempts. Use a smaller "
+            f'buffer (curriculum_options {{"preset": "very_fast"}}, or num_candidates / '
+            f"refresh_every), more steps, or a curriculum without probes (posterior)",
+            stacklevel=2,
+        )
+    return line

@@ -1,0 +1,533 @@
+"""The protocol every curriculum follows, and the hooks a curriculum implements to choose.
+
+A curriculum never runs the policy. Whoever runs it (our trainer, CurriculumWrapper, verl, TRL) asks the
+curriculum what to attempt, attempts it, and reports the rewards back; the curriculum answers which groups
+of attempts to train on and whether the training batch is complete. The one loop, with one set of names:
+
+    while True:
+        req = cur.next_request()                 # Request(phase, question_ids, attempts)
+        rewards = attempt(req.question_ids, req.counts(G))   # (n, max attempts) array; NaN = unfinished
+        fb = cur.report(req.question_ids, rewards, req.phase)       # Feedback(keep, done, phase)
+        batch += groups where fb.keep
+        if fb.done:                              # the training batch is complete: learn from it
+            break
+
+`next_request` is the one place that sequences probes and training batches: a curriculum that needs
+estimates first (learnability's buffer refresh) returns `phase="probe"` requests with `attempts=L`; else a
+`"train"` request of the questions to attempt (a filter returns extra candidates and keeps the best). An
+*iteration* is one training batch; it ends with the `report` whose feedback says `done` (the learnability
+buffer's refresh period T counts iterations). The per-question statistics every curriculum keeps are in
+curricula/statistics.py (`QuestionStats`), the batch and compute diagnostics in curricula/diagnostics.py
+(`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
+
+Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
+`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+
+from curricula import diagnostics as D
+from curricula.diagnostics import BatchStats
+from curricula.statistics import SOLVED_REWARD, QuestionStats
+
+PHASES = ("train", "probe")
+EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to attempt next, then `report` the rewards with this `phase`.
+
+    `attempts` says how often to attempt each of `question_ids`: None as many times as the trainer's group
+    size G, an int that many times each, or an int array aligned with `question_ids`, one count per id (SPEED
+    screens new questions with a few attempts while it completes the groups of earlier ones). Report the
+    rewards as an (n, max count) array, each row's finished attempts first and NaN after them (`counts(G)`
+    gives the counts as an array in every case).
+
+    `continues` (None, or a bool per id) marks rows that complete a group the curriculum asked the driver to
+    hold (`Feedback.hold`): their rewards are only the new attempts, and the driver trains on the held
+    attempts and the new ones as one group when the report keeps the row."""
+
+    phase: str  # "probe" (estimates for the curriculum) or "train" (a training batch, or part of one)
+    question_ids: np.ndarray
+    attempts: int | np.ndarray | None = None
+    continues: np.ndarray | None = None
+
+    def counts(self, group_size: int) -> np.ndarray:
+        """Attempts to make at each id, an int64 array aligned with `question_ids` (`group_size`, the
+        trainer's G, where `attempts` is None)."""
+        n = len(self.question_ids)
+        if self.attempts is None:
+            return np.full(n, int(group_size), dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.attempts, dtype=np.int64), (n,)).copy()
+
+    def continuing(self) -> np.ndarray:
+        """`continues` as a bool array (all False when None)."""
+        if self.continues is None:
+            return np.zeros(len(self.question_ids), dtype=bool)
+        return np.asarray(self.continues, dtype=bool)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The curriculum's answer to a `report`: which reported groups to train on, and whether the training
+    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch).
+
+    `hold` (None: none) marks groups that are neither trained on nor dropped yet: keep their attempts; a later
+    request names the question again with `continues` set, and its attempts join these (SPEED's screening)."""
+
+    keep: np.ndarray  # bool, one per reported question id
+    done: bool
+    phase: str
+    hold: np.ndarray | None = None
+
+    def held(self) -> np.ndarray:
+        """`hold` as a bool array (all False when None)."""
+        return (
+            np.zeros(len(self.keep), dtype=bool) if self.hold is None else np.asarray(self.hold, dtype=bool)
+        )
+
+
+def padded_rewards(flat: Any, counts: np.ndarray) -> np.ndarray:
+    """Rewards of a request attempted `counts[i]` times at row i, concatenated row by row, as the (n, max
+    count) float array `report` takes (NaN after each row's attempts)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    width = int(counts.max()) if counts.size else 0
+    out = np.full((counts.size, max(width, 1)), np.nan, dtype=np.float64)
+    if width:
+        out[np.arange(width)[None, :] < counts[:, None]] = np.asarray(flat, dtype=np.float64)
+    return out
+
+
+T = TypeVar("T")
+
+
+class HeldGroups(Generic[T]):
+    """The driver's side of `Feedback.hold`, one implementation for every driver: groups of attempts (of any
+    kind: reward rows, rollouts, completions) the curriculum asked to hold, and the join of each with its
+    continuation. `absorb` takes one reported request's groups and returns those to train on."""
+
+    def __init__(self, join: Callable[[T, T], T]) -> None:
+        self.join = join
+        self.groups: dict[int, T] = {}  # question id -> its held attempts
+
+    def absorb(self, request: Request, feedback: Feedback, groups: Sequence[T]) -> list[tuple[int, T]]:
+        """(row, group) for every row the feedback keeps, a continuation joined to its held attempts (held
+        first); the rows the feedback holds are kept here until a later request continues them. `groups`
+        and the feedback's masks are aligned with `request.question_ids`."""
+        cont, hold, keep = request.continuing(), feedback.held(), np.asarray(feedback.keep, dtype=bool)
+        out = []
+        for i, q in enumerate(np.asarray(request.question_ids).tolist()):
+            prior = self.groups.pop(q, None) if cont[i] else None
+            if hold[i]:
+                self.groups[q] = groups[i]
+            elif keep[i]:
+                out.append((i, groups[i] if prior is None else self.join(prior, groups[i])))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+
+__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "HeldGroups", "Request", "padded_rewards"]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+class Curriculum:
+    """The batch protocol over shared statistics (`stats`: attempts, successes, last seen, latest p).
+
+    Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
+    groups to train on), `_observe` (see each report's attempts before the statistics change),
+    `_after_update` (e.g. rebuild a buffer) and `_batch_done` (a batch that takes several requests), and
+    `request_size` when a training request holds more than `batch_size` questions. Everything that changes
+    a choice lives in `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
+    """
+
+    name: ClassVar[str] = "base"
+    #: attempts per question a training group needs (filters score a question from its own group: 2).
+    min_attempts: ClassVar[int] = 1
+    #: its training requests ask a different number of attempts per question (`Request.attempts` an array)
+    per_question_attempts: ClassVar[bool] = False
+    #: its feedback may hold groups for a later continuation (`Feedback.hold`; drivers join them)
+    holds_groups: ClassVar[bool] = False
+    #: built from the pool's difficulty labels (`curricula.make(..., questions=)` passes `difficulty=`)
+    needs_difficulty: ClassVar[bool] = False
+    #: one line of help per option, shown by `python -m agents.train --curriculum NAME --help`
+    options_doc: ClassVar[dict[str, str]] = {
+        "batch_size": "N_l: question groups per training batch (the trainer sets it from --questions-per-step)",
+        "solved_threshold": "an attempt counts as solved when its reward is at least this",
+    }
+    _state_keys: ClassVar[tuple[str, ...]] = ()
+    _base_state: ClassVar[tuple[str, ...]] = ("iteration", "_order", "_order_pos")
+
+    def __init__(
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        batch_size: int = 64,
+        solved_threshold: float = SOLVED_REWARD,
+    ) -> None:
+        if not isinstance(num_questions, (int, np.integer)) or num_questions < 1:
+            raise ValueError(f"num_questions must be a positive int (the pool size), got {num_questions!r}")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(
+                f"batch_size (N_l, questions per training batch) must be a positive int, got {batch_size!r}"
+            )
+        if num_questions < batch_size:
+            raise ValueError(
+                f"the pool of {num_questions} questions is smaller than a batch of {batch_size}: "
+                f"lower batch_size or use a larger pool"
+            )
+        self.num_questions = int(num_questions)
+        self.batch_size = int(batch_size)
+        self.solved_threshold = float(solved_threshold)
+        self.initial_seed = seed
+        self.config: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "solved_threshold": self.solved_threshold,
+        }
+        self.rng = np.random.default_rng(seed)
+        self.stats = QuestionStats(self.num_questions)
+        self.batch_stats = BatchStats()
+        self.iteration = 0
+        self.report_lag = 0  # during a report: iterations since its request was drawn (0 outside reports)
+        self._order: np.ndarray | None = None  # uniform epoch order, built on first use
+        self._order_pos = 0
+
+    # the per-question statistics (see QuestionStats), read by the curricula that choose from them
+    attempts = property(lambda self: self.stats.attempts, doc="Attempts reported per question.")
+    successes = property(lambda self: self.stats.successes, doc="Solved attempts per question.")
+    last_seen = property(
+        lambda self: self.stats.last_seen,
+        doc="Iteration of each question's latest attempts (-1: never attempted).",
+    )
+    p = property(
+        lambda self: self.stats.p,
+        doc="Share solved in each question's latest group of attempts (nan: never attempted).",
+    )
+
+    # ---- the protocol -------------------------------------------------------------------------------
+
+    def next_request(self, n: int | None = None, *, probe: bool = True) -> Request:
+        """What to attempt next: a probe when one is due (the same ids until their rewards are reported),
+        else the questions for a training batch of `n` (default `batch_size`) groups. `probe=False` asks for
+        a training batch even while a probe is out (a data loader that draws ahead of the rewards)."""
+        ids = self._probe_ids() if probe else EMPTY
+        if ids.size:
+            return Request("probe", ids, self.probe_attempts)
+        return self._train_request(n)
+
+    def report(
+        self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None
+    ) -> Feedback:
+        """Record attempts; say which groups to train on and whether the training batch is complete.
+
+        `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
+        never finished (and pads the rows of a request with per-question `attempts`). An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
+        answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
+
+        Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn (None: this
+        iteration, the synchronous loop). Reports may come several iterations late and in any order: their attempts are
+        dated by `issued` (`report_lag` = iterations late, for the hooks), so an older group never overwrites
+        a question's newer estimate (see docs/curricula.md, "Asynchronous rollouts").
+        """
+        ids, solved, tried = self._rows(question_ids, rewards, phase)
+        issued = self.iteration if issued is None else int(issued)
+        if not 0 <= issued <= self.iteration:
+            raise ValueError(
+                f"issued={issued} must be the iteration the request was drawn at (cur.iteration then), "
+                f"between 0 and the current iteration {self.iteration}"
+            )
+        self._check(ids, phase)  # before any statistic changes, so a rejected report leaves no trace
+        self.report_lag = self.iteration - issued
+        try:
+            self._record(ids, solved, tried, phase)
+            hold = self._hold(ids, solved, tried, phase)
+            keep = self._keep(ids, solved, tried, phase) & ~hold
+            self._after_update(ids, solved, tried, phase)
+            self.batch_stats.add(phase, solved, tried, keep, hold)
+        finally:
+            self.report_lag = 0
+        done = phase == "train" and self._batch_done()
+        if done:
+            self._close_batch()
+            self.batch_stats.close()
+            self.iteration += 1
+        return Feedback(keep, done, phase, hold)
+
+    @property
+    def probe_attempts(self) -> int:
+        """Attempts each probe question needs (L); 0 for curricula that never probe."""
+        return 0
+
+    @property
+    def request_size(self) -> int:
+        """Question ids in one training request for a batch of `batch_size` groups: what a framework
+        trainer's prompt batch must hold (more than `batch_size` for curricula that choose among candidates)."""
+        return self.batch_size
+
+    def planned_probe_attempts(self, iterations: int) -> int:
+        """Probe attempts this curriculum will ask for over the next `iterations` training iterations (0 for
+        curricula that never probe): the compute a run spends on scoring rather than training."""
+        return 0
+
+    def seed(self, seed: int | None) -> None:
+        """Restart the random stream from `seed`, dropping draws made but not yet answered (the epoch order,
+        pending probes), so the next choices depend only on `seed` and the statistics recorded so far."""
+        self.rng = np.random.default_rng(seed)
+        self._order = None
+        self._order_pos = 0
+        self._restart()
+
+    def state_nbytes(self) -> int:
+        """Bytes of the numpy arrays this curriculum holds (dicts, lists and tuples followed, each array
+        once): what its per-question statistics cost in memory."""
+        total, seen, stack = 0, set(), [self.__dict__]
+        while stack:
+            x = stack.pop()
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            if isinstance(x, np.ndarray):
+                total += x.nbytes
+            elif isinstance(x, dict):
+                stack.extend(x.values())
+            elif isinstance(x, (list, tuple)):
+                stack.extend(v for v in x if isinstance(v, (np.ndarray, dict, list, tuple)))
+        return total
+
+    def question_info(self, question_id: int) -> dict[str, Any]:
+        """The curriculum's view of one question, as CurriculumWrapper puts it in `info`."""
+        question_id = int(question_id)
+        p = float(self.p[question_id])
+        return {
+            "curriculum_p": p,
+            "curriculum_learnability": p * (1.0 - p),
+            "curriculum_attempts": int(self.attempts[question_id]),
+            "curriculum_in_buffer": self._in_buffer(question_id),
+            "curriculum_sampling_prob": self._sampling_prob(question_id),
+            "curriculum_iteration": self.iteration,
+        }
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
+
+        Batch metrics describe the groups of the latest training batch that were kept for training (see
+        curricula.diagnostics, which names them).
+        """
+        size, age, buffer_l = self._buffer_stats()
+        return {
+            D.ITERATION: self.iteration,
+            D.POOL_LEARNABILITY: self.stats.pool_learnability(),
+            D.FRAC_SEEN: self.stats.seen / self.num_questions,
+            D.BUFFER_SIZE: size,
+            D.BUFFER_AGE: age,
+            D.BUFFER_LEARNABILITY: buffer_l,
+            D.P_HIST: self.stats.p_hist.copy(),
+            **self.batch_stats.batch_metrics(),
+            **self.batch_stats.count_metrics(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that affects future choices (statistics, buffer, RNG), copied."""
+        state = {
+            "name": self.name,
+            "num_questions": self.num_questions,
+            "config": dict(self.config),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+        }
+        state.update(copy.deepcopy(self.stats.state_dict()))
+        state.update(copy.deepcopy(self.batch_stats.state_dict()))
+        for key in self._base_state + self._state_keys:
+            state[key] = copy.deepcopy(getattr(self, key))
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict()` output; the curriculum must have been built with the same options."""
+        if state.get("name") != self.name or state.get("num_questions") != self.num_questions:
+            raise ValueError(
+                f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
+                f"this curriculum is {self.name!r} over {self.num_questions}"
+            )
+        saved = state.get("config", {})
+        diff = sorted(
+            k
+            for k in set(saved) | set(self.config)
+            if k not in saved or k not in self.config or not _same(saved[k], self.config[k])
+        )
+        if diff:
+            raise ValueError(
+                f"state was saved with different options {diff}; build the curriculum with "
+                f"the options it was saved with"
+            )
+        self.stats.load_state_dict(copy.deepcopy({k: state[k] for k in QuestionStats.STATE}))
+        self.batch_stats.load_state_dict(copy.deepcopy({k: state[k] for k in BatchStats.STATE}))
+        for key in self._base_state + self._state_keys:
+            setattr(self, key, copy.deepcopy(state[key]))
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self._on_load()
+
+    # ---- hooks for subclasses -----------------------------------------------------------------------
+
+    def _probe_ids(self) -> np.ndarray:
+        """Question ids to probe `probe_attempts` times each before the next training batch; empty when none
+        is due. Returns the same ids until their results are reported with phase "probe"."""
+        return EMPTY.copy()
+
+    def _sample(self, n: int | None = None) -> np.ndarray:
+        """Question ids to attempt for a training batch of `n` (default `batch_size`) groups."""
+        raise NotImplementedError
+
+    def _train_request(self, n: int | None = None) -> Request:
+        """The training request: `_sample(n)` attempted G times each, unless a curriculum asks per-question
+        attempts (SPEED)."""
+        return Request("train", self._sample(n), None)
+
+    def _hold(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
+        """Groups whose attempts a later request continues (`Feedback.hold`). Default: none."""
+        return np.zeros(len(ids), dtype=bool)
+
+    def _close_batch(self) -> None:
+        """The training batch is complete (before `iteration` moves on): end-of-iteration updates."""
+
+    def _batch_done(self) -> bool:
+        """After a "train" report: is the training batch complete? (Dynamic sampling draws again until full.)"""
+        return True
+
+    def _check(self, ids: np.ndarray, phase: str) -> None:
+        """Reject a report that does not answer what was asked (raise ValueError); default: accept all."""
+
+    def _keep(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
+        """Which groups to train on. Default: every attempted training group, no probe."""
+        if phase == "probe":
+            return np.zeros(len(ids), dtype=bool)
+        return tried > 0
+
+    def _observe(self, ids: np.ndarray, attempts: np.ndarray, successes: np.ndarray) -> None:
+        """Called by every report before the statistics change: `ids` (unique) were attempted `attempts` times
+        and solved `successes` times, `self.report_lag` iterations ago (0 in a synchronous loop); `self.p` and
+        `self.last_seen` still hold their previous values."""
+
+    def _after_update(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
+        pass
+
+    def _restart(self) -> None:
+        pass
+
+    def _on_load(self) -> None:
+        pass
+
+    def _in_buffer(self, question_id: int) -> bool:
+        return False
+
+    def _sampling_prob(self, question_id: int) -> float:
+        """Probability that one draw of a batch picks this question."""
+        return 1.0 / self.num_questions
+
+    def _buffer_stats(self) -> tuple[int, int, float]:
+        """(buffer size, iterations since it was built, its mean learnability); (0, 0, nan) without one."""
+        return 0, 0, float("nan")
+
+    # ---- shared machinery ---------------------------------------------------------------------------
+
+    def _require(self, ok: bool, message: str) -> None:
+        """Fail at construction with a message that says what to change."""
+        if not ok:
+            raise ValueError(f"{self.name}: {message}")
+
+    def _draw_uniform(self, n: int) -> np.ndarray:
+        """Uniform draws without replacement within an epoch: every question once per pass, seeded order."""
+        out = []
+        while n > 0:
+            order = self._epoch()
+            take = min(n, self.num_questions - self._order_pos)
+            out.append(order[self._order_pos : self._order_pos + take])
+            self._order_pos += take
+            n -= take
+        return np.concatenate(out).astype(np.int64) if out else EMPTY.copy()
+
+    def _epoch(self) -> np.ndarray:
+        """The uniform epoch order, a new seeded permutation when the current one is used up."""
+        if self._order is None or self._order_pos == self.num_questions:
+            dtype = np.int32 if self.num_questions < 2**31 else np.int64
+            self._order = self.rng.permutation(self.num_questions).astype(dtype)
+            self._order_pos = 0
+        return self._order
+
+    def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        ids = np.asarray(question_ids)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(
+                f"question_ids must be a 1-D array of ints, got shape {ids.shape} dtype {ids.dtype}"
+            )
+        ids = ids.astype(np.int64, copy=False)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
+            raise ValueError(f"question ids must lie in [0, {self.num_questions})")
+        r = np.asarray(rewards, dtype=np.float64)
+        if r.ndim == 1:
+            r = r[:, None]
+        if r.ndim != 2 or r.shape[0] != ids.size:
+            raise ValueError(
+                f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}"
+            )
+        if phase == "train" and r.shape[1] < self.min_attempts:
+            raise ValueError(
+                f"{self.name} scores each question from its own group of attempts: pass rewards of "
+                f"shape (n, G) with G >= {self.min_attempts}, got {r.shape}"
+            )
+        tried = (~np.isnan(r)).sum(axis=1)
+        solved = (r >= self.solved_threshold).sum(axis=1)  # NaN compares False
+        return ids, solved, tried
+
+    def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
+        """Add attempts to the statistics (p becomes the share solved in this report's attempts), after
+        `_observe` has seen them."""
+        if not (tried > 0).any():
+            return
+        uniq, a, s = _per_question(ids, solved, tried)
+        self._observe(uniq, a, s)
+        self.stats.record(uniq, a, s, self.iteration - self.report_lag)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        warned = self.__dict__.setdefault("_warned", set())
+        if key not in warned:
+            warned.add(key)
+            warnings.warn(message, stacklevel=3)
+
+    def _n(self, n: int | None) -> int:
+        n = self.batch_size if n is None else n
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"next_request(n) needs a non-negative int, got {n!r}")
+        return int(n)
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if not isinstance(v, np.ndarray))
+        return f"{type(self).__name__}(num_questions={self.num_questions}, {opts})"
+
+
+def _per_question(
+    ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
+    are left out (a question can appear in several groups of one report)."""
+    has = tried > 0
+    uniq, inv = np.unique(ids[has], return_inverse=True)
+    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
+    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+    return uniq, a, s

@@ -1,0 +1,1 @@
+"""TRL 1.16 on our curricula: `sampler` (`CurriculumRepeatSampler`) and `trainer` (`CurriculumGRPOTrainer`)."""

@@ -1,0 +1,272 @@
+"""Train with TRL's GRPOTrainer (checked against trl 1.16.0) on our curricula and verifier.
+
+    from integrations.trl.trainer import CurriculumGRPOTrainer
+    from mathenv.export import grpo_dataset
+    from mathenv.rewards import mathenv_reward
+
+    train = grpo_dataset(questions)                       # prompt, answer, question_id (= row number)
+    cur = curricula.make("learnability", len(train), preset="fast", batch_size=B)
+    trainer = CurriculumGRPOTrainer(model=..., args=GRPOConfig(...), train_dataset=train,
+                                    reward_funcs=[mathenv_reward], curriculum=cur)
+    trainer.train()
+
+How it fits GRPOTrainer: TRL draws one *generation batch* of `generation_batch_size` rows = B prompts x
+`num_generations` (G) copies, and repeats it `num_iterations x steps_per_generation` times so that every
+micro-step that reuses the generations sees the same prompts; that is `RepeatSampler`'s layout, and
+`integrations.trl.sampler.CurriculumRepeatSampler` keeps it, choosing each generation batch's B prompts
+(`curriculum.request_size`) with a `BatchSchedule` (learnability probe batches included). After TRL gathers
+the rewards of a generation batch from all processes, `_calculate_rewards` hands them to the curriculum
+(grouped per prompt; which reward function counts is `curriculum_reward`, the first by default). Then, in
+`_generate_and_score_completions`, exactly this happens:
+
+- A training batch the curriculum keeps whole (uniform, learnability, prioritized, posterior, ...): trained
+  on as TRL made it.
+- Training feedback that keeps part of the rows or is not `done` (the filters; DAPO's dynamic sampling in
+  `zero_variance_filter`), with one process: the kept rows are set aside and, while the feedback is not
+  `done`, further generation batches are drawn straight from the curriculum (not through the data loader),
+  generated and scored by TRL's own code, and reported, until the curriculum's batch is complete. The step
+  then trains on exactly the kept groups (`batch_size x G` rows; prompts left-padded and completions
+  right-padded to common widths; TRL's advantages as computed within each generation batch, per group).
+  The construction checks that `batch_size x G` splits into `steps_per_generation` slices.
+- The same with several processes: extra generation would have to be coordinated across processes, which
+  TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
+  it is (the curriculum still completes its batch over the following generation batches).
+- A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
+  Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
+
+Every process holds an identical curriculum, fed the same gathered rewards.
+
+Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
+`checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
+the data position, so the trainer sets `args.ignore_data_skip=True` (fast-forwarding the loader would
+make the curriculum draw batches it never trains on). Exact resumes need checkpoints on generation-batch
+boundaries (`save_steps` a multiple of `steps_per_generation x num_iterations / gradient_accumulation_steps`).
+
+The data loader draws one batch ahead (accelerate prefetches). With `steps_per_generation x num_iterations
+== 1` the next generation batch is therefore chosen before the rewards of the current one arrive: choices
+lag by one generation batch (`schedule.lagged_batches` counts those drawn while a probe was out). Use
+`steps_per_generation >= 2` for choices that always see the latest rewards.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+from trl import GRPOTrainer
+
+from curricula.protocol import Curriculum, Feedback
+from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
+from integrations.trl.sampler import CurriculumRepeatSampler
+from mathenv.export import QUESTION_ID
+
+
+class CurriculumGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose prompts come from `curriculum` and whose rewards go back to it.
+
+    `curriculum_reward`: which reward function (index or `__name__`) the curriculum learns from.
+    `question_id_column`: the dataset column holding each row's question id (its row number).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        curriculum: Curriculum,
+        curriculum_reward: int | str = 0,
+        question_id_column: str = QUESTION_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        data = self.train_dataset
+        if data is None or not hasattr(data, "__len__") or question_id_column not in data.column_names:
+            raise ValueError(
+                f"CurriculumGRPOTrainer needs a map-style train_dataset with a "
+                f"{question_id_column!r} column (its row numbers; see grpo_dataset)"
+            )
+        if len(data) != curriculum.num_questions:
+            raise ValueError(
+                f"the curriculum covers {curriculum.num_questions} questions but the dataset "
+                f"has {len(data)} rows"
+            )
+        names = list(self.reward_func_names)
+        if isinstance(curriculum_reward, str):
+            if curriculum_reward not in names:
+                raise ValueError(f"no reward function named {curriculum_reward!r}; they are {names}")
+            curriculum_reward = names.index(curriculum_reward)
+        if not 0 <= curriculum_reward < len(names):
+            raise ValueError(
+                f"curriculum_reward={curriculum_reward} but there are {len(names)} reward functions"
+            )
+        self.curriculum_reward = int(curriculum_reward)
+        self.question_id_column = question_id_column
+        self.curriculum_schedule = BatchSchedule(
+            curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations
+        )
+        rows = curriculum.batch_size * self.num_generations
+        if curriculum.request_size != curriculum.batch_size and rows % self.args.steps_per_generation:
+            raise ValueError(
+                f"{curriculum.name} trains on batch_size x num_generations = {rows} rows per "
+                f"generation batch, which does not split into steps_per_generation="
+                f"{self.args.steps_per_generation} slices"
+            )
+        self.args.ignore_data_skip = True  # the curriculum's state is the data position (see module doc)
+        self._curriculum_fb: Feedback | None = None  # feedback on the generation batch just scored
+        self._curriculum_filling = False  # generating a batch drawn straight from the curriculum
+
+    @property
+    def curriculum(self) -> Curriculum:
+        return self.curriculum_schedule.curriculum
+
+    def _get_train_sampler(self, dataset=None) -> Sampler:
+        return CurriculumRepeatSampler(
+            self.curriculum_schedule,
+            self.num_generations,
+            self.num_iterations * self.args.steps_per_generation,
+        )
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if self.model.training:
+            self._curriculum_feedback(inputs, rewards_per_func)
+        return rewards_per_func
+
+    def _curriculum_feedback(self, inputs: list[dict], rewards_per_func: torch.Tensor) -> None:
+        from accelerate.utils import gather_object
+
+        ids = [int(x[self.question_id_column]) for x in inputs]
+        if self.accelerator.num_processes > 1:
+            ids = gather_object(ids)
+        g = self.num_generations
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1, g)
+        if not (ids == ids[:, :1]).all():
+            raise ValueError(
+                "a group of num_generations rows spans several questions: the sampler's layout was changed"
+            )
+        rewards = rewards_per_func[:, self.curriculum_reward].float().cpu().numpy().reshape(-1, g)
+        if self._curriculum_filling:  # drawn from the curriculum itself, not issued by the schedule
+            fb = self.curriculum.report(ids[:, 0], rewards, "train")
+        else:
+            fb = self.curriculum_schedule.report(ids[:, 0], rewards)
+        self._curriculum_fb = Feedback(np.repeat(fb.keep, g), fb.done, fb.phase)
+        metrics = self._metrics["train"]
+        for key, value in self.curriculum.diagnostics().items():
+            if np.isscalar(value) and np.isfinite(value):
+                metrics[key].append(float(value))
+        metrics["curriculum/probe_batch"].append(float(fb.phase == "probe"))
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        fb, self._curriculum_fb = self._curriculum_fb, None
+        if fb is None or (fb.done and fb.keep.all()):
+            return output
+        if fb.phase == "train" and self.accelerator.num_processes == 1:
+            return self._curriculum_batch(output, fb)
+        n = len(inputs)
+        local = fb.keep[self.accelerator.process_index * n : (self.accelerator.process_index + 1) * n]
+        adv = output["advantages"]
+        output["advantages"] = adv.masked_fill(
+            torch.as_tensor(~local, device=adv.device).view(-1, *([1] * (adv.dim() - 1))), 0.0
+        )
+        return output
+
+    def _curriculum_batch(self, output: dict, fb: Feedback) -> dict:
+        """The kept rows of this generation batch and of further ones drawn from the curriculum until
+        its feedback is done, as one generation batch (one process; see the module docstring)."""
+        parts = [select_rows(output, fb.keep)]
+        while not fb.done:
+            req = self.curriculum.next_request()
+            rows = [
+                self.train_dataset[int(q)]
+                for q in req.question_ids.tolist()
+                for _ in range(self.num_generations)
+            ]
+            self._curriculum_filling = True
+            try:
+                more = super()._generate_and_score_completions(rows)
+            finally:
+                self._curriculum_filling = False
+            fb, self._curriculum_fb = self._curriculum_fb, None
+            parts.append(select_rows(more, fb.keep))
+        return merge_rows(parts, self.processing_class.pad_token_id)
+
+    # -- checkpoints --
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            os.makedirs(folder, exist_ok=True)
+            torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
+        path = resume_from_checkpoint
+        if path is True:
+            from transformers.trainer_utils import get_last_checkpoint
+
+            path = get_last_checkpoint(self.args.output_dir)
+        if isinstance(path, str | os.PathLike):
+            state_file = os.path.join(path, CURRICULUM_CHECKPOINT)
+            if not os.path.exists(state_file):
+                raise FileNotFoundError(
+                    f"{state_file} is missing: the checkpoint was not written by "
+                    f"CurriculumGRPOTrainer, so the curriculum cannot resume"
+                )
+            self.curriculum_schedule.load_state_dict(torch.load(state_file, weights_only=False))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+
+#: keys of TRL's generation output that hold one row per completion; prompts are left-padded
+PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+COMPLETION_KEYS = (
+    "completion_ids",
+    "completion_mask",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+    "sampling_per_token_logps",
+    "importance_sampling_ratio",
+    "tool_mask",
+)
+
+
+def select_rows(output: dict, keep: np.ndarray) -> dict:
+    """The rows `keep` of a TRL generation output (text only: any other per-row key is refused)."""
+    other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
+    if other:
+        raise ValueError(
+            f"curriculum batches under TRL support text completions only; the generation output "
+            f"also holds {sorted(other)}"
+        )
+    index = torch.as_tensor(np.flatnonzero(keep), device=output["advantages"].device)
+    return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
+        k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None
+    }
+
+
+def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
+    """Generation outputs as one: prompts left-padded, completions right-padded to the widest, and
+    `num_items_in_batch` (the completion tokens the loss is normalised by) recounted."""
+    out = {}
+    for key in parts[0]:
+        if key == "num_items_in_batch":
+            continue
+        tensors = [p[key] for p in parts]
+        if tensors[0].dim() > 1:
+            width = max(t.shape[1] for t in tensors)
+            value = pad_token_id if key.endswith("_ids") else 0
+            left = key in PROMPT_KEYS
+            tensors = [
+                torch.nn.functional.pad(
+                    t, (width - t.shape[1], 0) if left else (0, width - t.shape[1]), value=value
+                )
+                for t in tensors
+            ]
+        out[key] = torch.cat(tensors)
+    mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+    out["num_items_in_batch"] = mask.sum().to(parts[0]["num_items_in_batch"].dtype)
+    return out
+
+
+__all__ = ["CurriculumGRPOTrainer", "merge_rows", "select_rows"]

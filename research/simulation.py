@@ -1,0 +1,490 @@
+"""A simulated learner to try curricula on before an expensive run: which regime can show a difference?
+
+The learner. Question i has a success rate p_i = clip(a_skill(i) + b_i, 0, 1): exactly 0 or 1 outside a band,
+so "learnable" (0 < p < 1) is a property of the learner, not of a threshold. At the start a share `start[0]`
+of the pool is always solved (p = 1), `start[1]` sometimes (p from 0.05 to 0.95) and `start[2]` never (p = 0).
+Training on a group of G attempts at question i is a policy-gradient step with the group-mean baseline,
+
+    step = 4 mean_g (y_g - mean(y)) (y_g - p_i)        (zero when all attempts agree)
+    b_i += lr_question step,   a_skill(i) += lr_skill step,   every other skill -= lr_interference step
+
+so practice raises p only where 0 < p < 1; part of it transfers to the question's skill (40 skills), which
+slowly brings never-solved questions within reach; and a little of it interferes with the other skills,
+so solved questions drift back below 1 (forgetting) and estimates made earlier go stale. Held-out questions
+have their own b and share the skills: only transfer moves them, as only generalisation moves a real held-out
+set. The model assumes the paper's premise (learning happens only where 0 < p < 1), so read what it predicts
+as an upper bound on what a curriculum can gain, and a prediction of zero as a reason not to run.
+
+    python scripts/simulate_curricula.py              # every curriculum at equal attempts
+    python scripts/simulate_curricula.py --regimes    # uniform, compute-matched uniform and learnability over
+                                                      # pool sizes and run lengths: where is the effect?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from curricula import make
+from curricula.protocol import Feedback, HeldGroups, Request, padded_rewards
+
+#: shares of the pool always / sometimes / never solved at the start, when no measured distribution is given
+DEFAULT_START = (0.3, 0.4, 0.3)
+
+
+class Learner:
+    """Success rates that drift with practice, transfer and interference (see the module docstring)."""
+
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        *,
+        skills: int = 40,
+        lr_question: float = 0.05,
+        lr_skill: float = 0.0005,
+        lr_interference: float = 0.00001,
+        start: tuple[float, float, float] = DEFAULT_START,
+        heldout: int = 0,
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        total = n + heldout
+        kind = rng.choice(3, total, p=list(start))  # always / sometimes / never solved at the start
+        b = np.where(
+            kind == 0,
+            rng.uniform(1.05, 1.5, total),
+            np.where(kind == 1, rng.uniform(0.05, 0.95, total), rng.uniform(-0.6, -0.05, total)),
+        )
+        skill = rng.integers(skills, size=total)
+        self.b, self.skill = b[:n].copy(), skill[:n]
+        self.heldout_b, self.heldout_skill = b[n:], skill[n:]
+        self.a = np.zeros(skills)
+        self.lr_question, self.lr_skill, self.lr_interference = lr_question, lr_skill, lr_interference
+        # dataset difficulty labels (MATH-style levels 1-5): noisy, as real labels are
+        noisy = -self.b + rng.normal(0, 0.3, n)
+        self.difficulty = np.searchsorted(np.quantile(noisy, [0.2, 0.4, 0.6, 0.8]), noisy) + 1
+        self.rng = np.random.default_rng(seed + 1000)
+
+    def p(self, ids: np.ndarray | None = None) -> np.ndarray:
+        theta = self.a[self.skill] + self.b if ids is None else self.a[self.skill[ids]] + self.b[ids]
+        return np.clip(theta, 0.0, 1.0)
+
+    def attempt(self, ids: np.ndarray, attempts: int | np.ndarray) -> np.ndarray:
+        """(n, max attempts) rewards; with one count per id, NaN after each row's own attempts."""
+        counts = np.broadcast_to(np.asarray(attempts, dtype=np.int64), (ids.size,))
+        width = int(counts.max()) if ids.size else int(np.max(attempts, initial=0))
+        r = (self.rng.random((ids.size, width)) < self.p(ids)[:, None]).astype(np.float32)
+        r[np.arange(width)[None, :] >= counts[:, None]] = np.nan
+        return r
+
+    def train(self, ids: np.ndarray, rewards: np.ndarray) -> None:
+        p = self.p(ids)[:, None]
+        y = rewards
+        step = 4.0 * np.nanmean((y - np.nanmean(y, axis=1, keepdims=True)) * (y - p), axis=1)
+        np.add.at(self.b, ids, self.lr_question * step)
+        per_skill = np.bincount(self.skill[ids], weights=step, minlength=self.a.size)
+        self.a += self.lr_skill * per_skill - self.lr_interference * (per_skill.sum() - per_skill)
+
+    def accuracy(self) -> float:
+        """Mean success rate over the training pool."""
+        return float(self.p().mean())
+
+    def heldout_accuracy(self) -> float:
+        """Mean success rate over the held-out questions (NaN without any)."""
+        if not self.heldout_b.size:
+            return float("nan")
+        return float(np.clip(self.a[self.heldout_skill] + self.heldout_b, 0.0, 1.0).mean())
+
+
+def made(rewards: np.ndarray) -> int:
+    """Attempts a reward array holds (NaN padding is no attempt)."""
+    return int(np.isfinite(rewards).sum())
+
+
+class SimGroups(HeldGroups[np.ndarray]):
+    """HeldGroups over reward rows: a held row's finished attempts, joined by concatenation."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda a, b: np.concatenate([a, b]))
+
+    def trained(self, req: Request, fb: Feedback, rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows kept, their groups as one NaN-padded array): what the learner trains on."""
+        rows = [r[np.isfinite(r)] for r in rewards]
+        kept = self.absorb(req, fb, rows)
+        if not kept:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
+        idx = np.array([i for i, _ in kept], dtype=np.int64)
+        groups = [g for _, g in kept]
+        return idx, padded_rewards(np.concatenate(groups), np.array([g.size for g in groups])).astype(
+            np.float32
+        )
+
+
+def run(
+    name: str,
+    options: dict[str, Any],
+    *,
+    n: int,
+    seed: int,
+    budget: int,
+    G: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    """One curriculum until `budget` attempts. Returns, after every report: attempts so far, pool accuracy,
+    and attempts that went into trained groups whose question was learnable at pick time; plus totals."""
+    learner = Learner(n, seed)
+    cur = make(name, n, seed=seed, **with_difficulty(name, options, learner))
+    held = SimGroups()
+    xs, ys, useful = [0], [learner.accuracy()], [0]
+    spent = trained = learnable = 0
+    while spent < budget:
+        req = cur.next_request()
+        ids = req.question_ids
+        p_now = learner.p(ids)
+        rewards = learner.attempt(ids, req.counts(G))
+        rows, groups = held.trained(req, cur.report(ids, rewards, req.phase), rewards)
+        if rows.size:
+            ok = (p_now[rows] > 0) & (p_now[rows] < 1)
+            trained += rows.size
+            learnable += int(ok.sum())
+            useful.append(useful[-1] + int(np.isfinite(groups[ok]).sum()))
+            learner.train(ids[rows], groups)
+        else:
+            useful.append(useful[-1])
+        spent += made(rewards)
+        xs.append(spent)
+        ys.append(learner.accuracy())
+    d = cur.diagnostics()
+    totals = {
+        "learnable_picks": learnable / max(1, trained),
+        "probe_share": d["curriculum/probe_attempts"] / max(1, spent),
+        "discarded_share": d["curriculum/discarded_attempts"] / max(1, spent),
+    }
+    return np.asarray(xs), np.asarray(ys), np.asarray(useful), totals
+
+
+def with_difficulty(name: str, options: dict[str, Any], learner: Learner) -> dict[str, Any]:
+    """`options`, plus the learner's difficulty labels for a curriculum that orders by difficulty."""
+    from curricula import CURRICULA
+
+    opts = dict(options)
+    if CURRICULA[name].needs_difficulty:
+        opts.setdefault("difficulty", learner.difficulty)
+    return opts
+
+
+@dataclass
+class SimulatedArm:
+    """One arm of a simulated comparison: a curriculum, its options and its questions per step."""
+
+    name: str
+    curriculum: str
+    options: dict[str, Any]
+    batch_size: int
+
+
+def run_steps(
+    arm: SimulatedArm,
+    *,
+    n: int,
+    seed: int,
+    steps: int,
+    G: int,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """One arm for `steps` training iterations (each a batch of `arm.batch_size` groups of G attempts, after
+    any probes the curriculum asks for). Returns final pool and held-out accuracy (points), attempts spent and
+    the zero-advantage share of trained groups."""
+    sim = Learner(n, seed, heldout=heldout, **(learner or {}))
+    opts = with_difficulty(arm.curriculum, arm.options, sim)
+    cur = make(arm.curriculum, n, seed=seed, batch_size=arm.batch_size, **opts)
+    held = SimGroups()
+    start_pool, start_heldout = sim.accuracy(), sim.heldout_accuracy()
+    spent = done_steps = groups = zero = 0
+    while done_steps < steps:
+        req = cur.next_request()
+        rewards = sim.attempt(req.question_ids, req.counts(G))
+        fb = cur.report(req.question_ids, rewards, req.phase)
+        spent += made(rewards)
+        rows, kept = held.trained(req, fb, rewards)
+        if rows.size:
+            groups += len(kept)
+            zero += int((np.nanstd(kept, axis=1) == 0).sum())
+            sim.train(req.question_ids[rows], kept)
+        if req.phase == "train" and fb.done:
+            done_steps += 1
+    return {
+        "pool": 100 * (sim.accuracy() - start_pool),
+        "heldout": 100 * (sim.heldout_accuracy() - start_heldout),
+        "attempts": spent,
+        "zero_advantage": zero / max(1, groups),
+    }
+
+
+def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[SimulatedArm]:
+    """uniform, learnability with the paper's `recommended` buffer scaled to `batch_size` (N = 20 N_l,
+    K = 4 N_l, T = 50, L = 8, rho = 0.5), and uniform given learnability's probe attempts as more questions
+    per step (compute-matched)."""
+    learn = SimulatedArm("learnability", "learnability", {"preset": "recommended"}, batch_size)
+    probes = make("learnability", n, batch_size=batch_size, preset="recommended").planned_probe_attempts(
+        steps
+    )
+    extra = round(probes / (steps * G))
+    return [
+        SimulatedArm("uniform", "uniform", {}, batch_size),
+        SimulatedArm("uniform_cm", "uniform", {}, batch_size + extra),
+        learn,
+    ]
+
+
+def compare_regime(
+    n: int,
+    steps: int,
+    batch_size: int,
+    G: int = 8,
+    seeds: int = 8,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Each arm of `regime_arms` over `seeds` paired seeds (the same learner per seed): mean gains, and the
+    paired differences of learnability against each uniform with their standard errors."""
+    arms = regime_arms(batch_size, steps, G, n)
+    results = {
+        a.name: [
+            run_steps(a, n=n, seed=s, steps=steps, G=G, heldout=heldout, learner=learner)
+            for s in range(seeds)
+        ]
+        for a in arms
+    }
+    out: dict[str, dict[str, float]] = {}
+    for name, runs in results.items():
+        out[name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    for base in ("uniform", "uniform_cm"):
+        for metric in ("pool", "heldout"):
+            d = np.array(
+                [a[metric] - b[metric] for a, b in zip(results["learnability"], results[base], strict=True)]
+            )
+            out[f"learnability-{base}"] = out.get(f"learnability-{base}", {})
+            out[f"learnability-{base}"][metric] = float(d.mean())
+            out[f"learnability-{base}"][f"{metric}_se"] = (
+                float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+            )
+    return out
+
+
+#: the question selectors compared in one regime (`compare_selectors`, `simulate_curricula.py --regimes`)
+SELECTORS: list[tuple[str, str, dict[str, Any]]] = [  # (label, curriculum, options)
+    ("learnability (recommended)", "learnability", {"preset": "recommended"}),
+    ("learnability_filter", "learnability_filter", {}),
+    ("zero_variance_filter", "zero_variance_filter", {}),
+    ("posterior", "posterior", {}),
+    ("greso", "greso", {}),
+    ("speed", "speed", {}),
+    ("pass_rate_band", "pass_rate_band", {}),
+    ("adarft", "adarft", {}),
+    ("mopps", "mopps", {}),
+]
+
+
+def compare_selectors(
+    n: int,
+    steps: int,
+    batch_size: int,
+    G: int = 8,
+    seeds: int = 4,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+    selectors: list[tuple[str, str, dict[str, Any]]] = SELECTORS,
+) -> dict[str, dict[str, float]]:
+    """Each selector for `steps` training batches of `batch_size` groups, against uniform at the same
+    batches and against uniform given as many attempts as the selector really generated (probes, screening
+    and discarded groups included: more questions per step, compute-matched), paired over seeds. Returns per
+    selector its mean gains, attempts per step and the paired differences (pool and held-out, with standard
+    errors)."""
+    uniform = [
+        run_steps(
+            SimulatedArm("uniform", "uniform", {}, batch_size),
+            n=n,
+            seed=s,
+            steps=steps,
+            G=G,
+            heldout=heldout,
+            learner=learner,
+        )
+        for s in range(seeds)
+    ]
+    out: dict[str, dict[str, float]] = {}
+    for label, name, options in selectors:
+        runs = [
+            run_steps(
+                SimulatedArm(label, name, options, batch_size),
+                n=n,
+                seed=s,
+                steps=steps,
+                G=G,
+                heldout=heldout,
+                learner=learner,
+            )
+            for s in range(seeds)
+        ]
+        spent = float(np.mean([r["attempts"] for r in runs]))
+        matched = min(n, max(batch_size, round(spent / (steps * G))))
+        cm = [
+            run_steps(
+                SimulatedArm("uniform_cm", "uniform", {}, matched),
+                n=n,
+                seed=s,
+                steps=steps,
+                G=G,
+                heldout=heldout,
+                learner=learner,
+            )
+            for s in range(seeds)
+        ]
+        row = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+        row["attempts_per_step"] = spent / steps
+        row["matched_batch"] = float(matched)
+        for base, ref in (("uniform", uniform), ("uniform_cm", cm)):
+            for metric in ("pool", "heldout"):
+                d = np.array([a[metric] - b[metric] for a, b in zip(runs, ref, strict=True)])
+                row[f"{metric}-{base}"] = float(d.mean())
+                row[f"{metric}-{base}_se"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        out[label] = row
+    return out
+
+
+class AsyncLoop:
+    """The protocol under asynchronous rollouts, against the simulated learner: requests are drawn while
+    `lag` earlier ones are still being attempted, reported late, out of order (`shuffle`: any of the requests
+    in flight, the oldest at most 2 x lag + 1 requests late), with a share `drop` of groups evicted unread
+    (NaN rows) and a share `lose` of training requests never reported at all. A lost probe is reported with
+    NaN rows (the protocol needs its answer). Attempts are made with the learner as it is when the request is
+    drawn; training on the kept groups happens when the report arrives. lag=0 is the synchronous loop.
+
+    `step()` draws one request and reports whatever leaves the window; `state()` / `restore()` copy the whole
+    loop (curriculum, learner, requests in flight), so a resumed loop can be checked against a straight one."""
+
+    def __init__(
+        self,
+        name: str,
+        n: int,
+        seed: int,
+        *,
+        lag: int,
+        G: int = 8,
+        shuffle: bool = True,
+        drop: float = 0.0,
+        lose: float = 0.0,
+        **options: Any,
+    ) -> None:
+        self.learner = Learner(n, seed)
+        self.cur = make(name, n, seed=seed, **with_difficulty(name, options, self.learner))
+        self.held = SimGroups()
+        self.lag, self.G, self.shuffle, self.drop, self.lose = lag, G, shuffle, drop, lose
+        self.rng = np.random.default_rng(seed + 7)
+        self.inflight: list[dict[str, Any]] = []  # issued, phase, ids, rewards, learnable at attempt, age
+        self.reported = 0.0  # finished attempts handed to report
+        self.trained = self.learnable = (
+            0  # groups trained on, those whose question was learnable when attempted
+        )
+        self.log: list[tuple[str, list[int]]] = []  # every request drawn
+
+    def step(self) -> None:
+        cur = self.cur
+        out = any(r["phase"] == "probe" for r in self.inflight)
+        req = cur.next_request(probe=not out)  # a probe already out is not drawn twice
+        ids = np.asarray(req.question_ids)
+        p = self.learner.p(ids)
+        self.inflight.append(
+            {
+                "issued": cur.iteration,
+                "phase": req.phase,
+                "request": req,
+                "ids": ids,
+                "age": 0,
+                "rewards": self.learner.attempt(ids, req.counts(self.G)),
+                "learnable": (p > 0) & (p < 1),
+            }
+        )
+        self.log.append((req.phase, ids.tolist()))
+        while len(self.inflight) > self.lag:
+            oldest = max(range(len(self.inflight)), key=lambda i: self.inflight[i]["age"])
+            pick = oldest
+            if self.shuffle and self.inflight[oldest]["age"] <= 2 * self.lag:
+                pick = int(self.rng.integers(len(self.inflight)))
+            self._report(self.inflight.pop(pick))
+        for r in self.inflight:
+            r["age"] += 1
+
+    def _report(self, r: dict[str, Any]) -> None:
+        rewards = r["rewards"].copy()
+        if self.drop:
+            rewards[self.rng.random(len(rewards)) < self.drop] = np.nan
+        if self.lose and self.rng.random() < self.lose:
+            if r["phase"] == "train":
+                return  # never reported: nothing counted
+            rewards[:] = np.nan
+        fb = self.cur.report(r["ids"], rewards, r["phase"], issued=r["issued"])
+        self.reported += float(made(rewards))
+        rows, groups = self.held.trained(r["request"], fb, rewards)
+        if rows.size:
+            self.trained += rows.size
+            self.learnable += int(r["learnable"][rows].sum())
+            self.learner.train(r["ids"][rows], groups)
+
+    def learnable_share(self) -> float:
+        """Share of trained groups whose question was learnable (0 < p < 1) when it was attempted."""
+        return self.learnable / max(1, self.trained)
+
+    def state(self) -> dict[str, Any]:
+        import copy
+
+        return copy.deepcopy(
+            {
+                "cur": self.cur.state_dict(),
+                "learner": self.learner,
+                "rng": self.rng,
+                "inflight": self.inflight,
+                "held": self.held.groups,
+                "counts": (self.reported, self.trained, self.learnable),
+            }
+        )
+
+    def restore(self, state: dict[str, Any]) -> None:
+        import copy
+
+        state = copy.deepcopy(state)
+        self.cur.load_state_dict(state["cur"])
+        self.learner, self.rng, self.inflight = state["learner"], state["rng"], state["inflight"]
+        self.held.groups = state["held"]
+        self.reported, self.trained, self.learnable = state["counts"]
+        self.log = []
+
+
+def learnable_share_under_lag(
+    name: str,
+    lags: tuple[int, ...] = (0, 1, 4),
+    *,
+    n: int = 2000,
+    iterations: int = 150,
+    seeds: int = 3,
+    batch_size: int = 32,
+    G: int = 8,
+    **options: Any,
+) -> dict[int, float]:
+    """Mean learnable share of trained groups after `iterations` requests, per lag (out of order, 5% of groups
+    evicted unread): how much a curriculum loses when its reports come late."""
+    out = {}
+    for lag in lags:
+        shares = []
+        for seed in range(seeds):
+            loop = AsyncLoop(
+                name, n, seed, lag=lag, G=G, drop=0.05 if lag else 0.0, batch_size=batch_size, **options
+            )
+            for _ in range(iterations):
+                loop.step()
+            shares.append(loop.learnable_share())
+        out[lag] = float(np.mean(shares))
+    return out

@@ -1,0 +1,250 @@
+"""The experiment grid (research.experiments): arms and compute matching, configs parsed as agents.train parses
+them, the resumable runner, the settings check, the held-out check and the common re-evaluation."""
+
+import dataclasses
+import json
+
+import pytest
+
+import curricula
+from agents.presets import RUN_PRESETS, TESTBED
+from mathenv.errors import UserError
+from research.experiments import grid, heldout, reevaluate, tables
+
+
+@pytest.mark.parametrize("n,pool", [(16, 2000), (8, 1000), (64, 7473), (4, 1000)])
+def test_learnability_options_build_a_valid_curriculum(n, pool):
+    opts = grid.learnability_options(n, pool)
+    cur = curricula.make("learnability", pool, batch_size=n, **opts)
+    assert cur.buffer_size >= n // 2 and cur.num_candidates <= pool
+    if n == 64:  # the paper's batch: its very_fast buffer exactly
+        assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (5, 128, 64)
+
+
+def test_the_recommended_buffer_and_its_compute_matched_uniform():
+    """The pre-registered design's arms: recommended scaled to N_l = 16 (N = 320, K = 64, T = 50) and uniform
+    given its 51.2 probe attempts per step as 6.4 more questions: 22."""
+    from research.experiments import stats
+
+    opts = grid.learnability_options(16, 640, {"preset": "recommended"})
+    assert (opts["refresh_every"], opts["num_candidates"], opts["buffer_size"]) == (50, 320, 64)
+    assert stats.compute_matched_questions(16, 8, stats.probe_attempts_per_step(opts)) == 22
+
+
+def test_the_testbed_settings_are_defined_once_and_parsed_like_agents_train():
+    assert RUN_PRESETS["testbed"] is TESTBED
+    base = grid.configs_from_argv(
+        ["--preset", "testbed", "--steps", "7", "--vine-rollouts", "2"],
+        ["grpo", "vineppo"],
+        {"vineppo": {"vine_rollouts": 4}},
+    )
+    assert (
+        base["grpo"].steps == base["vineppo"].steps == 7
+        and base["grpo"].learning_rate == TESTBED["learning_rate"]
+    )
+    assert base["vineppo"].vine_rollouts == 2  # the flag beats the grid's default, and reaches VinePPO only
+    assert (
+        grid.configs_from_argv(["--preset", "testbed"], ["vineppo"], {"vineppo": {"vine_rollouts": 4}})[
+            "vineppo"
+        ].vine_rollouts
+        == 4
+    )
+
+
+def test_plan_builds_every_cell_and_matches_compute_per_algorithm(tmp_path):
+    base = grid.configs_from_argv(["--preset", "testbed"], ["grpo", "vineppo"])
+    learn = grid.learnability_options(16, 20_000)
+    names = ["uniform", "learnability", "learnability_filter", "uniform_cm", "posterior"]
+    arms = {
+        "grpo": grid.standard_arms("grpo", names, base["grpo"], learn),
+        "vineppo": grid.standard_arms("vineppo", names, base["vineppo"], learn, rollout_cost=5.4),
+    }
+    runs = grid.plan(base, arms, {"grpo": 5, "vineppo": 2}, tmp_path)
+    assert len({r.name for r in runs}) == len(runs) == 5 * 5 + 4 * 2  # VinePPO: no filter
+    by = {r.name: r for r in runs}
+    assert by["grpo-uniform_cm-s0"].config.questions_per_step == 22  # 16 + 51.2 probe attempts / 8
+    assert (
+        by["vineppo-uniform_cm-s1"].config.questions_per_step == 17
+    )  # each added question also gets rollouts
+    assert by["grpo-learnability-s3"].config.curriculum_options == learn
+    assert by["grpo-posterior-s4"].out == tmp_path / "grpo-posterior-s4"
+    assert [r.seed for r in runs[:5]] == [0] * 5  # seed by seed: a grid cut short keeps every arm
+    with pytest.raises(UserError, match="unknown arm"):
+        grid.standard_arms("grpo", ["uniform", "nope"], base["grpo"], learn)
+
+
+def digits(tmp_path, name, digits_):
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text(
+        "".join(json.dumps({"question": f"Write {d}.", "answer": str(d % 10)}) + "\n" for d in digits_)
+    )
+    return str(path)
+
+
+def tiny_argv(tmp_path, eval_digits=range(100, 110)):
+    """A tiny model on a file of questions, its held-out file disjoint from the training file."""
+    return [
+        "--preset",
+        "tiny",
+        "--dataset",
+        digits(tmp_path, "train", range(40)),
+        "--question-field",
+        "question",
+        "--answer-field",
+        "answer",
+        "--levels",
+        "--eval-data-path",
+        digits(tmp_path, "test", eval_digits),
+        "--steps",
+        "2",
+        "--questions-per-step",
+        "2",
+        "--attempts-per-question",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--eval-questions",
+        "4",
+        "--eval-every",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--no-plot",
+    ]
+
+
+def test_a_grid_trains_reuses_finished_runs_and_resumes_to_more_steps(tmp_path):
+    base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])
+    arms = {"grpo": [grid.Arm("uniform"), grid.Arm("more", overrides={"questions_per_step": 3})]}
+    runs = grid.plan(base, arms, 1, tmp_path / "runs")
+    results = grid.run_grid(runs, workers=1, threads=1)
+    assert [r.reused for r in results] == [False, False] and all(grid.finished(r) for r in runs)
+    first = runs[0].records()
+    assert [r["step"] for r in first] == [0, 1, 2] and runs[0].final_policy().exists()
+    assert [r.reused for r in grid.run_grid(runs, workers=1, threads=1)] == [True, True]
+    # one more step: the run continues from its checkpoint (the first steps are kept, not retrained)
+    longer = grid.plan(
+        {"grpo": dataclasses.replace(base["grpo"], steps=3)}, {"grpo": arms["grpo"][:1]}, 1, tmp_path / "runs"
+    )
+    assert [r.reused for r in grid.run_grid(longer, workers=1, threads=1)] == [False]
+    after = longer[0].records()
+    assert [r["step"] for r in after] == [0, 1, 2, 3] and after[:3] == first
+    # another learning rate in the same folder: refused before anything trains
+    other = grid.plan(
+        {"grpo": dataclasses.replace(base["grpo"], learning_rate=0.5)},
+        {"grpo": arms["grpo"][:1]},
+        1,
+        tmp_path / "runs",
+    )
+    with pytest.raises(grid.RunSettingsError, match="learning_rate 0.001 there, 0.5 now"):
+        grid.run_grid(other, workers=1, threads=1)
+
+
+def test_a_held_out_set_that_shares_questions_with_the_training_pool_is_refused(tmp_path):
+    base = grid.configs_from_argv(tiny_argv(tmp_path, eval_digits=[3, 105, 7, 108]), ["grpo"])
+    runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
+    with pytest.raises(heldout.HeldOutOverlapError, match=r"2 of the 4 questions .* training pool"):
+        grid.run_grid(runs, workers=1, threads=1)
+    assert not (tmp_path / "runs" / "grpo-uniform-s0" / "metrics.jsonl").exists()  # nothing trained
+    # normalised text: case and spacing do not hide a copy
+    assert heldout.overlap(["WRITE  3 .", "Write 11."], ["write 3."]) == ["WRITE  3 ."]
+    heldout.check_held_out(["Write 11."], ["Write 3."])
+
+
+def test_reevaluation_scores_every_policy_on_one_common_set_and_caches_it(tmp_path):
+    from agents.models.policy import load_policy
+
+    base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])["grpo"]
+    policies = {"start": ("tiny", tmp_path)}
+    for name, seed in [("grpo-uniform-s0", 1), ("grpo-learnability-s0", 2)]:
+        folder = tmp_path / name / "checkpoints" / "step_000002" / "policy"
+        model, tok = load_policy("tiny", device="cpu", seed=seed)  # two different random policies
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+        policies[name] = (folder, tmp_path / name)
+    policies["grpo-uniform-s1"] = (tmp_path / "missing" / "policy", tmp_path / "missing")  # left out
+    held = reevaluate.EvalSet("test", num_questions=6, k=2, temperature=0.35, top_p=0.9)
+    scores = reevaluate.reevaluate(policies, base, held)
+    assert set(scores) == {"start", "grpo-uniform-s0", "grpo-learnability-s0"}
+    assert scores["start"]["questions"] == 6 and 0 <= scores["start"]["mean@k"] <= 1
+    cache = tmp_path / "grpo-learnability-s0" / f"{held.tag}.json"
+    saved = json.loads(cache.read_text())
+    assert saved["settings"]["set"]["top_p"] == 0.9 and saved["settings"]["set"]["temperature"] == 0.35
+    saved["pass@1"] = 0.5  # a second call reads the cache (here doctored) instead of generating again
+    cache.write_text(json.dumps(saved))
+    assert reevaluate.reevaluate(policies, base, held)["grpo-learnability-s0"]["pass@1"] == 0.5
+    # the training-pool set: a fixed subset of the training pool, cached apart from the held-out one
+    train = reevaluate.reevaluate(
+        {"start": ("tiny", tmp_path)}, base, dataclasses.replace(held, split="train")
+    )
+    assert (
+        train["start"]["questions"] == 6 and (tmp_path / f"{held.tag.replace('test', 'train')}.json").exists()
+    )
+    runs = grid.plan(
+        {"grpo": base}, {"grpo": [grid.Arm("uniform"), grid.Arm("learnability", "learnability")]}, 1, tmp_path
+    )
+    text = tables.reevaluation_table(scores, runs, ["mean@k", "pass@1"])
+    assert (
+        "start (every run's initial policy)" in text
+        and "(reference)" in text
+        and "grpo / learnability" in text
+    )
+
+
+def test_a_results_section_is_replaced_in_place(tmp_path):
+    doc = tmp_path / "results.md"
+    tables.write_section("a", "first", doc=doc)
+    tables.write_section("b", "other", doc=doc)
+    tables.write_section("a", "second", doc=doc)
+    text = doc.read_text()
+    assert text.startswith("# Results") and "second" in text and "first" not in text and "other" in text
+    assert text.index("second") < text.index("other")
+
+
+def test_the_thin_grid_runs_as_a_script_and_refuses_bad_input_in_one_line(tmp_path):
+    """The script imports the library as installed (no sys.path edits): here the checkout is the package."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "reproduce.py"),
+            "--preset",
+            "tiny",
+            "--arms",
+            "uniform",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "unknown arm(s) ['nope']" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_distinct_held_out_set_keeps_each_text_once_and_the_training_pool_whole():
+    base = grid.configs_from_argv(
+        ["--preset", "testbed", "--model", "tiny", "--num-questions", "640"], ["grpo"]
+    )
+    config = base["grpo"]
+    kwargs, ids = reevaluate.question_ids(
+        config, reevaluate.EvalSet(num_questions=None, pool_size=1800, distinct=True)
+    )
+    questions = heldout.held_out_pool(dataclasses.replace(config))  # the env's default 2,000
+    import gymnasium as gym
+
+    env = gym.make("MathReasoning-v0", **kwargs).unwrapped
+    texts = [heldout.normalise_question(env.questions[i].question) for i in ids]
+    assert env.num_questions == 1800 and len(texts) == len(set(texts))  # each text once
+    assert set(texts) == {heldout.normalise_question(q.question) for q in env.questions}  # every text there
+    assert ids == sorted(ids) and len(questions) == 2000
+    _, train_ids = reevaluate.question_ids(config, reevaluate.EvalSet("train", num_questions=None))
+    assert train_ids == list(range(640))  # the training-pool set: the runs' own pool, whole

@@ -1,0 +1,84 @@
+"""The simulated learner that chooses an experiment's regime before the expensive run (research.simulation)."""
+
+import numpy as np
+
+from curricula import make
+from research.simulation import DEFAULT_START, Learner, compare_regime, regime_arms, run_steps
+
+
+def test_the_learner_learns_only_where_attempts_disagree():
+    sim = Learner(300, seed=0, heldout=100)
+    p = sim.p()
+    assert ((p >= 0) & (p <= 1)).all() and (p == 1).any() and (p == 0).any()
+    solved, never = np.flatnonzero(p == 1)[:5], np.flatnonzero(p == 0)[:5]
+    before = sim.b.copy()
+    sim.train(np.concatenate([solved, never]), np.concatenate([np.ones((5, 8)), np.zeros((5, 8))]))
+    assert np.array_equal(sim.b, before)  # every group agreed: zero advantage, nothing learned
+    learnable = np.flatnonzero((p > 0.2) & (p < 0.8))[:5]
+    rewards = np.tile([1, 1, 1, 1, 0, 0, 0, 0], (5, 1)).astype(np.float32)
+    sim.train(learnable, rewards)
+    assert not np.array_equal(sim.b, before)
+
+
+def test_compute_matched_uniform_spends_what_learnability_spends():
+    n, steps, nl, G = 640, 120, 16, 8
+    uniform, matched, learn = regime_arms(nl, steps, G, n)
+    spent = {
+        a.name: run_steps(a, n=n, seed=1, steps=steps, G=G, heldout=0)["attempts"]
+        for a in (uniform, matched, learn)
+    }
+    assert spent["uniform"] == steps * nl * G
+    probes = make("learnability", n, batch_size=nl, preset="recommended").planned_probe_attempts(steps)
+    assert spent["learnability"] == steps * nl * G + probes
+    assert (
+        abs(spent["uniform_cm"] - spent["learnability"]) <= steps * G / 2
+    )  # within half a question per step
+
+
+def test_the_paper_regime_favours_learnability_and_the_earlier_testbed_regime_does_not():
+    paper = compare_regime(7473, 650, 64, seeds=2, heldout=0)
+    testbed = compare_regime(20_000, 120, 16, seeds=2, heldout=0)
+    assert paper["learnability-uniform_cm"]["pool"] > 1.0
+    assert abs(testbed["learnability-uniform_cm"]["pool"]) < 0.5
+    assert paper["learnability"]["zero_advantage"] < paper["uniform"]["zero_advantage"] - 0.1
+
+
+def test_a_measured_start_distribution_sets_the_learners_start():
+    sim = Learner(4000, seed=0, start=(0.38, 0.19, 0.43))
+    p = sim.p()
+    assert abs((p == 1).mean() - 0.38) < 0.03 and abs((p == 0).mean() - 0.43) < 0.03
+    # uniform's zero-advantage share follows the start: more questions at p = 0 or 1, more wasted groups
+    arm = regime_arms(16, 20, 8, 640)[0]
+    wide = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": DEFAULT_START})
+    narrow = run_steps(arm, n=640, seed=0, steps=20, G=8, heldout=0, learner={"start": (0.38, 0.19, 0.43)})
+    assert narrow["zero_advantage"] > wide["zero_advantage"] + 0.1
+
+
+def test_simulate_curricula_refuses_shares_that_do_not_sum_to_one():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "scripts/simulate_curricula.py", "--regimes", "--start", "0.5", "0.5", "0.5"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--start" in proc.stderr, proc.stderr
+
+
+def test_selectors_are_compared_against_uniform_given_the_attempts_they_generated():
+    from research.simulation import compare_selectors
+
+    rows = compare_selectors(
+        400, 10, 8, seeds=2, heldout=100, selectors=[("speed", "speed", {}), ("mopps", "mopps", {"ratio": 4})]
+    )
+    assert set(rows) == {"speed", "mopps"}
+    for r in rows.values():  # compute-matched uniform: as many attempts per step as the selector made
+        assert r["matched_batch"] == max(8, round(r["attempts_per_step"] / 8))
+        assert {"pool-uniform", "pool-uniform_cm", "heldout-uniform_cm_se"} <= set(r)
+    assert rows["mopps"]["attempts_per_step"] == 64  # 8 groups of 8: nothing discarded
+    assert rows["speed"]["attempts_per_step"] > 64  # screening of questions that did not qualify counts

@@ -29,11 +29,15 @@ from curricula.statistics import SOLVED_REWARD, learnability
 
 
 def train_metrics(
-    rewards: np.ndarray, responses: list[list[int]], truncated: list[bool], groups_kept: int
+    parts: list[np.ndarray], responses: list[list[int]], truncated: list[bool], groups_kept: int
 ) -> dict[str, float]:
-    """The `train/` metrics of a step's training attempts: `rewards` (n, G) of every question attempted for
-    training (kept by the curriculum or not; NaN where a row had fewer attempts), their `responses` and
-    which were `truncated`."""
+    """The `train/` metrics of a step's training attempts: the (n, G) rewards of each training request of the
+    step (every question attempted, kept by the curriculum or not; NaN where a row had fewer attempts), their
+    `responses` and which were `truncated`."""
+    width = max(p.shape[1] for p in parts)
+    rewards = np.concatenate(
+        [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=np.nan) for p in parts]
+    )
     finished = np.isfinite(rewards)  # a request with per-question attempts pads its rows with NaN
     tried = finished.sum(axis=1)
     solved = ((rewards >= SOLVED_REWARD) & finished).sum(axis=1)

@@ -20,6 +20,7 @@ from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.models.hf import prompt_ids
 from agents.models.policy import resolve
 from agents.record import RunRecord
+from curricula.protocol import Feedback, HeldGroups, Request
 
 
 def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
@@ -39,6 +40,23 @@ def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
     if c.num_questions is not None and split == "train":
         kwargs["num_questions"] = c.num_questions
     return kwargs
+
+
+class HeldRollouts(HeldGroups[Rollouts]):
+    """The trainer's side of `Feedback.hold` (SPEED's screening groups): each held question's rollouts until a
+    later request continues it, then trained on with the continuation's as one group."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda a, b: Rollouts.concat([a, b]))
+
+    def kept(self, rollouts: Rollouts, request: Request, feedback: Feedback, offset: int) -> list[Rollouts]:
+        """The groups a report keeps, numbered from `offset`; a continued group joined to its held attempts."""
+        if not (request.continuing().any() or feedback.held().any()):
+            return [rollouts.select(feedback.keep, offset)] if feedback.keep.any() else []
+        n = len(request.question_ids)
+        rows = [rollouts.select(np.arange(n) == i, -i) for i in range(n)]  # each row alone, as group 0
+        joined = self.absorb(request, feedback, rows)
+        return [group.select(np.ones(1, dtype=bool), offset + k) for k, (_, group) in enumerate(joined)]
 
 
 class RolloutWorker:

@@ -44,7 +44,7 @@ from agents.core.losses import batched_logprobs, first_response_position, token_
 from agents.eval_policy import evaluate_policy
 from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
-from agents.rollout import RolloutWorker, env_kwargs
+from agents.rollout import HeldRollouts, RolloutWorker, env_kwargs
 from agents.run_checks import check_run, probe_cost, probes_dwarf_training
 from curricula.protocol import padded_rewards
 
@@ -118,9 +118,7 @@ class Trainer:
                 f"{c.curriculum} scores each question from its own group of attempts: set "
                 f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
             )
-        # groups the curriculum holds for a continuation (SPEED's screening); not checkpointed: after a resume
-        # a continued group trains on its continuation's attempts alone
-        self.held: curricula.HeldGroups[Rollouts] = curricula.HeldGroups(lambda a, b: Rollouts.concat([a, b]))
+        self.held = HeldRollouts()  # SPEED's screening groups until their continuation (not checkpointed)
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
             : c.eval_questions
@@ -238,15 +236,7 @@ class Trainer:
             rollouts = self.rollout.attempt(np.asarray(req.question_ids), counts, req.phase)
             rewards = padded_rewards(rollouts.rewards, counts)
             fb = self.curriculum.report(req.question_ids, rewards, req.phase)
-            offset = sum(int(p.group.max()) + 1 for p in kept)
-            if req.continuing().any() or fb.held().any():  # SPEED: held groups join their continuation
-                rows = [
-                    rollouts.select(np.arange(len(counts)) == i, -i) for i in range(len(counts))
-                ]  # group 0
-                for k, (_, group) in enumerate(self.held.absorb(req, fb, rows)):
-                    kept.append(group.select(np.ones(1, dtype=bool), offset + k))
-            elif fb.keep.any():
-                kept.append(rollouts.select(fb.keep, offset))
+            kept += self.held.kept(rollouts, req, fb, sum(int(p.group.max()) + 1 for p in kept))
             if req.phase == "train":
                 attempted.append(rewards)
                 responses += rollouts.responses
@@ -258,9 +248,7 @@ class Trainer:
             batch = Rollouts.concat(kept)
             batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
         truncated = [self.rollout.truncated(r) for r in responses]
-        width = max(r.shape[1] for r in attempted)
-        attempted = [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=np.nan) for r in attempted]
-        return batch, train_metrics(np.concatenate(attempted), responses, truncated, groups_kept)
+        return batch, train_metrics(attempted, responses, truncated, groups_kept)
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for

@@ -36,13 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is 
 
 from agents.cli.args import exit_on_user_error  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
-from research.simulation import (  # noqa: E402
-    DEFAULT_START,
-    compare_regime,
-    compare_selectors,
-    learnable_share_under_lag,
-    run,
-)
+from research.comparisons import compare_regime, compare_selectors  # noqa: E402
+from research.simulation import DEFAULT_START, learnable_share_under_lag, run  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)

@@ -3,7 +3,8 @@
 import numpy as np
 
 from curricula import make
-from research.simulation import DEFAULT_START, Learner, compare_regime, regime_arms, run_steps
+from research.comparisons import compare_regime, regime_arms
+from research.simulation import DEFAULT_START, Learner, run_steps
 
 
 def test_the_learner_learns_only_where_attempts_disagree():
@@ -71,7 +72,7 @@ def test_simulate_curricula_refuses_shares_that_do_not_sum_to_one():
 
 
 def test_selectors_are_compared_against_uniform_given_the_attempts_they_generated():
-    from research.simulation import compare_selectors
+    from research.comparisons import compare_selectors
 
     rows = compare_selectors(
         400, 10, 8, seeds=2, heldout=100, selectors=[("speed", "speed", {}), ("mopps", "mopps", {"ratio": 4})]

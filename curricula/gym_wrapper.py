@@ -277,6 +277,8 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._attempts: int | None = self.attempts_per_question  # episodes per row; None: they differ
         self._row_counts = np.zeros(0, dtype=np.int64)  # episodes of each row (the request's attempts)
         self._starts = np.zeros(1, dtype=np.int64)  # first slot of each row, and the total at the end
+        self._slot_row: list[int] = []  # row of each slot, when rows differ in episodes
+        self._slot_start: list[int] = []
         self._continues = np.zeros(0, dtype=bool)
         self._returns: list[float] = []  # episode returns of the batch, row-major; NaN until an episode ends
         self._next_slot = 0
@@ -299,6 +301,9 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._starts = np.concatenate([[0], np.cumsum(self._row_counts)])
         same = self._row_counts.size and (self._row_counts == self._row_counts[0]).all()
         self._attempts = int(self._row_counts[0]) if same else None
+        # per-episode lookups as Python lists: reset() costs no numpy call however the counts differ
+        self._slot_row = [] if same else np.repeat(np.arange(ids.size), self._row_counts).tolist()
+        self._slot_start = [] if same else self._starts.tolist()
         self._returns = [math.nan] * int(self._starts[-1])
         self._next_slot = 0
 
@@ -306,8 +311,8 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """(row, attempt) of an episode slot."""
         if self._attempts is not None:
             return divmod(slot, self._attempts)
-        row = int(np.searchsorted(self._starts, slot, side="right")) - 1
-        return row, slot - int(self._starts[row])
+        row = self._slot_row[slot]
+        return row, slot - self._slot_start[row]
 
     def _reward_array(self) -> np.ndarray:
         if self._attempts is not None:

@@ -51,7 +51,7 @@ class HeldRollouts(HeldGroups[Rollouts]):
 
     def kept(self, rollouts: Rollouts, request: Request, feedback: Feedback, offset: int) -> list[Rollouts]:
         """The groups a report keeps, numbered from `offset`; a continued group joined to its held attempts."""
-        if not (request.continuing().any() or feedback.held().any()):
+        if request.continues is None and feedback.hold is None:  # nothing held or continued: the usual path
             return [rollouts.select(feedback.keep, offset)] if feedback.keep.any() else []
         n = len(request.question_ids)
         rows = [rollouts.select(np.arange(n) == i, -i) for i in range(n)]  # each row alone, as group 0

@@ -46,7 +46,6 @@ from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
 from agents.rollout import HeldRollouts, RolloutWorker, env_kwargs
 from agents.run_checks import check_run, probe_cost, probes_dwarf_training
-from curricula.protocol import padded_rewards
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
 RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
@@ -118,7 +117,7 @@ class Trainer:
                 f"{c.curriculum} scores each question from its own group of attempts: set "
                 f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
             )
-        self.held = HeldRollouts()  # SPEED's screening groups until their continuation (not checkpointed)
+        self.held = HeldRollouts()  # SPEED's screening groups until their continuation (checkpointed)
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
             : c.eval_questions
@@ -234,7 +233,7 @@ class Trainer:
             req = self.curriculum.next_request(c.questions_per_step)
             counts = req.counts(c.attempts_per_question)
             rollouts = self.rollout.attempt(np.asarray(req.question_ids), counts, req.phase)
-            rewards = padded_rewards(rollouts.rewards, counts)
+            rewards = curricula.protocol.padded_rewards(rollouts.rewards, counts)
             fb = self.curriculum.report(req.question_ids, rewards, req.phase)
             kept += self.held.kept(rollouts, req, fb, sum(int(p.group.max()) + 1 for p in kept))
             if req.phase == "train":
@@ -356,6 +355,7 @@ class Trainer:
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "counters": dict(self.record.counters),
             "config": dataclasses.asdict(self.config),
+            "held": self.held.groups,  # SPEED's screening rollouts waiting for their continuation
         }
         return checkpoint.save(
             self.out, self.step, self.policy, self.tokenizer, state, self.config.keep_checkpoints
@@ -379,7 +379,7 @@ class Trainer:
         self.curriculum.load_state_dict(state["curriculum"])
         checkpoint.set_rng_state(state["rng"])
         self.shuffle_rng.bit_generator.state = state["shuffle_rng"]
-        self.record.counters = state["counters"]
+        self.record.counters, self.held.groups = state["counters"], state.get("held", {})
         self.step = state["step"]
         self.rollout.sync(self.policy)
 

@@ -274,6 +274,25 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
     assert [json.loads(x)["step"] for x in lines] == [0, 1, 2, 3, 4]  # no duplicated records
 
 
+def test_speed_resumes_exactly_with_screening_groups_held(tmp_path):
+    """SPEED's held screening rollouts are in the checkpoint: a run cut after step 3 and resumed trains what the
+    straight run trains (the continued groups still join their screening attempts)."""
+    opts = dict(curriculum="speed", steps=5, temperature=1.0, **digits_dataset(tmp_path))
+    opts["curriculum_options"] = {"screen_batch_size": 36}  # more qualify than a batch needs: some stay held
+    opts["attempts_per_question"] = 4
+    full = Trainer(tiny(tmp_path=tmp_path / "full", **opts))
+    full_records = full.train()
+    cut = Trainer(tiny(tmp_path=tmp_path / "cut", **{**opts, "steps": 3}))
+    cut.train()
+    assert len(cut.held) == len(cut.curriculum._held) > 0  # screening groups held at the checkpoint (seeded)
+    resumed = Trainer(tiny(tmp_path=tmp_path / "cut", **opts, resume=True))
+    resumed_records = resumed.train()
+    for a, b in zip(full_records[4:], resumed_records, strict=True):
+        for key in ("loss/policy", "train/groups_kept", "compute/attempts_total", "curriculum/held"):
+            assert a[key] == b[key], (key, a[key], b[key])
+    assert full.record.counters["trained_sequences"] == resumed.record.counters["trained_sequences"]
+
+
 def test_instruction_option_sets_the_prompt_of_training_and_held_out_questions(tmp_path):
     from mathenv.env import DEFAULT_INSTRUCTION
 

@@ -12,7 +12,15 @@ evaluation (`agents.eval_policy`). docs/architecture.md maps the whole project.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
+
+#: whether OMP_WAIT_POLICY could still take effect here: libgomp reads it once, when torch loads it. Set now,
+#: before any agents module loads torch, to PASSIVE unless the user chose (agents.cpu says why and reports it)
+WAIT_POLICY_BEFORE_TORCH = "torch" not in sys.modules
+if WAIT_POLICY_BEFORE_TORCH:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["ALGORITHMS", "TrainConfig", "train"]
 

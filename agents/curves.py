@@ -5,10 +5,12 @@ training steps or against compute (every generated attempt, probes and rollouts 
 
 Every training run draws its own into `out/curves.png` at the end. Runs whose config.json agree on everything
 but the seed (and the bookkeeping in agents.core.config.RUN_ONLY_FIELDS) are drawn as one line: the mean over the
-seeds with a band from the lowest to the highest; the legend names the settings in which the lines differ.
-Shares (reward, accuracy, zero-advantage share) are drawn on an axis spanning at least 0 to 1, so that a
-one-question change does not look like a cliff, and held-out points carry 95% binomial error bars from the
-number of questions scored (eval/questions, times the seeds pooled). Both x axes count whole steps or attempts.
+seeds with a band from the lowest to the highest; the legend, below the panels, names the settings in which
+the lines differ (a setting another algorithm does not have is left out). The training shares (reward,
+zero-advantage share) are drawn on an axis spanning at least 0 to 1, so that a small change does not look like
+a cliff; held-out points carry 95% binomial error bars from the number of questions scored (eval/questions,
+times the seeds pooled), and their axis runs from 0 to just above the highest bar, so that a pass@1 of 2-5% is
+readable and the bars show what the noise allows. Both x axes count whole steps or attempts.
 Needs matplotlib (`pip install matplotlib`, in the `plot` and `dev` extras).
 """
 
@@ -58,11 +60,13 @@ def group_key(config: dict[str, Any]) -> str:
 
 def labels(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
     """A legend label per group: algo / curriculum, then every other setting whose value differs among the
-    groups (a run with another model or learning rate is a line of its own, not a seed); the curriculum's
-    options only where one curriculum appears with several."""
+    groups that have it (a run with another model or learning rate is a line of its own, not a seed; PPO's
+    value-function options do not differ from GRPO's, which has none); the curriculum's options only where one
+    curriculum appears with several. A setting left unset (null) is not written out."""
 
     def varies(key: str, among: list[dict[str, Any]]) -> bool:
-        return len({json.dumps(c.get(key), sort_keys=True, default=str) for c in among}) > 1
+        having = [c for c in among if key in c]
+        return len({json.dumps(c[key], sort_keys=True, default=str) for c in having}) > 1
 
     everyone = list(configs.values())
     keys = sorted({k for c in everyone for k in c} - set(HEAD))
@@ -79,7 +83,7 @@ def labels(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
             else []
         )
         head = " / ".join(str(c.get(k, "?")) for k in HEAD)
-        rest = ", ".join(f"{k}={_text(c.get(k))}" for k in extra)
+        rest = ", ".join(f"{k}={_text(c[k])}" for k in extra if c.get(k) is not None)
         out[key] = f"{head}, {rest}" if rest else head
     return out
 
@@ -134,10 +138,14 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
         configs.setdefault(key, {k: v for k, v in config.items() if k not in RUN_ONLY_FIELDS and k != "seed"})
     names = labels(configs)
     x_key, x_label = X_KEYS[x]
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.6))
+    # the legend goes below the panels (constrained layout makes room): long labels never squeeze the axes
+    fig, axes = plt.subplots(
+        1, len(PANELS), figsize=(5 * len(PANELS), 3.6 + 0.2 * len(groups)), layout="constrained"
+    )
     for ax, (key, name) in zip(axes, PANELS, strict=True):
         lows: list[float] = []
         highs: list[float] = []
+        tops: list[float] = []  # held-out points' upper error bars
         for group in sorted(groups, key=names.__getitem__):
             curves = [c for c in (series(r, key, x_key) for r in groups[group]) if c[0].size]
             if not curves:
@@ -169,6 +177,7 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
                     ax.errorbar(
                         grid, mean, yerr=yerr, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.8
                     )
+                    tops.append(float(np.max(mean + yerr[1])))
             if len(curves) > 1:
                 ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2)
             lows.append(float(np.nanmin(ys)))
@@ -176,11 +185,17 @@ def figure(runs: Sequence[str | Path], x: str = "step", smooth: int = 1, title: 
         ax.set_title(name)
         ax.set_xlabel(x_label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and attempts are whole numbers
-        # shares: at least 0 to 1, so that the axis does not blow a one-question change up into a cliff
-        ax.set_ylim(min([0.0, *lows]) - 0.02, max([1.0, *highs]) + 0.02)
+        if tops:  # held-out: from 0 to above the highest error bar, which shows how far the noise reaches
+            ax.set_ylim(0.0, min(1.0, max([*tops, *highs])) * 1.08 + 0.005)
+        else:  # training shares: at least 0 to 1, so that a small change is not blown up into a cliff
+            ax.set_ylim(min([0.0, *lows]) - 0.02, max([1.0, *highs]) + 0.02)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles = {}
+    for ax in axes:  # every line once, whichever panels it has points in
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: generate(prompts, greedy) -> response token ids per prompt
 GenerateFn = Callable[[list[list[int]], bool], list[list[int]]]
@@ -36,6 +38,8 @@ def evaluate_policy(
     token ids. `samples` > 0 adds mean@k and maj@k with k = samples; `seed` samples from a forked torch RNG
     seeded so (the caller's stream, CUDA's on `device` included, is left as it was), None from the caller's
     stream."""
+    import torch  # here: agents.evaluate reads its options before torch loads
+
     ids = np.asarray(question_ids, dtype=np.int64)
     out: dict[str, Any] = {"questions": int(ids.size)}
     correct_greedy = None
@@ -91,6 +95,21 @@ def evaluate_policy(
             per_level[lv] = entry
         out["per_level"] = per_level
     return out
+
+
+def subset(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
+    """A fixed random subset of `num_questions` question ids drawn with `seed`, sorted (all, in order, when
+    None or larger than the pool)."""
+    if num_questions is None or num_questions >= pool_size:
+        return np.arange(pool_size)
+    return np.sort(np.random.default_rng(seed).permutation(pool_size)[:num_questions])
+
+
+def heldout_ids(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
+    """The held-out questions a run with `seed` scores itself on (agents.trainer) and `agents.evaluate` scores
+    its checkpoints on: one choice, so that both report on the same questions. Drawn with seed + 1, apart
+    from the streams `seed` itself starts (model init, sampling, the curriculum)."""
+    return subset(pool_size, num_questions, seed + 1)
 
 
 def _shares(p: np.ndarray) -> dict[str, float]:

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,25 @@ class RunRecord:
             tqdm.write(line)
         else:
             print(line, flush=True)
+
+    def first_evaluation(self, evaluate: Callable[[], dict[str, Any]], questions: int) -> dict[str, Any]:
+        """The step-0 evaluation (none without held-out questions), minutes for a real model: said before and
+        after, with or without a terminal."""
+        c = self.config
+        if not questions:
+            return {}
+        if c.progress:
+            self.say(
+                f"scoring the starting policy on {questions} held-out questions ({questions * (1 + c.eval_samples)} "
+                f"answers: greedy and {c.eval_samples} sampled each) ..."
+            )
+        began = time.perf_counter()
+        result = evaluate()
+        if c.progress:
+            self.say(
+                f"held-out before training: pass@1 {result[M.EVAL_PASS1]:.3f} ({time.perf_counter() - began:.0f} s)"
+            )
+        return result
 
     def open(self, step: int, resumed: bool) -> None:
         """Start the metrics log (after a resume, from `step` on) and the progress bar."""

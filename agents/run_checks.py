@@ -10,6 +10,7 @@ import importlib.util
 import warnings
 
 from agents.core.config import ConfigError, TrainConfig
+from agents.core.metrics import wandb_login_problem
 from agents.models.policy import check_device, check_model_name
 from curricula import CURRICULA, Curriculum
 from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
@@ -37,11 +38,15 @@ def check_run(config: TrainConfig) -> None:
         raise ConfigError(f"curriculum must be one of {sorted(CURRICULA)}, got {config.curriculum!r}")
     config.validate()
     check_levels(config.dataset, config.levels)
-    if "wandb" in config.loggers() and importlib.util.find_spec("wandb") is None:
-        raise ConfigError(
-            "--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
-            "(or wandb), or drop wandb from --report-to"
-        )
+    if "wandb" in config.loggers():
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError(
+                "--report-to wandb: Weights & Biases is not installed; pip install 'mathenv[wandb]' "
+                "(or wandb), or drop wandb from --report-to"
+            )
+        problem = wandb_login_problem()
+        if problem:  # before the run folder is touched: wandb.init would stop the run half made
+            raise ConfigError(problem)
     check_model_name(config.model)
     check_device(config.device)
 

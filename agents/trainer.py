@@ -41,7 +41,7 @@ from agents.core import metrics as M
 from agents.core.algorithm import Rollouts, pack
 from agents.core.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
 from agents.core.losses import batched_logprobs, first_response_position, token_logprobs
-from agents.eval_policy import evaluate_policy
+from agents.eval_policy import evaluate_policy, heldout_ids
 from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
 from agents.rollout import HeldRollouts, RolloutWorker, env_kwargs
@@ -74,14 +74,13 @@ class Trainer:
         algorithm_class = get_algorithm(config.algo)  # an unknown name fails here, before anything loads
         self.config = c = config
         self.out = Path(c.out)
-        checkpoint.check_run_folder(
+        self.lock = checkpoint.claim_run_folder(  # one process at a time; a failed start leaves nothing
             self.out,
             dataclasses.asdict(c),
             resume=c.resume,
             overwrite=c.overwrite,
             may_differ=RESUMABLE_CHANGES,
         )
-        self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(c.seed)
         np.random.seed(c.seed)
         random.seed(c.seed)
@@ -119,10 +118,7 @@ class Trainer:
             )
         self.held = HeldRollouts()  # SPEED's screening groups until their continuation (checkpointed)
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
-        subset = np.random.default_rng(c.seed + 1).permutation(self.eval_env.num_questions)[
-            : c.eval_questions
-        ]
-        self.eval_ids = np.sort(subset)
+        self.eval_ids = heldout_ids(self.eval_env.num_questions, c.eval_questions, c.seed)
         # policy, reference, rollout services, algorithm, optimiser
         # fp32 weights and optimiser states always; bf16-mixed runs the forward passes under autocast
         self.autocast_dtype = (
@@ -176,6 +172,7 @@ class Trainer:
         returns this call's metric records (also in out/metrics.jsonl)."""
         c = self.config
         start = time.perf_counter()
+        self.lock.acquire()  # again, when train() is called a second time
         resumed = c.resume and self._resume()
         if not resumed:  # a fresh start: nothing of an earlier run may stay (the folder check allowed this)
             checkpoint.clear_run(self.out)
@@ -189,7 +186,7 @@ class Trainer:
         self.record.open(self.step, resumed)
         records = []
         if self.step == 0:
-            record = {M.STEP: 0, **self.evaluate()} if c.eval_questions else {M.STEP: 0}
+            record = {M.STEP: 0, **self.record.first_evaluation(self.evaluate, len(self.eval_ids))}
             record[M.PARAMETERS] = parameter_count(self.policy)
             self.record.log(record)
             records.append(record)
@@ -203,6 +200,7 @@ class Trainer:
             if last or (c.checkpoint_every and self.step % c.checkpoint_every == 0):
                 self.save_checkpoint()
         self.summary = self.record.finish(time.perf_counter() - start)
+        self.lock.release()
         return records
 
     def step_once(self) -> dict[str, Any]:

@@ -21,8 +21,7 @@ curricula/statistics.py (`QuestionStats`), the batch and compute diagnostics in 
 (`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
 
 Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
-`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`. The messages of the loop (`Request`,
-`Feedback`, and the drivers' `HeldGroups`) are defined in curricula/messages.py and exported here.
+`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`. Its messages: curricula/messages.py.
 """
 
 from __future__ import annotations
@@ -146,10 +145,7 @@ class Curriculum:
         dated by `issued` (`report_lag` = iterations late, for the hooks), so an older group never overwrites
         a question's newer estimate (see docs/curricula.md, "Asynchronous rollouts").
         """
-        need = self.min_attempts if phase == "train" else 1  # rows a report must hold
-        ids, solved, tried = report_rows(
-            question_ids, rewards, phase, self.num_questions, need, self.solved_threshold, self.name
-        )
+        ids, solved, tried = self._rows(question_ids, rewards, phase)
         issued = self.iteration if issued is None else int(issued)
         if not 0 <= issued <= self.iteration:
             raise ValueError(
@@ -371,6 +367,11 @@ class Curriculum:
             self._order = self.rng.permutation(self.num_questions).astype(dtype)
             self._order_pos = 0
         return self._order
+
+    def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A report read: ids, solved and finished attempts per row (a filter may read the rewards here)."""
+        n, need = self.num_questions, self.min_attempts if phase == "train" else 1
+        return report_rows(question_ids, rewards, phase, n, need, self.solved_threshold, self.name)
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
         """Add attempts to the statistics (p becomes the share solved in this report's attempts), after

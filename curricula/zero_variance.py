@@ -16,8 +16,9 @@ class ZeroVarianceFilter(Curriculum):
     """Train only on groups with both solved and unsolved attempts (non-zero advantage), in full batches.
 
     DAPO's dynamic sampling as verl's recipe runs it (recipe/dapo/dapo_ray_trainer.py): draw a generation
-    batch of `gen_batch_size` questions, attempt each G times, keep the groups whose rewards are not all
-    equal, and draw further generation batches until `batch_size` groups are kept, then truncate to exactly
+    batch of `gen_batch_size` questions, attempt each G times, keep the groups whose rewards have a non-zero
+    standard deviation (verl's test, on the reward itself: a partial credit or a format penalty separates
+    two unsolved attempts; attempts that never finished are left out), and draw further generation batches until `batch_size` groups are kept, then truncate to exactly
     `batch_size` (the first ones kept). Through the protocol: every "train" request is one generation batch;
     `report` keeps the informative groups, and its feedback is not `done` until the batch is full, so the
     trainer keeps asking (`next_request` again) and updates once on the full batch. Every attempt counts in
@@ -25,7 +26,8 @@ class ZeroVarianceFilter(Curriculum):
 
     `max_num_gen_batches` caps the generation batches of one training batch (DAPO's recipes use 10; 0 = no
     cap). Where DAPO raises at the cap, this ends the batch short (`done` with fewer groups kept) and warns,
-    so a long run is not lost to one hard stretch of data; `curriculum/gen_batches` logs how many it took.
+    so a long run is not lost to one hard stretch of data; `curriculum/gen_batches` logs how many it took and
+    `last_shortfall` says how many groups the batch lacked (trainers fill it or train on it short).
     """
 
     name = "zero_variance_filter"
@@ -34,7 +36,7 @@ class ZeroVarianceFilter(Curriculum):
         "max_num_gen_batches": "cap on generation batches per training batch; 0: none",
     }
     min_attempts = 2
-    _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches")
+    _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches", "last_shortfall")
 
     def __init__(
         self,
@@ -67,6 +69,9 @@ class ZeroVarianceFilter(Curriculum):
         self._kept = 0  # groups kept for it so far
         self._gen_batches = 0  # generation batches reported for it
         self._last_gen_batches = 0  # generation batches the latest complete training batch took
+        #: groups the latest complete training batch lacked (> 0 when max_num_gen_batches ended it short)
+        self.last_shortfall = 0
+        self._spread = np.zeros(0, dtype=bool)  # per group of the report being handled: rewards not all equal
 
     @property
     def request_size(self) -> int:
@@ -78,6 +83,14 @@ class ZeroVarianceFilter(Curriculum):
         ):  # a new training batch: n groups wanted, however many generation batches it takes
             self._target = self._n(n)
         return self._draw_uniform(math.ceil(self.gen_batch_size * self._target / self.batch_size))
+
+    def _rows(self, question_ids, rewards, phase):
+        ids, solved, tried = super()._rows(question_ids, rewards, phase)
+        r = np.asarray(rewards, dtype=np.float64).reshape(ids.size, -1)
+        with warnings.catch_warnings():  # a group with no finished attempt has no deviation: NaN, not kept
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self._spread = np.nanstd(r, axis=1) > 0
+        return ids, solved, tried
 
     def _keep(self, ids, solved, tried, phase):
         if phase == "probe":
@@ -91,8 +104,8 @@ class ZeroVarianceFilter(Curriculum):
         return keep
 
     def _informative(self, solved: np.ndarray, tried: np.ndarray) -> np.ndarray:
-        """The groups worth training on: DAPO's, those whose attempts do not all agree."""
-        return (tried >= 2) & (solved > 0) & (solved < tried)
+        """The groups worth training on: DAPO's, those whose rewards are not all equal (read in `_rows`)."""
+        return self._spread
 
     def _batch_done(self) -> bool:
         full = self._kept >= self._target
@@ -107,6 +120,7 @@ class ZeroVarianceFilter(Curriculum):
                 stacklevel=3,
             )
         self._last_gen_batches = self._gen_batches
+        self.last_shortfall = self._target - min(self._kept, self._target)
         self._target = self._kept = self._gen_batches = 0
         return True
 

@@ -207,6 +207,27 @@ def main() -> None:
     warm = tricky_cases()[:8]  # import-time and first-call costs are paid before timing
     run_ours(warm)
     run_math_verify(warm, True)
+    headers = [
+        "labelled set",
+        "cases",
+        "mathenv accuracy",
+        "mathenv false positives",
+        "mathenv false negatives",
+        "math-verify accuracy",
+        "math-verify false positives",
+        "math-verify false negatives",
+        "mathenv slowest case (s)",
+        "math-verify slowest case (s)",
+        "mathenv pairs/s",
+        "math-verify pairs/s",
+        "throughput ratio",
+    ]
+    # the header first, then a row as each set finishes (math-verify takes minutes on the larger ones)
+    print(
+        f"{len(sets)} labelled sets, each scored by mathenv and by math-verify; a row as each finishes:",
+        flush=True,
+    )
+    print(markdown_table(headers, []), flush=True)
     rows = []
     for name, cases, bare_golds in sets:
         ours, t_ours, slow_ours = run_ours(cases)
@@ -230,25 +251,8 @@ def main() -> None:
                 f"{t_ref / t_ours:.1f}x",
             ]
         )
-        print(" | ".join(rows[-1]), flush=True)
-    table = markdown_table(
-        [
-            "labelled set",
-            "cases",
-            "mathenv accuracy",
-            "mathenv false positives",
-            "mathenv false negatives",
-            "math-verify accuracy",
-            "math-verify false positives",
-            "math-verify false negatives",
-            "mathenv slowest case (s)",
-            "math-verify slowest case (s)",
-            "mathenv pairs/s",
-            "math-verify pairs/s",
-            "throughput ratio",
-        ],
-        rows,
-    )
+        print(markdown_table(headers, rows[-1:]).splitlines()[-1], flush=True)
+    table = markdown_table(headers, rows)
     load = os.getloadavg()
     body = (
         "## Verifier: mathenv.verify vs math-verify\n\n"

@@ -13,6 +13,7 @@ from agents.algos.grpo import GRPOConfig
 from agents.algos.ppo import PPOConfig
 from agents.algos.registry import get as get_algorithm
 from agents.algos.vineppo import VinePPOConfig
+from agents.checkpoint import RunFolderError
 from agents.cli.train import build_config
 from agents.core.config import ConfigError, TrainConfig
 from agents.run_checks import check_run, probe_cost
@@ -313,9 +314,16 @@ def test_warmup_ramps_the_learning_rate_and_resumes_on_the_ramp(tmp_path):
     assert [r["policy/lr"] for r in resumed] == pytest.approx([7.5e-4, 1e-3, 1e-3, 1e-3])
 
 
-def test_resume_without_checkpoint_starts_fresh(tmp_path):
+def test_resume_without_checkpoint_starts_fresh_and_without_a_run_stops(tmp_path):
+    # a run killed before its first checkpoint left its config.json: resuming starts it from step 0
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps(dataclasses.asdict(tiny(tmp_path=tmp_path))))
     records = Trainer(tiny(tmp_path=tmp_path, resume=True, steps=1)).train()
     assert [r["step"] for r in records] == [0, 1]
+    # a folder with no run in it (a typo in --out) is refused, and nothing is left there
+    with pytest.raises(RunFolderError, match=r"rnu holds no run .*did you mean .*run\?"):
+        Trainer(tiny(tmp_path=tmp_path, resume=True, steps=1, out=str(tmp_path / "rnu")))
+    assert not (tmp_path / "rnu").exists()
 
 
 @pytest.mark.parametrize(

@@ -853,3 +853,22 @@ def test_question_info_reports_the_curriculum_view():
     outside = int(np.setdiff1d(np.arange(500), cur.buffer)[0])
     assert cur.question_info(outside)["curriculum_sampling_prob"] == pytest.approx(0.5 / 500)
     assert curricula.statistics.learnability(0.5) == 0.25
+
+
+def test_zero_variance_is_the_rewards_standard_deviation_as_verls():
+    # verl's filter drops a group when np.std of its rewards is 0; a success threshold would also drop
+    # two unsolved attempts that a partial credit or format penalty tells apart (their advantages differ)
+    cur = make("zero_variance_filter", 100, seed=0, batch_size=6)
+    ids = cur.next_request().question_ids
+    rewards = np.array(
+        [
+            [0.0, 0.3, 0.0],  # both below solved_threshold, yet they differ: informative
+            [-0.5, 0.0, 0.0],  # a format penalty: informative
+            [-0.5, -0.5, -0.5],  # all equal: dropped
+            [1.0, 1.0, np.nan],  # the finished attempts agree: dropped
+            [0.7, np.nan, np.nan],  # one finished attempt has no deviation: dropped
+            [np.nan, np.nan, np.nan],  # nothing finished: dropped
+        ]
+    )
+    fb = cur.report(ids, rewards)
+    assert fb.keep.tolist() == [True, True, False, False, False, False] and not fb.done

@@ -9,6 +9,7 @@ import random
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,9 +114,10 @@ def test_a_partial_last_metrics_line_does_not_block_resume(tmp_path):
 
 
 def _child(kwargs):
-    """A training process to be killed: it resumes whatever an earlier one left."""
+    """A training process to be killed: it resumes whatever an earlier one left (a run once one has started)."""
     try:
-        Trainer(GRPOConfig(**kwargs)).train()
+        started = (Path(kwargs["out"]) / "config.json").exists()
+        Trainer(GRPOConfig(**{**kwargs, "resume": started})).train()
     except BaseException:  # noqa: BLE001 - the parent reads the exit status
         import traceback
 

@@ -2,6 +2,7 @@
 the env enforces max_answer_chars, and plots that neither invent fractional steps nor blow up small changes."""
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -118,9 +119,10 @@ def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     fig = figure([run])
     axes = dict(zip([k for k, _ in PANELS], fig.axes, strict=True))
-    for ax in fig.axes:
+    for key, ax in axes.items():
         low, high = ax.get_ylim()
-        assert low <= 0 and high >= 1  # a share is drawn on at least [0, 1]
+        if key != M.EVAL_PASS1:
+            assert low <= 0 and high >= 1  # a training share is drawn on at least [0, 1]
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
     bars = axes[M.EVAL_PASS1].containers
@@ -128,6 +130,53 @@ def test_curves_have_whole_steps_honest_share_axes_and_error_bars(tmp_path):
     segments = bars[0].lines[2][0].get_segments()
     half = [abs(seg[1][1] - seg[0][1]) / 2 for seg in segments]
     assert half == pytest.approx([1.96 * np.sqrt(p * (1 - p) / 200) for p in (0.28, 0.29)], rel=1e-6)
+    # the held-out axis runs from 0 to just above the highest error bar (issue 35: 2-5% read on a 0-1 axis)
+    low, high = axes[M.EVAL_PASS1].get_ylim()
+    assert low == 0 and 0.29 + half[1] < high < 0.5
+
+
+def _run_folder(path, config, pass1):
+    path.mkdir(parents=True)
+    path.joinpath("config.json").write_text(json.dumps(config))
+    records = [{M.STEP: 0, M.EVAL_PASS1: pass1[0], M.EVAL_QUESTIONS: 200}]
+    records += [{M.STEP: s, M.TRAIN_REWARD: 0.03, M.TRAIN_ZERO_ADVANTAGE: 0.9} for s in range(1, 5)]
+    records[-1].update({M.EVAL_PASS1: pass1[1], M.EVAL_QUESTIONS: 200})
+    path.joinpath("metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_curves_of_other_algorithms_keep_their_axes_and_short_labels(tmp_path):
+    """Runs of GRPO, PPO and VinePPO: no legend of `null` settings squeezing the panels, and a pass@1 of 2-5%
+    drawn on an axis that shows it (issue 35)."""
+    pytest.importorskip("matplotlib")
+    import dataclasses
+
+    from agents.algos.ppo import PPOConfig
+    from agents.algos.vineppo import VinePPOConfig
+    from agents.curves import PANELS, figure
+
+    runs = [
+        _run_folder(tmp_path / cls.__name__, dataclasses.asdict(cls()), (0.02, 0.05))
+        for cls in (build_config([]).__class__, PPOConfig, VinePPOConfig)
+    ]
+    fig = figure(runs)
+    fig.canvas.draw()  # lays the figure out
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == ["grpo / uniform (n=1)", "ppo / uniform (n=1)", "vineppo / uniform (n=1)"], texts
+    for ax in fig.axes:  # each panel keeps a fair share of the figure's width and height
+        box = ax.get_position()
+        assert box.width > 0.2 and box.height > 0.5, box
+    low, high = dict(zip([k for k, _ in PANELS], fig.axes, strict=True))[M.EVAL_PASS1].get_ylim()
+    assert low == 0 and 0.05 < high < 0.2
+    # a setting one group leaves unset (null) still tells the groups apart, written only where it is set
+    from agents.curves import labels
+
+    same = {"algo": "grpo", "curriculum": "uniform", "eval_temperature": None}
+    assert list(labels({"a": same, "b": {**same, "eval_temperature": 0.35}}).values()) == [
+        "grpo / uniform",
+        "grpo / uniform, eval_temperature=0.35",
+    ]
 
 
 def _wandb_history(run_dir):
@@ -193,7 +242,9 @@ def test_report_to_tensorboard_and_wandb_offline(tmp_path, monkeypatch):
     assert (out / "wandb" / "run-id").read_text() == run_id
 
 
-def test_report_to_none_and_the_old_tensorboard_switch(tmp_path):
+def test_report_to_none_and_the_old_tensorboard_switch(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")  # wandb online needs a login (tests/test_first_hour_cli.py)
+
     def loggers(*flags):
         return build_config(["--out", str(tmp_path / "r"), *flags]).loggers()
 
@@ -230,6 +281,9 @@ def test_without_a_terminal_progress_is_a_line_every_log_every_steps(tmp_path, c
     lines = [line for line in captured.out.splitlines() if line.startswith("step ")]
     assert [line.split()[1] for line in lines] == ["2/4", "4/4"], captured.out
     assert "train reward" in lines[0] and "held-out pass@1" in lines[1] and "s/step" in lines[1]
+    # the step-0 evaluation (minutes for a real model) is said before it starts and when it ends
+    start = captured.out.index("scoring the starting policy on 2 held-out questions (4 answers")
+    assert captured.out.index("held-out before training: pass@1 ") > start
 
 
 def test_the_probe_cost_is_said_once(tmp_path, capsys):
@@ -241,3 +295,76 @@ def test_the_probe_cost_is_said_once(tmp_path, capsys):
     assert text.count("learnability: probes ") == 1, text
     assert "warning: learnability: probes " in captured.err and "the training attempts" in captured.err
     assert "line = self" not in captured.err  # one line: no file name, no echoed source line
+
+
+def test_the_warm_start_prints_lines_not_a_bar_without_a_terminal(tmp_path, capsys):
+    from agents.models.warm_start import warm_start
+
+    warm_start(
+        tmp_path / "ws", levels=[1], steps=20, batch_size=2, n_layer=1, d_model=16, n_head=2, threads=None
+    )
+    captured = capsys.readouterr()  # pytest's capture is no terminal, as a log file is not
+    assert "\r" not in captured.err and "it/s" not in captured.err  # no bar piling up into one line
+    lines = [line for line in captured.out.splitlines() if line.startswith("warm start: step ")]
+    assert [line.split()[3] for line in lines] == [f"{s}/20" for s in range(2, 21, 2)], captured.out
+    assert all("loss " in line for line in lines)
+
+
+def _make_extras(target: str) -> set[str]:
+    """The pyproject extras that `make TARGET` installs: every `-e ".[...]"` in the recipes of the stamps it
+    depends on, followed through their own prerequisites."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    rules = {}  # target -> (prerequisites, recipe)
+    for match in re.finditer(r"^([^\s#:=][^:=]*?):(?!=)([^\n]*)\n((?:\t[^\n]*\n)*)", text, re.M):
+        rules[match.group(1).strip().replace("$(VENV)", ".venv")] = (
+            match.group(2).replace("$(VENV)", ".venv").split(),
+            match.group(3),
+        )
+    extras, todo, seen = set(), [target], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in rules:
+            continue
+        seen.add(name)
+        prerequisites, recipe = rules[name]
+        todo += prerequisites
+        for group in re.findall(r'-e "\.\[([^\]]*)\]"', recipe):
+            extras |= {e.strip() for e in group.split(",") if e.strip()}
+    return extras
+
+
+def test_make_run_installs_the_main_job_and_make_test_everything_the_tests_use():
+    """`make run` installs neither verl, ray nor TRL (152 packages, 2.1 GB it never used); `make test`, CI's
+    path, installs every extra the tests import (issue 35)."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())[
+        "project"
+    ]
+    run, test = _make_extras("run"), _make_extras("test")
+    names = list(project["dependencies"]) + [d for e in run for d in project["optional-dependencies"][e]]
+    heavy = [d for d in names if re.split(r"[<>=\[ ;]", d)[0].lower() in ("verl", "trl", "ray")]
+    assert run and not heavy, (run, heavy)
+    assert {"dev", "verl", "trl"} <= test and run <= test, test
+    # make test installs on top of make run: a transformers the main job may get must be one verl accepts, or
+    # the install on top moves it back and leaves what the newer one pulled in (kernels 0.19 broke the import)
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    try:
+        verl = [Requirement(r) for r in requires("verl") or []]
+    except PackageNotFoundError:
+        pytest.skip("verl is not installed (make test installs it)")
+    (verl_pin,) = [r for r in verl if r.name == "transformers" and r.marker is None]
+    (core_pin,) = [r for r in map(Requirement, project["dependencies"]) if r.name == "transformers"]
+    from packaging.version import Version
+
+    releases = [Version(f"{major}.{minor}.0") for major in (4, 5, 6) for minor in range(80)]
+    newest = max(v for v in releases if v in verl_pin.specifier)
+    newer = [str(v) for v in releases if v > newest and v in core_pin.specifier]
+    assert not newer, (str(core_pin), str(verl_pin), newer[:3])

@@ -69,7 +69,7 @@ def tiny():
     return tokenizer, model
 
 
-def make_trainer(tiny, out_dir, max_steps, name="learnability", **curriculum_options):
+def make_trainer(tiny, out_dir, max_steps, name="learnability", reward=known_learner, **curriculum_options):
     from trl import GRPOConfig
 
     import curricula
@@ -113,7 +113,7 @@ def make_trainer(tiny, out_dir, max_steps, name="learnability", **curriculum_opt
         args=args,
         processing_class=tokenizer,
         train_dataset=data,
-        reward_funcs=[known_learner, mathenv_reward],
+        reward_funcs=[reward, mathenv_reward],
         curriculum=cur,
     )
     seen = []  # every generation batch the curriculum heard about: (phase, question ids, rewards)
@@ -212,6 +212,46 @@ def test_filters_train_on_exactly_the_kept_groups(tiny, tmp_path, name, options)
     diag = cur.diagnostics()
     assert diag["curriculum/train_attempts"] == len(reports) * cur.request_size * G  # all generations count
     assert diag["curriculum/discarded_attempts"] == diag["curriculum/train_attempts"] - 3 * kept * G
+
+
+def first_group_splits(prompts, completions, question_id, trainer_state, **kwargs):
+    """Hard questions: nothing solved, except that the first group of each generation batch is split."""
+    return [float(i % G == 0 and i < G) for i in range(len(question_id))]
+
+
+@pytest.mark.parametrize(
+    ("reward", "kept"), [(first_group_splits, 2), (lambda **kw: [0.0] * len(kw["completions"]), 0)]
+)
+def test_a_short_or_empty_dapo_batch_trains_on_what_the_cap_allows(tiny, tmp_path, reward, kept):
+    # early training on hard data: the cap (2 generation batches) ends a batch with fewer than B groups,
+    # or none (TRL 1.16 failed with "range() arg 3 must not be zero" on the 0 rows merged)
+    trainer, _ = make_trainer(
+        tiny, tmp_path, max_steps=4, name="zero_variance_filter", reward=reward, max_num_gen_batches=2
+    )
+    batches = []
+    generate = trainer._generate_and_score_completions
+
+    def outer(inputs):
+        batches.append(generate(inputs))
+        return batches[-1]
+
+    trainer._generate_and_score_completions = outer
+    with pytest.warns(UserWarning, match=f"kept only {kept} of {B} informative groups"):
+        trainer.train()
+    assert len(batches) == 2 == trainer.curriculum.iteration
+    for out in batches:  # B groups, so TRL's slices hold; the filled-in rows are out of the loss
+        assert out["completion_ids"].shape[0] == B * G
+        assert (
+            int(out["completion_mask"][kept * G :].sum())
+            == 0
+            == float(out["advantages"][kept * G :].abs().sum())
+        )
+        assert int(out["num_items_in_batch"]) == int(out["completion_mask"][: kept * G].sum())
+        assert (out["completion_mask"][: kept * G].sum(1) > 0).all()
+    masked = [
+        h["curriculum/masked_groups"] for h in trainer.state.log_history if "curriculum/masked_groups" in h
+    ]
+    assert masked == [B - kept] * 2
 
 
 def test_posterior_through_trl_trains_every_generation_batch(tiny, tmp_path):

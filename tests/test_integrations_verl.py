@@ -267,6 +267,13 @@ class ActorStandIn:
     def load_checkpoint(self, *a, **k):
         pass
 
+    def save_model_to_cpu(
+        self, *a
+    ):  # separate_async keeps the old policy's weights on the host (Decoupled PPO)
+        pass
+
+    restore_model_from_cpu = clear_cpu_model = save_model_to_cpu
+
 
 def make_v1_trainer(cfg, tq, delay=lambda q: 0):
     """verl's v1 trainer class for `trainer.v1.trainer_mode`, built by its own constructor (which builds our
@@ -292,7 +299,7 @@ def make_v1_trainer(cfg, tq, delay=lambda q: 0):
     trainer.checkpoint_manager = SimpleNamespace(
         update_weights=lambda *a: None,
         sleep_replicas=lambda: None,
-        abort_replicas=lambda: None,
+        abort_replicas=lambda **k: None,
         resume_generation_replicas=lambda: None,
     )
     trainer._load_checkpoint()
@@ -470,6 +477,13 @@ class LegacyActorStandIn:
 
     def load_checkpoint(self, *a, **k):
         pass
+
+    def save_model_to_cpu(
+        self, *a
+    ):  # separate_async keeps the old policy's weights on the host (Decoupled PPO)
+        pass
+
+    restore_model_from_cpu = clear_cpu_model = save_model_to_cpu
 
 
 @pytest.fixture
@@ -1152,3 +1166,200 @@ def test_feed_reports_each_request_once_whatever_the_order():
     assert cur.attempts.sum() == feed.counts["attempts"] == sum(s[3] for s in slots) - slots[order[0]][3]
     assert not feed.report_ready() and feed.probe_out is None
     assert len(evicted) == 16 - (order[0] < 16) and len(feed.kept()) == BATCH - (order[0] >= 16)
+
+
+# ---- separate_async, the regeneration cap, verl's own filter, a user's dataset class ----------------------
+
+
+def make_separate_async_trainer(cfg, tq, delay=lambda q: 0):
+    """verl's separate_async trainer (its constructor, its hybrid-switch path) with the stand-ins above plus
+    the standalone rollout pool's: a load balancer actor that records which servers it routes to, and the
+    standalone weight sync (a no-op). It starts, as verl's `_setup` leaves it, in rollout mode."""
+    import ray
+    from verl.trainer.ppo.v1.trainer_separate_async import HybridEngineMode
+
+    @ray.remote
+    class BalancerStandIn:
+        def __init__(self):
+            self.calls = []
+
+        def add_servers(self, servers):
+            self.calls.append("add")
+
+        def remove_servers(self, addresses):
+            self.calls.append("remove")
+
+        def clear_sticky_cache(self):
+            return {}
+
+        def history(self):
+            return self.calls
+
+    trainer = make_v1_trainer(cfg, tq, delay)
+    trainer.llm_server_manager = SimpleNamespace(server_addresses=["hybrid:0"], server_handles=[None])
+    trainer.standalone_server_manager = SimpleNamespace(global_load_balancer=BalancerStandIn.remote())
+    trainer.standalone_checkpoint_manager = SimpleNamespace(update_weights=lambda *a: {})
+    trainer.current_mode = HybridEngineMode.ROLLOUT
+    return trainer
+
+
+SEPARATE_ASYNC = [
+    "trainer.v1.trainer_mode=separate_async",
+    "trainer.v1.separate_async.parameter_sync_step=1",
+    "trainer.v1.separate_async.num_warmup_batches=3",
+    "trainer.v1.separate_async.hybrid_rollout.enable_switch=True",
+    "trainer.v1.separate_async.hybrid_rollout.switch_threshold_ratio=1.0",
+    "actor_rollout_ref.rollout.nnodes=1",
+    "actor_rollout_ref.rollout.n_gpus_per_node=1",
+    "actor_rollout_ref.rollout.checkpoint_engine.backend=nccl",
+    "trainer.v1.sampler.max_off_policy_threshold=2",
+    "trainer.v1.sampler.max_off_policy_strategy=drop",
+]
+
+
+@pytest.mark.filterwarnings("ignore:learnability. a training batch before the first buffer:UserWarning")
+def test_v1_separate_async_switch_path_goes_through_the_curriculum(parquet, tmp_path, transfer_queue):
+    """verl's separate_async trainer with its hybrid switch: before each step it asks the buffer how many
+    groups are sampleable and lends the hybrid engine to rollout until enough are (`wait_for_sampleable`),
+    and after it asks again to decide whether to switch back. Those calls go through the curriculum: a
+    finished probe counts 0 (nothing to train on) and is reported, groups finishing too stale are dropped
+    through the feed (the curriculum's missing reports), so learnability refreshes every T iterations."""
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        *SEPARATE_ASYNC,
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=12",
+        *V1_LEARNABILITY,
+    )
+    trainer = make_separate_async_trainer(cfg, transfer_queue, delay=lambda q: 2 if q % 4 == 0 else 0)
+    buffer, feed = trainer.replay_buffer, trainer.replay_buffer.feed
+    counts, waits = [], []
+    count, wait = buffer.get_sampleable_count, buffer.wait_for_sampleable
+
+    def count_spy(global_steps, partition_id):
+        n = count(global_steps, partition_id)
+        lost = feed.counts["dropped"] + feed.counts["stale_kept"]
+        counts.append((n, len(feed.kept()), lost, feed.curriculum.last_refresh))
+        return n
+
+    def wait_spy(global_steps, partition_id, target_count):
+        out = wait(global_steps, partition_id, target_count)
+        waits.append((target_count, len(out[0])))
+        return out
+
+    buffer.get_sampleable_count, buffer.wait_for_sampleable = count_spy, wait_spy
+    fit_v1(trainer)
+    import ray
+
+    switches = ray.get(trainer.standalone_server_manager.global_load_balancer.history.remote())
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == list(range(1, 13))
+    assert waits and all(ready >= target for target, ready in waits)  # verl waited on the curriculum's count
+    assert "remove" in switches and "add" in switches  # the hybrid engine went to the trainer and back
+    assert counts and all(n <= kept for n, kept, _, _ in counts)  # never a probe or filtered group counted
+    for u in updates:
+        assert len(_groups(u)) == BATCH and all(len(r) == N for _, r, _ in _groups(u))  # no probe group
+        assert all(u["step"] - s + 1 <= 2 for s in u["submitted"])  # the off-policy threshold holds
+    cur = feed.curriculum
+    assert feed.counts["dropped"] > 0  # stragglers finished too stale: dropped through the feed
+    first_loss = next(i for i, (_, _, lost, _) in enumerate(counts) if lost)
+    refreshed_at = counts[first_loss][3]
+    assert cur.last_refresh > refreshed_at >= 0  # learnability refreshed again after groups went stale
+    assert cur.diagnostics()["curriculum/probe_attempts"] >= 2 * 16 * 2
+    _accounting(trainer)
+
+
+def test_v1_regeneration_cap_ends_a_short_batch_and_says_so(parquet, tmp_path, transfer_queue):
+    """zero_variance_filter with max_num_gen_batches=2 on a policy that solves nothing: verl v1 used to
+    refill for ever. Each batch now ends after 2 generation batches with a warning, trains on the groups
+    kept plus the capped batch's own (zero-variance, advantage 0) groups, and the next step goes on."""
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        "+curriculum.name=zero_variance_filter",
+        "+curriculum.max_num_gen_batches=2",
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    solves = P_BY_MOD3
+    try:
+        globals()["P_BY_MOD3"] = (0.0, 0.0, 0.0)  # the simulated learner solves nothing: every group agrees
+        with pytest.warns(UserWarning, match="kept only 0 of 8 informative groups"):
+            fit_v1(trainer)
+    finally:
+        globals()["P_BY_MOD3"] = solves
+    feed = _accounting(trainer)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3] and feed.curriculum.iteration == 3
+    assert len(trainer.rollout.submitted) == 3 * 2 * BATCH  # 2 generation batches per step, no more
+    for u in updates:
+        assert 0 < len(_groups(u)) <= BATCH and all(a == 0 for a in u["adv"])  # nothing to learn from
+    assert feed.counts["short_batches"] == 3 and feed.counts["filled"] == 3 * BATCH
+    assert feed.metrics()["curriculum/groups_short_batches"] == 3
+
+
+def test_v1_verls_own_group_filter_is_refused_with_the_curriculum_option(parquet, tmp_path, transfer_queue):
+    """verl skips algorithm.filter_groups for a custom buffer; with ours it is refused, naming what to use."""
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "+curriculum.name=uniform",
+        "algorithm.filter_groups.enable=True",
+        "algorithm.filter_groups.metric=acc",
+    )
+    with pytest.raises(ValueError, match=r"\+curriculum.name=zero_variance_filter") as err:
+        make_v1_trainer(cfg, transfer_queue)
+    assert "\n" not in str(err.value)
+
+
+class TaggedDataset:
+    """A user's own verl dataset class (say, one that adds images or tools): verl's RLHFDataset whose rows
+    carry a field of its own. Built by the curriculum's dataset with verl's constructor arguments."""
+
+    def __new__(cls, *args, **kwargs):
+        from verl.utils.dataset.rl_dataset import RLHFDataset
+
+        class Tagged(RLHFDataset):
+            def __getitem__(self, item):
+                row = super().__getitem__(item)
+                row["extra_info"] = {**row["extra_info"], "tagged_row": int(item)}
+                return row
+
+        return Tagged(*args, **kwargs)
+
+
+def test_v1_curriculum_wraps_a_users_dataset_class(parquet, tmp_path, transfer_queue):
+    """`data.custom_cls` of the user's is kept (configure_v1 moves it to data.curriculum_base_cls) and the
+    curriculum's dataset delegates to it: the training rows are the user's rows for the questions the
+    curriculum picks, the validation rows the user's rows as they are."""
+    from integrations.verl.main import configure_v1
+
+    cfg = compose(
+        parquet,
+        tmp_path,
+        *V1,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=2",
+        "+curriculum.name=uniform",
+        f"data.custom_cls.path={__file__}",
+        "data.custom_cls.name=TaggedDataset",
+    )
+    configure_v1(cfg)
+    assert cfg.data.curriculum_base_cls.name == "TaggedDataset"
+    assert cfg.data.custom_cls.name == "CurriculumRLDataset"
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    # the train and the validation dataset are the user's, wrapped
+    assert (
+        type(trainer.train_dataset.dataset).__name__ == type(trainer.val_dataset.dataset).__name__ == "Tagged"
+    )
+    row = trainer.train_dataset[0]
+    info = row["extra_info"]
+    assert info["tagged_row"] == info["curriculum_index"]  # the user's row of the curriculum's question
+    assert trainer.val_dataset[5]["extra_info"]["tagged_row"] == 5 and trainer.val_dataset.feed is None
+    fit_v1(trainer)
+    assert [u["step"] for u in trainer.actor_rollout_wg.updates] == [1, 2]

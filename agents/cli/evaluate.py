@@ -5,9 +5,11 @@
     python -m agents.evaluate --model smollm2 --dataset arithmetic --levels 1 2 3
 
 A run folder is self-describing: given a run (or a checkpoint inside one), the task (dataset, held-out split,
-levels, prompt instruction, fields) and the sampling settings come from the run's config.json, so the score is
-on the task the policy was trained for. Flags given override the sampling settings; a flag that changes the
-task is refused, naming the difference, unless --other-task says that is meant.
+levels, prompt instruction, fields), the sampling settings and the held-out questions come from the run's
+config.json, so the score is on the questions the run's own summary reported (agents.eval_policy.heldout_ids
+picks them for both), and says so. Flags given override the sampling settings, and --num-questions or --seed
+other questions (said too); a flag that changes the task is refused, naming the difference, unless
+--other-task says that is meant.
 """
 
 from __future__ import annotations
@@ -18,22 +20,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-import mathenv  # noqa: F401
 from agents import checkpoint
 from agents.cli.args import ArgumentParser, exit_on_user_error
-from agents.eval_policy import evaluate_policy
-from agents.generation import HFGenerator, SamplingConfig
-from agents.models.hf import prompt_ids
-from agents.models.policy import HUB_NAMES, LOCAL_NAMES, check_device, load_policy
+from agents.cpu import configure as configure_cpu
+from agents.eval_policy import evaluate_policy, heldout_ids
+from agents.models.policy import HUB_NAMES, LOCAL_NAMES, check_device, check_model_name
 from agents.run_checks import DATASET_LEVELS, check_levels
-
-#: evaluate's settings and their defaults when the model is not a training run's
 from mathenv.errors import UserError
+
+# torch, transformers and gymnasium load in the functions that score: the options are read and checked first,
+# so --help and a mistake's one line come back in a second instead of after seconds of imports
 
 #: evaluate's settings and their defaults when the model is not a training run's
 DEFAULTS: dict[str, Any] = {
@@ -48,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "temperature": 1.0,
     "top_p": 1.0,
 }
+#: held-out questions scored when neither the run nor --num-questions says how many
+NUM_QUESTIONS = 200
 #: the settings that make the task: evaluating a run's checkpoint with other values scores another task
 TASK = ("dataset", "split", "data_path", "levels", "instruction", "question_field", "answer_field")
 
@@ -86,6 +86,7 @@ def _run_config(folder: Path) -> dict[str, Any] | None:
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The settings under which a run evaluated itself (agents.trainer's held-out pool and sampling)."""
     dataset = config.get("dataset", DEFAULTS["dataset"])
+    temperature = config.get("eval_temperature") or config.get("temperature", DEFAULTS["temperature"])
     return {
         "dataset": dataset,
         "split": config.get("eval_split", "test"),
@@ -95,8 +96,8 @@ def run_settings(config: dict[str, Any]) -> dict[str, Any]:
         "question_field": config.get("question_field"),
         "answer_field": config.get("answer_field"),
         "max_new_tokens": config.get("max_new_tokens", DEFAULTS["max_new_tokens"]),
-        "temperature": config.get("temperature", DEFAULTS["temperature"]),
-        "top_p": config.get("top_p", DEFAULTS["top_p"]),
+        "temperature": temperature,
+        "top_p": config.get("eval_top_p") or config.get("top_p", DEFAULTS["top_p"]),
     }
 
 
@@ -107,7 +108,7 @@ def evaluate(
     split: str = "test",
     data_path: str | None = None,
     levels: list[int] | None = None,
-    num_questions: int | None = 200,
+    num_questions: int | None = NUM_QUESTIONS,
     k: int = 4,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -120,9 +121,14 @@ def evaluate(
     answer_field: str | None = None,
 ) -> dict[str, Any]:
     """pass@1 (greedy), mean accuracy of k samples, and maj@k, overall and per difficulty level
-    (agents.eval_policy), on a fixed random subset of `num_questions` of the split. `instruction` must match
-    what the policy was trained with (None: the env's default); `main` takes it and the task from a run's
+    (agents.eval_policy), on the `num_questions` held-out questions a run with `seed` scores itself on
+    (agents.eval_policy.heldout_ids; their ids are in the result). `instruction` must match what the policy was
+    trained with (None: the env's default); `main` takes it, the task and the questions from a run's
     config.json."""
+    import gymnasium as gym
+
+    import mathenv  # noqa: F401  (registers MathReasoning-v0)
+
     kwargs: dict[str, Any] = {
         "dataset": dataset,
         "split": split,
@@ -135,7 +141,7 @@ def evaluate(
     if instruction is not None:
         kwargs["instruction"] = instruction
     env = gym.make("MathReasoning-v0", **kwargs).unwrapped
-    ids = subset(env.num_questions, num_questions, seed)
+    ids = heldout_ids(env.num_questions, num_questions, seed)
     result = evaluate_questions(
         model,
         env,
@@ -148,14 +154,14 @@ def evaluate(
         seed=seed,
         device=device,
     )
-    return {"model": model, "dataset": dataset, "split": split, **result}
-
-
-def subset(pool_size: int, num_questions: int | None, seed: int) -> np.ndarray:
-    """The fixed random subset of `num_questions` question ids (all, in order, when None or larger)."""
-    if num_questions is None or num_questions >= pool_size:
-        return np.arange(pool_size)
-    return np.sort(np.random.default_rng(seed).permutation(pool_size)[:num_questions])
+    return {
+        "model": model,
+        "dataset": dataset,
+        "split": split,
+        "seed": seed,
+        **result,
+        "question_ids": ids.tolist(),
+    }
 
 
 def evaluate_questions(
@@ -173,6 +179,13 @@ def evaluate_questions(
 ) -> dict[str, Any]:
     """Score `model` on the questions `ids` of `env` (a MathReasoning-v0 env, unwrapped): greedy pass@1 and k
     answers sampled at `temperature` / `top_p` per question, overall and per level."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from agents.generation import HFGenerator, SamplingConfig
+    from agents.models.hf import prompt_ids
+    from agents.models.policy import load_policy
+
     torch.manual_seed(seed)
     policy, tokenizer = load_policy(model, device=device, gradient_checkpointing=False)
     gen = HFGenerator(policy, tokenizer, SamplingConfig(max_new_tokens, temperature, top_p, batch_size))
@@ -253,8 +266,9 @@ def _parser() -> ArgumentParser:
     ap.add_argument(
         "--num-questions",
         type=int,
-        default=200,
-        help="score a fixed random subset of this many questions (all when larger; default 200)",
+        default=None,
+        help="score a fixed random subset of this many questions (all when larger; default: as many as "
+        f"the run scored itself on, its eval_questions, else {NUM_QUESTIONS})",
     )
     ap.add_argument(
         "--k",
@@ -284,7 +298,11 @@ def _parser() -> ArgumentParser:
         "--batch-size", type=int, default=32, help="sequences per generate call (memory only; default 32)"
     )
     ap.add_argument(
-        "--seed", type=int, default=0, help="seeds the question subset and the sampling (default 0)"
+        "--seed",
+        type=int,
+        default=None,
+        help="seeds the question subset (the held-out questions of a run with this seed) and the sampling "
+        "(default: the run's seed, else 0)",
     )
     ap.add_argument(
         "--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)"
@@ -293,13 +311,38 @@ def _parser() -> ArgumentParser:
     return ap
 
 
-def settings(a: Any) -> tuple[str, dict[str, Any]]:
-    """The model to load and evaluate's settings: DEFAULTS < the run's config.json < flags given; a task flag
-    that differs from the run's is refused unless --other-task (then said on stderr)."""
+def questions(a: Any, config: dict[str, Any] | None, split: str) -> tuple[int, int, str]:
+    """(how many held-out questions, the seed that picks them, a line saying which): a run's own subset,
+    the one its summary reported, unless --num-questions or --seed ask for others."""
+    own_n = config.get("eval_questions") if config else None
+    own_seed = config.get("seed", 0) if config else None
+    n = a.num_questions if a.num_questions is not None else (own_n or NUM_QUESTIONS)
+    seed = a.seed if a.seed is not None else (own_seed if own_seed is not None else 0)
+    what = f"{n} of the {split} split, picked for seed {seed} (agents.eval_policy.heldout_ids)"
+    if config is None:
+        return n, seed, f"questions: {what}"
+    if not own_n:
+        return n, seed, f"questions: {what}; the run scored no held-out questions itself (eval_questions 0)"
+    if (n, seed) == (own_n, own_seed):
+        return n, seed, f"questions: the run's own held-out ones, as in its summary: {what}"
+    return (
+        n,
+        seed,
+        (
+            f"questions: {what}, as asked; not the run's own ({own_n}, seed {own_seed}) that its summary "
+            f"reported: drop --num-questions and --seed to score those"
+        ),
+    )
+
+
+def settings(a: Any) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """The model to load, evaluate's settings (DEFAULTS < the run's config.json < flags given) and the run's
+    config (None when the model is not a run's); a task flag that differs from the run's is refused unless
+    --other-task (then said on stderr)."""
     given = {k: getattr(a, k) for k in DEFAULTS if getattr(a, k) is not None}
     found = find_run(a.model)
     if found is None:
-        return a.model, {**DEFAULTS, **given}
+        return a.model, {**DEFAULTS, **given}, None
     run, config, policy = found
     own = run_settings(config)
     changed = [
@@ -317,20 +360,24 @@ def settings(a: Any) -> tuple[str, dict[str, Any]]:
     print(f"settings from {source}: {task}", file=sys.stderr)
     if changed:
         print(f"--other-task: scoring on another task than the run's: {'; '.join(changed)}", file=sys.stderr)
-    return str(policy), {**DEFAULTS, **own, **given}
+    return str(policy), {**DEFAULTS, **own, **given}, config
 
 
 def _main(argv: list[str] | None) -> None:
     a = _parser().parse_args(argv)
     check_device(a.device)
-    model, s = settings(a)
+    model, s, config = settings(a)
+    check_model_name(model)
     check_levels(s["dataset"], s["levels"])
+    num_questions, seed, said = questions(a, config, s["split"])
+    print(said, file=sys.stderr, flush=True)
+    print(configure_cpu(), file=sys.stderr, flush=True)
     result = evaluate(
         model,
-        num_questions=a.num_questions,
+        num_questions=num_questions,
         k=a.k,
         batch_size=a.batch_size,
-        seed=a.seed,
+        seed=seed,
         device=a.device,
         **s,
     )

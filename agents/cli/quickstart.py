@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# OpenMP threads that spin while they wait crawl when other processes share the cores (scripts/warm_start.py
-# measured 6x on 2 busy cores); waiting passively costs little on an idle machine. Read when torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from agents.cli.args import ArgumentParser, exit_on_user_error  # noqa: E402
+from agents.cli.args import ArgumentParser, exit_on_user_error
 
 COMPARED = ("uniform", "learnability")
 
@@ -94,6 +89,7 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
     """Warm start (cached), the two training runs, the comparison and the joint PNG; the runs' summaries.
     `extra` are more agents.train flags for both runs (another model, fewer held-out questions, ...)."""
     from agents.cli.train import build_config
+    from agents.cpu import configure as configure_cpu
     from agents.models.policy import resolve
     from agents.trainer import Trainer
 
@@ -103,6 +99,7 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
         c: build_config(f) for c, f in flags.items()
     }  # a mistake in `extra` stops here, before any work
     print(__doc__.split("\n\n")[1] + "\n", flush=True)
+    print(configure_cpu() + "\n", flush=True)
     if configs[COMPARED[0]].model == "testbed":
         print("1. the testbed policy (warm-started once, then read from the cache) ...", flush=True)
         print(f"   {resolve('testbed')}", flush=True)

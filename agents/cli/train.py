@@ -17,6 +17,7 @@ import dataclasses
 import inspect
 import json
 import sys
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -59,6 +60,17 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _presets_text() -> str:
+    """Every preset with all the fields it sets, wrapped, for --help's epilog."""
+    lines = []
+    for name, preset in RUN_PRESETS.items():
+        fields = ", ".join(f"{f}={json.dumps(v)}" for f, v in preset.items()) or "the defaults"
+        lines.append(
+            textwrap.fill(f"{name}: {fields}", width=110, initial_indent="  ", subsequent_indent="    ")
+        )
+    return "\n".join(lines)
+
+
 def curriculum_help(name: str) -> str:
     """The options of curriculum `name` as --help lists them: one line each, with its default and help."""
     from curricula import CURRICULA, option_help
@@ -75,6 +87,7 @@ def curriculum_help(name: str) -> str:
 def _parser(config_cls: type[TrainConfig], curriculum: str | None = None) -> argparse.ArgumentParser:
     algo = config_cls.__dataclass_fields__["algo"].default
     epilog = (
+        f"presets (--preset NAME), every field each one sets:\n{_presets_text()}\n\n"
         f"Options above are for --algo {algo}; each algorithm's own options appear "
         f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}); each curriculum's with --curriculum NAME "
         f"--help."
@@ -92,11 +105,7 @@ def _parser(config_cls: type[TrainConfig], curriculum: str | None = None) -> arg
     ap.add_argument(
         "--preset",
         choices=sorted(RUN_PRESETS),
-        help="named setting applied before --config and flags: "
-        + "; ".join(
-            f"{k}: {', '.join(f'{f}={v}' for f, v in list(p.items())[:4])}..." if p else f"{k}: the defaults"
-            for k, p in RUN_PRESETS.items()
-        ),
+        help="named setting applied before --config and flags (the fields each one sets are listed at the end)",
     )
     ap.add_argument("--config", type=Path, help="JSON file of config fields")
     hints = typing.get_type_hints(config_cls)
@@ -157,8 +166,9 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     known, _ = pre.parse_known_args(argv)
     values: dict[str, Any] = {}
     if known.resume:  # a run folder is self-describing: continue it with the settings it was started with
-        from agents.checkpoint import CONFIG
+        from agents.checkpoint import CONFIG, require_run
 
+        require_run(Path(known.out or TrainConfig.out))
         saved = Path(known.out or TrainConfig.out) / CONFIG
         if saved.exists():
             try:
@@ -204,9 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     """The command line: train, print the run's summary; a user's mistake is one line on stderr, status 2."""
 
     def body() -> None:
+        config = build_config(argv)  # a mistake stops here, before transformers loads
+        from agents.cpu import configure
         from agents.trainer import train
 
-        train(build_config(argv))
+        print(configure(), flush=True)
+        train(config)
 
     return exit_on_user_error(body)
 

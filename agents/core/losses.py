@@ -13,12 +13,15 @@ log pi(token_t | tokens_<t), read under `response_mask`.
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel
 
 from agents.core import metrics as M
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def token_logprobs(

@@ -10,9 +10,13 @@ both come from `curricula.diagnostics.solved_extremes`).
 
 from __future__ import annotations
 
+import configparser
+import contextlib
 import json
 import math
+import netrc
 import os
+import urllib.parse
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -188,6 +192,38 @@ class MetricsLogger:
             # finish() can return before W&B's service has written the run's last records; teardown waits for
             # it, so that out/wandb is complete when the run ends (for `wandb sync`, or a reader right after)
             wandb.teardown()
+
+
+def wandb_login_problem() -> str | None:
+    """Why W&B could not log online here, or None: it needs an API key (`wandb login` writes one to ~/.netrc;
+    WANDB_API_KEY; an identity token file) unless WANDB_MODE is offline or disabled. Checked before a run
+    touches its folder: wandb.init would otherwise stop the run half made, with a 40-line traceback. Read
+    the way wandb reads them, without importing wandb (seconds)."""
+    env = os.environ
+    if env.get("WANDB_MODE", "").lower() in ("offline", "dryrun", "disabled") or env.get(
+        "WANDB_DISABLED", ""
+    ).lower() in ("1", "true", "yes"):
+        return None
+    if env.get("WANDB_API_KEY") or env.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return None
+    host = urllib.parse.urlparse(env.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    netrc_path = Path(env.get("NETRC") or Path.home() / ".netrc").expanduser()
+    try:
+        if netrc.netrc(netrc_path).authenticators(host or "api.wandb.ai"):
+            return None
+    except (OSError, netrc.NetrcParseError):
+        pass
+    settings = Path(env.get("WANDB_CONFIG_DIR") or Path.home() / ".config" / "wandb") / "settings"
+    parser = configparser.ConfigParser()
+    with contextlib.suppress(OSError, configparser.Error):
+        parser.read(settings)
+        if parser.get("default", "api_key", fallback=""):
+            return None
+    return (
+        f"--report-to wandb: not logged in to Weights & Biases (no API key in WANDB_API_KEY or "
+        f"{netrc_path}); run `wandb login` once, or set WANDB_MODE=offline to log without an account "
+        f"(`wandb sync` uploads later), or drop wandb from --report-to"
+    )
 
 
 def _wandb_run(out: Path, config: dict[str, Any], resume: bool) -> Any:

@@ -16,15 +16,14 @@ import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
-from transformers.utils import logging as hf_logging
+from typing import TYPE_CHECKING
 
 from agents.models.hf import cache_dir
-from agents.models.tiny import char_tokenizer, tiny_model
-from agents.models.warm_start import warm_start
 from mathenv.errors import UserError
+
+if TYPE_CHECKING:  # torch and transformers load where a model does: the names here stay light (fast --help)
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 #: Short names for the models the docs mention; any other hub name or local path works as well.
 HUB_NAMES = {
@@ -47,6 +46,8 @@ class PolicyUnavailableError(UserError, RuntimeError):
 def quiet_transformers() -> Iterator[None]:
     """Without transformers' own progress bars ("Loading weights", "Writing model shards"): a run loads and
     saves models often, and those bars drown its own output."""
+    from transformers.utils import logging as hf_logging
+
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -70,6 +71,9 @@ def smollm2_local() -> Path | None:
     gguf = smollm2_gguf()
     if gguf is None:
         return None
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     out = cache_dir() / "smollm2-135m-instruct"
     if (out / "config.json").exists() and any(out.glob("*.safetensors")):
         return out
@@ -97,6 +101,8 @@ def resolve(name: str) -> str:
     """Map a short name to what `from_pretrained` should read: a local path when one exists (`testbed`: the
     warm-started testbed policy, trained once and cached; minutes the first time; `testbed-6000`: the same
     recipe warm-started for 6,000 steps)."""
+    from agents.models.warm_start import warm_start
+
     if name == "smollm2":
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
@@ -118,6 +124,8 @@ def looks_like_path(name: str) -> bool:
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -149,6 +157,8 @@ def check_device(device: str | None) -> None:
     """Fail before anything loads when `device` is not a torch device, or a GPU this torch build cannot use."""
     if device is None:
         return
+    import torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
@@ -185,6 +195,11 @@ def load_policy(
     """Model and tokenizer ready for generation and RL: `dtype` float32 on CPU, bf16 on GPU unless given (the
     trainer asks for float32 master weights and runs bf16 under autocast); tokenizer pads on the left for
     generation and has a pad token; gradient checkpointing on GPU unless told otherwise."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.models.tiny import char_tokenizer, tiny_model
+
     device = device or default_device()
     on_gpu = device.startswith("cuda")
     dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)

@@ -8,9 +8,10 @@ with worked solutions (agents.models.warm_start). One token per printable ASCII 
 from __future__ import annotations
 
 import string
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+if TYPE_CHECKING:  # loaded where a model is built: importing this module stays light
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
@@ -37,6 +38,7 @@ def char_tokenizer(model_max_length: int = 512) -> PreTrainedTokenizerFast:
     the BOS); padding is on the left, for generation; other characters map to <unk>.
     """
     from tokenizers import Tokenizer, decoders, models
+    from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + CHARS)}
     # BPE with no merges splits text into single characters: a character-level model with an unknown token
@@ -70,6 +72,9 @@ def tiny_model(
     Rotary positions make attention depend on relative positions only, so left padding in generation and
     right padding in training see the same model.
     """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     if d_model % n_head:
         raise ValueError(f"d_model ({d_model}) must be a multiple of n_head ({n_head})")
     config = LlamaConfig(

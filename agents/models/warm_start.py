@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from agents.models.hf import cache_dir, prompt_ids
+from agents.models.policy import quiet_transformers
 from agents.models.tiny import char_tokenizer, tiny_model
 from mathenv.arithmetic import generate
 from mathenv.env import DEFAULT_INSTRUCTION, MathReasoningEnv
@@ -213,7 +215,11 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = tqdm(range(steps), desc="warm start", disable=not progress, dynamic_ncols=True)
+        # a bar on a terminal; in a log file its refreshes pile up into one line of \r (239,000 characters for
+        # `make run`), so there a line every tenth of the steps instead
+        on_terminal = progress and sys.stderr.isatty()
+        bar = tqdm(range(steps), desc="warm start", disable=not on_terminal, dynamic_ncols=True)
+        every = max(1, steps // 10)
         for step in bar:
             rows = order[step * batch_size : (step + 1) * batch_size]
             batch = _batch([examples[i] for i in rows], tokenizer.pad_token_id)
@@ -227,6 +233,12 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
             losses.append(float(loss.detach()))
             if step % 10 == 0 or step == steps - 1:
                 bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+            if progress and not on_terminal and ((step + 1) % every == 0 or step == steps - 1):
+                print(
+                    f"warm start: step {step + 1}/{steps}  loss {np.mean(losses[-10:]):.4f}  "
+                    f"{time.perf_counter() - start:.0f} s",
+                    flush=True,
+                )
         bar.close()
     wall = time.perf_counter() - start
     model.eval()
@@ -245,7 +257,8 @@ def _train(out: Path, settings: dict[str, Any], progress: bool) -> Path:
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")  # written aside, then renamed: no half-saved model
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
+    with quiet_transformers():  # its "Writing model shards" bar, \r-refreshed in a log file too
+        model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / METADATA).write_text(json.dumps(meta, indent=1))
     if out.exists():

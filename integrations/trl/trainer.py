@@ -27,14 +27,20 @@ the rewards of a generation batch from all processes, `_calculate_rewards` hands
   generated and scored by TRL's own code, and reported, until the curriculum's batch is complete. The step
   then trains on exactly the kept groups (`batch_size x G` rows; prompts left-padded and completions
   right-padded to common widths; TRL's advantages as computed within each generation batch, per group).
-  The construction checks that `batch_size x G` splits into `steps_per_generation` slices.
+  The construction checks that `batch_size x G` splits into `steps_per_generation` slices. A batch the
+  curriculum ends short (`max_num_gen_batches` reached on data too hard or too easy; none kept at all early
+  on) is filled up to `batch_size` groups with generated rows masked out of the loss (advantage 0, no
+  completion token counted), so TRL's slicing holds and the step trains on what was kept;
+  `curriculum/masked_groups` counts the fill, and a step with nothing kept warns.
 - The same with several processes: extra generation would have to be coordinated across processes, which
   TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
   it is (the curriculum still completes its batch over the following generation batches).
 - A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
   Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
 
-Every process holds an identical curriculum, fed the same gathered rewards.
+Every process holds an identical curriculum, fed the same gathered rewards; each checkpoint compares the
+processes' curriculum states (`state_digest`) and raises if they differ. `recipes/trl_grpo.py` is the script
+to copy (one process, or `accelerate launch --multi_gpu --num_processes N ...`).
 
 Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
 `checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
@@ -51,6 +57,7 @@ lag by one generation batch (`schedule.lagged_batches` counts those drawn while 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -174,8 +181,10 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _curriculum_batch(self, output: dict, fb: Feedback) -> dict:
         """The kept rows of this generation batch and of further ones drawn from the curriculum until
-        its feedback is done, as one generation batch (one process; see the module docstring)."""
-        parts = [select_rows(output, fb.keep)]
+        its feedback is done, as one generation batch (one process; see the module docstring). A batch
+        the curriculum ends short (a cap on generation batches) is filled up to `batch_size` groups with
+        rows masked out of the loss, so TRL's slicing holds; `curriculum/masked_groups` counts them."""
+        outputs, parts = [output], [select_rows(output, fb.keep)]
         while not fb.done:
             req = self.curriculum.next_request()
             rows = [
@@ -189,17 +198,57 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             finally:
                 self._curriculum_filling = False
             fb, self._curriculum_fb = self._curriculum_fb, None
+            outputs.append(more)
             parts.append(select_rows(more, fb.keep))
-        return merge_rows(parts, self.processing_class.pad_token_id)
+        pad = self.processing_class.pad_token_id
+        g = self.num_generations
+        missing = self.curriculum.batch_size * g - sum(len(p["advantages"]) for p in parts)
+        if missing > 0:
+            every = [select_rows(o, np.ones(len(o["advantages"]), dtype=bool)) for o in outputs]
+            parts.append(masked_rows(merge_rows(every, pad), missing))
+            if missing == self.curriculum.batch_size * g:
+                warnings.warn(
+                    f"{self.curriculum.name} kept no group this step: every row is masked out of the "
+                    f"loss, so the update is empty (curriculum/masked_groups)",
+                    stacklevel=2,
+                )
+        self._metrics["train"]["curriculum/masked_groups"].append(float(max(missing, 0) // g))
+        return merge_rows(parts, pad)
 
     # -- checkpoints --
 
+    def curriculum_state_digest(self) -> str:
+        """sha256 of the curriculum's (and schedule's) state: equal on every process of a run."""
+        return state_digest(self.curriculum_schedule.state_dict())
+
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)
+        if self.accelerator.num_processes > 1:  # every process must have made the same choices
+            from accelerate.utils import gather_object
+
+            digests = gather_object([self.curriculum_state_digest()])
+            if len(set(digests)) > 1:
+                raise RuntimeError(
+                    f"the curriculum's state differs across processes at step {self.state.global_step} "
+                    f"(digests {digests}): every process must build it with the same options and seed"
+                )
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
             os.makedirs(folder, exist_ok=True)
             torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        device = self.args.device
+        if checkpoint is None or device.type != "cpu" or device.index is None:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        # several CPU processes: transformers maps the saved optimizer state to args.device, "cpu:0",
+        # which torch.load cannot restore to; load it to plain "cpu" (the same memory)
+        cached = self.args.__dict__["_setup_devices"]
+        self.args.__dict__["_setup_devices"] = torch.device("cpu")
+        try:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        finally:
+            self.args.__dict__["_setup_devices"] = cached
 
     def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
         path = resume_from_checkpoint
@@ -231,18 +280,60 @@ COMPLETION_KEYS = (
 )
 
 
+def state_digest(state: Any) -> str:
+    """sha256 of a curriculum state dict's content (arrays by dtype, shape and bytes; dicts by sorted keys),
+    to compare states across processes and runs (a pickle's bytes also depend on object sharing)."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            h.update(b"{")
+            for k in sorted(x, key=repr):
+                h.update(repr(k).encode())
+                walk(x[k])
+            h.update(b"}")
+        elif isinstance(x, list | tuple | set | frozenset):
+            h.update(b"[")
+            for v in sorted(x, key=repr) if isinstance(x, set | frozenset) else x:
+                walk(v)
+            h.update(b"]")
+        elif isinstance(x, np.ndarray) and x.dtype != object:
+            h.update(f"{x.dtype.str}{x.shape}".encode() + np.ascontiguousarray(x).tobytes())
+        elif isinstance(x, np.ndarray):
+            walk(x.tolist())
+        else:
+            h.update(repr(x.item() if isinstance(x, np.generic) else x).encode())
+
+    walk(state)
+    return h.hexdigest()
+
+
 def select_rows(output: dict, keep: np.ndarray) -> dict:
-    """The rows `keep` of a TRL generation output (text only: any other per-row key is refused)."""
+    """The rows `keep` (a mask, or row numbers) of a TRL generation output (text only: any other per-row
+    key is refused)."""
     other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
     if other:
         raise ValueError(
             f"curriculum batches under TRL support text completions only; the generation output "
             f"also holds {sorted(other)}"
         )
-    index = torch.as_tensor(np.flatnonzero(keep), device=output["advantages"].device)
+    keep = np.asarray(keep)
+    rows = np.flatnonzero(keep) if keep.dtype == bool else keep
+    index = torch.as_tensor(rows, device=output["advantages"].device)
     return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
         k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None
     }
+
+
+def masked_rows(output: dict, n: int) -> dict:
+    """`n` rows of a generation output (repeated as needed) that add nothing to the loss: advantage 0 and
+    no completion token counted."""
+    rows = select_rows(output, np.resize(np.arange(len(output["advantages"])), n))
+    rows["advantages"] = torch.zeros_like(rows["advantages"])
+    rows["completion_mask"] = torch.zeros_like(rows["completion_mask"])
+    return rows
 
 
 def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
@@ -269,4 +360,4 @@ def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
     return out
 
 
-__all__ = ["CurriculumGRPOTrainer", "merge_rows", "select_rows"]
+__all__ = ["CurriculumGRPOTrainer", "masked_rows", "merge_rows", "select_rows", "state_digest"]

@@ -57,8 +57,12 @@ class CurriculumFeed:
         #: groups read / dropped / evicted unkept / trained / evicted kept (stale) / discarded kept (sync surplus),
         #: and the attempts read (what the curriculum has counted)
         self.counts = dict.fromkeys(
-            ("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts"), 0
+            ("read", "dropped", "evicted", "trained", "stale_kept", "surplus", "attempts", "filled"), 0
         )
+        self.counts["short_batches"] = 0
+        #: the curriculum ended a training batch short (a cap on generation batches): the buffer hands out
+        #: the kept groups it has instead of asking for more
+        self.short_batch = False
 
     # -- the way out --
 
@@ -144,6 +148,13 @@ class CurriculumFeed:
                 self.probe_out = None
             read = r["state"] == READ
             r["keep"] = np.asarray(fb.keep, dtype=bool) & read & (r["phase"] == "train")
+            short = getattr(self.curriculum, "last_shortfall", 0) if fb.done and r["phase"] == "train" else 0
+            if short:  # the cap ended the batch: train on what was kept, filled with this report's rest
+                fill = np.flatnonzero(read & ~r["keep"])[:short]
+                r["keep"][fill] = True
+                self.counts["filled"] += fill.size
+                self.counts["short_batches"] += 1
+                self.short_batch = True
             gone = read & ~r["keep"]
             evict += [r["uids"][s] for s in np.flatnonzero(gone)]
             self.counts["evicted"] += int(gone.sum())
@@ -200,6 +211,7 @@ class CurriculumFeed:
                 "probe_out": self.probe_out,
                 "uid_slot": self.uid_slot,
                 "counts": self.counts,
+                "short_batch": self.short_batch,
             }
         )
 
@@ -212,6 +224,7 @@ class CurriculumFeed:
         self.curriculum.load_state_dict(state["curriculum"])
         self.requests, self.queue, self.next_no = state["requests"], deque(state["queue"]), state["next_no"]
         self.probe_out, self.uid_slot, self.counts = state["probe_out"], state["uid_slot"], state["counts"]
+        self.short_batch = bool(state.get("short_batch", False))
 
     def metrics(self) -> dict[str, float]:
         """The curriculum's scalar diagnostics plus the feed's counts, for verl's logger."""

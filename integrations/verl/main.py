@@ -66,7 +66,8 @@ def configure_v1(config: Any) -> Any:
     (`trainer.v1.sampler.custom_sampler`, the `curriculum` section as its `sampler_kwargs`) and the prompt
     stream (`data.custom_cls`), with `data.gen_batch_size=1` (the buffer asks for exact numbers of prompts)
     and `data.dataloader_num_workers=0` (loader workers would draw ahead of the rewards). A
-    `zero_variance_filter` without its own `gen_batch_size` takes the `data.gen_batch_size` given."""
+    `zero_variance_filter` without its own `gen_batch_size` takes the `data.gen_batch_size` given. A
+    `data.custom_cls` of the user's is kept as `data.curriculum_base_cls`, which the curriculum's dataset wraps."""
     from omegaconf import OmegaConf, open_dict
 
     section = OmegaConf.to_container(config.curriculum, resolve=True)
@@ -79,6 +80,10 @@ def configure_v1(config: Any) -> Any:
         sampler.custom_sampler.path = REPLAY_BUFFER_MODULE
         sampler.custom_sampler.name = "CurriculumReplayBuffer"
         sampler.sampler_kwargs = section
+        own = data.get("custom_cls", None)
+        if own is not None and own.get("path") and own.get("name") != "CurriculumRLDataset":
+            # the user's dataset class: the curriculum's wraps it (CurriculumRLDataset builds it)
+            config.data.curriculum_base_cls = {"path": own.path, "name": own.name}
         config.data.custom_cls.path = DATASET_MODULE
         config.data.custom_cls.name = "CurriculumRLDataset"
         config.data.gen_batch_size = 1

@@ -32,7 +32,12 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
     the groups not kept (probes, filtered groups), asks the trainer for more prompts (`refill_fn`) while
     the kept groups plus those that may still be kept fall short of B, and returns the B oldest kept
     groups. Sync mode drains every prompt in flight before it returns (its batch is on-policy) and
-    discards kept groups beyond B; async modes keep them for later steps, within the threshold.
+    discards kept groups beyond B; async modes keep them for later steps, within the threshold. When the
+    curriculum ends a batch short (`zero_variance_filter` at `max_num_gen_batches`), it stops asking and
+    returns the groups it has (verl pads a short batch). `separate_async`'s hybrid switch asks
+    `get_sampleable_count` and `wait_for_sampleable`; both take the same path (`_poll`), so nothing is
+    counted or evicted behind the curriculum's back. `algorithm.filter_groups.enable` is refused: verl
+    does not apply it to a custom buffer, and `zero_variance_filter` is that filter.
     """
 
     def __init__(
@@ -63,10 +68,16 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
             poll_interval=poll_interval,
             refill_fn=refill_fn,
         )
-        if (
-            "rollout_n" not in opts
-        ):  # verl hands a custom sampler only its own section; the trainer is refill_fn's
-            trainer_cfg = getattr(getattr(refill_fn, "__self__", None), "config", None)
+        # verl hands a custom sampler only its own section; the trainer's config is refill_fn's
+        trainer_cfg = getattr(getattr(refill_fn, "__self__", None), "config", None)
+        filter_groups = trainer_cfg.algorithm.get("filter_groups", None) if trainer_cfg is not None else None
+        if filter_groups is not None and filter_groups.get("enable", False):
+            raise ValueError(
+                "algorithm.filter_groups.enable=True is verl's DAPO filter for its own buffer, which the "
+                "curriculum's replaces: set it to False and use +curriculum.name=zero_variance_filter "
+                "(+curriculum.max_num_gen_batches=N caps the regeneration)"
+            )
+        if "rollout_n" not in opts:
             if trainer_cfg is None:
                 raise ValueError(
                     "set trainer.v1.sampler.sampler_kwargs.rollout_n (= actor_rollout_ref.rollout.n)"
@@ -113,9 +124,10 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
 
     # -- sampling --
 
-    def sample(self, global_steps: int, partition_id: str, batch_size: int):
-        if partition_id != "train":
-            return ReplayBuffer.sample(self, global_steps, partition_id, batch_size)
+    def _poll(self, global_steps: int) -> set[str]:
+        """One look at TransferQueue through the feed: read the groups that finished, report the requests
+        that are complete, evict what the curriculum does not keep and kept groups gone stale; returns the
+        kept, finished groups (what the trainer may sample)."""
         if self.feed is None:
             raise RuntimeError(
                 "CurriculumReplayBuffer was never joined by its training dataset: set "
@@ -123,38 +135,77 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
                 "data.custom_cls.name=CurriculumRLDataset"
             )
         feed = self.feed
-        metrics: dict[str, float] = {}
+        self._sync_metadata_from_transfer_queue()
+        self._harvest(global_steps)
+        self._clear_groups("train", set(feed.report_ready()))
+        for uid in [u for u in feed.kept() if self._stale(global_steps, u)]:
+            feed.consume(uid, "stale_kept")
+            self._clear_groups("train", {uid})
+        finished = self.finished_keys["train"]
+        return {u for u in feed.kept() if u in finished}
+
+    def get_sampleable_count(self, global_steps: int, partition_id: str) -> int:
+        """Kept groups ready to train on (separate_async's switch asks before and after each step): the
+        curriculum's count, so a finished probe counts 0 and is reported, not left open."""
+        if partition_id != "train":
+            return super().get_sampleable_count(global_steps, partition_id)
+        return len(self._poll(global_steps))
+
+    def wait_for_sampleable(
+        self, global_steps: int, partition_id: str, target_count: int
+    ) -> tuple[set[str], dict]:
+        """Poll until `target_count` kept groups are ready (or the curriculum ended a batch short),
+        asking for prompts as `sample` does: stale or filtered groups go through the feed (a stale group
+        is the curriculum's missing report, a probe's groups are reported and refresh it)."""
+        if partition_id != "train":
+            return super().wait_for_sampleable(global_steps, partition_id, target_count)
         while True:
-            self._sync_metadata_from_transfer_queue()
-            self._harvest(global_steps)
-            evict = feed.report_ready()
-            self._clear_groups("train", set(evict))
-            for uid in [u for u in feed.kept() if self._stale(global_steps, u)]:
-                feed.consume(uid, "stale_kept")
-                self._clear_groups("train", {uid})
-            finished = self.finished_keys["train"]
-            sampleable = {u for u in feed.kept() if u in finished}
-            refill = self._refill_count(len(sampleable), batch_size)
+            sampleable = self._poll(global_steps)
+            want = self._want(sampleable, target_count)
+            refill = self._refill_count(len(sampleable), want)
+            if refill:
+                self.refill_fn(refill)
+                continue
+            if self._has_enough_samples(global_steps, "train", want, sampleable):
+                return sampleable, self.feed.metrics()
+            time.sleep(self.poll_interval)
+
+    def _want(self, sampleable: set[str], batch_size: int) -> int:
+        """Groups to hand out: batch_size, or fewer once the curriculum ended its batch short."""
+        feed = self.feed
+        if feed.short_batch and sampleable and not feed.queued and not feed.open_train_slots():
+            return min(batch_size, len(sampleable))
+        return batch_size
+
+    def sample(self, global_steps: int, partition_id: str, batch_size: int):
+        if partition_id != "train":
+            return ReplayBuffer.sample(self, global_steps, partition_id, batch_size)
+        feed = self.feed
+        while True:
+            sampleable = self._poll(global_steps)
+            want = self._want(sampleable, batch_size)
+            refill = self._refill_count(len(sampleable), want)
             if refill:
                 self.refill_fn(refill)
                 continue
             inflight = len(self.pending_keys["train"]) + len(self.running_keys["train"])
-            enough = self._has_enough_samples(global_steps, "train", batch_size, sampleable)
+            enough = self._has_enough_samples(global_steps, "train", want, sampleable)
             if enough and (self.trainer_mode != "sync" or inflight == 0):
                 break
             if self.trainer_mode == "sync" and inflight == 0 and not feed.queued:
                 self._drop_lost()  # nothing will come back: slots still out lost their groups
             time.sleep(self.poll_interval)
-        chosen, snapshot, _ = self._select_prompt_uids("train", sampleable, batch_size)
+        chosen, snapshot, _ = self._select_prompt_uids("train", sampleable, want)
         for uid in chosen:
             feed.consume(uid, "trained")
+        if feed.short_batch and not feed.queued and not feed.open_train_slots():
+            feed.short_batch = False  # the short batch is out (verl pads it to its mini-batch multiple)
         if self.trainer_mode == "sync":  # bufferless: kept groups beyond the batch are discarded
             surplus = sampleable - set(chosen)
             for uid in surplus:
                 feed.consume(uid, "surplus")
             self._clear_groups("train", surplus)
-        metrics.update(feed.metrics())
-        return self._materialize_batch("train", chosen, snapshot), metrics
+        return self._materialize_batch("train", chosen, snapshot), feed.metrics()
 
     def _refill_count(self, sampleable: int, batch_size: int) -> int:
         """Prompts to submit now: the rest of a request the loader has begun (a request goes out whole),
@@ -163,7 +214,7 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
         feed = self.feed
         if feed.queued:
             return feed.queued
-        if sampleable + feed.open_train_slots() >= batch_size:
+        if feed.short_batch or sampleable + feed.open_train_slots() >= batch_size:
             return 0
         if self.trainer_mode == "sync" and feed.probe_out is not None:
             return 0

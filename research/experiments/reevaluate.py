@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 import mathenv  # noqa: F401  (registers MathReasoning-v0)
-from agents.cli.evaluate import evaluate_questions, subset
+from agents.cli.evaluate import evaluate_questions
 from agents.core.config import TrainConfig
+from agents.eval_policy import subset
 from agents.rollout import env_kwargs
 from research.experiments.heldout import check_held_out, normalise_question, training_pool
 

@@ -7,6 +7,7 @@
         fb = curriculum.report(req.question_ids, rollouts.rewards, req.phase)
         batch += rollouts of the groups fb.keep          # (a held group joined to its continuation: SPEED)
         if fb.done: break                                # the training batch is complete
+    algorithm.more_rollouts(batch)                       # rollouts the advantages need (VinePPO's values)
     algorithm.advantages(batch)                          # learn: GAE with a critic, Monte-Carlo values, or groups
     for epoch, minibatch: loss = algorithm.loss(...); step the optimiser
     rollout.sync(policy)                                 # the generator samples from the updated policy
@@ -241,11 +242,13 @@ class Trainer:
             if fb.done:
                 break
         batch = None
+        more: dict[str, float] = {}
         if kept:
             batch = Rollouts.concat(kept)
             batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
+            more = self.algorithm.more_rollouts(batch)  # e.g. VinePPO's Monte-Carlo values
         truncated = [self.rollout.truncated(r) for r in responses]
-        return batch, train_metrics(attempted, responses, truncated, groups_kept)
+        return batch, {**more, **train_metrics(attempted, responses, truncated, groups_kept)}
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for

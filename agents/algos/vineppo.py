@@ -74,7 +74,9 @@ class VinePPO(Algorithm):
     name = "vineppo"
     config_class = VinePPOConfig
 
-    def advantages(self, rollouts: Rollouts) -> dict[str, float]:
+    def more_rollouts(self, rollouts: Rollouts) -> dict[str, float]:
+        """The Monte-Carlo values, rollout work done where the step collects: per-token step advantages
+        V(s_{j+1}) - V(s_j) into `tensors["advantages"]` (whitened by `advantages`)."""
         c, tr = self.config, self.tools
         bounds = [step_boundaries(tr.token_texts(r), c.max_steps) for r in rollouts.responses]
         # the states to value: one s_0 per question group, and every later boundary of every response
@@ -104,14 +106,18 @@ class VinePPO(Algorithm):
             values = [v0] + [value[(i, k)] for k in b[1:]]
             a = step_advantages(b, values, float(rollouts.rewards[i]), len(rollouts.responses[i]))
             advantages[i, start : start + len(a)] = torch.from_numpy(a)
-        if c.whiten_advantages:
-            advantages = masked_whiten(advantages, t["response_mask"])
         t["advantages"] = advantages
         return {
             M.VINE_STATES: len(states),
             M.VINE_STEPS: float(np.mean([len(b) for b in bounds])),
             M.VINE_VALUE_MEAN: float(np.mean(list(value.values()))),
         }
+
+    def advantages(self, rollouts: Rollouts) -> dict[str, float]:
+        t = rollouts.tensors
+        if self.config.whiten_advantages:
+            t["advantages"] = masked_whiten(t["advantages"], t["response_mask"])
+        return {}
 
     def loss(self, mb, logprobs, entropy, norm):
         c, A = self.config, mb["advantages"]  # A_j = V(s_{j+1}) - V(s_j) on every token of step j

@@ -7,8 +7,9 @@ advantages; agents/core/losses.py) lives on the same (B, W) grid and is read und
 
 The trainer owns the loop (agents/trainer.py); an algorithm differs only in its extra trainable modules, its
 advantages and its loss. Algorithms that need more attempts to compute advantages (VinePPO's Monte-Carlo
-value estimates) get them through `RolloutTools` (generate, reward, decode), a part of the run's
-`agents.rollout.RolloutWorker`. Nothing of the trainer.
+value estimates) get them in `Algorithm.more_rollouts`, which the trainer calls where it collects, through
+`RolloutTools` (generate, reward, decode), a part of the run's `agents.rollout.RolloutWorker`: the update
+itself generates nothing. Nothing of the trainer.
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ class Algorithm:
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """Trainable modules besides the policy (a critic); optimised and checkpointed with it."""
+        return {}
+
+    def more_rollouts(self, rollouts: Rollouts) -> dict[str, float]:
+        """Rollout work the advantages need beyond the batch (VinePPO's Monte-Carlo values), done while the
+        step collects so that the update only learns; writes into `rollouts.tensors`, returns metrics."""
         return {}
 
     def advantages(self, rollouts: Rollouts) -> dict[str, float]:

@@ -290,7 +290,7 @@ def save(
     """Write checkpoints/step_<step> (policy and `state`), then drop all but the `keep` newest."""
     import torch
 
-    from agents.models.policy import quiet_transformers
+    from agents.models.hf import quiet_transformers
 
     root = Path(out) / "checkpoints"
     final = root / f"step_{step:06d}"

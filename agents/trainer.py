@@ -104,10 +104,7 @@ class Trainer:
                     c.curriculum, c.curriculum_options, c.attempts_per_question
                 ),
             )
-        except (
-            TypeError,
-            ValueError,
-        ) as e:  # an option the curriculum does not take, or a value it cannot use
+        except (TypeError, ValueError) as e:  # an option it does not take, or a value it cannot use
             raise ConfigError(
                 f"--curriculum {c.curriculum} with --curriculum-options "
                 f"{json.dumps(c.curriculum_options)}: {e}"

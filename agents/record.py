@@ -24,8 +24,7 @@ from agents.core import metrics as M
 from agents.core.config import TrainConfig
 from agents.curves import plot
 from agents.summary import SUMMARY, format_summary, summarize
-from curricula.diagnostics import solved_extremes
-from curricula.statistics import SOLVED_REWARD, learnability
+from curricula.statistics import SOLVED_REWARD, learnability, solved_extremes
 
 
 def train_metrics(

@@ -17,8 +17,7 @@ estimates first (learnability's buffer refresh) returns `phase="probe"` requests
 `"train"` request of the questions to attempt (a filter returns extra candidates and keeps the best). An
 *iteration* is one training batch; it ends with the `report` whose feedback says `done` (the learnability
 buffer's refresh period T counts iterations). The per-question statistics every curriculum keeps are in
-curricula/statistics.py (`QuestionStats`), the batch and compute diagnostics in curricula/diagnostics.py
-(`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
+curricula/statistics.py (`QuestionStats`), beside the batch and compute diagnostics (`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
 
 Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
 `probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`. Its messages: curricula/messages.py.
@@ -32,10 +31,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from curricula import diagnostics as D
-from curricula.diagnostics import BatchStats
+from curricula import statistics as S
 from curricula.messages import EMPTY, PHASES, Feedback, HeldGroups, Request, padded_rewards, report_rows
-from curricula.statistics import SOLVED_REWARD, QuestionStats, per_question
+from curricula.statistics import SOLVED_REWARD, BatchStats, QuestionStats
 
 __all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "HeldGroups", "Request", "padded_rewards"]
 
@@ -159,14 +157,13 @@ class Curriculum:
             hold = self._hold(ids, solved, tried, phase)
             keep = self._keep(ids, solved, tried, phase) & ~hold
             self._after_update(ids, solved, tried, phase)
-            self.batch_stats.add(phase, solved, tried, keep, hold)
         finally:
             self.report_lag = 0
         done = phase == "train" and self._batch_done()
         if done:
             self._close_batch()
-            self.batch_stats.close()
-            self.iteration += 1
+        self.batch_stats.add(phase, solved, tried, keep, hold, done=done)  # the curriculum's hooks first
+        self.iteration += done
         return Feedback(keep, done, phase, hold if hold.any() else None)
 
     @property
@@ -194,21 +191,8 @@ class Curriculum:
         self._restart()
 
     def state_nbytes(self) -> int:
-        """Bytes of the numpy arrays this curriculum holds (dicts, lists and tuples followed, each array
-        once): what its per-question statistics cost in memory."""
-        total, seen, stack = 0, set(), [self.__dict__]
-        while stack:
-            x = stack.pop()
-            if id(x) in seen:
-                continue
-            seen.add(id(x))
-            if isinstance(x, np.ndarray):
-                total += x.nbytes
-            elif isinstance(x, dict):
-                stack.extend(x.values())
-            elif isinstance(x, (list, tuple)):
-                stack.extend(v for v in x if isinstance(v, (np.ndarray, dict, list, tuple)))
-        return total
+        """Bytes of the numpy arrays this curriculum holds: what its per-question statistics cost in memory."""
+        return S.array_nbytes(self.__dict__)
 
     def question_info(self, question_id: int) -> dict[str, Any]:
         """The curriculum's view of one question, as CurriculumWrapper puts it in `info`."""
@@ -227,17 +211,17 @@ class Curriculum:
         """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
 
         Batch metrics describe the groups of the latest training batch that were kept for training (see
-        curricula.diagnostics, which names them).
+        curricula.statistics, which names them).
         """
         size, age, buffer_l = self._buffer_stats()
         return {
-            D.ITERATION: self.iteration,
-            D.POOL_LEARNABILITY: self.stats.pool_learnability(),
-            D.FRAC_SEEN: self.stats.seen / self.num_questions,
-            D.BUFFER_SIZE: size,
-            D.BUFFER_AGE: age,
-            D.BUFFER_LEARNABILITY: buffer_l,
-            D.P_HIST: self.stats.p_hist.copy(),
+            S.ITERATION: self.iteration,
+            S.POOL_LEARNABILITY: self.stats.pool_learnability(),
+            S.FRAC_SEEN: self.stats.seen / self.num_questions,
+            S.BUFFER_SIZE: size,
+            S.BUFFER_AGE: age,
+            S.BUFFER_LEARNABILITY: buffer_l,
+            S.P_HIST: self.stats.p_hist.copy(),
             **self.batch_stats.batch_metrics(),
             **self.batch_stats.count_metrics(),
         }
@@ -374,11 +358,15 @@ class Curriculum:
         return report_rows(question_ids, rewards, phase, n, need, self.solved_threshold, self.name)
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
-        """Add attempts to the statistics (p becomes the share solved in this report's attempts), after
-        `_observe` has seen them."""
-        if not (tried > 0).any():
+        """Add attempts to the statistics, summed by question (a question can appear in several groups of one
+        report; groups with no finished attempt are left out): p becomes the share solved in this report's
+        attempts, after `_observe` has seen them."""
+        has = tried > 0
+        if not has.any():
             return
-        uniq, a, s = per_question(ids, solved, tried)
+        uniq, inv = np.unique(ids[has], return_inverse=True)
+        a = np.bincount(inv, weights=tried[has]).astype(np.int64)
+        s = np.bincount(inv, weights=solved[has]).astype(np.int64)
         self._observe(uniq, a, s)
         self.stats.record(uniq, a, s, self.iteration - self.report_lag)
 

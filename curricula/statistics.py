@@ -1,11 +1,21 @@
-"""Per-question statistics every curriculum keeps, in numpy arrays sized to the pool (16 bytes per question),
-never in per-question Python objects: attempts, successes, the iteration last seen, and p, the share solved
-in the question's latest group of attempts; plus the histogram of p and the pool's summed p(1 - p), kept
-incrementally so that diagnostics never scan the pool.
+"""The curriculum's bookkeeping, one room: what it keeps per question and what it reports about its batches.
+
+Per question, in numpy arrays sized to the pool (16 bytes per question), never in per-question Python
+objects: attempts, successes, the iteration last seen, and p, the share solved in the question's latest
+group of attempts; plus the histogram of p and the pool's summed p(1 - p), kept incrementally so that
+diagnostics never scan the pool (`QuestionStats`).
+
+Per batch and in compute (`BatchStats`): the `curriculum/` metrics of `Curriculum.diagnostics`, and
+`solved_extremes`, the one definition of an all-solved or none-solved group, used here and by the trainer
+(agents/trainer.py, the `train/` shares). Batch metrics describe the groups of the latest training batch that
+were *kept* for training (their names say so: `..._of_kept`); a batch can take several train reports
+(filters, dynamic sampling), so they are summed over the iteration's reports and closed when the batch is
+done.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -85,13 +95,141 @@ class QuestionStats:
             setattr(self, attr, state[key])
 
 
-def per_question(
-    ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
-    are left out (a question can appear in several groups of one report)."""
-    has = tried > 0
-    uniq, inv = np.unique(ids[has], return_inverse=True)
-    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
-    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
-    return uniq, a, s
+def array_nbytes(root: Any) -> int:
+    """Bytes of the numpy arrays under `root` (dicts, lists and tuples followed, each array once): what a
+    curriculum's bookkeeping costs in memory (`Curriculum.state_nbytes`)."""
+    total, seen, stack = 0, set(), [root]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, np.ndarray):
+            total += x.nbytes
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            stack.extend(v for v in x if isinstance(v, (np.ndarray, dict, list, tuple)))
+    return total
+
+
+ITERATION = "curriculum/iteration"
+ALL_SOLVED_OF_KEPT = "curriculum/frac_all_solved_of_kept"
+NONE_SOLVED_OF_KEPT = "curriculum/frac_none_solved_of_kept"
+BATCH_LEARNABILITY = "curriculum/batch_learnability"
+BATCH_ACCURACY = "curriculum/batch_accuracy"
+KEPT_FRACTION = "curriculum/kept_fraction"
+POOL_LEARNABILITY = "curriculum/pool_learnability"
+FRAC_SEEN = "curriculum/frac_seen"
+BUFFER_SIZE = "curriculum/buffer_size"
+BUFFER_AGE = "curriculum/buffer_age"
+BUFFER_LEARNABILITY = "curriculum/buffer_learnability"
+P_HIST = "curriculum/p_hist"
+TRAIN_ATTEMPTS = "curriculum/train_attempts"
+PROBE_ATTEMPTS = "curriculum/probe_attempts"
+DISCARDED_ATTEMPTS = "curriculum/discarded_attempts"
+TOTAL_ATTEMPTS = "curriculum/total_attempts"
+
+#: the training batch's running sums, over every train report of an iteration (a batch can take several)
+BATCH_SUMS = ("groups", "kept", "all_solved", "none_solved", "learnability", "solved", "tried")
+
+
+def solved_extremes(solved: np.ndarray, tried: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of attempts: were all of its finished attempts solved (p = 1), were none (p = 0)? A group with
+    no finished attempt is neither. Callers divide the counts by the groups they speak of and say which in the
+    metric's name (the trainer: the questions attempted; `BatchStats`: the groups kept)."""
+    attempted = tried > 0
+    return attempted & (solved == tried), attempted & (solved == 0)
+
+
+class BatchStats:
+    """Attempt counts by phase, and the kept groups' shares of the latest complete training batch."""
+
+    #: state_dict key -> attribute (the keys curricula have always saved under)
+    STATE = {"_counts": "counts", "_batch": "batch", "_pending_batch": "pending"}
+
+    def __init__(self) -> None:
+        self.counts = {"train": 0, "probe": 0, "discarded": 0}
+        self.batch = {
+            "frac_all_solved": math.nan,
+            "frac_none_solved": math.nan,
+            "learnability": math.nan,
+            "accuracy": math.nan,
+            "kept_fraction": math.nan,
+        }
+        self.pending = dict.fromkeys(BATCH_SUMS, 0.0)  # sums over the train reports of this iteration
+
+    def add(
+        self,
+        phase: str,
+        solved: np.ndarray,
+        tried: np.ndarray,
+        keep: np.ndarray,
+        hold: np.ndarray | None = None,
+        done: bool = False,
+    ) -> None:
+        """Count one report's attempts; add a train report's kept groups to the batch's running sums, and
+        `close` them when the report completes the batch (`done`). Held groups (`Feedback.hold`) are neither
+        kept nor discarded: they count when their group is completed."""
+        if phase == "probe":
+            self.counts["probe"] += int(tried.sum())
+            return
+        waiting = np.zeros(len(tried), dtype=bool) if hold is None else hold
+        self.counts["train"] += int(tried.sum())
+        self.counts["discarded"] += int(tried[~keep & ~waiting].sum())
+        acc = self.pending
+        attempted = (tried > 0) & ~waiting
+        rows = keep & attempted
+        all_solved, none_solved = solved_extremes(solved[rows], tried[rows])
+        share = solved[rows] / tried[rows]
+        acc["groups"] += int(attempted.sum())
+        acc["kept"] += int(rows.sum())
+        acc["all_solved"] += int(all_solved.sum())
+        acc["none_solved"] += int(none_solved.sum())
+        acc["learnability"] += float(np.sum(learnability(share)))
+        acc["solved"] += int(solved[rows].sum())
+        acc["tried"] += int(tried[rows].sum())
+        if done:
+            self.close()
+
+    def close(self) -> None:
+        """The training batch is complete: its sums become the batch metrics."""
+        acc, self.pending = self.pending, dict.fromkeys(BATCH_SUMS, 0.0)
+        kept = acc["kept"]
+        if not kept:
+            self.batch = dict.fromkeys(self.batch, math.nan)
+            self.batch["kept_fraction"] = 0.0 if acc["groups"] else math.nan
+            return
+        self.batch = {
+            "frac_all_solved": acc["all_solved"] / kept,
+            "frac_none_solved": acc["none_solved"] / kept,
+            "learnability": acc["learnability"] / kept,
+            "accuracy": acc["solved"] / acc["tried"],
+            "kept_fraction": kept / acc["groups"],
+        }
+
+    def batch_metrics(self) -> dict[str, float]:
+        b = self.batch
+        return {
+            ALL_SOLVED_OF_KEPT: b["frac_all_solved"],
+            NONE_SOLVED_OF_KEPT: b["frac_none_solved"],
+            BATCH_LEARNABILITY: b["learnability"],
+            BATCH_ACCURACY: b["accuracy"],
+            KEPT_FRACTION: b["kept_fraction"],
+        }
+
+    def count_metrics(self) -> dict[str, int]:
+        c = self.counts
+        return {
+            TRAIN_ATTEMPTS: c["train"],
+            PROBE_ATTEMPTS: c["probe"],
+            DISCARDED_ATTEMPTS: c["discarded"],
+            TOTAL_ATTEMPTS: c["train"] + c["probe"],
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, attr) for key, attr in self.STATE.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, attr in self.STATE.items():
+            setattr(self, attr, state[key])

@@ -22,10 +22,19 @@ import numpy as np
 
 from mathenv.datasets import load_questions
 from mathenv.questions import Question
-from mathenv.rewards import reward as to_reward
 from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch, warm_up
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+#: verdicts for which no answer could be read: these earn -format_penalty instead of 0
+UNREADABLE = ("no_answer", "unparsable", "too_long")
+
+
+def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
+    """The reward of one verdict, the one rule of the env, verl and TRL (mathenv.rewards): 1 right, 0 wrong,
+    -format_penalty where no answer could be read."""
+    if verdict.correct:
+        return 1.0
+    return -float(format_penalty) if verdict.reason in UNREADABLE and format_penalty else 0.0  # never -0.0
 
 
 def format_prompt(question: str, instruction: str | None = DEFAULT_INSTRUCTION) -> str:
@@ -199,7 +208,7 @@ class MathReasoningEnv(gym.Env[str, str]):
                 timeout=self.verifier_timeout,
             )
         self._turn += 1
-        reward = to_reward(verdict, self.format_penalty)
+        points = reward(verdict, self.format_penalty)
         terminated = verdict.correct or self._turn >= self.max_turns
         obs = "" if terminated else FEEDBACK.format(extracted=verdict.extracted or "(none found)")
         self._done = terminated
@@ -208,12 +217,12 @@ class MathReasoningEnv(gym.Env[str, str]):
         self._last = {
             "observation": self._last.get("observation", ""),
             "action": action,
-            "reward": reward,
+            "reward": points,
             "verdict": verdict,
         }
         if self.render_mode == "human":
             print(self.render_text())
-        return obs, reward, terminated, False, info
+        return obs, points, terminated, False, info
 
     def batch_rewards(
         self, question_ids: Sequence[int], completions: Sequence[str], prefixes: Sequence[str] | None = None
@@ -254,7 +263,7 @@ class MathReasoningEnv(gym.Env[str, str]):
         for i in long:
             verdicts[i] = TOO_LONG
         rewards = np.fromiter(
-            (to_reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts)
+            (reward(v, self.format_penalty) for v in verdicts), dtype=np.float32, count=len(verdicts)
         )
         return rewards, verdicts
 

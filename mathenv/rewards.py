@@ -1,4 +1,5 @@
-"""From the verifier's verdict to a reward: one rule, used by the env, verl's reward workers and TRL.
+"""The env's reward for the engines: verl's reward workers and TRL score a completion with the env's own rule
+(`mathenv.env.reward`, beside the env's batch path):
 
     reward = 1.0                       for a right final answer
              0.0                       for a wrong one
@@ -16,17 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch
-
-#: verdicts for which no answer could be read: these earn -format_penalty instead of 0
-UNREADABLE = ("no_answer", "unparsable", "too_long")
-
-
-def reward(verdict: Verdict, format_penalty: float = 0.0) -> float:
-    """The reward of one verdict (see the module docstring)."""
-    if verdict.correct:
-        return 1.0
-    return -float(format_penalty) if verdict.reason in UNREADABLE and format_penalty else 0.0  # never -0.0
+from mathenv.env import UNREADABLE, reward
+from mathenv.verify import DEFAULT_TIMEOUT, score, score_batch
 
 
 def compute_score(

@@ -4,8 +4,8 @@ summary.json. Code refers to these constants; docs/agents.md's table comes from 
 Families: `train/` (the step's training attempts), `policy/` and `loss/` (the update), `value/` (PPO's
 critic), `vine/` (VinePPO's Monte-Carlo values), `eval/` (held-out), `compute/` (attempts and tokens
 generated so far), `time/` (seconds in this step), `curriculum/` (the curriculum's own diagnostics, named in
-curricula.diagnostics: its all- and none-solved shares are of the groups it kept, `train/`'s of all attempted;
-both come from `curricula.diagnostics.solved_extremes`).
+curricula.statistics: its all- and none-solved shares are of the groups it kept, `train/`'s of all attempted;
+both come from `curricula.statistics.solved_extremes`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from agents.core import metrics as M
-from curricula.diagnostics import BUFFER_AGE
+from curricula.statistics import BUFFER_AGE
 from research.experiments import stats
 from research.experiments.reevaluate import per_seed
 

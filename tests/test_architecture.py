@@ -32,8 +32,8 @@ NOT_YET = {
     "step_switches_without_verifier": "as step_switches",
     "vineppo_update_files": "VinePPO's values are Monte-Carlo rollouts: its update generates and rewards "
     "through the rollout services, the env and the verifier",
-    "import_cycles": "mathenv/verify/timeout.py loads the grader through importlib and the grader imports "
-    "timeout: the verifier's change (issue 35) removes it",
+    "import_cycles": "agents.models.policy <-> agents.models.warm_start, from round 1's merge (the verifier's "
+    "timeout <-> grader cycle is gone)",
 }
 
 

@@ -95,11 +95,49 @@ FAITHFUL: dict[str, Any] = {
     "generation_batch_size": 256,
 }
 
+#: the digits testbed (issue 32, docs/preregistration-2.md): the warm start of `testbed-digits` (trained on the
+#: `sft` split of mathenv.digits only), a fixed pool of the `train` split, held-out answers on the `test` split;
+#: GRPO with one update per iteration (docs/benchmarks.md, "Testbed iteration"). The pool's levels 3-9 hold the
+#: warm start's 0.1 < p < 0.9 mass (scripts/start_distribution.py); lr 1e-3 collapsed the policy within 40
+#: iterations (docs/results.md section 6, gate attempt 1); at 3e-4 uniform raised held-out mean@4 by 6.8 and 7.0
+#: points (seeds 900, 901: the transfer gate passed); about 1.7 CPU-s an iteration.
+DIGITS: dict[str, Any] = {
+    "algo": "grpo",
+    "model": "testbed-digits",
+    "dataset": "digits",
+    "instruction": TESTBED_INSTRUCTION,
+    "levels": [3, 4, 5, 6, 7, 8, 9],
+    "num_questions": 640,
+    "steps": 200,
+    "questions_per_step": 16,
+    "attempts_per_question": 8,
+    "max_new_tokens": 96,
+    "temperature": 0.6,
+    "top_p": 0.9,
+    "epochs": 1,
+    "minibatches": 1,
+    "kl_coef": 0.0,
+    "clip_coef": 0.2,
+    "learning_rate": 3e-4,
+    "warmup_ratio": 0.03,
+    "lr_schedule": "linear",
+    "max_grad_norm": 1.0,
+    "eval_every": 100,
+    "eval_questions": 200,
+    "eval_samples": 4,
+    "eval_temperature": 0.35,
+    "eval_top_p": 1.0,
+    "checkpoint_every": 25,
+    "micro_batch_size": 128,
+    "generation_batch_size": 256,
+}
+
 #: named run settings for `--preset`
 RUN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
     "testbed": TESTBED,
     "faithful": FAITHFUL,
+    "digits": DIGITS,
     "smollm2-cpu": SMOLLM2_CPU,
     "tiny": {
         "model": "tiny",

@@ -20,6 +20,7 @@ from agents.generation import SamplingConfig, eos_ids, make_generator
 from agents.models.hf import prompt_ids
 from agents.models.policy import resolve
 from agents.record import RunRecord
+from agents.run_checks import DATASET_LEVELS
 
 
 def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
         "question_field": c.question_field,
         "answer_field": c.answer_field,
     }
-    if c.levels is not None and c.dataset in ("arithmetic", "math"):
+    if c.levels is not None and c.dataset in DATASET_LEVELS:
         kwargs["levels"] = c.levels
     if c.instruction is not None:
         kwargs["instruction"] = c.instruction

@@ -13,12 +13,13 @@ from agents.core.config import ConfigError, TrainConfig
 from agents.core.metrics import wandb_login_problem
 from agents.models.policy import check_device, check_model_name
 from curricula import CURRICULA, Curriculum
+from mathenv import digits
 from mathenv.arithmetic import LEVELS as ARITHMETIC_LEVELS
 
 #: warn when a run's probes would take more than this many times its training attempts
 PROBE_WARNING = 3
 #: the difficulty levels of the datasets that have them (--levels)
-DATASET_LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "math": tuple(range(1, 6))}
+DATASET_LEVELS = {"arithmetic": ARITHMETIC_LEVELS, "digits": digits.LEVELS, "math": tuple(range(1, 6))}
 
 
 def check_levels(dataset: str, levels: list[int] | None) -> None:

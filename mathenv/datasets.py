@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mathenv import arithmetic
+from mathenv import arithmetic, digits
 from mathenv.errors import UserError
 from mathenv.questions import Question
 from mathenv.verify.extract import last_boxed
@@ -39,7 +39,9 @@ HUB = {
     ),
     "math500": ("HuggingFaceH4/MATH-500", (None,), {"test": "test", "train": "test"}),
 }
-NAMES = ("arithmetic", *HUB)
+#: the generated datasets: name -> generator module (`generate(num_questions, seed, levels, split)`)
+GENERATED = {"arithmetic": arithmetic, "digits": digits}
+NAMES = (*GENERATED, *HUB)
 
 
 class DatasetUnavailableError(UserError, RuntimeError):
@@ -268,7 +270,8 @@ def load_questions(
 ) -> list[Question]:
     """A pool of questions by dataset name, hub name, or JSONL path.
 
-    - `arithmetic`: generated (`num_questions`, default 2000; `seed`; `levels` to restrict difficulty).
+    - `arithmetic`, `digits`: generated (`num_questions`, default 2000; `seed`; `levels` to restrict
+      difficulty); `digits` has the splits `sft`, `train` and `test`.
     - `gsm8k`, `math`, `math500`: from the hub, or from `data_path` (JSONL in the dataset's own format).
     - a `.jsonl`/`.json` path or any other hub name: rows mapped with `question_field` / `answer_field`.
     For non-generated data `num_questions` keeps the first n questions.
@@ -302,10 +305,11 @@ def _load(
     difficulty_field: str | None,
     solution_field: str | None,
 ) -> tuple[Question, ...]:
-    if dataset == "arithmetic":
-        qs = arithmetic.generate(
-            num_questions or 2_000, seed=seed, levels=levels or arithmetic.LEVELS, split=split
-        )
+    if dataset in GENERATED:
+        module = GENERATED[dataset]
+        if split not in module.SPLITS:
+            raise DatasetFormatError(f"dataset {dataset!r} has splits {module.SPLITS}, not {split!r}")
+        qs = module.generate(num_questions or 2_000, seed=seed, levels=levels or module.LEVELS, split=split)
         return tuple(qs)
     if dataset in HUB:
         hub, configs, splits = HUB[dataset]

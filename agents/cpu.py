@@ -26,8 +26,6 @@ def configure() -> str:
     the line that says the CPU settings, for the run's log."""
     import torch
 
-    import agents
-
     env_threads = os.environ.get("OMP_NUM_THREADS", "")
     if env_threads.isdigit() and int(env_threads) > 0:
         threads, why = int(env_threads), "OMP_NUM_THREADS"
@@ -35,12 +33,12 @@ def configure() -> str:
         threads, why = cores(), f"one per core available, of {os.cpu_count()}; OMP_NUM_THREADS=N to change"
     torch.set_num_threads(threads)
     policy = os.environ.get("OMP_WAIT_POLICY")
-    if not agents.WAIT_POLICY_BEFORE_TORCH:
+    if policy is None:  # torch loaded before agents could set it (agents sets it otherwise)
         wait = (
-            f"OpenMP wait policy {policy or 'default (spins)'} as torch loaded before agents; export "
-            f"OMP_WAIT_POLICY=PASSIVE before starting Python on shared cores"
+            "OpenMP's default wait policy (spins) as torch loaded before agents; export "
+            "OMP_WAIT_POLICY=PASSIVE before starting Python on shared cores"
         )
-    elif policy and policy.upper() == "PASSIVE":
+    elif policy.upper() == "PASSIVE":
         wait = "OMP_WAIT_POLICY=PASSIVE (idle threads sleep: cores shared with other processes stay usable)"
     else:
         wait = f"OMP_WAIT_POLICY={policy} (as set)"

@@ -23,7 +23,7 @@ import numpy as np
 from mathenv.datasets import load_questions
 from mathenv.questions import Question
 from mathenv.rewards import reward as to_reward
-from mathenv.verify import DEFAULT_TIMEOUT, Verdict, number_gold, score, score_batch, warm_up
+from mathenv.verify import DEFAULT_TIMEOUT, Verdict, score, score_batch, warm_up
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -115,8 +115,9 @@ class MathReasoningEnv(gym.Env[str, str]):
         self.numeric_answers = numeric_answers
         self.max_turns = max_turns
         self.verifier_timeout = verifier_timeout
-        if not (numeric_answers and all(number_gold(q.answer) for q in self.questions)):
-            warm_up(wait=False)  # some answers go to math-verify: its helper starts now, in the background
+        # math-verify's helper process starts now, in the background, so the first answer it must judge does not
+        # wait seconds for its imports (a pool of number golds needs it too: `12 m`, `5x`, lists go to it)
+        warm_up(wait=False)
         self.render_mode = render_mode
         self.observation_space = UnicodeText(max_prompt_chars)
         self.action_space = UnicodeText(max_answer_chars)
@@ -222,6 +223,13 @@ class MathReasoningEnv(gym.Env[str, str]):
         max_answer_chars gets the verdict `too_long`, as in `step`."""
         if len(question_ids) != len(completions):
             raise ValueError(f"got {len(question_ids)} question ids but {len(completions)} completions")
+        for name, texts in (("completion", completions), ("prefix", prefixes or ())):
+            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+            if bad is not None:
+                raise TypeError(
+                    f"{name} {bad} has type {type(texts[bad]).__name__} ({texts[bad]!r:.40}); batch_rewards scores the "
+                    f"model's written answers: pass each {name} as a str (decode token ids first)"
+                )
         ids = np.asarray(question_ids, dtype=np.int64)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
             raise ValueError(f"question ids must lie in [0, {self.num_questions})")

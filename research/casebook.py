@@ -354,6 +354,19 @@ def hacking_cases() -> list[Case]:
         ("dropped_variable", _boxed("a+2\\mathit{c}"), "a+2"),
         ("dropped_variable", _boxed("a+2hrs"), "a+2"),
         ("many_candidates", _boxed("x=3, x=5"), "5"),
+        # an expression math-verify's LaTeX reader cannot read (a percent sign inside it), of which its
+        # plain-expression reader read one number: two such answers sharing that number were equal (issue 35)
+        ("fragment", _boxed("\\frac{2}{4} + 5\\%"), "\\frac{1}{3} + 5\\%"),
+        ("fragment", _boxed("\\frac{4}{8} \\cdot 20\\%"), "\\frac{1}{3} \\cdot 20\\%"),
+        ("fragment", _boxed("\\frac{10}{4} 5\\%"), "\\frac{1}{4} 5\\%"),
+        ("fragment", _boxed("5\\% + \\frac{2}{4}"), "5\\% + \\frac{1}{3}"),
+        ("fragment", _boxed("50\\% \\cdot \\frac{2}{4}"), "50\\% \\cdot \\frac{1}{4}"),
+        ("fragment", _boxed("5\\% + 2"), "7\\% + 2"),
+        ("fragment", _boxed("2/4 + 5%"), "1/3 + 5%"),
+        ("fragment", _boxed("x + 5\\%"), "y + 5\\%"),
+        ("fragment", _boxed("\\sqrt{3} + 5\\%"), "\\sqrt{2} + 5\\%"),
+        ("fragment", _boxed("\\frac{3}{4}x + 5\\%"), "\\frac{1}{4}x + 5\\%"),
+        ("fragment", _boxed("3\\%, 10\\%"), "5\\%, 10\\%"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),
         ("time", _boxed("8:34"), "20:34"),

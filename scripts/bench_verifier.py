@@ -16,6 +16,8 @@ with cold caches (its helper's too); repeats inside a set hit them.
 
     python scripts/bench_verifier.py                # print the table
     python scripts/bench_verifier.py --write        # and write it into docs/benchmarks.md
+    python scripts/bench_verifier.py --busy 2       # with 2 cores kept busy: the verdicts must not move (issue 35)
+    python scripts/bench_verifier.py --throttle 0.1 # the helper given a tenth of a core, the rest of the machine not
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import argparse
 import gc
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +42,21 @@ from mathenv.verify import clear_caches, gold_answer, score, score_batch, warm_u
 from research.casebook import Case, hacking_cases, rewritten_cases, tricky_cases  # noqa: E402
 
 ATTEMPTS = 4  # copies of each MATH-style pair, as a trainer scores several attempts per question
+HEADERS = [
+    "labelled set",
+    "cases",
+    "mathenv accuracy",
+    "mathenv false positives",
+    "mathenv false negatives",
+    "math-verify accuracy",
+    "math-verify false positives",
+    "math-verify false negatives",
+    "mathenv slowest case (s)",
+    "math-verify slowest case (s)",
+    "mathenv pairs/s",
+    "math-verify pairs/s",
+    "throughput ratio",
+]
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -185,8 +204,29 @@ def main() -> None:
         help="a JSONL of (gold, pred, expected) pairs from other graders' unit tests, kept outside "
         "the repository; its row is skipped when the file is absent (default ../verifier_proxy.jsonl)",
     )
-    ap.add_argument("--only", default="", help="run only the sets whose name contains this text")
-    ap.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
+    ap.add_argument(
+        "--only", nargs="+", default=[""], help="run only the sets whose name contains one of these texts"
+    )
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes that keep a core busy while measuring: the verdicts (accuracy, errors) must be those of "
+        "an idle machine, only the times move",
+    )
+    ap.add_argument(
+        "--throttle",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="keep mathenv's helper process stopped (SIGSTOP) for all but SHARE of every 50 ms: load on it alone, "
+        "as heavy as wished without loading the machine (0: off)",
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="also write the table into docs/benchmarks.md (with --busy N or --throttle S: its own section)",
+    )
     args = ap.parse_args()
     for need in (
         "verifier/math_verify_cases.jsonl",
@@ -202,32 +242,92 @@ def main() -> None:
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its per-case timeout warnings
     sets = build_sets(args.data_dir, args.proxy)
-    sets = [s for s in sets if args.only in s[0]]
+    sets = [s for s in sets if any(only in s[0] for only in args.only)]
+    import multiprocessing
+
+    hogs = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy)]
+    for hog in hogs:
+        hog.start()
+    done = threading.Event()
+    if args.throttle:
+        threading.Thread(target=throttle_helper, args=(args.throttle, done), daemon=True).start()
+    try:
+        rows = measure(sets)
+    finally:
+        done.set()
+        for hog in hogs:
+            hog.terminate()
+    table = markdown_table(HEADERS, rows)
+    load = os.getloadavg()
+    busy = f", with {args.busy} busy-loop process(es) keeping cores busy on purpose" if args.busy else ""
+    if args.throttle:
+        busy += f", mathenv's helper process stopped for all but {args.throttle:.0%} of every 50 ms"
+    section = (
+        "verifier"
+        + (f"-busy{args.busy}" if args.busy else "")
+        + (f"-throttle{args.throttle:g}" if args.throttle else "")
+    )
+    body = (
+        "## Verifier: mathenv.verify vs math-verify"
+        + (f", {args.busy} core(s) kept busy" if args.busy else "")
+        + (f", helper throttled to {args.throttle:.0%} of a core" if args.throttle else "")
+        + "\n\n"
+        f"Written by `{command_line(__file__)}` on {machine_line()}, math-verify "
+        f"{_version('math-verify')}; load average at the end {load[0]:.1f}{busy} (other jobs shared the cores, so "
+        "pairs/s move between runs: the ratio, both verifiers on the same cases in one run, is the comparison). "
+        "The first four sets were not written by this project; the proxy set (when present) is pairs taken from "
+        "other graders' unit tests, kept outside the repository; the last three were written here (labelled by "
+        "construction). math-verify is called as its README shows (`verify(parse(gold), parse(pred))`, default "
+        "configs, main thread); a bare dataset gold, and any text it reads nothing from, is put in `$...$` "
+        "first, the input our judge gives it. mathenv runs through `score_batch` (one process, default options, "
+        "`numbers_only` on: where the gold is a number in final form, so must the answer be) with cold caches (its helper's too), the slowest case timed in a second cold pass; "
+        "repeats inside a set (the MATH-style mix scores each pair four times, as a trainer scores several "
+        "attempts) hit the cache. False positives are counted over the pairs labelled wrong, false negatives "
+        "over those labelled right. Targets (issue 22): false positives at most 2% of the negatives on every "
+        "set, no case over 2 s, accuracy not below the previous table's, throughput at least math-verify's and "
+        "at least 10x on GSM8K model solutions. Issue 35: mathenv's verdicts are the same under load (its bound "
+        "is its helper's CPU time, `--busy N` measures it); math-verify's own 5 s limit is wall-clock time.\n\n"
+        + table
+        + "\n"
+    )
+    print("\n" + body)
+    if args.write:
+        write_section(section, body)
+
+
+def busy_loop() -> None:
+    """A process that keeps one core busy: load on purpose."""
+    while True:
+        pass
+
+
+def throttle_helper(share: float, done: threading.Event, period: float = 0.05) -> None:
+    """Keep mathenv's busy helper process stopped for all but `share` of every `period` seconds, until `done`."""
+    from mathenv.verify.timeout import _pool
+
+    while not done.is_set():
+        helper = _pool._busy
+        for sig, seconds in ((signal.SIGSTOP, (1 - share) * period), (signal.SIGCONT, share * period)):
+            if helper is not None:
+                try:
+                    os.kill(helper.proc.pid, sig)
+                except ProcessLookupError:  # replaced after a timeout
+                    pass
+            time.sleep(seconds)
+
+
+def measure(sets: list[tuple[str, list[Case], bool]]) -> list[list[str]]:
+    """One table row per set: both verifiers' accuracy, errors, slowest case and pairs per second."""
     warm_up()  # our helper process started and warmed, as the env does at construction
     warm = tricky_cases()[:8]  # import-time and first-call costs are paid before timing
     run_ours(warm)
     run_math_verify(warm, True)
-    headers = [
-        "labelled set",
-        "cases",
-        "mathenv accuracy",
-        "mathenv false positives",
-        "mathenv false negatives",
-        "math-verify accuracy",
-        "math-verify false positives",
-        "math-verify false negatives",
-        "mathenv slowest case (s)",
-        "math-verify slowest case (s)",
-        "mathenv pairs/s",
-        "math-verify pairs/s",
-        "throughput ratio",
-    ]
     # the header first, then a row as each set finishes (math-verify takes minutes on the larger ones)
     print(
         f"{len(sets)} labelled sets, each scored by mathenv and by math-verify; a row as each finishes:",
         flush=True,
     )
-    print(markdown_table(headers, []), flush=True)
+    print(markdown_table(HEADERS, []), flush=True)
     rows = []
     for name, cases, bare_golds in sets:
         ours, t_ours, slow_ours = run_ours(cases)
@@ -251,29 +351,8 @@ def main() -> None:
                 f"{t_ref / t_ours:.1f}x",
             ]
         )
-        print(markdown_table(headers, rows[-1:]).splitlines()[-1], flush=True)
-    table = markdown_table(headers, rows)
-    load = os.getloadavg()
-    body = (
-        "## Verifier: mathenv.verify vs math-verify\n\n"
-        f"Written by `{command_line(__file__)}` on {machine_line()}, math-verify "
-        f"{_version('math-verify')}; load average at the end {load[0]:.1f} (other jobs shared the cores, so "
-        "pairs/s move between runs: the ratio, both verifiers on the same cases in one run, is the comparison). "
-        "The first four sets were not written by this project; the proxy set (when present) is pairs taken from "
-        "other graders' unit tests, kept outside the repository; the last three were written here (labelled by "
-        "construction). math-verify is called as its README shows (`verify(parse(gold), parse(pred))`, default "
-        "configs, main thread); a bare dataset gold, and any text it reads nothing from, is put in `$...$` "
-        "first, the input our judge gives it. mathenv runs through `score_batch` (one process, default options, "
-        "`numbers_only` on: where the gold is a number in final form, so must the answer be) with cold caches (its helper's too), the slowest case timed in a second cold pass; "
-        "repeats inside a set (the MATH-style mix scores each pair four times, as a trainer scores several "
-        "attempts) hit the cache. False positives are counted over the pairs labelled wrong, false negatives "
-        "over those labelled right. Targets (issue 22): false positives at most 2% of the negatives on every "
-        "set, no case over 2 s, accuracy not below the previous table's, throughput at least math-verify's and "
-        "at least 10x on GSM8K model solutions.\n\n" + table + "\n"
-    )
-    print("\n" + body)
-    if args.write:
-        write_section("verifier", body)
+        print(markdown_table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
+    return rows
 
 
 def _version(dist: str) -> str:

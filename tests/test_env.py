@@ -158,6 +158,35 @@ def test_batch_score_matches_step(env):
         env.unwrapped.batch_rewards([1, 2], ["1"])
 
 
+def test_batch_rewards_names_a_completion_that_is_no_text(env):
+    # issue 35: an int gave Python's bare "object of type 'int' has no len()"
+    with pytest.raises(TypeError, match=r"completion 1 has type int \(5\).*pass each completion as a str"):
+        env.unwrapped.batch_rewards([0, 1], ["\\boxed{1}", 5])
+    with pytest.raises(TypeError, match=r"prefix 0 has type NoneType.*as a str"):
+        env.unwrapped.batch_rewards([0], ["1"], prefixes=[None])
+
+
+def test_an_unknown_dataset_in_a_script_is_one_line():
+    """Issue 35: `gym.make(dataset="nope")` in a script printed 16 lines of Gymnasium's and mathenv's frames; the
+    mistake is the user's, so one line names it and the datasets there are. A bug keeps its traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    make = "import gymnasium as gym, mathenv; gym.make('MathReasoning-v0', dataset='nope')"
+    bug = "import mathenv; 1 / 0"
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    run = [
+        subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, env=env, timeout=600)
+        for c in (make, bug)
+    ]
+    lines = run[0].stderr.strip().splitlines()
+    assert run[0].returncode != 0 and len(lines) == 1, run[0].stderr
+    assert "'nope'" in lines[0] and all(name in lines[0] for name in ("arithmetic", "gsm8k", "math500"))
+    assert "Traceback" in run[1].stderr and "ZeroDivisionError" in run[1].stderr
+
+
 def test_custom_question_pool_and_render():
     pool = [Question(uid="q0", question="What is 2 + 2?", answer="4", source="mine")]
     env = MathReasoningEnv(questions=pool, render_mode="ansi")

@@ -246,7 +246,6 @@ def test_math_verify_cases_accuracy_floor(math_verify_cases):
 
 
 def test_final_form_and_the_terms_of_a_fraction():
-    from mathenv.verify import number_gold
     from mathenv.verify.normalize import (
         fraction_terms,
         is_final_number,
@@ -270,5 +269,3 @@ def test_final_form_and_the_terms_of_a_fraction():
     assert unreduced_fraction("\\frac{0}{5}") is None  # zero over anything is no form to ask for
     assert unpadded("x=033") == "x=33" and unpadded("-05") == "-5" and unpadded("000") == "0"
     assert unpadded("1.05") == "1.05" and unpadded("10^{03}") == "10^{03}" and unpadded("100") == "100"
-    # a padded gold is a number (its answers decided here), as is an unreduced fraction (only its form scores)
-    assert [number_gold(g) for g in ("033", "\\frac{2}{4}", "7", "x+1")] == [True, True, True, False]

@@ -11,11 +11,10 @@ from mathenv.verify.grader import (
     REASONS,
     Verdict,
     clear_caches,
-    number_gold,
     score,
     score_batch,
+    warm_up,
 )
-from mathenv.verify.timeout import warm_up
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -24,7 +23,6 @@ __all__ = [
     "clear_caches",
     "extract_answer",
     "gold_answer",
-    "number_gold",
     "score",
     "score_batch",
     "warm_up",

@@ -58,7 +58,8 @@ _BROKEN_INLINE = re.compile(
 )
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|\bI hope\b", re.A)
 _PROSE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}+\s+[A-Za-z]{2}", re.A)  # two words; linear on any input
-_TEXT = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
+# a `\\text{...}` group with its words, dropped whole: words in it are labels, not prose around an answer
+_TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}", re.A)
 _BARE_CHARS = 100  # a whole response this short, one token or no words, is the answer ("W(x)=1orW(x)=-1")
 
 
@@ -201,7 +202,9 @@ def _implicit(text: str, numbers: bool) -> str | None:
     """The last maths span, or the last number where allowed, whichever ends later; a short response of no
     prose is taken whole before its last number, which would be a fragment of it (`2^{10}`, `\\frac 1 2`,
     `3\\frac{1}{4}`), unless the response is that number in brackets or punctuation (`[45]`, `12.`)."""
-    spans = [s for s in _math_spans(text) if not _PROSE.search(_TEXT.sub("", s[2]))]  # "$5 a day and $6"
+    spans = [
+        s for s in _math_spans(text) if not _PROSE.search(_TEXT_GROUP.sub("", s[2]))
+    ]  # "$5 a day and $6"
     maths = _runs(spans, text)[-1:]
     tail = text[-2_000:]
     if numbers and ("$" in tail or "\\(" in tail):
@@ -231,7 +234,7 @@ def _bare(text: str) -> str | None:
         bare = bare[2:-2].strip()
     if not bare or len(bare) > _BARE_CHARS or "\n" in bare:
         return None
-    tokens = _TEXT.sub(" ", bare).split()
+    tokens = _TEXT_GROUP.sub(" ", bare).split()
     words = [w for t in tokens if (w := t.strip(_WRAPPING)).isalpha() and len(w) > 1]
     return bare if len(bare.split()) == 1 or not words else None
 

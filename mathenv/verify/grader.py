@@ -13,7 +13,7 @@ Order of work for one (response, gold) pair:
 4. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
    screened out as `timeout` without being judged (`screen.py`);
 5. everything else is judged by math-verify (`parse` of each side as maths, then `verify`), the library
-   TRL, open-r1 and lighteval use, in a helper process under one hard time bound (`timeout.py`): an
+   TRL, open-r1 and lighteval use, in a helper process under a budget of its CPU time (`timeout.py`): an
    overrun gives `timeout`, never a hang or an exception; a "yes" between two relations is checked by
    `structure.relation_veto` (identities and empty solution sets). Verdicts are cached by (answer, gold).
 """
@@ -50,12 +50,12 @@ from mathenv.verify.normalize import (
 )
 from mathenv.verify.screen import too_costly
 from mathenv.verify.structure import join_digit_groups, ordered_numbers, relation_veto, time_of_day
-from mathenv.verify.timeout import CallTimeout, call_with_timeout
+from mathenv.verify.timeout import CallTimeout, call_with_timeout, start_helper
 
-#: seconds math-verify may spend on one answer: a training step scores hundreds of answers and cannot wait
-#: math-verify's own 5 s for one; its slowest comparisons of legitimate answers (tuples, sets, assignment
-#: lists) take 0.1-1.2 s warm on a loaded 2-core machine, and cheap screening (`screen.py`) keeps answers
-#: built to run long away from it, so no answer costs more than this plus a few milliseconds
+#: seconds of CPU time math-verify may spend on one answer (its helper process's own CPU time, so the verdict is
+#: the same on an idle and a loaded machine): a training step scores hundreds of answers and cannot give one
+#: math-verify's own 5 s; its slowest comparisons of legitimate answers in the bench sets (tuples, sets,
+#: equations) take up to 0.35 s of CPU, and cheap screening (`screen.py`) keeps answers built to run long away
 DEFAULT_TIMEOUT = 1.5
 REASONS = ("correct", "wrong", "no_answer", "timeout", "unparsable")
 
@@ -144,21 +144,33 @@ def _read_side(text: str, numeric_gold: bool) -> list:
     return _parsed(text, True)
 
 
+# what math-verify's plain-expression reader (`ExprExtractionConfig`) reads whole: digits, decimal points and
+# arithmetic; out of anything else (a percent sign included: `2/4 + 5%` is read as 5%) it reads a fragment
+_PLAIN_ARITHMETIC = re.compile(r"[\d.\s+\-*/^()×÷]+", re.A)
+
+
 @lru_cache(maxsize=4_096)
 def _parsed(answer: str, units: bool = True) -> list:
     """math-verify's reading of one answer as maths (its own time limit off: ours is around it); `units=False`
-    keeps a trailing word that its unit removal would drop (`2c` stays 2c, not 2)."""
+    keeps a trailing word that its unit removal would drop (`2c` stays 2c, not 2). Its LaTeX reader first; its
+    plain-expression reader only where that reads the whole answer: on what LaTeX cannot read it finds a
+    number inside (`\\frac{2}{4} + 5\\%` read as 5, `5\\%, 10\\%` as 10), and two answers sharing that
+    fragment were equal."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
     from math_verify.parser import NormalizationConfig
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # no warning that its own timeout is off
-    if units:
-        return parse(_as_latex(answer), parsing_timeout=None)
-    kept = NormalizationConfig(
-        basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
-    )
-    config = [LatexExtractionConfig(normalization_config=kept), ExprExtractionConfig()]
-    return parse(_as_latex(answer), extraction_config=config, parsing_timeout=None)
+    latex = LatexExtractionConfig()
+    if not units:
+        kept = NormalizationConfig(
+            basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False
+        )
+        latex = LatexExtractionConfig(normalization_config=kept)
+    text = _as_latex(answer)
+    found = parse(text, extraction_config=[latex], parsing_timeout=None)
+    if any(not isinstance(x, str) for x in found) or not _PLAIN_ARITHMETIC.fullmatch(text.strip("$")):
+        return found
+    return parse(text, extraction_config=[ExprExtractionConfig()], parsing_timeout=None) or found
 
 
 def judge(answer: str, gold: str) -> str:
@@ -177,10 +189,24 @@ def judge(answer: str, gold: str) -> str:
     return "wrong" if any(not isinstance(p, str) for p in pred) else "unparsable"
 
 
+#: what each helper process runs before it counts as ready: the imports and math-verify's first-use costs (its
+#: LaTeX grammar, sympy's caches: a second or more), so a fresh helper answers its first call as fast as later ones
+_WARMUP = (judge, ("\\frac{\\sqrt{2}}{2} \\leq x", "x \\geq \\frac{1}{\\sqrt{2}}"))
+
+
 @lru_cache(maxsize=131_072)
 def _judged(answer: str, gold: str, timeout: float) -> str:
-    """`judge` under the time bound; a timeout raises and so is never cached."""
-    return call_with_timeout(judge, (answer, gold), timeout)
+    """`judge` under its CPU-time budget; a timeout raises and so is never cached."""
+    return call_with_timeout(judge, (answer, gold), timeout, _WARMUP)
+
+
+def warm_up(wait: bool = True) -> None:
+    """Start the verifier's helper process now, so that the first answer math-verify must judge does not wait
+    for its start (imports and math-verify's first-use costs: one to several seconds, more under load; never
+    counted against an answer's budget). `wait=False` returns at once and lets the helper start in the
+    background, as the env does at construction; `wait=True` returns once it is ready. Costs nothing where the
+    helper already runs."""
+    start_helper(_WARMUP, wait)
 
 
 def _clear_helper_caches() -> None:
@@ -191,7 +217,7 @@ def clear_caches() -> None:
     """Forget every memoised verdict and parse, here and in the helper (benchmarks time cold scoring)."""
     for fn in (_judged, normalize, to_number, _parsed):
         fn.cache_clear()
-    call_with_timeout(_clear_helper_caches, (), 60.0)
+    call_with_timeout(_clear_helper_caches, (), 60.0, _WARMUP)
 
 
 def _unread_reason(answer: str) -> str:
@@ -220,16 +246,6 @@ def _read_gold(gold: str) -> tuple[str, tuple | None, bool, bool, tuple[int, int
     return g, value, final, bare != n, unreduced_fraction(n) if value is not None and not final else None
 
 
-def number_gold(gold: str) -> bool:
-    """True where a gold field's answer is a number in final form (zeros padding it aside) or a fraction left
-    unreduced (only its form scores): with `numbers_only` its answers are decided without math-verify, all but
-    a number followed by a single letter (`12 m/s`, `5x`: a unit or a factor) and a list of numbers (`3, 4`), so
-    a pool of such golds rarely needs math-verify's helper (the env does not start it ahead; a run that meets
-    such an answer starts it then)."""
-    _, _, final, _, terms = _read_gold(gold)
-    return final or terms is not None
-
-
 def score(
     response: str,
     gold: str,
@@ -250,7 +266,8 @@ def score(
     only the same numerator and denominator score.
     `numbers_only=False` is math-verify's convention: any expression of equal value counts. Where the gold is
     no number, equality is mathematical either way.
-    `timeout` bounds the seconds spent judging one call with math-verify (the rest is linear in input size).
+    `timeout` bounds the CPU seconds math-verify may spend judging the answer, counted in its helper process, so
+    the verdict does not depend on the machine's load (the rest is linear in input size, in the caller).
     """
     try:
         if not isinstance(response, str):

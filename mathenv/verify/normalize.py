@@ -21,7 +21,8 @@ _REMOVE = re.compile(
     re.A,
 )
 _FRAC = re.compile(r"\\[dtc]frac", re.A)
-_TEXT = re.compile(
+# a text or font command around its argument: the command goes, the argument stays (`\\text{cm}` is `cm`)
+_FONT_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textnormal|textrm|textup|mbox|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}", re.A
 )
 _SPACES = re.compile(r"\s+", re.A)
@@ -94,7 +95,7 @@ def normalize(answer: str) -> str:
     s = s.replace("\\%", "%")
     s = _LATEX_THOUSANDS.sub(r"\1\2", s)
     for _ in range(3):  # nested \text{\textbf{..}} unwrap
-        s2 = _TEXT.sub(r" \1 ", s)
+        s2 = _FONT_WRAPPER.sub(r" \1 ", s)
         if s2 == s:
             break
         s = s2

@@ -1,12 +1,20 @@
-"""A hard time bound around a call, the same in any thread and any process.
+"""A hard bound on the CPU time of a call, the same in any thread and any process, whatever the machine's load.
 
 math-verify and sympy are pure Python plus big-integer arithmetic in C: `9^9^9^9` or `1000000!` can run
-for hours inside one C call that no signal interrupts, and signals reach only the main thread anyway.
-So the bounded work runs in a helper process, which is killed when the bound passes. The helper is a
-plain `python -c` started with `subprocess` and spoken to over its stdin/stdout pipes: it never imports
-the caller's `__main__`, so a script without an `if __name__ == "__main__":` guard works from any thread.
-A warm spare helper waits beside the busy one: when a call overruns, the spare takes over at once and the
-next spare starts in the background, so a timeout costs the bound and not a process start.
+for hours inside one C call that no signal handler interrupts, and signals reach only the main thread anyway.
+So the bounded work runs in a helper process. The bound is the helper's own CPU time, not the wall clock: the
+kernel sends the helper SIGPROF once the call has used its budget of CPU seconds (`setitimer(ITIMER_PROF)`),
+and SIGPROF's default action ends the process even inside a C call. A helper that gets a tenth of a core on a
+busy machine takes ten times longer in wall time but reaches the same verdict, so the reward does not depend on
+the load (issue 35); an input built to run for hours still ends after its budget of CPU. A wall-clock backstop,
+far above what load alone can cause, ends a helper that is not running at all (stopped, or waiting on something).
+
+The helper is a plain `python -c` started with `subprocess` and spoken to over its stdin/stdout pipes: it never
+imports the caller's `__main__`, so a script without an `if __name__ == "__main__":` guard works from any thread.
+It knows nothing of the verifier: the caller names a module-level function to run, and a warm-up call that each
+new helper runs before it counts as ready (imports and first-use costs are paid there, outside any budget). A warm
+spare waits beside the busy helper: when a call overruns, the spare takes over and the next spare starts in the
+background, so a timeout costs its budget and not a process start.
 """
 
 from __future__ import annotations
@@ -18,43 +26,57 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-FIRST_START_SECONDS = 120.0  # the first helper's imports are paid once, outside any call's bound
+START_SECONDS = 120.0  # a helper's imports and warm-up call, paid outside any call's budget
+#: the wall-clock backstop of a call with a budget of `b` CPU seconds: BACKSTOP_SECONDS + BACKSTOP_FACTOR * b. A
+#: helper with a twentieth of a core still finishes inside it; only one that does not run at all reaches it
+BACKSTOP_SECONDS, BACKSTOP_FACTOR = 60.0, 20.0
+#: where the platform has no CPU-time timer (Windows), the budget is wall-clock seconds, as a last resort
+CPU_TIMER = hasattr(signal, "setitimer") and hasattr(signal, "SIGPROF")
 #: the helper's program: the parent's own mathenv first on the path (not one that the working directory or
 #: PYTHONPATH happens to hold), then serve
 _SERVE = "import sys; sys.path.insert(0, sys.argv[1]); from mathenv.verify.timeout import serve; serve()"
 
 
 class CallTimeout(Exception):
-    """The call did not finish inside its time bound."""
+    """The call did not finish inside its budget. `cpu` is True where the helper used its budget of CPU time
+    (the bound at work), False where the wall-clock backstop ended a helper that was not running."""
+
+    def __init__(self, cpu: bool) -> None:
+        super().__init__("CPU-time budget used up" if cpu else "no answer before the wall-clock backstop")
+        self.cpu = cpu
 
 
 def serve() -> None:
-    """The helper's loop: read (module, function, args), answer ("ok", value) or ("error", exception).
+    """The helper's loop: read (module, function, args, CPU seconds or None), answer ("ok", value) or
+    ("error", exception); a call past its CPU seconds ends the process (SIGPROF, default action).
 
     Requests arrive on stdin; answers leave on the stdout the helper was started with, while stray prints
     of the code it runs go to stderr and cannot garble the protocol."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which then ends this helper
+    if CPU_TIMER:
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)  # the budget's end ends the process, C calls included
     answers = Connection(os.dup(1))
     os.dup2(2, 1)
     requests = Connection(0)
-    grader = importlib.import_module("mathenv.verify.grader")
-    # pay the imports and math-verify's first-use costs (its LaTeX grammar, sympy's caches: a second or more)
-    # before the first timed call, so a fresh helper answers its first call as fast as later ones
-    grader.judge("\\frac{\\sqrt{2}}{2} \\leq x", "x \\geq \\frac{1}{\\sqrt{2}}")
-    answers.send(("ready", None))
     while True:
         try:
-            module, name, args = requests.recv()
+            module, name, args, cpu_seconds = requests.recv()
         except (EOFError, OSError):  # the parent went away
             return
         try:
-            answer = ("ok", getattr(importlib.import_module(module), name)(*args))
+            fn = getattr(importlib.import_module(module), name)
+            if cpu_seconds is not None and CPU_TIMER:
+                signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
+            try:
+                answer = ("ok", fn(*args))
+            finally:
+                if CPU_TIMER:
+                    signal.setitimer(signal.ITIMER_PROF, 0)
         except Exception as exc:  # the parent re-raises it
             answer = ("error", exc)
         try:
@@ -65,10 +87,17 @@ def serve() -> None:
             answers.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-class _Helper:
-    """One helper process and its two pipe ends."""
+Call = tuple[Callable[..., Any], tuple]  # a module-level function and its (picklable) arguments
 
-    def __init__(self) -> None:
+
+def _request(fn: Callable[..., Any], args: tuple, cpu_seconds: float | None) -> tuple:
+    return fn.__module__, fn.__name__, args, cpu_seconds
+
+
+class _Helper:
+    """One helper process and its two pipe ends; its warm-up call is sent at once and answered when it is ready."""
+
+    def __init__(self, warmup: Call | None) -> None:
         root = str(Path(__file__).resolve().parents[2])  # the folder holding this mathenv package
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SERVE, root],
@@ -80,13 +109,17 @@ class _Helper:
         self.answers = Connection(os.dup(self.proc.stdout.fileno()))
         self.proc.stdin.close()
         self.proc.stdout.close()
-        self.ready = False
+        self.ready = warmup is None
+        if warmup is not None:
+            self.requests.send(_request(*warmup, None))
 
     def wait_ready(self, seconds: float) -> bool:
-        """True once the helper has finished its imports (waiting at most `seconds` for it)."""
-        if not self.ready and self.answers.poll(max(seconds, 0.0)):
+        """True once the helper has answered its warm-up call (waiting at most `seconds` for it); a warm-up
+        that raised still counts (the calls that follow will raise the same, and say why)."""
+        if not self.ready and self.answers.poll(seconds):
             try:
-                self.ready = self.answers.recv()[0] == "ready"
+                self.answers.recv()
+                self.ready = True
             except (EOFError, OSError):
                 self.ready = False
         return self.ready
@@ -98,6 +131,14 @@ class _Helper:
         threading.Thread(target=self.proc.wait, daemon=True).start()  # reap it without waiting here
 
 
+def _ended_by_budget(helper: _Helper) -> bool:
+    """True where the helper, whose answers pipe closed, ended by its CPU-time budget (SIGPROF)."""
+    try:
+        return helper.proc.wait(timeout=10) == -signal.SIGPROF
+    except subprocess.TimeoutExpired:
+        return False
+
+
 class _Pool:
     """The busy helper and its warm spare; calls are one at a time."""
 
@@ -105,57 +146,59 @@ class _Pool:
         self._lock = threading.Lock()
         self._busy: _Helper | None = None
         self._spare: _Helper | None = None
-        self._started = False
+        self._warmup: Call | None = None
 
     def _take_over(self) -> None:
-        """Make the spare the busy helper and start the next spare (in the background: Popen returns)."""
+        """The spare (or a new helper) becomes the busy one; the next spare starts at the next call."""
         if self._busy is not None:
             self._busy.stop()
-        self._busy, self._spare = self._spare or _Helper(), _Helper()
+        self._busy, self._spare = self._spare or _Helper(self._warmup), None
 
-    def call(self, fn: Callable[..., Any], args: tuple, seconds: float) -> Any:
-        deadline = time.monotonic() + seconds
+    def _start(self, warmup: Call | None) -> _Helper:
+        """The busy helper, started (in the background: Popen returns) where none runs."""
+        if warmup is not None:
+            self._warmup = warmup
+        if self._busy is None or self._busy.proc.poll() is not None:
+            self._take_over()
+        return self._busy
+
+    def _ready(self, helper: _Helper) -> None:
+        if not helper.wait_ready(START_SECONDS):
+            self.close()
+            raise RuntimeError(f"the verifier's helper process ({sys.executable}) did not start")
+
+    def call(self, fn: Callable[..., Any], args: tuple, cpu_seconds: float, warmup: Call | None) -> Any:
         with self._lock:
-            if self._busy is None or self._busy.proc.poll() is not None:
-                self._take_over()
-            if not self._started:  # the very first helper: wait for its imports, once per process
-                if not self._busy.wait_ready(FIRST_START_SECONDS):
-                    self.close()
-                    raise RuntimeError(f"the verifier's helper process ({sys.executable}) did not start")
-                self._started = True
-                deadline = time.monotonic() + seconds
-            helper = self._busy
+            helper = self._start(warmup)
+            self._ready(helper)  # a start is never counted against the call's budget, under any load
+            if self._spare is None:  # for the next timeout: it takes over without a start
+                self._spare = _Helper(self._warmup)
+            backstop = BACKSTOP_SECONDS + BACKSTOP_FACTOR * cpu_seconds if CPU_TIMER else cpu_seconds
             try:
-                if not helper.wait_ready(deadline - time.monotonic()):
-                    raise CallTimeout()
-                helper.requests.send((fn.__module__, fn.__name__, args))
-                if not helper.answers.poll(max(deadline - time.monotonic(), 0.0)):
-                    raise CallTimeout()
+                helper.requests.send(_request(fn, args, cpu_seconds))
+                if not helper.answers.poll(backstop):
+                    raise CallTimeout(False)
                 status, value = helper.answers.recv()
-            except (CallTimeout, EOFError, OSError):
+            except (CallTimeout, EOFError, OSError) as exc:
+                cpu = not isinstance(exc, CallTimeout) and _ended_by_budget(helper)
                 self._take_over()
-                raise CallTimeout() from None
+                raise CallTimeout(cpu) from None
         if status == "error":
             raise value
         return value
 
-    def warm(self, wait: bool) -> None:
-        """Start the helpers if none is running; with `wait`, also wait until the busy one is ready."""
+    def warm(self, warmup: Call | None, wait: bool) -> None:
+        """Start the busy helper if none is running; with `wait`, also wait until it is ready."""
         with self._lock:
-            if self._busy is None or self._busy.proc.poll() is not None:
-                self._take_over()
-            if wait and not self._started:
-                if not self._busy.wait_ready(FIRST_START_SECONDS):
-                    self.close()
-                    raise RuntimeError(f"the verifier's helper process ({sys.executable}) did not start")
-                self._started = True
+            helper = self._start(warmup)
+            if wait:
+                self._ready(helper)
 
     def close(self) -> None:
         for helper in (self._busy, self._spare):
             if helper is not None:
                 helper.stop()
         self._busy = self._spare = None
-        self._started = False  # a helper started after this waits for its imports outside the bound again
 
     def forget(self) -> None:
         """In a forked child: drop the parent's helpers without stopping them (they serve the parent, which
@@ -166,7 +209,6 @@ class _Pool:
                     conn.close()  # this process's copies of the pipe ends only
         self._lock = threading.Lock()
         self._busy = self._spare = None
-        self._started = False
 
 
 _pool = _Pool()
@@ -174,15 +216,16 @@ atexit.register(_pool.close)
 os.register_at_fork(after_in_child=_pool.forget)
 
 
-def call_with_timeout(fn: Callable[..., Any], args: tuple, seconds: float) -> Any:
-    """`fn(*args)` computed in the helper process, or CallTimeout after `seconds`. `fn` must be a
-    module-level function and `args` picklable (both are sent to the helper)."""
-    return _pool.call(fn, args, seconds)
+def call_with_timeout(
+    fn: Callable[..., Any], args: tuple, cpu_seconds: float, warmup: Call | None = None
+) -> Any:
+    """`fn(*args)` computed in the helper process, or CallTimeout once it has used `cpu_seconds` of the helper's
+    CPU time. `fn` must be a module-level function and `args` picklable (both are sent to the helper).
+    `warmup`, a call of the same kind, is what each helper started from now on runs before its first call."""
+    return _pool.call(fn, args, float(cpu_seconds), warmup)
 
 
-def warm_up(wait: bool = True) -> None:
-    """Start the verifier's helper process (and its spare) now, so that the first answer math-verify must
-    judge does not pay its start (imports and math-verify's first-use costs: one to several seconds).
-    `wait=False` returns at once and lets the helper start in the background, as the env does at
-    construction; `wait=True` returns once it is ready. Costs nothing where the helper already runs."""
-    _pool.warm(wait)
+def start_helper(warmup: Call | None = None, wait: bool = True) -> None:
+    """Start the helper process now (costs nothing where it runs), running `warmup` first; `wait` returns once
+    it is ready, else at once while it starts in the background."""
+    _pool.warm(warmup, wait)

@@ -367,6 +367,10 @@ def hacking_cases() -> list[Case]:
         ("fragment", _boxed("\\sqrt{3} + 5\\%"), "\\sqrt{2} + 5\\%"),
         ("fragment", _boxed("\\frac{3}{4}x + 5\\%"), "\\frac{1}{4}x + 5\\%"),
         ("fragment", _boxed("3\\%, 10\\%"), "5\\%, 10\\%"),
+        # ... or that number alone, against a gold read as its fragment
+        ("fragment", _boxed("5"), "\\frac{1}{3} + 5\\%"),
+        ("fragment", _boxed("7"), "x + 7\\%"),
+        ("fragment", _boxed("5\\%"), "\\frac{2}{4} + 5\\%"),
         # a time is no ratio
         ("time", _boxed("10:17"), "20:34"),
         ("time", _boxed("8:34"), "20:34"),

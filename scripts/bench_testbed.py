@@ -126,7 +126,7 @@ def main() -> int | None:
                 "CPU-s per iteration",
                 "generation (s)",
                 "learning (s)",
-                "response tokens per iteration",
+                "mean response tokens",
                 "ratio to faithful",
                 f"{RUN_ITERATIONS}-iteration run (CPU-min)",
                 f"within {BUDGET_CPU_MINUTES:g} CPU-min",

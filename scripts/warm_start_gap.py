@@ -45,7 +45,9 @@ def distinct_per_level(questions: list[Question], levels: list[int], per_level: 
     return out
 
 
-def greedy_by_level(policy, tokenizer, questions: list[Question], max_new_tokens: int) -> dict[int, float]:
+def greedy_by_level(
+    policy, tokenizer, questions: list[Question], max_new_tokens: int
+) -> tuple[dict[int, float], dict[int, int]]:
     gen = make_generator("hf", policy, tokenizer, SamplingConfig(max_new_tokens, 1.0, 1.0, 256))
     env = MathReasoningEnv(questions=questions, instruction="")
     ids = list(range(len(questions)))
@@ -56,7 +58,8 @@ def greedy_by_level(policy, tokenizer, questions: list[Question], max_new_tokens
         ids,
         [prompt_ids(tokenizer, env.prompt(i)) for i in ids],
     )
-    return {int(lv): r["pass@1"] for lv, r in result["per_level"].items()}
+    per_level = result["per_level"].items()
+    return {int(lv): r["pass@1"] for lv, r in per_level}, {int(lv): r["questions"] for lv, r in per_level}
 
 
 def measure(model: str, per_level: int, max_new_tokens: int) -> dict:
@@ -96,8 +99,8 @@ def table(result: dict) -> str:
     return tables.markdown_table(
         [
             "level",
-            "seen sft texts, greedy (%)",
-            "unseen test texts, greedy (%)",
+            "seen sft texts, greedy (%) (texts)",
+            "unseen test texts, greedy (%) (texts)",
             "gap (points)",
             "standard error of the gap",
             "within 3",
@@ -127,7 +130,7 @@ def main() -> None:
         "### The digits warm start: seen against unseen texts\n\n"
         f"Written by `{tables.command_line(__file__)}` on {tables.machine_line()}; {time.process_time() - start:.0f}"
         f" CPU-s. Warm start: {s['n_layer']} layers x {s['d_model']}, {s['steps']} steps of {s['batch_size']} "
-        f"`sft` questions, lr {s['lr']:g}; greedy answers on {args.per_level} distinct texts per level and side.\n\n"
+        f"`sft` questions, lr {s['lr']:g}; greedy answers on up to {args.per_level} distinct texts per level and side (fewer where a level's split has fewer).\n\n"
         + table(result)
         + f"\n\nLargest gap {100 * worst:.1f} points: "
         + (

@@ -2,7 +2,8 @@
 
 Public and stable (trainers, integrations and users call it directly):
 `score(response, gold) -> Verdict` and `score_batch(responses, golds) -> list[Verdict]`.
-Our exact fast path decides what it can with certainty; math-verify judges the rest under a hard time bound.
+Our exact fast path decides what it can with certainty; math-verify judges the rest under a hard bound on its
+CPU time (the same verdicts on a loaded machine as on an idle one).
 """
 
 from mathenv.verify.extract import extract_answer, gold_answer

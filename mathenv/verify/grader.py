@@ -204,8 +204,8 @@ def warm_up(wait: bool = True) -> None:
     """Start the verifier's helper process now, so that the first answer math-verify must judge does not wait
     for its start (imports and math-verify's first-use costs: one to several seconds, more under load; never
     counted against an answer's budget). `wait=False` returns at once and lets the helper start in the
-    background, as the env does at construction; `wait=True` returns once it is ready. Costs nothing where the
-    helper already runs."""
+    background, as the env does at construction; `wait=True` also starts its warm spare and returns once both are
+    ready. Costs nothing where they already run."""
     start_helper(_WARMUP, wait)
 
 

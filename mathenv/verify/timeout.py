@@ -188,11 +188,15 @@ class _Pool:
         return value
 
     def warm(self, warmup: Call | None, wait: bool) -> None:
-        """Start the busy helper if none is running; with `wait`, also wait until it is ready."""
+        """Start the busy helper if none is running; with `wait`, also its spare, and wait until both are ready
+        (so that no start runs beside the calls that follow: a benchmark's timings, a test's)."""
         with self._lock:
             helper = self._start(warmup)
             if wait:
+                if self._spare is None:
+                    self._spare = _Helper(self._warmup)
                 self._ready(helper)
+                self._ready(self._spare)
 
     def close(self) -> None:
         for helper in (self._busy, self._spare):

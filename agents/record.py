@@ -29,19 +29,27 @@ from curricula.statistics import SOLVED_REWARD, learnability
 
 
 def train_metrics(
-    rewards: np.ndarray, responses: list[list[int]], truncated: list[bool], groups_kept: int
+    parts: list[np.ndarray], responses: list[list[int]], truncated: list[bool], groups_kept: int
 ) -> dict[str, float]:
-    """The `train/` metrics of a step's training attempts: `rewards` (n, G) of every question attempted for
-    training (kept by the curriculum or not), their `responses` and which were `truncated`."""
-    share = rewards.mean(axis=1)
-    solved = (rewards >= SOLVED_REWARD).sum(axis=1)
-    all_solved, none_solved = solved_extremes(solved, np.full(len(rewards), rewards.shape[1]))
+    """The `train/` metrics of a step's training attempts: the (n, G) rewards of each training request of the
+    step (every question attempted, kept by the curriculum or not; NaN where a row had fewer attempts), their
+    `responses` and which were `truncated`."""
+    width = max(p.shape[1] for p in parts)
+    rewards = np.concatenate(
+        [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=np.nan) for p in parts]
+    )
+    finished = np.isfinite(rewards)  # a request with per-question attempts pads its rows with NaN
+    tried = finished.sum(axis=1)
+    solved = ((rewards >= SOLVED_REWARD) & finished).sum(axis=1)
+    share = solved / np.maximum(tried, 1)
+    all_solved, none_solved = solved_extremes(solved, tried)
+    spread = np.nanmax(rewards, axis=1) - np.nanmin(rewards, axis=1)
     return {
-        M.TRAIN_REWARD: float(rewards.mean()),
-        M.TRAIN_ACCURACY: float((rewards >= SOLVED_REWARD).mean()),
+        M.TRAIN_REWARD: float(np.nanmean(rewards)),
+        M.TRAIN_ACCURACY: float(solved.sum() / max(1, tried.sum())),
         M.TRAIN_ALL_SOLVED: float(np.mean(all_solved)),
         M.TRAIN_NONE_SOLVED: float(np.mean(none_solved)),
-        M.TRAIN_ZERO_ADVANTAGE: float(np.mean(rewards.std(axis=1) == 0)),
+        M.TRAIN_ZERO_ADVANTAGE: float(np.mean(spread == 0)),
         M.TRAIN_LEARNABILITY: float(np.mean(learnability(share))),
         M.TRAIN_RESPONSE_TOKENS: float(np.mean([len(r) for r in responses])),
         M.TRAIN_TRUNCATED: float(np.mean(truncated)),

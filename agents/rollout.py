@@ -21,6 +21,7 @@ from agents.models.hf import prompt_ids
 from agents.models.policy import resolve
 from agents.record import RunRecord
 from agents.run_checks import DATASET_LEVELS
+from curricula.protocol import Feedback, HeldGroups, Request
 
 
 def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
@@ -40,6 +41,23 @@ def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
     if c.num_questions is not None and split == "train":
         kwargs["num_questions"] = c.num_questions
     return kwargs
+
+
+class HeldRollouts(HeldGroups[Rollouts]):
+    """The trainer's side of `Feedback.hold` (SPEED's screening groups): each held question's rollouts until a
+    later request continues it, then trained on with the continuation's as one group."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda a, b: Rollouts.concat([a, b]))
+
+    def kept(self, rollouts: Rollouts, request: Request, feedback: Feedback, offset: int) -> list[Rollouts]:
+        """The groups a report keeps, numbered from `offset`; a continued group joined to its held attempts."""
+        if request.continues is None and feedback.hold is None:  # nothing held or continued: the usual path
+            return [rollouts.select(feedback.keep, offset)] if feedback.keep.any() else []
+        n = len(request.question_ids)
+        rows = [rollouts.select(np.arange(n) == i, -i) for i in range(n)]  # each row alone, as group 0
+        joined = self.absorb(request, feedback, rows)
+        return [group.select(np.ones(1, dtype=bool), offset + k) for k, (_, group) in enumerate(joined)]
 
 
 class RolloutWorker:
@@ -80,16 +98,21 @@ class RolloutWorker:
         self.eos_ids = eos_ids(policy, tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
 
-    def attempt(self, question_ids: np.ndarray, attempts: int, phase: str) -> Rollouts:
-        """Attempt each question `attempts` times and reward the attempts (a "probe" request counts as
-        probe compute)."""
-        queries = [self.prompt(q) for q in question_ids.tolist() for _ in range(attempts)]
+    def attempt(self, question_ids: np.ndarray, attempts: int | np.ndarray, phase: str) -> Rollouts:
+        """Attempt each question `attempts` times (an int, or one count per question) and reward the
+        attempts (a "probe" request counts as probe compute)."""
+        counts = np.broadcast_to(np.asarray(attempts, dtype=np.int64), (len(question_ids),))
+        queries = [
+            self.prompt(q)
+            for q, k in zip(question_ids.tolist(), counts.tolist(), strict=True)
+            for _ in range(k)
+        ]
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
         texts = [self.decode(r) for r in responses]
-        rewards = self.reward_responses(np.repeat(question_ids, attempts).tolist(), responses, texts=texts)
+        rewards = self.reward_responses(np.repeat(question_ids, counts).tolist(), responses, texts=texts)
         return Rollouts(
-            question_ids=np.repeat(question_ids, attempts),
-            group=np.repeat(np.arange(len(question_ids)), attempts),
+            question_ids=np.repeat(question_ids, counts),
+            group=np.repeat(np.arange(len(question_ids)), counts),
             queries=queries,
             responses=responses,
             texts=texts,

@@ -3,9 +3,9 @@
     batch = []
     while True:                                          # collect
         req = curriculum.next_request(N_l)               # which questions, how often (probes first when due)
-        rollouts = rollout.attempt(req.question_ids, req.attempts or G)   # generate, reward through the env
+        rollouts = rollout.attempt(req.question_ids, req.counts(G))   # generate (per-question counts), reward
         fb = curriculum.report(req.question_ids, rollouts.rewards, req.phase)
-        batch += rollouts of the groups fb.keep
+        batch += rollouts of the groups fb.keep          # (a held group joined to its continuation: SPEED)
         if fb.done: break                                # the training batch is complete
     algorithm.advantages(batch)                          # learn: GAE with a critic, Monte-Carlo values, or groups
     for epoch, minibatch: loss = algorithm.loss(...); step the optimiser
@@ -44,7 +44,7 @@ from agents.core.losses import batched_logprobs, first_response_position, token_
 from agents.eval_policy import evaluate_policy, heldout_ids
 from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
-from agents.rollout import RolloutWorker, env_kwargs
+from agents.rollout import HeldRollouts, RolloutWorker, env_kwargs
 from agents.run_checks import check_run, probe_cost, probes_dwarf_training
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
@@ -99,7 +99,9 @@ class Trainer:
                 seed=c.seed,
                 questions=self.train_env.questions,
                 batch_size=c.questions_per_step,
-                **c.curriculum_options,
+                **curricula.registry.with_group_size(
+                    c.curriculum, c.curriculum_options, c.attempts_per_question
+                ),
             )
         except (
             TypeError,
@@ -114,6 +116,7 @@ class Trainer:
                 f"{c.curriculum} scores each question from its own group of attempts: set "
                 f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
             )
+        self.held = HeldRollouts()  # SPEED's screening groups until their continuation (checkpointed)
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         self.eval_ids = heldout_ids(self.eval_env.num_questions, c.eval_questions, c.seed)
         # policy, reference, rollout services, algorithm, optimiser
@@ -226,12 +229,11 @@ class Trainer:
         groups_kept = 0
         while True:
             req = self.curriculum.next_request(c.questions_per_step)
-            G = req.attempts or c.attempts_per_question
-            rollouts = self.rollout.attempt(np.asarray(req.question_ids), G, req.phase)
-            rewards = rollouts.rewards.reshape(len(req.question_ids), G)
+            counts = req.counts(c.attempts_per_question)
+            rollouts = self.rollout.attempt(np.asarray(req.question_ids), counts, req.phase)
+            rewards = curricula.protocol.padded_rewards(rollouts.rewards, counts)
             fb = self.curriculum.report(req.question_ids, rewards, req.phase)
-            if fb.keep.any():
-                kept.append(rollouts.select(fb.keep, sum(int(p.group.max()) + 1 for p in kept)))
+            kept += self.held.kept(rollouts, req, fb, sum(int(p.group.max()) + 1 for p in kept))
             if req.phase == "train":
                 attempted.append(rewards)
                 responses += rollouts.responses
@@ -243,7 +245,7 @@ class Trainer:
             batch = Rollouts.concat(kept)
             batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
         truncated = [self.rollout.truncated(r) for r in responses]
-        return batch, train_metrics(np.concatenate(attempted), responses, truncated, groups_kept)
+        return batch, train_metrics(attempted, responses, truncated, groups_kept)
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for
@@ -351,6 +353,7 @@ class Trainer:
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "counters": dict(self.record.counters),
             "config": dataclasses.asdict(self.config),
+            "held": self.held.groups,  # SPEED's screening rollouts waiting for their continuation
         }
         return checkpoint.save(
             self.out, self.step, self.policy, self.tokenizer, state, self.config.keep_checkpoints
@@ -374,7 +377,7 @@ class Trainer:
         self.curriculum.load_state_dict(state["curriculum"])
         checkpoint.set_rng_state(state["rng"])
         self.shuffle_rng.bit_generator.state = state["shuffle_rng"]
-        self.record.counters = state["counters"]
+        self.record.counters, self.held.groups = state["counters"], state.get("held", {})
         self.step = state["step"]
         self.rollout.sync(self.policy)
 

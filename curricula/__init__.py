@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from curricula.adarft import AdaRFT
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
+from curricula.greso import Greso
 from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter, buffer_options
+from curricula.mopps import MoPPS
+from curricula.pass_rate_band import PassRateBand
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
-from curricula.protocol import Curriculum, Feedback, Request
-from curricula.registry import ALIASES, CURRICULA, canonical_options, make
+from curricula.protocol import Curriculum, Feedback, HeldGroups, Request
+from curricula.registry import ALIASES, CURRICULA, canonical_options, make, option_help
+from curricula.speed import Speed
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
 
@@ -33,21 +38,28 @@ def __getattr__(attr: str) -> Any:
 
 __all__ = [
     "ALIASES",
+    "AdaRFT",
     "CURRICULA",
     "LEARNABILITY_PRESETS",
     "Curriculum",
     "CurriculumWrapper",
     "EasyToHard",
     "Feedback",
+    "Greso",
+    "HeldGroups",
     "Learnability",
     "LearnabilityFilter",
+    "MoPPS",
+    "PassRateBand",
     "Posterior",
     "Prioritized",
     "Request",
+    "Speed",
     "Uniform",
     "ZeroVarianceFilter",
     "buffer_options",
     "canonical_options",
     "difficulty_from_questions",
     "make",
+    "option_help",
 ]

@@ -1,9 +1,10 @@
 """The batch path without episodes: a trainer asks the curriculum for a request (`curriculum.next_request()`),
-attempts each id `attempts or G` times, and hands the completions here, which scores them all in one call
+attempts each id `req.counts(G)[i]` times (G, or the curriculum's per-question counts), and hands the
+completions here, which scores them all in one call
 to the env's batch path and reports the rewards to the curriculum:
 
     req = cur.next_request()                                      # Request(phase, question_ids, attempts)
-    completions = generate(req.question_ids, req.attempts or G)   # n lists of G strings
+    completions = generate(req.question_ids, req.counts(G))       # n lists, counts[i] strings in row i
     rewards, feedback, verdicts = report_completions(cur, env, req.question_ids, completions, req.phase)
 
 (The Gymnasium path, one episode per `reset`/`step`, is `curricula.gym_wrapper.CurriculumWrapper`.)
@@ -31,7 +32,8 @@ def report_completions(
     """Score and report one request: `completions[i]` holds the attempts at `question_ids[i]`.
 
     All completions are scored in one `env.unwrapped.batch_rewards` call (`env`: a MathReasoning-v0 env,
-    possibly wrapped); rows shorter than the longest are padded with NaN (attempts that never finished).
+    possibly wrapped); rows shorter than the longest are padded with NaN (attempts that never finished, or a
+    request's per-question counts).
     Pass `rewards=` (shape (n,) or (n, G)) instead of completions to report rewards you computed yourself.
     Returns (rewards (n, G) float32, the curriculum's Feedback, the flat list of verdicts, row-major; empty
     for rewards=).

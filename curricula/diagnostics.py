@@ -62,15 +62,24 @@ class BatchStats:
         }
         self.pending = dict.fromkeys(BATCH_SUMS, 0.0)  # sums over the train reports of this iteration
 
-    def add(self, phase: str, solved: np.ndarray, tried: np.ndarray, keep: np.ndarray) -> None:
-        """Count one report's attempts; add a train report's kept groups to the batch's running sums."""
+    def add(
+        self,
+        phase: str,
+        solved: np.ndarray,
+        tried: np.ndarray,
+        keep: np.ndarray,
+        hold: np.ndarray | None = None,
+    ) -> None:
+        """Count one report's attempts; add a train report's kept groups to the batch's running sums. Held
+        groups (`Feedback.hold`) are neither kept nor discarded: they count when their group is completed."""
         if phase == "probe":
             self.counts["probe"] += int(tried.sum())
             return
+        waiting = np.zeros(len(tried), dtype=bool) if hold is None else hold
         self.counts["train"] += int(tried.sum())
-        self.counts["discarded"] += int(tried[~keep].sum())
+        self.counts["discarded"] += int(tried[~keep & ~waiting].sum())
         acc = self.pending
-        attempted = tried > 0
+        attempted = (tried > 0) & ~waiting
         rows = keep & attempted
         all_solved, none_solved = solved_extremes(solved[rows], tried[rows])
         share = solved[rows] / tried[rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from curricula.protocol import Curriculum
 from curricula.statistics import SOLVED_REWARD
 
 
-def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:
+def difficulty_from_questions(questions: Sequence[Any], curriculum: str = "easy_to_hard") -> np.ndarray:
     """Per-question difficulty: the dataset's labels (MATH levels, arithmetic levels), else the length of
     the worked solution (GSM8K); raises ValueError when the pool has neither."""
     labels = [q.difficulty for q in questions]
@@ -23,7 +23,7 @@ def difficulty_from_questions(questions: Sequence[Any]) -> np.ndarray:
         return np.fromiter((len(s) for s in solutions), dtype=np.float64, count=len(solutions))
     missing = sum(d is None and not s for d, s in zip(labels, solutions, strict=True))
     raise ValueError(
-        f"easy_to_hard needs a difficulty per question, but {missing} of {len(questions)} questions "
+        f"{curriculum} needs a difficulty per question, but {missing} of {len(questions)} questions "
         f"have neither a difficulty label nor a worked solution; pass difficulty=[...] yourself or "
         f"choose another curriculum"
     )
@@ -45,6 +45,13 @@ class EasyToHard(Curriculum):
     """
 
     name = "easy_to_hard"
+    options_doc: ClassVar[dict[str, str]] = {
+        "difficulty": "one number per question (read from the pool's labels when not given)",
+        "start": "c0: share of the pool open at the first iteration",
+        "ramp_iterations": "T: iterations until the whole pool is open",
+        "pacing": "linear or sqrt competence",
+    }
+    needs_difficulty = True
     _state_keys = ("order", "rank")
 
     def __init__(

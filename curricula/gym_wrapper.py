@@ -7,10 +7,12 @@ itself: `curriculum.next_request()`, then `curricula.completions.report_completi
     obs, info = env.reset(seed=0)        # info["curriculum_phase"]: "probe", "train" or "explicit"
 
   Each id of a request is opened `attempts_per_question` (G, default 8 as in the paper, or the curriculum's
-  probe L) times in a row (a probe id `curriculum.probe_attempts` times); once every episode of the request
-  has finished, the (n, G) episode returns go to the curriculum in one `report`, and the info of the call
+  probe L) times in a row (a probe id `curriculum.probe_attempts` times, and each id of a request with
+  per-question attempts its own count); once every episode of the request has finished, the (n, G) episode
+  returns (NaN-padded when counts differ) go to the curriculum in one `report`, and the info of the call
   that finished the request carries the result as `info["curriculum_report"]` (with the keep mask a filter
-  curriculum decides).
+  curriculum decides, and SPEED's `hold` / `continues` masks: join a continued row's episodes to the held
+  ones, e.g. with `curricula.HeldGroups`).
 
   Seeding follows Gymnasium's convention (seed once): the first `reset(seed=s)` seeds the curriculum; later
   seeds go to the inner env only, so `reset(seed=episode)` on every episode still learns. Repeating the seed
@@ -26,8 +28,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from curricula.protocol import Curriculum
-from curricula.registry import CURRICULA, make
+from curricula.protocol import Curriculum, Request, padded_rewards
+from curricula.registry import CURRICULA, make, with_group_size
 
 #: G when not given: the paper's 8 attempts per question (64 x 8 batches), the same as its probe L, so probes
 #: take the paper's share of episodes (29% for the recommended buffer) rather than most of them
@@ -87,7 +89,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 num_questions if questions is None else None,
                 seed=options.pop("seed", 0),
                 questions=questions,
-                **options,
+                **with_group_size(curriculum, options, attempts_per_question),
             )
         elif isinstance(curriculum, Curriculum):
             if options:
@@ -164,7 +166,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         else:
             if self._ids is None:
                 self._next_batch()
-            row, attempt = divmod(self._next_slot, self._attempts)
+            row, attempt = self._row_of(self._next_slot)
             qid = self._id_list[row]
             options["question_id"] = qid
             obs, info = self.env.reset(seed=seed, options=options)
@@ -210,7 +212,8 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             batch = {
                 "phase": self._batch_phase,
                 "ids": self._ids.copy(),
-                "attempts": self._attempts,
+                "attempts": self._row_counts.copy(),
+                "continues": self._continues.copy(),
                 "rewards": self._reward_array(),
                 "next_slot": self._next_slot,
             }
@@ -232,9 +235,11 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._clear_batch()
         batch = state["batch"]
         if batch is not None:
-            self._batch_phase, self._attempts = batch["phase"], int(batch["attempts"])
-            self._ids, self._id_list = batch["ids"].copy(), batch["ids"].tolist()
-            self._returns = np.asarray(batch["rewards"], dtype=float).ravel().tolist()
+            ids = batch["ids"].copy()
+            req = Request(batch["phase"], ids, batch["attempts"], batch.get("continues"))
+            self._serve(req)
+            r = np.asarray(batch["rewards"], dtype=float)
+            self._returns = r[np.arange(r.shape[1])[None, :] < self._row_counts[:, None]].tolist()
             self._next_slot = int(batch["next_slot"])
         self._counts = dict(state["counts"])
         self._seed, self._seed_slot, self._batches = state["seeding"]
@@ -269,25 +274,50 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._batch_phase = "train"
         self._ids: np.ndarray | None = None
         self._id_list: list[int] = []
-        self._attempts = self.attempts_per_question
+        self._attempts: int | None = self.attempts_per_question  # episodes per row; None: they differ
+        self._row_counts = np.zeros(0, dtype=np.int64)  # episodes of each row (the request's attempts)
+        self._starts = np.zeros(1, dtype=np.int64)  # first slot of each row, and the total at the end
+        self._slot_row: list[int] = []  # row of each slot, when rows differ in episodes
+        self._slot_start: list[int] = []
+        self._continues = np.zeros(0, dtype=bool)
         self._returns: list[float] = []  # episode returns of the batch, row-major; NaN until an episode ends
         self._next_slot = 0
 
     def _next_batch(self) -> None:
         req = self.curriculum.next_request()
-        ids = req.question_ids
-        if ids.size == 0:
+        if req.question_ids.size == 0:
             raise RuntimeError(
                 f"{self.curriculum.name} returned no question to attempt; a request must not be empty"
             )
         self._batches += 1
+        self._serve(req)
+
+    def _serve(self, req: Request) -> None:
+        """Lay the request out in episode slots: row i gets its `counts(G)[i]` episodes in a row."""
+        ids = np.asarray(req.question_ids)
         self._batch_phase, self._ids, self._id_list = req.phase, ids, ids.tolist()
-        self._attempts = req.attempts or self.attempts_per_question
-        self._returns = [math.nan] * (ids.size * self._attempts)
+        self._row_counts = req.counts(self.attempts_per_question)
+        self._continues = req.continuing()
+        self._starts = np.concatenate([[0], np.cumsum(self._row_counts)])
+        same = self._row_counts.size and (self._row_counts == self._row_counts[0]).all()
+        self._attempts = int(self._row_counts[0]) if same else None
+        # per-episode lookups as Python lists: reset() costs no numpy call however the counts differ
+        self._slot_row = [] if same else np.repeat(np.arange(ids.size), self._row_counts).tolist()
+        self._slot_start = [] if same else self._starts.tolist()
+        self._returns = [math.nan] * int(self._starts[-1])
         self._next_slot = 0
 
+    def _row_of(self, slot: int) -> tuple[int, int]:
+        """(row, attempt) of an episode slot."""
+        if self._attempts is not None:
+            return divmod(slot, self._attempts)
+        row = self._slot_row[slot]
+        return row, slot - self._slot_start[row]
+
     def _reward_array(self) -> np.ndarray:
-        return np.array(self._returns, dtype=np.float32).reshape(-1, self._attempts)
+        if self._attempts is not None:
+            return np.array(self._returns, dtype=np.float32).reshape(-1, self._attempts)
+        return padded_rewards(self._returns, self._row_counts).astype(np.float32)
 
     def _abandon(self) -> dict[str, Any] | None:
         """The curriculum episode in progress ends unfinished (NaN); report the batch if that completes it."""
@@ -300,7 +330,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _maybe_report(self) -> dict[str, Any] | None:
         if self._ids is None or self._current >= 0 or self._next_slot < len(self._returns):
             return None
-        ids, rewards, phase = self._ids, self._reward_array(), self._batch_phase
+        ids, rewards, phase, continues = self._ids, self._reward_array(), self._batch_phase, self._continues
         self._clear_batch()
         fb = self.curriculum.report(ids, rewards, phase)
         self.last_report = {
@@ -309,5 +339,7 @@ class CurriculumWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             "rewards": rewards,
             "keep": fb.keep,
             "done": fb.done,
+            "hold": fb.held(),
+            "continues": continues,
         }
         return self.last_report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -63,6 +63,15 @@ class Learnability(Curriculum):
     """
 
     name = "learnability"
+    options_doc: ClassVar[dict[str, str]] = {
+        "preset": "the paper's buffer setting: recommended (T=50, N=1280, K=256 at N_l=64), fast, very_fast",
+        "refresh_every": "T: training iterations between probes (None: the preset's)",
+        "num_candidates": "N: questions a probe attempts (None: the preset's, scaled to batch_size)",
+        "buffer_size": "K: the most learnable candidates kept (None: the preset's, scaled to batch_size)",
+        "probe_attempts": "L: attempts per probe question",
+        "rho": "share of each batch drawn from the buffer (the rest uniformly)",
+        "train_on_probes": "also train on the probe groups",
+    }
     _state_keys = ("buffer", "buffer_learnability", "last_refresh", "_pending")
 
     def __init__(
@@ -244,6 +253,7 @@ class LearnabilityFilter(Curriculum):
 
     name = "learnability_filter"
     min_attempts = 2
+    options_doc: ClassVar[dict[str, str]] = {"ratio": "candidates attempted per group kept"}
 
     def __init__(
         self,

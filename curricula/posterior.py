@@ -4,7 +4,7 @@ training makes anyway, and Thompson sampling of p(1 - p) (after MoPPS, Qu et al.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,6 +35,11 @@ class Posterior(Curriculum):
     """
 
     name = "posterior"
+    options_doc: ClassVar[dict[str, str]] = {
+        "ratio": "candidates scored per question chosen",
+        "forgetting": "lambda: discount of the evidence per training iteration",
+        "prior": "(a0, b0) of the Beta prior",
+    }
     _state_keys = ("successes_w", "failures_w", "_picked_score", "_picked_evidence")
 
     def __init__(

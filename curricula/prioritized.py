@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -91,6 +91,11 @@ class Prioritized(Curriculum):
     """
 
     name = "prioritized"
+    options_doc: ClassVar[dict[str, str]] = {
+        "score": "learnability (p(1 - p) of the latest group) or failure (1 - p)",
+        "temperature": "rank temperature of the replay distribution (PLR's 0.1)",
+        "staleness_coef": "weight of staleness in the replay distribution (PLR's 0.1)",
+    }
     _state_keys = ("_by_score", "_by_time", "_time_size", "_time_lo", "_last_seen_sum")
 
     def __init__(

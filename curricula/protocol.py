@@ -6,7 +6,7 @@ of attempts to train on and whether the training batch is complete. The one loop
 
     while True:
         req = cur.next_request()                 # Request(phase, question_ids, attempts)
-        rewards = attempt(req.question_ids, req.attempts or G)      # (n, attempts) array; NaN = unfinished
+        rewards = attempt(req.question_ids, req.counts(G))   # (n, max attempts) array; NaN = unfinished
         fb = cur.report(req.question_ids, rewards, req.phase)       # Feedback(keep, done, phase)
         batch += groups where fb.keep
         if fb.done:                              # the training batch is complete: learn from it
@@ -21,47 +21,23 @@ curricula/statistics.py (`QuestionStats`), the batch and compute diagnostics in 
 (`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
 
 Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
-`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`.
+`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`. Its messages: curricula/messages.py.
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from curricula import diagnostics as D
 from curricula.diagnostics import BatchStats
-from curricula.statistics import QuestionStats
+from curricula.messages import EMPTY, PHASES, Feedback, HeldGroups, Request, padded_rewards, report_rows
+from curricula.statistics import SOLVED_REWARD, QuestionStats, per_question
 
-PHASES = ("train", "probe")
-EMPTY = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Request:
-    """What to attempt next: each of `question_ids` `attempts` times (None: as many as the trainer's group
-    size G), then `report` the rewards with this `phase`."""
-
-    phase: str  # "probe" (estimates for the curriculum) or "train" (a training batch, or part of one)
-    question_ids: np.ndarray
-    attempts: int | None = None
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """The curriculum's answer to a `report`: which reported groups to train on, and whether the training
-    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch)."""
-
-    keep: np.ndarray  # bool, one per reported question id
-    done: bool
-    phase: str
-
-
-__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "Request"]
+__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "HeldGroups", "Request", "padded_rewards"]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -83,11 +59,27 @@ class Curriculum:
     name: ClassVar[str] = "base"
     #: attempts per question a training group needs (filters score a question from its own group: 2).
     min_attempts: ClassVar[int] = 1
+    #: its training requests ask a different number of attempts per question (`Request.attempts` an array)
+    per_question_attempts: ClassVar[bool] = False
+    #: its feedback may hold groups for a later continuation (`Feedback.hold`; drivers join them)
+    holds_groups: ClassVar[bool] = False
+    #: built from the pool's difficulty labels (`curricula.make(..., questions=)` passes `difficulty=`)
+    needs_difficulty: ClassVar[bool] = False
+    #: one line of help per option, shown by `python -m agents.train --curriculum NAME --help`
+    options_doc: ClassVar[dict[str, str]] = {
+        "batch_size": "N_l: question groups per training batch (the trainer sets it from --questions-per-step)",
+        "solved_threshold": "an attempt counts as solved when its reward is at least this",
+    }
     _state_keys: ClassVar[tuple[str, ...]] = ()
     _base_state: ClassVar[tuple[str, ...]] = ("iteration", "_order", "_order_pos")
 
     def __init__(
-        self, num_questions: int, seed: int = 0, *, batch_size: int = 64, solved_threshold: float = 0.5
+        self,
+        num_questions: int,
+        seed: int = 0,
+        *,
+        batch_size: int = 64,
+        solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         if not isinstance(num_questions, (int, np.integer)) or num_questions < 1:
             raise ValueError(f"num_questions must be a positive int (the pool size), got {num_questions!r}")
@@ -137,7 +129,7 @@ class Curriculum:
         ids = self._probe_ids() if probe else EMPTY
         if ids.size:
             return Request("probe", ids, self.probe_attempts)
-        return Request("train", self._sample(n), None)
+        return self._train_request(n)
 
     def report(
         self, question_ids: Any, rewards: Any, phase: str = "train", *, issued: int | None = None
@@ -145,7 +137,7 @@ class Curriculum:
         """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
-        never finished. An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
+        never finished (and pads the rows of a request with per-question `attempts`). An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
         answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
 
         Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn (None: this
@@ -164,16 +156,18 @@ class Curriculum:
         self.report_lag = self.iteration - issued
         try:
             self._record(ids, solved, tried, phase)
-            keep = self._keep(ids, solved, tried, phase)
+            hold = self._hold(ids, solved, tried, phase)
+            keep = self._keep(ids, solved, tried, phase) & ~hold
             self._after_update(ids, solved, tried, phase)
-            self.batch_stats.add(phase, solved, tried, keep)
+            self.batch_stats.add(phase, solved, tried, keep, hold)
         finally:
             self.report_lag = 0
         done = phase == "train" and self._batch_done()
         if done:
+            self._close_batch()
             self.batch_stats.close()
             self.iteration += 1
-        return Feedback(keep, done, phase)
+        return Feedback(keep, done, phase, hold if hold.any() else None)
 
     @property
     def probe_attempts(self) -> int:
@@ -298,6 +292,18 @@ class Curriculum:
         """Question ids to attempt for a training batch of `n` (default `batch_size`) groups."""
         raise NotImplementedError
 
+    def _train_request(self, n: int | None = None) -> Request:
+        """The training request: `_sample(n)` attempted G times each, unless a curriculum asks per-question
+        attempts (SPEED)."""
+        return Request("train", self._sample(n), None)
+
+    def _hold(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> np.ndarray:
+        """Groups whose attempts a later request continues (`Feedback.hold`). Default: none."""
+        return np.zeros(len(ids), dtype=bool)
+
+    def _close_batch(self) -> None:
+        """The training batch is complete (before `iteration` moves on): end-of-iteration updates."""
+
     def _batch_done(self) -> bool:
         """After a "train" report: is the training batch complete? (Dynamic sampling draws again until full.)"""
         return True
@@ -363,38 +369,16 @@ class Curriculum:
         return self._order
 
     def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
-        ids = np.asarray(question_ids)
-        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError(
-                f"question_ids must be a 1-D array of ints, got shape {ids.shape} dtype {ids.dtype}"
-            )
-        ids = ids.astype(np.int64, copy=False)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
-            raise ValueError(f"question ids must lie in [0, {self.num_questions})")
-        r = np.asarray(rewards, dtype=np.float64)
-        if r.ndim == 1:
-            r = r[:, None]
-        if r.ndim != 2 or r.shape[0] != ids.size:
-            raise ValueError(
-                f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}"
-            )
-        if phase == "train" and r.shape[1] < self.min_attempts:
-            raise ValueError(
-                f"{self.name} scores each question from its own group of attempts: pass rewards of "
-                f"shape (n, G) with G >= {self.min_attempts}, got {r.shape}"
-            )
-        tried = (~np.isnan(r)).sum(axis=1)
-        solved = (r >= self.solved_threshold).sum(axis=1)  # NaN compares False
-        return ids, solved, tried
+        """A report read: ids, solved and finished attempts per row (a filter may read the rewards here)."""
+        n, need = self.num_questions, self.min_attempts if phase == "train" else 1
+        return report_rows(question_ids, rewards, phase, n, need, self.solved_threshold, self.name)
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
         """Add attempts to the statistics (p becomes the share solved in this report's attempts), after
         `_observe` has seen them."""
         if not (tried > 0).any():
             return
-        uniq, a, s = _per_question(ids, solved, tried)
+        uniq, a, s = per_question(ids, solved, tried)
         self._observe(uniq, a, s)
         self.stats.record(uniq, a, s, self.iteration - self.report_lag)
 
@@ -413,15 +397,3 @@ class Curriculum:
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items() if not isinstance(v, np.ndarray))
         return f"{type(self).__name__}(num_questions={self.num_questions}, {opts})"
-
-
-def _per_question(
-    ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
-    are left out (a question can appear in several groups of one report)."""
-    has = tried > 0
-    uniq, inv = np.unique(ids[has], return_inverse=True)
-    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
-    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
-    return uniq, a, s

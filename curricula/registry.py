@@ -8,11 +8,16 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
+from curricula.adarft import AdaRFT
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
+from curricula.greso import Greso
 from curricula.learnability import Learnability, LearnabilityFilter
+from curricula.mopps import MoPPS
+from curricula.pass_rate_band import PassRateBand
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
 from curricula.protocol import Curriculum
+from curricula.speed import Speed
 from curricula.uniform import Uniform
 from curricula.zero_variance import ZeroVarianceFilter
 
@@ -26,6 +31,11 @@ CURRICULA: dict[str, type[Curriculum]] = {
         EasyToHard,
         ZeroVarianceFilter,
         Posterior,
+        Greso,
+        Speed,
+        PassRateBand,
+        AdaRFT,
+        MoPPS,
     )
 }
 
@@ -76,15 +86,40 @@ def make(
         if num_questions is not None and num_questions != len(questions):
             raise ValueError(f"num_questions={num_questions} but {len(questions)} questions were given")
         num_questions = len(questions)
-        if name == "easy_to_hard" and options.get("difficulty") is None:
-            options["difficulty"] = difficulty_from_questions(questions)
+        if CURRICULA.get(name, Curriculum).needs_difficulty and options.get("difficulty") is None:
+            options["difficulty"] = difficulty_from_questions(questions, name)
     if num_questions is None:
         raise ValueError("pass num_questions (the pool size) or questions (the pool)")
     cls = CURRICULA[name]
-    accepted = [
-        p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "num_questions", "seed")
-    ]
+    accepted = [o for o, _, _ in option_help(name)]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"{name} has no option(s) {unknown}; its options are {accepted}")
     return cls(num_questions, seed, **options)
+
+
+def option_help(name: str) -> list[tuple[str, Any, str]]:
+    """(option, default, help) of each option of the curriculum `name`, in signature order: what
+    `--curriculum NAME --help` lists (help from the class's `options_doc`; the shared ones from the base)."""
+    cls = CURRICULA[name]
+    docs = {**Curriculum.options_doc, **cls.options_doc}
+    return [
+        (p.name, p.default, docs.get(p.name, ""))
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in ("self", "num_questions", "seed")
+    ]
+
+
+def with_group_size(name: str, options: dict[str, Any], group_size: int | None) -> dict[str, Any]:
+    """`options` with `group_size` set to the driver's G for a curriculum whose requests name attempt counts
+    (SPEED's trained group of N attempts), unless the options set it: the one place drivers (the wrapper, our
+    trainer, verl, TRL) hand their group size to a curriculum."""
+    opts = dict(options)
+    cls = CURRICULA.get(name)
+    if (
+        group_size is not None
+        and cls is not None
+        and "group_size" in inspect.signature(cls.__init__).parameters
+    ):
+        opts.setdefault("group_size", int(group_size))
+    return opts

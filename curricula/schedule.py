@@ -58,6 +58,13 @@ class BatchSchedule:
                 f"at least {need} per prompt; the trainer makes {group_size} (raise rollout.n / "
                 f"num_generations)"
             )
+        if curriculum.per_question_attempts:
+            raise ValueError(
+                f"{curriculum.name} asks a different number of attempts of each question (its requests' "
+                f"attempts are per question), but a trainer fed by BatchSchedule attempts every prompt G "
+                f"times (TRL's GRPOTrainer, verl's sampler); train it with agents.train or "
+                f"CurriculumWrapper"
+            )
         self.curriculum = curriculum
         self.batch_size = int(batch_size)
         self.group_size = int(group_size)

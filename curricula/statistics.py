@@ -83,3 +83,15 @@ class QuestionStats:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, attr in self.STATE.items():
             setattr(self, attr, state[key])
+
+
+def per_question(
+    ids: np.ndarray, solved: np.ndarray, tried: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A report's groups summed by question: (unique ids, attempts, successes); groups with no finished attempt
+    are left out (a question can appear in several groups of one report)."""
+    has = tried > 0
+    uniq, inv = np.unique(ids[has], return_inverse=True)
+    a = np.bincount(inv, weights=tried[has]).astype(np.int64)
+    s = np.bincount(inv, weights=solved[has]).astype(np.int64)
+    return uniq, a, s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +31,10 @@ class ZeroVarianceFilter(Curriculum):
     """
 
     name = "zero_variance_filter"
+    options_doc: ClassVar[dict[str, str]] = {
+        "gen_batch_size": "questions per generation batch (None: batch_size)",
+        "max_num_gen_batches": "cap on generation batches per training batch; 0: none",
+    }
     min_attempts = 2
     _state_keys = ("_target", "_kept", "_gen_batches", "_last_gen_batches", "last_shortfall")
 
@@ -67,7 +71,7 @@ class ZeroVarianceFilter(Curriculum):
         self._last_gen_batches = 0  # generation batches the latest complete training batch took
         #: groups the latest complete training batch lacked (> 0 when max_num_gen_batches ended it short)
         self.last_shortfall = 0
-        self._informative = np.zeros(0, dtype=bool)  # per group of the report being handled
+        self._spread = np.zeros(0, dtype=bool)  # per group of the report being handled: rewards not all equal
 
     @property
     def request_size(self) -> int:
@@ -85,7 +89,7 @@ class ZeroVarianceFilter(Curriculum):
         r = np.asarray(rewards, dtype=np.float64).reshape(ids.size, -1)
         with warnings.catch_warnings():  # a group with no finished attempt has no deviation: NaN, not kept
             warnings.simplefilter("ignore", RuntimeWarning)
-            self._informative = np.nanstd(r, axis=1) > 0
+            self._spread = np.nanstd(r, axis=1) > 0
         return ids, solved, tried
 
     def _keep(self, ids, solved, tried, phase):
@@ -93,11 +97,15 @@ class ZeroVarianceFilter(Curriculum):
             return np.zeros(len(ids), dtype=bool)
         target = self._target or self.batch_size  # a report without a request fills a batch of batch_size
         self._target = target
-        informative = self._informative
+        informative = self._informative(solved, tried)
         keep = informative & (np.cumsum(informative) <= target - self._kept)  # DAPO keeps the first ones
         self._kept += int(keep.sum())
         self._gen_batches += 1
         return keep
+
+    def _informative(self, solved: np.ndarray, tried: np.ndarray) -> np.ndarray:
+        """The groups worth training on: DAPO's, those whose rewards are not all equal (read in `_rows`)."""
+        return self._spread
 
     def _batch_done(self) -> bool:
         full = self._kept >= self._target
@@ -106,7 +114,7 @@ class ZeroVarianceFilter(Curriculum):
             return False
         if not full:
             warnings.warn(
-                f"zero_variance_filter: {self._gen_batches} generation batches (max_num_gen_batches) "
+                f"{self.name}: {self._gen_batches} generation batches (max_num_gen_batches) "
                 f"kept only {self._kept} of {self._target} informative groups; training on the short "
                 f"batch (DAPO would stop here: the data may be too hard or too easy for the policy)",
                 stacklevel=3,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from curricula import make
+from curricula.protocol import Feedback, HeldGroups, Request, padded_rewards
 
 #: shares of the pool always / sometimes / never solved at the start, when no measured distribution is given
 DEFAULT_START = (0.3, 0.4, 0.3)
@@ -70,8 +71,13 @@ class Learner:
         theta = self.a[self.skill] + self.b if ids is None else self.a[self.skill[ids]] + self.b[ids]
         return np.clip(theta, 0.0, 1.0)
 
-    def attempt(self, ids: np.ndarray, attempts: int) -> np.ndarray:
-        return (self.rng.random((ids.size, attempts)) < self.p(ids)[:, None]).astype(np.float32)
+    def attempt(self, ids: np.ndarray, attempts: int | np.ndarray) -> np.ndarray:
+        """(n, max attempts) rewards; with one count per id, NaN after each row's own attempts."""
+        counts = np.broadcast_to(np.asarray(attempts, dtype=np.int64), (ids.size,))
+        width = int(counts.max()) if ids.size else int(np.max(attempts, initial=0))
+        r = (self.rng.random((ids.size, width)) < self.p(ids)[:, None]).astype(np.float32)
+        r[np.arange(width)[None, :] >= counts[:, None]] = np.nan
+        return r
 
     def train(self, ids: np.ndarray, rewards: np.ndarray) -> None:
         p = self.p(ids)[:, None]
@@ -92,6 +98,30 @@ class Learner:
         return float(np.clip(self.a[self.heldout_skill] + self.heldout_b, 0.0, 1.0).mean())
 
 
+def made(rewards: np.ndarray) -> int:
+    """Attempts a reward array holds (NaN padding is no attempt)."""
+    return int(np.isfinite(rewards).sum())
+
+
+class SimGroups(HeldGroups[np.ndarray]):
+    """HeldGroups over reward rows: a held row's finished attempts, joined by concatenation."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda a, b: np.concatenate([a, b]))
+
+    def trained(self, req: Request, fb: Feedback, rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows kept, their groups as one NaN-padded array): what the learner trains on."""
+        rows = [r[np.isfinite(r)] for r in rewards]
+        kept = self.absorb(req, fb, rows)
+        if not kept:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.float32)
+        idx = np.array([i for i, _ in kept], dtype=np.int64)
+        groups = [g for _, g in kept]
+        return idx, padded_rewards(np.concatenate(groups), np.array([g.size for g in groups])).astype(
+            np.float32
+        )
+
+
 def run(
     name: str,
     options: dict[str, Any],
@@ -104,27 +134,25 @@ def run(
     """One curriculum until `budget` attempts. Returns, after every report: attempts so far, pool accuracy,
     and attempts that went into trained groups whose question was learnable at pick time; plus totals."""
     learner = Learner(n, seed)
-    opts = dict(options)
-    if name == "easy_to_hard":
-        opts["difficulty"] = learner.difficulty
-    cur = make(name, n, seed=seed, **opts)
+    cur = make(name, n, seed=seed, **with_difficulty(name, options, learner))
+    held = SimGroups()
     xs, ys, useful = [0], [learner.accuracy()], [0]
     spent = trained = learnable = 0
     while spent < budget:
         req = cur.next_request()
         ids = req.question_ids
         p_now = learner.p(ids)
-        rewards = learner.attempt(ids, req.attempts or G)
-        keep = cur.report(ids, rewards, req.phase).keep
-        if keep.any():
-            ok = (p_now[keep] > 0) & (p_now[keep] < 1)
-            trained += int(keep.sum())
+        rewards = learner.attempt(ids, req.counts(G))
+        rows, groups = held.trained(req, cur.report(ids, rewards, req.phase), rewards)
+        if rows.size:
+            ok = (p_now[rows] > 0) & (p_now[rows] < 1)
+            trained += rows.size
             learnable += int(ok.sum())
-            useful.append(useful[-1] + int(ok.sum()) * rewards.shape[1])
-            learner.train(ids[keep], rewards[keep])
+            useful.append(useful[-1] + int(np.isfinite(groups[ok]).sum()))
+            learner.train(ids[rows], groups)
         else:
             useful.append(useful[-1])
-        spent += rewards.size
+        spent += made(rewards)
         xs.append(spent)
         ys.append(learner.accuracy())
     d = cur.diagnostics()
@@ -134,6 +162,16 @@ def run(
         "discarded_share": d["curriculum/discarded_attempts"] / max(1, spent),
     }
     return np.asarray(xs), np.asarray(ys), np.asarray(useful), totals
+
+
+def with_difficulty(name: str, options: dict[str, Any], learner: Learner) -> dict[str, Any]:
+    """`options`, plus the learner's difficulty labels for a curriculum that orders by difficulty."""
+    from curricula import CURRICULA
+
+    opts = dict(options)
+    if CURRICULA[name].needs_difficulty:
+        opts.setdefault("difficulty", learner.difficulty)
+    return opts
 
 
 @dataclass
@@ -160,19 +198,21 @@ def run_steps(
     any probes the curriculum asks for). Returns final pool and held-out accuracy (points), attempts spent and
     the zero-advantage share of trained groups."""
     sim = Learner(n, seed, heldout=heldout, **(learner or {}))
-    cur = make(arm.curriculum, n, seed=seed, batch_size=arm.batch_size, **arm.options)
+    opts = with_difficulty(arm.curriculum, arm.options, sim)
+    cur = make(arm.curriculum, n, seed=seed, batch_size=arm.batch_size, **opts)
+    held = SimGroups()
     start_pool, start_heldout = sim.accuracy(), sim.heldout_accuracy()
     spent = done_steps = groups = zero = 0
     while done_steps < steps:
         req = cur.next_request()
-        rewards = sim.attempt(req.question_ids, req.attempts or G)
+        rewards = sim.attempt(req.question_ids, req.counts(G))
         fb = cur.report(req.question_ids, rewards, req.phase)
-        spent += rewards.size
-        if fb.keep.any():
-            kept = rewards[fb.keep]
+        spent += made(rewards)
+        rows, kept = held.trained(req, fb, rewards)
+        if rows.size:
             groups += len(kept)
-            zero += int((kept.std(axis=1) == 0).sum())
-            sim.train(req.question_ids[fb.keep], kept)
+            zero += int((np.nanstd(kept, axis=1) == 0).sum())
+            sim.train(req.question_ids[rows], kept)
         if req.phase == "train" and fb.done:
             done_steps += 1
     return {
@@ -181,57 +221,6 @@ def run_steps(
         "attempts": spent,
         "zero_advantage": zero / max(1, groups),
     }
-
-
-def regime_arms(batch_size: int, steps: int, G: int, n: int) -> list[SimulatedArm]:
-    """uniform, learnability with the paper's `recommended` buffer scaled to `batch_size` (N = 20 N_l,
-    K = 4 N_l, T = 50, L = 8, rho = 0.5), and uniform given learnability's probe attempts as more questions
-    per step (compute-matched)."""
-    learn = SimulatedArm("learnability", "learnability", {"preset": "recommended"}, batch_size)
-    probes = make("learnability", n, batch_size=batch_size, preset="recommended").planned_probe_attempts(
-        steps
-    )
-    extra = round(probes / (steps * G))
-    return [
-        SimulatedArm("uniform", "uniform", {}, batch_size),
-        SimulatedArm("uniform_cm", "uniform", {}, batch_size + extra),
-        learn,
-    ]
-
-
-def compare_regime(
-    n: int,
-    steps: int,
-    batch_size: int,
-    G: int = 8,
-    seeds: int = 8,
-    heldout: int = 2000,
-    learner: dict[str, Any] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Each arm of `regime_arms` over `seeds` paired seeds (the same learner per seed): mean gains, and the
-    paired differences of learnability against each uniform with their standard errors."""
-    arms = regime_arms(batch_size, steps, G, n)
-    results = {
-        a.name: [
-            run_steps(a, n=n, seed=s, steps=steps, G=G, heldout=heldout, learner=learner)
-            for s in range(seeds)
-        ]
-        for a in arms
-    }
-    out: dict[str, dict[str, float]] = {}
-    for name, runs in results.items():
-        out[name] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
-    for base in ("uniform", "uniform_cm"):
-        for metric in ("pool", "heldout"):
-            d = np.array(
-                [a[metric] - b[metric] for a, b in zip(results["learnability"], results[base], strict=True)]
-            )
-            out[f"learnability-{base}"] = out.get(f"learnability-{base}", {})
-            out[f"learnability-{base}"][metric] = float(d.mean())
-            out[f"learnability-{base}"][f"{metric}_se"] = (
-                float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-            )
-    return out
 
 
 class AsyncLoop:
@@ -259,9 +248,8 @@ class AsyncLoop:
         **options: Any,
     ) -> None:
         self.learner = Learner(n, seed)
-        if name == "easy_to_hard":
-            options.setdefault("difficulty", self.learner.difficulty)
-        self.cur = make(name, n, seed=seed, **options)
+        self.cur = make(name, n, seed=seed, **with_difficulty(name, options, self.learner))
+        self.held = SimGroups()
         self.lag, self.G, self.shuffle, self.drop, self.lose = lag, G, shuffle, drop, lose
         self.rng = np.random.default_rng(seed + 7)
         self.inflight: list[dict[str, Any]] = []  # issued, phase, ids, rewards, learnable at attempt, age
@@ -281,9 +269,10 @@ class AsyncLoop:
             {
                 "issued": cur.iteration,
                 "phase": req.phase,
+                "request": req,
                 "ids": ids,
                 "age": 0,
-                "rewards": self.learner.attempt(ids, req.attempts or self.G),
+                "rewards": self.learner.attempt(ids, req.counts(self.G)),
                 "learnable": (p > 0) & (p < 1),
             }
         )
@@ -306,12 +295,12 @@ class AsyncLoop:
                 return  # never reported: nothing counted
             rewards[:] = np.nan
         fb = self.cur.report(r["ids"], rewards, r["phase"], issued=r["issued"])
-        self.reported += float(np.isfinite(rewards).sum())
-        keep = fb.keep
-        if keep.any():
-            self.trained += int(keep.sum())
-            self.learnable += int(r["learnable"][keep].sum())
-            self.learner.train(r["ids"][keep], rewards[keep])
+        self.reported += float(made(rewards))
+        rows, groups = self.held.trained(r["request"], fb, rewards)
+        if rows.size:
+            self.trained += rows.size
+            self.learnable += int(r["learnable"][rows].sum())
+            self.learner.train(r["ids"][rows], groups)
 
     def learnable_share(self) -> float:
         """Share of trained groups whose question was learnable (0 < p < 1) when it was attempted."""
@@ -326,6 +315,7 @@ class AsyncLoop:
                 "learner": self.learner,
                 "rng": self.rng,
                 "inflight": self.inflight,
+                "held": self.held.groups,
                 "counts": (self.reported, self.trained, self.learnable),
             }
         )
@@ -336,6 +326,7 @@ class AsyncLoop:
         state = copy.deepcopy(state)
         self.cur.load_state_dict(state["cur"])
         self.learner, self.rng, self.inflight = state["learner"], state["rng"], state["inflight"]
+        self.held.groups = state["held"]
         self.reported, self.trained, self.learnable = state["counts"]
         self.log = []
 

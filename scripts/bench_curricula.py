@@ -53,6 +53,13 @@ ROWS = [  # (label, name, options, report every question of the pool first)
     ("zero_variance_filter", "zero_variance_filter", {}, False),
     ("posterior", "posterior", {}, False),
     ("posterior (all seen)", "posterior", {}, True),
+    ("greso", "greso", {}, False),
+    ("greso (all seen)", "greso", {}, True),
+    ("speed", "speed", {}, False),
+    ("pass_rate_band", "pass_rate_band", {}, False),
+    ("adarft", "adarft", {}, False),
+    ("mopps", "mopps", {}, False),
+    ("mopps (all seen)", "mopps", {}, True),
 ]
 
 
@@ -141,9 +148,10 @@ def time_batch(wrapped, policy, iterations: int, seed: int) -> tuple[float, floa
     while wrapped.curriculum.iteration < stop:
         t0 = time.perf_counter()
         req = wrapped.curriculum.next_request()
-        phase, ids, attempts = req.phase, req.question_ids, req.attempts
+        phase, ids, counts = req.phase, req.question_ids, req.counts(GROUP)
         elapsed += time.perf_counter() - t0
-        rewards = policy.rewards(ids, attempts or GROUP, rng)  # the learner's time is not the curriculum's
+        rewards = policy.rewards(ids, int(counts.max()), rng)  # the learner's time is not the curriculum's
+        rewards[np.arange(rewards.shape[1])[None, :] >= counts[:, None]] = np.nan  # per-question attempts
         t0 = time.perf_counter()
         report_completions(wrapped.curriculum, wrapped, ids, rewards=rewards, phase=phase)
         elapsed += time.perf_counter() - t0

@@ -7,7 +7,8 @@ and, with --regimes, where in (pool size, run length, batch) learnability can be
                                                            # table in docs/curricula.md
     python scripts/simulate_curricula.py --seeds 2 --attempts 100000 --out /tmp/sim.png
     python scripts/simulate_curricula.py --regimes         # uniform, compute-matched uniform and learnability
-                                                           # (recommended buffer, scaled) per regime (~1 min)
+                                                           # (recommended buffer, scaled) per regime, then a
+                                                           # row per question selector in one regime
     python scripts/simulate_curricula.py --regimes --regime 640 200 16 --start 0.38 0.19 0.43
                                                            # one regime, the learner started at a measured
                                                            # distribution (p = 1, between, p = 0)
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is 
 
 from agents.cli.args import exit_on_user_error  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
-from research.simulation import DEFAULT_START, compare_regime, learnable_share_under_lag, run  # noqa: E402
+from research.comparisons import compare_regime, compare_selectors  # noqa: E402
+from research.simulation import DEFAULT_START, learnable_share_under_lag, run  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -48,7 +51,14 @@ RUNS = [  # (label, curriculum, options)
     ("easy_to_hard", "easy_to_hard", {"ramp_iterations": 300}),
     ("zero_variance_filter", "zero_variance_filter", {}),
     ("posterior", "posterior", {}),
+    ("greso", "greso", {}),
+    ("speed", "speed", {}),
+    ("pass_rate_band", "pass_rate_band", {}),
+    ("adarft", "adarft", {}),
+    ("mopps", "mopps", {}),
 ]
+#: the regime of the per-selector table of --regimes: (pool, steps, N_l), 10 epochs of a fixed pool
+SELECTOR_REGIME = (1024, 320, 32)
 #: (pool, steps, questions per step N_l) for --regimes: the paper's GSM8K run, the earlier testbed grid, and
 #: fixed pools revisited for 5-10 epochs at N_l = 16 (what two CPU cores can afford)
 REGIMES = [
@@ -84,6 +94,32 @@ def regimes(
             f"{100 * r['uniform']['zero_advantage']:.0f}% / {100 * r['learnability']['zero_advantage']:.0f}% | "
             f"{lu['pool']:+.2f} +- {lu['pool_se']:.2f} | {lc['pool']:+.2f} +- {lc['pool_se']:.2f} | "
             f"{lc['heldout']:+.2f} +- {lc['heldout_se']:.2f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
+def selectors(seeds: int, regime: tuple[int, int, int], start: tuple[float, float, float]) -> str:
+    """A row per question selector in one regime: its gain against uniform at equal batches, and against
+    uniform given the attempts the selector really generated (compute-matched)."""
+    n, steps, nl = regime
+    lines = [
+        f"Selectors at pool {n:,}, {steps} steps x N_l = {nl}:",
+        "",
+        "| selector | attempts per step (uniform: "
+        f"{nl * 8}) | zero-adv. trained | gain (pool) | - uniform | - compute-matched uniform (pool) | "
+        "same, held-out |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    with warnings.catch_warnings():  # the filters' short batches at their caps: part of what is measured
+        warnings.simplefilter("ignore", UserWarning)
+        results = compare_selectors(n, steps, nl, seeds=seeds, learner={"start": start})
+    for label, r in results.items():
+        lines.append(
+            f"| {label} | {r['attempts_per_step']:,.0f} | {100 * r['zero_advantage']:.0f}% | "
+            f"+{r['pool']:.1f} | {r['pool-uniform']:+.2f} +- {r['pool-uniform_se']:.2f} | "
+            f"{r['pool-uniform_cm']:+.2f} +- {r['pool-uniform_cm_se']:.2f} (N_l = {r['matched_batch']:.0f}) | "
+            f"{r['heldout-uniform_cm']:+.2f} +- {r['heldout-uniform_cm_se']:.2f} |"
         )
         print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines)
@@ -172,6 +208,9 @@ def main() -> None:
             custom = args.regime is not None or tuple(args.start) != DEFAULT_START
             name = "regimes-calibrated" if custom else "regimes"
             table = regimes(args.seeds, [tuple(args.regime)] if args.regime else REGIMES, tuple(args.start))
+            table += "\n\n" + selectors(
+                args.seeds, tuple(args.regime) if args.regime else SELECTOR_REGIME, tuple(args.start)
+            )
             what = (
                 f"G = 8, {args.seeds} paired seeds, points of accuracy gained by the end; held-out questions "
                 f"move only through skill transfer; start: {args.start[0]:.0%} of the pool at p = 1, "

@@ -160,6 +160,62 @@ def test_dynamic_sampling_trains_on_full_batches_and_counts_every_attempt(tmp_pa
     assert last["curriculum/discarded_attempts"] == last["compute/attempts_train"] - 3 * 4 * k
 
 
+SELECTORS = {
+    "greso": {},
+    "speed": {},
+    "pass_rate_band": {"low": 0.0, "high": 1.0},
+    "adarft": {},
+    "mopps": {"ratio": 4},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS))
+def test_each_selector_trains_and_counts_what_was_generated(name, tmp_path):
+    data = {} if name == "adarft" else digits_dataset(tmp_path)  # adarft orders by the arithmetic levels
+    config = tiny(tmp_path=tmp_path, curriculum=name, curriculum_options=SELECTORS[name], steps=2, **data)
+    config.attempts_per_question = 4
+    trainer = Trainer(config)
+    records = trainer.train()
+    last = records[-1]
+    assert (
+        last["compute/attempts_train"]
+        == last["curriculum/train_attempts"]
+        == trainer.curriculum.attempts.sum()
+    )
+    assert last["curriculum/iteration"] == 2 and trainer.record.counters["trained_sequences"] > 0
+
+
+def test_speed_screens_continues_and_trains_whole_groups(tmp_path):
+    """Per-question attempts end to end: SPEED's requests ask 2 attempts of new questions and 2 more of those
+    whose screening was neither all right nor all wrong; every trained group joins both, 4 sequences."""
+    config = tiny(tmp_path=tmp_path, curriculum="speed", steps=3, **digits_dataset(tmp_path))
+    config.attempts_per_question = 4
+    trainer = Trainer(config)
+    assert (trainer.curriculum.group_size, trainer.curriculum.screen_attempts) == (4, 2)
+    records = trainer.train()
+    kept = sum(r["train/groups_kept"] for r in records[1:])
+    assert kept > 0 and trainer.record.counters["trained_sequences"] == 4 * kept  # whole groups of N = 4
+    last = records[-1]
+    generated = last["compute/attempts_train"]
+    assert generated == last["curriculum/train_attempts"] == trainer.curriculum.attempts.sum()
+    # screening attempts of the questions that did not qualify are the discarded ones
+    assert last["curriculum/discarded_attempts"] == generated - 4 * kept - 2 * len(trainer.held)
+
+
+def test_curriculum_help_lists_its_options(capsys):
+    from agents.train import main
+
+    for name in ("greso", "speed", "adarft", "learnability"):
+        with pytest.raises(SystemExit):
+            main(["--curriculum", name, "--help"])
+        out = capsys.readouterr().out
+        assert f"Options of --curriculum {name}" in out
+        from curricula import option_help
+
+        for option, _, text in option_help(name):
+            assert f"  {option} (" in out and text and text in out
+
+
 def test_probe_cost_is_stated_and_a_paper_sized_buffer_on_a_short_run_warns(tmp_path):
     short = Trainer(tiny(tmp_path=tmp_path / "a", curriculum="learnability", questions_per_step=8, steps=2))
     assert short.curriculum.num_candidates == 160  # the recommended N = 1280, scaled to N_l = 8
@@ -217,6 +273,25 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(algo, tmp_path):
         assert np.array_equal(cur_full[key], cur_res[key]), key
     lines = (tmp_path / "cut" / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [0, 1, 2, 3, 4]  # no duplicated records
+
+
+def test_speed_resumes_exactly_with_screening_groups_held(tmp_path):
+    """SPEED's held screening rollouts are in the checkpoint: a run cut after step 3 and resumed trains what the
+    straight run trains (the continued groups still join their screening attempts)."""
+    opts = dict(curriculum="speed", steps=5, temperature=1.0, **digits_dataset(tmp_path))
+    opts["curriculum_options"] = {"screen_batch_size": 36}  # more qualify than a batch needs: some stay held
+    opts["attempts_per_question"] = 4
+    full = Trainer(tiny(tmp_path=tmp_path / "full", **opts))
+    full_records = full.train()
+    cut = Trainer(tiny(tmp_path=tmp_path / "cut", **{**opts, "steps": 3}))
+    cut.train()
+    assert len(cut.held) == len(cut.curriculum._held) > 0  # screening groups held at the checkpoint (seeded)
+    resumed = Trainer(tiny(tmp_path=tmp_path / "cut", **opts, resume=True))
+    resumed_records = resumed.train()
+    for a, b in zip(full_records[4:], resumed_records, strict=True):
+        for key in ("loss/policy", "train/groups_kept", "compute/attempts_total", "curriculum/held"):
+            assert a[key] == b[key], (key, a[key], b[key])
+    assert full.record.counters["trained_sequences"] == resumed.record.counters["trained_sequences"]
 
 
 def test_instruction_option_sets_the_prompt_of_training_and_held_out_questions(tmp_path):

@@ -32,8 +32,6 @@ NOT_YET = {
     "step_switches_without_verifier": "as step_switches",
     "vineppo_update_files": "VinePPO's values are Monte-Carlo rollouts: its update generates and rewards "
     "through the rollout services, the env and the verifier",
-    "longest_file_lines": "curricula/protocol.py (427 lines) is the protocol the curricula change (issue 33) "
-    "extends; its split follows that change",
     "import_cycles": "agents.models.policy <-> agents.models.warm_start, from round 1's merge (the verifier's "
     "timeout <-> grader cycle is gone)",
 }
@@ -64,9 +62,9 @@ def test_an_algorithm_loads_only_the_core(measured):
     )
 
 
-def test_no_file_but_the_protocol_is_over_the_bar():
+def test_no_file_is_over_the_bar():
     over = [f for n, f in A.longest_files(10) if n > A.LIMITS["longest_file_lines"]]
-    assert over in ([], ["curricula/protocol.py"]), over
+    assert over == [], over
 
 
 def test_the_import_graph_reads_importlib_strings_and_function_level_imports(tmp_path):

@@ -26,7 +26,12 @@ class Learner:
         self.rng = np.random.default_rng(seed)
 
     def attempt(self, ids, attempts):
-        return (self.rng.random((len(ids), attempts)) < self.p[np.asarray(ids)][:, None]).astype(np.float32)
+        """(n, max attempts) rewards; `attempts` an int or one count per id (NaN after a row's own)."""
+        counts = np.broadcast_to(np.asarray(attempts), (len(ids),))
+        width = int(counts.max()) if len(ids) else 1
+        r = (self.rng.random((len(ids), width)) < self.p[np.asarray(ids)][:, None]).astype(np.float32)
+        r[np.arange(width)[None, :] >= counts[:, None]] = np.nan
+        return r
 
 
 def drive(cur, learner, iterations, G=8):
@@ -35,7 +40,7 @@ def drive(cur, learner, iterations, G=8):
     for _ in range(iterations):
         while True:
             req = cur.next_request()
-            fb = cur.report(req.question_ids, learner.attempt(req.question_ids, req.attempts or G), req.phase)
+            fb = cur.report(req.question_ids, learner.attempt(req.question_ids, req.counts(G)), req.phase)
             log.append((req.phase, req.question_ids.tolist(), fb.keep.tolist()))
             if fb.done:
                 break
@@ -54,6 +59,10 @@ def options(name, n, **extra):
         base.update(refresh_every=5, num_candidates=100, buffer_size=32, probe_attempts=4)
     if name == "easy_to_hard":
         base.update(difficulty=np.arange(n) % 7, ramp_iterations=20)
+    if name == "adarft":
+        base.update(difficulty=np.arange(n) % 7)
+    if name == "mopps":
+        base.update(ratio=4)
     base.update(extra)
     return base
 
@@ -83,6 +92,11 @@ def test_make_builds_every_curriculum_by_name():
         "easy_to_hard",
         "zero_variance_filter",
         "posterior",
+        "greso",
+        "speed",
+        "pass_rate_band",
+        "adarft",
+        "mopps",
     }
     for name in NAMES:
         cur = make(name, 500, seed=3, **options(name, 500))
@@ -159,7 +173,7 @@ BAD = [
         r"zero_variance_filter has no option\(s\) \['oversample'\]",
     ),
     ("uniform", 0, {}, r"num_questions must be a positive int"),
-    ("nonsense", 5000, {}, r"unknown curriculum 'nonsense'; choose one of \['easy_to_hard'"),
+    ("nonsense", 5000, {}, r"unknown curriculum 'nonsense'; choose one of \['adarft', 'easy_to_hard'"),
     ("uniform", 5000, {"rho": 0.5}, r"uniform has no option\(s\) \['rho'\]; its options are"),
 ] + [
     (
@@ -765,6 +779,11 @@ def test_diagnostics_keys_are_stable_and_values_sensible(name):
         "easy_to_hard": {"curriculum/frontier", "curriculum/frontier_difficulty"},
         "zero_variance_filter": {"curriculum/gen_batches"},
         "posterior": {"curriculum/picked_learnability", "curriculum/picked_evidence"},
+        "greso": {"curriculum/gen_batches", "curriculum/p_easy", "curriculum/p_hard", "curriculum/skipped"},
+        "speed": {"curriculum/gen_batches", "curriculum/held"},
+        "pass_rate_band": {"curriculum/gen_batches"},
+        "adarft": {"curriculum/target_difficulty"},
+        "mopps": {"curriculum/picked_gap"},
     }.get(name, set())
     before = cur.diagnostics()
     assert set(before) == KEYS | extra

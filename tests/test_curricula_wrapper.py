@@ -31,6 +31,11 @@ SMALL = {
     "learnability_filter": {"batch_size": 4},
     "zero_variance_filter": {"batch_size": 4},
     "posterior": {"batch_size": 4},
+    "greso": {"batch_size": 4},
+    "speed": {"batch_size": 4, "screen_attempts": 2, "group_size": 4},
+    "pass_rate_band": {"batch_size": 4, "low": 0.0, "high": 1.0},
+    "adarft": {"batch_size": 4},
+    "mopps": {"batch_size": 4, "ratio": 4},
 }
 
 
@@ -58,7 +63,7 @@ def play(env, episodes, solves=lambda qid, attempt: qid % 2 == 0, step_every=Tru
 
 @pytest.mark.parametrize("name", NAMES)
 def test_env_checker_passes_on_wrapped_envs(name):
-    opts = {"preset": "very_fast"} if name == "learnability" else {}
+    opts = {"learnability": {"preset": "very_fast"}, "mopps": {"ratio": 4}}.get(name, {})
     env = CurriculumWrapper(pool_env(300), name, **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any Gymnasium warning fails the test ...
@@ -240,7 +245,7 @@ def test_default_group_size_keeps_the_papers_probe_share(G, share):
 def test_report_completions_scores_one_batch_in_one_call():
     env = CurriculumWrapper(pool_env(), "learnability", **SMALL["learnability"])
     cur = env.curriculum
-    phase, ids, attempts = astuple(env.curriculum.next_request())
+    phase, ids, attempts, _ = astuple(env.curriculum.next_request())
     assert phase == "probe" and ids.size == 10 and attempts == 3
     assert (
         env.curriculum.next_request().question_ids.tolist() == ids.tolist()
@@ -253,13 +258,13 @@ def test_report_completions_scores_one_batch_in_one_call():
     assert rewards[:, 0].tolist() == [1.0] * 10 and rewards[:, 2].tolist() == [1.0] * 10
     assert len(verdicts) == 30 and verdicts[0].correct and keep.tolist() == [False] * 10
     assert cur.diagnostics()["curriculum/probe_attempts"] == 30 and cur.buffer.size == 4
-    phase, ids, attempts = astuple(env.curriculum.next_request(6))
+    phase, ids, attempts, _ = astuple(env.curriculum.next_request(6))
     assert phase == "train" and ids.size == 6 and attempts is None
     rewards, fb, verdicts = report_completions(env.curriculum, env, ids, rewards=np.tile([1.0, 0.0], (6, 1)))
     keep = fb.keep
     assert keep.all() and verdicts == [] and cur.iteration == 1 and rewards.shape == (6, 2)
     # ragged groups: missing attempts are NaN (never finished)
-    phase, ids, _ = astuple(env.curriculum.next_request(2))
+    phase, ids, _, _ = astuple(env.curriculum.next_request(2))
     rewards, _, _ = report_completions(
         env.curriculum, env, ids, [["\\boxed{1}"], ["\\boxed{1}", "\\boxed{2}"]]
     )
@@ -272,7 +277,7 @@ def test_report_completions_scores_one_batch_in_one_call():
 
 def test_batch_filters_through_report_completions_and_the_wrapper():
     env = CurriculumWrapper(pool_env(400), "learnability_filter", batch_size=8, attempts_per_question=4)
-    phase, ids, _ = astuple(env.curriculum.next_request())
+    phase, ids, _, _ = astuple(env.curriculum.next_request())
     assert phase == "train" and ids.size == 32
     solved = np.arange(32) % 5  # 0..4 of 4 attempts
     rewards, fb, _ = report_completions(
@@ -325,10 +330,31 @@ def test_wrapper_rejects_bad_configurations():
 
 
 @pytest.mark.filterwarnings("ignore:attempts_per_question=2 is below")
-@pytest.mark.parametrize("name", ["learnability", "prioritized", "zero_variance_filter", "posterior"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "learnability",
+        "prioritized",
+        "zero_variance_filter",
+        "posterior",
+        *sorted(
+            SMALL.keys()
+            - {
+                "learnability",
+                "prioritized",
+                "easy_to_hard",
+                "uniform",
+                "learnability_filter",
+                "zero_variance_filter",
+                "posterior",
+            }
+        ),
+    ],
+)
 def test_wrapper_state_dict_resumes_mid_batch(name):
-    # zero_variance_filter needs groups that disagree to complete a batch (DAPO draws until it has them)
-    solves = (lambda q, a: (q + a) % 2 == 0) if name == "zero_variance_filter" else (lambda q, a: q % 2 == 0)
+    # the filters need groups that disagree to complete a batch (DAPO draws until it has them)
+    filters = ("zero_variance_filter", "greso", "speed", "pass_rate_band")
+    solves = (lambda q, a: (q + a) % 2 == 0) if name in filters else (lambda q, a: q % 2 == 0)
     first = CurriculumWrapper(pool_env(), name, seed=3, attempts_per_question=2, **SMALL[name])
     first.reset(seed=3)
     play(first, 41, solves)
@@ -352,3 +378,41 @@ def test_curriculum_object_and_vector_env():
     _, rewards, terminated, _, infos = envs.step([f"\\boxed{{{a}}}" for a in infos["answer"]])
     assert rewards.tolist() == [1.0, 1.0] and terminated.all()
     assert curricula.CurriculumWrapper is CurriculumWrapper
+
+
+def test_per_question_attempts_through_episodes_and_the_batch_api():
+    """SPEED's requests ask 2 screening attempts of new questions and 4 more of those that qualified: the
+    wrapper opens each id its own number of times, reports (n, max) rewards with NaN padding, and every
+    episode counts once; joining held and continued episodes (HeldGroups) gives groups of 6."""
+    env = CurriculumWrapper(pool_env(400), "speed", batch_size=4, screen_attempts=2, attempts_per_question=6)
+    assert env.curriculum.group_size == 6  # the wrapper's G is SPEED's group size N unless set
+    held = curricula.HeldGroups(lambda a, b: a + b)
+    episodes, trained = 0, []
+    per_row: dict[tuple[int, int], int] = {}
+    while env.curriculum.iteration < 3:
+        _, info = env.reset()
+        episodes += 1
+        batch = env._batches
+        per_row[(batch, info["curriculum_row"])] = info["curriculum_attempt"] + 1
+        # the first attempt at each question right, the others wrong: every screen is 1 of 2, and qualifies
+        _, _, _, _, info = env.step(answer(info, info["curriculum_attempt"] in (0, 2)))
+        report = info.get("curriculum_report")
+        if report is not None:
+            req = curricula.Request(report["phase"], report["question_ids"], None, report["continues"])
+            fb = curricula.Feedback(report["keep"], report["done"], report["phase"], report["hold"])
+            groups = [list(r[np.isfinite(r)]) for r in report["rewards"]]
+            trained += [len(g) for _, g in held.absorb(req, fb, groups)]
+            counts = np.isfinite(report["rewards"]).sum(axis=1)
+            assert set(counts[report["continues"]].tolist()) <= {4}
+            assert set(counts[~report["continues"]].tolist()) <= {2}
+    assert set(per_row.values()) == {2, 4}  # rows of 2 (screening) and of 4 (continuation) episodes
+    assert trained and set(trained) == {6} and len(trained) == 12  # 3 batches of 4 groups of 2 + 4 attempts
+    d = env.diagnostics()
+    assert d["curriculum/total_attempts"] == episodes == env.curriculum.attempts.sum()
+    # the batch API: one call per request, completions counted per row
+    req = env.curriculum.next_request()
+    counts = req.counts(6)
+    completions = [["\\boxed{0}"] * int(k) for k in counts]
+    rewards, fb, verdicts = report_completions(env.curriculum, env, req.question_ids, completions, req.phase)
+    assert len(verdicts) == counts.sum() and (np.isfinite(rewards).sum(axis=1) == counts).all()
+    assert env.diagnostics()["curriculum/total_attempts"] == episodes + counts.sum()

@@ -170,7 +170,12 @@ def test_probe_rows_get_zero_advantage(tiny, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "options"),
-    [("zero_variance_filter", {}), ("learnability_filter", {"ratio": 2, "batch_size": 2})],
+    [
+        ("zero_variance_filter", {}),
+        ("learnability_filter", {"ratio": 2, "batch_size": 2}),
+        ("greso", {}),
+        ("pass_rate_band", {}),
+    ],
 )
 def test_filters_train_on_exactly_the_kept_groups(tiny, tmp_path, name, options):
     trainer, _ = make_trainer(tiny, tmp_path, max_steps=6, name=name, **options)
@@ -257,6 +262,25 @@ def test_posterior_through_trl_trains_every_generation_batch(tiny, tmp_path):
     assert cur.attempts.sum() == 4 * B * G and cur.diagnostics()["curriculum/probe_attempts"] == 0
     logged = [h for h in trainer.state.log_history if "curriculum/picked_learnability" in h]
     assert logged
+
+
+@pytest.mark.parametrize(
+    ("name", "options"), [("adarft", {"difficulty": np.arange(POOL) % 5}), ("mopps", {"ratio": 4})]
+)
+def test_selectors_without_filtering_train_every_generation_batch(tiny, tmp_path, name, options):
+    trainer, seen = make_trainer(tiny, tmp_path, max_steps=8, name=name, **options)
+    trainer.train()
+    cur = trainer.curriculum
+    assert [phase for phase, _, _ in seen] == ["train"] * 4 and cur.iteration == 4
+    assert cur.attempts.sum() == 4 * B * G == cur.diagnostics()["curriculum/train_attempts"]
+    if name == "adarft":  # the target moved with each batch's mean reward
+        key = "curriculum/target_difficulty"
+        assert len({h[key] for h in trainer.state.log_history if key in h}) > 1
+
+
+def test_per_question_attempts_are_refused_by_a_fixed_group_trainer(tiny, tmp_path):
+    with pytest.raises(ValueError, match="speed asks a different number of attempts of each question"):
+        make_trainer(tiny, tmp_path, max_steps=2, name="speed")
 
 
 def test_verifier_reward_on_text_and_conversational_completions():

@@ -666,6 +666,33 @@ def test_posterior_runs_through_verl_without_probes(parquet, tmp_path, actor_upd
     assert (alpha + beta - 2).sum() > 0 and cur.iteration == 4  # the rewards reached the posteriors
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("greso", []),
+        ("adarft", ["+curriculum.difficulty=[" + ",".join(str(q % 5) for q in range(POOL)) + "]"]),
+    ],
+)
+def test_selectors_run_through_the_legacy_trainer(parquet, tmp_path, actor_updates, name, options):
+    cfg = compose(
+        parquet,
+        tmp_path,
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        f"+curriculum.name={name}",
+        *options,
+    )
+    trainer = make_trainer(cfg, actor_updates)
+    trainer.fit()
+    cur = trainer.curriculum_sampler.curriculum
+    if name == "greso":  # DAPO's loop after the skip: a step that leaves the batch short does not update
+        assert 1 <= len(actor_updates) == cur.iteration <= 3
+    else:
+        assert [step for step, _ in actor_updates] == [1, 2, 3] and cur.iteration == 3
+    assert all(len(batch) == BATCH * N for _, batch in actor_updates)
+    assert cur.attempts.sum() == cur.diagnostics()["curriculum/train_attempts"] == 3 * BATCH * N
+
+
 def torch_load(path):
     import torch
 
@@ -971,6 +998,88 @@ def test_v1_dynamic_sampling_as_a_curriculum_trains_only_informative_groups(
         assert all(a > 0 for a in u["adv"])  # every row of an informative group moves
     assert feed.counts["evicted"] > 0 and feed.counts["trained"] == 4 * BATCH
     assert len(trainer.rollout.submitted) == feed.counts["read"] > 4 * BATCH  # more drawn than trained
+
+
+SELECTORS_V1 = {
+    "greso": [],
+    "pass_rate_band": [],
+    "adarft": ["+curriculum.difficulty=[" + ",".join(str(q % 5) for q in range(POOL)) + "]"],
+    "mopps": ["+curriculum.ratio=4"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTORS_V1))
+def test_v1_selectors_train_full_batches_and_count_every_attempt(parquet, tmp_path, transfer_queue, name):
+    """Each of the 2025-26 selectors with fixed-size requests as the v1 buffer's curriculum (sync): every
+    update holds B groups of rollout.n, the filters' only groups they keep (greso: attempts that disagree;
+    pass_rate_band: pass rate in [0.25, 0.75]), and the curriculum counted every attempt generated."""
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        f"+curriculum.name={name}",
+        *SELECTORS_V1[name],
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3] and feed.curriculum.iteration == 3
+    for u in updates:
+        groups = _groups(u)
+        assert len(groups) == BATCH and all(len(r) == N for _, r, _ in groups)
+        if name == "greso":
+            assert all(0 < sum(r) < N for _, r, _ in groups)
+        if name == "pass_rate_band":
+            assert all(0.25 * N <= sum(r) <= 0.75 * N for _, r, _ in groups)
+    assert feed.curriculum.diagnostics()["curriculum/train_attempts"] == len(trainer.rollout.submitted) * N
+
+
+def test_v1_per_question_attempts_end_to_end(parquet, tmp_path, transfer_queue, monkeypatch):
+    """A curriculum whose requests ask 2 attempts of even questions and rollout.n = 4 of odd ones: verl's
+    v1 trainer generates exactly that many per prompt (`__rollout_n__`), trains on groups of those sizes, and
+    the curriculum counts every attempt generated, once. (speed, which also holds groups, is refused.)"""
+    import curricula
+    from curricula.protocol import Request
+    from curricula.uniform import Uniform
+
+    class Alternating(Uniform):
+        name = "alternating"
+        per_question_attempts = True
+
+        def _train_request(self, n=None):
+            ids = self._sample(n)
+            return Request("train", ids, np.where(ids % 2 == 0, 2, N))
+
+    monkeypatch.setitem(curricula.CURRICULA, "alternating", Alternating)
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        "trainer.v1.trainer_mode=sync",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        "+curriculum.name=alternating",
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    submitted = trainer.rollout.submitted
+    assert submitted and all(n == (2 if q % 2 == 0 else N) for _, q, n in submitted)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3]
+    for u in updates:
+        real = {k: v for k, v in u.items() if k in ("keys", "qids", "rewards", "adv")}
+        rows = [i for i, k in enumerate(u["keys"]) if not k.startswith("pad")]  # verl pads to its divisor
+        real = {k: [v[i] for i in rows] for k, v in real.items()}
+        groups = _groups(real)
+        assert len(groups) == BATCH and all(len(r) == (2 if q % 2 == 0 else N) for q, r, _ in groups)
+    assert feed.curriculum.attempts.sum() == sum(n for *_, n in submitted) == feed.counts["attempts"]
+    from curricula.integrations.verl import CurriculumFeed
+
+    with pytest.raises(ValueError, match="speed holds groups"):
+        CurriculumFeed(curricula.make("speed", POOL, batch_size=BATCH), N)
 
 
 def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer_queue):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import textwrap
@@ -70,14 +71,35 @@ def _presets_text() -> str:
     return "\n".join(lines)
 
 
-def _parser(config_cls: type[TrainConfig]) -> argparse.ArgumentParser:
+def curriculum_help(name: str) -> str:
+    """The options of curriculum `name` as --help lists them: one line each, with its default and help."""
+    from curricula import CURRICULA, option_help
+
+    first = " ".join((CURRICULA[name].__doc__ or "").strip().split("\n\n")[0].split())
+    doc = first.split(". ")[0].split(": ")[0].rstrip(".")
+    lines = [f"Options of --curriculum {name} ({doc}), given as --curriculum-options JSON:"]
+    for option, default, text in option_help(name):
+        shown = "required" if default is inspect.Parameter.empty else f"default {default!r}"
+        lines.append(f"  {option} ({shown}): {text}" if text else f"  {option} ({shown})")
+    return "\n".join(lines)
+
+
+def _parser(config_cls: type[TrainConfig], curriculum: str | None = None) -> argparse.ArgumentParser:
     algo = config_cls.__dataclass_fields__["algo"].default
+    epilog = (
+        f"presets (--preset NAME), every field each one sets:\n{_presets_text()}\n\n"
+        f"Options above are for --algo {algo}; each algorithm's own options appear "
+        f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}); each curriculum's with --curriculum NAME "
+        f"--help."
+    )
+    from curricula import CURRICULA
+
+    if curriculum in CURRICULA:
+        epilog += "\n\n" + curriculum_help(curriculum)
     ap = ArgumentParser(
         prog="python -m agents.train",
         description=__doc__,
-        epilog=f"presets (--preset NAME), every field each one sets:\n{_presets_text()}\n\n"
-        f"Options above are for --algo {algo}; each algorithm's own options appear "
-        f"with --algo NAME --help (NAME: {', '.join(ALGORITHMS)}).",
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument(
@@ -140,6 +162,7 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     pre.add_argument("--config", type=Path, default=None)
     pre.add_argument("--out", default=None)
     pre.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False)
+    pre.add_argument("--curriculum", default=None)
     known, _ = pre.parse_known_args(argv)
     values: dict[str, Any] = {}
     if known.resume:  # a run folder is self-describing: continue it with the settings it was started with
@@ -172,7 +195,7 @@ def build_config(argv: list[str] | None = None) -> TrainConfig:
     if algo not in ALGORITHMS:
         raise ConfigError(f"--algo must be one of {tuple(ALGORITHMS)}, got {algo!r}")
     config_cls = get_algorithm(algo).config_class
-    args = _parser(config_cls).parse_args(argv)
+    args = _parser(config_cls, known.curriculum or values.get("curriculum")).parse_args(argv)
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - names)
     if unknown:

@@ -20,7 +20,9 @@ QUEUED, OUT, READ, DROPPED = 0, 1, 2, 3  # a slot's state: waiting for the loade
 class CurriculumFeed:
     """The curriculum's requests as a stream of prompts, and the ledger of the requests being attempted.
 
-    Each request (`Curriculum.next_request`) becomes one slot per question id, handed out one at a time by
+    Each request (`Curriculum.next_request`) becomes one slot per question id, attempted as often as the
+    request asks of that id (`Request.counts(rollout.n)`: rollout.n, a probe's L, or per-question counts;
+    verl's `__rollout_n__`), handed out one at a time by
     `next_prompt` (verl's data loader asks for them). A slot's rewards come back by `read` when its group
     finishes, in any order and any number of trainer steps later, or never (`drop`: evicted as too stale
     or failed without a trajectory, reported as NaN, the protocol's "never finished"). A request is reported
@@ -38,6 +40,12 @@ class CurriculumFeed:
             raise ValueError(
                 f"{curriculum.name} scores each question from its own group of attempts and needs "
                 f"at least {need} per prompt; the trainer makes {rollout_n} (raise rollout.n)"
+            )
+        if curriculum.holds_groups:
+            raise ValueError(
+                f"{curriculum.name} holds groups to join them to a later continuation, but verl's v1 buffer "
+                f"trains each group under its own uid, so the held attempts could not join: train "
+                f"{curriculum.name} with agents.train or CurriculumWrapper"
             )
         self.curriculum = curriculum
         self.rollout_n = int(rollout_n)
@@ -62,13 +70,14 @@ class CurriculumFeed:
         """Ask the curriculum for its next request and queue its slots; returns how many."""
         req = self.curriculum.next_request(probe=self.probe_out is None)
         ids = np.asarray(req.question_ids, dtype=np.int64)
-        attempts = int(req.attempts or self.rollout_n)
+        counts = req.counts(self.rollout_n)  # per question: rollout.n, a probe's L, or the curriculum's own
         no, self.next_no = self.next_no, self.next_no + 1
         self.requests[no] = {
             "phase": req.phase,
             "ids": ids,
             "issued": self.curriculum.iteration,
-            "rows": np.full((ids.size, attempts), np.nan),
+            "attempts": counts,
+            "rows": np.full((ids.size, int(counts.max(initial=1))), np.nan),
             "state": np.full(ids.size, QUEUED, dtype=np.int8),
             "uids": [None] * ids.size,
             "keep": None,
@@ -86,7 +95,7 @@ class CurriculumFeed:
         no, slot = self.queue.popleft()
         r = self.requests[no]
         r["state"][slot] = OUT
-        return int(r["ids"][slot]), no, slot, r["rows"].shape[1]
+        return int(r["ids"][slot]), no, slot, int(self._attempts(r)[slot])
 
     @property
     def queued(self) -> int:
@@ -108,7 +117,7 @@ class CurriculumFeed:
         r = self.requests.get(int(no))
         if r is None or r["state"][slot] not in (QUEUED, OUT):
             return False
-        width = r["rows"].shape[1]
+        width = int(self._attempts(r)[slot])  # what was asked of this prompt (__rollout_n__)
         vals = np.asarray(rewards, dtype=np.float64)[:width]
         r["rows"][slot, : vals.size] = vals
         r["state"][slot] = READ
@@ -176,6 +185,11 @@ class CurriculumFeed:
             for r in self.requests.values()
             if r["keep"] is None and r["phase"] == "train"
         )
+
+    @staticmethod
+    def _attempts(r: dict[str, Any]) -> np.ndarray:
+        """Attempts asked of each slot of a request (a state saved before per-question attempts: its width)."""
+        return r.get("attempts", np.full(r["ids"].size, r["rows"].shape[1]))
 
     def _forget(self, no: int) -> None:
         r = self.requests[no]

@@ -3,7 +3,8 @@
 import numpy as np
 
 from curricula import make
-from research.simulation import DEFAULT_START, Learner, compare_regime, regime_arms, run_steps
+from research.comparisons import compare_regime, regime_arms
+from research.simulation import DEFAULT_START, Learner, run_steps
 
 
 def test_the_learner_learns_only_where_attempts_disagree():
@@ -68,3 +69,17 @@ def test_simulate_curricula_refuses_shares_that_do_not_sum_to_one():
         timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--start" in proc.stderr, proc.stderr
+
+
+def test_selectors_are_compared_against_uniform_given_the_attempts_they_generated():
+    from research.comparisons import compare_selectors
+
+    rows = compare_selectors(
+        400, 10, 8, seeds=2, heldout=100, selectors=[("speed", "speed", {}), ("mopps", "mopps", {"ratio": 4})]
+    )
+    assert set(rows) == {"speed", "mopps"}
+    for r in rows.values():  # compute-matched uniform: as many attempts per step as the selector made
+        assert r["matched_batch"] == max(8, round(r["attempts_per_step"] / 8))
+        assert {"pool-uniform", "pool-uniform_cm", "heldout-uniform_cm_se"} <= set(r)
+    assert rows["mopps"]["attempts_per_step"] == 64  # 8 groups of 8: nothing discarded
+    assert rows["speed"]["attempts_per_step"] > 64  # screening of questions that did not qualify counts

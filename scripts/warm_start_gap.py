@@ -72,25 +72,35 @@ def measure(model: str, per_level: int, max_new_tokens: int) -> dict:
     )
     held_out = module.generate(4 * per_level * len(levels), seed=12345, levels=levels, split="test")
     policy, tokenizer = load_policy(path, device="cpu", seed=0)
-    seen = greedy_by_level(policy, tokenizer, distinct_per_level(trained, levels, per_level), max_new_tokens)
-    unseen = greedy_by_level(
+    seen, n_seen = greedy_by_level(
+        policy, tokenizer, distinct_per_level(trained, levels, per_level), max_new_tokens
+    )
+    unseen, n_unseen = greedy_by_level(
         policy, tokenizer, distinct_per_level(held_out, levels, per_level), max_new_tokens
     )
-    return {"model": path, "settings": settings, "per_level": per_level, "seen": seen, "unseen": unseen}
+    return {
+        "model": path,
+        "settings": settings,
+        "per_level": per_level,
+        "seen": seen,
+        "unseen": unseen,
+        "n_seen": n_seen,
+        "n_unseen": n_unseen,
+    }
 
 
 def table(result: dict) -> str:
     rows = []
-    n = result["per_level"]
     for lv in sorted(result["seen"]):
         s, u = result["seen"][lv], result["unseen"][lv]
+        ns, nu = result["n_seen"][lv], result["n_unseen"][lv]
         gap = 100 * (s - u)
-        se = 100 * math.sqrt((s * (1 - s) + u * (1 - u)) / n)  # two independent samples of n texts
+        se = 100 * math.sqrt(s * (1 - s) / ns + u * (1 - u) / nu)  # two independent samples
         rows.append(
             [
                 lv,
-                f"{100 * s:.1f}",
-                f"{100 * u:.1f}",
+                f"{100 * s:.1f} ({ns})",
+                f"{100 * u:.1f} ({nu})",
                 f"{gap:+.1f}",
                 f"{se:.1f}",
                 "yes" if abs(gap) <= MAX_GAP else "NO",

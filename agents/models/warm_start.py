@@ -65,9 +65,9 @@ WARM_START_DEFAULTS: dict[str, Any] = {
     "instruction": TESTBED_INSTRUCTION,
 }
 #: The digits testbed's warm start (`--model testbed-digits`): trained on the `sft` split of mathenv.digits only;
-#: 344 CPU-s on one thread. Greedy accuracy on its own training texts and on unseen `test` texts (600 each per
-#: level, scripts/warm_start_gap.py, docs/results.md section 6) agree within 3 points at 10 of 12 levels; level 3
-#: +4.2 (1.6 standard errors), level 5 +3.0, mean +2.1 over levels 3-9: a small seen-once advantage, not a table.
+#: 344 CPU-s on one thread. Greedy accuracy on its own training texts and on unseen `test` texts (1,500 each per
+#: level, scripts/warm_start_gap.py, docs/results.md section 6) agree within 3 points at 11 of 12 levels; level 3
+#: (7,200 texts, some drawn twice) +3.4, levels 4-9 +0.1 to +1.9: a small seen-once advantage, not a table.
 DIGITS_WARM_START: dict[str, Any] = {
     "dataset": "digits",
     "levels": digits.LEVELS,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from curricula.easy_to_hard import checked_difficulty
 from curricula.protocol import Curriculum
 from curricula.statistics import SOLVED_REWARD
 
@@ -68,17 +69,7 @@ class AdaRFT(Curriculum):
         solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        self._require(
-            difficulty is not None,
-            "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
-            "curricula.make(..., questions=pool) and the wrapper read them from the pool",
-        )
-        d = np.asarray(difficulty, dtype=np.float64)
-        self._require(
-            d.shape == (self.num_questions,),
-            f"difficulty has shape {d.shape}; pass one number per question ({self.num_questions})",
-        )
-        self._require(bool(np.isfinite(d).all()), "difficulty holds NaN or inf; label every question")
+        d = checked_difficulty(self, difficulty)
         self._require(eta >= 0, f"eta (the step size) must be >= 0, got {eta!r}")
         self._require(alpha > 0, f"alpha (the sensitivity) must be > 0, got {alpha!r}")
         self._require(0.0 <= beta <= 1.0, f"beta (the target mean reward) must lie in [0, 1], got {beta!r}")

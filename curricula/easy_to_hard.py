@@ -29,6 +29,23 @@ def difficulty_from_questions(questions: Sequence[Any], curriculum: str = "easy_
     )
 
 
+def checked_difficulty(curriculum: Curriculum, difficulty: Sequence[float] | np.ndarray | None) -> np.ndarray:
+    """The difficulty a difficulty-driven curriculum (easy_to_hard, adarft) was given, as floats: one finite
+    number per question, or one line saying what to pass."""
+    curriculum._require(
+        difficulty is not None,
+        "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
+        "curricula.make(..., questions=pool) and the wrapper read them from the pool",
+    )
+    d = np.asarray(difficulty, dtype=np.float64)
+    curriculum._require(
+        d.shape == (curriculum.num_questions,),
+        f"difficulty has shape {d.shape}; pass one number per question ({curriculum.num_questions})",
+    )
+    curriculum._require(bool(np.isfinite(d).all()), "difficulty holds NaN or inf; label every question")
+    return d
+
+
 class EasyToHard(Curriculum):
     """Competence-based curriculum (Platanios et al. 2019, "Competence-based Curriculum Learning for Neural
     Machine Translation", NAACL): at iteration t a share c(t) of the pool, the easiest, is open and each batch
@@ -67,17 +84,7 @@ class EasyToHard(Curriculum):
         solved_threshold: float = SOLVED_REWARD,
     ) -> None:
         super().__init__(num_questions, seed, batch_size=batch_size, solved_threshold=solved_threshold)
-        self._require(
-            difficulty is not None,
-            "needs difficulty=[one number per question] (labels, or solution length for GSM8K); "
-            "CurriculumWrapper(env, 'easy_to_hard') reads them from the env's questions",
-        )
-        d = np.asarray(difficulty, dtype=np.float64)
-        self._require(
-            d.shape == (self.num_questions,),
-            f"difficulty has shape {d.shape}; pass one number per question ({self.num_questions})",
-        )
-        self._require(bool(np.isfinite(d).all()), "difficulty holds NaN or inf; label every question")
+        d = checked_difficulty(self, difficulty)
         self._require(
             0.0 < start <= 1.0, f"start (share of the pool open at first) must lie in (0, 1], got {start!r}"
         )

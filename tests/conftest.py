@@ -33,9 +33,12 @@ def gsm8k_test_rows() -> list[dict]:
     return _rows(DATA / "gsm8k" / "test.jsonl")
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """The models in tests are tiny: one intra-op thread is faster than two fighting over two cores."""
+    """The models in tests are tiny: one intra-op thread is faster than two fighting over two cores. Reset
+    before every test, since a command line run in process (agents.cli.train.main) chooses one thread per
+    core: a later test that forks would hand its child libgomp's pool of threads that no longer exist there,
+    and the child's first parallel matmul waits for them forever (seen in CI, where OMP_NUM_THREADS is unset)."""
     import torch
 
     threads = torch.get_num_threads()

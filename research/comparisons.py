@@ -92,46 +92,20 @@ def compare_selectors(
     and discarded groups included: more questions per step, compute-matched), paired over seeds. Returns per
     selector its mean gains, attempts per step and the paired differences (pool and held-out, with standard
     errors)."""
-    uniform = [
-        run_steps(
-            SimulatedArm("uniform", "uniform", {}, batch_size),
-            n=n,
-            seed=s,
-            steps=steps,
-            G=G,
-            heldout=heldout,
-            learner=learner,
-        )
-        for s in range(seeds)
-    ]
+
+    def seeded(arm: SimulatedArm) -> list[dict[str, float]]:
+        return [
+            run_steps(arm, n=n, seed=s, steps=steps, G=G, heldout=heldout, learner=learner)
+            for s in range(seeds)
+        ]
+
+    uniform = seeded(SimulatedArm("uniform", "uniform", {}, batch_size))
     out: dict[str, dict[str, float]] = {}
     for label, name, options in selectors:
-        runs = [
-            run_steps(
-                SimulatedArm(label, name, options, batch_size),
-                n=n,
-                seed=s,
-                steps=steps,
-                G=G,
-                heldout=heldout,
-                learner=learner,
-            )
-            for s in range(seeds)
-        ]
+        runs = seeded(SimulatedArm(label, name, options, batch_size))
         spent = float(np.mean([r["attempts"] for r in runs]))
         matched = min(n, max(batch_size, round(spent / (steps * G))))
-        cm = [
-            run_steps(
-                SimulatedArm("uniform_cm", "uniform", {}, matched),
-                n=n,
-                seed=s,
-                steps=steps,
-                G=G,
-                heldout=heldout,
-                learner=learner,
-            )
-            for s in range(seeds)
-        ]
+        cm = seeded(SimulatedArm("uniform_cm", "uniform", {}, matched))
         row = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
         row["attempts_per_step"] = spent / steps
         row["matched_batch"] = float(matched)

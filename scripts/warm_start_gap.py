@@ -25,7 +25,7 @@ from agents.eval_policy import evaluate_policy  # noqa: E402
 from agents.generation import SamplingConfig, make_generator  # noqa: E402
 from agents.models.hf import prompt_ids  # noqa: E402
 from agents.models.policy import load_policy, resolve  # noqa: E402
-from agents.models.warm_start import WARM_START_DATASETS, warm_start_info  # noqa: E402
+from agents.models.warm_start import WARM_START_DATASETS, training_draws, warm_start_info  # noqa: E402
 from mathenv.env import MathReasoningEnv  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
 from mathenv.questions import Question  # noqa: E402
@@ -65,11 +65,9 @@ def greedy_by_level(
 def measure(model: str, per_level: int, max_new_tokens: int) -> dict:
     path = resolve(model)
     settings = warm_start_info(path)["settings"]
-    module, split = WARM_START_DATASETS[settings.get("dataset", "arithmetic")]
+    module = WARM_START_DATASETS[settings.get("dataset", "arithmetic")][0]
     levels = list(settings["levels"])
-    trained = module.generate(
-        settings["steps"] * settings["batch_size"], seed=settings["seed"], levels=levels, split=split
-    )
+    trained = module.generate(settings["steps"] * settings["batch_size"], **training_draws(settings))
     held_out = module.generate(4 * per_level * len(levels), seed=12345, levels=levels, split="test")
     policy, tokenizer = load_policy(path, device="cpu", seed=0)
     seen, n_seen = greedy_by_level(

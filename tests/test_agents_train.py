@@ -586,7 +586,10 @@ def test_held_out_answers_are_sampled_at_the_evaluation_temperature(tmp_path):
             temperature=1.5,
             **extra,
         )
-        runs[name] = Trainer(config).train()
+        trainer = Trainer(config)
+        runs[name] = trainer.train()
+        # the summary names the temperature the held-out answers were sampled at, not training's
+        assert trainer.summary["held_out"]["temperature"] == extra.get("eval_temperature", 1.5)
     for record in runs["cold"]:
         assert record["eval/sampled_accuracy"] == pytest.approx(record["eval/pass@1"])
     assert any(r["eval/sampled_accuracy"] != r["eval/pass@1"] for r in runs["train_t"])

@@ -172,8 +172,9 @@ SECONDARY = (
 )
 SECONDARY_SEEDS = 5
 #: the registered gates' thresholds, each derived from a measurement made before any arm ran
-#: (docs/preregistration-2.md, "Gates"); None until registered: the grid refuses to start without them
-GATES: dict[str, float] | None = None
+#: (docs/preregistration-2.md, "Validity gates"): half the transfer gate's held-out gain (+6.9), half its uniform
+#: zero-advantage share (73.6%), half the fitted simulator's run-long drop of learnability's share (7.8 points)
+GATES: dict[str, float] | None = {"min_gain": 0.0345, "min_zero_share": 0.368, "min_share_drop": 0.039}
 
 
 def design_arms(config: GRPOConfig) -> list[grid.Arm]:

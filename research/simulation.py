@@ -483,8 +483,10 @@ class DriftTarget:
         return out
 
 
-#: the learning rates `fit_drift` tries first, a factor 2 apart (interference: none, little, some); each
-#: later round tries the best value and its neighbours at half the previous factor (in log space)
+#: the learning rates `fit_drift` tries first, a factor 2 apart; each later round tries the best value and its
+#: neighbours at half the previous factor (in log space). Interference is held at 0: gains at the end and midway
+#: do not tell it from more transfer (with it free, a run made at lr_skill 0.0015, lr_interference 5e-5 was fitted
+#: as 0.002, 1.5e-4), so fitting it would only add noise; give a grid with more values to try it anyway
 FIT_GRID: dict[str, tuple[float, ...]] = {
     "lr_question": (0.03, 0.06, 0.12, 0.25, 0.5, 1.0),
     "lr_skill": (0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008),

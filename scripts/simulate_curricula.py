@@ -180,17 +180,18 @@ def design(
             measured[f"heldout@{target.midpoint[0]}"] = target.midpoint[1]
         if target.zero_advantage is not None:
             measured["zero_advantage"] = 100 * target.zero_advantage
-        scale = {"zero_advantage": 100.0}
         said = "; ".join(
-            f"{k} {scale.get(k, 1) * fit.predicted[k]:+.2f} +- {scale.get(k, 1) * fit.spread[k]:.2f} "
-            f"(measured {v:+.2f})"
+            f"zero-advantage share {100 * fit.predicted[k]:.1f}% +- {100 * fit.spread[k]:.1f} (measured {v:.1f}%)"
+            if k == "zero_advantage"
+            else f"{k} {fit.predicted[k]:+.2f} +- {fit.spread[k]:.2f} (measured {v:+.2f})"
             for k, v in measured.items()
         )
         lines += [
             f"Fitted drift (research.simulation.fit_drift: uniform, seeds 0-{fit_seeds - 1}, {fit.runs} runs, "
             f"{time.perf_counter() - started:.0f} s): lr_question {fit.rates['lr_question']:.4g}, lr_skill "
-            f"{fit.rates['lr_skill']:.4g}, lr_interference {fit.rates['lr_interference']:.4g}. Uniform, "
-            f"predicted (mean +- sd over the fit's seeds) against measured, points: {said}.",
+            f"{fit.rates['lr_skill']:.4g}, lr_interference {fit.rates['lr_interference']:.4g} (held at 0: "
+            f"these targets do not tell interference from more transfer). Uniform, predicted (mean +- sd over "
+            f"the fit's seeds) against measured, gains in points: {said}.",
             "",
         ]
     with warnings.catch_warnings():  # the filters' short batches at their caps: part of what is measured
@@ -198,7 +199,10 @@ def design(
         rows = compare_design(design_arms(n, nl, G), n, steps, G=G, seeds=seeds, learner=learner)
     lines += [
         f"Predicted for the design (pool {n:,}, {steps} iterations x {nl} questions x G = {G}), {seeds} paired "
-        "seeds: mean +- standard deviation over seeds; differences +- their standard error.",
+        "seeds: mean +- standard deviation over seeds; differences +- their standard error. uniform_cm is "
+        "matched to learnability's attempts; the arms that screen or filter (learnability_filter, greso, "
+        "speed, pass_rate_band) attempt more than they train on (attempts per step): compare those at equal "
+        "attempts with `--regimes --regime ...` without --start-json (compare_selectors).",
         "",
         "| arm | attempts per step | held-out gain (points) | pool gain (points) | zero-advantage share of "
         "trained groups (%) | held-out - uniform | held-out - uniform_cm |",

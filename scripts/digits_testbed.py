@@ -257,7 +257,7 @@ def analyse(args: argparse.Namespace) -> None:
         held,
         runs,
         zero_share="zero_advantage_trained",
-        pairs=[(arm, "uniform") for arm in SECONDARY],
+        pairs=[(arm, "uniform") for arm in SECONDARY if sum(r.arm == arm for r in runs) >= 2],
         **GATES,
     )
     by_name = {r.name: r.records() for r in runs}
@@ -275,8 +275,13 @@ def analyse(args: argparse.Namespace) -> None:
         f"temperature {HELD_OUT.temperature:g}), start {100 * pre.start:.1f}%. Gates first, then the primary "
         "comparisons (Holm over the two):\n\n"
         + tables.preregistered_table(pre.comparisons, pre.gates)
-        + "\n\nSecondary arms against uniform (paired by seed; Holm within the secondary family):\n\n"
-        + tables.preregistered_table(secondary.comparisons, [])
+        + "\n\nSecondary arms against uniform, those with two or more finished seeds (paired by seed; Holm "
+        "within the secondary family; read under the gates above):\n\n"
+        + (
+            tables.preregistered_table(secondary.comparisons, None, label="secondary comparison")
+            if secondary.comparisons
+            else "(none yet)"
+        )
         + f"\n\nHeld-out per arm and level:\n\n{tables.reevaluation_table(held, runs, ['mean@k', 'pass@1'])}"
         + f"\n\nTraining pool (all {config.num_questions} questions, the same settings; not a held-out "
         f"result):\n\n{tables.reevaluation_table(pool, runs, ['mean@k', 'pass@1'])}"

@@ -132,11 +132,11 @@ def run(steps: int, seed: int, out: Path, extra: Sequence[str] = ()) -> dict[str
     print(
         f"\nA zero-advantage group gives GRPO no gradient: sampling for learnability trains on fewer of them, "
         f"and pays for its probe attempts. One seed and {steps} steps move held-out accuracy by about its noise; "
-        f"the pre-registered test over 8 seeds (docs/results.md, section 5; python scripts/faithful.py; design: "
-        f"docs/preregistration.md) came out void: in its regime the sampler cut the zero-advantage share by 1 "
-        f"point, not the 15 its premise needs, and no arm moved held-out accuracy. This run's digits testbed "
-        f"(section 6) was built for the second test: there uniform GRPO raised held-out accuracy by 7 points (2 "
-        f"seeds), and the second test has not run yet. Next: python -m agents.train --help. This took {time.perf_counter() - begin:.0f} s."
+        f"the second pre-registered test on this testbed (docs/results.md, section 7; python scripts/digits_testbed.py; "
+        f"design: docs/preregistration-2.md; 8 paired seeds, every validity gate passed) found learnability worse "
+        f"than uniform on held-out questions by 1.7 points (95% interval -2.7 to -0.7) and than compute-matched "
+        f"uniform by 2.0 (-3.3 to -0.7), though it cut the zero-advantage share by 7.6 points. "
+        f"Next: python -m agents.train --help. This took {time.perf_counter() - begin:.0f} s."
     )
     return summaries
 

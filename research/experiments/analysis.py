@@ -165,7 +165,7 @@ class Gate:
 
     @property
     def threshold_text(self) -> str:
-        return f">= {100 * self.threshold:.0f}"
+        return f">= {100 * self.threshold:.4g}"
 
 
 def validity_gates(

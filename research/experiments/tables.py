@@ -289,10 +289,13 @@ def reevaluation_table(
     return text
 
 
-def preregistered_table(comparisons: Sequence[Comparison], gates: Sequence[Gate]) -> str:
+def preregistered_table(
+    comparisons: Sequence[Comparison], gates: Sequence[Gate] | None, label: str = "primary comparison"
+) -> str:
     """The primary comparisons (paired 95% interval, raw and Holm-adjusted p) under the gates' verdict: a
-    failed gate marks every comparison VOID, which is not a negative result."""
-    status = verdict(gates)
+    failed gate marks every comparison VOID, which is not a negative result. `gates` None: a family read
+    under another family's gates (the secondary arms), no gate table of its own."""
+    status = verdict(gates or [])
     void = status != "VALID"
     rows = [
         [
@@ -306,20 +309,23 @@ def preregistered_table(comparisons: Sequence[Comparison], gates: Sequence[Gate]
         ]
         for c in comparisons
     ]
-    gate_rows = [[g.name, fmt(g.value), g.threshold_text, "pass" if g.passed else "FAIL"] for g in gates]
-    return (
-        markdown_table(
-            [
-                "primary comparison",
-                "seeds",
-                "paired difference (points, 95% t interval)",
-                "p",
-                "p (Holm)",
-                "detectable with these seeds (points, 80% power)",
-                "result",
-            ],
-            rows,
-        )
-        + f"\n\nValidity gates (fixed in advance): **{status}**.\n\n"
+    gate_rows = [
+        [g.name, fmt(g.value), g.threshold_text, "pass" if g.passed else "FAIL"] for g in gates or []
+    ]
+    return markdown_table(
+        [
+            label,
+            "seeds",
+            "paired difference (points, 95% t interval)",
+            "p",
+            "p (Holm)",
+            "detectable with these seeds (points, 80% power)",
+            "result",
+        ],
+        rows,
+    ) + (
+        ""
+        if gates is None
+        else f"\n\nValidity gates (fixed in advance): **{status}**.\n\n"
         + markdown_table(["gate", "value", "needs", "verdict"], gate_rows)
     )

@@ -399,3 +399,40 @@ def test_verifier_reward_on_text_and_conversational_completions():
         strict(prompts=[""], completions=["1"], answer=["1"])
     data = grpo_dataset([Question("q0", "What is 2+2?", "4", "t"), Question("q1", "And 3+3?", "6", "t")])
     assert data[1]["question_id"] == 1 and data[1]["prompt"][0]["role"] == "user" and data[1]["answer"] == "6"
+
+
+def test_speed_under_trl_resumes_with_its_held_groups(tiny, tmp_path):
+    """curriculum.pt holds SPEED's state and the rows of its held screening groups: resumed from a checkpoint
+    with groups held, the run trains exactly the batches (row counts and advantages) of the straight run."""
+    import torch
+
+    def run(resume=None):
+        trainer, _ = make_trainer(
+            tiny,
+            tmp_path,
+            max_steps=8,
+            name="speed",
+            group_size=2 * G,
+            screen_attempts=G,
+            screen_batch_size=12,
+        )
+        batches = []  # the advantages of every trained generation batch
+        generate = trainer._generate_and_score_completions
+
+        def outer(inputs):
+            out = generate(inputs)
+            batches.append(out["advantages"])
+            return out
+
+        trainer._generate_and_score_completions = outer
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer, batches
+
+    straight, before = run()
+    state = torch.load(tmp_path / "checkpoint-4" / "curriculum.pt", weights_only=False)
+    assert state["held"]  # screening groups were held across the checkpoint
+    resumed, after = run(str(tmp_path / "checkpoint-4"))
+    assert len(before) == 4 and len(after) == 2
+    for a, b in zip(before[2:], after, strict=True):
+        assert torch.allclose(a, b)
+    assert np.array_equal(resumed.curriculum.attempts, straight.curriculum.attempts)

@@ -35,7 +35,10 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
     groups. Sync mode drains every prompt in flight before it returns (its batch is on-policy) and
     discards kept groups beyond B; async modes keep them for later steps, within the threshold. When the
     curriculum ends a batch short (`zero_variance_filter` at `max_num_gen_batches`), it stops asking and
-    returns the groups it has (verl pads a short batch). `separate_async`'s hybrid switch asks
+    returns the groups it has (verl pads a short batch). A group the curriculum holds (`Feedback.hold`,
+    SPEED's screening) stays in TransferQueue, neither trained nor evicted, until the report that keeps its
+    continuation; the two are sampled as one group (`_join`: the held trajectories take the continuation's
+    uid, which verl's GRPO advantage groups by). `separate_async`'s hybrid switch asks
     `get_sampleable_count` and `wait_for_sampleable`; both take the same path (`_poll`), so nothing is
     counted or evicted behind the curriculum's back. `algorithm.filter_groups.enable` is refused: verl
     does not apply it to a custom buffer, and `zero_variance_filter` is that filter.

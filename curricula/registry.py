@@ -113,7 +113,8 @@ def option_help(name: str) -> list[tuple[str, Any, str]]:
 def with_group_size(name: str, options: dict[str, Any], group_size: int | None) -> dict[str, Any]:
     """`options` with `group_size` set to the driver's G for a curriculum whose requests name attempt counts
     (SPEED's trained group of N attempts), unless the options set it: the one place drivers (the wrapper, our
-    trainer, verl, TRL) hand their group size to a curriculum."""
+    trainer, verl's v1 buffer) hand their group size to a curriculum. TRL's trainer takes a curriculum built
+    by its user, who passes `group_size` (a multiple of num_generations) there."""
     opts = dict(options)
     cls = CURRICULA.get(name)
     if (

@@ -61,9 +61,9 @@ class BatchSchedule:
         if curriculum.per_question_attempts:
             raise ValueError(
                 f"{curriculum.name} asks a different number of attempts of each question (its requests' "
-                f"attempts are per question), but a trainer fed by BatchSchedule attempts every prompt G "
-                f"times (TRL's GRPOTrainer, verl's sampler); train it with agents.train or "
-                f"CurriculumWrapper"
+                f"attempts are per question), but a trainer fed by BatchSchedule (verl's 0.9.1 sampler) "
+                f"attempts every prompt G times; train it with verl's v1 trainer, TRL's "
+                f"CurriculumGRPOTrainer, agents.train or CurriculumWrapper"
             )
         self.curriculum = curriculum
         self.batch_size = int(batch_size)

@@ -16,19 +16,28 @@ from curricula.zero_variance import ZeroVarianceFilter
 class Speed(ZeroVarianceFilter):
     """Selective prompting with efficient estimation of difficulty: screening, then continuation.
 
-    SPEED's two-phase inference (arXiv 2506.09016: screening, then continuation; its method text and code
-    were not readable from here, so this follows the paper's summaries): every new candidate is attempted
-    N_init times (`screen_attempts`); a candidate qualifies when its screening pass rate p^ lies strictly
-    between the thresholds, P_low < p^ < P_high (defaults 0 and 1: neither all solved nor all failed);
-    qualified questions get N - N_init more attempts (`group_size` = N, the trained group), and the
-    screening attempts are trained on with the continuation's, as one group. As in the paper's pipelined
-    inference (the continuation of one batch generated with the screening of the next), one request carries
-    both phases: the continuation of questions screened earlier (N - N_init
-    attempts each) and the screening of new candidates (N_init each), so a request asks per-question attempt
+    SPEED's two-phase inference (arXiv 2506.09016). What could be read of the paper from here (2026-12-07):
+    its abstract and the opening of its introduction (arxiv.org/html/2506.09016v1), the opening of its
+    project page (zanette-labs.github.io/speed-rl: prompts with pass rates near 0% or 100% have a low
+    signal-to-noise ratio and are identified and excluded before the training batch is built), a summary
+    naming "a two-phase inference scheme and lightweight difficulty estimation", and a review quoting its
+    Theorem 3.1 (for RLOO with N rollouts, SNR <= 4 N P (1 - P), which vanishes at pass rate P = 0 or 1:
+    the reason for the thresholds below). Its method section (the algorithm, N_init, P_low / P_high, how
+    the screening attempts join training) was not reachable, and no public code for it is indexed, so the
+    rule below is the issue's one-line statement of it, not checked line by line.
+
+    Every new candidate is attempted N_init times (`screen_attempts`); a candidate qualifies when its
+    screening pass rate p^ lies strictly between the thresholds, P_low < p^ < P_high (defaults 0 and 1:
+    neither all solved nor all failed); qualified questions get N - N_init more attempts (`group_size` = N,
+    the trained group), and the screening attempts are trained on with the continuation's, as one group.
+    One request carries both phases (the continuation of one batch generated with the screening of the
+    next, as summaries describe the paper's pipelined inference; unchecked): the continuation of questions
+    screened earlier (N - N_init attempts each) and the screening of new candidates (N_init each), so a
+    request asks per-question attempt
     counts (`Request.attempts` an array, `Request.continues` marking the continuations). A screening group
     that qualifies is held (`Feedback.hold`): the driver keeps its attempts and joins the continuation's to
     them; a continuation group is kept. Qualified questions beyond what the batch needs stay held for the
-    next batch (the paper's buffer of qualified prompts); the training batch is done when `batch_size`
+    next batch (a buffer of qualified prompts); the training batch is done when `batch_size`
     completed groups are kept.
 
     `screen_batch_size` new candidates are screened per request (default `batch_size`), and

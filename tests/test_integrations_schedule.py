@@ -97,6 +97,10 @@ def test_sizes_that_cannot_fill_the_trainer_batch_fail_at_construction():
         curricula.make("zero_variance_filter", 40, batch_size=4, gen_batch_size=8), batch_size=8, group_size=2
     )
     BatchSchedule(curricula.make("posterior", 40, batch_size=8), batch_size=8, group_size=2)
+    with pytest.raises(
+        ValueError, match="attempts every prompt G times; train it with verl's v1 trainer, TRL"
+    ):
+        BatchSchedule(curricula.make("speed", 40, batch_size=8), batch_size=8, group_size=4)
 
 
 def test_filter_keep_mask_follows_the_rows_given():

@@ -117,6 +117,8 @@ def make_trainer(tiny, out_dir, max_steps, name="learnability", reward=known_lea
         curriculum=cur,
     )
     seen = []  # every generation batch the curriculum heard about: (phase, question ids, rewards)
+    if trainer.curriculum_schedule is None:  # per-question attempts: no schedule (see test_per_question_...)
+        return trainer, seen
     report = trainer.curriculum_schedule.report
 
     def spy(ids, rewards):
@@ -278,9 +280,99 @@ def test_selectors_without_filtering_train_every_generation_batch(tiny, tmp_path
         assert len({h[key] for h in trainer.state.log_history if key in h}) > 1
 
 
-def test_per_question_attempts_are_refused_by_a_fixed_group_trainer(tiny, tmp_path):
-    with pytest.raises(ValueError, match="speed asks a different number of attempts of each question"):
-        make_trainer(tiny, tmp_path, max_steps=2, name="speed")
+def alternating():
+    """A curriculum whose requests ask 2G attempts of even questions and G of odd ones."""
+    from curricula.protocol import Request
+    from curricula.uniform import Uniform
+
+    class Alternating(Uniform):
+        name = "alternating"
+        per_question_attempts = True
+
+        def _train_request(self, n=None):
+            ids = self._sample(n)
+            return Request("train", ids, np.where(ids % 2 == 0, 2 * G, G))
+
+    return Alternating
+
+
+@pytest.mark.parametrize("name", ["speed", "alternating"])
+def test_per_question_attempts_through_grpo_trainer(tiny, tmp_path, monkeypatch, name):
+    """A curriculum that asks per-question attempt counts under TRL's GRPOTrainer: each question is generated
+    by TRL's own code exactly as often as asked, every attempt is reported once, and each kept group is
+    trained with GRPO's advantage over all its attempts: an 8-attempt group has one mean, not two of 4, and
+    SPEED's screening group (held, 0 < solved < N_init) joins its continuation as one group of N."""
+    import torch
+    from trl.trainer.utils import nanstd
+
+    import curricula
+
+    monkeypatch.setitem(curricula.CURRICULA, "alternating", alternating())
+    opts = {"group_size": 2 * G, "screen_attempts": G} if name == "speed" else {}
+    trainer, _ = make_trainer(tiny, tmp_path, max_steps=6, name=name, **opts)
+    cur = trainer.curriculum
+    reports = []  # (request, rewards, feedback) of every report
+    next_request, report = cur.next_request, cur.report
+    requests = []
+
+    def request_spy(*a, **k):
+        requests.append(next_request(*a, **k))
+        return requests[-1]
+
+    def report_spy(ids, rewards, phase="train", **k):
+        fb = report(ids, rewards, phase, **k)
+        reports.append((requests[len(reports)], np.asarray(rewards), fb))
+        return fb
+
+    cur.next_request, cur.report = request_spy, report_spy
+    generated = []  # question id of every completion TRL scored
+    calculate = trainer._calculate_rewards
+
+    def rewards_spy(inputs, *a):
+        generated.extend(int(x["question_id"]) for x in inputs)
+        return calculate(inputs, *a)
+
+    trainer._calculate_rewards = rewards_spy
+    batches = []
+    generate = trainer._generate_and_score_completions
+
+    def outer(inputs):
+        batches.append(generate(inputs))
+        return batches[-1]
+
+    trainer._generate_and_score_completions = outer
+    trainer.train()
+    assert len(batches) == 3 == cur.iteration  # 6 steps, 2 per generation batch
+    asked = [
+        q
+        for req, _, _ in reports
+        for q, k in zip(req.question_ids, req.counts(G), strict=True)
+        for _ in range(k)
+    ]
+    assert generated == asked  # TRL generated exactly the attempts asked, in request order
+    assert cur.attempts.sum() == len(generated) == cur.diagnostics()["curriculum/train_attempts"]
+    expected, held = [], {}  # the advantages of the kept groups, from the reported rewards
+    for req, rewards, fb in reports:
+        counts = req.counts(G)
+        for i, q in enumerate(req.question_ids.tolist()):
+            r = rewards[i, : counts[i]]
+            if fb.held()[i]:
+                assert 0 < r.sum() < G == counts[i]  # SPEED's screening: N_init = G attempts, qualified
+                held[q] = r
+            elif fb.keep[i]:
+                group = torch.tensor(np.concatenate([held.pop(q), r]) if req.continuing()[i] else r).float()
+                assert len(group) == (2 * G if name == "speed" or q % 2 == 0 else G)
+                expected.append((group - group.mean()) / (nanstd(group) + 1e-4))
+    trained = torch.cat([b["advantages"] for b in batches])
+    assert len(trained) == sum(len(e) for e in expected)  # no masked rows: every batch splits in 2
+    assert np.allclose(trained.numpy(), torch.cat(expected).numpy(), atol=1e-5)
+    if name == "speed":
+        assert all(len(b["advantages"]) == cur.batch_size * 2 * G for b in batches)
+
+
+def test_per_question_attempts_need_multiples_of_num_generations(tiny, tmp_path):
+    with pytest.raises(ValueError, match="speed's screen_attempts=2 is not a multiple of num_generations=4"):
+        make_trainer(tiny, tmp_path, max_steps=2, name="speed", group_size=8, screen_attempts=2)
 
 
 def test_verifier_reward_on_text_and_conversational_completions():
@@ -307,3 +399,40 @@ def test_verifier_reward_on_text_and_conversational_completions():
         strict(prompts=[""], completions=["1"], answer=["1"])
     data = grpo_dataset([Question("q0", "What is 2+2?", "4", "t"), Question("q1", "And 3+3?", "6", "t")])
     assert data[1]["question_id"] == 1 and data[1]["prompt"][0]["role"] == "user" and data[1]["answer"] == "6"
+
+
+def test_speed_under_trl_resumes_with_its_held_groups(tiny, tmp_path):
+    """curriculum.pt holds SPEED's state and the rows of its held screening groups: resumed from a checkpoint
+    with groups held, the run trains exactly the batches (row counts and advantages) of the straight run."""
+    import torch
+
+    def run(resume=None):
+        trainer, _ = make_trainer(
+            tiny,
+            tmp_path,
+            max_steps=8,
+            name="speed",
+            group_size=2 * G,
+            screen_attempts=G,
+            screen_batch_size=12,
+        )
+        batches = []  # the advantages of every trained generation batch
+        generate = trainer._generate_and_score_completions
+
+        def outer(inputs):
+            out = generate(inputs)
+            batches.append(out["advantages"])
+            return out
+
+        trainer._generate_and_score_completions = outer
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer, batches
+
+    straight, before = run()
+    state = torch.load(tmp_path / "checkpoint-4" / "curriculum.pt", weights_only=False)
+    assert state["held"]  # screening groups were held across the checkpoint
+    resumed, after = run(str(tmp_path / "checkpoint-4"))
+    assert len(before) == 4 and len(after) == 2
+    for a, b in zip(before[2:], after, strict=True):
+        assert torch.allclose(a, b)
+    assert np.array_equal(resumed.curriculum.attempts, straight.curriculum.attempts)

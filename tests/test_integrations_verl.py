@@ -243,7 +243,7 @@ class ActorStandIn:
         data = self.tq.kv_batch_get(
             keys=batch.keys,
             partition_id=batch.partition_id,
-            select_fields=["extra_info", "rm_scores", "advantages", "global_steps"],
+            select_fields=["extra_info", "rm_scores", "advantages", "global_steps", "uid"],
         )
         qids = [x["curriculum_index"] for x in list(data["extra_info"])]
         rewards = [float(x.sum()) for x in data["rm_scores"].unbind()]
@@ -257,6 +257,7 @@ class ActorStandIn:
                 "adv": adv,
                 "submitted": [int(x) for x in data["global_steps"]],
                 "requests": [x["curriculum_request"] for x in list(data["extra_info"])],
+                "uids": list(data["uid"]),  # the field GRPO groups by (a held group takes its continuation's)
             }
         )
         return {"metrics": {"mfu": 0.0, "pg_loss": 0.0}}
@@ -1040,7 +1041,7 @@ def test_v1_selectors_train_full_batches_and_count_every_attempt(parquet, tmp_pa
 def test_v1_per_question_attempts_end_to_end(parquet, tmp_path, transfer_queue, monkeypatch):
     """A curriculum whose requests ask 2 attempts of even questions and rollout.n = 4 of odd ones: verl's
     v1 trainer generates exactly that many per prompt (`__rollout_n__`), trains on groups of those sizes, and
-    the curriculum counts every attempt generated, once. (speed, which also holds groups, is refused.)"""
+    the curriculum counts every attempt generated, once."""
     import curricula
     from curricula.protocol import Request
     from curricula.uniform import Uniform
@@ -1076,10 +1077,102 @@ def test_v1_per_question_attempts_end_to_end(parquet, tmp_path, transfer_queue, 
         groups = _groups(real)
         assert len(groups) == BATCH and all(len(r) == (2 if q % 2 == 0 else N) for q, r, _ in groups)
     assert feed.curriculum.attempts.sum() == sum(n for *_, n in submitted) == feed.counts["attempts"]
-    from curricula.integrations.verl import CurriculumFeed
 
-    with pytest.raises(ValueError, match="speed holds groups"):
-        CurriculumFeed(curricula.make("speed", POOL, batch_size=BATCH), N)
+
+@pytest.mark.parametrize("mode", ["sync", "colocate_async"])
+def test_v1_speed_trains_screening_and_continuation_as_one_group(parquet, tmp_path, transfer_queue, mode):
+    """SPEED through verl's v1 trainer (sync, and async with held groups across steps): every prompt is attempted 2 times (`__rollout_n__`: N_init = 2
+    screening, N - N_init = 2 continuation, N = rollout.n = 4); a screened question neither all right nor all
+    wrong is held in TransferQueue and trained with its continuation as one group of N under one uid, so
+    GRPO's advantage is taken over all N rewards; the curriculum counts every attempt generated, once."""
+
+    cfg = compose_v1(
+        parquet,
+        tmp_path,
+        f"trainer.v1.trainer_mode={mode}",
+        "trainer.save_freq=-1",
+        "trainer.total_training_steps=3",
+        "+curriculum.name=speed",
+    )
+    trainer = make_v1_trainer(cfg, transfer_queue)
+    fit_v1(trainer)
+    feed = _accounting(trainer)
+    cur = feed.curriculum
+    assert (cur.group_size, cur.screen_attempts) == (N, 2)
+    submitted = trainer.rollout.submitted
+    assert submitted and all(n == 2 for *_, n in submitted)
+    updates = trainer.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [1, 2, 3] and cur.iteration == 3
+    for u in updates:
+        assert len(_joined_groups(u)) == BATCH
+    assert feed.counts["attempts"] == 2 * feed.counts["read"]  # every group read had its 2 attempts
+    assert cur.diagnostics()["curriculum/train_attempts"] == cur.attempts.sum()
+    if mode == "sync":  # everything submitted came back and was reported before the run ended
+        assert cur.attempts.sum() == 2 * len(submitted) == feed.counts["attempts"]
+
+
+def _joined_groups(update):
+    """SPEED's trained groups of an update, checked: by the uid field GRPO groups by, N rows of one question,
+    the held screening's 2 (1 solved: it qualified) and the continuation's 2 under their own keys, and
+    advantages equal to GRPO's over all N. Returns {continuation uid: held uid}."""
+    import torch
+
+    groups, joined = {}, {}
+    for i, k in enumerate(update["keys"]):
+        if not k.startswith("pad"):  # verl pads to its divisor
+            groups.setdefault(update["uids"][i], []).append(i)
+    for uid, rows in groups.items():
+        parts = {update["keys"][i].split("_")[0] for i in rows}
+        assert len(rows) == N and len(parts) == 2 and uid in parts  # held screening + its continuation
+        assert len({update["qids"][i] for i in rows}) == 1
+        screening = [i for i in rows if update["keys"][i].split("_")[0] != uid]
+        assert sum(update["rewards"][i] for i in screening) == 1  # qualified: 0 < 1 of 2 solved < 2
+        r = torch.tensor([update["rewards"][i] for i in rows])
+        expected = ((r - r.mean()) / (r.std() + 1e-6)).abs() * 4  # 4 response tokens per row
+        assert np.allclose([update["adv"][i] for i in rows], expected.numpy(), atol=1e-4)
+        joined[uid] = (parts - {uid}).pop()
+    return joined
+
+
+def test_v1_speed_resume_keeps_held_groups(parquet, tmp_path, transfer_queue):
+    """SPEED's held screening groups across a checkpoint (async): data.pt carries the feed's held uids, verl's
+    TransferQueue checkpoint their trajectories; the resumed run trains them with their continuations as
+    one group each, and no group twice."""
+    import torch
+
+    opts = (
+        "trainer.v1.trainer_mode=colocate_async",
+        "trainer.save_freq=2",
+        "trainer.total_training_steps=4",
+        "+curriculum.name=speed",
+        f"+curriculum.screen_batch_size={4 * BATCH}",  # more qualify than a batch needs: some stay held
+    )
+    straight = make_v1_trainer(compose_v1(parquet, tmp_path, *opts), transfer_queue)
+    fit_v1(straight)
+    first = {k.split("_")[0] for u in straight.actor_rollout_wg.updates if u["step"] <= 2 for k in u["keys"]}
+    saved = torch.load(tmp_path / "global_step_2" / "data.pt", weights_only=False)["dataset_state"]
+    assert saved["held"]  # screening groups were held at the checkpoint
+    resumed = make_v1_trainer(
+        compose_v1(
+            parquet,
+            tmp_path,
+            *opts,
+            "trainer.resume_mode=resume_path",
+            f"trainer.resume_from_path={tmp_path}/global_step_2",
+            f"trainer.default_local_dir={tmp_path}/resumed",
+        ),
+        transfer_queue,
+    )
+    fit_v1(resumed)
+    updates = resumed.actor_rollout_wg.updates
+    assert [u["step"] for u in updates] == [3, 4]
+    joined = {}
+    for u in updates:
+        joined.update(_joined_groups(u))
+        assert len(_joined_groups(u)) == BATCH
+    assert set(joined.values()) & set(saved["held"].values())  # held before the checkpoint, trained after
+    again = {k.split("_")[0] for u in updates for k in u["keys"]}
+    assert again and not again & first  # no group trained before the checkpoint is trained again
 
 
 def test_v1_async_resume_restores_requests_in_flight(parquet, tmp_path, transfer_queue):

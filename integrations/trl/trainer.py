@@ -35,6 +35,15 @@ the rewards of a generation batch from all processes, `_calculate_rewards` hands
 - The same with several processes: extra generation would have to be coordinated across processes, which
   TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
   it is (the curriculum still completes its batch over the following generation batches).
+- A curriculum whose requests ask per-question attempt counts (`per_question_attempts`: SPEED's screening
+  and continuation), with one process: `_curriculum_requests` draws its requests itself; each question's
+  prompt is repeated as often as asked (a multiple of `num_generations`, so TRL's groups never straddle two
+  questions), generated and scored by TRL's own code, and reported. A group the feedback holds (SPEED's
+  screening attempts) waits in `curriculum_held` and joins its continuation's rows; each kept group gets
+  GRPO's advantage over all its attempts (TRL's per-group formula on the weighted reward sum; `scale_rewards`
+  "group" or "none"). The step trains on the kept groups (filled to a multiple of `steps_per_generation`
+  with masked rows, `curriculum/masked_rows`); the data loader's rows (TRL's own RepeatSampler) only pace
+  the loop and are never generated. Held groups are saved in `curriculum.pt`.
 - A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
   Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
 
@@ -64,8 +73,9 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 from trl import GRPOTrainer
+from trl.trainer.utils import nanstd
 
-from curricula.protocol import Curriculum, Feedback
+from curricula.protocol import Curriculum, Feedback, HeldGroups, padded_rewards
 from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
 from integrations.trl.sampler import CurriculumRepeatSampler
 from mathenv.export import QUESTION_ID
@@ -109,11 +119,24 @@ class CurriculumGRPOTrainer(GRPOTrainer):
             )
         self.curriculum_reward = int(curriculum_reward)
         self.question_id_column = question_id_column
-        self.curriculum_schedule = BatchSchedule(
-            curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations
-        )
+        self._curriculum = curriculum
+        #: per-question attempt counts: the trainer draws, generates and reports the curriculum's requests
+        #: itself (`_curriculum_requests`); the data loader's rows only pace TRL's loop
+        self.curriculum_direct = bool(curriculum.per_question_attempts)
+        self.curriculum_schedule: BatchSchedule | None = None
+        if self.curriculum_direct:
+            self._check_direct(curriculum)
+            self.curriculum_held: HeldGroups = HeldGroups(self._join_groups)
+        else:
+            self.curriculum_schedule = BatchSchedule(
+                curriculum, self.args.generation_batch_size // self.num_generations, self.num_generations
+            )
         rows = curriculum.batch_size * self.num_generations
-        if curriculum.request_size != curriculum.batch_size and rows % self.args.steps_per_generation:
+        if (
+            not self.curriculum_direct
+            and curriculum.request_size != curriculum.batch_size
+            and rows % self.args.steps_per_generation
+        ):
             raise ValueError(
                 f"{curriculum.name} trains on batch_size x num_generations = {rows} rows per "
                 f"generation batch, which does not split into steps_per_generation="
@@ -125,9 +148,35 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     @property
     def curriculum(self) -> Curriculum:
-        return self.curriculum_schedule.curriculum
+        return self._curriculum
+
+    def _check_direct(self, curriculum: Curriculum) -> None:
+        """What a curriculum with per-question attempt counts needs of TRL's settings (one line each)."""
+        if self.accelerator.num_processes > 1:
+            raise ValueError(
+                f"{curriculum.name} asks a different number of attempts of each question, which "
+                f"CurriculumGRPOTrainer generates itself in one process only: run one process (or agents.train)"
+            )
+        if self.multi_objective_aggregation != "sum_then_normalize" or self.scale_rewards not in (
+            "group",
+            "none",
+        ):
+            raise ValueError(
+                f"{curriculum.name} trains groups joined across generation batches, whose advantages are "
+                f"taken per group: use multi_objective_aggregation='sum_then_normalize' and scale_rewards "
+                f"'group' or 'none' (got {self.multi_objective_aggregation!r}, {self.scale_rewards!r})"
+            )
+        for option in ("screen_attempts", "group_size"):  # SPEED's N_init and N
+            value = getattr(curriculum, option, None)
+            if value is not None and value % self.num_generations:
+                raise ValueError(
+                    f"{curriculum.name}'s {option}={value} is not a multiple of num_generations="
+                    f"{self.num_generations}: TRL generates each prompt's attempts in groups of num_generations"
+                )
 
     def _get_train_sampler(self, dataset=None) -> Sampler:
+        if self.curriculum_direct:  # the rows only pace the loop: `_curriculum_requests` chooses the prompts
+            return super()._get_train_sampler(dataset)
         return CurriculumRepeatSampler(
             self.curriculum_schedule,
             self.num_generations,
@@ -136,7 +185,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        if self.model.training:
+        if self.model.training and self.curriculum_direct:
+            self._curriculum_rewards = rewards_per_func  # reported by `_curriculum_requests`
+        elif self.model.training:
             self._curriculum_feedback(inputs, rewards_per_func)
         return rewards_per_func
 
@@ -158,6 +209,9 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         else:
             fb = self.curriculum_schedule.report(ids[:, 0], rewards)
         self._curriculum_fb = Feedback(np.repeat(fb.keep, g), fb.done, fb.phase)
+        self._log_curriculum(fb)
+
+    def _log_curriculum(self, fb: Feedback) -> None:
         metrics = self._metrics["train"]
         for key, value in self.curriculum.diagnostics().items():
             if np.isscalar(value) and np.isfinite(value):
@@ -165,6 +219,8 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         metrics["curriculum/probe_batch"].append(float(fb.phase == "probe"))
 
     def _generate_and_score_completions(self, inputs):
+        if self.curriculum_direct and self.model.training:
+            return self._curriculum_requests()
         output = super()._generate_and_score_completions(inputs)
         fb, self._curriculum_fb = self._curriculum_fb, None
         if fb is None or (fb.done and fb.keep.all()):
@@ -215,11 +271,95 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         self._metrics["train"]["curriculum/masked_groups"].append(float(max(missing, 0) // g))
         return merge_rows(parts, pad)
 
+    def _curriculum_requests(self) -> dict:
+        """One training batch of a curriculum that asks per-question attempt counts (SPEED), one process:
+        each request is drawn from the curriculum, each question's prompt repeated as often as asked (a
+        multiple of num_generations), generated and scored by TRL's own code, and reported; until the
+        feedback is done. A group the feedback holds (SPEED's screening) waits in `curriculum_held` and is
+        joined to its continuation; every kept group gets GRPO's advantage over all its attempts (TRL's
+        per-group formula, whatever generation batches they came from). The step trains on the kept groups,
+        filled with rows masked out of the loss to a multiple of steps_per_generation
+        (`curriculum/masked_rows`)."""
+        cur, g, pad = self.curriculum, self.num_generations, self.processing_class.pad_token_id
+        outputs, parts, done = [], [], False
+        while not done:
+            req = cur.next_request()
+            counts = req.counts(g)
+            if (counts % g).any():
+                raise ValueError(
+                    f"{cur.name} asked {sorted(set(counts.tolist()))} attempts of its questions; TRL "
+                    f"generates them in groups of num_generations={g}: ask multiples of {g}"
+                )
+            rows = [
+                self.train_dataset[q]
+                for q, k in zip(req.question_ids.tolist(), counts.tolist(), strict=True)
+                for _ in range(k)
+            ]
+            out = super()._generate_and_score_completions(rows)
+            outputs.append(out)
+            per_func, self._curriculum_rewards = self._curriculum_rewards, None
+            learnt = per_func[:, self.curriculum_reward].float().cpu().numpy()
+            fb = cur.report(req.question_ids, padded_rewards(learnt, counts), req.phase)
+            self._log_curriculum(fb)
+            done = fb.done
+            if fb.phase != "train":
+                continue
+            reward = (per_func * self.reward_weights.to(per_func.device)).nansum(dim=1)
+            reward[torch.isnan(per_func).all(dim=1)] = torch.nan  # unscorable, as TRL marks it
+            ends = np.cumsum(counts).tolist()
+            groups = [
+                (select_rows(out, np.arange(end - k, end)), reward[end - k : end])
+                for end, k in zip(ends, counts.tolist(), strict=True)
+            ]
+            for _, (group, r) in self.curriculum_held.absorb(req, fb, groups):
+                parts.append({**group, "advantages": self._group_advantages(r)})
+        kept = sum(len(p["advantages"]) for p in parts)
+        spg = self.args.steps_per_generation
+        missing = (-kept) % spg if kept else spg
+        if missing:
+            every = [select_rows(o, np.ones(len(o["advantages"]), dtype=bool)) for o in outputs]
+            parts.append(masked_rows(merge_rows(every, pad), missing))
+        if not kept:
+            warnings.warn(
+                f"{cur.name} kept no group this step: every row is masked out of the loss, so the update is "
+                f"empty (curriculum/masked_rows)",
+                stacklevel=2,
+            )
+        self._metrics["train"]["curriculum/masked_rows"].append(float(missing))
+        return merge_rows(parts, pad)
+
+    def _group_advantages(self, rewards: torch.Tensor) -> torch.Tensor:
+        """GRPO's advantage within one group of any size, as TRL takes it per group of num_generations
+        (`scale_rewards` 'group' or 'none'); an unscorable attempt gets 0."""
+        adv = rewards - torch.nanmean(rewards)
+        if self.scale_rewards != "none":
+            adv = adv / (nanstd(rewards) + 1e-4)
+        return torch.nan_to_num(adv, nan=0.0)
+
+    def _join_groups(self, held: tuple[dict, torch.Tensor], more: tuple[dict, torch.Tensor]):
+        """A held group's rows and rewards with its continuation's, as one group (held first)."""
+        rows = merge_rows([held[0], more[0]], self.processing_class.pad_token_id)
+        return rows, torch.cat([held[1], more[1]])
+
     # -- checkpoints --
+
+    def curriculum_state(self) -> dict[str, Any]:
+        """What `curriculum.pt` holds: the schedule's state, or (per-question attempts) the curriculum's and
+        the held groups' rows."""
+        if self.curriculum_schedule is not None:
+            return self.curriculum_schedule.state_dict()
+        return {"curriculum": self.curriculum.state_dict(), "held": dict(self.curriculum_held.groups)}
+
+    def load_curriculum_state(self, state: dict[str, Any]) -> None:
+        if self.curriculum_schedule is not None:
+            self.curriculum_schedule.load_state_dict(state)
+        else:
+            self.curriculum.load_state_dict(state["curriculum"])
+            self.curriculum_held.groups = dict(state["held"])
 
     def curriculum_state_digest(self) -> str:
         """sha256 of the curriculum's (and schedule's) state: equal on every process of a run."""
-        return state_digest(self.curriculum_schedule.state_dict())
+        return state_digest(self.curriculum_state())
 
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)
@@ -235,7 +375,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
             os.makedirs(folder, exist_ok=True)
-            torch.save(self.curriculum_schedule.state_dict(), os.path.join(folder, CURRICULUM_CHECKPOINT))
+            torch.save(self.curriculum_state(), os.path.join(folder, CURRICULUM_CHECKPOINT))
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         device = self.args.device
@@ -263,7 +403,7 @@ class CurriculumGRPOTrainer(GRPOTrainer):
                     f"{state_file} is missing: the checkpoint was not written by "
                     f"CurriculumGRPOTrainer, so the curriculum cannot resume"
                 )
-            self.curriculum_schedule.load_state_dict(torch.load(state_file, weights_only=False))
+            self.load_curriculum_state(torch.load(state_file, weights_only=False))
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
 

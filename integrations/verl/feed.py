@@ -41,12 +41,6 @@ class CurriculumFeed:
                 f"{curriculum.name} scores each question from its own group of attempts and needs "
                 f"at least {need} per prompt; the trainer makes {rollout_n} (raise rollout.n)"
             )
-        if curriculum.holds_groups:
-            raise ValueError(
-                f"{curriculum.name} holds groups to join them to a later continuation, but verl's v1 buffer "
-                f"trains each group under its own uid, so the held attempts could not join: train "
-                f"{curriculum.name} with agents.train or CurriculumWrapper"
-            )
         self.curriculum = curriculum
         self.rollout_n = int(rollout_n)
         self.requests: dict[int, dict[str, Any]] = {}
@@ -54,6 +48,11 @@ class CurriculumFeed:
         self.next_no = 0
         self.probe_out: int | None = None  # the probe request being attempted
         self.uid_slot: dict[str, tuple[int, int]] = {}  # verl's group uid -> (request, slot), once known
+        #: held groups (`Feedback.hold`, SPEED's screening): question id -> the uid of its held attempts, until
+        #: a request continues the question; then, while the continuation is kept, its uid -> the held uid
+        #: (the buffer trains both as one group)
+        self.held: dict[int, str] = {}
+        self.partner: dict[str, str] = {}
         #: groups read / dropped / evicted unkept / trained / evicted kept (stale) / discarded kept (sync surplus),
         #: and the attempts read (what the curriculum has counted)
         self.counts = dict.fromkeys(
@@ -77,6 +76,7 @@ class CurriculumFeed:
             "ids": ids,
             "issued": self.curriculum.iteration,
             "attempts": counts,
+            "continues": req.continuing(),
             "rows": np.full((ids.size, int(counts.max(initial=1))), np.nan),
             "state": np.full(ids.size, QUEUED, dtype=np.int8),
             "uids": [None] * ids.size,
@@ -150,17 +150,43 @@ class CurriculumFeed:
             r["keep"] = np.asarray(fb.keep, dtype=bool) & read & (r["phase"] == "train")
             short = getattr(self.curriculum, "last_shortfall", 0) if fb.done and r["phase"] == "train" else 0
             if short:  # the cap ended the batch: train on what was kept, filled with this report's rest
-                fill = np.flatnonzero(read & ~r["keep"])[:short]
+                fill = np.flatnonzero(read & ~r["keep"] & ~fb.held())[:short]
                 r["keep"][fill] = True
                 self.counts["filled"] += fill.size
                 self.counts["short_batches"] += 1
                 self.short_batch = True
-            gone = read & ~r["keep"]
+            evict += self._hold(r, fb.held() & read & (r["phase"] == "train"))
+            gone = read & ~r["keep"] & ~r["consumed"]
             evict += [r["uids"][s] for s in np.flatnonzero(gone)]
             self.counts["evicted"] += int(gone.sum())
             r["consumed"] |= ~r["keep"]
             self._forget(no)
         return evict
+
+    def _hold(self, r: dict[str, Any], hold: np.ndarray) -> list[str]:
+        """The held side of a reported request: a continued slot takes its question's held uid as its partner
+        (or evicts it when the continuation is not kept); a held slot leaves the request for `held`. Returns
+        the held uids to evict."""
+        evict = []
+        for s in np.flatnonzero(r.get("continues", np.zeros(r["ids"].size, dtype=bool))):
+            prior = self.held.pop(int(r["ids"][s]), None)
+            if prior is not None and r["keep"][s]:
+                self.partner[r["uids"][s]] = prior
+            elif prior is not None:
+                evict.append(prior)
+        for s in np.flatnonzero(hold):
+            old = self.held.get(int(r["ids"][s]))
+            if old is not None:  # a question screened again while held: the newer attempts stand
+                evict.append(old)
+            self.held[int(r["ids"][s])] = r["uids"][s]
+            r["consumed"][s] = True
+        self.counts["evicted"] += len(evict)
+        return evict
+
+    def holding(self) -> set[str]:
+        """uids of held groups (waiting for their continuation, or partnered with a kept one): in
+        TransferQueue, not to be read or evicted as groups of their own."""
+        return set(self.held.values()) | set(self.partner.values())
 
     def kept(self) -> list[str]:
         """uids of the groups the curriculum kept that are not trained on yet."""
@@ -171,12 +197,14 @@ class CurriculumFeed:
             for s in np.flatnonzero(r["keep"] & ~r["consumed"])
         ]
 
-    def consume(self, uid: str, why: str = "trained") -> None:
-        """A kept group left the buffer: trained on, or evicted (`stale_kept`, `surplus`)."""
+    def consume(self, uid: str, why: str = "trained") -> str | None:
+        """A kept group left the buffer: trained on, or evicted (`stale_kept`, `surplus`). Returns the uid of
+        the held attempts it is trained with (its partner), which leave with it, or None."""
         no, slot = self.uid_slot.pop(uid)
         self.requests[no]["consumed"][slot] = True
         self.counts[why] += 1
         self._forget(no)
+        return self.partner.pop(uid, None)
 
     def open_train_slots(self) -> int:
         """Training slots of unreported requests (queued, out or read): groups that may still be kept."""
@@ -212,6 +240,8 @@ class CurriculumFeed:
                 "uid_slot": self.uid_slot,
                 "counts": self.counts,
                 "short_batch": self.short_batch,
+                "held": self.held,
+                "partner": self.partner,
             }
         )
 
@@ -225,6 +255,7 @@ class CurriculumFeed:
         self.requests, self.queue, self.next_no = state["requests"], deque(state["queue"]), state["next_no"]
         self.probe_out, self.uid_slot, self.counts = state["probe_out"], state["uid_slot"], state["counts"]
         self.short_batch = bool(state.get("short_batch", False))
+        self.held, self.partner = state.get("held", {}), state.get("partner", {})
 
     def metrics(self) -> dict[str, float]:
         """The curriculum's scalar diagnostics plus the feed's counts, for verl's logger."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import transfer_queue as tq
 from omegaconf import DictConfig, OmegaConf
+from tensordict import NonTensorStack, TensorDict
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
 
 import curricula
@@ -34,7 +35,10 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
     groups. Sync mode drains every prompt in flight before it returns (its batch is on-policy) and
     discards kept groups beyond B; async modes keep them for later steps, within the threshold. When the
     curriculum ends a batch short (`zero_variance_filter` at `max_num_gen_batches`), it stops asking and
-    returns the groups it has (verl pads a short batch). `separate_async`'s hybrid switch asks
+    returns the groups it has (verl pads a short batch). A group the curriculum holds (`Feedback.hold`,
+    SPEED's screening) stays in TransferQueue, neither trained nor evicted, until the report that keeps its
+    continuation; the two are sampled as one group (`_join`: the held trajectories take the continuation's
+    uid, which verl's GRPO advantage groups by). `separate_async`'s hybrid switch asks
     `get_sampleable_count` and `wait_for_sampleable`; both take the same path (`_poll`), so nothing is
     counted or evicted behind the curriculum's back. `algorithm.filter_groups.enable` is refused: verl
     does not apply it to a custom buffer, and `zero_variance_filter` is that filter.
@@ -96,6 +100,7 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
         """Build the curriculum over the training dataset's rows (called by CurriculumRLDataset)."""
         opts = dict(self.options)
         rollout_n = int(opts.pop("rollout_n"))
+        opts = curricula.registry.with_group_size(opts.get("name", ""), opts, rollout_n)  # SPEED's N
         cur = make_curriculum(opts, num_questions, train_batch_size, opts.get("gen_batch_size"))
         if getattr(cur, "train_on_probes", False):
             raise ValueError(
@@ -139,8 +144,7 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
         self._harvest(global_steps)
         self._clear_groups("train", set(feed.report_ready()))
         for uid in [u for u in feed.kept() if self._stale(global_steps, u)]:
-            feed.consume(uid, "stale_kept")
-            self._clear_groups("train", {uid})
+            self._clear_groups("train", {uid, feed.consume(uid, "stale_kept")} - {None})
         finished = self.finished_keys["train"]
         return {u for u in feed.kept() if u in finished}
 
@@ -196,16 +200,31 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
                 self._drop_lost()  # nothing will come back: slots still out lost their groups
             time.sleep(self.poll_interval)
         chosen, snapshot, _ = self._select_prompt_uids("train", sampleable, want)
-        for uid in chosen:
-            feed.consume(uid, "trained")
+        partners = {uid: feed.consume(uid, "trained") for uid in chosen}
+        partners = {uid: held for uid, held in partners.items() if held is not None}
         if feed.short_batch and not feed.queued and not feed.open_train_slots():
             feed.short_batch = False  # the short batch is out (verl pads it to its mini-batch multiple)
         if self.trainer_mode == "sync":  # bufferless: kept groups beyond the batch are discarded
             surplus = sampleable - set(chosen)
-            for uid in surplus:
-                feed.consume(uid, "surplus")
-            self._clear_groups("train", surplus)
-        return self._materialize_batch("train", chosen, snapshot), feed.metrics()
+            held = {feed.consume(uid, "surplus") for uid in surplus} - {None}
+            self._clear_groups("train", surplus | held)
+        batch = self._materialize_batch("train", [*chosen, *partners.values()], snapshot)
+        self._join(partners, batch)
+        return batch, feed.metrics()
+
+    def _join(self, partners: dict[str, str], batch: Any) -> None:
+        """Train each held group with its continuation as one group: the held trajectories take the
+        continuation's uid, the field verl's GRPO advantage groups by (their keys keep their own)."""
+        if not partners:
+            return
+        uid_of = {held: uid for uid, held in partners.items()}
+        keys = [k for k in batch.keys if k.split("_")[0] in uid_of]
+        uids = [uid_of[k.split("_")[0]] for k in keys]
+        tq.kv_batch_put(
+            keys=keys,
+            partition_id="train",
+            fields=TensorDict({"uid": NonTensorStack(*uids)}, batch_size=len(keys)),
+        )
 
     def _refill_count(self, sampleable: int, batch_size: int) -> int:
         """Prompts to submit now: the rest of a request the loader has begun (a request goes out whole),
@@ -223,7 +242,9 @@ class CurriculumReplayBuffer(ReplayBufferAsync):
     def _harvest(self, global_steps: int) -> None:
         """Read the rewards of every group that finished since the last poll (once per group)."""
         feed = self.feed
-        terminal = (self.finished_keys["train"] | self.failure_keys["train"]) - feed.uid_slot.keys()
+        terminal = (
+            (self.finished_keys["train"] | self.failure_keys["train"]) - feed.uid_slot.keys() - feed.holding()
+        )
         if not terminal:
             return
         by_uid: dict[str, list[str]] = {}

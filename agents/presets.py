@@ -97,10 +97,10 @@ FAITHFUL: dict[str, Any] = {
 
 #: the digits testbed (issue 32, docs/preregistration-2.md): the warm start of `testbed-digits` (trained on the
 #: `sft` split of mathenv.digits only), a fixed pool of the `train` split, held-out answers on the `test` split;
-#: GRPO with one update per iteration (docs/benchmarks.md, "Testbed iteration"). The pool's levels 3-9 hold the
-#: warm start's 0.1 < p < 0.9 mass (scripts/start_distribution.py); lr 1e-3 collapsed the policy within 40
-#: iterations (docs/results.md section 6, gate attempt 1); at 3e-4 uniform raised held-out mean@4 by 6.8 and 7.0
-#: points (seeds 900, 901: the transfer gate passed); about 1.7 CPU-s an iteration.
+#: GRPO with one update per iteration. The pool's levels 3-9 hold the warm start's 0.1 < p < 0.9 mass (34% of the
+#: pool, scripts/start_distribution.py); lr 1e-3 collapsed the policy within 40 iterations (docs/results.md
+#: section 6); at 3e-4 uniform raised held-out mean@4 by 6.2 and 7.6 points (seeds 900, 901: the transfer gate);
+#: about 0.9 CPU-s an iteration (docs/benchmarks.md, "Testbed iteration").
 DIGITS: dict[str, Any] = {
     "algo": "grpo",
     "model": "testbed-digits",

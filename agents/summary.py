@@ -39,7 +39,7 @@ def summarize(
             "before": before and before.get(M.EVAL_SAMPLED),
             "after": after and after.get(M.EVAL_SAMPLED),
         },
-        "temperature": config.get("temperature"),
+        "temperature": config.get("eval_temperature") or config.get("temperature"),  # what it was sampled at
     }
     return {
         "run": {k: config.get(k) for k in ("algo", "curriculum", "model", "dataset", "seed", "out")},

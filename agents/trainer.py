@@ -236,7 +236,7 @@ class Trainer:
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for
-        every algorithm but for its advantages and loss."""
+        every algorithm but for its advantages and loss (the loss metrics: of the rows that learn)."""
         c = self.config
         t = batch.tensors
         per_step = c.epochs * c.minibatches  # this iteration's learning rates, one per optimiser update
@@ -264,9 +264,10 @@ class Trainer:
                 # each micro-batch's loss is its share of the minibatch's: sums over its tokens (sequences)
                 # divided by the minibatch's token (sequence) count, so accumulation gives the minibatch loss
                 norm = {"tokens": float(t["response_mask"][mb_rows].sum()), "sequences": float(mb_rows.size)}
+                learning = self.algorithm.rows_to_learn(t, mb_rows)  # not the rows that give no gradient
                 self.optimizer.zero_grad(set_to_none=True)
-                for s in range(0, mb_rows.size, c.micro_batch_size):
-                    rows = torch.as_tensor(mb_rows[s : s + c.micro_batch_size])
+                for s in range(0, learning.size, c.micro_batch_size):
+                    rows = torch.as_tensor(learning[s : s + c.micro_batch_size])
                     mb = {k: v[rows].to(self.device) for k, v in t.items()}
                     width = int(mb["attention_mask"].sum(1).max())  # drop all-padding columns
                     mb = {k: v[:, :width] if v.dim() == 2 else v for k, v in mb.items()}

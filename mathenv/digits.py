@@ -45,6 +45,8 @@ SPLITS = ("sft", "train", "test")
 #: shares of all texts per split, by a hash of the text (`split_of`); sft is the largest since the warm start
 #: reads tens of thousands of questions and the fact coverage of held-out questions rests on it
 SPLIT_SHARES = {"sft": 0.6, "train": 0.2, "test": 0.2}
+#: redraws `generate(distinct=True)` makes before it accepts a text its level already gave
+_DISTINCT_TRIES = 50
 _STEP = re.compile(r"^(\d+)([+\-*])(\d)([+\-])(\d)=(\d+) (\d+)$")
 
 
@@ -112,13 +114,19 @@ def question_text(a: int, op: str, b: int) -> str:
 
 
 def generate(
-    num_questions: int = 2_000, seed: int = 0, levels: Iterable[int] = LEVELS, split: str = "train"
+    num_questions: int = 2_000,
+    seed: int = 0,
+    levels: Iterable[int] = LEVELS,
+    split: str = "train",
+    distinct: bool = False,
 ) -> list[Question]:
     """`num_questions` questions cycling through `levels` (equal share each), the same for the same seed.
 
     Each level's generator draws until the text falls in `split` (`split_of`). Every level has thousands of
     texts or more (`level_sizes`: level 2, the smallest, 4,095), so within a pool of a few hundred per level a
-    text rarely recurs.
+    text rarely recurs. `distinct` redraws a text its level already gave (up to `_DISTINCT_TRIES` times, so a
+    level whose split runs out repeats rather than loops): a warm start that reads most of a small level then
+    sees each text once, as it sees the large levels' (docs/results.md section 6, the level-3 gap).
     """
     levels = tuple(levels)
     bad = [lv for lv in levels if lv not in LEVEL_SPECS]
@@ -130,14 +138,19 @@ def generate(
         raise ValueError(f"digits has splits {SPLITS}, not {split!r}")
     rng = random.Random(f"mathenv-digits/{split}/{seed}")
     out = []
+    given: dict[int, set[str]] = {lv: set() for lv in levels}
     for i in range(num_questions):
         level = levels[i % len(levels)]
         op, digits = LEVEL_SPECS[level]
-        while True:
-            a, b = _operands(rng, op, digits)
-            text = question_text(a, op, b)
-            if split_of(text) == split:
+        for _ in range(_DISTINCT_TRIES if distinct else 1):
+            while True:
+                a, b = _operands(rng, op, digits)
+                text = question_text(a, op, b)
+                if split_of(text) == split:
+                    break
+            if text not in given[level]:
                 break
+        given[level].add(text)
         steps, result = worked_solution(a, op, b)
         out.append(
             Question(

@@ -15,6 +15,12 @@ have their own b and share the skills: only transfer moves them, as only general
 set. The model assumes the paper's premise (learning happens only where 0 < p < 1), so read what it predicts
 as an upper bound on what a curriculum can gain, and a prediction of zero as a reason not to run.
 
+A measured start (`MeasuredStart`, scripts/start_distribution.py --json) replaces the three shares: each pool
+question starts at its measured p (p = 0 and p = 1 get b outside [0, 1]: unlearnable until its skill moves),
+held-out questions are drawn from the same per-level distribution, and each level is a skill (its questions
+share a procedure, so practice on a level moves that level's unseen questions and no other's). `fit_drift`
+chooses the learning rates so that the uniform arm reproduces a measured run's gains.
+
     python scripts/simulate_curricula.py              # every curriculum at equal attempts
     python scripts/simulate_curricula.py --regimes    # uniform, compute-matched uniform and learnability over
                                                       # pool sizes and run lengths: where is the effect?
@@ -22,7 +28,11 @@ as an upper bound on what a curriculum can gain, and a prediction of zero as a r
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,9 +40,68 @@ import numpy as np
 from curricula import make
 from curricula.completions import HeldGroups
 from curricula.protocol import Feedback, Request, padded_rewards
+from mathenv.errors import UserError
 
 #: shares of the pool always / sometimes / never solved at the start, when no measured distribution is given
 DEFAULT_START = (0.3, 0.4, 0.3)
+
+
+@dataclass(frozen=True)
+class MeasuredStart:
+    """The start policy's success rate on each pool question and the question's level, as measured by
+    scripts/start_distribution.py: the learner starts there instead of at DEFAULT_START's three shares, so its
+    mass at small p (which decides what a first batch can teach) is the measured one."""
+
+    p: np.ndarray
+    levels: np.ndarray
+    source: str = "given"
+
+    def __post_init__(self) -> None:
+        p, levels = np.asarray(self.p, dtype=float), np.asarray(self.levels, dtype=np.int64)
+        if p.ndim != 1 or not p.size or p.shape != levels.shape or not ((p >= 0) & (p <= 1)).all():
+            raise UserError(
+                f"{self.source}: a start needs one success rate in [0, 1] and one level per question, got "
+                f"{p.size} rates and {levels.size} levels"
+            )
+        object.__setattr__(self, "p", p)
+        object.__setattr__(self, "levels", levels)
+
+    @classmethod
+    def from_json(cls, path: str | Path, levels: Sequence[int] | None = None) -> MeasuredStart:
+        """The "p" and "levels" of a `start_distribution.py --json` file, keeping only the questions of
+        `levels` when given (the design's pool levels)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(
+                f"--start-json {path}: cannot read it as JSON ({type(e).__name__}); give the file that "
+                f"scripts/start_distribution.py --json wrote"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("p"), list):
+            raise UserError(
+                f'--start-json {path}: no "p" list (one success rate per pool question); give the file that '
+                f"scripts/start_distribution.py --json wrote"
+            )
+        p = np.asarray(data["p"], dtype=float)
+        lv = np.asarray(data.get("levels", [0] * p.size), dtype=np.int64)
+        if levels:
+            keep = np.isin(lv, list(levels))
+            if not keep.any():
+                raise UserError(
+                    f"--levels {' '.join(map(str, levels))}: {path} has no question at these levels"
+                )
+            p, lv = p[keep], lv[keep]
+        return cls(p, lv, source=str(path))
+
+    def draw(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`count` questions with the measured per-level mix (largest remainder), each p resampled from its
+        level's measured p: new questions of the same kind, as a held-out split is."""
+        values, sizes = np.unique(self.levels, return_counts=True)
+        exact = count * sizes / sizes.sum()
+        per = np.floor(exact).astype(np.int64)
+        per[np.argsort(per - exact, kind="stable")[: count - per.sum()]] += 1
+        p = [rng.choice(self.p[self.levels == v], k) for v, k in zip(values, per, strict=True)]
+        return np.concatenate(p), np.repeat(values, per)
 
 
 class Learner:
@@ -47,10 +116,22 @@ class Learner:
         lr_question: float = 0.05,
         lr_skill: float = 0.0005,
         lr_interference: float = 0.00001,
-        start: tuple[float, float, float] = DEFAULT_START,
+        start: tuple[float, float, float] | MeasuredStart = DEFAULT_START,
         heldout: int = 0,
+        skills_per_level: int = 1,
+        schedule: Callable[[int], float] | None = None,
     ) -> None:
+        """With a MeasuredStart, `skills` is unused: each level has `skills_per_level` skills (its questions
+        drawn among them), and a pool of its size starts at exactly its p (another size: drawn from it).
+        `schedule(iteration)` multiplies the three rates, as a run's learning-rate schedule does
+        (`iteration` is set by whoever drives the learner; None: constant)."""
         rng = np.random.default_rng(seed)
+        self.lr_question, self.lr_skill, self.lr_interference = lr_question, lr_skill, lr_interference
+        self.schedule, self.iteration = schedule, 0
+        self.rng = np.random.default_rng(seed + 1000)
+        if isinstance(start, MeasuredStart):
+            self._start_at(start, n, heldout, skills_per_level, rng)
+            return
         total = n + heldout
         kind = rng.choice(3, total, p=list(start))  # always / sometimes / never solved at the start
         b = np.where(
@@ -62,11 +143,24 @@ class Learner:
         self.b, self.skill = b[:n].copy(), skill[:n]
         self.heldout_b, self.heldout_skill = b[n:], skill[n:]
         self.a = np.zeros(skills)
-        self.lr_question, self.lr_skill, self.lr_interference = lr_question, lr_skill, lr_interference
         # dataset difficulty labels (MATH-style levels 1-5): noisy, as real labels are
         noisy = -self.b + rng.normal(0, 0.3, n)
         self.difficulty = np.searchsorted(np.quantile(noisy, [0.2, 0.4, 0.6, 0.8]), noisy) + 1
-        self.rng = np.random.default_rng(seed + 1000)
+
+    def _start_at(
+        self, start: MeasuredStart, n: int, heldout: int, per_level: int, rng: np.random.Generator
+    ) -> None:
+        pool = (start.p, start.levels) if n == start.p.size else start.draw(n, rng)
+        held = start.draw(heldout, rng)
+        p, levels = np.concatenate([pool[0], held[0]]), np.concatenate([pool[1], held[1]])
+        b = np.where(p >= 1, rng.uniform(1.05, 1.5, p.size), p)
+        b = np.where(p <= 0, rng.uniform(-0.6, -0.05, p.size), b)
+        values = np.unique(start.levels)
+        skill = np.searchsorted(values, levels) * per_level + rng.integers(per_level, size=p.size)
+        self.b, self.skill = b[:n].copy(), skill[:n]
+        self.heldout_b, self.heldout_skill = b[n:], skill[n:]
+        self.a = np.zeros(values.size * per_level)
+        self.difficulty = levels[:n]  # the dataset's own labels
 
     def p(self, ids: np.ndarray | None = None) -> np.ndarray:
         theta = self.a[self.skill] + self.b if ids is None else self.a[self.skill[ids]] + self.b[ids]
@@ -84,6 +178,8 @@ class Learner:
         p = self.p(ids)[:, None]
         y = rewards
         step = 4.0 * np.nanmean((y - np.nanmean(y, axis=1, keepdims=True)) * (y - p), axis=1)
+        if self.schedule is not None:
+            step = step * self.schedule(self.iteration)
         np.add.at(self.b, ids, self.lr_question * step)
         per_skill = np.bincount(self.skill[ids], weights=step, minlength=self.a.size)
         self.a += self.lr_skill * per_skill - self.lr_interference * (per_skill.sum() - per_skill)
@@ -194,16 +290,19 @@ def run_steps(
     G: int,
     heldout: int = 2000,
     learner: dict[str, Any] | None = None,
+    checkpoints: Sequence[int] = (),
 ) -> dict[str, float]:
     """One arm for `steps` training iterations (each a batch of `arm.batch_size` groups of G attempts, after
-    any probes the curriculum asks for). Returns final pool and held-out accuracy (points), attempts spent and
-    the zero-advantage share of trained groups."""
+    any probes the curriculum asks for). Returns the pool and held-out accuracy gained by the end (points),
+    attempts spent and the zero-advantage share of trained groups; and `heldout@k`, the held-out gain after
+    iteration k, for each k of `checkpoints` (a run's in-training evaluations)."""
     sim = Learner(n, seed, heldout=heldout, **(learner or {}))
     opts = with_difficulty(arm.curriculum, arm.options, sim)
     cur = make(arm.curriculum, n, seed=seed, batch_size=arm.batch_size, **opts)
     held = SimGroups()
     start_pool, start_heldout = sim.accuracy(), sim.heldout_accuracy()
     spent = done_steps = groups = zero = 0
+    at: dict[str, float] = {}
     while done_steps < steps:
         req = cur.next_request()
         rewards = sim.attempt(req.question_ids, req.counts(G))
@@ -216,11 +315,15 @@ def run_steps(
             sim.train(req.question_ids[rows], kept)
         if req.phase == "train" and fb.done:
             done_steps += 1
+            sim.iteration = done_steps
+            if done_steps in checkpoints:
+                at[f"heldout@{done_steps}"] = 100 * (sim.heldout_accuracy() - start_heldout)
     return {
         "pool": 100 * (sim.accuracy() - start_pool),
         "heldout": 100 * (sim.heldout_accuracy() - start_heldout),
         "attempts": spent,
         "zero_advantage": zero / max(1, groups),
+        **at,
     }
 
 
@@ -357,3 +460,121 @@ def learnable_share_under_lag(
             shares.append(loop.learnable_share())
         out[lag] = float(np.mean(shares))
     return out
+
+
+@dataclass(frozen=True)
+class DriftTarget:
+    """A measured uniform run's gains by its end, in points of accuracy: what `fit_drift` fits the learner's
+    rates to. `midpoint`: (iteration, held-out gain by then), from the run's in-training evaluation;
+    `zero_advantage`: the share (0-1) of its trained groups whose G attempts all agreed."""
+
+    pool: float
+    heldout: float
+    midpoint: tuple[int, float] | None = None
+    zero_advantage: float | None = None
+
+    def misses(self, predicted: dict[str, float]) -> dict[str, float]:
+        """Predicted minus measured, per target, in points (the zero-advantage share too)."""
+        out = {"pool": predicted["pool"] - self.pool, "heldout": predicted["heldout"] - self.heldout}
+        if self.midpoint is not None:
+            k, gain = self.midpoint
+            out[f"heldout@{k}"] = predicted[f"heldout@{k}"] - gain
+        if self.zero_advantage is not None:
+            out["zero_advantage"] = 100 * (predicted["zero_advantage"] - self.zero_advantage)
+        return out
+
+
+#: the learning rates `fit_drift` tries first, a factor 2 apart (interference: none, little, some); each
+#: later round tries the best value and its neighbours at half the previous factor (in log space)
+FIT_GRID: dict[str, tuple[float, ...]] = {
+    "lr_question": (0.03, 0.06, 0.12, 0.25, 0.5, 1.0),
+    "lr_skill": (0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008),
+    "lr_interference": (0.0,),
+}
+
+
+@dataclass
+class DriftFit:
+    """What `fit_drift` chose: the rates, the uniform arm's predicted gains with them (mean and standard
+    deviation over the fit's seeds), the misses against the target, and the runs it took."""
+
+    rates: dict[str, float]
+    predicted: dict[str, float]
+    spread: dict[str, float]
+    misses: dict[str, float]
+    runs: int
+
+    @property
+    def loss(self) -> float:
+        """Sum of squared misses (points squared)."""
+        return float(sum(m * m for m in self.misses.values()))
+
+
+def fit_drift(
+    target: DriftTarget,
+    *,
+    n: int,
+    steps: int,
+    batch_size: int,
+    G: int,
+    seeds: int = 3,
+    heldout: int = 2000,
+    learner: dict[str, Any] | None = None,
+    grid: dict[str, tuple[float, ...]] = FIT_GRID,
+    rounds: int = 3,
+) -> DriftFit:
+    """The learning rates (lr_question, lr_skill, lr_interference) with which the uniform arm (`batch_size`
+    questions x G attempts, `steps` iterations, pool `n`, `learner`'s start and schedule) reproduces `target`:
+    least squares in points over `grid`, then `rounds` finer grids around the best. Seeds 0..seeds-1 for
+    every candidate (common random numbers), so the search is deterministic and its surface smooth."""
+    arm = SimulatedArm("uniform", "uniform", {}, batch_size)
+    checkpoints = (target.midpoint[0],) if target.midpoint else ()
+    seen: dict[tuple[float, ...], DriftFit] = {}
+    names = tuple(grid)
+
+    def evaluate(values: tuple[float, ...]) -> DriftFit:
+        if values not in seen:
+            rates = dict(zip(names, values, strict=True))
+            runs = [
+                run_steps(
+                    arm,
+                    n=n,
+                    seed=s,
+                    steps=steps,
+                    G=G,
+                    heldout=heldout,
+                    learner={**(learner or {}), **rates},
+                    checkpoints=checkpoints,
+                )
+                for s in range(seeds)
+            ]
+            mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+            spread = {k: float(np.std([r[k] for r in runs])) for k in runs[0]}
+            seen[values] = DriftFit(rates, mean, spread, target.misses(mean), 0)
+        return seen[values]
+
+    def search(axes: list[tuple[float, ...]]) -> tuple[float, ...]:
+        best = min(itertools.product(*axes), key=lambda v: (evaluate(v).loss, v))
+        return best
+
+    best = search([tuple(v) for v in grid.values()])
+    factors = [_step(v) for v in grid.values()]
+    for _ in range(rounds):
+        factors = [f**0.5 for f in factors]
+        axes = []
+        for value, f, values in zip(best, factors, grid.values(), strict=True):
+            if value == 0:  # no interference stays a candidate beside a little
+                nonzero = [v for v in values if v > 0]
+                axes.append((0.0, min(nonzero) / f) if nonzero else (0.0,))
+            else:
+                axes.append((value / f, value, value * f))
+        best = search(axes)
+    fit = seen[best]
+    fit.runs = len(seen) * seeds
+    return fit
+
+
+def _step(values: tuple[float, ...]) -> float:
+    """The geometric factor between a grid's neighbouring nonzero values (1 for a single value)."""
+    nonzero = sorted(v for v in values if v > 0)
+    return float((nonzero[-1] / nonzero[0]) ** (1 / (len(nonzero) - 1))) if len(nonzero) > 1 else 1.0

@@ -3,16 +3,21 @@
     python scripts/digits_testbed.py gate --write     # uniform only, 2 seeds never used later, full length:
                                                       # held-out mean@4 at the evaluation temperature must
                                                       # rise >= 3 points from the start policy's
+    python scripts/digits_testbed.py grid             # the registered arms: primary x 8 seeds, seed by seed,
+                                                      # then secondary x 5 (refused until the registration
+                                                      # is committed)
+    python scripts/digits_testbed.py analyse --write  # gates, Holm-adjusted comparisons, tables and plots
 
 Settings are the `digits` preset (agents/presets.py); `--set key=value` changes one field for an attempt
 (each attempt has its own folder under runs/digits/gate/, named by its changes, and its own line in the table).
-Resumable: finished runs are reused, cut ones resumed. One run at a time, one torch thread (`--workers`).
+Resumable: finished runs are reused, cut ones resumed. One torch thread a run, `--workers` runs at a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,9 +34,18 @@ from agents.models.policy import resolve  # noqa: E402
 from agents.presets import DIGITS  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
 from research.experiments import grid, tables  # noqa: E402
+from research.experiments.analysis import (  # noqa: E402
+    holm_across,
+    preregistered,
+    summarise_cells,
+    training_shares,
+)
 from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
+from research.experiments.stats import compute_matched_questions, probe_attempts_per_step  # noqa: E402
 
 RUNS = Path("runs/digits")
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRATION = "docs/preregistration-2.md"
 #: the gate's seeds: never used by the grid
 GATE_SEEDS = (900, 901)
 #: the gate's rule: uniform's held-out mean@k rises by at least this many points (mean over the seeds)
@@ -144,17 +158,173 @@ def write_gate_table() -> None:
     tables.write_section("digits-gate", body)
 
 
+#: the registered arms (docs/preregistration-2.md): primary with 8 paired seeds, secondary with 5
+PRIMARY, PRIMARY_SEEDS = ("uniform", "uniform_cm", "learnability"), 8
+SECONDARY = (
+    "learnability_rho1",
+    "learnability_filter",
+    "posterior",
+    "greso",
+    "speed",
+    "pass_rate_band",
+    "adarft",
+    "mopps",
+)
+SECONDARY_SEEDS = 5
+#: the registered gates' thresholds, each derived from a measurement made before any arm ran
+#: (docs/preregistration-2.md, "Validity gates"): half the transfer gate's held-out gain (+6.9), half its uniform
+#: zero-advantage share (73.6%), half the fitted simulator's run-long drop of learnability's share (7.8 points)
+GATES: dict[str, float] | None = {"min_gain": 0.0345, "min_zero_share": 0.368, "min_share_drop": 0.039}
+
+
+def design_arms(config: GRPOConfig) -> list[grid.Arm]:
+    """Every registered arm: the paper's buffer (the `recommended` preset scaled to the batch) at rho 0.5 and 1,
+    compute-matched uniform (as many attempts a step as learnability's training and probe attempts), the 4x
+    in-batch filter, the posterior sampler and the selectors of issue 33 at their papers' defaults."""
+    learn = grid.learnability_options(config.questions_per_step, config.num_questions, preset="recommended")
+    matched = compute_matched_questions(
+        config.questions_per_step, config.attempts_per_question, probe_attempts_per_step(learn), 0.0
+    )
+    named = {
+        "uniform": grid.Arm("uniform"),
+        "uniform_cm": grid.Arm("uniform_cm", "uniform", overrides={"questions_per_step": matched}),
+        "learnability": grid.Arm("learnability", "learnability", dict(learn)),
+        "learnability_rho1": grid.Arm("learnability_rho1", "learnability", {**learn, "rho": 1.0}),
+        "learnability_filter": grid.Arm("learnability_filter", "learnability_filter", {"ratio": 4}),
+        **{
+            name: grid.Arm(name, name)
+            for name in ("posterior", "greso", "speed", "pass_rate_band", "adarft", "mopps")
+        },
+    }
+    return [named[n] for n in PRIMARY + SECONDARY]
+
+
+def registered() -> None:
+    """Refuse to run an arm before the registration is committed, unchanged since, with its gates set."""
+    tracked = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--format=%h", "-1", "--", REGISTRATION],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", REGISTRATION], capture_output=True, text=True
+    ).stdout.strip()
+    if not tracked or dirty or GATES is None:
+        raise UserError(
+            f"{REGISTRATION} must be committed (and unchanged since) with GATES set in this script before any "
+            "arm of the design runs: write and commit the registration first"
+        )
+
+
+def planned() -> list[grid.Run]:
+    """Primary arms for seeds 0-7, then secondary for 0-4, seed by seed (a grid cut short stays balanced)."""
+    config = base_config()
+    arms = design_arms(config)
+    primary = [a for a in arms if a.name in PRIMARY]
+    secondary = [a for a in arms if a.name in SECONDARY]
+    runs = grid.plan({"grpo": config}, {"grpo": primary}, PRIMARY_SEEDS, RUNS / "grid")
+    return runs + grid.plan({"grpo": config}, {"grpo": secondary}, SECONDARY_SEEDS, RUNS / "grid")
+
+
+def run_grid(args: argparse.Namespace) -> None:
+    registered()
+    runs = planned()
+    if args.only:
+        runs = [r for r in runs if r.arm in args.only]
+    print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
+    grid.run_grid(
+        runs,
+        args.workers,
+        1,
+        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+    )
+
+
+def analyse(args: argparse.Namespace) -> None:
+    runs = [r for r in planned() if grid.finished(r)]
+    if not runs:
+        raise UserError("no finished run of the grid yet: python scripts/digits_testbed.py grid")
+    if GATES is None:
+        raise UserError(f"GATES is not set: the analysis reads the thresholds registered in {REGISTRATION}")
+    config = runs[0].config
+    policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
+    held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
+    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
+    pre = holm_across({"held_out": preregistered(held, runs, zero_share="zero_advantage_trained", **GATES)})[
+        "held_out"
+    ]
+    secondary = preregistered(
+        held,
+        runs,
+        zero_share="zero_advantage_trained",
+        pairs=[(arm, "uniform") for arm in SECONDARY],
+        **GATES,
+    )
+    by_name = {r.name: r.records() for r in runs}
+    records = {
+        cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()
+    }
+    summaries, budgets = summarise_cells(records)
+    shares = {r.name: training_shares(by_name[r.name]) for r in runs}
+    body = (
+        f"### The second pre-registered test (GRPO on the digits testbed)\n\nWritten by "
+        f"`{tables.command_line(__file__, sys.argv[1:])}` on {tables.machine_line()}; {len(runs)} finished "
+        f"runs of {len(planned())}. Design: [{REGISTRATION.removeprefix('docs/')}]"
+        f"({REGISTRATION.removeprefix('docs/')}).\n\n"
+        f"**Held-out** ({held['start']['questions']} distinct `test` texts, {HELD_OUT.k} answers each at "
+        f"temperature {HELD_OUT.temperature:g}), start {100 * pre.start:.1f}%. Gates first, then the primary "
+        "comparisons (Holm over the two):\n\n"
+        + tables.preregistered_table(pre.comparisons, pre.gates)
+        + "\n\nSecondary arms against uniform (paired by seed; Holm within the secondary family):\n\n"
+        + tables.preregistered_table(secondary.comparisons, [])
+        + f"\n\nHeld-out per arm and level:\n\n{tables.reevaluation_table(held, runs, ['mean@k', 'pass@1'])}"
+        + f"\n\nTraining pool (all {config.num_questions} questions, the same settings; not a held-out "
+        f"result):\n\n{tables.reevaluation_table(pool, runs, ['mean@k', 'pass@1'])}"
+        + f"\n\nIn-training curves, paired with uniform by seed:\n\n{tables.cells_table(summaries, budgets)}"
+        + f"\n\nShares of the questions attempted for training, by arm:\n\n{tables.shares_table(summaries)}\n"
+        + _plots(runs, ROOT / "docs" if args.write else RUNS)
+    )
+    print(body)
+    (RUNS / "analysis.json").write_text(
+        json.dumps({"held_out": held, "train_pool": pool, "shares": shares}, indent=1, default=str)
+    )
+    if args.write:
+        tables.write_section("digits-grid", body)
+
+
+def _plots(runs: list[grid.Run], folder: Path) -> str:
+    """Every arm's curves (mean over seeds, min-max band) against iterations and against attempts generated."""
+    from agents.curves import plot
+
+    links = []
+    for x in ("step", "compute"):
+        png = folder / f"results_digits_grpo_{x}.png"
+        try:
+            plot(
+                [r.out for r in runs],
+                png,
+                x=x,
+                smooth=5,
+                title="digits testbed (GRPO): mean, min-max over seeds",
+            )
+        except ImportError:
+            return ""
+        links.append(f"![digits {x}]({png.name})")
+    return "\n" + "\n".join(links) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=("gate",))
+    ap.add_argument("stage", choices=("gate", "grid", "analyse"))
     ap.add_argument(
         "--set", action="append", default=[], help="key=value: change one preset field (repeatable)"
     )
     ap.add_argument("--workers", type=int, default=1, help="runs at a time (one per core, one thread each)")
     ap.add_argument("--write", action="store_true", help="write the stage's table into docs/results.md")
+    ap.add_argument("--only", nargs="+", default=None, help="grid: run only these arms (the others wait)")
     args = ap.parse_args(argv)
     start = time.perf_counter()
-    {"gate": gate}[args.stage](args)
+    {"gate": gate, "grid": run_grid, "analyse": analyse}[args.stage](args)
     print(f"{args.stage}: {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
 

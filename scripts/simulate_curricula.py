@@ -14,6 +14,11 @@ and, with --regimes, where in (pool size, run length, batch) learnability can be
                                                            # distribution (p = 1, between, p = 0)
     python scripts/simulate_curricula.py --lag             # the learnable share of trained groups when reports
                                                            # come 0, 1, 4 requests late (asynchronous rollouts)
+    python scripts/simulate_curricula.py --regimes --regime 640 200 16 --seeds 8 \
+        --start-json runs/digits/start_all.json --levels 3 4 5 6 7 8 9 --fit 21.05 6.9 --fit-midpoint 100 4.45
+                                                           # the registered design's arms on a learner started
+                                                           # at each question's measured p, its rates fitted so
+                                                           # that uniform gains what uniform measured (points)
 
 The learner and its assumptions are in research/simulation.py. Compute: every curriculum gets the same number
 of attempts (training attempts, probe attempts and discarded filter candidates all count). Reported per run:
@@ -36,8 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is 
 
 from agents.cli.args import exit_on_user_error  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
-from research.comparisons import compare_regime, compare_selectors  # noqa: E402
-from research.simulation import DEFAULT_START, learnable_share_under_lag, run  # noqa: E402
+from research.comparisons import compare_design, compare_regime, compare_selectors, design_arms  # noqa: E402
+from research.simulation import (  # noqa: E402
+    DEFAULT_START,
+    DriftTarget,
+    MeasuredStart,
+    fit_drift,
+    learnable_share_under_lag,
+    run,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -125,6 +137,84 @@ def selectors(seeds: int, regime: tuple[int, int, int], start: tuple[float, floa
     return "\n".join(lines)
 
 
+def design(
+    start: MeasuredStart,
+    regime: tuple[int, int, int],
+    G: int,
+    seeds: int,
+    target: DriftTarget | None,
+    fit_seeds: int,
+) -> str:
+    """The registered design's arms (research.comparisons.design_arms) on a learner started at `start`, with
+    the design's learning-rate schedule (agents/presets.py DIGITS, agents.trainer.lr_factor) and, given a
+    `target`, the rates fitted so that the uniform arm gains what the measured uniform run gained."""
+    from functools import partial
+
+    from start_distribution import BINS, bin_shares
+
+    from agents.core.config import TrainConfig
+    from agents.presets import DIGITS
+    from agents.trainer import lr_factor
+
+    n, steps, nl = regime
+    config = TrainConfig(lr_schedule=DIGITS["lr_schedule"], warmup_ratio=DIGITS["warmup_ratio"])
+    learner: dict = {"start": start, "schedule": partial(lr_factor, config, total=steps)}
+    levels = sorted(set(start.levels.tolist()))
+    shares = ", ".join(f"{100 * v:.1f}% at {b}" for b, v in zip(BINS, bin_shares(start.p), strict=True))
+    pool = "each at its measured p" if n == start.p.size else "drawn from them with the same per-level mix"
+    lines = [
+        f"Start: {start.source}, {start.p.size} questions of levels {', '.join(map(str, levels))} (mean p "
+        f"{100 * start.p.mean():.1f}%: {shares}); the pool's {n} questions {pool}; 2,000 held-out questions "
+        f"drawn from them (same per-level mix), one skill per level. Learning rates follow the design's "
+        f"schedule ({config.lr_schedule}, warmup {config.warmup_ratio:g} of {steps} iterations).",
+        "",
+    ]
+    if target is None:
+        lines += ["Rates: the learner's defaults, not fitted (give --fit).", ""]
+    else:
+        started = time.perf_counter()
+        fit = fit_drift(target, n=n, steps=steps, batch_size=nl, G=G, seeds=fit_seeds, learner=learner)
+        learner.update(fit.rates)
+        measured = {"pool": target.pool, "heldout": target.heldout}
+        if target.midpoint:
+            measured[f"heldout@{target.midpoint[0]}"] = target.midpoint[1]
+        if target.zero_advantage is not None:
+            measured["zero_advantage"] = 100 * target.zero_advantage
+        scale = {"zero_advantage": 100.0}
+        said = "; ".join(
+            f"{k} {scale.get(k, 1) * fit.predicted[k]:+.2f} +- {scale.get(k, 1) * fit.spread[k]:.2f} "
+            f"(measured {v:+.2f})"
+            for k, v in measured.items()
+        )
+        lines += [
+            f"Fitted drift (research.simulation.fit_drift: uniform, seeds 0-{fit_seeds - 1}, {fit.runs} runs, "
+            f"{time.perf_counter() - started:.0f} s): lr_question {fit.rates['lr_question']:.4g}, lr_skill "
+            f"{fit.rates['lr_skill']:.4g}, lr_interference {fit.rates['lr_interference']:.4g}. Uniform, "
+            f"predicted (mean +- sd over the fit's seeds) against measured, points: {said}.",
+            "",
+        ]
+    with warnings.catch_warnings():  # the filters' short batches at their caps: part of what is measured
+        warnings.simplefilter("ignore", UserWarning)
+        rows = compare_design(design_arms(n, nl, G), n, steps, G=G, seeds=seeds, learner=learner)
+    lines += [
+        f"Predicted for the design (pool {n:,}, {steps} iterations x {nl} questions x G = {G}), {seeds} paired "
+        "seeds: mean +- standard deviation over seeds; differences +- their standard error.",
+        "",
+        "| arm | attempts per step | held-out gain (points) | pool gain (points) | zero-advantage share of "
+        "trained groups (%) | held-out - uniform | held-out - uniform_cm |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['attempts_per_step']:,.0f} | {r['heldout']:+.2f} +- {r['heldout_sd']:.2f} | "
+            f"{r['pool']:+.2f} +- {r['pool_sd']:.2f} | {100 * r['zero_advantage']:.1f} +- "
+            f"{100 * r['zero_advantage_sd']:.1f} | {r['heldout-uniform']:+.2f} +- {r['heldout-uniform_se']:.2f} | "
+            f"{r['heldout-uniform_cm']:+.2f} +- {r['heldout-uniform_cm_se']:.2f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
 def lags(seeds: int, pool: int) -> str:
     """The learnable share of trained groups per curriculum under reports 0, 1 and 4 requests late (out of order,
     5% of groups evicted unread when late): research.simulation.AsyncLoop."""
@@ -185,6 +275,47 @@ def main() -> None:
         "start distribution, e.g. scripts/start_distribution.py's)",
     )
     ap.add_argument(
+        "--start-json",
+        default=None,
+        metavar="FILE",
+        help="with --regimes: instead of --start, start each pool question at the p measured by "
+        "scripts/start_distribution.py --json FILE, and print the registered design's arms (research."
+        "comparisons.design_arms) in --regime (default: agents/presets.py DIGITS, 640 200 16)",
+    )
+    ap.add_argument(
+        "--levels",
+        type=int,
+        nargs="+",
+        default=None,
+        help="with --start-json: only the questions of these levels (the design's pool: 3 4 5 6 7 8 9); "
+        "default: every question in the file",
+    )
+    ap.add_argument(
+        "--fit",
+        type=float,
+        nargs=2,
+        metavar=("POOL_GAIN", "HELDOUT_GAIN"),
+        default=None,
+        help="with --start-json: fit the learner's rates so that uniform gains these, in POINTS of accuracy "
+        "(21.05 for a pool going 38.7%% -> 59.75%%, not 0.21), over the whole run",
+    )
+    ap.add_argument(
+        "--fit-midpoint",
+        type=float,
+        nargs=2,
+        metavar=("ITERATION", "HELDOUT_GAIN"),
+        default=None,
+        help="with --fit: also the held-out gain in POINTS by this iteration (a run's in-training evaluation)",
+    )
+    ap.add_argument(
+        "--fit-zero-advantage",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="with --fit: also uniform's zero-advantage share of trained groups over the run, in PERCENT (66)",
+    )
+    ap.add_argument("--fit-seeds", type=int, default=3, help="with --fit: seeds per candidate of the fit")
+    ap.add_argument(
         "--lag",
         action="store_true",
         help="instead: the learnable share of trained groups with reports 0, 1 and 4 requests late "
@@ -196,9 +327,17 @@ def main() -> None:
             f"--start takes three shares (p = 1, between, p = 0) that sum to 1, got "
             f"{' '.join(map(str, args.start))}"
         )
-    if args.lag or args.regimes:
+    start, target = checked_design(args)
+    if args.lag or args.regimes or start is not None:
         started = time.perf_counter()
-        if args.lag:
+        if start is not None:
+            regime = tuple(args.regime) if args.regime else design_regime()
+            name, table = (
+                "design-simulation",
+                design(start, regime, args.group, args.seeds, target, args.fit_seeds),
+            )
+            what = "the registered design's arms on a learner started at a measured distribution"
+        elif args.lag:
             name, table = "lag", lags(args.seeds, args.pool)
             what = (
                 f"pool {args.pool}, 400 requests of 32 questions x G = 8, {args.seeds} seeds; late reports out of "
@@ -287,6 +426,46 @@ def main() -> None:
 
         write_section("simulation", body, doc=DOCS / "curricula.md")
         print("wrote the simulation table in docs/curricula.md")
+
+
+def design_regime() -> tuple[int, int, int]:
+    """(pool, iterations, questions per iteration) of the registered design: agents/presets.py DIGITS."""
+    from agents.presets import DIGITS
+
+    return DIGITS["num_questions"], DIGITS["steps"], DIGITS["questions_per_step"]
+
+
+def checked_design(args: argparse.Namespace) -> tuple[MeasuredStart | None, DriftTarget | None]:
+    """The measured start and the fit's target the options ask for, or a UserError naming the option."""
+    if args.start_json is None:
+        for flag in ("levels", "fit", "fit_midpoint", "fit_zero_advantage"):
+            if getattr(args, flag) is not None:
+                raise UserError(f"--{flag.replace('_', '-')} needs --start-json FILE (a measured start)")
+        return None, None
+    if tuple(args.start) != DEFAULT_START:
+        raise UserError("give --start (three shares) or --start-json (measured p), not both")
+    if args.fit is None and (args.fit_midpoint or args.fit_zero_advantage is not None):
+        raise UserError(
+            "--fit-midpoint and --fit-zero-advantage add to --fit POOL_GAIN HELDOUT_GAIN: give it"
+        )
+    start = MeasuredStart.from_json(args.start_json, args.levels)
+    if args.fit is None:
+        return start, None
+    steps = args.regime[1] if args.regime else design_regime()[1]
+    midpoint = None
+    if args.fit_midpoint:
+        k, gain = args.fit_midpoint
+        if k != int(k) or not 0 < k < steps:
+            raise UserError(
+                f"--fit-midpoint {k:g} {gain:g}: the iteration must be a whole number in 1..{steps - 1}"
+            )
+        midpoint = (int(k), gain)
+    zero = args.fit_zero_advantage
+    if zero is not None and not 0 <= zero <= 100:
+        raise UserError(f"--fit-zero-advantage {zero:g}: a percentage in [0, 100]")
+    if any(abs(g) > 100 for g in args.fit):
+        raise UserError(f"--fit {args.fit[0]:g} {args.fit[1]:g}: gains are points of accuracy, within +-100")
+    return start, DriftTarget(args.fit[0], args.fit[1], midpoint, None if zero is None else zero / 100)
 
 
 def plot(curves: dict[str, np.ndarray], grid: np.ndarray, args: argparse.Namespace, out: str) -> None:

@@ -163,26 +163,8 @@ def measure(args: Any) -> dict[str, Any]:
     }
 
 
-def design_arms(pool: int, batch_size: int, G: int) -> list[tuple[str, str, dict[str, Any], int]]:
-    """The arms of the registered design as (name, curriculum, options, questions per batch): the buffer at the
-    paper's recommended preset scaled to the batch (rho 0.5 primary, rho 1 secondary), the 4x filter, the
-    posterior, and uniform with the compute-matched batch."""
-    from research.experiments.grid import learnability_options
-    from research.experiments.stats import compute_matched_questions, probe_attempts_per_step
-
-    learn = learnability_options(batch_size, pool, preset="recommended")
-    matched = compute_matched_questions(batch_size, G, probe_attempts_per_step(learn), 0.0)
-    return [
-        ("uniform", "uniform", {}, batch_size),
-        ("uniform_cm", "uniform", {}, matched),
-        ("learnability (rho 0.5)", "learnability", learn, batch_size),
-        ("learnability (rho 1)", "learnability", {**learn, "rho": 1.0}, batch_size),
-        ("learnability_filter", "learnability_filter", {"ratio": 4}, batch_size),
-        ("posterior", "posterior", {}, batch_size),
-    ]
-
-
 def report(measured: Mapping[str, Any], args: Any, seconds: float) -> str:
+    from research.comparisons import design_arms
     from research.experiments import tables
 
     p, levels = np.asarray(measured["p"]), np.asarray(measured["levels"])
@@ -192,7 +174,10 @@ def report(measured: Mapping[str, Any], args: Any, seconds: float) -> str:
         rows.append([lv, sel.size, f"{100 * sel.mean():.1f}", *(f"{100 * s:.1f}" for s in bin_shares(sel))])
     rows.append(["all", p.size, f"{100 * p.mean():.1f}", *(f"{100 * s:.1f}" for s in bin_shares(p))])
     shares = tables.markdown_table(["level", "questions", "mean p (%)", *(f"{b} (%)" for b in BINS)], rows)
-    arms = design_arms(p.size, args.batch_size, args.group_size)
+    arms = [
+        (a.name, a.curriculum, a.options, a.batch_size)
+        for a in design_arms(p.size, args.batch_size, args.group_size, selectors=False)
+    ]
     first = first_choice_table(
         arms, p, G=args.group_size, batches=args.first_batches, seeds=range(args.diagnostic_seeds)
     )

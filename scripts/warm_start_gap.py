@@ -25,7 +25,7 @@ from agents.eval_policy import evaluate_policy  # noqa: E402
 from agents.generation import SamplingConfig, make_generator  # noqa: E402
 from agents.models.hf import prompt_ids  # noqa: E402
 from agents.models.policy import load_policy, resolve  # noqa: E402
-from agents.models.warm_start import WARM_START_DATASETS, warm_start_info  # noqa: E402
+from agents.models.warm_start import WARM_START_DATASETS, training_draws, warm_start_info  # noqa: E402
 from mathenv.env import MathReasoningEnv  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
 from mathenv.questions import Question  # noqa: E402
@@ -65,11 +65,9 @@ def greedy_by_level(
 def measure(model: str, per_level: int, max_new_tokens: int) -> dict:
     path = resolve(model)
     settings = warm_start_info(path)["settings"]
-    module, split = WARM_START_DATASETS[settings.get("dataset", "arithmetic")]
+    module = WARM_START_DATASETS[settings.get("dataset", "arithmetic")][0]
     levels = list(settings["levels"])
-    trained = module.generate(
-        settings["steps"] * settings["batch_size"], seed=settings["seed"], levels=levels, split=split
-    )
+    trained = module.generate(settings["steps"] * settings["batch_size"], **training_draws(settings))
     held_out = module.generate(4 * per_level * len(levels), seed=12345, levels=levels, split="test")
     policy, tokenizer = load_policy(path, device="cpu", seed=0)
     seen, n_seen = greedy_by_level(
@@ -127,20 +125,39 @@ def main() -> None:
     ap.add_argument("--per-level", type=int, default=200, help="distinct texts per level and side")
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--json", default=None, help="also write the result here")
+    ap.add_argument("--from-json", default=None, help="skip the measurement: the table of an earlier --json")
     ap.add_argument("--write", action="store_true", help="write the table into docs/results.md")
     args = ap.parse_args()
     if args.per_level < 1:
         raise UserError(f"--per-level must be positive, got {args.per_level}")
     torch.set_num_threads(1)
     start = time.process_time()
-    result = measure(args.model, args.per_level, args.max_new_tokens)
+    if args.from_json:
+        try:
+            result = json.loads(Path(args.from_json).read_text())
+        except (OSError, ValueError) as e:
+            raise UserError(
+                f"--from-json {args.from_json}: cannot read it ({e}); give a file --json wrote"
+            ) from e
+        result = {
+            **result,
+            **{
+                k: {int(lv): v for lv, v in result[k].items()}
+                for k in ("seen", "unseen", "n_seen", "n_unseen")
+            },
+        }
+    else:
+        result = measure(args.model, args.per_level, args.max_new_tokens)
+        result["cpu_seconds"] = time.process_time() - start
+        result["command"] = tables.command_line(__file__)
     s = result["settings"]
     worst = max(abs(result["seen"][lv] - result["unseen"][lv]) for lv in result["seen"])
     body = (
         "### The digits warm start: seen against unseen texts\n\n"
-        f"Written by `{tables.command_line(__file__)}` on {tables.machine_line()}; {time.process_time() - start:.0f}"
+        f"Written by `{tables.command_line(__file__)}` on {tables.machine_line()}; measured by "
+        f"`{result.get('command', tables.command_line(__file__))}` in {result.get('cpu_seconds', math.nan):.0f}"
         f" CPU-s. Warm start: {s['n_layer']} layers x {s['d_model']}, {s['steps']} steps of {s['batch_size']} "
-        f"`sft` questions, lr {s['lr']:g}; greedy answers on up to {args.per_level} distinct texts per level and side (fewer where a level's split has fewer).\n\n"
+        f"`sft` questions, lr {s['lr']:g}; greedy answers on up to {result['per_level']} distinct texts per level and side (fewer where a level's split has fewer).\n\n"
         + table(result)
         + f"\n\nLargest gap {100 * worst:.1f} points: "
         + (

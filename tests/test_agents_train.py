@@ -586,9 +586,54 @@ def test_held_out_answers_are_sampled_at_the_evaluation_temperature(tmp_path):
             temperature=1.5,
             **extra,
         )
-        runs[name] = Trainer(config).train()
+        trainer = Trainer(config)
+        runs[name] = trainer.train()
+        # the summary names the temperature the held-out answers were sampled at, not training's
+        assert trainer.summary["held_out"]["temperature"] == extra.get("eval_temperature", 1.5)
     for record in runs["cold"]:
         assert record["eval/sampled_accuracy"] == pytest.approx(record["eval/pass@1"])
     assert any(r["eval/sampled_accuracy"] != r["eval/pass@1"] for r in runs["train_t"])
     for a, b in zip(runs["train_t"][1:], runs["cold"][1:], strict=True):
         assert a["train/reward"] == b["train/reward"] and a["loss/total"] == b["loss/total"]
+
+
+def test_grpo_skips_zero_advantage_groups_without_changing_the_update(tmp_path, monkeypatch):
+    """Groups whose attempts all agree have A = 0: with no KL term their rows give exactly no gradient, so the
+    update leaves them out of the forward and backward (the compute sampling for learnability saves) and must
+    land on the same weights as an update that computes them."""
+    from agents.algos.grpo import GRPO
+
+    config = tiny(GRPOConfig, tmp_path, questions_per_step=4, attempts_per_question=4, micro_batch_size=3)
+    skipping, computing = Trainer(config), Trainer(dataclasses.replace(config, out=str(tmp_path / "b")))
+    fresh = dataclasses.replace(config, out=str(tmp_path / "c"))  # the same initial weights, not updated
+    batch, _ = skipping.collect()
+    rewards = np.array(
+        [1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0], dtype=np.float32
+    )  # groups 1, 3 agree
+    seen: dict[str, int] = {"skipping": 0, "computing": 0}
+
+    def learn(trainer, name):
+        copy = dataclasses.replace(batch, rewards=rewards, tensors=dict(batch.tensors))
+        original = trainer.algorithm.loss
+
+        def counting_loss(mb, *a):
+            seen[name] += len(mb["input_ids"])
+            return original(mb, *a)
+
+        monkeypatch.setattr(trainer.algorithm, "loss", counting_loss)
+        return trainer.learn(copy)
+
+    with_skip = learn(skipping, "skipping")
+    monkeypatch.setattr(GRPO, "rows_to_learn", lambda self, t, rows: rows)
+    without = learn(computing, "computing")
+    assert (seen["skipping"], seen["computing"]) == (8, 16)  # the 8 rows of the agreeing groups not computed
+    for a, b in zip(skipping.policy.parameters(), computing.policy.parameters(), strict=True):
+        torch.testing.assert_close(
+            a.grad, b.grad, rtol=1e-4, atol=1e-9
+        )  # the same gradient, normaliser included
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)  # Adam: float noise on ~0 gradients, lr 1e-3
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(skipping.policy.parameters(), Trainer(fresh).policy.parameters(), strict=True)
+    )
+    assert with_skip["loss/policy"] == pytest.approx(without["loss/policy"], abs=1e-6)

@@ -59,6 +59,13 @@ class GRPO(Algorithm):
         t["advantages"] = torch.as_tensor(a, dtype=torch.float32)[:, None] * t["response_mask"]
         return {}
 
+    def rows_to_learn(self, tensors, rows):
+        if self.config.kl_coef != 0:
+            return rows
+        # A = 0 on every token and no KL term: the clipped surrogate is 0 for any ratio
+        learning = rows[(tensors["advantages"][rows] != 0).any(dim=1).numpy()]
+        return learning if learning.size else rows[:1]  # the optimiser still steps on a zero gradient
+
     def loss(self, mb, logprobs, entropy, norm):
         c, mask = self.config, mb["response_mask"]
         pg_loss, stats = policy_loss(

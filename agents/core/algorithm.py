@@ -124,6 +124,12 @@ class Algorithm:
         """Fill rollouts.tensors["advantages"] (and what the loss needs); return metrics."""
         raise NotImplementedError
 
+    def rows_to_learn(self, tensors: dict[str, torch.Tensor], rows: np.ndarray) -> np.ndarray:
+        """The rows of a minibatch whose loss the update computes: all, unless some give exactly no gradient
+        whatever the policy (GRPO's groups that all agree, without a KL term); those still count in the
+        loss's normaliser, so leaving them out changes the compute, not the gradient."""
+        return rows
+
     def loss(
         self,
         mb: dict[str, torch.Tensor],

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from agents.core import metrics as M
-from curricula.statistics import BUFFER_AGE
+from curricula.statistics import ALL_SOLVED_OF_KEPT, BUFFER_AGE, NONE_SOLVED_OF_KEPT
 from research.experiments import stats
 from research.experiments.reevaluate import per_seed
 
@@ -22,12 +22,22 @@ from research.experiments.reevaluate import per_seed
 SHARE_KEYS = {"zero_advantage": M.TRAIN_ZERO_ADVANTAGE, "p0": M.TRAIN_NONE_SOLVED, "p1": M.TRAIN_ALL_SOLVED}
 
 
+def trained_zero_advantage(record: Mapping[str, Any]) -> float | None:
+    """The zero-advantage share of the groups a step trained on (kept), where a filter's share of the questions
+    it attempted (`train/frac_zero_advantage`, discarded candidates included) is another quantity: with 0/1
+    rewards a kept group has no signal when all its attempts solved or none did."""
+    parts = [record.get(ALL_SOLVED_OF_KEPT), record.get(NONE_SOLVED_OF_KEPT)]
+    return None if any(x is None for x in parts) else float(sum(parts))
+
+
 def training_shares(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Each share's mean over the run's training steps (nan when never logged), and over the first and the
-    last quarter of them (`zero_advantage_first`, `..._last`: does the share grow as the policy learns?)."""
+    last quarter of them (`zero_advantage_first`, `..._last`: does the share grow as the policy learns?);
+    `zero_advantage_trained` over the trained groups only (`trained_zero_advantage`)."""
     out = {}
-    for name, key in SHARE_KEYS.items():
-        values = [r[key] for r in records if r.get("step", 0) > 0 and r.get(key) is not None]
+    derived = [{**r, "zero_advantage_trained": trained_zero_advantage(r)} for r in records]
+    for name, key in {**SHARE_KEYS, "zero_advantage_trained": "zero_advantage_trained"}.items():
+        values = [r[key] for r in derived if r.get("step", 0) > 0 and r.get(key) is not None]
         out[name] = float(np.mean(values)) if values else math.nan
         quarter = max(1, len(values) // 4)
         out[f"{name}_first"] = float(np.mean(values[:quarter])) if values else math.nan

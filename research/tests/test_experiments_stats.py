@@ -223,6 +223,23 @@ def test_training_shares_average_over_training_steps():
     ] == pytest.approx(0.925)
 
 
+def test_a_filters_zero_advantage_share_is_read_over_the_groups_it_trained_on():
+    # 4x candidates, most of them agreeing and discarded: the attempted share is high, the trained share low
+    recs = [{"step": 0}] + [
+        {
+            "step": i,
+            M.TRAIN_ZERO_ADVANTAGE: 0.9,
+            "curriculum/frac_all_solved_of_kept": 0.05,
+            "curriculum/frac_none_solved_of_kept": 0.05 * i,
+        }
+        for i in (1, 2)
+    ]
+    shares = analysis.training_shares(recs)
+    assert shares["zero_advantage"] == pytest.approx(0.9)
+    assert shares["zero_advantage_trained"] == pytest.approx(0.125)
+    assert math.isnan(analysis.training_shares([{"step": 1}])["zero_advantage_trained"])
+
+
 def test_shares_by_buffer_age_show_a_buffer_going_stale():
     # a buffer refreshed every 20 iterations whose picks are learned: the zero-advantage share grows with age
     recs = [{"step": 0, "curriculum/buffer_age": 0, M.TRAIN_ZERO_ADVANTAGE: 1.0}]

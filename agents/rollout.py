@@ -168,9 +168,11 @@ class RolloutWorker:
         response gets `truncated_reward` unless that is None."""
         start = time.perf_counter()
         texts = [self.decode(r) for r in responses] if texts is None else texts
-        cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
-        rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
+        cut = None  # the truncated responses, read before the verifier runs
         if self.config.truncated_reward is not None:
+            cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
+        rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
+        if cut is not None:
             rewards[cut] = self.config.truncated_reward
         self.record.timers["scoring"] += time.perf_counter() - start
         return rewards

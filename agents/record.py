@@ -1,18 +1,18 @@
 """A run's record keeping: what the trainer (agents/trainer.py) does, written down.
 
-The compute counters (cumulative attempts and tokens, checkpointed) and the timers of the current step, one
-metric record per step (metrics.jsonl and TensorBoard, agents.core.metrics), the progress bar and the lines for
-the user, and at the end the curves (agents.curves) and the summary (agents.summary). Also the `train/`
-metrics of a step's training attempts.
+The compute counters (cumulative attempts and tokens, checkpointed) and the timers of the current step (the
+rollout worker, agents/rollout.py, adds what it generates and scores; the trainer the sequences it trains on),
+one metric record per step (metrics.jsonl and TensorBoard, agents.core.metrics) with the `train/` metrics of
+the step's training attempts, the progress bar and the lines for the user, and at the end the curves
+(agents.curves) and the summary (agents.summary).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,41 +74,20 @@ class RunRecord:
     def __init__(self, config: TrainConfig, out: Path) -> None:
         self.config, self.out = config, out
         self.counters: dict[str, int] = dict.fromkeys(M.COMPUTE, 0)
-        self.timers: dict[str, float] = dict.fromkeys(M.TIMERS, 0.0)
-        self._step_start = 0.0
+        self.timers: dict[str, float] = dict.fromkeys(M.TIMERS, 0.0)  # seconds of this step so far
         self._logger: M.MetricsLogger | None = None
         self._bar: Any = None
 
     # ---- during a step ----------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def timed(self, phase: str) -> Iterator[None]:
-        """Add the seconds of the block to this step's timer `phase` ("generation", "scoring")."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timers[phase] += time.perf_counter() - start
-
-    def count_attempts(self, kind: str, responses: list[list[int]]) -> None:
-        """Count generated attempts of `kind` ("train", "probe", "vine", "eval"); all but evaluation answers
-        are training compute, their tokens counted too."""
-        self.counters[f"attempts_{kind}"] += len(responses)
-        if kind != "eval":
-            self.counters["generated_tokens"] += sum(len(r) for r in responses)
-
-    def start_step(self) -> None:
-        self.timers = dict.fromkeys(M.TIMERS, 0.0)
-        self._step_start = time.perf_counter()
-
-    def step_record(self, step: int, stats: dict[str, Any]) -> dict[str, Any]:
-        """The step's metric record: its stats, where its seconds went (learning: all but generation and
-        scoring), and the compute so far."""
-        elapsed = time.perf_counter() - self._step_start
-        self.timers["learning"] = elapsed - self.timers["generation"] - self.timers["scoring"]
+    def step_record(self, step: int, seconds: float, stats: dict[str, Any]) -> dict[str, Any]:
+        """The metric record of a step that took `seconds`: its stats, where its seconds went (learning: all but
+        generation and scoring), and the compute so far; the timers then start again for the next step."""
+        self.timers["learning"] = seconds - self.timers["generation"] - self.timers["scoring"]
         record = {M.STEP: step, **stats}
         record.update({f"time/{k}": v for k, v in self.timers.items()})
-        record[M.TIME_STEP] = elapsed
+        record[M.TIME_STEP] = seconds
+        self.timers = dict.fromkeys(M.TIMERS, 0.0)
         record.update({f"compute/{k}": v for k, v in self.counters.items()})
         record[M.ATTEMPTS_TOTAL] = (
             self.counters["attempts_train"] + self.counters["attempts_probe"] + self.counters["attempts_vine"]

@@ -1,13 +1,13 @@
 """The rollout side of training: `RolloutWorker`, the services that make attempts at questions
-(`agents.core.algorithm.Rollouts`): prompts, generation (counted and timed), rewards through the env's batch
-path, decoding. The trainer attempts its curriculum's requests through it; an algorithm that needs more
-attempts (VinePPO's Monte-Carlo values) gets it as `agents.core.algorithm.RolloutTools`, which promises a
-part of it.
+(`agents.core.algorithm.Rollouts`): prompts (the training pool's tokenized once, at set-up), generation and
+rewards through the env's batch path, both counted and timed here into the run's record, and decoding. The
+trainer attempts its curriculum's requests through it; an algorithm that needs more attempts (VinePPO's
+Monte-Carlo values) gets it as `agents.core.algorithm.RolloutTools`, which promises a part of it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import time
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,8 @@ from agents.models.hf import prompt_ids
 from agents.models.policy import resolve
 from agents.record import RunRecord
 from agents.run_checks import DATASET_LEVELS
-from curricula.protocol import Feedback, HeldGroups, Request
+from curricula.completions import HeldGroups
+from curricula.protocol import Feedback, Request
 
 
 def env_kwargs(config: TrainConfig, split: str) -> dict[str, Any]:
@@ -61,8 +62,10 @@ class HeldRollouts(HeldGroups[Rollouts]):
 
 
 class RolloutWorker:
-    """Prompts, generation, rewards and decoding for one run, every generated attempt counted and timed in
-    the run's record (`RunRecord`). What algorithms may use of it is `agents.core.algorithm.RolloutTools`."""
+    """Prompts, generation, rewards and decoding for one run. Every generated attempt is counted in the run's
+    compute counters (`RunRecord.counters`), and the seconds of training generation and scoring in the step's
+    timers (`RunRecord.timers`; evaluation is no step's). What algorithms may use of it is
+    `agents.core.algorithm.RolloutTools`."""
 
     def __init__(
         self,
@@ -73,13 +76,11 @@ class RolloutWorker:
         eval_env: Any,
         record: RunRecord,
         *,
-        device: str,
         autocast_dtype: torch.dtype | None,
     ) -> None:
         c = config
         self.config, self.tokenizer, self.record = config, tokenizer, record
         self.train_env, self.eval_env = train_env, eval_env
-        self.device, self.autocast_dtype = device, autocast_dtype
         sampling = SamplingConfig(c.max_new_tokens, c.temperature, c.top_p, c.generation_batch_size)
         try:
             self.generator = make_generator(
@@ -97,6 +98,10 @@ class RolloutWorker:
             raise ConfigError(f"--generation-backend {c.generation_backend}: {e}") from e
         self.eos_ids = eos_ids(policy, tokenizer)
         self._prompts: dict[tuple[str, int], list[int]] = {}
+        for q in range(
+            train_env.num_questions
+        ):  # the training pool's prompts, once: a step only looks them up
+            self.prompt(q)
 
     def attempt(self, question_ids: np.ndarray, attempts: int | np.ndarray, phase: str) -> Rollouts:
         """Attempt each question `attempts` times (an int, or one count per question) and reward the
@@ -108,7 +113,7 @@ class RolloutWorker:
             for _ in range(k)
         ]
         responses = self.generate(queries, "probe" if phase == "probe" else "train")
-        texts = [self.decode(r) for r in responses]
+        texts = [self.decode(r) for r in responses]  # decoded once: the verifier's input and the rollouts'
         rewards = self.reward_responses(np.repeat(question_ids, counts).tolist(), responses, texts=texts)
         return Rollouts(
             question_ids=np.repeat(question_ids, counts),
@@ -134,13 +139,17 @@ class RolloutWorker:
         greedy: bool = False,
         sampling: SamplingConfig | None = None,
     ) -> list[list[int]]:
-        """Generate and count: every attempt of every kind lands in the compute counters (`sampling`: other
-        settings for this call, e.g. the evaluation temperature)."""
-        with self.record.timed("generation"):
-            responses = self.generator.generate(prompts, greedy=greedy, sampling=sampling)
-            eos = self.tokenizer.eos_token_id
-            responses = [r if r else [eos] for r in responses]  # an empty response still ends the episode
-        self.record.count_attempts(kind, responses)
+        """Generate, counted as `kind` ("train", "probe", "vine", "eval") and timed unless "eval" (`sampling`:
+        other settings for this call, e.g. the evaluation temperature)."""
+        start = time.perf_counter()
+        responses = self.generator.generate(prompts, greedy=greedy, sampling=sampling)
+        eos = self.tokenizer.eos_token_id
+        responses = [r if r else [eos] for r in responses]  # an empty response still ends the episode
+        counters = self.record.counters
+        counters[f"attempts_{kind}"] += len(responses)
+        if kind != "eval":  # training compute: its tokens counted, its seconds the step's
+            counters["generated_tokens"] += sum(len(r) for r in responses)
+            self.record.timers["generation"] += time.perf_counter() - start
         return responses
 
     def truncated(self, response: list[int]) -> bool:
@@ -157,12 +166,15 @@ class RolloutWorker:
         """Rewards of generated responses through the env's batch path (`batch_rewards`; prefix + completion
         when VinePPO continues a partial solution; `texts`: the responses already decoded); a truncated
         response gets `truncated_reward` unless that is None."""
-        with self.record.timed("scoring"):
-            texts = [self.decode(r) for r in responses] if texts is None else texts
-            rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
-            if self.config.truncated_reward is not None:
-                cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
-                rewards[cut] = self.config.truncated_reward
+        start = time.perf_counter()
+        texts = [self.decode(r) for r in responses] if texts is None else texts
+        cut = None  # the truncated responses, read before the verifier runs
+        if self.config.truncated_reward is not None:
+            cut = np.fromiter((self.truncated(r) for r in responses), dtype=bool, count=len(responses))
+        rewards, _ = self.train_env.batch_rewards(question_ids, texts, prefixes=prefixes)
+        if cut is not None:
+            rewards[cut] = self.config.truncated_reward
+        self.record.timers["scoring"] += time.perf_counter() - start
         return rewards
 
     def decode(self, ids: list[int]) -> str:
@@ -170,13 +182,3 @@ class RolloutWorker:
 
     def token_texts(self, ids: list[int]) -> list[str]:
         return self.tokenizer.batch_decode([[x] for x in ids])
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast around forward passes under `precision` bf16-mixed; nothing under fp32."""
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
-
-    def sync(self, policy: PreTrainedModel) -> None:
-        """The policy was updated: the next generation samples from its current weights."""
-        self.generator.sync(policy)

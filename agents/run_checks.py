@@ -1,14 +1,18 @@
 """Everything a run's config must pass before any model loads, with the option to change named: the fields'
 own checks (`TrainConfig.validate`), then what needs the rest of the project to judge: the curriculum's name,
 the dataset's difficulty levels, the metrics logger's package, the model's name and the device (`check_run`).
-And what the curriculum's probes will cost against the training attempts (`probe_cost`), said once a run
-starts and a warning when they would dwarf training."""
+The run's curriculum, built and checked against its pool (`curriculum_for`), and what its probes will cost
+against the training attempts (`probe_cost`), said once a run starts and a warning when they would dwarf
+training."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import warnings
+from typing import Any
 
+import curricula
 from agents.core.config import ConfigError, TrainConfig
 from agents.core.metrics import wandb_login_problem
 from agents.models.policy import check_device, check_model_name
@@ -87,3 +91,33 @@ def probe_cost(config: TrainConfig, curriculum: Curriculum, steps_done: int) -> 
             stacklevel=2,
         )
     return line
+
+
+def curriculum_for(config: TrainConfig, env: Any) -> Curriculum:
+    """The curriculum a run's config names, over its training pool `env`: a ConfigError, naming the option to
+    change, for a batch larger than the pool, options the curriculum does not take, or too few attempts."""
+    c = config
+    if env.num_questions < c.questions_per_step:
+        raise ConfigError(
+            f"--questions-per-step {c.questions_per_step} is more than the training pool's "
+            f"{env.num_questions} questions: lower --questions-per-step, or use a "
+            f"larger pool (--num-questions, --levels, --dataset)"
+        )
+    try:
+        curriculum = curricula.make(
+            c.curriculum,
+            seed=c.seed,
+            questions=env.questions,
+            batch_size=c.questions_per_step,
+            **curricula.registry.with_group_size(c.curriculum, c.curriculum_options, c.attempts_per_question),
+        )
+    except (TypeError, ValueError) as e:  # an option it does not take, or a value it cannot use
+        raise ConfigError(
+            f"--curriculum {c.curriculum} with --curriculum-options {json.dumps(c.curriculum_options)}: {e}"
+        ) from e
+    if c.attempts_per_question < curriculum.min_attempts:
+        raise ConfigError(
+            f"{c.curriculum} scores each question from its own group of attempts: set "
+            f"attempts_per_question >= {curriculum.min_attempts}, got {c.attempts_per_question}"
+        )
+    return curriculum

@@ -4,26 +4,27 @@
     while True:                                          # collect
         req = curriculum.next_request(N_l)               # which questions, how often (probes first when due)
         rollouts = rollout.attempt(req.question_ids, req.counts(G))   # generate (per-question counts), reward
-        fb = curriculum.report(req.question_ids, rollouts.rewards, req.phase)
+        fb = curriculum.report(req.question_ids, padded_rewards(rollouts.rewards), req.phase)
         batch += rollouts of the groups fb.keep          # (a held group joined to its continuation: SPEED)
         if fb.done: break                                # the training batch is complete
     algorithm.more_rollouts(batch)                       # rollouts the advantages need (VinePPO's values)
     algorithm.advantages(batch)                          # learn: GAE with a critic, Monte-Carlo values, or groups
     for epoch, minibatch: loss = algorithm.loss(...); step the optimiser
-    rollout.sync(policy)                                 # the generator samples from the updated policy
+    generator.sync(policy)                               # the next attempts sample from the updated policy
+    record(train_metrics(attempts), learn stats, curriculum.diagnostics())   # the step's metric record
 
 and `Trainer.train` runs iterations, evaluating every `eval_every` and checkpointing every `checkpoint_every`
-(exact resume). The rooms around it: the rollout services (prompts, generation, rewards, decoding) are
-`agents.rollout.RolloutWorker`, which the algorithms (agents/algos/ppo.py, vineppo.py, grpo.py) see as
-`agents.core.algorithm.RolloutTools`; the counters, timers, metric records and the end-of-run summary are
+(exact resume). The rooms around it: the rollout services (prompts, generation, rewards, decoding, counted and
+timed) are `agents.rollout.RolloutWorker`, which the algorithms (agents/algos/) see as
+`agents.core.algorithm.RolloutTools`; the metric records and the end-of-run summary are
 `agents.record.RunRecord`; the pieces of the losses are agents/core/losses.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-import json
 import math
 import random
 import time
@@ -40,13 +41,13 @@ from agents import checkpoint
 from agents.algos.registry import get as get_algorithm
 from agents.core import metrics as M
 from agents.core.algorithm import Rollouts, pack
-from agents.core.config import RUN_ONLY_FIELDS, ConfigError, TrainConfig
+from agents.core.config import RUN_ONLY_FIELDS, TrainConfig
 from agents.core.losses import batched_logprobs, first_response_position, token_logprobs
 from agents.eval_policy import evaluate_policy, heldout_ids
 from agents.models.policy import load_policy, parameter_count
 from agents.record import RunRecord, train_metrics
 from agents.rollout import HeldRollouts, RolloutWorker, env_kwargs
-from agents.run_checks import check_run, probe_cost, probes_dwarf_training
+from agents.run_checks import check_run, curriculum_for, probe_cost, probes_dwarf_training
 
 #: what may change when a run is resumed: bookkeeping, and more steps to extend it
 RESUMABLE_CHANGES = RUN_ONLY_FIELDS | {"steps"}
@@ -88,32 +89,7 @@ class Trainer:
         self.device = c.device or ("cuda" if torch.cuda.is_available() else "cpu")
         # the question pools and the curriculum that chooses from the training pool
         self.train_env = gym.make("MathReasoning-v0", **env_kwargs(c, "train")).unwrapped
-        if self.train_env.num_questions < c.questions_per_step:
-            raise ConfigError(
-                f"--questions-per-step {c.questions_per_step} is more than the training pool's "
-                f"{self.train_env.num_questions} questions: lower --questions-per-step, or use a "
-                f"larger pool (--num-questions, --levels, --dataset)"
-            )
-        try:
-            self.curriculum = curricula.make(
-                c.curriculum,
-                seed=c.seed,
-                questions=self.train_env.questions,
-                batch_size=c.questions_per_step,
-                **curricula.registry.with_group_size(
-                    c.curriculum, c.curriculum_options, c.attempts_per_question
-                ),
-            )
-        except (TypeError, ValueError) as e:  # an option it does not take, or a value it cannot use
-            raise ConfigError(
-                f"--curriculum {c.curriculum} with --curriculum-options "
-                f"{json.dumps(c.curriculum_options)}: {e}"
-            ) from e
-        if c.attempts_per_question < self.curriculum.min_attempts:
-            raise ConfigError(
-                f"{c.curriculum} scores each question from its own group of attempts: set "
-                f"attempts_per_question >= {self.curriculum.min_attempts}, got {c.attempts_per_question}"
-            )
+        self.curriculum = curriculum_for(c, self.train_env)
         self.held = HeldRollouts()  # SPEED's screening groups until their continuation (checkpointed)
         self.eval_env = gym.make("MathReasoning-v0", **env_kwargs(c, c.eval_split)).unwrapped
         self.eval_ids = heldout_ids(self.eval_env.num_questions, c.eval_questions, c.seed)
@@ -144,7 +120,6 @@ class Trainer:
             self.train_env,
             self.eval_env,
             self.record,
-            device=self.device,
             autocast_dtype=self.autocast_dtype,
         )
         self.algorithm = algorithm_class(c, self.policy, self.rollout)
@@ -202,24 +177,32 @@ class Trainer:
         return records
 
     def step_once(self) -> dict[str, Any]:
-        """One iteration in its phases, collect, learn, sync; returns its metric record."""
-        self.record.start_step()
-        with self.rollout.autocast():
-            batch, stats = self.collect()
+        """One iteration in its phases, collect, learn, sync, then its metric record (returned)."""
+        start = time.perf_counter()
+        learned: dict[str, float] = {}
+        with self.autocast():
+            batch, more, attempted = self.collect()
             if batch is not None:
-                stats.update(self.learn(batch))
-                self.rollout.sync(self.policy)
+                learned = self.learn(batch)
+                self.rollout.generator.sync(self.policy)  # the next attempts sample from the updated policy
+        seconds = time.perf_counter() - start
         self.step += 1
-        record = self.record.step_record(self.step, stats)
-        record.update(self.curriculum.diagnostics())
-        return record
+        curriculum = self.curriculum.diagnostics()
+        stats = {**more, **train_metrics(*attempted), **learned}
+        return {**self.record.step_record(self.step, seconds, stats), **curriculum}
 
     # ---- the phases of an iteration --------------------------------------------------------------------
 
-    def collect(self) -> tuple[Rollouts | None, dict[str, float]]:
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast around forward passes under `precision` bf16-mixed; nothing under fp32."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
+
+    def collect(self) -> tuple[Rollouts | None, dict[str, float], tuple]:
         """One training batch: the curriculum's requests attempted, rewarded and reported until its feedback
-        says the batch is done; the rollouts of the kept groups (packed), and metrics of the training
-        attempts."""
+        says the batch is done. Returns the rollouts of the kept groups (packed, with what the advantages
+        need beyond them), the metrics of that extra work, and the training attempts (`train_metrics`')."""
         c = self.config
         kept: list[Rollouts] = []
         attempted: list[np.ndarray] = []  # (n, G) rewards of every training request of this iteration
@@ -231,7 +214,11 @@ class Trainer:
             rollouts = self.rollout.attempt(np.asarray(req.question_ids), counts, req.phase)
             rewards = curricula.protocol.padded_rewards(rollouts.rewards, counts)
             fb = self.curriculum.report(req.question_ids, rewards, req.phase)
-            kept += self.held.kept(rollouts, req, fb, sum(int(p.group.max()) + 1 for p in kept))
+            offset = sum(int(p.group.max()) + 1 for p in kept)  # group numbers stay apart across requests
+            if self.curriculum.holds_groups:  # a held group is joined to its continuation (SPEED)
+                kept += self.held.kept(rollouts, req, fb, offset)
+            elif fb.keep.any():
+                kept.append(rollouts.select(fb.keep, offset))
             if req.phase == "train":
                 attempted.append(rewards)
                 responses += rollouts.responses
@@ -245,7 +232,7 @@ class Trainer:
             batch.tensors.update(pack(batch.queries, batch.responses, self.tokenizer.pad_token_id))
             more = self.algorithm.more_rollouts(batch)  # e.g. VinePPO's Monte-Carlo values
         truncated = [self.rollout.truncated(r) for r in responses]
-        return batch, {**more, **train_metrics(attempted, responses, truncated, groups_kept)}
+        return batch, more, (attempted, responses, truncated, groups_kept)
 
     def learn(self, batch: Rollouts) -> dict[str, float]:
         """Advantages, then clipped-ratio optimisation over epochs x minibatches of micro-batches; the same for
@@ -325,7 +312,7 @@ class Trainer:
                 temperature=c.eval_temperature or c.temperature,
                 top_p=c.eval_top_p or c.top_p,
             )
-        with r.autocast():
+        with self.autocast():
             result = evaluate_policy(
                 lambda p, greedy: r.generate(p, "eval", greedy=greedy, sampling=sampling),
                 r.decode,
@@ -380,7 +367,7 @@ class Trainer:
         self.shuffle_rng.bit_generator.state = state["shuffle_rng"]
         self.record.counters, self.held.groups = state["counters"], state.get("held", {})
         self.step = state["step"]
-        self.rollout.sync(self.policy)
+        self.rollout.generator.sync(self.policy)
 
     def _resume(self) -> bool:
         """Load the newest readable checkpoint; False when there is none (the run starts afresh)."""

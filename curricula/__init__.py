@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from curricula.adarft import AdaRFT
+from curricula.completions import HeldGroups
 from curricula.easy_to_hard import EasyToHard, difficulty_from_questions
 from curricula.greso import Greso
 from curricula.learnability import LEARNABILITY_PRESETS, Learnability, LearnabilityFilter, buffer_options
@@ -20,7 +21,7 @@ from curricula.mopps import MoPPS
 from curricula.pass_rate_band import PassRateBand
 from curricula.posterior import Posterior
 from curricula.prioritized import Prioritized
-from curricula.protocol import Curriculum, Feedback, HeldGroups, Request
+from curricula.protocol import Curriculum, Feedback, Request
 from curricula.registry import ALIASES, CURRICULA, canonical_options, make, option_help
 from curricula.speed import Speed
 from curricula.uniform import Uniform

@@ -1,7 +1,8 @@
-"""The batch path without episodes: a trainer asks the curriculum for a request (`curriculum.next_request()`),
-attempts each id `req.counts(G)[i]` times (G, or the curriculum's per-question counts), and hands the
-completions here, which scores them all in one call
-to the env's batch path and reports the rewards to the curriculum:
+"""A driver's helpers beside the protocol's loop (curricula.protocol): `HeldGroups`, the driver's side of a
+group the curriculum holds for a later continuation, and the batch path without episodes: a trainer asks the
+curriculum for a request (`curriculum.next_request()`), attempts each id `req.counts(G)[i]` times (G, or the
+curriculum's per-question counts), and hands the completions here, which scores them all in one call to the
+env's batch path and reports the rewards to the curriculum:
 
     req = cur.next_request()                                      # Request(phase, question_ids, attempts)
     completions = generate(req.question_ids, req.counts(G))       # n lists, counts[i] strings in row i
@@ -12,12 +13,12 @@ to the env's batch path and reports the rewards to the curriculum:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from curricula.protocol import Curriculum, Feedback
+from curricula.protocol import Curriculum, Feedback, Request
 
 
 def report_completions(
@@ -63,3 +64,33 @@ def report_completions(
         if G:
             r[np.arange(G)[None, :] < lengths[:, None]] = scores
     return r, curriculum.report(ids, r, phase), verdicts
+
+
+T = TypeVar("T")
+
+
+class HeldGroups(Generic[T]):
+    """The driver's side of `Feedback.hold`, one implementation for every driver: groups of attempts (of any
+    kind: reward rows, rollouts, completions) the curriculum asked to hold, and the join of each with its
+    continuation. `absorb` takes one reported request's groups and returns those to train on."""
+
+    def __init__(self, join: Callable[[T, T], T]) -> None:
+        self.join = join
+        self.groups: dict[int, T] = {}  # question id -> its held attempts
+
+    def absorb(self, request: Request, feedback: Feedback, groups: Sequence[T]) -> list[tuple[int, T]]:
+        """(row, group) for every row the feedback keeps, a continuation joined to its held attempts (held
+        first); the rows the feedback holds are kept here until a later request continues them. `groups`
+        and the feedback's masks are aligned with `request.question_ids`."""
+        cont, hold, keep = request.continuing(), feedback.held(), np.asarray(feedback.keep, dtype=bool)
+        out = []
+        for i, q in enumerate(np.asarray(request.question_ids).tolist()):
+            prior = self.groups.pop(q, None) if cont[i] else None
+            if hold[i]:
+                self.groups[q] = groups[i]
+            elif keep[i]:
+                out.append((i, groups[i] if prior is None else self.join(prior, groups[i])))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.groups)

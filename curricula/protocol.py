@@ -1,4 +1,4 @@
-"""The protocol every curriculum follows, and the hooks a curriculum implements to choose.
+"""The protocol every curriculum follows: its messages, and the hooks a curriculum implements to choose.
 
 A curriculum never runs the policy. Whoever runs it (our trainer, CurriculumWrapper, verl, TRL) asks the
 curriculum what to attempt, attempts it, and reports the rewards back; the curriculum answers which groups
@@ -12,46 +12,91 @@ of attempts to train on and whether the training batch is complete. The one loop
         if fb.done:                              # the training batch is complete: learn from it
             break
 
-`next_request` is the one place that sequences probes and training batches: a curriculum that needs
-estimates first (learnability's buffer refresh) returns `phase="probe"` requests with `attempts=L`; else a
-`"train"` request of the questions to attempt (a filter returns extra candidates and keeps the best). An
-*iteration* is one training batch; it ends with the `report` whose feedback says `done` (the learnability
-buffer's refresh period T counts iterations). The per-question statistics every curriculum keeps are in
-curricula/statistics.py (`QuestionStats`), beside the batch and compute diagnostics (`BatchStats`); both are saved in `state_dict` under the keys curricula have always used.
-
-Subclasses implement how to choose: `_sample(n)` (required), and optionally `_probe_ids()` with
-`probe_attempts`, `_keep`, `_observe`, `_after_update`, `_batch_done`. Its messages: curricula/messages.py.
+`next_request` sequences probes (`phase="probe"`, `attempts=L`: learnability's buffer refresh) and training
+requests. An *iteration* is one training batch; it ends with the `report` whose feedback says `done`. The
+statistics, diagnostics and saved state are curricula/statistics.py's; a driver's helpers beside the loop
+(a report from completions, groups held for a continuation) curricula/completions.py's.
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from curricula import statistics as S
-from curricula.messages import EMPTY, PHASES, Feedback, HeldGroups, Request, padded_rewards, report_rows
 from curricula.statistics import SOLVED_REWARD, BatchStats, QuestionStats
 
-__all__ = ["EMPTY", "PHASES", "Curriculum", "Feedback", "HeldGroups", "Request", "padded_rewards"]
+PHASES = ("train", "probe")
+EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(np.asarray(a), np.asarray(b))
-    return a == b
+@dataclass(frozen=True)
+class Request:
+    """What to attempt next, then `report` the rewards with this `phase`.
+
+    `attempts`: how often to attempt each of `question_ids`: None the driver's group size G, an int, or one
+    count per id (SPEED screens new questions with a few attempts while it completes earlier groups); report
+    (n, max count) rewards, each row's finished attempts first and NaN after them (`padded_rewards`).
+    `continues` (None, or a bool per id) marks rows that complete a group held at the curriculum's request
+    (`Feedback.hold`): their rewards are the new attempts; the driver trains on both as one group."""
+
+    phase: str  # "probe" (estimates for the curriculum) or "train" (a training batch, or part of one)
+    question_ids: np.ndarray
+    attempts: int | np.ndarray | None = None
+    continues: np.ndarray | None = None
+
+    def counts(self, group_size: int) -> np.ndarray:
+        """Attempts to make at each id, an int64 array aligned with `question_ids` (`group_size`, the
+        trainer's G, where `attempts` is None)."""
+        n = len(self.question_ids)
+        if self.attempts is None:
+            return np.full(n, int(group_size), dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.attempts, dtype=np.int64), (n,)).copy()
+
+    def continuing(self) -> np.ndarray:
+        """`continues` as a bool array (all False when None)."""
+        n, continues = len(self.question_ids), self.continues
+        return np.zeros(n, dtype=bool) if continues is None else np.asarray(continues, dtype=bool)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The curriculum's answer to a `report`: which reported groups to train on, and whether the training
+    batch is complete (learn now) or more requests follow first (probes, or more draws to fill a batch).
+    `hold` (None: none) marks groups neither trained on nor dropped yet: a later request continues them."""
+
+    keep: np.ndarray  # bool, one per reported question id
+    done: bool
+    phase: str
+    hold: np.ndarray | None = None
+
+    def held(self) -> np.ndarray:
+        """`hold` as a bool array (all False when None)."""
+        n, hold = len(self.keep), self.hold
+        return np.zeros(n, dtype=bool) if hold is None else np.asarray(hold, dtype=bool)
+
+
+def padded_rewards(flat: Any, counts: np.ndarray) -> np.ndarray:
+    """Rewards of a request attempted `counts[i]` times at row i, concatenated row by row, as the (n, max
+    count) float array `report` takes (NaN after each row's attempts)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    width = int(counts.max()) if counts.size else 0
+    out = np.full((counts.size, max(width, 1)), np.nan, dtype=np.float64)
+    if width:
+        out[np.arange(width)[None, :] < counts[:, None]] = np.asarray(flat, dtype=np.float64)
+    return out
 
 
 class Curriculum:
     """The batch protocol over shared statistics (`stats`: attempts, successes, last seen, latest p).
 
-    Subclasses decide only how to choose: `_sample`, and optionally `_probe_ids`, `_keep` (which attempted
-    groups to train on), `_observe` (see each report's attempts before the statistics change),
-    `_after_update` (e.g. rebuild a buffer) and `_batch_done` (a batch that takes several requests), and
-    `request_size` when a training request holds more than `batch_size` questions. Everything that changes
-    a choice lives in `_state_keys` so `state_dict` / `load_state_dict` resume a run exactly.
+    Subclasses decide only how to choose: `_sample` (required), and optionally `_probe_ids` with
+    `probe_attempts`, `_keep` (which attempted groups to train on), `_observe` (a report's attempts before the
+    statistics change), `_after_update` (e.g. rebuild a buffer), `_batch_done` (a batch of several requests),
+    and `request_size`. Whatever changes a choice is in `_state_keys`, so that `state_dict` resumes exactly.
     """
 
     name: ClassVar[str] = "base"
@@ -106,17 +151,13 @@ class Curriculum:
         self._order: np.ndarray | None = None  # uniform epoch order, built on first use
         self._order_pos = 0
 
-    # the per-question statistics (see QuestionStats), read by the curricula that choose from them
+    # the per-question statistics (QuestionStats), read by the curricula that choose from them
     attempts = property(lambda self: self.stats.attempts, doc="Attempts reported per question.")
     successes = property(lambda self: self.stats.successes, doc="Solved attempts per question.")
     last_seen = property(
-        lambda self: self.stats.last_seen,
-        doc="Iteration of each question's latest attempts (-1: never attempted).",
+        lambda self: self.stats.last_seen, doc="Iteration of the latest attempts (-1: none)."
     )
-    p = property(
-        lambda self: self.stats.p,
-        doc="Share solved in each question's latest group of attempts (nan: never attempted).",
-    )
+    p = property(lambda self: self.stats.p, doc="Share solved in the latest group of attempts (nan: none).")
 
     # ---- the protocol -------------------------------------------------------------------------------
 
@@ -135,13 +176,11 @@ class Curriculum:
         """Record attempts; say which groups to train on and whether the training batch is complete.
 
         `rewards` has shape (n,) for one attempt per id or (n, G) for G attempts; NaN marks an attempt that
-        never finished (and pads the rows of a request with per-question `attempts`). An attempt counts as solved when its reward >= `solved_threshold`. A `"probe"` report
-        answers a probe request; the `"train"` report whose feedback is `done` ends one iteration.
-
-        Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn (None: this
-        iteration, the synchronous loop). Reports may come several iterations late and in any order: their attempts are
-        dated by `issued` (`report_lag` = iterations late, for the hooks), so an older group never overwrites
-        a question's newer estimate (see docs/curricula.md, "Asynchronous rollouts").
+        never finished (and pads the rows of a request with per-question `attempts`). An attempt counts as
+        solved when its reward >= `solved_threshold`. The `"train"` report whose feedback is `done` ends one
+        iteration. Asynchronous drivers: `issued` is the curriculum's `iteration` when the request was drawn
+        (None: now). Late reports, in any order, are dated by `issued` (`report_lag` = iterations late, for the
+        hooks): an older group never overwrites a newer estimate (docs/curricula.md, "Asynchronous rollouts").
         """
         ids, solved, tried = self._rows(question_ids, rewards, phase)
         issued = self.iteration if issued is None else int(issued)
@@ -173,8 +212,7 @@ class Curriculum:
 
     @property
     def request_size(self) -> int:
-        """Question ids in one training request for a batch of `batch_size` groups: what a framework
-        trainer's prompt batch must hold (more than `batch_size` for curricula that choose among candidates)."""
+        """Ids in one training request (a framework's prompt batch): more than `batch_size` for filters."""
         return self.batch_size
 
     def planned_probe_attempts(self, iterations: int) -> int:
@@ -208,61 +246,17 @@ class Curriculum:
         }
 
     def diagnostics(self) -> dict[str, Any]:
-        """Metrics with stable names, cheap enough to log every iteration (no pass over the pool).
-
-        Batch metrics describe the groups of the latest training batch that were kept for training (see
-        curricula.statistics, which names them).
-        """
-        size, age, buffer_l = self._buffer_stats()
-        return {
-            S.ITERATION: self.iteration,
-            S.POOL_LEARNABILITY: self.stats.pool_learnability(),
-            S.FRAC_SEEN: self.stats.seen / self.num_questions,
-            S.BUFFER_SIZE: size,
-            S.BUFFER_AGE: age,
-            S.BUFFER_LEARNABILITY: buffer_l,
-            S.P_HIST: self.stats.p_hist.copy(),
-            **self.batch_stats.batch_metrics(),
-            **self.batch_stats.count_metrics(),
-        }
+        """Metrics with stable names (curricula.statistics names them), cheap enough to log every iteration:
+        no pass over the pool. Batch metrics describe the kept groups of the latest training batch."""
+        return S.diagnostics(self.stats, self.batch_stats, self.iteration, self._buffer_stats())
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything that affects future choices (statistics, buffer, RNG), copied."""
-        state = {
-            "name": self.name,
-            "num_questions": self.num_questions,
-            "config": dict(self.config),
-            "rng": copy.deepcopy(self.rng.bit_generator.state),
-        }
-        state.update(copy.deepcopy(self.stats.state_dict()))
-        state.update(copy.deepcopy(self.batch_stats.state_dict()))
-        for key in self._base_state + self._state_keys:
-            state[key] = copy.deepcopy(getattr(self, key))
-        return state
+        """Everything that affects future choices (statistics, buffer, RNG), copied (see S.save_state)."""
+        return S.save_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore `state_dict()` output; the curriculum must have been built with the same options."""
-        if state.get("name") != self.name or state.get("num_questions") != self.num_questions:
-            raise ValueError(
-                f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
-                f"this curriculum is {self.name!r} over {self.num_questions}"
-            )
-        saved = state.get("config", {})
-        diff = sorted(
-            k
-            for k in set(saved) | set(self.config)
-            if k not in saved or k not in self.config or not _same(saved[k], self.config[k])
-        )
-        if diff:
-            raise ValueError(
-                f"state was saved with different options {diff}; build the curriculum with "
-                f"the options it was saved with"
-            )
-        self.stats.load_state_dict(copy.deepcopy({k: state[k] for k in QuestionStats.STATE}))
-        self.batch_stats.load_state_dict(copy.deepcopy({k: state[k] for k in BatchStats.STATE}))
-        for key in self._base_state + self._state_keys:
-            setattr(self, key, copy.deepcopy(state[key]))
-        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        S.load_state(self, state)
         self._on_load()
 
     # ---- hooks for subclasses -----------------------------------------------------------------------
@@ -307,13 +301,13 @@ class Curriculum:
         `self.last_seen` still hold their previous values."""
 
     def _after_update(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
-        pass
+        """After the statistics changed and the groups were chosen (e.g. rebuild a buffer)."""
 
     def _restart(self) -> None:
-        pass
+        """`seed` dropped the draws not yet answered: drop the subclass's too."""
 
     def _on_load(self) -> None:
-        pass
+        """`load_state_dict` restored the state: rebuild what is derived from it."""
 
     def _in_buffer(self, question_id: int) -> bool:
         return False
@@ -353,9 +347,28 @@ class Curriculum:
         return self._order
 
     def _rows(self, question_ids: Any, rewards: Any, phase: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A report read: ids, solved and finished attempts per row (a filter may read the rewards here)."""
-        n, need = self.num_questions, self.min_attempts if phase == "train" else 1
-        return report_rows(question_ids, rewards, phase, n, need, self.solved_threshold, self.name)
+        """A report checked (ValueError naming what is wrong) and read: int64 ids, solved and tried per row."""
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        ids = np.asarray(question_ids)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(f"question_ids must be a 1-D array of ints, got shape {ids.shape}, {ids.dtype}")
+        ids = ids.astype(np.int64, copy=False)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_questions):
+            raise ValueError(f"question ids must lie in [0, {self.num_questions})")
+        r = np.asarray(rewards, dtype=np.float64)
+        r = r[:, None] if r.ndim == 1 else r
+        if r.ndim != 2 or r.shape[0] != ids.size:
+            raise ValueError(
+                f"rewards must have shape ({ids.size},) or ({ids.size}, G), got {np.shape(rewards)}"
+            )
+        need = self.min_attempts if phase == "train" else 1
+        if r.shape[1] < need:
+            raise ValueError(
+                f"{self.name} scores each question from its own group of attempts: pass rewards of "
+                f"shape (n, G) with G >= {need}, got {r.shape}"
+            )
+        return ids, (r >= self.solved_threshold).sum(axis=1), (~np.isnan(r)).sum(axis=1)  # NaN compares False
 
     def _record(self, ids: np.ndarray, solved: np.ndarray, tried: np.ndarray, phase: str) -> None:
         """Add attempts to the statistics, summed by question (a question can appear in several groups of one

@@ -7,14 +7,16 @@ diagnostics never scan the pool (`QuestionStats`).
 
 Per batch and in compute (`BatchStats`): the `curriculum/` metrics of `Curriculum.diagnostics`, and
 `solved_extremes`, the one definition of an all-solved or none-solved group, used here and by the trainer
-(agents/trainer.py, the `train/` shares). Batch metrics describe the groups of the latest training batch that
+(agents/record.py, the `train/` shares). Batch metrics describe the groups of the latest training batch that
 were *kept* for training (their names say so: `..._of_kept`); a batch can take several train reports
 (filters, dynamic sampling), so they are summed over the iteration's reports and closed when the batch is
-done.
+done. `diagnostics` puts a curriculum's metrics together; `save_state` / `load_state` are its `state_dict` /
+`load_state_dict`, under the keys curricula have always saved.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -233,3 +235,72 @@ class BatchStats:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, attr in self.STATE.items():
             setattr(self, attr, state[key])
+
+
+def diagnostics(
+    stats: QuestionStats, batch: BatchStats, iteration: int, buffer: tuple[int, int, float]
+) -> dict[str, Any]:
+    """`Curriculum.diagnostics`: the pool's and the latest batch's metrics, and the curriculum's `buffer`
+    (size, iterations since it was built, its mean learnability)."""
+    size, age, buffer_learnability = buffer
+    return {
+        ITERATION: iteration,
+        POOL_LEARNABILITY: stats.pool_learnability(),
+        FRAC_SEEN: stats.seen / len(stats.p),
+        BUFFER_SIZE: size,
+        BUFFER_AGE: age,
+        BUFFER_LEARNABILITY: buffer_learnability,
+        P_HIST: stats.p_hist.copy(),
+        **batch.batch_metrics(),
+        **batch.count_metrics(),
+    }
+
+
+def save_state(curriculum: Any) -> dict[str, Any]:
+    """A curriculum's `state_dict`: its name, pool size, options and RNG, both statistics, and the attributes
+    its class names in `_base_state` and `_state_keys`, all copied."""
+    cur = curriculum
+    state = {
+        "name": cur.name,
+        "num_questions": cur.num_questions,
+        "config": dict(cur.config),
+        "rng": copy.deepcopy(cur.rng.bit_generator.state),
+    }
+    state.update(copy.deepcopy(cur.stats.state_dict()))
+    state.update(copy.deepcopy(cur.batch_stats.state_dict()))
+    for key in cur._base_state + cur._state_keys:
+        state[key] = copy.deepcopy(getattr(cur, key))
+    return state
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+def load_state(curriculum: Any, state: dict[str, Any]) -> None:
+    """Restore `save_state` output into a curriculum built with the same name, pool size and options (else a
+    ValueError naming what differs)."""
+    cur = curriculum
+    if state.get("name") != cur.name or state.get("num_questions") != cur.num_questions:
+        raise ValueError(
+            f"state is for {state.get('name')!r} over {state.get('num_questions')} questions; "
+            f"this curriculum is {cur.name!r} over {cur.num_questions}"
+        )
+    saved = state.get("config", {})
+    diff = sorted(
+        k
+        for k in set(saved) | set(cur.config)
+        if k not in saved or k not in cur.config or not _same(saved[k], cur.config[k])
+    )
+    if diff:
+        raise ValueError(
+            f"state was saved with different options {diff}; build the curriculum with "
+            f"the options it was saved with"
+        )
+    cur.stats.load_state_dict(copy.deepcopy({k: state[k] for k in QuestionStats.STATE}))
+    cur.batch_stats.load_state_dict(copy.deepcopy({k: state[k] for k in BatchStats.STATE}))
+    for key in cur._base_state + cur._state_keys:
+        setattr(cur, key, copy.deepcopy(state[key]))
+    cur.rng.bit_generator.state = copy.deepcopy(state["rng"])

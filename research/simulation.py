@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from curricula import make
-from curricula.protocol import Feedback, HeldGroups, Request, padded_rewards
+from curricula.completions import HeldGroups
+from curricula.protocol import Feedback, Request, padded_rewards
 from mathenv.errors import UserError
 
 #: shares of the pool always / sometimes / never solved at the start, when no measured distribution is given

@@ -606,7 +606,7 @@ def test_grpo_skips_zero_advantage_groups_without_changing_the_update(tmp_path, 
     config = tiny(GRPOConfig, tmp_path, questions_per_step=4, attempts_per_question=4, micro_batch_size=3)
     skipping, computing = Trainer(config), Trainer(dataclasses.replace(config, out=str(tmp_path / "b")))
     fresh = dataclasses.replace(config, out=str(tmp_path / "c"))  # the same initial weights, not updated
-    batch, _ = skipping.collect()
+    batch, _, _ = skipping.collect()  # the batch; the extra work's metrics and the attempts aside
     rewards = np.array(
         [1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0], dtype=np.float32
     )  # groups 1, 3 agree

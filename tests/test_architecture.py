@@ -1,8 +1,7 @@
 """Issue 36's bars on the house's shape, computed afresh by scripts/architecture.py (the table in
 docs/architecture.md), so that none can grow back silently: what `import agents.algos.grpo` loads, how many
 files and file switches one GRPO step and the updates cross, the longest file, and import cycles (importlib's
-included). A bar the layout move did not reach is marked xfail(strict), saying why: it fails the day the bar is
-met, so the mark goes then."""
+included)."""
 
 from __future__ import annotations
 
@@ -25,28 +24,13 @@ def _architecture():
 
 A = _architecture()
 
-NOT_YET = {
-    "step_files": "the step still enters the verifier's four files, the curriculum's messages apart from its "
-    "protocol (protocol.py has no room for them under 400 lines), and prompt_ids in agents/models/hf.py "
-    "(shared with the warm start and evaluation)",
-    "step_switches": "the step goes back and forth between the protocol and its messages (Request.counts, "
-    "padded_rewards, report_rows) and statistics, and between the rollout, the record and the generator",
-    "step_switches_without_verifier": "as step_switches",
-}
-
 
 @pytest.fixture(scope="module")
 def measured():
     return A.measure()
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[k])) if k in NOT_YET else k
-        for k in A.LIMITS
-    ],
-)
+@pytest.mark.parametrize("key", list(A.LIMITS))
 def test_each_measure_is_within_its_limit(measured, key):
     assert measured[key] <= A.LIMITS[key], {
         k: v for k, v in measured.items() if k.startswith(key.split("_")[0])

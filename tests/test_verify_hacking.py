@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mathenv.verify import DEFAULT_TIMEOUT, extract_answer, gold_answer, score, warm_up
+from mathenv.verify.normalize import join_digit_groups
 from mathenv.verify.screen import too_costly
-from mathenv.verify.structure import join_digit_groups, ordered_numbers, time_of_day
+from mathenv.verify.structure import ordered_numbers, time_of_day
 from mathenv.verify.timeout import _pool
 from research.casebook import hacking_cases
 

@@ -7,7 +7,7 @@ Order of work for one (response, gold) pair:
 2. where the gold is a number in final form, the answer must state one (`numbers_only`, on by default: not
    `83 + 64` for 147, not `\\frac{6}{12}` for 1/2, not `007` for 7), else `wrong`; where the gold is a fraction
    left unreduced (`\\frac{2}{4}`), only that form scores;
-3. digit groups become numbers (`2,500\\pi`), then the fast path, exact and certain: equal normalised
+3. digit groups become numbers (`2,500\\pi`, `normalize.py`), then the fast path, exact and certain: equal normalised
    strings -> `correct`; a time of day, an unsorted sequence of numbers, two plain numbers (as `Fraction`s,
    never floats) -> `correct` or `wrong` (`structure.py`);
 4. an answer built to run long (towers, huge factorials, deep nesting, far longer than the gold) is
@@ -38,6 +38,7 @@ from mathenv.verify.normalize import (
     base_numeral,
     final_value,
     is_final_number,
+    join_digit_groups,
     near_decimal,
     normalize,
     numbers_equal,
@@ -49,7 +50,7 @@ from mathenv.verify.normalize import (
     unreduced_fraction,
 )
 from mathenv.verify.screen import too_costly
-from mathenv.verify.structure import join_digit_groups, ordered_numbers, relation_veto, time_of_day
+from mathenv.verify.structure import ordered_numbers, relation_veto, time_of_day
 from mathenv.verify.timeout import CallTimeout, call_with_timeout, start_helper
 
 #: seconds of CPU time math-verify may spend on one answer (its helper process's own CPU time, so the verdict is

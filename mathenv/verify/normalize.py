@@ -3,6 +3,8 @@
 Most answers (every GSM8K one, many MATH ones) are decided here, in microseconds, before math-verify is
 asked: strings are normalised (spacing, `\\left`, `\\!`, `\\dfrac`, units, `$`, degrees, thousands
 separators, decimal commas, trailing `.0`) and numbers are read as exact `Fraction`s, never floats.
+Digit groups are numbers inside an expression too (`join_digit_groups`: `2,500\\pi` is 2500 pi, not a set
+{2, 500 pi}, which a policy could otherwise answer with `2, 500\\pi`).
 Digits of every script (full-width `４２`, Arabic-Indic `٤٢`) become ASCII first, in `ascii_digits`.
 """
 
@@ -33,6 +35,7 @@ _SQRT_SHORT = re.compile(r"\\sqrt(\d)", re.A)
 _NEGATIVE_EXPONENT = re.compile(r"\^-(\d+)", re.A)  # 10^-2 is 10^{-2}
 _THOUSANDS = re.compile(r"^-?[1-9]\d{0,2}([, ])\d{3}(?:\1\d{3})*(?:\.\d+)?$", re.A)
 _DECIMAL_COMMA = re.compile(r"^(-?\d+),(\d+)$", re.A)
+_DIGIT_GROUPS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])", re.A)
 _LATEX_THOUSANDS = re.compile(r"(\d)\s*\{\s*,\s*\}\s*(\d)", re.A)
 _TRAILING_ZEROS = re.compile(r"^(-?\d+)\.0+$", re.A)
 _UNIT_WORDS = re.compile(
@@ -85,6 +88,17 @@ def ascii_digits(text: str) -> str:
 
 
 @lru_cache(maxsize=65_536)
+def join_digit_groups(answer: str) -> str:
+    """`answer` with its thousands separators removed where every comma in it is one (`2,500\\pi` ->
+    `2500\\pi`); unchanged where any comma separates items (`2, 500`, `(1,000, 2)`, `1,2,3`)."""
+    if "," not in answer:
+        return answer
+    groups = [m.group() for m in _DIGIT_GROUPS.finditer(answer)]
+    if not groups or answer.count(",") != sum(g.count(",") for g in groups):
+        return answer
+    return _DIGIT_GROUPS.sub(lambda m: m.group().replace(",", ""), answer)
+
+
 def normalize(answer: str) -> str:
     """A canonical string for `answer`: equal strings here mean equal answers."""
     s = answer.strip()

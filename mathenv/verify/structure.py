@@ -1,8 +1,6 @@
 """Rules in front of and behind math-verify for answers whose structure it reads too loosely.
 
 Each closes a way to score a wrong answer (issue 22), measured on other graders' unit tests:
-- digit groups are numbers: `2,500\\pi` is 2500 pi, not a set {2, 500 pi} (a policy could otherwise answer
-  `2, 500\\pi` against it);
 - a time of day is no ratio: `20:34` is not `10:17`;
 - a bare list of three or more numbers out of ascending order is a sequence: `10, 4, -2` is not
   `4, 10, -2` (hendrycks/math's own grader tests); a gold list in ascending order, or of two numbers, is
@@ -21,20 +19,6 @@ import re
 from fractions import Fraction
 
 from mathenv.verify.normalize import to_number
-
-_DIGIT_GROUPS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])", re.A)
-
-
-def join_digit_groups(answer: str) -> str:
-    """`answer` with its thousands separators removed where every comma in it is one (`2,500\\pi` ->
-    `2500\\pi`); unchanged where any comma separates items (`2, 500`, `(1,000, 2)`, `1,2,3`)."""
-    if "," not in answer:
-        return answer
-    groups = [m.group() for m in _DIGIT_GROUPS.finditer(answer)]
-    if not groups or answer.count(",") != sum(g.count(",") for g in groups):
-        return answer
-    return _DIGIT_GROUPS.sub(lambda m: m.group().replace(",", ""), answer)
-
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(am|pm|a\.m\.|p\.m\.)?$", re.A | re.I)
 

@@ -42,14 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # research/ is 
 from agents.cli.args import exit_on_user_error  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
 from research.comparisons import compare_design, compare_regime, compare_selectors, design_arms  # noqa: E402
-from research.simulation import (  # noqa: E402
-    DEFAULT_START,
-    DriftTarget,
-    MeasuredStart,
-    fit_drift,
-    learnable_share_under_lag,
-    run,
-)
+from research.simulation import DEFAULT_START, MeasuredStart, run  # noqa: E402
+from research.simulation_async import learnable_share_under_lag  # noqa: E402
+from research.simulation_fit import DriftTarget, fit_drift  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUNS = [  # (label, curriculum, options)
@@ -187,7 +182,7 @@ def design(
             for k, v in measured.items()
         )
         lines += [
-            f"Fitted drift (research.simulation.fit_drift: uniform, seeds 0-{fit_seeds - 1}, {fit.runs} runs, "
+            f"Fitted drift (research.simulation_fit.fit_drift: uniform, seeds 0-{fit_seeds - 1}, {fit.runs} runs, "
             f"{time.perf_counter() - started:.0f} s): lr_question {fit.rates['lr_question']:.4g}, lr_skill "
             f"{fit.rates['lr_skill']:.4g}, lr_interference {fit.rates['lr_interference']:.4g} (held at 0: "
             f"these targets do not tell interference from more transfer). Uniform, predicted (mean +- sd over "
@@ -221,7 +216,7 @@ def design(
 
 def lags(seeds: int, pool: int) -> str:
     """The learnable share of trained groups per curriculum under reports 0, 1 and 4 requests late (out of order,
-    5% of groups evicted unread when late): research.simulation.AsyncLoop."""
+    5% of groups evicted unread when late): research.simulation_async.AsyncLoop."""
     lines = [
         "| curriculum | lag 0 (sync) | lag 1 | lag 4 | lag 4 - lag 0 (points) |",
         "|---|---|---|---|---|",

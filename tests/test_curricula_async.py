@@ -1,6 +1,6 @@
 """Late, out-of-order and missing reports (asynchronous rollouts) for every curriculum in curricula.CURRICULA.
 
-The loop is research.simulation.AsyncLoop: requests drawn while `lag` earlier ones are still attempted,
+The loop is research.simulation_async.AsyncLoop: requests drawn while `lag` earlier ones are still attempted,
 reported out of order, some groups evicted unread (NaN), some training requests never reported.
 """
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curricula import CURRICULA, make
-from research.simulation import AsyncLoop, learnable_share_under_lag
+from research.simulation_async import AsyncLoop, learnable_share_under_lag
 
 N, BATCH = 600, 16
 OPTIONS = {"learnability": {"preset": "fast"}}

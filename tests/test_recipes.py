@@ -118,7 +118,7 @@ def test_trl_recipe_runs_and_resumes_with_one_curriculum_state(tiny_dir, tmp_pat
     import torch
 
     import curricula
-    from integrations.trl.trainer import state_digest
+    from integrations.trl.rows import state_digest
 
     straight = run(tiny_dir, tmp_path / "a", processes)
     assert len(set(straight.values())) == 1  # every process made the same choices

@@ -21,35 +21,26 @@ the rewards of a generation batch from all processes, `_calculate_rewards` hands
 
 - A training batch the curriculum keeps whole (uniform, learnability, prioritized, posterior, ...): trained
   on as TRL made it.
-- Training feedback that keeps part of the rows or is not `done` (the filters; DAPO's dynamic sampling in
-  `zero_variance_filter`), with one process: the kept rows are set aside and, while the feedback is not
-  `done`, further generation batches are drawn straight from the curriculum (not through the data loader),
-  generated and scored by TRL's own code, and reported, until the curriculum's batch is complete. The step
-  then trains on exactly the kept groups (`batch_size x G` rows; prompts left-padded and completions
-  right-padded to common widths; TRL's advantages as computed within each generation batch, per group).
-  The construction checks that `batch_size x G` splits into `steps_per_generation` slices. A batch the
-  curriculum ends short (`max_num_gen_batches` reached on data too hard or too easy; none kept at all early
-  on) is filled up to `batch_size` groups with generated rows masked out of the loss (advantage 0, no
-  completion token counted), so TRL's slicing holds and the step trains on what was kept;
-  `curriculum/masked_groups` counts the fill, and a step with nothing kept warns.
+- Feedback that keeps part of the rows or is not `done` (the filters; DAPO's dynamic sampling), with one
+  process: the kept rows are set aside and further generation batches drawn straight from the curriculum,
+  generated and scored by TRL's own code, until the curriculum's batch is complete; the step trains on exactly
+  the kept groups (`batch_size x G` rows, TRL's per-group advantages). A batch the curriculum ends short
+  (`max_num_gen_batches`) is filled to `batch_size` groups with rows masked out of the loss, so TRL's slicing
+  holds (`curriculum/masked_groups`; a step with nothing kept warns).
 - The same with several processes: extra generation would have to be coordinated across processes, which
   TRL's loop does not offer; dropped rows get advantage 0 instead and a short DAPO batch is trained on as
   it is (the curriculum still completes its batch over the following generation batches).
-- A curriculum whose requests ask per-question attempt counts (`per_question_attempts`: SPEED's screening
-  and continuation), with one process: `_curriculum_requests` draws its requests itself; each question's
-  prompt is repeated as often as asked (a multiple of `num_generations`, so TRL's groups never straddle two
-  questions), generated and scored by TRL's own code, and reported. A group the feedback holds (SPEED's
-  screening attempts) waits in `curriculum_held` and joins its continuation's rows; each kept group gets
-  GRPO's advantage over all its attempts (TRL's per-group formula on the weighted reward sum; `scale_rewards`
-  "group" or "none"). The step trains on the kept groups (filled to a multiple of `steps_per_generation`
-  with masked rows, `curriculum/masked_rows`); the data loader's rows (TRL's own RepeatSampler) only pace
-  the loop and are never generated. Held groups are saved in `curriculum.pt`.
+- Per-question attempt counts (`per_question_attempts`: SPEED), one process: `_curriculum_requests` draws
+  the requests itself, repeats each prompt as often as asked (a multiple of `num_generations`), has TRL's
+  code generate and score them, and reports. A held group (SPEED's screening) waits in `curriculum_held` and
+  joins its continuation; each kept group gets GRPO's advantage over all its attempts (TRL's per-group
+  formula; `scale_rewards` "group" or "none"), filled with masked rows to a multiple of
+  `steps_per_generation`; the loader's rows only pace the loop. Held groups are saved in `curriculum.pt`.
 - A probe batch (learnability): every row gets advantage 0. The optimiser step still runs on it, so
   Adam's momentum moves the weights a little: the closest TRL allows without rewriting its loop.
 
-Every process holds an identical curriculum, fed the same gathered rewards; each checkpoint compares the
-processes' curriculum states (`state_digest`) and raises if they differ. `recipes/trl_grpo.py` is the script
-to copy (one process, or `accelerate launch --multi_gpu --num_processes N ...`).
+Every process holds an identical curriculum, fed the same gathered rewards; each checkpoint compares their
+states (`state_digest`) and raises if they differ. `recipes/trl_grpo.py` is the script to copy.
 
 Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
 `checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
@@ -57,10 +48,8 @@ the data position, so the trainer sets `args.ignore_data_skip=True` (fast-forwar
 make the curriculum draw batches it never trains on). Exact resumes need checkpoints on generation-batch
 boundaries (`save_steps` a multiple of `steps_per_generation x num_iterations / gradient_accumulation_steps`).
 
-The data loader draws one batch ahead (accelerate prefetches). With `steps_per_generation x num_iterations
-== 1` the next generation batch is therefore chosen before the rewards of the current one arrive: choices
-lag by one generation batch (`schedule.lagged_batches` counts those drawn while a probe was out). Use
-`steps_per_generation >= 2` for choices that always see the latest rewards.
+The loader draws one batch ahead (accelerate prefetches): with `steps_per_generation x num_iterations == 1`
+choices lag one generation batch (`schedule.lagged_batches`); `steps_per_generation >= 2` avoids it.
 """
 
 from __future__ import annotations
@@ -77,6 +66,7 @@ from trl.trainer.utils import nanstd
 
 from curricula.protocol import Curriculum, Feedback, HeldGroups, padded_rewards
 from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
+from integrations.trl.rows import masked_rows, merge_rows, select_rows, state_digest
 from integrations.trl.sampler import CurriculumRepeatSampler
 from mathenv.export import QUESTION_ID
 
@@ -407,97 +397,4 @@ class CurriculumGRPOTrainer(GRPOTrainer):
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
 
-#: keys of TRL's generation output that hold one row per completion; prompts are left-padded
-PROMPT_KEYS = ("prompt_ids", "prompt_mask")
-COMPLETION_KEYS = (
-    "completion_ids",
-    "completion_mask",
-    "old_per_token_logps",
-    "ref_per_token_logps",
-    "sampling_per_token_logps",
-    "importance_sampling_ratio",
-    "tool_mask",
-)
-
-
-def state_digest(state: Any) -> str:
-    """sha256 of a curriculum state dict's content (arrays by dtype, shape and bytes; dicts by sorted keys),
-    to compare states across processes and runs (a pickle's bytes also depend on object sharing)."""
-    import hashlib
-
-    h = hashlib.sha256()
-
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            h.update(b"{")
-            for k in sorted(x, key=repr):
-                h.update(repr(k).encode())
-                walk(x[k])
-            h.update(b"}")
-        elif isinstance(x, list | tuple | set | frozenset):
-            h.update(b"[")
-            for v in sorted(x, key=repr) if isinstance(x, set | frozenset) else x:
-                walk(v)
-            h.update(b"]")
-        elif isinstance(x, np.ndarray) and x.dtype != object:
-            h.update(f"{x.dtype.str}{x.shape}".encode() + np.ascontiguousarray(x).tobytes())
-        elif isinstance(x, np.ndarray):
-            walk(x.tolist())
-        else:
-            h.update(repr(x.item() if isinstance(x, np.generic) else x).encode())
-
-    walk(state)
-    return h.hexdigest()
-
-
-def select_rows(output: dict, keep: np.ndarray) -> dict:
-    """The rows `keep` (a mask, or row numbers) of a TRL generation output (text only: any other per-row
-    key is refused)."""
-    other = set(output) - set(PROMPT_KEYS) - set(COMPLETION_KEYS) - {"advantages", "num_items_in_batch"}
-    if other:
-        raise ValueError(
-            f"curriculum batches under TRL support text completions only; the generation output "
-            f"also holds {sorted(other)}"
-        )
-    keep = np.asarray(keep)
-    rows = np.flatnonzero(keep) if keep.dtype == bool else keep
-    index = torch.as_tensor(rows, device=output["advantages"].device)
-    return {k: v for k, v in output.items() if k == "num_items_in_batch"} | {
-        k: v.index_select(0, index) for k, v in output.items() if k != "num_items_in_batch" and v is not None
-    }
-
-
-def masked_rows(output: dict, n: int) -> dict:
-    """`n` rows of a generation output (repeated as needed) that add nothing to the loss: advantage 0 and
-    no completion token counted."""
-    rows = select_rows(output, np.resize(np.arange(len(output["advantages"])), n))
-    rows["advantages"] = torch.zeros_like(rows["advantages"])
-    rows["completion_mask"] = torch.zeros_like(rows["completion_mask"])
-    return rows
-
-
-def merge_rows(parts: list[dict], pad_token_id: int) -> dict:
-    """Generation outputs as one: prompts left-padded, completions right-padded to the widest, and
-    `num_items_in_batch` (the completion tokens the loss is normalised by) recounted."""
-    out = {}
-    for key in parts[0]:
-        if key == "num_items_in_batch":
-            continue
-        tensors = [p[key] for p in parts]
-        if tensors[0].dim() > 1:
-            width = max(t.shape[1] for t in tensors)
-            value = pad_token_id if key.endswith("_ids") else 0
-            left = key in PROMPT_KEYS
-            tensors = [
-                torch.nn.functional.pad(
-                    t, (width - t.shape[1], 0) if left else (0, width - t.shape[1]), value=value
-                )
-                for t in tensors
-            ]
-        out[key] = torch.cat(tensors)
-    mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
-    out["num_items_in_batch"] = mask.sum().to(parts[0]["num_items_in_batch"].dtype)
-    return out
-
-
-__all__ = ["CurriculumGRPOTrainer", "masked_rows", "merge_rows", "select_rows", "state_digest"]
+__all__ = ["CurriculumGRPOTrainer"]

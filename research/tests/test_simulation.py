@@ -5,15 +5,8 @@ import pytest
 
 from curricula import make
 from research.comparisons import compare_regime, regime_arms
-from research.simulation import (
-    DEFAULT_START,
-    DriftTarget,
-    Learner,
-    MeasuredStart,
-    SimulatedArm,
-    fit_drift,
-    run_steps,
-)
+from research.simulation import DEFAULT_START, Learner, MeasuredStart, SimulatedArm, run_steps
+from research.simulation_fit import DriftTarget, fit_drift
 
 
 def test_the_learner_learns_only_where_attempts_disagree():

@@ -42,10 +42,9 @@ the rewards of a generation batch from all processes, `_calculate_rewards` hands
 Every process holds an identical curriculum, fed the same gathered rewards; each checkpoint compares their
 states (`state_digest`) and raises if they differ. `recipes/trl_grpo.py` is the script to copy.
 
-Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each
-`checkpoint-<step>` folder and read back by `train(resume_from_checkpoint=...)`. The curriculum's state is
-the data position, so the trainer sets `args.ignore_data_skip=True` (fast-forwarding the loader would
-make the curriculum draw batches it never trains on). Exact resumes need checkpoints on generation-batch
+Checkpoints: `curriculum.pt` (the schedule's and curriculum's state) is written into each `checkpoint-<step>`
+and read back by `train(resume_from_checkpoint=...)`. It is the data position, so the trainer sets
+`args.ignore_data_skip=True` (fast-forwarding the loader would draw batches it never trains on). Exact resumes need checkpoints on generation-batch
 boundaries (`save_steps` a multiple of `steps_per_generation x num_iterations / gradient_accumulation_steps`).
 
 The loader draws one batch ahead (accelerate prefetches): with `steps_per_generation x num_iterations == 1`
@@ -64,7 +63,8 @@ from torch.utils.data import Sampler
 from trl import GRPOTrainer
 from trl.trainer.utils import nanstd
 
-from curricula.protocol import Curriculum, Feedback, HeldGroups, padded_rewards
+from curricula.completions import HeldGroups
+from curricula.protocol import Curriculum, Feedback, padded_rewards
 from curricula.schedule import CURRICULUM_CHECKPOINT, BatchSchedule
 from integrations.trl.rows import masked_rows, merge_rows, select_rows, state_digest
 from integrations.trl.sampler import CurriculumRepeatSampler

@@ -87,7 +87,6 @@ def ascii_digits(text: str) -> str:
     return text if text.isascii() else text.translate(_DIGITS)
 
 
-@lru_cache(maxsize=65_536)
 def join_digit_groups(answer: str) -> str:
     """`answer` with its thousands separators removed where every comma in it is one (`2,500\\pi` ->
     `2500\\pi`); unchanged where any comma separates items (`2, 500`, `(1,000, 2)`, `1,2,3`)."""
@@ -99,6 +98,7 @@ def join_digit_groups(answer: str) -> str:
     return _DIGIT_GROUPS.sub(lambda m: m.group().replace(",", ""), answer)
 
 
+@lru_cache(maxsize=65_536)
 def normalize(answer: str) -> str:
     """A canonical string for `answer`: equal strings here mean equal answers."""
     s = answer.strip()

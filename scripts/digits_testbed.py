@@ -287,7 +287,12 @@ def analyse(args: argparse.Namespace) -> None:
         f"result):\n\n{tables.reevaluation_table(pool, runs, ['mean@k', 'pass@1'])}"
         + f"\n\nIn-training curves, paired with uniform by seed:\n\n{tables.cells_table(summaries, budgets)}"
         + f"\n\nShares of the questions attempted for training, by arm:\n\n{tables.shares_table(summaries)}\n"
-        + _plots(runs, ROOT / "docs" if args.write else RUNS)
+        + tables.plot_links(
+            [r.out for r in runs],
+            ROOT / "docs" if args.write else RUNS,
+            "digits",
+            "digits testbed (GRPO): mean, min-max over seeds",
+        )
     )
     print(body)
     (RUNS / "analysis.json").write_text(
@@ -295,27 +300,6 @@ def analyse(args: argparse.Namespace) -> None:
     )
     if args.write:
         tables.write_section("digits-grid", body)
-
-
-def _plots(runs: list[grid.Run], folder: Path) -> str:
-    """Every arm's curves (mean over seeds, min-max band) against iterations and against attempts generated."""
-    from agents.curves import plot
-
-    links = []
-    for x in ("step", "compute"):
-        png = folder / f"results_digits_grpo_{x}.png"
-        try:
-            plot(
-                [r.out for r in runs],
-                png,
-                x=x,
-                smooth=5,
-                title="digits testbed (GRPO): mean, min-max over seeds",
-            )
-        except ImportError:
-            return ""
-        links.append(f"![digits {x}]({png.name})")
-    return "\n" + "\n".join(links) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:

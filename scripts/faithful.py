@@ -244,7 +244,12 @@ def analyse(args: argparse.Namespace) -> None:
         f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
         f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
         + _by_buffer_age(runs, by_name, shares)
-        + _plots(runs, DOCS if args.write else RUNS)
+        + tables.plot_links(
+            [r.out for r in runs],
+            DOCS if args.write else RUNS,
+            "faithful",
+            "pre-registered test (GRPO): mean and min-max over seeds",
+        )
     )
     print(body)
     (RUNS / "analysis.json").write_text(
@@ -269,28 +274,6 @@ def _by_buffer_age(
         f"zero-advantage share{reference} by iterations since the buffer's last refresh:\n\n"
         f"{tables.buffer_age_table(by_run)}\n"
     )
-
-
-def _plots(runs: list[grid.Run], folder: Path) -> str:
-    """Curves of every arm (mean over seeds, min-max band) against steps and against attempts generated, drawn
-    into `folder` (docs/ only with --write), as Markdown image links; empty when matplotlib is not installed."""
-    from agents.curves import plot
-
-    links = []
-    for x in ("step", "compute"):
-        png = folder / f"results_faithful_grpo_{x}.png"
-        try:
-            plot(
-                [r.out for r in runs],
-                png,
-                x=x,
-                smooth=5,
-                title="pre-registered test (GRPO): mean and min-max over seeds",
-            )
-        except ImportError:
-            return ""
-        links.append(f"![faithful {x}]({png.name})")
-    return "\n" + "\n".join(links) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:

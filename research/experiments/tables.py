@@ -329,3 +329,20 @@ def preregistered_table(
         else f"\n\nValidity gates (fixed in advance): **{status}**.\n\n"
         + markdown_table(["gate", "value", "needs", "verdict"], gate_rows)
     )
+
+
+def plot_links(outs: Sequence[Path], folder: Path, label: str, title: str) -> str:
+    """Curves of every arm's runs (`outs`; mean over seeds, min-max band) against steps and against attempts
+    generated, drawn into `folder` as `results_<label>_grpo_<x>.png` (docs/ only when a table is written), as
+    Markdown image links; empty when matplotlib is not installed."""
+    from agents.curves import plot
+
+    links = []
+    for x in ("step", "compute"):
+        png = folder / f"results_{label}_grpo_{x}.png"
+        try:
+            plot(list(outs), png, x=x, smooth=5, title=title)
+        except ImportError:
+            return ""
+        links.append(f"![{label} {x}]({png.name})")
+    return "\n" + "\n".join(links) + "\n"

@@ -7,7 +7,7 @@ solves (p = 0) has zero advantage and teaches nothing. Learning to Reason at the
 and what it costs, on the digits testbed (a 0.5M-parameter policy warm-started on multi-digit arithmetic with
 column-by-column solutions, which it learnt as a procedure: docs/results.md, section 6):
 
-1. warm-start the testbed policy (agents.models.warm_start: about 6 CPU-minutes the first time, then cached);
+1. warm-start the testbed policy (agents.models.warm_start: about 4 minutes the first time on 2 cores, then cached);
 2. train it with GRPO for --steps steps twice from the same start: questions drawn uniformly, then drawn for
    learnability (the paper's `very_fast` buffer scaled to 16 questions a step: curricula.buffer_options);
 3. print each run's summary, the two side by side, and draw both into one PNG against attempts generated.

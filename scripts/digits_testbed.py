@@ -236,7 +236,7 @@ def run_grid(args: argparse.Namespace) -> None:
         runs,
         args.workers,
         1,
-        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+        on_done=grid.print_done,
     )
 
 
@@ -260,12 +260,9 @@ def analyse(args: argparse.Namespace) -> None:
         pairs=[(arm, "uniform") for arm in SECONDARY if sum(r.arm == arm for r in runs) >= 2],
         **GATES,
     )
-    by_name = {r.name: r.records() for r in runs}
-    records = {
-        cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()
-    }
+    records = grid.records_by_cell(runs)
     summaries, budgets = summarise_cells(records)
-    shares = {r.name: training_shares(by_name[r.name]) for r in runs}
+    shares = {r.name: training_shares(records[r.cell][r.seed]) for r in runs}
     body = (
         f"### The second pre-registered test (GRPO on the digits testbed)\n\nWritten by "
         f"`{tables.command_line(__file__, sys.argv[1:])}` on {tables.machine_line()}; {len(runs)} finished "

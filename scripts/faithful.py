@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> None:
         runs,
         args.workers,
         1,
-        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+        on_done=grid.print_done,
     )
 
 
@@ -225,12 +225,9 @@ def analyse(args: argparse.Namespace) -> None:
         "\nHolm's correction runs over the four primary comparisons. Seed extension (learnability minus "
         f"compute-matched uniform on the training pool): {'**needed**: run seeds 8-11' if extend else 'not needed'}.",
     ]
-    by_name = {r.name: r.records() for r in runs}  # each run's metrics.jsonl read once
-    records = {
-        cell: {s: by_name[r.name] for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()
-    }
+    records = grid.records_by_cell(runs)
     summaries, budgets = summarise_cells(records)
-    shares = {r.name: training_shares(by_name[r.name]) for r in runs}
+    shares = {r.name: training_shares(records[r.cell][r.seed]) for r in runs}
     body = (
         f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
         f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
@@ -243,7 +240,7 @@ def analyse(args: argparse.Namespace) -> None:
         + f"\n\nIn-training curves (200 held-out questions every {config.eval_every} iterations), paired with "
         f"uniform by seed:\n\n{tables.cells_table(summaries, budgets)}\n\nShares of the questions attempted "
         f"for training, by arm:\n\n{tables.shares_table(summaries)}\n"
-        + _by_buffer_age(runs, by_name, shares)
+        + _by_buffer_age(runs, records, shares)
         + tables.plot_links(
             [r.out for r in runs],
             DOCS if args.write else RUNS,
@@ -260,10 +257,12 @@ def analyse(args: argparse.Namespace) -> None:
 
 
 def _by_buffer_age(
-    runs: list[grid.Run], records: dict[str, list[dict[str, Any]]], shares: dict[str, dict[str, float]]
+    runs: list[grid.Run],
+    records: dict[str, dict[int, list[dict[str, Any]]]],
+    shares: dict[str, dict[str, float]],
 ) -> str:
     """The learnability arm's shares by buffer age (exploratory, not registered): do its picks go stale?"""
-    by_run = {r.name: shares_by_buffer_age(records[r.name]) for r in runs if r.arm == "learnability"}
+    by_run = {r.name: shares_by_buffer_age(records[r.cell][r.seed]) for r in runs if r.arm == "learnability"}
     by_run = {name: ages for name, ages in by_run.items() if ages}
     if not by_run:
         return ""

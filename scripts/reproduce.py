@@ -175,10 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         runs,
         args.workers,
         args.threads,
-        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.name} {r.seconds:.0f}s", flush=True),
+        on_done=grid.print_done,
     )
     wall = time.perf_counter() - t0
-    records = {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in grid.by_cell(runs).items()}
+    records = grid.records_by_cell(runs)
     summaries, budgets = summarise_cells(records)
     step_seconds = sum(
         x.get("time/step", 0.0) for by_seed in records.values() for recs in by_seed.values() for x in recs

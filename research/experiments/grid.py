@@ -295,3 +295,14 @@ def by_cell(runs: Iterable[Run]) -> dict[str, dict[int, Run]]:
     for run in runs:
         out.setdefault(run.cell, {})[run.seed] = run
     return out
+
+
+def records_by_cell(runs: Iterable[Run]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Each run's metric records (its metrics.jsonl read once), by table row then seed: what
+    research.experiments.analysis.summarise_cells reads."""
+    return {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in by_cell(runs).items()}
+
+
+def print_done(result: RunResult, i: int, n: int) -> None:
+    """`run_grid`'s progress line for a finished run: `[i/n] name seconds`."""
+    print(f"[{i}/{n}] {result.run.name} {result.seconds:.0f}s", flush=True)

@@ -35,9 +35,11 @@ def training_shares(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     last quarter of them (`zero_advantage_first`, `..._last`: does the share grow as the policy learns?);
     `zero_advantage_trained` over the trained groups only (`trained_zero_advantage`)."""
     out = {}
-    derived = [{**r, "zero_advantage_trained": trained_zero_advantage(r)} for r in records]
-    for name, key in {**SHARE_KEYS, "zero_advantage_trained": "zero_advantage_trained"}.items():
-        values = [r[key] for r in derived if r.get("step", 0) > 0 and r.get(key) is not None]
+    readers = {name: (lambda r, key=key: r.get(key)) for name, key in SHARE_KEYS.items()}
+    readers["zero_advantage_trained"] = trained_zero_advantage
+    steps = [r for r in records if r.get("step", 0) > 0]
+    for name, read in readers.items():
+        values = [v for v in map(read, steps) if v is not None]
         out[name] = float(np.mean(values)) if values else math.nan
         quarter = max(1, len(values) // 4)
         out[f"{name}_first"] = float(np.mean(values[:quarter])) if values else math.nan

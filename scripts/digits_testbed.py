@@ -241,7 +241,8 @@ def run_grid(args: argparse.Namespace) -> None:
 
 
 def analyse(args: argparse.Namespace) -> None:
-    runs = [r for r in planned() if grid.finished(r)]
+    every = planned()
+    runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/digits_testbed.py grid")
     if GATES is None:
@@ -266,7 +267,7 @@ def analyse(args: argparse.Namespace) -> None:
     body = (
         f"### The second pre-registered test (GRPO on the digits testbed)\n\nWritten by "
         f"`{tables.command_line(__file__, sys.argv[1:])}` on {tables.machine_line()}; {len(runs)} finished "
-        f"runs of {len(planned())}. Design: [{REGISTRATION.removeprefix('docs/')}]"
+        f"runs of {len(every)}. Design: [{REGISTRATION.removeprefix('docs/')}]"
         f"({REGISTRATION.removeprefix('docs/')}).\n\n"
         f"**Held-out** ({held['start']['questions']} distinct `test` texts, {HELD_OUT.k} answers each at "
         f"temperature {HELD_OUT.temperature:g}), start {100 * pre.start:.1f}%. Gates first, then the primary "

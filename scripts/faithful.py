@@ -205,7 +205,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def analyse(args: argparse.Namespace) -> None:
-    runs = [r for r in planned() if grid.finished(r)]
+    every = planned()
+    runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/faithful.py grid")
     config = runs[0].config
@@ -230,7 +231,7 @@ def analyse(args: argparse.Namespace) -> None:
     shares = {r.name: training_shares(records[r.cell][r.seed]) for r in runs}
     body = (
         f"### The pre-registered test (GRPO)\n\nWritten by `{tables.command_line(__file__, sys.argv[1:])}` on "
-        f"{tables.machine_line()}; {len(runs)} finished runs of {len(planned())}. Design: "
+        f"{tables.machine_line()}; {len(runs)} finished runs of {len(every)}. Design: "
         f"[docs/preregistration.md](preregistration.md).\n\n"
         + "\n".join(lines)
         + f"\n\nHeld-out ({HELD_OUT.k} samples at {HELD_OUT.temperature}, and greedy), per arm and level:\n\n"

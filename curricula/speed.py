@@ -16,25 +16,21 @@ from curricula.zero_variance import ZeroVarianceFilter
 class Speed(ZeroVarianceFilter):
     """Selective prompting with efficient estimation of difficulty: screening, then continuation.
 
-    SPEED's two-phase inference (arXiv 2506.09016). What could be read of the paper from here (2026-12-07):
-    its abstract and the opening of its introduction (arxiv.org/html/2506.09016v1), the opening of its
-    project page (zanette-labs.github.io/speed-rl: prompts with pass rates near 0% or 100% have a low
-    signal-to-noise ratio and are identified and excluded before the training batch is built), a summary
-    naming "a two-phase inference scheme and lightweight difficulty estimation", and a review quoting its
-    Theorem 3.1 (for RLOO with N rollouts, SNR <= 4 N P (1 - P), which vanishes at pass rate P = 0 or 1:
-    the reason for the thresholds below). Its method section (the algorithm, N_init, P_low / P_high, how
-    the screening attempts join training) was not reachable, and no public code for it is indexed, so the
-    rule below is the issue's one-line statement of it, not checked line by line.
+    SPEED's two-phase inference (arXiv 2506.09016; the thresholds follow its Theorem 3.1, SNR <= 4 N P (1 - P)
+    for RLOO with N rollouts, zero at P = 0 or 1). Checked on 2026-12-07 against the authors' code (the SPEED
+    commits of github.com/guanning03/JSPO-Official, up to 32e4097: `verl/trainer/ppo/data_controller.py`,
+    `recipe/dapo/src/fast_dapo_ray_trainer.py`, the `run_fast_*.sh` scripts); the paper's method text itself
+    was not readable here. Where this class agrees with that code: the screening test (0 < p^ < 1, strict, on
+    0/1 accuracy), the screening and continuation attempts trained as one group of N, both phases carried in
+    one generation call, and qualified questions carried over to later batches. Where it differs, see the end.
 
     Every new candidate is attempted N_init times (`screen_attempts`); a candidate qualifies when its
     screening pass rate p^ lies strictly between the thresholds, P_low < p^ < P_high (defaults 0 and 1:
     neither all solved nor all failed); qualified questions get N - N_init more attempts (`group_size` = N,
     the trained group), and the screening attempts are trained on with the continuation's, as one group.
     One request carries both phases (the continuation of one batch generated with the screening of the
-    next, as summaries describe the paper's pipelined inference; unchecked): the continuation of questions
-    screened earlier (N - N_init attempts each) and the screening of new candidates (N_init each), so a
-    request asks per-question attempt
-    counts (`Request.attempts` an array, `Request.continues` marking the continuations). A screening group
+    next, as in the authors' code): the continuation of questions screened earlier (N - N_init attempts
+    each) and the screening of new candidates (N_init each), so a request asks per-question attempt counts (`Request.attempts` an array, `Request.continues` marking the continuations). A screening group
     that qualifies is held (`Feedback.hold`): the driver keeps its attempts and joins the continuation's to
     them; a continuation group is kept. Qualified questions beyond what the batch needs stay held for the
     next batch (a buffer of qualified prompts); the training batch is done when `batch_size`
@@ -42,9 +38,14 @@ class Speed(ZeroVarianceFilter):
 
     `screen_batch_size` new candidates are screened per request (default `batch_size`), and
     `max_num_gen_batches` caps the requests of one training batch (0: none; at the cap the batch ends short
-    with a warning, as `zero_variance_filter`). Differences: the paper's thresholds and N are settings of
-    its runs; here P_low = 0, P_high = 1, N = 8 (the wrapper's default G; drivers pass their own G) and
-    N_init = N / 2 by default.
+    with a warning, as `zero_variance_filter`). Differences from the authors' code: (1) their scripts use
+    N_init = 4 (or 6) of N = 20-24, and require N - N_init to be a multiple of N_init; here N is the driver's G
+    (8 by default) and N_init = N / 2; (2) every call of theirs screens a fresh batch of 4x the training batch
+    and continues every question that qualified, buffering finished groups; here a request screens only when
+    the held questions cannot fill the batch, `screen_batch_size` defaults to 1x, and only the questions the
+    batch needs are continued (the rest stay held, screened but not continued); (3) their cap is 50 calls and
+    stops the run when reached; here 10 (DAPO's) ends the batch short; (4) a question already held or being
+    continued is not screened again (theirs may be).
     Statistics: a continued question's `p` is its continuation's share solved; every attempt, screening or
     continuation, counts once in `curriculum/train_attempts`, the screening attempts of candidates that did
     not qualify also in `curriculum/discarded_attempts`.

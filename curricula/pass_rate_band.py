@@ -14,22 +14,23 @@ from curricula.zero_variance import ZeroVarianceFilter
 class PassRateBand(ZeroVarianceFilter):
     """Keep the groups whose share of solved attempts lies in [low, high], both edges included; refill.
 
-    The paper's balanced filter (arXiv 2504.03380, the filtered "stack" of rollouts of its Figure 1):
-    attempt a generation batch, keep the groups with low <= pass rate <= high (its balanced setting is
-    [0.25, 0.75]), and sample again until `batch_size` groups are kept (its "stack" of filtered rollouts);
-    the same loop as DAPO's dynamic sampling (`zero_variance_filter`, whose band is the open (0, 1)), and
-    the one asked for in verl issue 2791 (a pass-rate range for the filter). The band is inclusive: with
-    G = 8, pass rates 2/8 and 6/8 are kept, 1/8 and 7/8 are not.
+    The balanced filter of arXiv 2504.03380 (its Figure 1's filtered "stack" of rollouts): attempt a
+    generation batch, keep the groups with low <= pass rate <= high, and sample again until `batch_size`
+    groups are kept; the same loop as DAPO's dynamic sampling (`zero_variance_filter`, whose band is the open
+    (0, 1)), and the band-pass filter asked for in verl issue 2791 (its example band is [0.2, 0.8], edges
+    included in the pull request that answered it). Only the paper's abstract and third-party summaries were
+    readable here (2026-12-07): the default band [0.25, 0.75], its inclusive edges and the refill rule are
+    not checked against the paper's method text (one summary gives the band as an open interval). With
+    G = 8 and these defaults, pass rates 2/8 and 6/8 are kept, 1/8 and 7/8 are not.
 
     `max_num_gen_batches` caps the generation batches of one training batch (the first draw and its refills;
-    0 = no cap): at the cap the batch ends short, with a warning, as `zero_variance_filter` does.
-    Difference: the paper trains on whatever its stack holds after a fixed number of rollout rounds; here the
-    cap is the number of rounds, and the batch is exactly `batch_size` groups whenever it fills earlier.
+    0 = no cap): at the cap the batch ends short, with a warning, as `zero_variance_filter` does (and as
+    MoPPS's released DAPO trainer does at its cap of 10).
     """
 
     name = "pass_rate_band"
     options_doc: ClassVar[dict[str, str]] = {
-        "low": "lowest pass rate kept (inclusive; the paper's balanced band is [0.25, 0.75])",
+        "low": "lowest pass rate kept (inclusive; default band [0.25, 0.75], unchecked against the paper's text)",
         "high": "highest pass rate kept (inclusive)",
         "gen_batch_size": "questions per generation batch (None: batch_size)",
         "max_num_gen_batches": "cap on generation batches (first draw + refills) per training batch; 0: none",

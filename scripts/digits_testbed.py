@@ -280,16 +280,23 @@ def analyse(args: argparse.Namespace) -> None:
             if secondary.comparisons
             else "(none yet)"
         )
+        + "\n\n"
+        + tables.comparisons_plot(
+            {"primary": pre.comparisons, "secondary": secondary.comparisons},
+            (ROOT / "docs" if args.write else RUNS) / "results_digits_comparisons.png",
+            "digits testbed (GRPO): held-out mean@4, each arm minus its reference, paired by seed",
+        )
         + f"\n\nHeld-out per arm and level:\n\n{tables.reevaluation_table(held, runs, ['mean@k', 'pass@1'])}"
         + f"\n\nTraining pool (all {config.num_questions} questions, the same settings; not a held-out "
         f"result):\n\n{tables.reevaluation_table(pool, runs, ['mean@k', 'pass@1'])}"
         + f"\n\nIn-training curves, paired with uniform by seed:\n\n{tables.cells_table(summaries, budgets)}"
         + f"\n\nShares of the questions attempted for training, by arm:\n\n{tables.shares_table(summaries)}\n"
+        + "\nThe primary arms' curves (each secondary run draws its own, `curves.png` in its folder):\n"
         + tables.plot_links(
-            [r.out for r in runs],
+            [r.out for r in runs if r.arm in PRIMARY],
             ROOT / "docs" if args.write else RUNS,
             "digits",
-            "digits testbed (GRPO): mean, min-max over seeds",
+            "digits testbed (GRPO), primary arms: mean, min-max over seeds",
         )
     )
     print(body)

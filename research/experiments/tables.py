@@ -346,3 +346,41 @@ def plot_links(outs: Sequence[Path], folder: Path, label: str, title: str) -> st
             return ""
         links.append(f"![{label} {x}]({png.name})")
     return "\n" + "\n".join(links) + "\n"
+
+
+def comparisons_plot(families: Mapping[str, Sequence[Comparison]], png: Path, title: str) -> str:
+    """Every comparison's paired difference with its 95% interval, one row each, families top to bottom, a
+    line at zero: the answer to "which arm beat its reference, by how much" in one picture, where a curve plot
+    of every arm would be unreadable. Returns its Markdown image link; empty without matplotlib or rows."""
+    rows = [(family, c) for family, cs in families.items() for c in cs if c.paired.n >= 2]
+    if not rows:
+        return ""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ""
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.4))
+    palette = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    colours = {family: palette[i % len(palette)] for i, family in enumerate(families)}
+    for y, (family, c) in enumerate(reversed(rows)):
+        p = c.paired
+        ax.errorbar(100 * p.mean, y, xerr=100 * p.half_width, fmt="o", color=colours[family], capsize=3)
+        ax.text(
+            1.02, y, f"n {p.n}, Holm p {fmt_p(c.p_holm)}", transform=ax.get_yaxis_transform(), va="center"
+        )
+    ax.set_yticks(range(len(rows)), [f"{c.arm} minus {c.reference}" for _, c in reversed(rows)])
+    for label, (family, _) in zip(ax.get_yticklabels(), reversed(rows), strict=True):
+        label.set_color(colours[family])
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("paired difference, points (mean and 95% t interval over seeds)")
+    named = ", ".join(f"{family} in {colour.removeprefix('tab:')}" for family, colour in colours.items())
+    ax.set_title(f"{title}; {named}", fontsize=9)
+    ax.margins(x=0.1, y=0.5 / len(rows))
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return f"![{png.stem}]({png.name})\n"

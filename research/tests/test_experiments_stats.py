@@ -210,6 +210,23 @@ def test_gates_void_the_result_and_holm_adjusts_the_primary_comparisons():
     assert not analysis.validity_gates(primary, start=0.30, zero_share=zero)[2].passed
 
 
+def test_comparisons_plot_draws_one_row_per_comparison_with_two_or_more_seeds(tmp_path):
+    pytest.importorskip("matplotlib")
+    import struct
+
+    two = analysis.primary_comparisons(
+        {"a": {0: 0.5, 1: 0.6, 2: 0.55}, "u": {0: 0.5, 1: 0.55, 2: 0.5}}, [("a", "u")]
+    )
+    one = analysis.primary_comparisons({"b": {0: 0.5}, "u": {0: 0.5}}, [("b", "u")])
+    png = tmp_path / "forest.png"
+    link = tables.comparisons_plot({"primary": two, "secondary": two + one}, png, "t")
+    assert link == "![forest](forest.png)\n"
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the PNG header's size
+    assert height == round((0.45 * 2 + 1.4) * 120)  # two rows: the one-seed comparison is left out
+    assert tables.comparisons_plot({"secondary": one}, tmp_path / "none.png", "t") == ""
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_training_shares_average_over_training_steps():
     xs, ys = linear(0.2, 0.6)
     recs = records(xs, ys, 128)

@@ -11,6 +11,9 @@
 Settings are the `digits` preset (agents/presets.py); `--set key=value` changes one field for an attempt
 (each attempt has its own folder under runs/digits/gate/, named by its changes, and its own line in the table).
 Resumable: finished runs are reused, cut ones resumed. One torch thread a run, `--workers` runs at a time.
+runs/ is ignored by git and gone with a new checkout, so every finished run's results (config, metrics,
+summary and re-evaluation scores; not its checkpoints) are copied into research/results/digits/, which is
+committed: each stage restores from there first, so a grid continues in a new checkout from its last commit.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from research.experiments.stats import compute_matched_questions, probe_attempts
 
 RUNS = Path("runs/digits")
 ROOT = Path(__file__).resolve().parent.parent
+#: the committed copy of every finished run's results (research.experiments.grid.archive), one folder per run
+ARCHIVE = ROOT / "research" / "results" / "digits"
 REGISTRATION = "docs/preregistration-2.md"
 #: the gate's seeds: never used by the grid
 GATE_SEEDS = (900, 901)
@@ -99,6 +104,10 @@ def gate(args: argparse.Namespace) -> None:
         )
         for seed in GATE_SEEDS
     ]
+    saved = ARCHIVE / "gate" / folder.name
+    for run in runs:
+        grid.restore(run.out, saved / run.out.name)
+    grid.restore(folder, saved)
     print(f"gate: {len(runs)} uniform runs into {folder}", flush=True)
     grid.run_grid(
         runs,
@@ -131,19 +140,29 @@ def gate(args: argparse.Namespace) -> None:
     print("held-out mean@k by level, start -> each seed (%):", by_level)
     (folder / "gate.json").write_text(
         json.dumps(
-            {"changes": changes, "held_out": held, "train_pool": pool, "line": line}, indent=1, default=str
+            {
+                "changes": changes,
+                "held_out": held,
+                "train_pool": pool,
+                "line": line,
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+            indent=1,
+            default=str,
         )
     )
+    grid.archive(folder, saved)  # the start's scores
+    (saved / "gate.json").write_bytes((folder / "gate.json").read_bytes())
+    for run in runs:
+        grid.archive(run.out, saved / run.out.name)
     if args.write:
         write_gate_table()
 
 
 def write_gate_table() -> None:
-    """Every gate attempt so far (each folder's gate.json), one line each, into docs/results.md."""
-    lines = [
-        json.loads(p.read_text())["line"]
-        for p in sorted((RUNS / "gate").glob("*/gate.json"), key=lambda p: p.stat().st_mtime)
-    ]
+    """Every gate attempt so far (each archived gate.json, oldest first), one line each, into docs/results.md."""
+    attempts = [json.loads(p.read_text()) for p in (ARCHIVE / "gate").glob("*/gate.json")]
+    lines = [a["line"] for a in sorted(attempts, key=lambda a: a.get("written", ""))]
     body = (
         "### The transfer gate (uniform only)\n\n"
         f"Written by `python scripts/digits_testbed.py gate --write` on {tables.machine_line()}. Each attempt: "
@@ -226,22 +245,45 @@ def planned() -> list[grid.Run]:
     return runs + grid.plan({"grpo": config}, {"grpo": secondary}, SECONDARY_SEEDS, RUNS / "grid")
 
 
+def restore(runs: list[grid.Run]) -> None:
+    """Every run's archived results back into its folder (runs/ is not in git; the archive is), and the start
+    policy's scores."""
+    restored = [r.name for r in runs if grid.restore(r.out, ARCHIVE / r.name)]
+    grid.restore(RUNS, ARCHIVE / "start")
+    if restored:
+        print(f"restored {len(restored)} runs from {ARCHIVE.relative_to(ROOT)}", flush=True)
+
+
+def save(run: grid.Run) -> None:
+    """A finished run's results into the archive (commit research/results/digits/ to keep them)."""
+    grid.archive(run.out, ARCHIVE / run.name)
+
+
 def run_grid(args: argparse.Namespace) -> None:
+    unknown = sorted(set(args.only or ()) - set(PRIMARY + SECONDARY))
+    if unknown:
+        raise UserError(
+            f"--only {' '.join(unknown)}: not an arm of the design; choose from {' '.join(PRIMARY + SECONDARY)}"
+        )
     registered()
-    runs = planned()
-    if args.only:
-        runs = [r for r in runs if r.arm in args.only]
+    runs = [r for r in planned() if not args.only or r.arm in args.only]
+    restore(runs)
+    for run in runs:
+        if grid.finished(run):
+            save(run)  # a run finished before archiving existed, or by an older grid process
     print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
-    grid.run_grid(
-        runs,
-        args.workers,
-        1,
-        on_done=grid.print_done,
-    )
+
+    def done(result: grid.RunResult, i: int, n: int) -> None:
+        save(result.run)
+        grid.print_done(result, i, n)
+
+    grid.run_grid(runs, args.workers, 1, on_done=done)
+    print(f"archived into {ARCHIVE.relative_to(ROOT)}: commit it to keep the results", flush=True)
 
 
 def analyse(args: argparse.Namespace) -> None:
     every = planned()
+    restore(every)
     runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/digits_testbed.py grid")
@@ -251,6 +293,9 @@ def analyse(args: argparse.Namespace) -> None:
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
     pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
+    for run in runs:
+        save(run)  # with its scores
+    grid.archive(RUNS, ARCHIVE / "start")
     pre = holm_across({"held_out": preregistered(held, runs, zero_share="zero_advantage_trained", **GATES)})[
         "held_out"
     ]

@@ -78,11 +78,16 @@ def test_a_mistake_is_one_line_and_status_2(command, argv, message, tmp_path, ca
         (["agents.train", "--curriculum", "foo"], "invalid choice: 'foo'"),
         (["agents.evaluate", "--levels", "11"], "--levels 11"),
         (["agents.plots", "no/such/run"], "no such folder"),
+        # an experiment script: a typo in an arm name is refused before the grid plans or trains anything
+        (
+            ["scripts/digits_testbed.py", "grid", "--only", "unifrom"],
+            "--only unifrom: not an arm of the design",
+        ),
     ],
 )
 def test_the_real_command_line_prints_one_line_and_exits_2(argv, message, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", *argv],
+        [sys.executable, *(argv if argv[0].endswith(".py") else ["-m", *argv])],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,6 +10,7 @@ uniform arm raises `questions_per_step`). Settings shared by every arm come from
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import multiprocessing as mp
 import os
@@ -301,6 +302,56 @@ def records_by_cell(runs: Iterable[Run]) -> dict[str, dict[int, list[dict[str, A
     """Each run's metric records (its metrics.jsonl read once), by table row then seed: what
     research.experiments.analysis.summarise_cells reads."""
     return {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in by_cell(runs).items()}
+
+
+#: a finished run's files that its tables read (its checkpoints are not): small enough to commit, so a grid's
+#: results outlive its runs folder, which git ignores and a new checkout does not have
+ARCHIVED = ("config.json", "summary.json", "reevaluate_*.json")
+METRICS = "metrics.jsonl"
+
+
+def archive(folder: str | Path, dest: str | Path) -> list[Path]:
+    """Copy `folder`'s results (ARCHIVED, and metrics.jsonl gzipped) into `dest`; returns the files written.
+    Byte-for-byte the same for the same results (gzip without a time stamp), so a second call changes nothing
+    that git sees."""
+    folder, dest = Path(folder), Path(dest)
+    written = []
+    sources = [p for pattern in ARCHIVED for p in sorted(folder.glob(pattern))]
+    metrics = folder / METRICS
+    for path in sources + ([metrics] if metrics.exists() else []):
+        data = path.read_bytes()
+        target = dest / path.name
+        if path.name == METRICS:
+            data, target = gzip.compress(data, mtime=0), dest / f"{METRICS}.gz"
+        if target.exists() and target.read_bytes() == data:
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+    return written
+
+
+def restore(folder: str | Path, dest: str | Path) -> list[Path]:
+    """Put an archived run's results (see `archive`) back into `folder`: every file it lacks, and the metrics
+    when the folder's are shorter (a run cut before its archived copy finished). Files the folder already has
+    are kept, so newer results are never overwritten by older ones. Returns the files written."""
+    folder, dest = Path(folder), Path(dest)
+    written = []
+    for saved in sorted(dest.glob("*")) if dest.is_dir() else []:
+        if saved.name == f"{METRICS}.gz":
+            data, target = gzip.decompress(saved.read_bytes()), folder / METRICS
+            if target.exists() and len(target.read_bytes().splitlines()) >= len(data.splitlines()):
+                continue
+        elif any(saved.match(pattern) for pattern in ARCHIVED):
+            data, target = saved.read_bytes(), folder / saved.name
+            if target.exists():
+                continue
+        else:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+    return written
 
 
 def print_done(result: RunResult, i: int, n: int) -> None:

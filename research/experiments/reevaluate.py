@@ -81,15 +81,24 @@ def question_ids(config: TrainConfig, eval_set: EvalSet) -> tuple[dict[str, Any]
     return kwargs, ids
 
 
+def cached(job: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The job's score from its cache file when that was written under the same settings, else None."""
+    cache = Path(job["cache"])
+    if not cache.exists():
+        return None
+    saved = json.loads(cache.read_text())
+    settings = {k: v for k, v in job.items() if k not in ("threads", "cache")}
+    return saved if saved.get("settings") == settings else None
+
+
 def score_one(job: dict[str, Any]) -> dict[str, Any]:
     """One policy on the set (in a worker process), read from its cache when the settings match."""
+    saved = cached(job)
+    if saved is not None:
+        return saved
     job = dict(job)
     torch.set_num_threads(job.pop("threads"))
     cache = Path(job.pop("cache"))
-    if cache.exists():
-        saved = json.loads(cache.read_text())
-        if saved.get("settings") == job:
-            return saved
     env = gym.make("MathReasoning-v0", **job["env"]).unwrapped
     s = job["set"]
     result = evaluate_questions(
@@ -118,7 +127,8 @@ def reevaluate(
 ) -> dict[str, dict[str, Any]]:
     """Score each policy (`name: (model, cache folder)`; a model given as a Path is a saved policy) on `eval_set` built from `config`'s pools (its
     dataset, levels, instruction, training pool); returns `name: score` (agents.eval_policy's result, with
-    `pass@1`, `mean@k`, `per_level`). A policy whose model folder is missing is left out (and named)."""
+    `pass@1`, `mean@k`, `per_level`). A policy whose model folder is missing is read from its cache (a run
+    restored from an archive keeps its scores, not its checkpoints), else left out (and named)."""
     kwargs, ids = question_ids(config, eval_set)
     common = {
         "env": json.loads(json.dumps(kwargs)),
@@ -130,18 +140,17 @@ def reevaluate(
     }
     names, jobs = [], []
     for name, (model, folder) in policies.items():
-        if isinstance(model, Path) and not model.exists():
-            print(f"re-evaluation: {model} is missing, {name} left out", flush=True)
+        job = {
+            **common,
+            "model": str(model),
+            "threads": threads,
+            "cache": str(Path(folder) / f"{eval_set.tag}.json"),
+        }
+        if isinstance(model, Path) and not model.exists() and cached(job) is None:
+            print(f"re-evaluation: {model} is missing and not scored before, {name} left out", flush=True)
             continue
         names.append(name)
-        jobs.append(
-            {
-                **common,
-                "model": str(model),
-                "threads": threads,
-                "cache": str(Path(folder) / f"{eval_set.tag}.json"),
-            }
-        )
+        jobs.append(job)
     if workers > 1 and len(jobs) > 1:
         with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
             scores = pool.map(score_one, jobs)

@@ -140,6 +140,47 @@ def test_a_grid_trains_reuses_finished_runs_and_resumes_to_more_steps(tmp_path):
         grid.run_grid(other, workers=1, threads=1)
 
 
+def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
+    """A new checkout has no runs/ (git ignores it): the committed archive brings back every finished run, its
+    metrics and its scores, so the grid reuses it instead of training again and the tables read the same."""
+    import shutil
+
+    base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])
+    runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
+    grid.run_grid(runs, workers=1, threads=1)
+    run = runs[0]
+    held = reevaluate.EvalSet("test", num_questions=4, k=1, temperature=0.35)
+    policies = {run.name: (run.final_policy(), run.out)}
+    scores = reevaluate.reevaluate(policies, base["grpo"], held)
+    store = tmp_path / "archive" / run.name
+    written = grid.archive(run.out, store)
+    assert {p.name for p in written} == {
+        "config.json",
+        "summary.json",
+        "metrics.jsonl.gz",
+        f"{held.tag}.json",
+    }
+    assert not any(p.name.startswith("checkpoints") for p in store.iterdir())
+    assert grid.archive(run.out, store) == []  # the same results: byte for byte, nothing for git to see
+    records = run.records()
+    shutil.rmtree(tmp_path / "runs")  # the new checkout
+    assert not grid.finished(run)
+    assert len(grid.restore(run.out, store)) == 4 and grid.finished(run) and run.records() == records
+    assert [r.reused for r in grid.run_grid(runs, workers=1, threads=1)] == [True]  # nothing trained again
+    assert not run.final_policy().exists()
+    # the scores come from the restored cache although the policy itself is gone
+    assert reevaluate.reevaluate(policies, base["grpo"], held) == scores
+    # a folder's own files are never overwritten by the archive; a cut run's shorter metrics are
+    cache = run.out / f"{held.tag}.json"
+    cache.write_text(cache.read_text().replace('"questions": 4', '"questions": 4 '))
+    (run.out / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records[:1]) + "\n")
+    assert grid.restore(run.out, store) == [run.out / "metrics.jsonl"] and run.records() == records
+    assert '"questions": 4 ' in cache.read_text()
+    # a policy that is gone and was never scored is left out, named
+    gone = {"grpo-uniform-s9": (tmp_path / "gone" / "policy", tmp_path / "gone")}
+    assert reevaluate.reevaluate(gone, base["grpo"], held) == {}
+
+
 def test_a_held_out_set_that_shares_questions_with_the_training_pool_is_refused(tmp_path):
     base = grid.configs_from_argv(tiny_argv(tmp_path, eval_digits=[3, 105, 7, 108]), ["grpo"])
     runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")

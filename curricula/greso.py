@@ -26,9 +26,10 @@ class Greso(ZeroVarianceFilter):
     released code: Infini-AI-Lab/GRESO, `DataProfiler.easy_probabilistic_skip` / `hard_probabilistic_skip`).
     Candidates are drawn until `gen_batch_size` survive; the survivors are attempted and filtered as by
     `zero_variance_filter` (keep groups whose attempts disagree, draw again until `batch_size` are kept).
-    At the end of each training batch the base probabilities adapt (the paper's self-adjusting exploration
-    probability; the released trainer's
-    `p_easy` / `p_hard` update): if the share of all-solved groups among the iteration's generated groups
+    From the second epoch on (the released trainer adapts only when `epoch > 0`: the first pass over the pool
+    fills every question's history first), at the end of each training batch the base probabilities adapt
+    (the paper's self-adjusting exploration probability; the released trainer's `p_easy` / `p_hard`
+    update): if the share of all-solved groups among the iteration's generated groups
     is at least target / 3, p_easy -= step (skip more), else p_easy += step; the same for none-solved groups
     against 2 target / 3 and p_hard (the code gives hard questions two thirds of the target: they are the
     likelier to change as the policy improves); both stay in [p_min, p_max]. Defaults are the released
@@ -36,8 +37,13 @@ class Greso(ZeroVarianceFilter):
 
     Differences: the paper counts runs over epochs; a question is drawn once per epoch from the epoch order
     here, so a run counts its latest groups as the code's trace does. The released trainer adapts the
-    generation batch size to the zero-variance rate; here a generation batch is `gen_batch_size` survivors.
-    State: one int8 per question (z, clipped to +-127, where p ** 127 is below any floor).
+    generation batch size to the zero-variance rate (1.5x its estimate); here a generation batch is
+    `gen_batch_size` survivors, at most `max_num_gen_batches` of them (the code has no cap). Rewards are the
+    env's (the code's math reward gives 1 / 0.1 / 0 for right / formatted / unformatted). The first epoch
+    ends here when the draws from the epoch order exceed the pool (skipped draws count: the code's epoch is
+    a pass over its dataloader). State: one int8 per question (z, clipped to +-127, where p ** 127 is below
+    any floor), and the draws so far; a state saved before the draws were counted loads as past the first
+    epoch (it adapted from its first batch, and keeps doing so).
     """
 
     name = "greso"
@@ -60,6 +66,7 @@ class Greso(ZeroVarianceFilter):
         "_zero_counts",
         "_skipped",
         "_last_skipped",
+        "_draws",
     )
 
     def __init__(
@@ -113,6 +120,7 @@ class Greso(ZeroVarianceFilter):
         self._zero_counts = [0, 0, 0]  # this iteration's generated groups: all solved, none solved, all
         self._skipped = 0  # candidates skipped before rollout for the batch in progress
         self._last_skipped = 0
+        self._draws = 0  # candidates drawn from the epoch order (skipped or not): the first epoch's end
 
     def keep_probability(self, question_ids: Any) -> np.ndarray:
         """Probability that each question survives the pre-rollout filter now: max(p ** |z|, floor), 1 for a
@@ -133,6 +141,7 @@ class Greso(ZeroVarianceFilter):
             survive = np.flatnonzero(self.rng.random(chunk.size) < self.keep_probability(chunk))[:need]
             used = int(survive[-1]) + 1 if survive.size == need else chunk.size  # draws past it stay unread
             self._order_pos += used
+            self._draws += used
             self._skipped += used - survive.size
             out.append(chunk[survive])
             need -= survive.size
@@ -157,12 +166,22 @@ class Greso(ZeroVarianceFilter):
 
     def _close_batch(self) -> None:
         easy, hard, total = self._zero_counts
-        if total:
+        if total and self.past_first_epoch:
             t = self.target_zero_variance
             self.p_easy = self._move(self.p_easy, easy / total >= t / 3)
             self.p_hard = self._move(self.p_hard, hard / total >= 2 * t / 3)
         self._zero_counts = [0, 0, 0]
         self._last_skipped, self._skipped = self._skipped, 0
+
+    @property
+    def past_first_epoch(self) -> bool:
+        """Whether the draws have gone past one pass over the pool: p_easy / p_hard adapt from then on."""
+        return self._draws > self.num_questions
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "_draws" not in state:  # saved before the draws were counted: it adapted from the first batch
+            state = {**state, "_draws": self.num_questions + 1}
+        super().load_state_dict(state)
 
     def _move(self, p: float, too_many: bool) -> float:
         """One step of the base probability: down (skip more) when the zero-variance share is at its target."""

@@ -51,8 +51,25 @@ def test_greso_skips_before_rollout_with_probability_one_minus_p_to_the_k():
     assert np.isin(drawn, np.arange(2, n, 4)).sum() == pytest.approx(seen / 4, rel=0.05)  # never skipped
 
 
-def test_greso_adapts_p_to_hold_the_target_share_of_zero_variance_groups():
+def mixed_batch(cur) -> None:
+    """One training batch whose every group is mixed (one attempt right): kept, no zero variance."""
+    req = cur.next_request()
+    r = np.zeros((req.question_ids.size, 8))
+    r[:, 0] = 1.0
+    cur.report(req.question_ids, r)
+
+
+def test_greso_adapts_p_to_hold_the_target_share_of_zero_variance_groups_after_the_first_epoch():
     cur = make("greso", 400, batch_size=8, gen_batch_size=8, target_zero_variance=0.3)
+    # the first pass over the pool only fills the histories (the released trainer adapts when epoch > 0),
+    # even with every group of a batch all solved
+    req = cur.next_request()
+    cur.report(req.question_ids, rows(*[1.0] * 8))
+    while not cur.past_first_epoch:
+        assert cur.p_easy == cur.p_hard == 0.5
+        mixed_batch(cur)
+    # the batch that crossed is the second epoch's first: it adapts (no zero variance: both rise a step)
+    assert cur._draws == 408 and cur.p_easy == pytest.approx(0.51) and cur.p_hard == pytest.approx(0.51)
     req = cur.next_request()
     # 2 of 8 groups all solved (25% >= 0.3 / 3), none all failed (0% < 0.6 / 3), 6 mixed: batch not full
     fb = cur.report(req.question_ids, rows(1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5))
@@ -61,13 +78,19 @@ def test_greso_adapts_p_to_hold_the_target_share_of_zero_variance_groups():
     fb = cur.report(req.question_ids, rows(*[0.5] * 8))
     assert fb.done and fb.keep.sum() == 2  # exactly batch_size informative groups, the first ones kept
     # over the iteration's 16 generated groups: 2/16 = 12.5% all solved >= 10% -> p_easy down one step
-    assert cur.p_easy == pytest.approx(0.49) and cur.p_hard == pytest.approx(0.51)
-    for _ in range(60):  # none solved at every draw: p_hard falls one step per batch to its floor
-        req = cur.next_request()
-        r = np.zeros((req.question_ids.size, 8))
-        r[:, 0] = 1.0  # every group mixed so batches complete; shares of zero variance 0
-        cur.report(req.question_ids, r)
+    assert cur.p_easy == pytest.approx(0.50) and cur.p_hard == pytest.approx(0.52)
+    for _ in range(60):  # no zero-variance group: both rise one step per batch to their cap
+        mixed_batch(cur)
     assert cur.p_easy == pytest.approx(0.95) and cur.p_hard == pytest.approx(0.95)  # capped at p_max
+    # a state saved before the draws were counted resumes as past the first epoch, as it ran
+    old = make("greso", 400, batch_size=8, gen_batch_size=8, target_zero_variance=0.3)
+    state = cur.state_dict()
+    del state["_draws"]
+    old.load_state_dict(state)
+    assert old.past_first_epoch and old.p_easy == cur.p_easy
+    fresh = make("greso", 400, batch_size=8, gen_batch_size=8, target_zero_variance=0.3)
+    fresh.load_state_dict(cur.state_dict())
+    assert fresh._draws == cur._draws
 
 
 # ---- pass-rate band -----------------------------------------------------------------------------------

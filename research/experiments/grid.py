@@ -14,6 +14,7 @@ import gzip
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -255,6 +256,25 @@ def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
     return index, time.perf_counter() - start
 
 
+def end_with_parent(parent: int, every: float = 1.0) -> None:
+    """Pool initializer: the worker ends once the process that started it is gone. A grid killed by `kill`
+    (not Ctrl-C, which reaches the whole process group) would otherwise leave its workers training, holding
+    their runs' locks, so a restarted grid is refused until they finish; ended, their locks are taken over
+    and the runs resume from their last checkpoints."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def worker_pool(workers: int) -> Any:
+    """`workers` spawned processes that end with this one (`end_with_parent`)."""
+    return mp.get_context("spawn").Pool(workers, initializer=end_with_parent, initargs=(os.getpid(),))
+
+
 def run_grid(
     runs: Sequence[Run],
     workers: int = 1,
@@ -281,7 +301,7 @@ def run_grid(
             on_done(results[todo[i].name], done, len(todo))
 
     if workers > 1 and len(todo) > 1:
-        with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+        with worker_pool(min(workers, len(todo))) as pool:
             for i, seconds in pool.imap_unordered(train_run, jobs):  # reported as each finishes
                 record(i, seconds)
     else:

@@ -11,7 +11,6 @@ setting, so a second call costs nothing.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from agents.cli.evaluate import evaluate_questions
 from agents.core.config import TrainConfig
 from agents.eval_policy import subset
 from agents.rollout import env_kwargs
+from research.experiments.grid import worker_pool
 from research.experiments.heldout import check_held_out, normalise_question, training_pool
 
 
@@ -152,7 +152,7 @@ def reevaluate(
         names.append(name)
         jobs.append(job)
     if workers > 1 and len(jobs) > 1:
-        with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        with worker_pool(min(workers, len(jobs))) as pool:
             scores = pool.map(score_one, jobs)
     else:
         scores = [score_one(job) for job in jobs]

@@ -181,6 +181,51 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
     assert reevaluate.reevaluate(gone, base["grpo"], held) == {}
 
 
+PARENT = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from research.experiments.grid import worker_pool
+if __name__ == "__main__":
+    with worker_pool(1) as pool:
+        print(pool.apply(os.getpid), flush=True)  # the worker's pid, then a job that would run for an hour
+        pool.apply(time.sleep, (3600,))
+"""
+
+
+def test_a_killed_grid_leaves_no_worker_training(tmp_path):
+    """`kill` on a grid reaches the grid process only: its pool workers must not go on training into (and
+    locking) the runs a restarted grid resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    root = str(Path(grid.__file__).resolve().parents[2])
+    parent = subprocess.Popen([sys.executable, str(script), root], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(worker, 0)  # alive, running the hour-long job
+    parent.send_signal(signal.SIGTERM)  # what `kill PID` sends
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # an ended child of init not yet reaped is a zombie: gone
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    for _ in range(600):
+        if not alive(worker):
+            break
+        time.sleep(0.1)
+    assert not alive(worker)
+
+
 def test_a_held_out_set_that_shares_questions_with_the_training_pool_is_refused(tmp_path):
     base = grid.configs_from_argv(tiny_argv(tmp_path, eval_digits=[3, 105, 7, 108]), ["grpo"])
     runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")

@@ -105,16 +105,9 @@ def gate(args: argparse.Namespace) -> None:
         for seed in GATE_SEEDS
     ]
     saved = ARCHIVE / "gate" / folder.name
-    for run in runs:
-        grid.restore(run.out, saved / run.out.name)
-    grid.restore(folder, saved)
+    grid.restore_results(folder, saved)
     print(f"gate: {len(runs)} uniform runs into {folder}", flush=True)
-    grid.run_grid(
-        runs,
-        args.workers,
-        1,
-        on_done=lambda r, i, n: print(f"[{i}/{n}] {r.run.out} {r.seconds:.0f}s", flush=True),
-    )
+    grid.run_grid(runs, args.workers, 1, on_done=grid.print_done, archive=saved)
     config = runs[0].config
     policies = {"start": (config.model, folder), **{r.out.name: (r.final_policy(), r.out) for r in runs}}
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
@@ -151,10 +144,9 @@ def gate(args: argparse.Namespace) -> None:
             default=str,
         )
     )
-    grid.archive(folder, saved)  # the start's scores
+    grid.save_results(folder, saved)  # the start's scores
+    grid.save_runs(runs, saved)  # with their scores
     (saved / "gate.json").write_bytes((folder / "gate.json").read_bytes())
-    for run in runs:
-        grid.archive(run.out, saved / run.out.name)
     if args.write:
         write_gate_table()
 
@@ -245,20 +237,6 @@ def planned() -> list[grid.Run]:
     return runs + grid.plan({"grpo": config}, {"grpo": secondary}, SECONDARY_SEEDS, RUNS / "grid")
 
 
-def restore(runs: list[grid.Run]) -> None:
-    """Every run's archived results back into its folder (runs/ is not in git; the archive is), and the start
-    policy's scores."""
-    restored = [r.name for r in runs if grid.restore(r.out, ARCHIVE / r.name)]
-    grid.restore(RUNS, ARCHIVE / "start")
-    if restored:
-        print(f"restored {len(restored)} runs from {ARCHIVE.relative_to(ROOT)}", flush=True)
-
-
-def save(run: grid.Run) -> None:
-    """A finished run's results into the archive (commit research/results/digits/ to keep them)."""
-    grid.archive(run.out, ARCHIVE / run.name)
-
-
 def run_grid(args: argparse.Namespace) -> None:
     unknown = sorted(set(args.only or ()) - set(PRIMARY + SECONDARY))
     if unknown:
@@ -267,23 +245,15 @@ def run_grid(args: argparse.Namespace) -> None:
         )
     registered()
     runs = [r for r in planned() if not args.only or r.arm in args.only]
-    restore(runs)
-    for run in runs:
-        if grid.finished(run):
-            save(run)  # a run finished before archiving existed, or by an older grid process
     print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
-
-    def done(result: grid.RunResult, i: int, n: int) -> None:
-        save(result.run)
-        grid.print_done(result, i, n)
-
-    grid.run_grid(runs, args.workers, 1, on_done=done)
-    print(f"archived into {ARCHIVE.relative_to(ROOT)}: commit it to keep the results", flush=True)
+    grid.run_grid(runs, args.workers, 1, on_done=grid.print_done, archive=ARCHIVE)
+    print(f"results in {ARCHIVE.relative_to(ROOT)}: commit it to keep them", flush=True)
 
 
 def analyse(args: argparse.Namespace) -> None:
     every = planned()
-    restore(every)
+    grid.restore_runs(every, ARCHIVE)
+    grid.restore_results(RUNS, ARCHIVE / "start")
     runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/digits_testbed.py grid")
@@ -293,9 +263,8 @@ def analyse(args: argparse.Namespace) -> None:
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
     pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
-    for run in runs:
-        save(run)  # with its scores
-    grid.archive(RUNS, ARCHIVE / "start")
+    grid.save_runs(runs, ARCHIVE)  # with their scores
+    grid.save_results(RUNS, ARCHIVE / "start")
     pre = holm_across({"held_out": preregistered(held, runs, zero_share="zero_advantage_trained", **GATES)})[
         "held_out"
     ]

@@ -46,6 +46,9 @@ from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
 
 RUNS = Path("runs/faithful")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: the grid's finished runs' results (config, metrics, summary, scores; not checkpoints), committed: the grid and
+#: the analysis restore them first (research.experiments.grid.save_results), as runs/ is not in git
+ARCHIVE = DOCS.parent / "research" / "results" / "faithful"
 #: the registered pre-sweep: uniform at these rates, seeds never used by the grid
 PRESWEEP_RATES = (1e-5, 3e-5, 1e-4, 3e-4)
 PRESWEEP_SEEDS = (100, 101)
@@ -196,16 +199,13 @@ def planned() -> list[grid.Run]:
 def run(args: argparse.Namespace) -> None:
     runs = planned()
     print(f"grid: {len(runs)} runs, {args.workers} at a time, into {RUNS / 'grid'}", flush=True)
-    grid.run_grid(
-        runs,
-        args.workers,
-        1,
-        on_done=grid.print_done,
-    )
+    grid.run_grid(runs, args.workers, 1, on_done=grid.print_done, archive=ARCHIVE)
 
 
 def analyse(args: argparse.Namespace) -> None:
     every = planned()
+    grid.restore_runs(every, ARCHIVE)
+    grid.restore_results(RUNS, ARCHIVE / "start")
     runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/faithful.py grid")
@@ -213,6 +213,8 @@ def analyse(args: argparse.Namespace) -> None:
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
     pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
+    grid.save_runs(runs, ARCHIVE)  # with their scores
+    grid.save_results(RUNS, ARCHIVE / "start")
     # amendment 1: two primary metrics, each with its own gates, Holm over the four comparisons together
     pre = holm_across({"held_out": preregistered(held, runs), "train_pool": preregistered(pool, runs)})
     extend = needs_more_seeds(pre["train_pool"].comparisons[1])

@@ -280,10 +280,18 @@ def run_grid(
     workers: int = 1,
     threads: int | None = None,
     on_done: Callable[[RunResult, int, int], None] | None = None,
+    archive: str | Path | None = None,
 ) -> list[RunResult]:
     """Train every unfinished run of `runs`, `workers` at a time (spawned processes, `threads` torch threads
     each; default: the cores shared out). Checks first, before any training: every run folder's settings and
-    every held-out split against its training pool. Returns one result per run, in `runs`' order."""
+    every held-out split against its training pool. With `archive` (a folder kept in git), every run is first
+    restored from it and copied into it once finished, so the grid continues from its last commit in a new
+    checkout, where the runs folder (ignored by git) is gone. Returns one result per run, in `runs`' order."""
+    if archive is not None:
+        restored = restore_runs(runs, archive)
+        if restored:
+            print(f"restored {len(restored)} runs from {archive}", flush=True)
+        save_runs(runs, archive)  # finished before they were archived
     for run in runs:
         check_settings(run)
     check_held_out_sets(runs)
@@ -297,6 +305,8 @@ def run_grid(
         nonlocal done
         done += 1
         results[todo[i].name] = RunResult(todo[i], reused=False, seconds=seconds)
+        if archive is not None:
+            save_results(todo[i].out, Path(archive) / todo[i].name)
         if on_done:
             on_done(results[todo[i].name], done, len(todo))
 
@@ -330,7 +340,7 @@ ARCHIVED = ("config.json", "summary.json", "reevaluate_*.json")
 METRICS = "metrics.jsonl"
 
 
-def archive(folder: str | Path, dest: str | Path) -> list[Path]:
+def save_results(folder: str | Path, dest: str | Path) -> list[Path]:
     """Copy `folder`'s results (ARCHIVED, and metrics.jsonl gzipped) into `dest`; returns the files written.
     Byte-for-byte the same for the same results (gzip without a time stamp), so a second call changes nothing
     that git sees."""
@@ -351,8 +361,8 @@ def archive(folder: str | Path, dest: str | Path) -> list[Path]:
     return written
 
 
-def restore(folder: str | Path, dest: str | Path) -> list[Path]:
-    """Put an archived run's results (see `archive`) back into `folder`: every file it lacks, and the metrics
+def restore_results(folder: str | Path, dest: str | Path) -> list[Path]:
+    """Put a run's saved results (see `save_results`) back into `folder`: every file it lacks, and the metrics
     when the folder's are shorter (a run cut before its archived copy finished). Files the folder already has
     are kept, so newer results are never overwritten by older ones. Returns the files written."""
     folder, dest = Path(folder), Path(dest)
@@ -372,6 +382,19 @@ def restore(folder: str | Path, dest: str | Path) -> list[Path]:
         target.write_bytes(data)
         written.append(target)
     return written
+
+
+def restore_runs(runs: Iterable[Run], archive: str | Path) -> list[str]:
+    """Every run's saved results back from `archive`/<run name> (see `restore_results`); returns the names of
+    the runs that got any file back."""
+    return [run.name for run in runs if restore_results(run.out, Path(archive) / run.name)]
+
+
+def save_runs(runs: Iterable[Run], archive: str | Path) -> None:
+    """Every finished run's results into `archive`/<run name> (see `save_results`)."""
+    for run in runs:
+        if finished(run):
+            save_results(run.out, Path(archive) / run.name)
 
 
 def print_done(result: RunResult, i: int, n: int) -> None:

@@ -147,35 +147,31 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
 
     base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])
     runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
-    grid.run_grid(runs, workers=1, threads=1)
+    archive = tmp_path / "archive"
+    grid.run_grid(runs, workers=1, threads=1, archive=archive)
     run = runs[0]
+    store = archive / run.name
+    assert {p.name for p in store.iterdir()} == {"config.json", "summary.json", "metrics.jsonl.gz"}
     held = reevaluate.EvalSet("test", num_questions=4, k=1, temperature=0.35)
     policies = {run.name: (run.final_policy(), run.out)}
     scores = reevaluate.reevaluate(policies, base["grpo"], held)
-    store = tmp_path / "archive" / run.name
-    written = grid.archive(run.out, store)
-    assert {p.name for p in written} == {
-        "config.json",
-        "summary.json",
-        "metrics.jsonl.gz",
-        f"{held.tag}.json",
-    }
-    assert not any(p.name.startswith("checkpoints") for p in store.iterdir())
-    assert grid.archive(run.out, store) == []  # the same results: byte for byte, nothing for git to see
+    assert [p.name for p in grid.save_results(run.out, store)] == [f"{held.tag}.json"]  # checkpoints stay out
+    assert grid.save_results(run.out, store) == []  # the same results: byte for byte, nothing for git to see
     records = run.records()
     shutil.rmtree(tmp_path / "runs")  # the new checkout
     assert not grid.finished(run)
-    assert len(grid.restore(run.out, store)) == 4 and grid.finished(run) and run.records() == records
-    assert [r.reused for r in grid.run_grid(runs, workers=1, threads=1)] == [True]  # nothing trained again
+    results = grid.run_grid(runs, workers=1, threads=1, archive=archive)
+    assert [r.reused for r in results] == [True] and run.records() == records  # nothing trained again
     assert not run.final_policy().exists()
     # the scores come from the restored cache although the policy itself is gone
     assert reevaluate.reevaluate(policies, base["grpo"], held) == scores
     # a folder's own files are never overwritten by the archive; a cut run's shorter metrics are
     cache = run.out / f"{held.tag}.json"
     cache.write_text(cache.read_text().replace('"questions": 4', '"questions": 4 '))
-    (run.out / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records[:1]) + "\n")
-    assert grid.restore(run.out, store) == [run.out / "metrics.jsonl"] and run.records() == records
+    (run.out / "metrics.jsonl").write_text(json.dumps(records[0]) + "\n")
+    assert grid.restore_results(run.out, store) == [run.out / "metrics.jsonl"] and run.records() == records
     assert '"questions": 4 ' in cache.read_text()
+    assert grid.restore_runs(runs, archive) == []  # nothing left to bring back
     # a policy that is gone and was never scored is left out, named
     gone = {"grpo-uniform-s9": (tmp_path / "gone" / "policy", tmp_path / "gone")}
     assert reevaluate.reevaluate(gone, base["grpo"], held) == {}

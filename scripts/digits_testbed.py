@@ -261,10 +261,13 @@ def analyse(args: argparse.Namespace) -> None:
         raise UserError(f"GATES is not set: the analysis reads the thresholds registered in {REGISTRATION}")
     config = runs[0].config
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
-    held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
-    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
-    grid.save_runs(runs, ARCHIVE)  # with their scores
-    grid.save_results(RUNS, ARCHIVE / "start")
+    folders = {"start": (RUNS, ARCHIVE / "start"), **{r.name: (r.out, ARCHIVE / r.name) for r in runs}}
+
+    def save(name: str) -> None:  # each score into the archive as it comes: a cut analysis keeps them
+        grid.save_results(*folders[name])
+
+    held = reevaluate(policies, config, HELD_OUT, args.workers, 1, on_scored=save)
+    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1, on_scored=save)
     pre = holm_across({"held_out": preregistered(held, runs, zero_share="zero_advantage_trained", **GATES)})[
         "held_out"
     ]

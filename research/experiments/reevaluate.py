@@ -10,8 +10,9 @@ setting, so a second call costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -124,11 +125,14 @@ def reevaluate(
     eval_set: EvalSet,
     workers: int = 1,
     threads: int = 1,
+    on_scored: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Score each policy (`name: (model, cache folder)`; a model given as a Path is a saved policy) on `eval_set` built from `config`'s pools (its
     dataset, levels, instruction, training pool); returns `name: score` (agents.eval_policy's result, with
     `pass@1`, `mean@k`, `per_level`). A policy whose model folder is missing is read from its cache (a run
-    restored from an archive keeps its scores, not its checkpoints), else left out (and named)."""
+    restored from an archive keeps its scores, not its checkpoints), else left out (and named). `on_scored(name)`
+    is called as each policy's score is in its cache (to save it at once: a long re-evaluation cut short keeps
+    what it scored)."""
     kwargs, ids = question_ids(config, eval_set)
     common = {
         "env": json.loads(json.dumps(kwargs)),
@@ -151,12 +155,18 @@ def reevaluate(
             continue
         names.append(name)
         jobs.append(job)
-    if workers > 1 and len(jobs) > 1:
-        with worker_pool(min(workers, len(jobs))) as pool:
-            scores = pool.map(score_one, jobs)
-    else:
-        scores = [score_one(job) for job in jobs]
-    return dict(zip(names, scores, strict=True))
+    scores = {}
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and len(jobs) > 1:
+            pool = stack.enter_context(worker_pool(min(workers, len(jobs))))
+            scored = pool.imap(score_one, jobs)  # in order, each as soon as it and those before it are done
+        else:
+            scored = map(score_one, jobs)
+        for name, score in zip(names, scored, strict=True):
+            scores[name] = score
+            if on_scored is not None:
+                on_scored(name)
+    return scores
 
 
 def per_seed(

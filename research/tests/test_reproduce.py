@@ -254,7 +254,9 @@ def test_reevaluation_scores_every_policy_on_one_common_set_and_caches_it(tmp_pa
     assert saved["settings"]["set"]["top_p"] == 0.9 and saved["settings"]["set"]["temperature"] == 0.35
     saved["pass@1"] = 0.5  # a second call reads the cache (here doctored) instead of generating again
     cache.write_text(json.dumps(saved))
-    assert reevaluate.reevaluate(policies, base, held)["grpo-learnability-s0"]["pass@1"] == 0.5
+    seen = []  # each score is announced as it is cached (two workers here), so a caller can save it at once
+    again = reevaluate.reevaluate(policies, base, held, workers=2, on_scored=seen.append)
+    assert again["grpo-learnability-s0"]["pass@1"] == 0.5 and seen == list(scores)
     # the training-pool set: a fixed subset of the training pool, cached apart from the held-out one
     train = reevaluate.reevaluate(
         {"start": ("tiny", tmp_path)}, base, dataclasses.replace(held, split="train")

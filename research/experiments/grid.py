@@ -257,10 +257,8 @@ def train_run(job: tuple[int, str, dict[str, Any], int]) -> tuple[int, float]:
 
 
 def end_with_parent(parent: int, every: float = 1.0) -> None:
-    """Pool initializer: the worker ends once the process that started it is gone. A grid killed by `kill`
-    (not Ctrl-C, which reaches the whole process group) would otherwise leave its workers training, holding
-    their runs' locks, so a restarted grid is refused until they finish; ended, their locks are taken over
-    and the runs resume from their last checkpoints."""
+    """Pool initializer: the worker ends once the process that started it is gone (a grid killed by `kill`
+    left its workers training and holding their runs' locks; now a restarted grid resumes their runs)."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -385,8 +383,7 @@ def restore_results(folder: str | Path, dest: str | Path) -> list[Path]:
 
 
 def restore_runs(runs: Iterable[Run], archive: str | Path) -> list[str]:
-    """Every run's saved results back from `archive`/<run name> (see `restore_results`); returns the names of
-    the runs that got any file back."""
+    """Every run's saved results back from `archive`/<run name>; returns the names of those that got any."""
     return [run.name for run in runs if restore_results(run.out, Path(archive) / run.name)]
 
 

@@ -43,7 +43,7 @@ from research.experiments.analysis import (  # noqa: E402
     summarise_cells,
     training_shares,
 )
-from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate, restore_archive, saving_to  # noqa: E402
 from research.experiments.stats import compute_matched_questions, probe_attempts_per_step  # noqa: E402
 
 RUNS = Path("runs/digits")
@@ -252,8 +252,7 @@ def run_grid(args: argparse.Namespace) -> None:
 
 def analyse(args: argparse.Namespace) -> None:
     every = planned()
-    grid.restore_runs(every, ARCHIVE)
-    grid.restore_results(RUNS, ARCHIVE / "start")
+    restore_archive(every, RUNS, ARCHIVE)
     runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/digits_testbed.py grid")
@@ -261,11 +260,7 @@ def analyse(args: argparse.Namespace) -> None:
         raise UserError(f"GATES is not set: the analysis reads the thresholds registered in {REGISTRATION}")
     config = runs[0].config
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
-    folders = {"start": (RUNS, ARCHIVE / "start"), **{r.name: (r.out, ARCHIVE / r.name) for r in runs}}
-
-    def save(name: str) -> None:  # each score into the archive as it comes: a cut analysis keeps them
-        grid.save_results(*folders[name])
-
+    save = saving_to(ARCHIVE, runs, RUNS)
     held = reevaluate(policies, config, HELD_OUT, args.workers, 1, on_scored=save)
     pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1, on_scored=save)
     pre = holm_across({"held_out": preregistered(held, runs, zero_share="zero_advantage_trained", **GATES)})[

@@ -42,7 +42,7 @@ from research.experiments.analysis import (  # noqa: E402
     training_shares,
 )
 from research.experiments.heldout import check_held_out, normalise_question  # noqa: E402
-from research.experiments.reevaluate import EvalSet, reevaluate  # noqa: E402
+from research.experiments.reevaluate import EvalSet, reevaluate, restore_archive, saving_to  # noqa: E402
 
 RUNS = Path("runs/faithful")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -204,17 +204,15 @@ def run(args: argparse.Namespace) -> None:
 
 def analyse(args: argparse.Namespace) -> None:
     every = planned()
-    grid.restore_runs(every, ARCHIVE)
-    grid.restore_results(RUNS, ARCHIVE / "start")
+    restore_archive(every, RUNS, ARCHIVE)
     runs = [r for r in every if grid.finished(r)]
     if not runs:
         raise UserError("no finished run of the grid yet: python scripts/faithful.py grid")
     config = runs[0].config
     policies = {"start": (config.model, RUNS), **{r.name: (r.final_policy(), r.out) for r in runs}}
-    held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
-    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
-    grid.save_runs(runs, ARCHIVE)  # with their scores
-    grid.save_results(RUNS, ARCHIVE / "start")
+    save = saving_to(ARCHIVE, runs, RUNS)
+    held = reevaluate(policies, config, HELD_OUT, args.workers, 1, on_scored=save)
+    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1, on_scored=save)
     # amendment 1: two primary metrics, each with its own gates, Holm over the four comparisons together
     pre = holm_across({"held_out": preregistered(held, runs), "train_pool": preregistered(pool, runs)})
     extend = needs_more_seeds(pre["train_pool"].comparisons[1])

@@ -26,7 +26,7 @@ from agents.cli.evaluate import evaluate_questions
 from agents.core.config import TrainConfig
 from agents.eval_policy import subset
 from agents.rollout import env_kwargs
-from research.experiments.grid import worker_pool
+from research.experiments.grid import restore_results, restore_runs, save_results, worker_pool
 from research.experiments.heldout import check_held_out, normalise_question, training_pool
 
 
@@ -167,6 +167,24 @@ def reevaluate(
             if on_scored is not None:
                 on_scored(name)
     return scores
+
+
+def restore_archive(runs: Sequence[Any], start_folder: str | Path, archive: str | Path) -> None:
+    """A grid's runs (research.experiments.grid.Run) and the start policy's scores back from `archive`."""
+    restore_runs(runs, archive)
+    restore_results(start_folder, Path(archive) / "start")
+
+
+def saving_to(archive: str | Path, runs: Sequence[Any], start_folder: str | Path) -> Callable[[str], None]:
+    """An `on_scored` for `reevaluate`: each scored policy's results into `archive` at once (a run under its
+    name, the start policy under `start`), so an analysis cut short keeps what it scored."""
+    folders = {"start": (start_folder, Path(archive) / "start")}
+    folders.update({run.name: (run.out, Path(archive) / run.name) for run in runs})
+
+    def save(name: str) -> None:
+        save_results(*folders[name])
+
+    return save
 
 
 def per_seed(

@@ -154,12 +154,20 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
     assert {p.name for p in store.iterdir()} == {"config.json", "summary.json", "metrics.jsonl.gz"}
     held = reevaluate.EvalSet("test", num_questions=4, k=1, temperature=0.35)
     policies = {run.name: (run.final_policy(), run.out)}
-    scores = reevaluate.reevaluate(policies, base["grpo"], held)
-    assert [p.name for p in grid.save_results(run.out, store)] == [f"{held.tag}.json"]  # checkpoints stay out
+    save = reevaluate.saving_to(archive, runs, tmp_path / "runs")  # each score saved as it comes
+    scores = reevaluate.reevaluate(policies, base["grpo"], held, on_scored=save)
+    assert {p.name for p in store.iterdir()} == {  # checkpoints stay out
+        "config.json",
+        "summary.json",
+        "metrics.jsonl.gz",
+        f"{held.tag}.json",
+    }
     assert grid.save_results(run.out, store) == []  # the same results: byte for byte, nothing for git to see
     records = run.records()
     shutil.rmtree(tmp_path / "runs")  # the new checkout
     assert not grid.finished(run)
+    reevaluate.restore_archive(runs, tmp_path / "runs", archive)
+    assert grid.finished(run)
     results = grid.run_grid(runs, workers=1, threads=1, archive=archive)
     assert [r.reused for r in results] == [True] and run.records() == records  # nothing trained again
     assert not run.final_policy().exists()

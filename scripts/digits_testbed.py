@@ -36,7 +36,7 @@ from agents.cli.args import exit_on_user_error  # noqa: E402
 from agents.models.policy import resolve  # noqa: E402
 from agents.presets import DIGITS  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
-from research.experiments import grid, tables  # noqa: E402
+from research.experiments import archive, grid, tables  # noqa: E402
 from research.experiments.analysis import (  # noqa: E402
     holm_across,
     preregistered,
@@ -48,7 +48,7 @@ from research.experiments.stats import compute_matched_questions, probe_attempts
 
 RUNS = Path("runs/digits")
 ROOT = Path(__file__).resolve().parent.parent
-#: the committed copy of every finished run's results (research.experiments.grid.save_results), one folder per run
+#: the committed copy of every finished run's results (research.experiments.archive.save_results), one folder per run
 ARCHIVE = ROOT / "research" / "results" / "digits"
 REGISTRATION = "docs/preregistration-2.md"
 #: the gate's seeds: never used by the grid
@@ -105,7 +105,7 @@ def gate(args: argparse.Namespace) -> None:
         for seed in GATE_SEEDS
     ]
     saved = ARCHIVE / "gate" / folder.name
-    grid.restore_results(folder, saved)
+    archive.restore_results(folder, saved)
     print(f"gate: {len(runs)} uniform runs into {folder}", flush=True)
     grid.run_grid(runs, args.workers, 1, on_done=grid.print_done, archive=saved)
     config = runs[0].config
@@ -144,7 +144,7 @@ def gate(args: argparse.Namespace) -> None:
             default=str,
         )
     )
-    grid.save_results(folder, saved)  # the start's scores
+    archive.save_results(folder, saved)  # the start's scores
     grid.save_runs(runs, saved)  # with their scores
     (saved / "gate.json").write_bytes((folder / "gate.json").read_bytes())
     if args.write:

@@ -47,7 +47,7 @@ from research.experiments.reevaluate import EvalSet, reevaluate, restore_archive
 RUNS = Path("runs/faithful")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: the grid's finished runs' results (config, metrics, summary, scores; not checkpoints), committed: the grid and
-#: the analysis restore them first (research.experiments.grid.save_results), as runs/ is not in git
+#: the analysis restore them first (research.experiments.archive.save_results), as runs/ is not in git
 ARCHIVE = DOCS.parent / "research" / "results" / "faithful"
 #: the registered pre-sweep: uniform at these rates, seeds never used by the grid
 PRESWEEP_RATES = (1e-5, 3e-5, 1e-4, 3e-4)

@@ -10,7 +10,6 @@ uniform arm raises `questions_per_step`). Settings shared by every arm come from
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import multiprocessing as mp
 import os
@@ -33,6 +32,7 @@ from agents.rollout import env_kwargs
 from agents.run_checks import check_run
 from agents.trainer import train
 from mathenv.errors import UserError
+from research.experiments.archive import restore_results, save_results
 from research.experiments.heldout import check_held_out, held_out_pool, training_pool
 from research.experiments.stats import compute_matched_questions, probe_attempts_per_step
 
@@ -333,55 +333,6 @@ def records_by_cell(runs: Iterable[Run]) -> dict[str, dict[int, list[dict[str, A
 
 
 #: a finished run's files that its tables read (its checkpoints are not): small enough to commit, so a grid's
-#: results outlive its runs folder, which git ignores and a new checkout does not have
-ARCHIVED = ("config.json", "summary.json", "reevaluate_*.json")
-METRICS = "metrics.jsonl"
-
-
-def save_results(folder: str | Path, dest: str | Path) -> list[Path]:
-    """Copy `folder`'s results (ARCHIVED, and metrics.jsonl gzipped) into `dest`; returns the files written.
-    Byte-for-byte the same for the same results (gzip without a time stamp), so a second call changes nothing
-    that git sees."""
-    folder, dest = Path(folder), Path(dest)
-    written = []
-    sources = [p for pattern in ARCHIVED for p in sorted(folder.glob(pattern))]
-    metrics = folder / METRICS
-    for path in sources + ([metrics] if metrics.exists() else []):
-        data = path.read_bytes()
-        target = dest / path.name
-        if path.name == METRICS:
-            data, target = gzip.compress(data, mtime=0), dest / f"{METRICS}.gz"
-        if target.exists() and target.read_bytes() == data:
-            continue
-        dest.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(target)
-    return written
-
-
-def restore_results(folder: str | Path, dest: str | Path) -> list[Path]:
-    """Put a run's saved results (see `save_results`) back into `folder`: every file it lacks, and the metrics
-    when the folder's are shorter (a run cut before its archived copy finished). Files the folder already has
-    are kept, so newer results are never overwritten by older ones. Returns the files written."""
-    folder, dest = Path(folder), Path(dest)
-    written = []
-    for saved in sorted(dest.glob("*")) if dest.is_dir() else []:
-        if saved.name == f"{METRICS}.gz":
-            data, target = gzip.decompress(saved.read_bytes()), folder / METRICS
-            if target.exists() and len(target.read_bytes().splitlines()) >= len(data.splitlines()):
-                continue
-        elif any(saved.match(pattern) for pattern in ARCHIVED):
-            data, target = saved.read_bytes(), folder / saved.name
-            if target.exists():
-                continue
-        else:
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(target)
-    return written
-
-
 def restore_runs(runs: Iterable[Run], archive: str | Path) -> list[str]:
     """Every run's saved results back from `archive`/<run name>; returns the names of those that got any."""
     return [run.name for run in runs if restore_results(run.out, Path(archive) / run.name)]

@@ -26,7 +26,8 @@ from agents.cli.evaluate import evaluate_questions
 from agents.core.config import TrainConfig
 from agents.eval_policy import subset
 from agents.rollout import env_kwargs
-from research.experiments.grid import restore_results, restore_runs, save_results, worker_pool
+from research.experiments.archive import restore_results, save_results
+from research.experiments.grid import restore_runs, worker_pool
 from research.experiments.heldout import check_held_out, normalise_question, training_pool
 
 

@@ -9,7 +9,7 @@ import pytest
 import curricula
 from agents.presets import RUN_PRESETS, TESTBED
 from mathenv.errors import UserError
-from research.experiments import grid, heldout, reevaluate, tables
+from research.experiments import archive, grid, heldout, reevaluate, tables
 
 
 @pytest.mark.parametrize("n,pool", [(16, 2000), (8, 1000), (64, 7473), (4, 1000)])
@@ -147,14 +147,14 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
 
     base = grid.configs_from_argv(tiny_argv(tmp_path), ["grpo"])
     runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
-    archive = tmp_path / "archive"
-    grid.run_grid(runs, workers=1, threads=1, archive=archive)
+    kept = tmp_path / "archive"
+    grid.run_grid(runs, workers=1, threads=1, archive=kept)
     run = runs[0]
-    store = archive / run.name
+    store = kept / run.name
     assert {p.name for p in store.iterdir()} == {"config.json", "summary.json", "metrics.jsonl.gz"}
     held = reevaluate.EvalSet("test", num_questions=4, k=1, temperature=0.35)
     policies = {run.name: (run.final_policy(), run.out)}
-    save = reevaluate.saving_to(archive, runs, tmp_path / "runs")  # each score saved as it comes
+    save = reevaluate.saving_to(kept, runs, tmp_path / "runs")  # each score saved as it comes
     scores = reevaluate.reevaluate(policies, base["grpo"], held, on_scored=save)
     assert {p.name for p in store.iterdir()} == {  # checkpoints stay out
         "config.json",
@@ -162,13 +162,15 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
         "metrics.jsonl.gz",
         f"{held.tag}.json",
     }
-    assert grid.save_results(run.out, store) == []  # the same results: byte for byte, nothing for git to see
+    assert (
+        archive.save_results(run.out, store) == []
+    )  # the same results: byte for byte, nothing for git to see
     records = run.records()
     shutil.rmtree(tmp_path / "runs")  # the new checkout
     assert not grid.finished(run)
-    reevaluate.restore_archive(runs, tmp_path / "runs", archive)
+    reevaluate.restore_archive(runs, tmp_path / "runs", kept)
     assert grid.finished(run)
-    results = grid.run_grid(runs, workers=1, threads=1, archive=archive)
+    results = grid.run_grid(runs, workers=1, threads=1, archive=kept)
     assert [r.reused for r in results] == [True] and run.records() == records  # nothing trained again
     assert not run.final_policy().exists()
     # the scores come from the restored cache although the policy itself is gone
@@ -177,12 +179,52 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
     cache = run.out / f"{held.tag}.json"
     cache.write_text(cache.read_text().replace('"questions": 4', '"questions": 4 '))
     (run.out / "metrics.jsonl").write_text(json.dumps(records[0]) + "\n")
-    assert grid.restore_results(run.out, store) == [run.out / "metrics.jsonl"] and run.records() == records
+    assert archive.restore_results(run.out, store) == [run.out / "metrics.jsonl"] and run.records() == records
     assert '"questions": 4 ' in cache.read_text()
-    assert grid.restore_runs(runs, archive) == []  # nothing left to bring back
+    assert grid.restore_runs(runs, kept) == []  # nothing left to bring back
     # a policy that is gone and was never scored is left out, named
     gone = {"grpo-uniform-s9": (tmp_path / "gone" / "policy", tmp_path / "gone")}
     assert reevaluate.reevaluate(gone, base["grpo"], held) == {}
+
+
+def test_an_archive_moves_to_a_machine_with_another_home(tmp_path, monkeypatch):
+    """The warm start lives in the user's cache (~/.cache/mathenv/...): an archive written under one home must
+    be reused under another, where the grid would otherwise refuse every run for its model path."""
+    import shutil
+
+    from agents.models.tiny import char_tokenizer, tiny_model
+
+    first, second = tmp_path / "alice", tmp_path / "bob"
+    tokenizer = char_tokenizer()
+    for saved in (tiny_model(tokenizer), tokenizer):  # the same small policy under each user's cache
+        saved.save_pretrained(first / ".cache" / "policy")
+    shutil.copytree(first / ".cache", second / ".cache")
+    monkeypatch.setenv("HOME", str(first))
+    base = grid.configs_from_argv(
+        [*tiny_argv(tmp_path), "--model", str(first / ".cache" / "policy")], ["grpo"]
+    )
+    runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
+    kept = tmp_path / "archive"
+    grid.run_grid(runs, workers=1, threads=1, archive=kept)
+    saved = json.loads((kept / runs[0].name / "config.json").read_text())
+    assert saved["model"] == "~/.cache/policy"  # no user's home in git
+    monkeypatch.setenv("HOME", str(second))
+    there = grid.configs_from_argv(
+        [*tiny_argv(tmp_path), "--model", str(second / ".cache" / "policy")], ["grpo"]
+    )
+    moved = grid.plan(there, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs-there")
+    results = grid.run_grid(moved, workers=1, threads=1, archive=kept)  # refused before the fix
+    assert [r.reused for r in results] == [True]
+    assert json.loads((moved[0].out / "config.json").read_text())["model"] == str(
+        second / ".cache" / "policy"
+    )
+    assert archive.save_results(moved[0].out, kept / moved[0].name) == []  # saved back: the same bytes
+    # another warm start is still another setting
+    other = grid.configs_from_argv([*tiny_argv(tmp_path), "--model", str(second / "elsewhere")], ["grpo"])
+    with pytest.raises(grid.RunSettingsError, match="model"):
+        grid.run_grid(
+            grid.plan(other, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs-there"), archive=kept
+        )
 
 
 PARENT = """

@@ -302,7 +302,9 @@ def analyse(args: argparse.Namespace) -> None:
         + f"\n\nTraining pool (all {config.num_questions} questions, the same settings; not a held-out "
         f"result):\n\n{tables.reevaluation_table(pool, runs, ['mean@k', 'pass@1'])}"
         + f"\n\nIn-training curves, paired with uniform by seed:\n\n{tables.cells_table(summaries, budgets)}"
-        + f"\n\nShares of the questions attempted for training, by arm:\n\n{tables.shares_table(summaries)}\n"
+        + "\n\nShares of the groups trained on (registered: a selector's discarded candidates do not count), "
+        "then of the questions attempted for training, by arm:\n\n"
+        + f"{tables.shares_table(summaries, trained=True)}\n"
         + "\nThe primary arms' curves (each secondary run draws its own, `curves.png` in its folder):\n"
         + tables.plot_links(
             [r.out for r in runs if r.arm in PRIMARY],

@@ -169,18 +169,21 @@ def cells_table(
     )
 
 
-def shares_table(summaries: Mapping[str, CellSummary]) -> str:
+def shares_table(summaries: Mapping[str, CellSummary], trained: bool = False) -> str:
     """Per cell, the shares of the questions attempted for training that gave GRPO no signal (zero advantage),
     that no attempt solved (p = 0) and that every attempt solved (p = 1): mean over training, and over its
     first and last quarter (does uniform's zero-advantage share grow as the policy learns, as the paper
-    reports?)."""
+    reports?). With `trained`, first the zero-advantage share of the groups trained on: a selector that
+    attempts more candidates than it trains on (a filter, SPEED's screen) differs there."""
+    keys = (["zero_advantage_trained"] if trained else []) + ["zero_advantage", "p0", "p1"]
+    names = {"zero_advantage_trained": "zero-advantage of trained groups", "p0": "p = 0", "p1": "p = 1"}
     headers = ["algorithm / arm", "seeds"]
-    for what in ("zero-advantage", "p = 0", "p = 1"):
-        headers += [f"{what} share (%)", "first quarter", "last quarter"]
+    for key in keys:
+        headers += [f"{names.get(key, 'zero-advantage')} share (%)", "first quarter", "last quarter"]
     rows = []
     for cell, s in summaries.items():
         row: list[Any] = [_row_name(cell), s.seeds]
-        for key in ("zero_advantage", "p0", "p1"):
+        for key in keys:
             row += [
                 fmt_values(s.shares[key]),
                 fmt_values(s.shares[f"{key}_first"]),

@@ -154,6 +154,15 @@ def test_cells_are_read_against_their_own_algorithms_uniform_at_its_own_budgets(
     assert "grpo / twin" in text and "1.00x" in text and "(reference)" in text
     shares = tables.shares_table(summaries)
     assert "| vineppo / learnability | 3 | 40.0 ± 0.0 | 40.0 ± 0.0 | 40.0 ± 0.0 |" in shares
+    # a filter trains on fewer groups than it attempts: the registered share is over the trained ones
+    for recs in runs["grpo-twin"].values():
+        for r in recs[1:]:
+            r.update(
+                {"curriculum/frac_all_solved_of_kept": 0.05, "curriculum/frac_none_solved_of_kept": 0.05}
+            )
+    trained = tables.shares_table(analysis.summarise_cells(runs)[0], trained=True)
+    assert "| grpo / twin | 3 | 10.0 ± 0.0 | 10.0 ± 0.0 | 10.0 ± 0.0 |" in trained
+    assert "zero-advantage of trained groups share (%)" in trained and "trained" not in shares
 
 
 def test_compute_matched_uniform_counts_every_attempt_vine_rollouts_included():

@@ -22,10 +22,11 @@ class MoPPS(Curriculum):
         alpha_i <- lambda alpha_i + (1 - lambda) a0 + s,     beta_i <- lambda beta_i + (1 - lambda) b0 + f
 
     A training request draws `ratio x n` candidates (the epoch order stands for MoPPS's data loader, which
-    draws `ts_ratio` x the batch), samples p~_i ~ Beta(alpha_i, beta_i) for each (Thompson sampling) and
-    returns the n with the smallest (p~_i - target)^2 (its "topk" strategy, `PosteriorSampler.sample_batch`,
-    target 0.5). No probes: every attempt made is a training attempt. Defaults are the released math
-    scripts' (`math_verl_*_topk_noinit.sh`): ratio 16, lambda 1 (no forgetting); its countdown and geometry
+    draws `ts_ratio` x the batch but drops an epoch's last partial draw, where this order runs on into the
+    next), samples p~_i ~ Beta(alpha_i, beta_i) for each (Thompson sampling) and returns the n with the
+    smallest (p~_i - target)^2 (its "topk" strategy, `PosteriorSampler.sample_batch`, target 0.5). No probes:
+    every attempt made is a training attempt. Defaults are the released math scripts'
+    (`math_verl_*_topk_noinit.sh`): ratio 16, lambda 1 (no forgetting); its countdown and geometry
     scripts use ratio 8 and lambda 0.5.
 
     How it differs from `posterior` (a variant written here before): `posterior` discounts every question

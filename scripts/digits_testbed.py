@@ -48,7 +48,7 @@ from research.experiments.stats import compute_matched_questions, probe_attempts
 
 RUNS = Path("runs/digits")
 ROOT = Path(__file__).resolve().parent.parent
-#: the committed copy of every finished run's results (research.experiments.archive.save_results), one folder per run
+#: every finished run's results, committed (research.experiments.archive.save_results), one folder per run
 ARCHIVE = ROOT / "research" / "results" / "digits"
 REGISTRATION = "docs/preregistration-2.md"
 #: the gate's seeds: never used by the grid

@@ -2,9 +2,10 @@
 copies each finished run's small files (config, summary, re-evaluation scores, metrics gzipped; never its
 checkpoints) into a committed folder and restores them from there first.
 
-A config's model path under the user's home is saved as `~/...` and expanded on restore, so an archive written
-on one machine is reused on another whose home differs (the grid refuses a run folder whose settings, model
-path included, differ from the grid's).
+A path under the user's home in an archived file (the warm start in ~/.cache, a data file) is saved as
+`$HOME/...` and put back under the local home on restore, so an archive written on one machine is reused on
+another whose home differs: the grid refuses a run folder whose settings differ from its own, model path
+included, and a re-evaluation's cache holds only under the settings it was scored with.
 """
 
 from __future__ import annotations
@@ -16,21 +17,20 @@ from pathlib import Path
 #: the files of a run folder that are archived (metrics.jsonl too, gzipped)
 ARCHIVED = ("config.json", "summary.json", "reevaluate_*.json")
 METRICS = "metrics.jsonl"
-CONFIG = "config.json"
-#: config fields that hold a local path: saved relative to the home folder
-PATH_FIELDS = ("model",)
+#: what stands for the user's home in archived files
+HOME_MARK = "$HOME"
 
 
-def _config_bytes(data: bytes, home_to: str, home_from: str) -> bytes:
-    """The config with every path field under `home_from` rewritten under `home_to`; other bytes unchanged."""
-    config = json.loads(data)
-    changed = False
-    for key in PATH_FIELDS:
-        value = config.get(key)
-        if isinstance(value, str) and (value == home_from or value.startswith(home_from.rstrip("/") + "/")):
-            config[key] = home_to + value[len(home_from.rstrip("/")) :]
-            changed = True
-    return (json.dumps(config, indent=2)).encode() if changed else data
+def _rehome(data: bytes, old: str, new: str) -> bytes:
+    """Every JSON string that is the folder `old` or a path in it, rewritten under `new`; all other bytes as
+    they were (a textual swap, so a file saved twice is the same file). A home of `/` is left alone."""
+    old, new = old.rstrip("/"), new.rstrip("/")
+    if not old or not new:
+        return data
+    quoted = (json.dumps(old)[:-1], json.dumps(new)[:-1])  # '"/home/a' and '"$HOME', escaped as JSON writes
+    for end in ("/", '"'):
+        data = data.replace((quoted[0] + end).encode(), (quoted[1] + end).encode())
+    return data
 
 
 def save_results(folder: str | Path, dest: str | Path) -> list[Path]:
@@ -46,8 +46,8 @@ def save_results(folder: str | Path, dest: str | Path) -> list[Path]:
         target = dest / path.name
         if path.name == METRICS:
             data, target = gzip.compress(data, mtime=0), dest / f"{METRICS}.gz"
-        elif path.name == CONFIG:
-            data = _config_bytes(data, "~", str(Path.home()))
+        else:
+            data = _rehome(data, str(Path.home()), HOME_MARK)
         if target.exists() and target.read_bytes() == data:
             continue
         dest.mkdir(parents=True, exist_ok=True)
@@ -71,8 +71,7 @@ def restore_results(folder: str | Path, dest: str | Path) -> list[Path]:
             data, target = saved.read_bytes(), folder / saved.name
             if target.exists():
                 continue
-            if saved.name == CONFIG:
-                data = _config_bytes(data, str(Path.home()), "~")
+            data = _rehome(data, HOME_MARK, str(Path.home()))
         else:
             continue
         folder.mkdir(parents=True, exist_ok=True)

@@ -332,7 +332,6 @@ def records_by_cell(runs: Iterable[Run]) -> dict[str, dict[int, list[dict[str, A
     return {cell: {s: r.records() for s, r in seeds.items()} for cell, seeds in by_cell(runs).items()}
 
 
-#: a finished run's files that its tables read (its checkpoints are not): small enough to commit, so a grid's
 def restore_runs(runs: Iterable[Run], archive: str | Path) -> list[str]:
     """Every run's saved results back from `archive`/<run name>; returns the names of those that got any."""
     return [run.name for run in runs if restore_results(run.out, Path(archive) / run.name)]

@@ -117,7 +117,7 @@ def cells_table(
         f"area minus {reference}'s, attempts axis up to the budget (points)",
         f"steps to the target: {reference}'s / this arm's (seeds reached: arm, {reference})",
         "attempts to the target: ratio (reached)",
-        "zero-advantage share over training (%): mean; first -> last quarter",
+        "zero-advantage share of attempted questions over training (%): mean; first -> last quarter",
         "p = 0 share (%)",
         "p = 1 share (%)",
         "attempts per step",
@@ -176,10 +176,15 @@ def shares_table(summaries: Mapping[str, CellSummary], trained: bool = False) ->
     reports?). With `trained`, first the zero-advantage share of the groups trained on: a selector that
     attempts more candidates than it trains on (a filter, SPEED's screen) differs there."""
     keys = (["zero_advantage_trained"] if trained else []) + ["zero_advantage", "p0", "p1"]
-    names = {"zero_advantage_trained": "zero-advantage of trained groups", "p0": "p = 0", "p1": "p = 1"}
+    names = {
+        "zero_advantage_trained": "zero-advantage share of trained groups (%)",
+        "zero_advantage": "zero-advantage share (%)",
+        "p0": "p = 0 share (%)",
+        "p1": "p = 1 share (%)",
+    }
     headers = ["algorithm / arm", "seeds"]
     for key in keys:
-        headers += [f"{names.get(key, 'zero-advantage')} share (%)", "first quarter", "last quarter"]
+        headers += [names[key], "first quarter", "last quarter"]
     rows = []
     for cell, s in summaries.items():
         row: list[Any] = [_row_name(cell), s.seeds]

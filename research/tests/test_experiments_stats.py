@@ -162,7 +162,7 @@ def test_cells_are_read_against_their_own_algorithms_uniform_at_its_own_budgets(
             )
     trained = tables.shares_table(analysis.summarise_cells(runs)[0], trained=True)
     assert "| grpo / twin | 3 | 10.0 ± 0.0 | 10.0 ± 0.0 | 10.0 ± 0.0 |" in trained
-    assert "zero-advantage of trained groups share (%)" in trained and "trained" not in shares
+    assert "zero-advantage share of trained groups (%)" in trained and "trained" not in shares
 
 
 def test_compute_matched_uniform_counts_every_attempt_vine_rollouts_included():

@@ -162,9 +162,8 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
         "metrics.jsonl.gz",
         f"{held.tag}.json",
     }
-    assert (
-        archive.save_results(run.out, store) == []
-    )  # the same results: byte for byte, nothing for git to see
+    # the same results: byte for byte, nothing for git to see
+    assert archive.save_results(run.out, store) == []
     records = run.records()
     shutil.rmtree(tmp_path / "runs")  # the new checkout
     assert not grid.finished(run)
@@ -189,42 +188,60 @@ def test_an_archived_grid_outlives_its_runs_folder(tmp_path):
 
 def test_an_archive_moves_to_a_machine_with_another_home(tmp_path, monkeypatch):
     """The warm start lives in the user's cache (~/.cache/mathenv/...): an archive written under one home must
-    be reused under another, where the grid would otherwise refuse every run for its model path."""
+    be reused under another, where the grid would refuse every run for its model path and the start policy's
+    cached scores would not hold."""
     import shutil
 
     from agents.models.tiny import char_tokenizer, tiny_model
 
     first, second = tmp_path / "alice", tmp_path / "bob"
     tokenizer = char_tokenizer()
-    for saved in (tiny_model(tokenizer), tokenizer):  # the same small policy under each user's cache
-        saved.save_pretrained(first / ".cache" / "policy")
+    for part in (tiny_model(tokenizer), tokenizer):  # the same small policy under each user's cache
+        part.save_pretrained(first / ".cache" / "policy")
     shutil.copytree(first / ".cache", second / ".cache")
-    monkeypatch.setenv("HOME", str(first))
-    base = grid.configs_from_argv(
-        [*tiny_argv(tmp_path), "--model", str(first / ".cache" / "policy")], ["grpo"]
-    )
-    runs = grid.plan(base, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs")
-    kept = tmp_path / "archive"
+
+    def grid_under(home, runs_folder, model=".cache/policy"):
+        monkeypatch.setenv("HOME", str(home))
+        configs = grid.configs_from_argv([*tiny_argv(tmp_path), "--model", str(home / model)], ["grpo"])
+        return configs["grpo"], grid.plan(configs, {"grpo": [grid.Arm("uniform")]}, 1, runs_folder)
+
+    kept, held = tmp_path / "archive", reevaluate.EvalSet("test", num_questions=4, k=1, temperature=0.35)
+    config, runs = grid_under(first, tmp_path / "runs")
     grid.run_grid(runs, workers=1, threads=1, archive=kept)
-    saved = json.loads((kept / runs[0].name / "config.json").read_text())
-    assert saved["model"] == "~/.cache/policy"  # no user's home in git
-    monkeypatch.setenv("HOME", str(second))
-    there = grid.configs_from_argv(
-        [*tiny_argv(tmp_path), "--model", str(second / ".cache" / "policy")], ["grpo"]
+    start = {"start": (config.model, tmp_path / "runs")}
+    scores = reevaluate.reevaluate(
+        start, config, held, on_scored=reevaluate.saving_to(kept, runs, tmp_path / "runs")
     )
-    moved = grid.plan(there, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs-there")
-    results = grid.run_grid(moved, workers=1, threads=1, archive=kept)  # refused before the fix
-    assert [r.reused for r in results] == [True]
-    assert json.loads((moved[0].out / "config.json").read_text())["model"] == str(
-        second / ".cache" / "policy"
-    )
+    archived = [p.read_text() for p in kept.rglob("*.json")]
+    assert json.loads((kept / runs[0].name / "config.json").read_text())["model"] == "$HOME/.cache/policy"
+    assert not any(str(first) in text for text in archived)  # no user's home in git
+
+    config, moved = grid_under(second, tmp_path / "runs-there")
+    reevaluate.restore_archive(moved, tmp_path / "runs-there", kept)
+    results = grid.run_grid(moved, workers=1, threads=1, archive=kept)
+    assert [r.reused for r in results] == [True]  # not refused for the model path
+    assert json.loads((moved[0].out / "config.json").read_text())["model"] == config.model
+    shutil.rmtree(second / ".cache" / "policy")  # a cached score is read without the policy, when it holds
+    there = reevaluate.reevaluate({"start": (config.model, tmp_path / "runs-there")}, config, held)
+    assert there == {"start": scores["start"] | {"settings": there["start"]["settings"]}}
     assert archive.save_results(moved[0].out, kept / moved[0].name) == []  # saved back: the same bytes
+    assert [p.read_text() for p in kept.rglob("*.json")] == archived
     # another warm start is still another setting
-    other = grid.configs_from_argv([*tiny_argv(tmp_path), "--model", str(second / "elsewhere")], ["grpo"])
+    _, other = grid_under(second, tmp_path / "runs-there", model="elsewhere")
     with pytest.raises(grid.RunSettingsError, match="model"):
-        grid.run_grid(
-            grid.plan(other, {"grpo": [grid.Arm("uniform")]}, 1, tmp_path / "runs-there"), archive=kept
-        )
+        grid.run_grid(other, archive=kept)
+
+
+def test_only_paths_under_the_home_are_rehomed():
+    """A sibling folder sharing the home's prefix, a path outside it and a home of `/` (a container's nobody
+    user) keep their bytes; the home itself and paths in it swap both ways."""
+    text = b'{"a": "/home/al/x", "b": "/home/alice", "c": "/opt/m", "d": ["/home/alice/y"]}'
+    saved = archive._rehome(text, "/home/alice/", archive.HOME_MARK)
+    assert saved == b'{"a": "/home/al/x", "b": "$HOME", "c": "/opt/m", "d": ["$HOME/y"]}'
+    assert archive._rehome(saved, archive.HOME_MARK, "/home/bob") == text.replace(
+        b"/home/alice", b"/home/bob"
+    )
+    assert archive._rehome(text, "/", archive.HOME_MARK) == text
 
 
 PARENT = """

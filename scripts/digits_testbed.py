@@ -36,7 +36,7 @@ from agents.cli.args import exit_on_user_error  # noqa: E402
 from agents.models.policy import resolve  # noqa: E402
 from agents.presets import DIGITS  # noqa: E402
 from mathenv.errors import UserError  # noqa: E402
-from research.experiments import archive, grid, tables  # noqa: E402
+from research.experiments import grid, tables  # noqa: E402
 from research.experiments.analysis import (  # noqa: E402
     holm_across,
     preregistered,
@@ -105,20 +105,21 @@ def gate(args: argparse.Namespace) -> None:
         for seed in GATE_SEEDS
     ]
     saved = ARCHIVE / "gate" / folder.name
-    archive.restore_results(folder, saved)
+    restore_archive(runs, folder, saved)
     print(f"gate: {len(runs)} uniform runs into {folder}", flush=True)
     grid.run_grid(runs, args.workers, 1, on_done=grid.print_done, archive=saved)
     config = runs[0].config
-    policies = {"start": (config.model, folder), **{r.out.name: (r.final_policy(), r.out) for r in runs}}
-    held = reevaluate(policies, config, HELD_OUT, args.workers, 1)
-    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1)
-    gains = [held[r.out.name]["mean@k"] - held["start"]["mean@k"] for r in runs]
-    pool_gains = [pool[r.out.name]["mean@k"] - pool["start"]["mean@k"] for r in runs]
+    policies = {"start": (config.model, folder), **{r.name: (r.final_policy(), r.out) for r in runs}}
+    save = saving_to(saved, runs, folder)
+    held = reevaluate(policies, config, HELD_OUT, args.workers, 1, on_scored=save)
+    pool = reevaluate(policies, config, TRAIN_POOL, args.workers, 1, on_scored=save)
+    gains = [held[r.name]["mean@k"] - held["start"]["mean@k"] for r in runs]
+    pool_gains = [pool[r.name]["mean@k"] - pool["start"]["mean@k"] for r in runs]
     passed = 100 * float(np.mean(gains)) >= GATE_POINTS
     levels = sorted(held["start"]["per_level"], key=int)
     by_level = " ".join(
         f"L{lv} {100 * held['start']['per_level'][lv]['mean@k']:.0f}->"
-        + "/".join(f"{100 * held[r.out.name]['per_level'][lv]['mean@k']:.0f}" for r in runs)
+        + "/".join(f"{100 * held[r.name]['per_level'][lv]['mean@k']:.0f}" for r in runs)
         for lv in levels
     )
     line = (
@@ -131,22 +132,12 @@ def gate(args: argparse.Namespace) -> None:
     )
     print(line)
     print("held-out mean@k by level, start -> each seed (%):", by_level)
+    record = {"changes": changes, "line": line, "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    # the runs folder's copy holds the scores too; the archive's, the line (its scores are archived apart)
     (folder / "gate.json").write_text(
-        json.dumps(
-            {
-                "changes": changes,
-                "held_out": held,
-                "train_pool": pool,
-                "line": line,
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            },
-            indent=1,
-            default=str,
-        )
+        json.dumps({**record, "held_out": held, "train_pool": pool}, indent=1, default=str)
     )
-    archive.save_results(folder, saved)  # the start's scores
-    grid.save_runs(runs, saved)  # with their scores
-    (saved / "gate.json").write_bytes((folder / "gate.json").read_bytes())
+    (saved / "gate.json").write_text(json.dumps(record, indent=1))
     if args.write:
         write_gate_table()
 
